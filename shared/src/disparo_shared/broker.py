@@ -1,0 +1,45 @@
+"""FastStream's NATS broker, with tracing and metrics, and durable JetStream subscriptions."""
+
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
+
+from disparo_shared.settings import NatsSettings
+from disparo_shared.streams import qualified, stream_name
+
+
+def create_broker(settings: NatsSettings, service_name: str, tracer_provider: TracerProvider) -> NatsBroker:
+    return NatsBroker(
+        settings.url,
+        name=service_name,
+        middlewares=[
+            NatsTelemetryMiddleware(tracer_provider=tracer_provider),
+            NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
+        ],
+        max_reconnect_attempts=-1,
+        graceful_timeout=10.0,
+    )
+
+
+def durable_subscriber(
+    broker: NatsBroker,
+    settings: NatsSettings,
+    *,
+    stream: str,
+    subject: str,
+    durable: str,
+    batch_size: int = 50,
+):
+    """A pull subscription on an existing stream (``ensure_streams`` declares them).
+
+    Durable, so a restarted service resumes where it stopped; messages are acked only after the
+    handler returns, so a crash mid-handler means redelivery, which the inbox makes harmless.
+    """
+    return broker.subscriber(
+        qualified(settings.stream_prefix, subject),
+        stream=JStream(stream_name(settings.stream_prefix, stream), declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+    )

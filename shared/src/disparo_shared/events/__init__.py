@@ -1,0 +1,55 @@
+"""The event catalog of DESIGN.md: frozen pydantic models, one module per context."""
+
+from disparo_shared.events.base import Event, utc_now
+from disparo_shared.events.campaigns import (
+    CampaignCancelled,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    CampaignStarted,
+)
+from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
+from disparo_shared.events.conversations import (
+    Controller,
+    ConversationStage,
+    ConversationStageChanged,
+)
+from disparo_shared.events.messages import (
+    MessageDelivered,
+    MessageEnqueued,
+    MessageFailed,
+    MessageKind,
+    MessageRead,
+    MessageReceived,
+    MessagesRequested,
+    MessageSent,
+    RequestedMessage,
+)
+
+__all__ = [
+    "CampaignCancelled",
+    "CampaignCompleted",
+    "CampaignCreated",
+    "CampaignPaused",
+    "CampaignResumed",
+    "CampaignScheduled",
+    "CampaignStarted",
+    "ContactOptedIn",
+    "ContactOptedOut",
+    "Controller",
+    "ConversationStage",
+    "ConversationStageChanged",
+    "Event",
+    "MessageDelivered",
+    "MessageEnqueued",
+    "MessageFailed",
+    "MessageKind",
+    "MessageRead",
+    "MessageReceived",
+    "MessageSent",
+    "MessagesRequested",
+    "RequestedMessage",
+    "utc_now",
+]

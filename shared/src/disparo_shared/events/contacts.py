@@ -1,0 +1,19 @@
+"""Consent facts about a contact, published by campaign-api."""
+
+from uuid import UUID
+
+from disparo_shared.events import subjects
+from disparo_shared.events.base import Event
+
+
+class ContactOptedOut(Event):
+    subject = subjects.CONTACT_OPTED_OUT
+    contact_id: UUID | None = None
+    phone: str
+    reason: str
+
+
+class ContactOptedIn(Event):
+    subject = subjects.CONTACT_OPTED_IN
+    contact_id: UUID | None = None
+    phone: str

@@ -1,0 +1,102 @@
+"""The send command and the facts of a message's life, from request to reply."""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from disparo_shared.events import subjects
+from disparo_shared.events.base import Event
+
+
+class MessageKind(StrEnum):
+    CAMPAIGN = "campaign"
+    FOLLOWUP = "followup"
+    REPLY = "reply"
+    FIRST_CONTACT = "first_contact"
+
+
+class RequestedMessage(BaseModel):
+    """One message to send. ``message_id`` is chosen by the requester, so a retried request
+    names the same message and the dispatcher keeps one row for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: UUID
+    idempotency_key: str
+    contact_id: UUID | None = None
+    phone: str = Field(description="E.164, e.g. +5511987654321")
+    kind: MessageKind
+    body: str = Field(min_length=1, max_length=4096)
+    priority: int = Field(5, ge=1, le=10, description="10 is the most urgent")
+    not_before: datetime | None = None
+    campaign_id: UUID | None = None
+    conversation_id: UUID | None = None
+    max_attempts: int = Field(5, ge=1, le=50)
+
+
+class MessagesRequested(Event):
+    subject = subjects.MESSAGES_REQUESTED
+    messages: list[RequestedMessage]
+
+
+class MessageEnqueued(Event):
+    subject = subjects.MESSAGE_ENQUEUED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    kind: MessageKind
+    sender: str | None = None
+    not_before: datetime | None = None
+
+
+class MessageSent(Event):
+    subject = subjects.MESSAGE_SENT
+    message_id: UUID
+    campaign_id: UUID | None = None
+    contact_id: UUID | None = None
+    conversation_id: UUID | None = None
+    kind: MessageKind
+    provider_message_id: str
+    sender: str
+    attempt: int
+    sent_at: datetime
+
+
+class MessageFailed(Event):
+    subject = subjects.MESSAGE_FAILED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    attempt: int
+    error_code: str
+    error: str
+    retryable: bool
+    next_attempt_at: datetime | None = None
+    final: bool = False
+
+
+class MessageDelivered(Event):
+    subject = subjects.MESSAGE_DELIVERED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    provider_message_id: str
+    at: datetime
+
+
+class MessageRead(Event):
+    subject = subjects.MESSAGE_READ
+    message_id: UUID
+    campaign_id: UUID | None = None
+    provider_message_id: str
+    at: datetime
+
+
+class MessageReceived(Event):
+    """An inbound reply. ``phone`` is E.164; consumers map it to their contact."""
+
+    subject = subjects.MESSAGE_RECEIVED
+    phone: str
+    sender: str
+    body: str
+    provider_message_id: str
+    at: datetime

@@ -1,0 +1,47 @@
+"""Every NATS subject and stream name, declared once for publishers and subscribers alike."""
+
+# Stream names (prefixed at run time by NatsSettings.stream_prefix).
+STREAM_CAMPAIGNS = "CAMPAIGNS"
+STREAM_COMMANDS = "COMMANDS"
+STREAM_MESSAGES = "MESSAGES"
+STREAM_CONTACTS = "CONTACTS"
+STREAM_CONVERSATIONS = "CONVERSATIONS"
+
+# campaign-api → reporting, dispatcher
+CAMPAIGN_CREATED = "campaign.created"
+CAMPAIGN_SCHEDULED = "campaign.scheduled"
+CAMPAIGN_STARTED = "campaign.started"
+CAMPAIGN_PAUSED = "campaign.paused"
+CAMPAIGN_RESUMED = "campaign.resumed"
+CAMPAIGN_CANCELLED = "campaign.cancelled"
+CAMPAIGN_COMPLETED = "campaign.completed"
+CAMPAIGN_ALL = "campaign.>"
+
+# the one command: anyone → dispatcher
+MESSAGES_REQUESTED = "messages.requested"
+
+# dispatcher → reporting, followup, campaign-api
+MESSAGE_ENQUEUED = "message.enqueued"
+MESSAGE_SENT = "message.sent"
+MESSAGE_FAILED = "message.failed"
+MESSAGE_DELIVERED = "message.delivered"
+MESSAGE_READ = "message.read"
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_ALL = "message.>"
+
+# campaign-api → dispatcher, followup
+CONTACT_OPTED_OUT = "contact.opted_out"
+CONTACT_OPTED_IN = "contact.opted_in"
+CONTACT_ALL = "contact.>"
+
+# the recruiter system → followup
+CONVERSATION_STAGE_CHANGED = "conversation.stage_changed"
+CONVERSATION_ALL = "conversation.>"
+
+STREAM_SUBJECTS: dict[str, list[str]] = {
+    STREAM_CAMPAIGNS: [CAMPAIGN_ALL],
+    STREAM_COMMANDS: [MESSAGES_REQUESTED],
+    STREAM_MESSAGES: [MESSAGE_ALL],
+    STREAM_CONTACTS: [CONTACT_ALL],
+    STREAM_CONVERSATIONS: [CONVERSATION_ALL],
+}

@@ -1,0 +1,107 @@
+"""The transactional outbox: events commit with the state they describe, a relay publishes them.
+
+Writers call ``add_events`` inside their transaction. ``OutboxRelay`` wakes on NOTIFY (or every
+``poll_seconds``), locks a batch with SKIP LOCKED so replicas split the work, publishes each
+event with ``Nats-Msg-Id = event_id`` and deletes the batch in the same transaction. If the relay
+dies between publish and delete, the batch is published again and JetStream's duplicate window
+drops the copies; consumers' inboxes catch anything older than the window.
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import asyncpg
+from nats.js import JetStreamContext
+from opentelemetry import propagate
+
+from disparo_shared.events.base import Event
+from disparo_shared.logging import get_logger
+from disparo_shared.streams import qualified
+
+NOTIFY_CHANNEL = "disparo_outbox"
+
+log = get_logger(__name__)
+
+
+def _trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+async def add_events(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Stage ``events`` in the caller's transaction; they are published after it commits."""
+    if not events:
+        return
+    headers = _trace_headers()
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, subject, payload, headers)"
+        " VALUES ($1::uuid, $2::text, $3::jsonb, $4::jsonb)",
+        [(e.event_id, e.subject, e.model_dump(mode="json"), headers) for e in events],
+    )
+    await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
+
+
+class OutboxRelay:
+    """Publishes one schema's outbox to JetStream until stopped."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        subject_prefix: str = "",
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._prefix = subject_prefix
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        listener = await self._pool.acquire()
+        try:
+            await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            while True:
+                try:
+                    published = await self.publish_batch()
+                except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+                    log.warning("outbox relay batch failed; retrying", error=str(exc))
+                    published = 0
+                    await asyncio.sleep(self._poll_seconds)
+                if published < self._batch_size:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    except TimeoutError:
+                        pass
+        finally:
+            await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await self._pool.release(listener)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, _payload: str) -> None:
+        self._wake.set()
+
+    async def publish_batch(self) -> int:
+        """Publish and delete up to one batch; return how many events went out."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, event_id, subject, payload, headers FROM outbox"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            await asyncio.gather(*(self._publish(row) for row in rows))
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+            )
+            return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
+        payload = json.dumps(row["payload"], separators=(",", ":")).encode()
+        await self._js.publish(qualified(self._prefix, row["subject"]), payload, headers=headers)

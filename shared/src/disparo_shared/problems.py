@@ -1,0 +1,79 @@
+"""Errors as RFC 9457 problem details: every 4xx names the field and the reason."""
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+from disparo_shared.logging import get_logger
+
+MEDIA_TYPE = "application/problem+json"
+log = get_logger(__name__)
+
+
+class Problem(HTTPException):
+    """Raise from a handler to answer with a problem; ``errors`` lists {field, reason} pairs."""
+
+    def __init__(
+        self,
+        status_code: int,
+        title: str,
+        detail: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail or title, headers=headers)
+        self.title = title
+        self.errors = errors or []
+
+
+def invalid(field: str, reason: str) -> Problem:
+    """The common case: one field is wrong (422)."""
+    return Problem(
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "Invalid request",
+        f"{field}: {reason}",
+        errors=[{"field": field, "reason": reason}],
+    )
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response({"status": status, **body}, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _on_problem(_: Request, exc: Problem) -> Response:
+    body: dict[str, Any] = {"title": exc.title, "detail": exc.detail}
+    if exc.errors:
+        body["errors"] = exc.errors
+    return _response(exc.status_code, body, exc.headers)
+
+
+def _on_validation(_: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        source = item.get("source")
+        key = item.get("key") or ""
+        field = f"{source}.{key}" if source and key else key or str(source or "request")
+        errors.append({"field": field, "reason": str(item.get("message", "invalid"))})
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or str(exc.detail)
+    return _response(
+        HTTP_422_UNPROCESSABLE_ENTITY, {"title": "Invalid request", "detail": detail, "errors": errors}
+    )
+
+
+def _on_http(_: Request, exc: HTTPException) -> Response:
+    return _response(exc.status_code, {"title": str(exc.detail), "detail": str(exc.detail)}, exc.headers)
+
+
+def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path)
+    return _response(HTTP_500_INTERNAL_SERVER_ERROR, {"title": "Internal error", "detail": "Internal error"})
+
+
+EXCEPTION_HANDLERS = {
+    Problem: _on_problem,
+    ValidationException: _on_validation,
+    HTTPException: _on_http,
+    Exception: _on_unexpected,
+}

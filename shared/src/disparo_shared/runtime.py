@@ -1,0 +1,152 @@
+"""What every service does at start and stop, in one place.
+
+A service declares a ``ServiceSpec`` (name, schema, migrations) and hands ``serve`` its
+controllers, its subscriber registration and its background workers. The runtime applies
+migrations, opens the pool, declares the streams, starts the broker, the outbox relay and the
+workers, serves HTTP, and on SIGTERM stops all of it in reverse order.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import nats
+import uvicorn
+from faststream.nats import NatsBroker
+from litestar import Litestar
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from disparo_shared.broker import create_broker
+from disparo_shared.db import create_pool
+from disparo_shared.http import create_http_app
+from disparo_shared.logging import configure_logging, get_logger
+from disparo_shared.migrations import migrate
+from disparo_shared.outbox import OutboxRelay
+from disparo_shared.settings import DatabaseSettings, HttpSettings, NatsSettings, TelemetrySettings
+from disparo_shared.streams import ensure_streams
+from disparo_shared.telemetry import configure_tracing
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    schema: str
+    migrations: Path
+    version: str = "0.1.0"
+
+
+@dataclass
+class KernelSettings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    nats: NatsSettings = field(default_factory=NatsSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+
+class Runtime:
+    """The live resources of a service; filled in at start, read by handlers and workers."""
+
+    def __init__(self, spec: ServiceSpec, settings: KernelSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.tracer_provider = configure_tracing(spec.name, settings.telemetry)
+        self.broker: NatsBroker = create_broker(settings.nats, spec.name, self.tracer_provider)
+        self._pool: asyncpg.Pool | None = None
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.spec.name} is not started: no database pool yet")
+        return self._pool
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError(f"{self.spec.name} is not started: no JetStream context yet")
+        return self._js
+
+    async def check_database(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def check_nats(self) -> None:
+        if self._nc is None or not self._nc.is_connected:
+            raise ConnectionError("NATS is not connected")
+
+    @contextlib.asynccontextmanager
+    async def running(self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]) -> AsyncIterator[None]:
+        """Start everything the service needs, yield while it serves, stop in reverse."""
+        await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
+        self._pool = await create_pool(self.settings.database, self.spec.schema)
+        self._nc = await nats.connect(self.settings.nats.url, max_reconnect_attempts=-1)
+        self._js = self._nc.jetstream()
+        await ensure_streams(self._js, self.settings.nats)
+        await self.broker.start()
+        relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
+        tasks = [
+            asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
+            *(
+                asyncio.create_task(supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self)))
+                for w in workers
+            ),
+        ]
+        log.info("service started", service=self.spec.name)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self._nc.drain()
+            await self._pool.close()
+            log.info("service stopped", service=self.spec.name)
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]], backoff_seconds: float = 1.0) -> None:
+    """Keep a background loop alive: a crash is logged and the loop restarts after a pause."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task crashed; restarting", task=name)
+            await asyncio.sleep(backoff_seconds)
+
+
+def build_app(
+    runtime: Runtime,
+    route_handlers: Sequence[ControllerRouterHandler],
+    workers: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+) -> Litestar:
+    """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with runtime.running(workers):
+            yield
+
+    return create_http_app(
+        service_name=runtime.spec.name,
+        version=runtime.spec.version,
+        route_handlers=route_handlers,
+        api_keys=runtime.settings.http.api_keys,
+        readiness_checks=[runtime.check_database, runtime.check_nats],
+        lifespan=[lifespan],
+    )
+
+
+def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
+    """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
+    configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
+    uvicorn.run(app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on")

@@ -1,0 +1,70 @@
+"""Typed settings of the kernel, one class per concern, read from the environment.
+
+Every field has a default that works on a laptop. Services compose these classes into their own
+settings; nothing else in the code base reads ``os.environ``.
+"""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    """Where Postgres is and how large each service's pool may grow."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_DB_", extra="ignore")
+
+    url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/disparo",
+        validation_alias=AliasChoices("DATABASE_URL", "DISPARO_DB_URL"),
+        description="libpq URL of the Postgres database shared by all services (one schema each).",
+    )
+    pool_min_size: int = Field(1, description="Connections opened at start.")
+    pool_max_size: int = Field(10, description="Upper bound of pooled connections per process.")
+
+
+class NatsSettings(BaseSettings):
+    """Where NATS JetStream is and how streams are sized."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_NATS_", extra="ignore")
+
+    url: str = Field(
+        "nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "DISPARO_NATS_URL"),
+        description="NATS server URL (comma separated for a cluster).",
+    )
+    stream_prefix: str = Field(
+        "",
+        description="Prefix of stream and subject names; lets tests and tenants share one server.",
+    )
+    replicas: int = Field(1, description="JetStream replicas per stream (3 on a production cluster).")
+    duplicate_window_seconds: int = Field(
+        600,
+        description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
+    )
+
+
+class TelemetrySettings(BaseSettings):
+    """Logging and tracing; tracing exports over OTLP only when an endpoint is set."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_", extra="ignore")
+
+    log_level: str = Field("INFO", description="Root log level.")
+    log_json: bool = Field(False, description="JSON log lines (production) instead of console.")
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
+    )
+
+
+class HttpSettings(BaseSettings):
+    """The HTTP edge of a service."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_HTTP_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    api_keys: list[str] = Field(
+        default_factory=lambda: ["dev-key"],
+        validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS"),
+        description="Accepted values of the X-API-Key header (JSON list). Health is always open.",
+    )

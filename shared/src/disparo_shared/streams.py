@@ -1,0 +1,48 @@
+"""JetStream stream declarations and subject naming, applied idempotently at every start."""
+
+from datetime import timedelta
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from disparo_shared.events.subjects import STREAM_SUBJECTS
+from disparo_shared.settings import NatsSettings
+
+_MAX_AGE = timedelta(days=30)  # long enough to rebuild projections by replay
+
+
+def qualified(prefix: str, subject: str) -> str:
+    """The subject as it travels: ``stream_prefix`` lets isolated worlds share one server."""
+    return f"{prefix}{subject}"
+
+
+def stream_name(prefix: str, name: str) -> str:
+    return f"{prefix.replace('.', '_').upper()}{name}"
+
+
+def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=stream_name(settings.stream_prefix, name),
+            subjects=[qualified(settings.stream_prefix, s) for s in subjects],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=_MAX_AGE.total_seconds(),
+            duplicate_window=float(settings.duplicate_window_seconds),
+            num_replicas=settings.replicas,
+        )
+        for name, subjects in STREAM_SUBJECTS.items()
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create missing streams and bring existing ones to the declared config."""
+    for config in stream_configs(settings):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
