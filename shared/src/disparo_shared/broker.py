@@ -1,5 +1,7 @@
 """FastStream's NATS broker, with tracing and metrics, and durable JetStream subscriptions."""
 
+import logging
+
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
@@ -19,6 +21,8 @@ def create_broker(settings: NatsSettings, service_name: str, tracer_provider: Tr
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
         ],
         max_reconnect_attempts=-1,
+        # per-message "Received/Processed" lines would dominate the logs at thousands per second
+        log_level=logging.DEBUG,
         graceful_timeout=10.0,
     )
 

@@ -8,6 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler, LifespanHook
@@ -79,7 +80,12 @@ def create_http_app(
             title=f"disparo {service_name}",
             version=version,
             path="/schema",
-            components=None,
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")
+                }
+            ),
+            security=[{"apiKey": []}],
         ),
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),

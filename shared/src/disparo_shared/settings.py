@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseSettings):
     """Where Postgres is and how large each service's pool may grow."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_DB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISPARO_DB_", extra="ignore", populate_by_name=True)
 
     url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/disparo",
@@ -25,7 +25,7 @@ class DatabaseSettings(BaseSettings):
 class NatsSettings(BaseSettings):
     """Where NATS JetStream is and how streams are sized."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_NATS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISPARO_NATS_", extra="ignore", populate_by_name=True)
 
     url: str = Field(
         "nats://127.0.0.1:4222",
@@ -46,7 +46,7 @@ class NatsSettings(BaseSettings):
 class TelemetrySettings(BaseSettings):
     """Logging and tracing; tracing exports over OTLP only when an endpoint is set."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISPARO_", extra="ignore", populate_by_name=True)
 
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool = Field(False, description="JSON log lines (production) instead of console.")
@@ -60,7 +60,7 @@ class TelemetrySettings(BaseSettings):
 class HttpSettings(BaseSettings):
     """The HTTP edge of a service."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_HTTP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISPARO_HTTP_", extra="ignore", populate_by_name=True)
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
     api_keys: list[str] = Field(
