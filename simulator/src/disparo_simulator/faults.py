@@ -7,9 +7,9 @@ permanently failed message ended dead and none was retried into success.
 """
 
 import random
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from disparo_simulator.outcomes import Dialect, SendRequest, Verdict
 
@@ -26,13 +26,16 @@ class FaultConfig(BaseModel):
         0.0, description="Share of sends held for timeout_seconds and then not accepted."
     )
     permanent_rate: Probability = Field(
-        0.0, description="Share of message ids refused for good (Cloud 131026, Evolution exists:false)."
+        0.0,
+        description="Share of message ids refused for good (Cloud 131026, Evolution exists:false).",
     )
     latency_ms: tuple[int, int] = Field(
         (0, 0), description="Extra latency before every send response, uniform in [min, max] ms."
     )
     timeout_seconds: float = Field(
-        30.0, ge=0.0, description="How long a 'timeout' holds the request; exceed your client timeout."
+        30.0,
+        ge=0.0,
+        description="How long a 'timeout' holds the request; exceed your client timeout.",
     )
     permanent_numbers: frozenset[str] = Field(
         frozenset(), description="Recipients that are not on WhatsApp (always a permanent error)."
@@ -41,18 +44,20 @@ class FaultConfig(BaseModel):
         frozenset(), description="Recipients outside the 24 h window: Cloud text sends get 131047."
     )
     spam_senders: frozenset[str] = Field(
-        frozenset(), description="Cloud phone number ids under a spam limit: every send gets 131048."
+        frozenset(),
+        description="Cloud phone number ids under a spam limit: every send gets 131048.",
     )
     opted_out_numbers: frozenset[str] = Field(
         frozenset(), description="Recipients who stopped marketing messages: Cloud 131050."
     )
 
-    @model_validator(mode="after")
-    def _latency_range_is_ordered(self) -> Self:
-        low, high = self.latency_ms
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency_range_is_ordered(cls, latency_ms: tuple[int, int]) -> tuple[int, int]:
+        low, high = latency_ms
         if low < 0 or high < low:
-            raise ValueError("latency_ms must be [min, max] with 0 <= min <= max")
-        return self
+            raise ValueError("must be [min, max] with 0 <= min <= max")
+        return latency_ms
 
 
 class FaultInjector:

@@ -5,17 +5,17 @@ in its own error codes, so the rules in between are written once.
 """
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     """The provider API a request came through."""
 
     EVOLUTION = "evolution"
     CLOUD = "cloud"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """How the simulator answered a send request."""
 
     ACCEPTED = "accepted"

@@ -24,5 +24,6 @@ class ConversationStageChanged(Event):
     conversation_id: UUID
     contact_id: UUID
     phone: str | None = None
+    contact_name: str | None = None  # fills "{nome}" in follow-up texts
     stage: ConversationStage
     controlled_by: Controller

@@ -1,0 +1,460 @@
+"""Bulk import of contacts, streamed: CSV or JSON in, one set-based upsert per batch out.
+
+A million-row file never sits in memory: the body is read chunk by chunk, split into records,
+cleaned (``contacts_fields``) and gathered into a batch of unique phones (a later row for the
+same phone replaces the earlier one: last row wins). Each full batch is written by one
+statement (``upsert_contacts_batch``: ``unnest`` of eight arrays into ``UPDATE … FROM`` plus
+``INSERT … SELECT``) while the next batch is being parsed, so Postgres and Python work at once.
+
+Why ``unnest`` and not ``COPY`` into a temporary table: both send the batch as binary arrays in
+one round trip, and the cost that remains is the same (index maintenance of the upsert itself);
+COPY would add a second statement and a temp table per batch for no measurable gain, and
+``unnest`` keeps the whole batch one atomic, readable statement.
+
+Row numbers are what a spreadsheet shows: in a CSV the header is row 1, so the first contact is
+row 2; in JSON, the position of the object in the array (or the line in NDJSON), from 1.
+Imports add and correct, never erase: an empty cell or a missing key keeps the stored value,
+attributes merge, and opt-out state is never touched. Batches commit as they go; re-running the
+same file is safe (it converges to the same rows).
+"""
+
+import asyncio
+import codecs
+import csv
+import json
+import unicodedata
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from disparo_shared.queries import load_queries
+
+from disparo_campaign_api.contacts_fields import (
+    FieldError,
+    clean_attributes,
+    clean_phone,
+    clean_status,
+    clean_tags,
+    clean_text,
+    clean_time_zone,
+)
+
+Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+
+TAG_JOIN = "\x1f"  # travels tags as one text per row; clean_tags refuses control characters
+
+# Column names people use in doctors' spreadsheets, normalised (lower case, no accents, "_").
+COLUMNS = {
+    "phone": "phone", "telefone": "phone", "celular": "phone", "whatsapp": "phone",
+    "fone": "phone", "numero": "phone",
+    "name": "name", "nome": "name", "primeiro_nome": "name", "nome_completo": "name",
+    "specialty": "specialty", "especialidade": "specialty", "especialidade_nome": "specialty",
+    "region": "region", "regiao": "region",
+    "tags": "tags", "etiquetas": "tags",
+    "status": "status", "situacao": "status",
+    "time_zone": "time_zone", "timezone": "time_zone", "fuso_horario": "time_zone",
+    "attributes": "attributes", "atributos": "attributes",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportRow:
+    """One cleaned contact, in the shape of the batch statement's arrays."""
+
+    phone: str
+    name: str | None
+    specialty: str | None
+    region: str | None
+    tags: str | None
+    status: str | None
+    time_zone: str | None
+    attributes: str | None
+
+
+@dataclass
+class ImportResult:
+    """``received = inserted + updated + unchanged + duplicates + invalid``."""
+
+    max_listed_errors: int
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def reject(self, error: RowError) -> None:
+        self.invalid += 1
+        if len(self.errors) < self.max_listed_errors:
+            self.errors.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "errors": [{"row": e.row, "field": e.field, "reason": e.reason} for e in self.errors],
+            "errors_truncated": self.invalid > len(self.errors),
+        }
+
+
+def canonical_column(name: str) -> str | None:
+    """``"Região"`` → ``"region"``; None for a custom attribute column."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return COLUMNS.get(plain.replace(" ", "_").replace("-", "_"))
+
+
+def clean_row(values: dict[str, Any], extra_attributes: dict[str, Any] | None) -> ImportRow:
+    """An ``ImportRow`` from known fields (canonical names) plus custom attribute columns."""
+    attributes = values.get("attributes")
+    if isinstance(attributes, str):  # a CSV "attributes" column holds a JSON object
+        try:
+            attributes = json.loads(attributes) if attributes.strip() else None
+        except json.JSONDecodeError:
+            raise FieldError("attributes", "not a JSON object") from None
+    attributes = clean_attributes(attributes)
+    if extra_attributes:
+        attributes = {**(attributes or {}), **extra_attributes}
+    tags = clean_tags(values.get("tags"))
+    return ImportRow(
+        phone=clean_phone(values.get("phone")),
+        name=clean_text("name", values.get("name")),
+        specialty=clean_text("specialty", values.get("specialty")),
+        region=clean_text("region", values.get("region")),
+        tags=TAG_JOIN.join(tags) if tags is not None else None,
+        status=clean_status(values.get("status")),
+        time_zone=clean_time_zone(values.get("time_zone")),
+        attributes=json.dumps(attributes, ensure_ascii=False) if attributes else None,
+    )
+
+
+class RecordTooLarge(ValueError):
+    pass
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+class CsvRecordSplitter:
+    """Cuts text into CSV records; a record continues past a newline while a quote is open.
+
+    In RFC 4180 CSV a field is quoted with ``"`` and a quote inside it is doubled, so a record
+    is complete exactly when it holds an even number of ``"`` — no need to parse it to know.
+    """
+
+    def __init__(self, max_record_chars: int) -> None:
+        self._max = max_record_chars
+        self._partial = ""
+        self._open: list[str] = []
+        self._quotes = 0
+        self._open_chars = 0
+
+    @property
+    def inside_quotes(self) -> bool:
+        return bool(self._open)
+
+    def feed(self, text: str) -> list[str]:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        if len(self._partial) > self._max:
+            raise RecordTooLarge(f"a record is longer than {self._max} characters")
+        return self._records(lines)
+
+    def close(self) -> list[str]:
+        last, self._partial = self._partial, ""
+        return self._records([last] if last else [])
+
+    def _records(self, lines: Iterable[str]) -> list[str]:
+        records = []
+        for line in lines:
+            quotes = line.count('"')
+            if self._open:
+                self._open.append(line)
+                self._quotes += quotes
+                self._open_chars += len(line)
+                if self._quotes % 2 == 0:
+                    records.append("\n".join(self._open))
+                    self._open = []
+                elif self._open_chars > self._max:
+                    raise RecordTooLarge(f"a record is longer than {self._max} characters")
+            elif quotes % 2:
+                self._open, self._quotes, self._open_chars = [line], quotes, len(line)
+            else:
+                records.append(line)
+        return records
+
+
+class CsvContacts:
+    """CSV text (header row first, ``,`` ``;`` or tab separated) into cleaned rows or errors."""
+
+    def __init__(self, max_record_chars: int) -> None:
+        self._splitter = CsvRecordSplitter(max_record_chars)
+        self._row = 0
+        self._columns: list[tuple[str | None, str]] | None = None
+        self._delimiter = ","
+
+    @property
+    def next_row(self) -> int:
+        return self._row + 1
+
+    def feed(self, text: str) -> list[tuple[int, ImportRow | RowError]]:
+        return self._parse(self._splitter.feed(text))
+
+    def close(self) -> list[tuple[int, ImportRow | RowError]]:
+        out = self._parse(self._splitter.close())
+        if self._splitter.inside_quotes:
+            out.append((self._row + 1, RowError(self._row + 1, "row", "unterminated quoted field")))
+        return out
+
+    def _parse(self, records: list[str]) -> list[tuple[int, ImportRow | RowError]]:
+        if not records:
+            return []
+        if self._columns is None:
+            header, records = records[0], records[1:]
+            self._row += 1
+            self._delimiter = max((",", ";", "\t"), key=header.count)
+            names = next(csv.reader([header], delimiter=self._delimiter))
+            self._columns = [(canonical_column(n), n.strip()) for n in names]
+            if not any(c == "phone" for c, _ in self._columns):
+                raise FieldError("phone", "the CSV header has no phone column (phone, telefone…)")
+        columns = self._columns
+        width = len(columns)
+        out: list[tuple[int, ImportRow | RowError]] = []
+        for fields in csv.reader(records, delimiter=self._delimiter):
+            self._row += 1
+            if not fields or fields == [""]:
+                continue  # a blank line
+            if len(fields) > width:
+                out.append((self._row, RowError(self._row, "row", f"{len(fields)} fields, header has {width}")))
+                continue
+            known: dict[str, Any] = {}
+            extra: dict[str, Any] = {}
+            for (column, original), value in zip(columns, fields, strict=False):
+                if column is not None:
+                    known[column] = value
+                elif value.strip() and original:
+                    extra[original] = value.strip()
+            try:
+                out.append((self._row, clean_row(known, extra)))
+            except FieldError as exc:
+                out.append((self._row, RowError(self._row, exc.field, exc.reason)))
+        return out
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def json_contact(row: int, value: Any) -> ImportRow | RowError:
+    if not isinstance(value, dict):
+        return RowError(row, "row", "not a JSON object")
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, item in value.items():
+        column = canonical_column(key)
+        if column is not None:
+            known[column] = item
+        elif item is not None:
+            extra[key] = item
+    try:
+        return clean_row(known, extra)
+    except FieldError as exc:
+        return RowError(row, exc.field, exc.reason)
+
+
+class JsonContacts:
+    """A JSON array of objects, or NDJSON (one object per line), into cleaned rows or errors.
+
+    An array is decoded element by element as the text arrives (``raw_decode``), so a 1 GB array
+    costs one element of memory. A malformed array cannot be resynchronised: the bad element is
+    reported and the rest of the body ignored. NDJSON resumes at the next line.
+    """
+
+    def __init__(self, max_record_chars: int) -> None:
+        self._max = max_record_chars
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._mode: str | None = None  # "array" | "lines" | "done"
+        self._expect_value = True
+        self._row = 0
+
+    @property
+    def next_row(self) -> int:
+        return self._row + 1
+
+    def feed(self, text: str) -> list[tuple[int, ImportRow | RowError]]:
+        self._buf += text
+        return self._drain(final=False)
+
+    def close(self) -> list[tuple[int, ImportRow | RowError]]:
+        out = self._drain(final=True)
+        if self._mode == "array":
+            out.append((self._row + 1, RowError(self._row + 1, "row", "the JSON array is not closed")))
+        return out
+
+    def _drain(self, final: bool) -> list[tuple[int, ImportRow | RowError]]:
+        if self._mode is None:
+            stripped = self._buf.lstrip()
+            if not stripped:
+                return []
+            self._mode = "array" if stripped[0] == "[" else "lines"
+            self._buf = stripped[1:] if self._mode == "array" else stripped
+        if self._mode == "lines":
+            return self._drain_lines(final)
+        if self._mode == "array":
+            return self._drain_array(final)
+        return []
+
+    def _drain_lines(self, final: bool) -> list[tuple[int, ImportRow | RowError]]:
+        lines = self._buf.split("\n")
+        self._buf = "" if final else lines.pop()
+        if len(self._buf) > self._max:
+            raise RecordTooLarge(f"a line is longer than {self._max} characters")
+        out: list[tuple[int, ImportRow | RowError]] = []
+        for line in lines:
+            self._row += 1
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                out.append((self._row, RowError(self._row, "row", f"invalid JSON: {exc.msg}")))
+                continue
+            out.append((self._row, json_contact(self._row, value)))
+        return out
+
+    def _drain_array(self, final: bool) -> list[tuple[int, ImportRow | RowError]]:
+        out: list[tuple[int, ImportRow | RowError]] = []
+        buf, pos, size = self._buf, 0, len(self._buf)
+        while True:
+            while pos < size and buf[pos] in " \t\r\n":
+                pos += 1
+            if pos >= size:
+                break
+            char = buf[pos]
+            if self._expect_value:
+                if char == "]" and self._row == 0:
+                    self._mode = "done"
+                    break
+                try:
+                    value, end = self._decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError as exc:
+                    if not final and size - pos <= self._max:
+                        break  # the element continues in the next chunk
+                    self._row += 1
+                    out.append((self._row, RowError(self._row, "row", f"invalid JSON: {exc.msg}")))
+                    self._mode = "done"
+                    break
+                self._row += 1
+                out.append((self._row, json_contact(self._row, value)))
+                pos, self._expect_value = end, False
+            elif char == ",":
+                pos, self._expect_value = pos + 1, True
+            elif char == "]":
+                self._mode = "done"
+                break
+            else:
+                out.append((self._row + 1, RowError(self._row + 1, "row", "expected ',' or ']'")))
+                self._mode = "done"
+                break
+        self._buf = buf[pos:] if self._mode == "array" else ""
+        return out
+
+
+# --- the import ----------------------------------------------------------------------------
+
+
+async def parse_stream(
+    chunks: AsyncIterator[bytes], parser: CsvContacts | JsonContacts
+) -> AsyncIterator[list[tuple[int, ImportRow | RowError]]]:
+    """Decode UTF-8 (a BOM is dropped) incrementally and yield the parsed rows of each chunk."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    try:
+        async for chunk in chunks:
+            if chunk:
+                rows = parser.feed(decoder.decode(chunk))
+                if rows:
+                    yield rows
+        rows = parser.feed(decoder.decode(b"", final=True)) + parser.close()
+    except (UnicodeDecodeError, RecordTooLarge) as exc:
+        # The text cannot be cut into records past this point: the rows before it stand.
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        rows = [(parser.next_row, RowError(parser.next_row, "row", f"{reason}; import stopped here"))]
+    if rows:
+        yield rows
+
+
+async def import_contacts(
+    pool: asyncpg.Pool,
+    batches: AsyncIterator[list[tuple[int, ImportRow | RowError]]],
+    *,
+    batch_size: int,
+    max_listed_errors: int,
+) -> ImportResult:
+    """Upsert every valid row, ``batch_size`` unique phones per statement; count everything."""
+    result = ImportResult(max_listed_errors=max_listed_errors)
+    batch: dict[str, ImportRow] = {}
+    async with pool.acquire() as conn:
+        writing: asyncio.Task[tuple[int, int, int]] | None = None
+        try:
+            async for rows in batches:
+                for _, row in rows:
+                    result.received += 1
+                    if isinstance(row, RowError):
+                        result.reject(row)
+                        continue
+                    if row.phone in batch:
+                        result.duplicates += 1
+                    batch[row.phone] = row
+                    if len(batch) >= batch_size:
+                        if writing is not None:
+                            _count(result, await writing)
+                        writing = asyncio.create_task(_write_batch(conn, list(batch.values())))
+                        batch = {}
+            if writing is not None:
+                _count(result, await writing)
+            if batch:
+                _count(result, await _write_batch(conn, list(batch.values())))
+        finally:
+            # never hand the connection back to the pool with a statement still running on it
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
+    return result
+
+
+def _count(result: ImportResult, counts: tuple[int, int, int]) -> None:
+    inserted, updated, unchanged = counts
+    result.inserted += inserted
+    result.updated += updated
+    result.unchanged += unchanged
+
+
+async def _write_batch(conn: asyncpg.Connection, rows: list[ImportRow]) -> tuple[int, int, int]:
+    """One statement for the batch; returns (inserted, updated, unchanged)."""
+    record = await conn.fetchrow(
+        Q.upsert_contacts_batch,
+        [r.phone for r in rows],
+        [r.name for r in rows],
+        [r.specialty for r in rows],
+        [r.region for r in rows],
+        [r.tags for r in rows],
+        [r.status for r in rows],
+        [r.time_zone for r in rows],
+        [r.attributes for r in rows],
+    )
+    inserted, updated = record["inserted"], record["updated"]
+    return inserted, updated, len(rows) - inserted - updated

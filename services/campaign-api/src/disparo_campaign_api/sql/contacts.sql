@@ -1,0 +1,139 @@
+-- name: upsert_contact
+-- Create or update one contact by phone; absent fields (NULL) keep their stored value,
+-- attributes merge (new keys win); created tells an insert from an update.
+INSERT INTO contacts (phone, name, specialty, region, tags, status, time_zone, attributes)
+VALUES ($1::text, $2::text, $3::text, $4::text, COALESCE($5::text[], '{}'),
+        COALESCE($6::text, 'active'), COALESCE($7::text, 'America/Sao_Paulo'),
+        COALESCE($8::jsonb, '{}'))
+ON CONFLICT (phone) DO UPDATE SET
+    name = COALESCE($2::text, contacts.name),
+    specialty = COALESCE($3::text, contacts.specialty),
+    region = COALESCE($4::text, contacts.region),
+    tags = COALESCE($5::text[], contacts.tags),
+    status = COALESCE($6::text, contacts.status),
+    time_zone = COALESCE($7::text, contacts.time_zone),
+    attributes = contacts.attributes || COALESCE($8::jsonb, '{}'),
+    updated_at = now()
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason, (xmax = 0) AS created;
+
+-- name: get_contact
+-- One contact by id.
+SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason FROM contacts WHERE id = $1::uuid;
+
+-- name: update_contact
+-- PATCH: each field changes only when its flag is set; attributes get a JSON merge patch
+-- ($13 merged in, the keys $14 removed).
+UPDATE contacts SET
+    name = CASE WHEN $2::bool THEN $3::text ELSE name END,
+    specialty = CASE WHEN $4::bool THEN $5::text ELSE specialty END,
+    region = CASE WHEN $6::bool THEN $7::text ELSE region END,
+    tags = CASE WHEN $8::bool THEN $9::text[] ELSE tags END,
+    status = COALESCE($10::text, status),
+    time_zone = COALESCE($11::text, time_zone),
+    attributes = CASE WHEN $12::bool THEN (attributes || $13::jsonb) - $14::text[] ELSE attributes END,
+    updated_at = now()
+WHERE id = $1::uuid
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+
+-- name: list_contacts
+-- A page of contacts matching the filters (NULL = no filter), in (created_at, id) order,
+-- after the cursor's key; tags must all be present.
+SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason
+FROM contacts
+WHERE ($1::text IS NULL OR specialty = $1::text)
+  AND ($2::text IS NULL OR region = $2::text)
+  AND ($3::text IS NULL OR status = $3::text)
+  AND ($4::text[] IS NULL OR tags @> $4::text[])
+  AND ($5::bool IS NULL OR (opted_out_at IS NOT NULL) = $5::bool)
+  AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::uuid))
+ORDER BY created_at, id
+LIMIT $8::int;
+
+-- name: mark_opted_out
+-- Opt a contact out unless it already is (then no row: the first opt-out's when/why stay).
+UPDATE contacts SET opted_out_at = $2::timestamptz, opt_out_reason = $3::text, updated_at = now()
+WHERE id = $1::uuid AND opted_out_at IS NULL
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+
+-- name: mark_opted_in
+-- Opt a contact back in if it was out (else no row).
+UPDATE contacts SET opted_out_at = NULL, opt_out_reason = NULL, updated_at = now()
+WHERE id = $1::uuid AND opted_out_at IS NOT NULL
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+
+-- name: record_consent_change
+-- Append to the LGPD history of opt-outs and opt-ins.
+INSERT INTO opt_outs (contact_id, phone, action, reason, source, source_ref, event_id, occurred_at)
+VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::uuid, $8::timestamptz);
+
+-- name: list_consent_changes
+-- A contact's opt-out/opt-in history, oldest first.
+SELECT action, reason, source, source_ref, event_id, occurred_at
+FROM opt_outs WHERE contact_id = $1::uuid ORDER BY occurred_at, id;
+
+-- name: touch_contact
+-- An inbound reply from a known phone: one more interaction, last contact moves forward.
+UPDATE contacts SET interactions = interactions + 1,
+    last_contact_at = GREATEST(last_contact_at, $2::timestamptz), updated_at = now()
+WHERE phone = $1::text
+RETURNING id;
+
+-- name: touch_or_create_contact
+-- Like touch_contact, creating a minimal contact for an unknown phone (so an opt-out is kept).
+INSERT INTO contacts (phone, interactions, last_contact_at)
+VALUES ($1::text, 1, $2::timestamptz)
+ON CONFLICT (phone) DO UPDATE SET interactions = contacts.interactions + 1,
+    last_contact_at = GREATEST(contacts.last_contact_at, EXCLUDED.last_contact_at),
+    updated_at = now()
+RETURNING id;
+
+-- name: upsert_contacts_batch
+-- The bulk import's one statement per batch (phones unique within the batch). Existing
+-- contacts are updated only where a field is given and differs (NULL keeps, attributes merge,
+-- opt-out is never touched); new phones are inserted. Tags travel as one text joined by U+001F
+-- because unnest flattens a two-dimensional array. A phone inserted concurrently by another
+-- writer falls to ON CONFLICT and is merged the same way (status and time zone kept).
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::text[])
+        AS t(phone, name, specialty, region, tags, status, time_zone, attributes)
+),
+updated AS (
+    UPDATE contacts AS c SET
+        name = COALESCE(i.name, c.name),
+        specialty = COALESCE(i.specialty, c.specialty),
+        region = COALESCE(i.region, c.region),
+        tags = COALESCE(string_to_array(i.tags, E'\x1f'), c.tags),
+        status = COALESCE(i.status, c.status),
+        time_zone = COALESCE(i.time_zone, c.time_zone),
+        attributes = c.attributes || COALESCE(i.attributes::jsonb, '{}'),
+        updated_at = now()
+    FROM input AS i
+    WHERE c.phone = i.phone
+      AND (COALESCE(i.name, c.name), COALESCE(i.specialty, c.specialty),
+           COALESCE(i.region, c.region), COALESCE(string_to_array(i.tags, E'\x1f'), c.tags),
+           COALESCE(i.status, c.status), COALESCE(i.time_zone, c.time_zone),
+           c.attributes || COALESCE(i.attributes::jsonb, '{}'))
+          IS DISTINCT FROM
+          (c.name, c.specialty, c.region, c.tags, c.status, c.time_zone, c.attributes)
+    RETURNING 1
+),
+inserted AS (
+    INSERT INTO contacts (phone, name, specialty, region, tags, status, time_zone, attributes)
+    SELECT i.phone, i.name, i.specialty, i.region,
+           COALESCE(string_to_array(i.tags, E'\x1f'), '{}'), COALESCE(i.status, 'active'),
+           COALESCE(i.time_zone, 'America/Sao_Paulo'), COALESCE(i.attributes::jsonb, '{}')
+    FROM input AS i
+    WHERE NOT EXISTS (SELECT 1 FROM contacts AS c WHERE c.phone = i.phone)
+    ON CONFLICT (phone) DO UPDATE SET
+        name = COALESCE(EXCLUDED.name, contacts.name),
+        specialty = COALESCE(EXCLUDED.specialty, contacts.specialty),
+        region = COALESCE(EXCLUDED.region, contacts.region),
+        tags = CASE WHEN cardinality(EXCLUDED.tags) = 0 THEN contacts.tags ELSE EXCLUDED.tags END,
+        attributes = contacts.attributes || EXCLUDED.attributes,
+        updated_at = now()
+    RETURNING (xmax = 0) AS created
+)
+SELECT (SELECT count(*) FILTER (WHERE created) FROM inserted) AS inserted,
+       (SELECT count(*) FROM updated) + (SELECT count(*) FILTER (WHERE NOT created) FROM inserted)
+           AS updated;

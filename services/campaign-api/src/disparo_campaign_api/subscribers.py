@@ -1,0 +1,39 @@
+"""Event subscriptions of campaign-api, registered on the runtime's broker before it starts.
+
+A registration is ``def register(runtime, settings) -> None`` that decorates a handler with
+``disparo_shared.broker.durable_subscriber``; append it to ``SUBSCRIBERS``.
+"""
+
+from collections.abc import Callable
+
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import MessageReceived, subjects
+from disparo_shared.runtime import Runtime
+
+from disparo_campaign_api.inbound_replies import handle_inbound_reply
+from disparo_campaign_api.campaign_outcomes import subscribe_campaign_outcomes
+from disparo_campaign_api.optout import OptOutPhrases
+from disparo_campaign_api.settings import CampaignApiSettings
+
+Registration = Callable[[Runtime, CampaignApiSettings], None]
+
+
+def subscribe_inbound_replies(runtime: Runtime, settings: CampaignApiSettings) -> None:
+    """``message.received`` → interactions, last contact, and opt-out words."""
+    phrases = OptOutPhrases(settings.opt_out_phrases)
+
+    @durable_subscriber(
+        runtime.broker,
+        runtime.settings.nats,
+        stream=subjects.STREAM_MESSAGES,
+        subject=subjects.MESSAGE_RECEIVED,
+        durable="campaign-api-inbound-replies",
+    )
+    async def on_message_received(event: MessageReceived) -> None:
+        await handle_inbound_reply(runtime.pool, event, phrases)
+
+
+SUBSCRIBERS: list[Registration] = [
+    subscribe_inbound_replies,
+    subscribe_campaign_outcomes,
+]

@@ -1,0 +1,90 @@
+"""Test helpers for campaign-api's suites: the app with its lifespan, and what it published.
+
+Used with the kernel's fixtures (``kernel_settings``, ``db``, ``eventually``)::
+
+    async with api_client(kernel_settings) as client, observe(kernel_settings, MESSAGES_REQUESTED) as seen:
+        await client.post("/v1/messages", json=..., headers={"Idempotency-Key": "k1"})
+        await eventually(lambda: seen.count())
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import nats
+from litestar.testing import AsyncTestClient
+
+from disparo_shared.http import API_KEY_HEADER
+from disparo_shared.runtime import KernelSettings
+from disparo_shared.streams import qualified
+from disparo_shared.testing.fixtures import TEST_API_KEY
+
+from disparo_campaign_api.app import create_app
+from disparo_campaign_api.settings import CampaignApiSettings
+
+AUTH = {API_KEY_HEADER: TEST_API_KEY}
+
+
+@asynccontextmanager
+async def api_client(
+    kernel_settings: KernelSettings, settings: CampaignApiSettings | None = None
+) -> AsyncIterator[AsyncTestClient]:
+    """The running app (migrations, broker, relay, workers); requests carry no API key by default."""
+    app = create_app(kernel_settings, settings or CampaignApiSettings())
+    async with AsyncTestClient(app=app, timeout=30) as client:
+        yield client
+
+
+class Observed:
+    """Payloads published on one subject of the test's prefix, in arrival order."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.ids: list[str] = []
+
+    async def count(self) -> int:
+        return len(self.events)
+
+
+@asynccontextmanager
+async def observe(kernel_settings: KernelSettings, subject: str) -> AsyncIterator[Observed]:
+    """Every message of ``subject`` in its stream, from the first (an ordered JetStream consumer).
+
+    Enter it after the app started (the app declares the streams). Messages are counted once per
+    stream sequence, so a duplicate publish that JetStream accepted would show twice.
+    """
+    observed = Observed()
+    nc = await nats.connect(kernel_settings.nats.url)
+
+    async def collect(msg: Any) -> None:
+        observed.events.append(json.loads(msg.data))
+        observed.ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+
+    try:
+        js = nc.jetstream()
+        await js.subscribe(
+            qualified(kernel_settings.nats.stream_prefix, subject), cb=collect, ordered_consumer=True
+        )
+        yield observed
+    finally:
+        await nc.close()
+
+
+async def outbox_is_empty(db: asyncpg.Connection) -> bool:
+    """True once the relay published everything campaign-api staged."""
+    return await db.fetchval("SELECT count(*) FROM campaign_api.outbox") == 0
+
+
+async def publish_event(kernel_settings: KernelSettings, event: Any) -> None:
+    """Publish a kernel event as its producer's relay would (with ``Nats-Msg-Id``)."""
+    nc = await nats.connect(kernel_settings.nats.url)
+    try:
+        await nc.jetstream().publish(
+            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": str(event.event_id)},
+        )
+    finally:
+        await nc.close()

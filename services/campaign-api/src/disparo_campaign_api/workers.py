@@ -1,0 +1,22 @@
+"""Background loops of campaign-api (the scheduler, housekeeping), started with the service.
+
+A worker is ``async def worker(runtime, settings) -> None`` that loops until cancelled; the
+runtime restarts it after a crash (``disparo_shared.runtime.supervise``). Append to ``WORKERS``.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from disparo_shared.runtime import Runtime
+
+from disparo_campaign_api.housekeeping import prune_expired_records
+from disparo_campaign_api.fanout import campaign_fanout
+from disparo_campaign_api.scheduler import campaign_scheduler
+from disparo_campaign_api.settings import CampaignApiSettings
+
+Worker = Callable[[Runtime, CampaignApiSettings], Awaitable[None]]
+
+WORKERS: list[Worker] = [
+    prune_expired_records,
+    campaign_scheduler,
+    campaign_fanout,
+]

@@ -1,0 +1,195 @@
+"""The scheduler starts due campaigns once; fan-out requests each recipient once, spread by day."""
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from disparo_campaign_api.campaign_handlers import (
+    CreateCampaign,
+    create_campaign,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+    start_campaign,
+)
+from disparo_campaign_api.campaign_outcomes import handle_message_failed, handle_message_sent
+from disparo_campaign_api.fanout import FanoutSettings, fan_out_next_chunk
+from disparo_campaign_api.scheduler import scheduler_tick, start_due_campaigns
+from disparo_shared.db import create_pool
+from disparo_shared.events import MessageFailed, MessageKind, MessageSent
+from disparo_shared.settings import DatabaseSettings
+
+SP = ZoneInfo("America/Sao_Paulo")
+NOW = datetime(2026, 11, 27, 10, tzinfo=SP)  # a Friday
+ABC = {"field": "region", "op": "eq", "value": "ABC"}
+
+
+@pytest.fixture
+async def pool(database_url):
+    pool = await create_pool(DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=6), "campaign_api")
+    yield pool
+    await pool.close()
+
+
+async def add_contacts(pool, n: int) -> None:
+    await pool.execute(
+        "INSERT INTO contacts (phone, name, specialty, region, attributes)"
+        " SELECT '+55119' || lpad(g::text, 8, '0'), 'Dra. Ana ' || g, 'Anestesiologia', 'ABC',"
+        " jsonb_build_object('hospital', 'H' || g) FROM generate_series(1, $1) g",
+        n,
+    )
+
+
+async def create(pool, **fields) -> UUID:
+    data = CreateCampaign(**{"name": "Plantões", "template": "Olá {primeiro_nome}, {attr.hospital}",
+                             "filter": ABC, **fields})
+    async with pool.acquire() as conn, conn.transaction():
+        return UUID((await create_campaign(conn, data, NOW))["id"])
+
+
+async def run(pool, handler, *args):
+    async with pool.acquire() as conn, conn.transaction():
+        return await handler(conn, *args)
+
+
+async def drain_fanout(pool, settings: FanoutSettings, now=NOW) -> int:
+    chunks = 0
+    while await fan_out_next_chunk(pool, now, settings) is not None:
+        chunks += 1
+    return chunks
+
+
+async def requested_messages(pool) -> list[dict]:
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE subject = 'messages.requested' ORDER BY id")
+    return [m for r in rows for m in r["payload"]["messages"]]
+
+
+async def test_scheduler_starts_only_due_campaigns_exactly_once(pool):
+    await add_contacts(pool, 10)
+    due = await create(pool)
+    not_due = await create(pool)
+    await run(pool, schedule_campaign, due, NOW + timedelta(minutes=5), NOW)
+    await run(pool, schedule_campaign, not_due, NOW + timedelta(hours=5), NOW)
+    assert await start_due_campaigns(pool, NOW) == []
+    at = NOW + timedelta(minutes=5)
+    replicas = await asyncio.gather(*(start_due_campaigns(pool, at) for _ in range(4)))
+    assert sorted(c for started in replicas for c in started) == [due]
+    states = dict(await pool.fetch("SELECT id, state FROM campaigns"))
+    assert states == {due: "running", not_due: "scheduled"}
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.started'") == 1
+
+
+async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
+    await add_contacts(pool, 1200)
+    cid = await create(pool, priority=4)
+    await run(pool, start_campaign, cid, NOW)
+    await pool.execute("UPDATE contacts SET opted_out_at = now() WHERE phone = '+5511900000007'")
+    settings = FanoutSettings(chunk_size=500)
+    assert await drain_fanout(pool, settings) == 3
+    messages = await requested_messages(pool)
+    assert len(messages) == 1199
+    assert len({m["message_id"] for m in messages}) == 1199
+    assert len({m["contact_id"] for m in messages}) == 1199
+    batches = await pool.fetch("SELECT payload FROM outbox WHERE subject = 'messages.requested'")
+    assert max(len(b["payload"]["messages"]) for b in batches) <= 500
+    sample = messages[0]
+    assert sample["kind"] == MessageKind.CAMPAIGN and sample["priority"] == 4
+    assert sample["campaign_id"] == str(cid)
+    assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
+    assert sample["body"].startswith("Olá Dra., H")
+    stored_ids = {str(r["message_id"]) for r in await pool.fetch(
+        "SELECT message_id FROM campaign_recipients WHERE status = 'pending'")}
+    assert stored_ids == {m["message_id"] for m in messages}
+    assert await pool.fetchval("SELECT count(*) FROM campaign_recipients WHERE status = 'skipped'") == 1
+    # nothing left: another pass requests nothing
+    assert await drain_fanout(pool, settings) == 0
+
+
+async def test_fanout_spreads_not_before_by_max_per_day_and_window(pool):
+    await add_contacts(pool, 700)
+    cid = await create(pool, max_per_day=300, send_window={"start_hour": 9, "end_hour": 18, "days": [1, 2, 3, 4, 5]})
+    await run(pool, start_campaign, cid, NOW.replace(hour=20))  # Friday after the window closed
+    await drain_fanout(pool, FanoutSettings(chunk_size=250))
+    per_day = Counter(
+        datetime.fromisoformat(m["not_before"]).astimezone(SP).isoformat() for m in await requested_messages(pool)
+    )
+    assert per_day == {
+        "2026-11-30T09:00:00-03:00": 300,  # Monday
+        "2026-12-01T09:00:00-03:00": 300,  # Tuesday
+        "2026-12-02T09:00:00-03:00": 100,
+    }
+
+
+async def test_a_crashed_chunk_is_redone_with_the_same_message_ids(pool, monkeypatch):
+    await add_contacts(pool, 10)
+    cid = await create(pool)
+    await run(pool, start_campaign, cid, NOW)
+    settings = FanoutSettings(chunk_size=4)
+    assert await fan_out_next_chunk(pool, NOW, settings) is not None
+    ids_before = {str(r["message_id"]) for r in await pool.fetch("SELECT message_id FROM campaign_recipients")}
+
+    from disparo_campaign_api import fanout
+
+    real_add_events = fanout.add_events
+
+    async def crash_after_staging(conn, events):
+        await real_add_events(conn, events)
+        raise ConnectionResetError("worker died mid-chunk")
+
+    monkeypatch.setattr(fanout, "add_events", crash_after_staging)
+    with pytest.raises(ConnectionResetError):
+        await fan_out_next_chunk(pool, NOW, settings)
+    assert await pool.fetchval("SELECT fanout_cursor FROM campaigns") == 4
+    monkeypatch.setattr(fanout, "add_events", real_add_events)
+    await drain_fanout(pool, settings)
+    messages = await requested_messages(pool)
+    assert len(messages) == len({m["message_id"] for m in messages}) == 10
+    assert {m["message_id"] for m in messages} == ids_before
+
+
+async def test_pause_stops_fanout_and_resume_continues(pool):
+    await add_contacts(pool, 30)
+    cid = await create(pool)
+    await run(pool, start_campaign, cid, NOW)
+    settings = FanoutSettings(chunk_size=10)
+    assert await fan_out_next_chunk(pool, NOW, settings) is not None
+    await run(pool, pause_campaign, cid, NOW)
+    assert await fan_out_next_chunk(pool, NOW, settings) is None
+    await run(pool, resume_campaign, cid, NOW)
+    assert await drain_fanout(pool, settings) == 2
+    assert len(await requested_messages(pool)) == 30
+
+
+async def test_completed_once_every_message_is_final(pool):
+    await add_contacts(pool, 3)
+    cid = await create(pool)
+    await run(pool, start_campaign, cid, NOW)
+    await drain_fanout(pool, FanoutSettings())
+    ids = [UUID(m["message_id"]) for m in await requested_messages(pool)]
+    sent = lambda mid: MessageSent(  # noqa: E731
+        message_id=mid, campaign_id=cid, kind=MessageKind.CAMPAIGN, provider_message_id="p",
+        sender="s", attempt=1, sent_at=NOW)
+    failed = lambda mid, final: MessageFailed(  # noqa: E731
+        message_id=mid, campaign_id=cid, attempt=1, error_code="x", error="x", retryable=not final, final=final)
+    await handle_message_sent(pool, sent(ids[0]), NOW)
+    await handle_message_sent(pool, sent(ids[0]), NOW)  # redelivery
+    await handle_message_failed(pool, failed(ids[1], final=False), NOW)  # will be retried
+    assert await pool.fetchval("SELECT state FROM campaigns") == "running"
+    await handle_message_failed(pool, failed(ids[1], final=True), NOW)
+    await handle_message_sent(pool, sent(ids[2]), NOW)
+    assert await pool.fetchval("SELECT state FROM campaigns") == "completed"
+    await scheduler_tick(pool, NOW, "America/Sao_Paulo")  # the sweep finds nothing more to do
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.completed'") == 1
+    assert dict(await pool.fetch("SELECT status, count(*) FROM campaign_recipients GROUP BY 1")) == {
+        "sent": 2, "failed": 1}
+
+
+async def test_sweep_completes_an_empty_audience_campaign(pool):
+    cid = await create(pool)
+    await run(pool, start_campaign, cid, NOW)
+    await scheduler_tick(pool, NOW, "America/Sao_Paulo")
+    assert await pool.fetchval("SELECT state FROM campaigns WHERE id = $1", cid) == "completed"

@@ -1,0 +1,181 @@
+"""The dispatcher's HTTP API: senders, dead letters, campaign limits and queue stats.
+
+Routes parse and validate, then call ``senders`` / ``handlers``; errors are problem details.
+"""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Router, get, patch, post, put
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
+from pydantic import BaseModel, ConfigDict, Field
+
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.runtime import Runtime
+from disparo_dispatcher import handlers, queue, senders
+from disparo_dispatcher.providers.registry import PROVIDERS
+from disparo_dispatcher.senders import STATUSES, Sender
+from disparo_dispatcher.settings import SenderSeed
+
+
+class SenderOut(BaseModel):
+    sender_id: str
+    provider: str
+    address: str
+    base_url: str
+    credential_ref: str
+    rate_per_second: int
+    daily_limit: int | None
+    warmup_started_on: date | None
+    status: str
+    paused_until: datetime | None
+    pause_reason: str | None
+    lease_owner: str | None
+
+    @classmethod
+    def of(cls, sender: Sender) -> "SenderOut":
+        return cls(**{f: getattr(sender, f) for f in cls.model_fields})
+
+
+class SenderChange(BaseModel):
+    """Fields to change; those left out keep their value. ``status`` active resumes a sender."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str | None = None
+    address: str | None = Field(None, min_length=1)
+    base_url: str | None = Field(None, min_length=1)
+    credential_ref: str | None = Field(None, min_length=1)
+    rate_per_second: int | None = Field(None, ge=1, le=1000)
+    daily_limit: int | None = Field(None, ge=1)
+    warmup_started_on: date | None = None
+    status: str | None = None
+    paused_until: datetime | None = None
+    pause_reason: str | None = Field(None, max_length=500)
+
+
+class Requeue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    extra_attempts: int = Field(3, ge=1, le=50, description="Tries the message gets again")
+
+
+class CampaignLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_per_day: int | None = Field(None, ge=1, description="Sends per day; null removes the cap")
+
+
+def _check_provider(name: str) -> None:
+    if name not in PROVIDERS:
+        raise invalid("provider", f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+
+
+def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
+    @get("/senders")
+    async def list_all() -> list[SenderOut]:
+        """Every sender with its status and which replica holds it."""
+        async with runtime.pool.acquire() as conn:
+            return [SenderOut.of(s) for s in await senders.list_senders(conn)]
+
+    @post("/senders")
+    async def create(data: SenderSeed) -> SenderOut:
+        """Add a sender; 409 when the id is taken."""
+        _check_provider(data.provider)
+        async with runtime.pool.acquire() as conn:
+            created = await senders.insert_sender(conn, data)
+        if created is None:
+            raise Problem(HTTP_409_CONFLICT, "Sender exists", f"sender {data.sender_id} already exists")
+        return SenderOut.of(created)
+
+    @get("/senders/{sender_id:str}")
+    async def show(sender_id: str) -> SenderOut:
+        async with runtime.pool.acquire() as conn:
+            found = await senders.get_sender(conn, sender_id)
+        if found is None:
+            raise Problem(HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist")
+        return SenderOut.of(found)
+
+    @patch("/senders/{sender_id:str}")
+    async def change(sender_id: str, data: SenderChange) -> SenderOut:
+        """Change a sender's configuration or status (pause, ban, resume)."""
+        given: dict[str, Any] = data.model_dump(exclude_unset=True)
+        if "provider" in given:
+            _check_provider(given["provider"])
+        if "status" in given and given["status"] not in STATUSES:
+            raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+        for required in ("provider", "address", "base_url", "credential_ref", "rate_per_second", "status"):
+            if required in given and given[required] is None:
+                raise invalid(required, "must not be null")
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            current = await senders.get_sender(conn, sender_id)
+            if current is None:
+                raise Problem(HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist")
+            merged = {**current.__dict__, **given}
+            if given.get("status") == senders.ACTIVE:
+                merged.update(paused_until=None, pause_reason=None)
+            saved = await senders.save_sender(conn, Sender(**merged))
+        return SenderOut.of(saved)
+
+    @get("/queue/stats")
+    async def stats() -> dict[str, Any]:
+        """Pending and dead messages by state and priority."""
+        async with runtime.pool.acquire() as conn:
+            rows = await queue.queue_depth(conn)
+        by_state: dict[str, dict[str, int]] = {}
+        for row in rows:
+            by_state.setdefault(row["state"], {})[str(row["priority"])] = row["messages"]
+        totals = {state: sum(counts.values()) for state, counts in by_state.items()}
+        return {"totals": totals, "by_priority": by_state}
+
+    @get("/messages/{message_id:uuid}")
+    async def message(message_id: UUID) -> dict[str, Any]:
+        """One message's state, attempts and last error (the phone is not shown)."""
+        async with runtime.pool.acquire() as conn:
+            row = await conn.fetchrow(queue.SQL.get_message, message_id)
+        if row is None:
+            raise Problem(HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown")
+        return {k: v for k, v in dict(row).items() if k != "phone"}
+
+    @post("/dead-letters/{message_id:uuid}/requeue", status_code=HTTP_200_OK)
+    async def requeue_one(message_id: UUID, data: Requeue | None = None) -> dict[str, Any]:
+        """Put one dead message back in line; 409 if it is not dead."""
+        extra = (data or Requeue()).extra_attempts
+        row = await handlers.requeue_dead_message(runtime.pool, message_id, clock(), extra)
+        if row is None:
+            async with runtime.pool.acquire() as conn:
+                exists = await conn.fetchrow(queue.SQL.get_message, message_id)
+            if exists is None:
+                raise Problem(HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown")
+            raise Problem(HTTP_409_CONFLICT, "Not dead", f"message {message_id} is {exists['state']}")
+        return {"message_id": str(message_id), "state": queue.QUEUED}
+
+    @post("/campaigns/{campaign_id:uuid}/requeue-failed", status_code=HTTP_200_OK)
+    async def requeue_campaign(campaign_id: UUID, data: Requeue | None = None) -> dict[str, Any]:
+        """Resend to the failed only: every dead message of the campaign back in line."""
+        extra = (data or Requeue()).extra_attempts
+        count = await handlers.requeue_dead_for_campaign(runtime.pool, campaign_id, clock(), extra)
+        return {"campaign_id": str(campaign_id), "requeued": count}
+
+    @put("/campaigns/{campaign_id:uuid}/limits")
+    async def campaign_limits(campaign_id: UUID, data: CampaignLimits) -> dict[str, Any]:
+        """Set the campaign's ``max_per_day`` (the spec's ``max_por_dia``)."""
+        row = await handlers.set_campaign_max_per_day(runtime.pool, campaign_id, data.max_per_day)
+        return {**dict(row), "campaign_id": str(row["campaign_id"])}
+
+    return Router(
+        path="/v1",
+        route_handlers=[
+            list_all,
+            create,
+            show,
+            change,
+            stats,
+            message,
+            requeue_one,
+            requeue_campaign,
+            campaign_limits,
+        ],
+    )

@@ -1,0 +1,221 @@
+"""What the dispatcher does with each event and admin command, as plain functions.
+
+Each takes its dependencies (pool, clock value, placement, settings) as arguments and does its
+work in one transaction with the inbox record and the events it publishes, so a redelivery or a
+crash at any point changes nothing twice. Subscribers and HTTP routes only parse and call these.
+"""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from disparo_shared.events import (
+    CampaignCancelled,
+    CampaignPaused,
+    CampaignResumed,
+    ContactOptedIn,
+    ContactOptedOut,
+    Event,
+    MessageEnqueued,
+    MessageFailed,
+    MessagesRequested,
+)
+from disparo_shared.inbox import first_delivery
+from disparo_shared.outbox import add_events
+from disparo_dispatcher import queue
+from disparo_dispatcher.queue import CANCELLED, NewMessage
+from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
+from disparo_dispatcher.settings import DispatcherSettings
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.worker import send_window
+
+REQUESTS_CONSUMER = "dispatcher.messages_requested"
+CAMPAIGNS_CONSUMER = "dispatcher.campaign_controls"
+CONTACTS_CONSUMER = "dispatcher.contact_consent"
+
+
+async def enqueue_requested(
+    pool: asyncpg.Pool,
+    event: MessagesRequested,
+    now: datetime,
+    placement: PlacementCache,
+    settings: DispatcherSettings,
+) -> int:
+    """Persist a ``messages.requested`` batch and publish ``message.enqueued``; returns rows added.
+
+    Each message is due at ``not_before`` (or now), pushed to the next send window unless its
+    kind is exempt from quiet hours. Its place in line is its due time, except for campaign
+    messages, which take consecutive virtual times from their campaign's lane starting at the
+    head of the line (see ``queue.sql`` ``reserve_campaign_ranks``), so two campaigns of one
+    priority are sent side by side.
+    """
+    window = send_window(settings)
+    exempt = set(settings.quiet_hours_exempt_kinds)
+    unique = list({m.message_id: m for m in event.messages}.values())
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, REQUESTS_CONSUMER, event.event_id):
+            return 0
+        campaign_counts: dict[UUID, int] = defaultdict(int)
+        campaign_priority: dict[UUID, int] = {}
+        for m in unique:
+            if m.campaign_id is not None:
+                campaign_counts[m.campaign_id] += 1
+                campaign_priority.setdefault(m.campaign_id, m.priority)
+        step = timedelta(milliseconds=settings.campaign_rank_step_ms)
+        first_ranks: dict[UUID, datetime] = {}
+        if campaign_counts:
+            heads_by_priority = {
+                p: (await queue.queue_head_rank(conn, p)) or now for p in set(campaign_priority.values())
+            }
+            heads = {cid: heads_by_priority[p] for cid, p in campaign_priority.items()}
+            first_ranks = await queue.reserve_campaign_ranks(conn, dict(campaign_counts), heads, step)
+        position: dict[UUID, int] = defaultdict(int)
+        rows: list[NewMessage] = []
+        for m in unique:
+            time_zone = recipient_time_zone(m.phone, settings.time_zone)
+            due_at = max(m.not_before or now, now)
+            if m.kind not in exempt:
+                due_at = next_send_time(due_at, time_zone, window)
+            rank_at = due_at
+            if m.campaign_id is not None:
+                rank_at = first_ranks[m.campaign_id] + position[m.campaign_id] * step
+                position[m.campaign_id] += 1
+                if due_at > now:  # scheduled or outside the window: keep its lane order, from then
+                    rank_at = rank_at + (due_at - now)
+            rows.append(
+                NewMessage(
+                    message_id=m.message_id,
+                    idempotency_key=m.idempotency_key,
+                    contact_id=m.contact_id,
+                    phone=m.phone,
+                    kind=m.kind.value,
+                    body=m.body,
+                    priority=m.priority,
+                    campaign_id=m.campaign_id,
+                    conversation_id=m.conversation_id,
+                    max_attempts=m.max_attempts,
+                    time_zone=time_zone,
+                    due_at=due_at,
+                    rank_at=rank_at,
+                )
+            )
+        where = await placement.current(conn, now)
+        inserted = await queue.insert_messages(
+            conn, rows, event.occurred_at, now, where.sender_ids, where.cumulative_weights
+        )
+        events: list[Event] = []
+        for row in inserted:
+            events.append(
+                MessageEnqueued(
+                    message_id=row["message_id"],
+                    campaign_id=row["campaign_id"],
+                    kind=row["kind"],
+                    sender=row["sender_id"],
+                    not_before=row["due_at"],
+                )
+            )
+            if row["state"] == CANCELLED:
+                events.append(
+                    MessageFailed(
+                        message_id=row["message_id"],
+                        campaign_id=row["campaign_id"],
+                        attempt=0,
+                        error_code=row["last_error_code"],
+                        error="not sent: " + row["last_error_code"].replace("_", " "),
+                        retryable=False,
+                        final=True,
+                    )
+                )
+        await add_events(conn, events)
+        return len(inserted)
+
+
+async def _campaign_control(
+    pool: asyncpg.Pool, event: Event, consumer: str, status: str, statement: str, *args: object
+) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, consumer, event.event_id):
+            return False
+        recorded = await conn.fetchval(queue.SQL.set_campaign_status, event.campaign_id, status)
+        if recorded is None:  # cancelled already: a late pause or resume changes nothing
+            return False
+        await conn.execute(statement, event.campaign_id, *args)
+        return True
+
+
+async def pause_campaign(pool: asyncpg.Pool, event: CampaignPaused) -> bool:
+    """Hold the campaign's queued messages; messages already being sent finish."""
+    return await _campaign_control(pool, event, CAMPAIGNS_CONSUMER + ".paused", "paused", queue.SQL.hold_campaign)
+
+
+async def resume_campaign(pool: asyncpg.Pool, event: CampaignResumed) -> bool:
+    """Put the campaign's held messages back in line, in their old places."""
+    return await _campaign_control(
+        pool, event, CAMPAIGNS_CONSUMER + ".resumed", "running", queue.SQL.release_campaign
+    )
+
+
+async def cancel_campaign(pool: asyncpg.Pool, event: CampaignCancelled, now: datetime) -> bool:
+    """End the campaign's pending messages (no per-message event: campaign.cancelled says it)."""
+    return await _campaign_control(
+        pool, event, CAMPAIGNS_CONSUMER + ".cancelled", "cancelled", queue.SQL.cancel_campaign_messages, now
+    )
+
+
+async def opt_out(pool: asyncpg.Pool, event: ContactOptedOut, now: datetime) -> int:
+    """Remember the opt-out and drop the phone's pending messages; returns how many dropped.
+
+    Messages already claimed are stopped by the send-time check (``admission``).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, CONTACTS_CONSUMER + ".opted_out", event.event_id):
+            return 0
+        await conn.execute(queue.SQL.record_opt_out, event.phone, now, event.reason)
+        dropped = await conn.fetch(queue.SQL.cancel_pending_for_phones, [event.phone], now)
+        return len(dropped)
+
+
+async def opt_in(pool: asyncpg.Pool, event: ContactOptedIn) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, CONTACTS_CONSUMER + ".opted_in", event.event_id):
+            await conn.execute(queue.SQL.record_opt_in, event.phone)
+
+
+async def requeue_dead_message(
+    pool: asyncpg.Pool, message_id: UUID, now: datetime, extra_attempts: int
+) -> asyncpg.Record | None:
+    """Put one dead message back in line with ``extra_attempts`` more tries; None if not dead."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queue.SQL.requeue_dead_message, message_id, now, extra_attempts)
+        if row is not None:
+            await add_events(conn, [_enqueued(row)])
+        return row
+
+
+async def requeue_dead_for_campaign(
+    pool: asyncpg.Pool, campaign_id: UUID, now: datetime, extra_attempts: int
+) -> int:
+    """Put every dead message of a campaign back in line; returns how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts)
+        await add_events(conn, [_enqueued(row) for row in rows])
+        return len(rows)
+
+
+def _enqueued(row: asyncpg.Record) -> MessageEnqueued:
+    return MessageEnqueued(
+        message_id=row["message_id"],
+        campaign_id=row["campaign_id"],
+        kind=row["kind"],
+        sender=row["sender_id"],
+        not_before=row["due_at"],
+    )
+
+
+async def set_campaign_max_per_day(
+    pool: asyncpg.Pool, campaign_id: UUID, max_per_day: int | None
+) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        return await conn.fetchrow(queue.SQL.set_campaign_max_per_day, campaign_id, max_per_day)

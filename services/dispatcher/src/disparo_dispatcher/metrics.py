@@ -1,0 +1,42 @@
+"""Prometheus metrics of the send queue, exported by the shared ``/metrics`` endpoint.
+
+Counters and the latency histogram are updated in memory as sends finish; queue depth is a gauge
+refreshed from one grouped count every few seconds, never counted per send in SQL.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+QUEUE_DEPTH = Gauge(
+    "disparo_dispatcher_queue_messages",
+    "Messages by state (queued, sending, held, dead) and priority, refreshed periodically.",
+    ["state", "priority"],
+)
+SENDS = Counter(
+    "disparo_dispatcher_sends_total",
+    "Provider calls by sender and outcome (accepted, rejected).",
+    ["sender", "outcome"],
+)
+FAILURES = Counter(
+    "disparo_dispatcher_send_failures_total",
+    "Rejected sends by sender, provider error code and failure class.",
+    ["sender", "code", "failure_class"],
+)
+LIMIT_WAITS = Counter(
+    "disparo_dispatcher_limit_waits_total",
+    "Claimed messages put back to wait for a limit (quiet_hours, pair_spacing, recipient_daily, "
+    "campaign_daily, sender_daily, campaign_paused, …); waits cost no attempt.",
+    ["limit"],
+)
+RATE_WAIT_SECONDS = Counter(
+    "disparo_dispatcher_sender_rate_wait_seconds_total",
+    "Seconds senders spent waiting for their per-second limit with messages ready.",
+    ["sender"],
+)
+ENQUEUE_TO_SENT = Histogram(
+    "disparo_dispatcher_enqueue_to_sent_seconds",
+    "From enqueue to the provider's acceptance, by priority.",
+    ["priority"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0),
+)
+SENDERS_HELD = Gauge("disparo_dispatcher_senders_held", "Senders this replica holds a lease on.")
+CLAIMED = Counter("disparo_dispatcher_claimed_total", "Messages claimed by this replica.")

@@ -1,0 +1,29 @@
+"""Finds the adapter for a sender's provider name, so callers never import adapters directly."""
+
+import httpx
+
+from disparo_dispatcher.providers.base import Provider
+from disparo_dispatcher.providers.cloud import CloudProvider
+from disparo_dispatcher.providers.evolution import EvolutionProvider
+
+PROVIDERS: dict[str, type[CloudProvider] | type[EvolutionProvider]] = {
+    EvolutionProvider.name: EvolutionProvider,
+    CloudProvider.name: CloudProvider,
+}
+
+
+class UnknownProvider(ValueError):
+    """A sender names a provider we have no adapter for (a configuration error)."""
+
+
+def get_provider(name: str, http: httpx.AsyncClient) -> Provider:
+    """The adapter for ``name`` ("evolution" or "cloud") sending through ``http``.
+
+    The client is shared: one connection pool per process, its timeouts are the adapters'.
+    """
+    try:
+        adapter = PROVIDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDERS))
+        raise UnknownProvider(f"unknown provider {name!r}; known: {known}") from None
+    return adapter(http)

@@ -1,0 +1,286 @@
+"""The persisted send queue: typed calls to the named statements of ``sql/queue.sql``.
+
+Every call takes a connection (the caller owns the transaction) and the current time; each is a
+single set-based statement over arrays, so a batch of a thousand messages is one round trip.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+
+from disparo_shared.queries import load_queries
+
+SQL = load_queries(Path(__file__).parent / "sql" / "queue.sql")
+
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+DEAD = "dead"
+CANCELLED = "cancelled"
+HELD = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A requested message made ready for the table: zone, due time and place in line decided."""
+
+    message_id: UUID
+    idempotency_key: str
+    contact_id: UUID | None
+    phone: str
+    kind: str
+    body: str
+    priority: int
+    campaign_id: UUID | None
+    conversation_id: UUID | None
+    max_attempts: int
+    time_zone: str
+    due_at: datetime
+    rank_at: datetime
+
+
+@dataclass(slots=True)
+class ClaimedMessage:
+    """A message leased to this replica for one attempt, with what the send-time rules read."""
+
+    message_id: UUID
+    phone: str
+    body: str
+    kind: str
+    priority: int
+    campaign_id: UUID | None
+    contact_id: UUID | None
+    conversation_id: UUID | None
+    sender_id: str
+    attempt: int
+    max_attempts: int
+    time_zone: str
+    rank_at: datetime
+    enqueued_at: datetime
+    last_sent_at: datetime | None
+    campaign_day: date | None
+    campaign_sent_on_day: int
+    opted_out: bool
+    campaign_status: str | None
+    campaign_max_per_day: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a claimed attempt ends when it is not a plain success (see ``settle``)."""
+
+    message_id: UUID
+    attempt: int
+    state: str
+    due_at: datetime | None = None
+    attempt_change: int = 0  # -1 hands the attempt back: waiting is not failing
+    error_code: str | None = None
+    error: str | None = None
+    sender_id: str | None = None
+    rank_shift: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    message_id: UUID
+    attempt: int
+    provider_message_id: str
+    sent_at: datetime
+
+
+async def insert_messages(
+    conn: asyncpg.Connection,
+    messages: Sequence[NewMessage],
+    requested_at: datetime,
+    now: datetime,
+    sendable_senders: Sequence[str],
+    cumulative_weights: Sequence[int],
+) -> list[asyncpg.Record]:
+    """Insert new messages (known ids and keys are skipped); returns the rows inserted."""
+    if not messages:
+        return []
+    return await conn.fetch(
+        SQL.enqueue_messages,
+        [m.message_id for m in messages],
+        [m.idempotency_key for m in messages],
+        [m.contact_id for m in messages],
+        [m.phone for m in messages],
+        [m.kind for m in messages],
+        [m.body for m in messages],
+        [m.priority for m in messages],
+        [m.campaign_id for m in messages],
+        [m.conversation_id for m in messages],
+        [m.max_attempts for m in messages],
+        [m.time_zone for m in messages],
+        [m.due_at for m in messages],
+        [m.rank_at for m in messages],
+        requested_at,
+        now,
+        list(sendable_senders),
+        list(cumulative_weights),
+    )
+
+
+async def queue_head_rank(conn: asyncpg.Connection, priority: int) -> datetime | None:
+    return await conn.fetchval(SQL.queue_head_rank, priority)
+
+
+async def reserve_campaign_ranks(
+    conn: asyncpg.Connection,
+    counts: dict[UUID, int],
+    heads: dict[UUID, datetime],
+    step: timedelta,
+) -> dict[UUID, datetime]:
+    """First virtual time of each campaign's next ``count`` messages (consecutive, ``step`` apart)."""
+    if not counts:
+        return {}
+    ids = list(counts)
+    await conn.execute(SQL.ensure_campaigns, ids)
+    rows = await conn.fetch(
+        SQL.reserve_campaign_ranks, ids, [counts[i] for i in ids], [heads[i] for i in ids], step
+    )
+    return {row["campaign_id"]: row["first_rank_at"] for row in rows}
+
+
+async def claim(
+    conn: asyncpg.Connection,
+    rooms: dict[str, int],
+    now: datetime,
+    owner: str,
+    lease_until: datetime,
+) -> list[ClaimedMessage]:
+    """Lease up to ``rooms[sender]`` due messages per sender, most urgent first."""
+    if not rooms:
+        return []
+    rows = await conn.fetch(
+        SQL.claim_due_messages, list(rooms), list(rooms.values()), now, owner, lease_until
+    )
+    return [
+        ClaimedMessage(
+            message_id=r["message_id"],
+            phone=r["phone"],
+            body=r["body"],
+            kind=r["kind"],
+            priority=r["priority"],
+            campaign_id=r["campaign_id"],
+            contact_id=r["contact_id"],
+            conversation_id=r["conversation_id"],
+            sender_id=r["sender_id"],
+            attempt=r["attempt"],
+            max_attempts=r["max_attempts"],
+            time_zone=r["time_zone"],
+            rank_at=r["rank_at"],
+            enqueued_at=r["enqueued_at"],
+            last_sent_at=r["last_sent_at"],
+            campaign_day=r["campaign_day"],
+            campaign_sent_on_day=r["campaign_sent_on_day"] or 0,
+            opted_out=r["opted_out_at"] is not None,
+            campaign_status=r["campaign_status"],
+            campaign_max_per_day=r["max_per_day"],
+        )
+        for r in rows
+    ]
+
+
+async def reserve_campaign_quota(
+    conn: asyncpg.Connection, wanted: dict[UUID, int], day: date
+) -> dict[UUID, int]:
+    """Sends granted today per capped campaign (uncapped campaigns are absent: no limit)."""
+    if not wanted:
+        return {}
+    rows = await conn.fetch(SQL.reserve_campaign_quota, list(wanted), list(wanted.values()), day)
+    return {row["campaign_id"]: row["granted"] for row in rows}
+
+
+async def mark_sent(conn: asyncpg.Connection, sent: Sequence[SentMessage]) -> set[UUID]:
+    """Record accepted sends; returns the ids whose attempt was still current (fenced)."""
+    if not sent:
+        return set()
+    rows = await conn.fetch(
+        SQL.mark_sent,
+        [s.message_id for s in sent],
+        [s.attempt for s in sent],
+        [s.provider_message_id for s in sent],
+        [s.sent_at for s in sent],
+    )
+    return {row["message_id"] for row in rows}
+
+
+async def record_recipient_sends(
+    conn: asyncpg.Connection,
+    phones: Sequence[str],
+    sender_ids: Sequence[str],
+    sent_at: Sequence[datetime],
+    campaign_sends: Sequence[int],
+    day: date,
+) -> None:
+    if not phones:
+        return
+    await conn.execute(
+        SQL.record_recipient_sends, list(phones), list(sender_ids), list(sent_at), list(campaign_sends), day
+    )
+
+
+async def settle(
+    conn: asyncpg.Connection, settlements: Sequence[Settlement], now: datetime
+) -> set[UUID]:
+    """Apply settlements; returns the ids whose attempt was still current (fenced)."""
+    if not settlements:
+        return set()
+    rows = await conn.fetch(
+        SQL.settle_messages,
+        [s.message_id for s in settlements],
+        [s.attempt for s in settlements],
+        [s.state for s in settlements],
+        [s.due_at for s in settlements],
+        [s.attempt_change for s in settlements],
+        [s.error_code for s in settlements],
+        [s.error for s in settlements],
+        [s.sender_id for s in settlements],
+        [s.rank_shift for s in settlements],
+        now,
+    )
+    return {row["message_id"] for row in rows}
+
+
+async def reclaim_expired_leases(
+    conn: asyncpg.Connection, sender_ids: Sequence[str], now: datetime, retry: bool
+) -> list[asyncpg.Record]:
+    if not sender_ids:
+        return []
+    return await conn.fetch(SQL.reclaim_expired_leases, list(sender_ids), now, retry)
+
+
+async def reassign_orphans(
+    conn: asyncpg.Connection,
+    sendable_senders: Sequence[str],
+    cumulative_weights: Sequence[int],
+    unsendable_senders: Sequence[str],
+    limit: int,
+) -> int:
+    """Move up to ``limit`` queued messages off senders that cannot send; returns how many."""
+    if not sendable_senders:
+        return 0
+    rows = await conn.fetch(
+        SQL.reassign_orphans,
+        list(sendable_senders),
+        list(cumulative_weights),
+        list(unsendable_senders),
+        limit,
+    )
+    return len(rows)
+
+
+async def count_sent_since(
+    conn: asyncpg.Connection, sender_ids: Sequence[str], since: datetime
+) -> dict[str, int]:
+    rows = await conn.fetch(SQL.count_sent_since, list(sender_ids), since)
+    return {row["sender_id"]: row["sent"] for row in rows}
+
+
+async def queue_depth(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(SQL.queue_depth)

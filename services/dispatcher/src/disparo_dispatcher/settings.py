@@ -1,0 +1,138 @@
+"""Typed settings of the dispatcher: the queue's timing, the senders to seed, and every limit.
+
+Read from ``DISPARO_DISPATCHER_*`` environment variables; each field's default works on a
+laptop against the simulator. Lists and objects are JSON, e.g.
+``DISPARO_DISPATCHER_SENDERS='[{"sender_id":"sim-1","provider":"evolution","address":"sim-1",
+"base_url":"http://127.0.0.1:8025","credential_ref":"env:SIM_EVOLUTION_KEY","rate_per_second":80}]'``.
+"""
+
+from datetime import date, time
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SenderSeed(BaseModel):
+    """One WhatsApp number as configuration declares it; upserted into ``senders`` at start."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sender_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    provider: str = Field(description='"evolution" or "cloud"')
+    address: str = Field(min_length=1, description="Evolution instance name or Cloud phone-number id")
+    base_url: str = Field(min_length=1, description="Provider API root")
+    credential_ref: str = Field(
+        min_length=1, description='"env:NAME" reads the secret from that variable; else the literal (dev)'
+    )
+    rate_per_second: int = Field(80, ge=1, le=1000)
+    daily_limit: int | None = Field(None, ge=1, description="Messages per day; none = no cap")
+    warmup_started_on: date | None = Field(
+        None, description="First day of the warm-up ramp; none = a mature number"
+    )
+
+
+class DispatcherSettings(BaseSettings):
+    """Everything the dispatcher reads at start."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_DISPATCHER_", extra="ignore")
+
+    port: int = Field(8002, description="HTTP port of `python -m disparo_dispatcher`.")
+    senders: list[SenderSeed] = Field(
+        default_factory=list,
+        description="Senders upserted at start (JSON list); the API can add and change more.",
+    )
+    replica_id: str | None = Field(
+        None, description="This process's name in leases; a random one when unset."
+    )
+
+    # --- claiming, leases, flushing -------------------------------------------------------
+    sender_lease_seconds: float = Field(
+        10.0, gt=0, description="How long a replica's hold on a sender lasts without renewal."
+    )
+    sender_lease_renew_seconds: float = Field(
+        2.0, gt=0, description="How often leases are renewed and senders rebalanced."
+    )
+    message_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a claimed message stays 'sending' before another replica may "
+        "reclaim it; must exceed the provider timeout.",
+    )
+    claim_interval_seconds: float = Field(
+        0.05, gt=0, description="Pause between claims when no sender has room."
+    )
+    claim_lookahead_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Each sender holds at most this many seconds of sends claimed ahead; "
+        "small keeps pauses and urgent replies prompt.",
+    )
+    claim_batch_max: int = Field(2000, ge=1, description="Upper bound of one claim statement.")
+    flush_interval_seconds: float = Field(
+        0.05, gt=0, description="How long send results wait before their batch is written."
+    )
+    flush_batch_max: int = Field(1000, ge=1, description="Results written per transaction at most.")
+    reclaim_sending_as: str = Field(
+        "retry",
+        pattern="^(retry|dead)$",
+        description="What a crashed replica's in-flight messages become: 'retry' (at least once: "
+        "the provider may have sent them) or 'dead' (at most once, re-queue by hand).",
+    )
+    provider_timeout_seconds: float = Field(10.0, gt=0, description="Read timeout of provider calls.")
+    http_max_connections: int = Field(1000, ge=1, description="Connection pool of the provider client.")
+    metrics_refresh_seconds: float = Field(5.0, gt=0, description="Queue-depth gauge refresh period.")
+
+    # --- per sender -----------------------------------------------------------------------
+    spacing_jitter: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="Gaps between one sender's sends vary by ± this share of 1/rate, so the "
+        "rhythm never looks machine-made; the per-second cap holds regardless.",
+    )
+    warmup_daily_caps: list[int] = Field(
+        default_factory=lambda: [50, 50, 100, 100, 200, 200, 400, 400, 800, 800, 1500, 1500, 3000, 3000],
+        description="Messages allowed on warm-up day 1, 2, …; after the last entry no ramp applies.",
+    )
+    pause_sender_seconds: float = Field(
+        6 * 3600.0, gt=0, description="How long a sender rests after a spam-limit answer (131048)."
+    )
+    typing_indicator: bool = Field(True, description="Send Evolution's typing `delay` sized to the text.")
+
+    # --- per recipient --------------------------------------------------------------------
+    pair_spacing_seconds: float = Field(
+        6.0, ge=0, description="Minimum time between two messages to the same recipient."
+    )
+    recipient_campaign_max_per_day: int = Field(
+        2, ge=1, description="Campaign messages one recipient may get per day."
+    )
+    opt_out_reason_provider: str = Field(
+        "provider_131050", description="Reason published when the provider reports an opt-out."
+    )
+
+    # --- quiet hours ------------------------------------------------------------------------
+    time_zone: str = Field(
+        "America/Sao_Paulo", description="Zone of recipients whose zone is unknown, and of 'today'."
+    )
+    send_window_start: time = Field(time(8, 0), description="Earliest local time to send.")
+    send_window_end: time = Field(time(20, 0), description="Local time after which sends wait.")
+    send_on_weekdays: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4, 5],
+        description="ISO weekday numbers minus one (Monday=0) on which sending is allowed.",
+    )
+    quiet_hours_exempt_kinds: list[str] = Field(
+        default_factory=lambda: ["reply"],
+        description="Message kinds sent at any hour (a reply answers a doctor who just wrote).",
+    )
+
+    # --- retries ----------------------------------------------------------------------------
+    retry_base_seconds: float = Field(5.0, gt=0, description="Backoff ceiling after the first failure.")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="Backoff ceiling never exceeds this.")
+
+    # --- fairness ---------------------------------------------------------------------------
+    campaign_rank_step_ms: float = Field(
+        1.0,
+        gt=0,
+        description="Virtual time between consecutive messages of one campaign; campaigns of one "
+        "priority interleave by it.",
+    )

@@ -1,0 +1,330 @@
+-- The send queue's statements: enqueue, claim, settle, reclaim, control. All take `now` as a
+-- parameter (the injected clock); none loops over rows.
+
+-- name: enqueue_messages
+-- Persist a batch of requested messages in one statement; a message already known by id or
+-- idempotency key is skipped. Each lands on its recipient's sticky sender when that sender can
+-- send, else on a weighted draw over sendable senders (recorded as the new contact's sender).
+WITH input AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                $7::int[], $8::uuid[], $9::uuid[], $10::int[], $11::text[],
+                $12::timestamptz[], $13::timestamptz[])
+         AS i(message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
+              conversation_id, max_attempts, time_zone, due_at, rank_at)
+),
+new_recipients AS (
+    INSERT INTO recipients (phone, sender_id)
+    SELECT DISTINCT phone, pick_sender(phone, $16::text[], $17::bigint[]) FROM input
+    ON CONFLICT (phone) DO NOTHING
+    RETURNING phone, sender_id
+),
+placed AS (
+    SELECT i.*,
+           CASE WHEN r.opted_out_at IS NOT NULL OR c.status = 'cancelled' THEN 'cancelled'
+                WHEN c.status = 'paused' THEN 'held'
+                ELSE 'queued' END AS state,
+           CASE WHEN r.opted_out_at IS NOT NULL THEN 'opted_out'
+                WHEN c.status = 'cancelled' THEN 'campaign_cancelled' END AS error_code,
+           coalesce(nr.sender_id,
+                    CASE WHEN r.sender_id = ANY($16::text[]) THEN r.sender_id END,
+                    pick_sender(i.phone, $16::text[], $17::bigint[])) AS sender_id
+    FROM input i
+    LEFT JOIN new_recipients nr ON nr.phone = i.phone
+    LEFT JOIN recipients r ON r.phone = i.phone
+    LEFT JOIN campaigns c ON c.campaign_id = i.campaign_id
+)
+INSERT INTO messages (message_id, idempotency_key, contact_id, phone, kind, body, priority,
+                      campaign_id, conversation_id, time_zone, state, due_at, rank_at,
+                      max_attempts, sender_id, last_error_code, requested_at, enqueued_at,
+                      finished_at)
+SELECT message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
+       conversation_id, time_zone, state, due_at, rank_at, max_attempts, sender_id, error_code,
+       $14::timestamptz, $15::timestamptz,
+       CASE WHEN state = 'cancelled' THEN $15::timestamptz END
+FROM placed
+ON CONFLICT DO NOTHING
+RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
+
+-- name: queue_head_rank
+-- The place in line of the first queued message of one priority: where a new campaign joins,
+-- so it interleaves with the backlog instead of queueing behind it.
+SELECT min(head.rank_at)
+FROM senders s
+CROSS JOIN LATERAL (
+    SELECT m.rank_at
+    FROM messages m
+    WHERE m.sender_id = s.sender_id AND m.state = 'queued' AND m.priority = $1::smallint
+    ORDER BY m.priority DESC, m.rank_at
+    LIMIT 1
+) head;
+
+-- name: ensure_campaigns
+-- Make sure each campaign has a control row (running, no cap) before it is referenced.
+INSERT INTO campaigns (campaign_id)
+SELECT * FROM unnest($1::uuid[])
+ON CONFLICT (campaign_id) DO NOTHING;
+
+-- name: reserve_campaign_ranks
+-- Give each campaign's next `count` messages consecutive virtual times one `step` apart,
+-- starting no earlier than `head`; returns the first virtual time of each reservation.
+WITH r AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS r(campaign_id, count, head)
+)
+UPDATE campaigns c
+SET next_rank_at = greatest(c.next_rank_at, r.head) + r.count * $4::interval,
+    updated_at = now()
+FROM r
+WHERE c.campaign_id = r.campaign_id
+RETURNING c.campaign_id, c.next_rank_at - r.count * $4::interval AS first_rank_at;
+
+-- name: claim_due_messages
+-- Lease up to `room` due messages of each given sender, most urgent first, then by place in
+-- line; returns what the send-time rules need (recipient pacing and consent, campaign state).
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::int[]) AS w(sender_id, room)
+),
+picked AS (
+    SELECT c.message_id, c.phone, c.campaign_id
+    FROM wanted w
+    CROSS JOIN LATERAL (
+        SELECT m.message_id, m.phone, m.campaign_id
+        FROM messages m
+        WHERE m.sender_id = w.sender_id
+          AND m.state = 'queued'
+          AND m.due_at <= $3::timestamptz
+        ORDER BY m.priority DESC, m.rank_at
+        LIMIT w.room
+        FOR UPDATE SKIP LOCKED
+    ) c
+)
+UPDATE messages m
+SET state = 'sending', attempt = m.attempt + 1, lease_owner = $4::text,
+    lease_until = $5::timestamptz
+FROM picked p
+LEFT JOIN recipients r ON r.phone = p.phone
+LEFT JOIN campaigns c ON c.campaign_id = p.campaign_id
+WHERE m.message_id = p.message_id
+RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
+          m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
+          m.enqueued_at, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day,
+          r.opted_out_at, c.status AS campaign_status, c.max_per_day;
+
+-- name: reserve_campaign_quota
+-- Take up to `wanted` of each capped campaign's remaining sends for `day`; returns the grant.
+WITH w AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(campaign_id, wanted)
+),
+current AS (
+    SELECT c.campaign_id,
+           CASE WHEN c.day = $3::date THEN c.sent_on_day ELSE 0 END AS used,
+           greatest(0, least(w.wanted, c.max_per_day
+                             - CASE WHEN c.day = $3::date THEN c.sent_on_day ELSE 0 END)) AS granted
+    FROM campaigns c
+    JOIN w ON w.campaign_id = c.campaign_id
+    WHERE c.max_per_day IS NOT NULL
+    FOR UPDATE OF c
+)
+UPDATE campaigns c
+SET day = $3::date, sent_on_day = current.used + current.granted
+FROM current
+WHERE c.campaign_id = current.campaign_id
+RETURNING c.campaign_id, current.granted;
+
+-- name: mark_sent
+-- Record accepted sends, fenced by attempt: a late answer for a reclaimed attempt is ignored.
+WITH done AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[])
+         AS d(message_id, attempt, provider_message_id, sent_at)
+)
+UPDATE messages m
+SET state = 'sent', provider_message_id = d.provider_message_id, sent_at = d.sent_at,
+    finished_at = d.sent_at, lease_owner = NULL, lease_until = NULL
+FROM done d
+WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'sending'
+RETURNING m.message_id;
+
+-- name: record_recipient_sends
+-- Per phone: the sender that last talked to it (stickiness), when (pair spacing), and how
+-- many campaign messages it got on `day`.
+UPDATE recipients r
+SET sender_id = s.sender_id,
+    last_sent_at = greatest(r.last_sent_at, s.sent_at),
+    campaign_sent_on_day = CASE WHEN r.campaign_day = $5::date THEN r.campaign_sent_on_day ELSE 0 END
+                           + s.campaign_sends,
+    campaign_day = $5::date
+FROM (
+    SELECT phone,
+           (array_agg(sender_id ORDER BY sent_at DESC))[1] AS sender_id,
+           max(sent_at) AS sent_at,
+           sum(campaign_send)::int AS campaign_sends
+    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[])
+         AS u(phone, sender_id, sent_at, campaign_send)
+    GROUP BY phone
+    ORDER BY phone
+) s
+WHERE r.phone = s.phone;
+
+-- name: settle_messages
+-- Put claimed messages back in line or end them (dead, cancelled, held), fenced by attempt.
+-- `attempt_change` is -1 when the claim cost no attempt (a limit wait, a pair limit, a paused
+-- sender); `rank_shift` moves a long wait back in line so the claim does not walk over it.
+WITH s AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[],
+                $7::text[], $8::text[], $9::interval[])
+         AS s(message_id, attempt, state, due_at, attempt_change, error_code, error, sender_id,
+              rank_shift)
+)
+UPDATE messages m
+SET state = s.state,
+    due_at = coalesce(s.due_at, m.due_at),
+    rank_at = m.rank_at + s.rank_shift,
+    attempt = m.attempt + s.attempt_change,
+    last_error_code = coalesce(s.error_code, m.last_error_code),
+    last_error = coalesce(s.error, m.last_error),
+    sender_id = coalesce(s.sender_id, m.sender_id),
+    lease_owner = NULL,
+    lease_until = NULL,
+    finished_at = CASE WHEN s.state IN ('dead', 'cancelled') THEN $10::timestamptz END
+FROM s
+WHERE m.message_id = s.message_id AND m.attempt = s.attempt AND m.state = 'sending'
+RETURNING m.message_id;
+
+-- name: reclaim_expired_leases
+-- Messages a dead replica left 'sending' on the given senders. Their attempt stays spent (the
+-- provider may have sent them): back in line when `retry` and attempts remain, else dead.
+UPDATE messages
+SET state = CASE WHEN $3::boolean AND attempt < max_attempts THEN 'queued' ELSE 'dead' END,
+    lease_owner = NULL,
+    lease_until = NULL,
+    last_error_code = 'lease_expired',
+    last_error = 'the replica sending it stopped before recording the outcome',
+    due_at = $2::timestamptz,
+    finished_at = CASE WHEN $3::boolean AND attempt < max_attempts THEN NULL ELSE $2::timestamptz END
+WHERE sender_id = ANY($1::text[]) AND state = 'sending' AND lease_until < $2::timestamptz
+RETURNING message_id, campaign_id, attempt, state;
+
+-- name: reassign_orphans
+-- Move queued messages off senders that cannot send (paused, banned) or that never had one,
+-- onto a weighted draw over sendable senders; bounded per call so a big move goes in slices.
+UPDATE messages m
+SET sender_id = pick_sender(m.phone, $1::text[], $2::bigint[])
+WHERE m.message_id IN (
+    SELECT message_id
+    FROM messages
+    WHERE state = 'queued' AND (sender_id IS NULL OR sender_id = ANY($3::text[]))
+    LIMIT $4::int
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING m.message_id;
+
+-- name: count_sent_since
+-- Sends per sender since a moment (the start of today), for a replica taking senders over.
+SELECT sender_id, count(*)::int AS sent
+FROM messages
+WHERE state = 'sent' AND sender_id = ANY($1::text[]) AND sent_at >= $2::timestamptz
+GROUP BY sender_id;
+
+-- name: set_campaign_status
+-- Record a campaign's control state; cancelled is final.
+INSERT INTO campaigns (campaign_id, status)
+VALUES ($1::uuid, $2::text)
+ON CONFLICT (campaign_id) DO UPDATE
+SET status = EXCLUDED.status, updated_at = now()
+WHERE campaigns.status <> 'cancelled'
+RETURNING status;
+
+-- name: set_campaign_max_per_day
+-- Set (or clear with NULL) a campaign's daily cap.
+INSERT INTO campaigns (campaign_id, max_per_day)
+VALUES ($1::uuid, $2::int)
+ON CONFLICT (campaign_id) DO UPDATE SET max_per_day = EXCLUDED.max_per_day, updated_at = now()
+RETURNING campaign_id, status, max_per_day, day, sent_on_day;
+
+-- name: get_campaign
+-- A campaign's control row.
+SELECT campaign_id, status, max_per_day, day, sent_on_day FROM campaigns WHERE campaign_id = $1::uuid;
+
+-- name: hold_campaign
+-- A paused campaign's queued messages wait in 'held'.
+UPDATE messages SET state = 'held'
+WHERE campaign_id = $1::uuid AND state = 'queued';
+
+-- name: release_campaign
+-- A resumed campaign's held messages are back in line.
+UPDATE messages SET state = 'queued'
+WHERE campaign_id = $1::uuid AND state = 'held';
+
+-- name: cancel_campaign_messages
+-- A cancelled campaign's pending messages end; those already being sent finish normally.
+UPDATE messages
+SET state = 'cancelled', last_error_code = 'campaign_cancelled',
+    last_error = 'the campaign was cancelled', finished_at = $2::timestamptz
+WHERE campaign_id = $1::uuid AND state IN ('queued', 'held');
+
+-- name: record_opt_out
+-- Remember that a phone opted out (the first reason and time are kept).
+INSERT INTO recipients (phone, opted_out_at, opt_out_reason)
+VALUES ($1::text, $2::timestamptz, $3::text)
+ON CONFLICT (phone) DO UPDATE
+SET opted_out_at = coalesce(recipients.opted_out_at, EXCLUDED.opted_out_at),
+    opt_out_reason = coalesce(recipients.opt_out_reason, EXCLUDED.opt_out_reason);
+
+-- name: record_opt_outs
+-- Remember several opted-out phones at once (provider opt-outs found in one flush).
+INSERT INTO recipients (phone, opted_out_at, opt_out_reason)
+SELECT phone, $2::timestamptz, $3::text FROM unnest($1::text[]) AS phone
+ON CONFLICT (phone) DO UPDATE
+SET opted_out_at = coalesce(recipients.opted_out_at, EXCLUDED.opted_out_at),
+    opt_out_reason = coalesce(recipients.opt_out_reason, EXCLUDED.opt_out_reason);
+
+-- name: cancel_pending_for_phones
+-- Drop the pending messages of opted-out phones; those being sent are checked again at send.
+UPDATE messages
+SET state = 'cancelled', last_error_code = 'opted_out', last_error = 'the contact opted out',
+    finished_at = $2::timestamptz
+WHERE phone = ANY($1::text[]) AND state IN ('queued', 'held')
+RETURNING message_id;
+
+-- name: record_opt_in
+-- A phone that opted back in may be written to again.
+UPDATE recipients SET opted_out_at = NULL, opt_out_reason = NULL WHERE phone = $1::text;
+
+-- name: is_opted_out
+-- Whether a phone is opted out.
+SELECT opted_out_at IS NOT NULL FROM recipients WHERE phone = $1::text;
+
+-- name: requeue_dead_message
+-- A dead message back in line with `extra_attempts` more tries; its attempt count keeps
+-- growing so fencing stays sound.
+UPDATE messages
+SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
+    max_attempts = attempt + $3::int, finished_at = NULL
+WHERE message_id = $1::uuid AND state = 'dead'
+RETURNING message_id, campaign_id, kind, sender_id, due_at;
+
+-- name: requeue_dead_for_campaign
+-- Every dead message of a campaign back in line ("resend to the failed only").
+UPDATE messages
+SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
+    max_attempts = attempt + $3::int, finished_at = NULL
+WHERE campaign_id = $1::uuid AND state = 'dead'
+RETURNING message_id, campaign_id, kind, sender_id, due_at;
+
+-- name: get_message
+-- One message as the admin API shows it.
+SELECT message_id, idempotency_key, contact_id, phone, kind, priority, campaign_id,
+       conversation_id, state, due_at, attempt, max_attempts, sender_id, last_error_code,
+       last_error, provider_message_id, enqueued_at, sent_at, finished_at
+FROM messages WHERE message_id = $1::uuid;
+
+-- name: queue_depth
+-- Pending messages by state and priority, for the gauges and the stats endpoint.
+SELECT state, priority, count(*)::bigint AS messages
+FROM messages
+WHERE state IN ('queued', 'sending', 'held')
+GROUP BY state, priority
+UNION ALL
+SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;

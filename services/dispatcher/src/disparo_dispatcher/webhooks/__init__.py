@@ -1,0 +1,1 @@
+"""Provider webhooks: delivery statuses and inbound replies, verified, parsed and recorded once."""

@@ -1,0 +1,111 @@
+"""Parses Meta Cloud API webhooks (``object: whatsapp_business_account``) into updates.
+
+One POST may carry several entries, changes, statuses and messages; each becomes one update.
+Statuses: ``delivered``, ``read`` and ``failed`` (its first ``errors[].code`` becomes the error
+code) are kept; ``sent`` is ignored because our own record of the send is the source of that
+fact, and ``deleted``/``warning`` carry nothing we report. ``biz_opaque_callback_data`` is our
+message id, so the status maps to our message even before we stored Meta's id.
+
+Inbound ``messages``: text keeps its body; a button or list reply keeps its title; every other
+kind is recorded with a placeholder (``[image]``, ``[audio]`` …, plus the caption when there is
+one) so a doctor's photo still counts as a reply. ``system`` messages (number changed) are not
+replies and are skipped, as are senders that are not phone numbers.
+"""
+
+from typing import Any
+
+from disparo_dispatcher.webhooks.parsing import (
+    Clock,
+    as_dict,
+    as_list,
+    e164_or_none,
+    unix_time,
+    uuid_or_none,
+)
+from disparo_dispatcher.webhooks.updates import (
+    DeliveryStatus,
+    InboundText,
+    StatusUpdate,
+    WebhookBatch,
+)
+
+PROVIDER = "cloud"
+KEPT_STATUSES = {s.value: s for s in DeliveryStatus}
+SKIPPED_MESSAGE_TYPES = frozenset({"system", "unsupported", "ephemeral"})
+
+
+def parse_cloud_webhook(payload: dict[str, Any], now: Clock) -> WebhookBatch:
+    batch = WebhookBatch()
+    for entry in as_list(payload.get("entry")):
+        for change in as_list(as_dict(entry).get("changes")):
+            value = as_dict(as_dict(change).get("value"))
+            address = str(as_dict(value.get("metadata")).get("phone_number_id") or "")
+            for status in as_list(value.get("statuses")):
+                update = _status(as_dict(status), address, now)
+                if update is not None:
+                    batch.statuses.append(update)
+            for message in as_list(value.get("messages")):
+                inbound = _inbound(as_dict(message), address, now)
+                if inbound is not None:
+                    batch.inbound.append(inbound)
+    return batch
+
+
+def _status(status: dict[str, Any], address: str, now: Clock) -> StatusUpdate | None:
+    kind = KEPT_STATUSES.get(str(status.get("status", "")).lower())
+    provider_message_id = status.get("id")
+    if kind is None or not isinstance(provider_message_id, str) or not provider_message_id:
+        return None
+    error_code = error = None
+    if kind is DeliveryStatus.FAILED:
+        first = as_dict((as_list(status.get("errors")) or [{}])[0])
+        error_code = str(first.get("code", "unknown"))
+        details = as_dict(first.get("error_data")).get("details")
+        error = str(details or first.get("message") or first.get("title") or "failed")
+    return StatusUpdate(
+        provider=PROVIDER,
+        address=address,
+        provider_message_id=provider_message_id,
+        status=kind,
+        at=unix_time(status.get("timestamp"), now()),
+        message_id=uuid_or_none(status.get("biz_opaque_callback_data")),
+        error_code=error_code,
+        error=error,
+    )
+
+
+def message_body(message: dict[str, Any]) -> str:
+    """The text of an inbound message, or a placeholder naming its kind."""
+    kind = str(message.get("type") or "unknown")
+    content = as_dict(message.get(kind))
+    if kind == "text":
+        return str(content.get("body") or "")
+    if kind == "button":
+        return str(content.get("text") or "[button]")
+    if kind == "interactive":
+        reply = as_dict(content.get("button_reply")) or as_dict(content.get("list_reply"))
+        return str(reply.get("title") or "[interactive]")
+    if kind == "reaction":
+        return f"[reaction] {content.get('emoji') or ''}".rstrip()
+    caption = content.get("caption")
+    return f"[{kind}] {caption}" if caption else f"[{kind}]"
+
+
+def _inbound(message: dict[str, Any], address: str, now: Clock) -> InboundText | None:
+    provider_message_id = message.get("id")
+    phone = e164_or_none(message.get("from"))
+    if (
+        str(message.get("type")) in SKIPPED_MESSAGE_TYPES
+        or not isinstance(provider_message_id, str)
+        or not provider_message_id
+        or phone is None
+    ):
+        return None
+    return InboundText(
+        provider=PROVIDER,
+        address=address,
+        provider_message_id=provider_message_id,
+        phone=phone,
+        body=message_body(message),
+        at=unix_time(message.get("timestamp"), now()),
+    )

@@ -1,0 +1,110 @@
+"""Keeps each conversation's follow-up state from events: one plain handler per event type.
+
+Every write is order-independent (times only move forward, a stage fact applies only if newer)
+and the inbox makes redeliveries no-ops, so events may come late, early or twice.
+"""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+from disparo_shared.events import (
+    ContactOptedIn,
+    ContactOptedOut,
+    Controller,
+    ConversationStage,
+    ConversationStageChanged,
+    Event,
+    MessageReceived,
+    MessageSent,
+)
+from disparo_shared.inbox import first_delivery
+from disparo_shared.phones import InvalidPhone, normalize_phone
+from disparo_shared.queries import load_queries
+
+from disparo_followup.metrics import EVENTS_APPLIED
+from disparo_followup.rules import ConversationState
+
+CONSUMER = "followup"
+SQL = load_queries(Path(__file__).parent / "sql" / "conversations.sql")
+
+
+def canonical_phone(phone: str) -> str:
+    """E.164 when it parses, else the text as given: replies must meet conversations on one key."""
+    try:
+        return normalize_phone(phone)
+    except InvalidPhone:
+        return phone.strip()
+
+
+async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
+    """Only messages sent in a conversation move its cadence; campaign blasts have none."""
+    if event.conversation_id is not None:
+        await conn.execute(
+            SQL.record_outbound, event.conversation_id, event.contact_id, event.sent_at
+        )
+
+
+async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) -> None:
+    await conn.execute(SQL.record_inbound, canonical_phone(event.phone), event.at)
+
+
+async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageChanged) -> None:
+    await conn.execute(
+        SQL.record_stage,
+        event.conversation_id,
+        event.contact_id,
+        canonical_phone(event.phone) if event.phone else None,
+        event.contact_name,
+        event.stage.value,
+        event.controlled_by.value,
+        event.occurred_at,
+    )
+
+
+async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactOptedIn) -> None:
+    await conn.execute(
+        SQL.record_consent,
+        canonical_phone(event.phone),
+        isinstance(event, ContactOptedOut),
+        event.occurred_at,
+    )
+
+
+HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
+    MessageSent: on_message_sent,
+    MessageReceived: on_message_received,
+    ConversationStageChanged: on_stage_changed,
+    ContactOptedOut: on_consent,
+    ContactOptedIn: on_consent,
+}
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}
+"""Event class by unprefixed subject; other subjects on the wildcards are not followup's concern."""
+
+
+async def apply(pool: asyncpg.Pool, event: Event) -> bool:
+    """Apply ``event`` once; False when the inbox shows it was already applied."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, CONSUMER, event.event_id):
+            return False
+        await HANDLERS[type(event)](conn, event)
+    EVENTS_APPLIED.labels(type(event).__name__).inc()
+    return True
+
+
+async def conversation_state(pool: asyncpg.Pool, conversation_id: UUID) -> ConversationState | None:
+    row = await pool.fetchrow(SQL.get_conversation, conversation_id)
+    if row is None:
+        return None
+    return ConversationState(
+        stage=ConversationStage(row["stage"]) if row["stage"] else None,
+        controlled_by=Controller(row["controlled_by"]) if row["controlled_by"] else None,
+        last_outbound_at=row["last_outbound_at"],
+        last_inbound_at=row["last_inbound_at"],
+        followups_in_stage=row["followups_in_stage"],
+        last_followup_requested_at=row["last_followup_requested_at"],
+        opted_out=row["opted_out"],
+        has_phone=row["has_phone"],
+    )

@@ -1,0 +1,54 @@
+-- Writes of the conversation state; each is safe to repeat and to receive out of order.
+
+-- name: record_outbound
+-- Our message went out in a conversation: its latest outbound time only moves forward.
+INSERT INTO conversations AS c (conversation_id, contact_id, last_outbound_at)
+VALUES ($1::uuid, $2::uuid, $3::timestamptz)
+ON CONFLICT (conversation_id) DO UPDATE SET
+    contact_id = coalesce(c.contact_id, excluded.contact_id),
+    last_outbound_at = greatest(c.last_outbound_at, excluded.last_outbound_at),
+    updated_at = now();
+
+-- name: record_inbound
+-- The contact wrote to us: the phone's latest inbound time only moves forward.
+INSERT INTO phones AS p (phone, last_inbound_at)
+VALUES ($1::text, $2::timestamptz)
+ON CONFLICT (phone) DO UPDATE SET
+    last_inbound_at = greatest(p.last_inbound_at, excluded.last_inbound_at);
+
+-- name: record_stage
+-- The recruiter system moved the conversation; an older fact never overwrites a newer one.
+INSERT INTO conversations AS c
+    (conversation_id, contact_id, phone, contact_name, stage, controlled_by, stage_changed_at)
+VALUES ($1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::text, $7::timestamptz)
+ON CONFLICT (conversation_id) DO UPDATE SET
+    contact_id = excluded.contact_id,
+    phone = coalesce(excluded.phone, c.phone),
+    contact_name = coalesce(excluded.contact_name, c.contact_name),
+    stage = excluded.stage,
+    controlled_by = excluded.controlled_by,
+    stage_changed_at = excluded.stage_changed_at,
+    updated_at = now()
+WHERE c.stage_changed_at IS NULL OR excluded.stage_changed_at >= c.stage_changed_at;
+
+-- name: record_consent
+-- Opt-out or opt-in of a phone; the latest fact by occurrence wins.
+INSERT INTO phones AS p (phone, opted_out, consent_changed_at)
+VALUES ($1::text, $2::boolean, $3::timestamptz)
+ON CONFLICT (phone) DO UPDATE SET
+    opted_out = excluded.opted_out,
+    consent_changed_at = excluded.consent_changed_at
+WHERE p.consent_changed_at IS NULL OR excluded.consent_changed_at >= p.consent_changed_at;
+
+-- name: get_conversation
+-- One conversation with its phone facts and follow-ups in the current stage.
+SELECT c.conversation_id, c.contact_id, c.stage, c.controlled_by, c.last_outbound_at,
+       p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out, c.phone IS NOT NULL AS has_phone,
+       (SELECT count(*) FROM followups f
+         WHERE f.conversation_id = c.conversation_id AND f.stage = c.stage) AS followups_in_stage,
+       (SELECT max(requested_at) FROM followups f
+         WHERE f.conversation_id = c.conversation_id AND f.stage = c.stage)
+           AS last_followup_requested_at
+FROM conversations c
+LEFT JOIN phones p ON p.phone = c.phone
+WHERE c.conversation_id = $1::uuid;

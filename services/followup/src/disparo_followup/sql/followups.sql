@@ -1,0 +1,50 @@
+-- The daily job: select due conversations and request their follow-ups, set-based.
+
+-- name: request_due_followups
+-- Records the next follow-up of up to $5 due conversations (rules as parallel arrays of stage,
+-- delay and cap; $1 is now) and returns what to send. The (conversation, stage, n) key and the
+-- "previous follow-up not sent yet" test make a second run request nothing new.
+WITH rules AS (
+    SELECT * FROM unnest($2::text[], $3::interval[], $4::int[]) AS r (stage, delay, max_followups)
+),
+due AS (
+    SELECT c.conversation_id, c.contact_id, c.phone, c.contact_name, c.stage,
+           f.sent + 1 AS n, gen_random_uuid() AS message_id
+    FROM conversations c
+    JOIN rules r ON r.stage = c.stage
+    LEFT JOIN phones p ON p.phone = c.phone
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS sent, max(requested_at) AS last_requested_at
+        FROM followups f
+        WHERE f.conversation_id = c.conversation_id AND f.stage = c.stage
+    ) f
+    WHERE c.controlled_by = 'ai'
+      AND c.phone IS NOT NULL
+      AND c.last_outbound_at IS NOT NULL
+      AND c.last_outbound_at <= $1::timestamptz - r.delay
+      AND (p.last_inbound_at IS NULL OR p.last_inbound_at < c.last_outbound_at)
+      AND NOT coalesce(p.opted_out, false)
+      AND f.sent < r.max_followups
+      AND (f.last_requested_at IS NULL OR f.last_requested_at <= c.last_outbound_at)
+    ORDER BY c.last_outbound_at, c.conversation_id
+    LIMIT $5::int
+),
+inserted AS (
+    INSERT INTO followups (conversation_id, stage, n, message_id, requested_at)
+    SELECT conversation_id, stage, n, message_id, $1::timestamptz FROM due
+    ON CONFLICT DO NOTHING
+    RETURNING conversation_id, stage, n, message_id
+)
+SELECT i.conversation_id, i.stage, i.n, i.message_id, d.contact_id, d.phone, d.contact_name
+FROM inserted i
+JOIN due d USING (conversation_id);
+
+-- name: claim_slot
+-- Claims one daily slot for this replica; NULL when another run already took it.
+INSERT INTO job_runs (slot, started_at) VALUES ($1::timestamptz, $2::timestamptz)
+ON CONFLICT DO NOTHING
+RETURNING slot;
+
+-- name: finish_slot
+-- Records how many follow-ups the slot's run requested.
+UPDATE job_runs SET requested = $2::int WHERE slot = $1::timestamptz;

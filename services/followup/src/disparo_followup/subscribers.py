@@ -1,0 +1,73 @@
+"""Durable JetStream subscriptions of followup: parse the event, hand it to ``apply``.
+
+Subjects on the wildcards that followup does not need (``message.enqueued``, ``message.read``…)
+are acknowledged untouched. A failure to apply is retried (bounded, with a pause); a body that
+does not parse is dropped with an error log, since no redelivery could fix it.
+"""
+
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import subjects
+from disparo_shared.logging import get_logger
+from disparo_shared.runtime import Runtime
+from faststream.nats.annotations import NatsMessage
+from pydantic import ValidationError
+
+from disparo_followup.conversations import EVENT_TYPES, apply
+from disparo_followup.settings import FollowupSettings
+
+log = get_logger(__name__)
+
+SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
+    # (stream, subject, durable name)
+    (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "followup-messages"),
+    (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL, "followup-conversations"),
+    (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "followup-contacts"),
+)
+
+
+def register_subscribers(runtime: Runtime, settings: FollowupSettings) -> None:
+    """Attach followup's subscribers to the runtime's broker (before it starts)."""
+    for stream, subject, durable in SUBSCRIPTIONS:
+        durable_subscriber(
+            runtime.broker, runtime.settings.nats, stream=stream, subject=subject, durable=durable
+        )(_handler(runtime, settings))
+
+
+def _handler(runtime: Runtime, settings: FollowupSettings):
+    """A fresh handler function per subscription (FastStream wraps each function once)."""
+    prefix = runtime.settings.nats.stream_prefix
+
+    async def handle(body: dict, msg: NatsMessage) -> None:
+        subject = msg.raw_message.subject.removeprefix(prefix)
+        event_type = EVENT_TYPES.get(subject)
+        if event_type is None:
+            return
+        try:
+            event = event_type.model_validate(body)
+        except ValidationError as exc:
+            log.error("unreadable event dropped", subject=subject, error=str(exc))
+            await msg.reject()
+            return
+        try:
+            await apply(runtime.pool, event)
+        except Exception:
+            deliveries = msg.raw_message.metadata.num_delivered
+            if deliveries >= settings.max_deliveries:
+                log.exception(
+                    "event dropped after repeated failures",
+                    subject=subject,
+                    event_id=str(event.event_id),
+                    deliveries=deliveries,
+                )
+                await msg.reject()
+            else:
+                log.warning(
+                    "event not applied; will retry",
+                    subject=subject,
+                    event_id=str(event.event_id),
+                    deliveries=deliveries,
+                    exc_info=True,
+                )
+                await msg.nack(delay=settings.redelivery_delay_seconds)
+
+    return handle

@@ -1,0 +1,355 @@
+"""Followup against real Postgres and NATS: events in, the job's requests out on the stream."""
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import nats
+import pytest
+from disparo_followup.app import create_app
+from disparo_followup.job import request_due_followups
+from disparo_followup.rules import ConversationState, due_followup
+from disparo_followup.settings import FollowupSettings
+from disparo_shared.db import create_pool
+from disparo_shared.events import (
+    ContactOptedOut,
+    Controller,
+    ConversationStage,
+    ConversationStageChanged,
+    Event,
+    MessageKind,
+    MessageReceived,
+    MessageSent,
+    MessagesRequested,
+)
+from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
+from disparo_shared.runtime import KernelSettings
+from disparo_shared.settings import DatabaseSettings
+from disparo_shared.streams import qualified, stream_name
+from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
+from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
+
+T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+Publish = Callable[[Event], Awaitable[None]]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+async def client(kernel_settings: KernelSettings, clock: Clock) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(kernel_settings, FollowupSettings(), clock=clock, run_daily_job=False)
+    async with AsyncTestClient(app, base_url="http://followup.local") as test_client:
+        test_client.headers["X-API-Key"] = TEST_API_KEY
+        yield test_client
+
+
+@pytest.fixture
+async def js(
+    kernel_settings: KernelSettings, client: AsyncTestClient
+) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(kernel_settings.nats.url)
+    yield nc.jetstream()
+    await nc.close()
+
+
+@pytest.fixture
+def publish(kernel_settings: KernelSettings, js: JetStreamContext) -> Publish:
+    async def _publish(event: Event) -> None:
+        await js.publish(
+            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": str(event.event_id)},
+        )
+
+    return _publish
+
+
+async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:
+    """Every message requested on the test's command stream so far."""
+    info = await js.stream_info(stream_name(prefix, STREAM_COMMANDS))
+    if info.state.messages == 0:
+        return []
+    sub = await js.subscribe(qualified(prefix, MESSAGES_REQUESTED), ordered_consumer=True)
+    messages = []
+    try:
+        for _ in range(info.state.messages):
+            msg = await sub.next_msg(timeout=5)
+            messages += MessagesRequested.model_validate_json(msg.data).model_dump(mode="json")[
+                "messages"
+            ]
+    finally:
+        await sub.unsubscribe()
+    return messages
+
+
+def stage_changed(conversation_id: UUID, phone: str, **overrides) -> ConversationStageChanged:
+    fields = {
+        "conversation_id": conversation_id,
+        "contact_id": uuid4(),
+        "phone": phone,
+        "contact_name": "Maria Souza",
+        "stage": ConversationStage.FIRST_CONTACT,
+        "controlled_by": Controller.AI,
+        "occurred_at": T0 - timedelta(minutes=1),
+    }
+    return ConversationStageChanged(**{**fields, **overrides})
+
+
+def sent_in(conversation_id: UUID, at: datetime) -> MessageSent:
+    return MessageSent(
+        message_id=uuid4(),
+        conversation_id=conversation_id,
+        kind=MessageKind.FIRST_CONTACT,
+        provider_message_id="wamid.x",
+        sender="sender-1",
+        attempt=1,
+        sent_at=at,
+        occurred_at=at,
+    )
+
+
+async def conversation(client: AsyncTestClient, conversation_id: UUID, predicate) -> dict:
+    async def check():
+        response = await client.get(f"/v1/conversations/{conversation_id}")
+        return response.status_code == 200 and predicate(response.json()) and response.json()
+
+    return await eventually(check)
+
+
+async def test_the_job_requests_each_due_followup_once_even_when_run_twice(
+    client: AsyncTestClient,
+    publish: Publish,
+    js: JetStreamContext,
+    clock: Clock,
+    kernel_settings: KernelSettings,
+    db: asyncpg.Connection,
+) -> None:
+    due, replied, human, opted_out = uuid4(), uuid4(), uuid4(), uuid4()
+    phones = {
+        due: "+5511911110001",
+        replied: "+5511911110002",
+        human: "+5511911110003",
+        opted_out: "+5511911110004",
+    }
+    for conversation_id, phone in phones.items():
+        controlled_by = Controller.HUMAN if conversation_id == human else Controller.AI
+        await publish(stage_changed(conversation_id, phone, controlled_by=controlled_by))
+        await publish(sent_in(conversation_id, T0))
+    await publish(
+        MessageReceived(
+            phone=phones[replied],
+            sender="sender-1",
+            body="Oi",
+            provider_message_id="in",
+            at=T0 + timedelta(hours=1),
+        )
+    )
+    await publish(
+        ContactOptedOut(
+            phone=phones[opted_out], reason="PARAR", occurred_at=T0 + timedelta(hours=2)
+        )
+    )
+    for conversation_id in phones:
+        await conversation(
+            client, conversation_id, lambda c: c["state"]["last_outbound_at"] is not None
+        )
+    await conversation(client, replied, lambda c: c["state"]["last_inbound_at"] is not None)
+    await conversation(client, opted_out, lambda c: c["state"]["opted_out"])
+
+    clock.now = T0 + timedelta(days=3)
+    first = (await client.post("/v1/admin/followups/run")).json()
+    second = (await client.post("/v1/admin/followups/run")).json()
+    assert first["requested"] == 1
+    assert first["by_stage"] == {"first_contact": 1}
+    assert second["requested"] == 0
+
+    prefix = kernel_settings.nats.stream_prefix
+
+    async def outbox_published() -> bool:
+        return await db.fetchval("SELECT count(*) FROM followup.outbox") == 0
+
+    await eventually(outbox_published)
+    requested = await requested_followups(js, prefix)
+    assert len(requested) == 1
+    assert requested[0]["conversation_id"] == str(due)
+    assert requested[0]["kind"] == "followup"
+    assert requested[0]["phone"] == phones[due]
+    assert (
+        requested[0]["body"] == "Oi Maria, tudo bem? Conseguiu ver a vaga de plantão que te mandei?"
+    )
+    assert requested[0]["idempotency_key"] == f"followup:{due}:first_contact:1"
+
+
+async def test_the_cadence_follows_the_sends_and_stops_at_the_cap(
+    client: AsyncTestClient, publish: Publish, clock: Clock
+) -> None:
+    conversation_id = uuid4()
+    await publish(stage_changed(conversation_id, "+5511922220001"))
+    await publish(sent_in(conversation_id, T0))
+    await conversation(
+        client, conversation_id, lambda c: c["state"]["last_outbound_at"] is not None
+    )
+
+    clock.now = T0 + timedelta(days=3)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 1
+    view = await conversation(client, conversation_id, lambda c: True)
+    assert view["due_followup"] is None  # waiting for the first follow-up to go out
+
+    first_sent = T0 + timedelta(days=3, minutes=1)
+    await publish(sent_in(conversation_id, first_sent))
+    await conversation(
+        client,
+        conversation_id,
+        lambda c: (
+            c["state"]["followups_in_stage"] == 1
+            and c["state"]["last_outbound_at"].startswith("2026-03-05")
+        ),
+    )
+    clock.now = first_sent + timedelta(days=3) - timedelta(seconds=1)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 0
+    clock.now = first_sent + timedelta(days=3)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 1
+
+    await publish(sent_in(conversation_id, clock.now + timedelta(minutes=1)))
+    await conversation(
+        client,
+        conversation_id,
+        lambda c: (
+            c["state"]["followups_in_stage"] == 2
+            and c["state"]["last_outbound_at"].startswith("2026-03-08")
+        ),
+    )
+    clock.now = clock.now + timedelta(days=30)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 0
+
+    await publish(
+        stage_changed(
+            conversation_id,
+            "+5511922220001",
+            stage=ConversationStage.INTERESTED,
+            occurred_at=clock.now - timedelta(days=2),
+        )
+    )
+    await conversation(client, conversation_id, lambda c: c["state"]["stage"] == "interested")
+    summary = (await client.post("/v1/admin/followups/run")).json()
+    assert (summary["requested"], summary["by_stage"]) == (1, {"interested": 1})
+
+
+async def test_unknown_conversation_is_a_404_problem(client: AsyncTestClient) -> None:
+    response = await client.get(f"/v1/conversations/{uuid4()}")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_job_query_agrees_with_the_rules(database_url: str) -> None:
+    """Every combination of the facts the rules look at, decided by SQL and by rules.py."""
+    settings = FollowupSettings(batch_size=50)
+    rules = settings.followup_rules()
+    now = T0 + timedelta(days=10)
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=2), "followup"
+    )
+    try:
+        expected: dict[UUID, int | None] = {}
+        async with pool.acquire() as conn:
+            for i, (stage, controller, inbound, opted, done, age) in enumerate(
+                itertools.product(
+                    list(ConversationStage),
+                    list(Controller),
+                    (None, "before", "after"),
+                    (False, True),
+                    (0, 1, 2),
+                    (timedelta(hours=20), timedelta(days=2), timedelta(days=4)),
+                )
+            ):
+                conversation_id, phone = uuid4(), f"+55119{i:08d}"
+                outbound = now - age
+                inbound_at = {
+                    None: None,
+                    "before": outbound - timedelta(hours=1),
+                    "after": outbound + timedelta(hours=1),
+                }[inbound]
+                await _insert_state(
+                    conn,
+                    conversation_id,
+                    phone,
+                    stage,
+                    controller,
+                    outbound,
+                    inbound_at,
+                    opted,
+                    done,
+                )
+                state = ConversationState(
+                    stage,
+                    controller,
+                    outbound,
+                    inbound_at,
+                    done,
+                    outbound - timedelta(days=1) if done else None,
+                    opted,
+                )
+                expected[conversation_id] = due_followup(state, rules, now)
+        await request_due_followups(pool, settings, now)
+        rows = await pool.fetch(
+            "SELECT conversation_id, n FROM followups WHERE requested_at = $1", now
+        )
+        actual = {r["conversation_id"]: r["n"] for r in rows}
+        assert actual == {k: v for k, v in expected.items() if v is not None}
+        assert len(actual) > 0
+    finally:
+        await pool.close()
+
+
+async def _insert_state(
+    conn: asyncpg.Connection,
+    conversation_id: UUID,
+    phone: str,
+    stage: ConversationStage,
+    controller: Controller,
+    outbound: datetime,
+    inbound: datetime | None,
+    opted_out: bool,
+    followups: int,
+) -> None:
+    await conn.execute(
+        "INSERT INTO conversations (conversation_id, contact_id, phone, stage, controlled_by, last_outbound_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        conversation_id,
+        uuid4(),
+        phone,
+        stage.value,
+        controller.value,
+        outbound,
+    )
+    await conn.execute(
+        "INSERT INTO phones (phone, last_inbound_at, opted_out) VALUES ($1, $2, $3)",
+        phone,
+        inbound,
+        opted_out,
+    )
+    for n in range(1, followups + 1):
+        await conn.execute(
+            "INSERT INTO followups (conversation_id, stage, n, message_id, requested_at) VALUES ($1, $2, $3, $4, $5)",
+            conversation_id,
+            stage.value,
+            n,
+            uuid4(),
+            outbound - timedelta(days=1),
+        )

@@ -1,0 +1,23 @@
+"""Wiring of the reporting service: runtime, subscribers and routes in one place."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from disparo_shared.events import utc_now
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
+from litestar import Litestar
+
+from disparo_reporting.routes import reporting_router
+from disparo_reporting.settings import ReportingSettings
+from disparo_reporting.spec import SPEC
+from disparo_reporting.subscribers import register_subscribers
+
+
+def create_app(
+    kernel: KernelSettings,
+    settings: ReportingSettings,
+    clock: Callable[[], datetime] = utc_now,
+) -> Litestar:
+    runtime = Runtime(SPEC, kernel)
+    register_subscribers(runtime, settings)
+    return build_app(runtime, [reporting_router(runtime, settings, clock)])

@@ -1,0 +1,325 @@
+"""Applies events to the read models: one plain handler per event type, one transaction each.
+
+Events arrive out of order and more than once. The inbox makes a redelivery a no-op; the SQL
+makes order irrelevant: a message's state only moves up the ranks requested < enqueued <
+retrying < sent < delivered < read < dead, each timestamp keeps its first value, and the row is
+created by whichever event comes first (a ``sent`` before its ``enqueued`` creates it as sent).
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+from disparo_shared.events import (
+    CampaignCancelled,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    CampaignStarted,
+    ContactOptedIn,
+    ContactOptedOut,
+    Event,
+    MessageDelivered,
+    MessageEnqueued,
+    MessageFailed,
+    MessageRead,
+    MessageReceived,
+    MessageSent,
+    MessagesRequested,
+    utc_now,
+)
+from disparo_shared.events.campaigns import CampaignEvent
+from disparo_shared.inbox import first_delivery
+from disparo_shared.phones import InvalidPhone, normalize_phone
+from disparo_shared.privacy import mask_phone
+from disparo_shared.queries import load_queries
+
+from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
+
+CONSUMER = "reporting"
+"""The inbox name of every reporting subscriber (event ids are unique across streams)."""
+
+SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
+
+MESSAGE_EVENTS: tuple[type[Event], ...] = (
+    MessageEnqueued,
+    MessageSent,
+    MessageFailed,
+    MessageDelivered,
+    MessageRead,
+    MessageReceived,
+)
+CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
+    CampaignCreated,
+    CampaignScheduled,
+    CampaignStarted,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignCancelled,
+    CampaignCompleted,
+)
+CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn)
+REQUEST_EVENTS: tuple[type[Event], ...] = (MessagesRequested,)
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.subject: cls for cls in MESSAGE_EVENTS + CAMPAIGN_EVENTS + CONTACT_EVENTS + REQUEST_EVENTS
+}
+"""Event class by unprefixed subject, so one subscriber on a wildcard can parse each message."""
+
+
+def canonical_phone(phone: str) -> str:
+    """E.164 when it parses, else the text as given: replies must meet sends on the same key."""
+    try:
+        return normalize_phone(phone)
+    except InvalidPhone:
+        return phone.strip()
+
+
+async def _fact(
+    conn: asyncpg.Connection,
+    *,
+    message_id: UUID,
+    state: str,
+    campaign_id: UUID | None = None,
+    conversation_id: UUID | None = None,
+    kind: str | None = None,
+    sender: str | None = None,
+    attempts: int | None = None,
+    enqueued_at: datetime | None = None,
+    sent_at: datetime | None = None,
+    delivered_at: datetime | None = None,
+    read_at: datetime | None = None,
+    failed_at: datetime | None = None,
+    error_code: str | None = None,
+    error: str | None = None,
+    dead: bool | None = None,
+) -> None:
+    await conn.execute(
+        SQL.project_message_fact,
+        message_id,
+        campaign_id,
+        conversation_id,
+        kind,
+        sender,
+        state,
+        attempts,
+        enqueued_at,
+        sent_at,
+        delivered_at,
+        read_at,
+        failed_at,
+        error_code,
+        error,
+        dead,
+    )
+
+
+async def _history(
+    conn: asyncpg.Connection,
+    event: Event,
+    message_id: UUID,
+    status: str,
+    at: datetime,
+    detail: str | None,
+) -> None:
+    await conn.execute(SQL.add_history, message_id, event.event_id, status, at, detail)
+
+
+async def on_messages_requested(
+    conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
+) -> None:
+    """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
+    ids = [m.message_id for m in event.messages]
+    await conn.execute(
+        SQL.project_requested,
+        ids,
+        [m.campaign_id for m in event.messages],
+        [m.conversation_id for m in event.messages],
+        [m.kind.value for m in event.messages],
+        [canonical_phone(m.phone) for m in event.messages],
+        event.occurred_at,
+    )
+    await conn.execute(SQL.add_requested_history, ids, event.event_id, event.occurred_at)
+    await conn.execute(SQL.reattribute_replies, ids, reply_window)
+
+
+async def on_message_enqueued(
+    conn: asyncpg.Connection, event: MessageEnqueued, reply_window: timedelta
+) -> None:
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="enqueued",
+        campaign_id=event.campaign_id,
+        kind=event.kind.value,
+        sender=event.sender,
+        enqueued_at=event.occurred_at,
+    )
+    detail = f"via {event.sender}" if event.sender else None
+    await _history(conn, event, event.message_id, "enqueued", event.occurred_at, detail)
+
+
+async def on_message_sent(
+    conn: asyncpg.Connection, event: MessageSent, reply_window: timedelta
+) -> None:
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="sent",
+        campaign_id=event.campaign_id,
+        conversation_id=event.conversation_id,
+        kind=event.kind.value,
+        sender=event.sender,
+        attempts=event.attempt,
+        sent_at=event.sent_at,
+    )
+    await _history(
+        conn,
+        event,
+        event.message_id,
+        "sent",
+        event.sent_at,
+        f"attempt {event.attempt} via {event.sender}",
+    )
+    await conn.execute(SQL.reattribute_replies, [event.message_id], reply_window)
+
+
+async def on_message_failed(
+    conn: asyncpg.Connection, event: MessageFailed, reply_window: timedelta
+) -> None:
+    error = mask_phone(event.error)
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="dead" if event.final else "retrying",
+        campaign_id=event.campaign_id,
+        attempts=event.attempt,
+        failed_at=event.occurred_at,
+        error_code=event.error_code,
+        error=error,
+        dead=event.final,
+    )
+    detail = f"attempt {event.attempt}: {event.error_code} {error}"
+    if event.next_attempt_at is not None and not event.final:
+        detail += f"; next attempt at {event.next_attempt_at.isoformat()}"
+    status = "dead" if event.final else "failed"
+    await _history(conn, event, event.message_id, status, event.occurred_at, detail)
+
+
+async def on_message_delivered(
+    conn: asyncpg.Connection, event: MessageDelivered, reply_window: timedelta
+) -> None:
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="delivered",
+        campaign_id=event.campaign_id,
+        delivered_at=event.at,
+    )
+    await _history(conn, event, event.message_id, "delivered", event.at, None)
+
+
+async def on_message_read(
+    conn: asyncpg.Connection, event: MessageRead, reply_window: timedelta
+) -> None:
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="read",
+        campaign_id=event.campaign_id,
+        read_at=event.at,
+    )
+    await _history(conn, event, event.message_id, "read", event.at, None)
+
+
+async def on_message_received(
+    conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
+) -> None:
+    await conn.execute(
+        SQL.record_reply, event.event_id, canonical_phone(event.phone), event.at, reply_window
+    )
+
+
+_CAMPAIGN_STATUS: dict[type[Event], str] = {
+    CampaignCreated: "draft",
+    CampaignScheduled: "scheduled",
+    CampaignStarted: "running",
+    CampaignPaused: "paused",
+    CampaignResumed: "running",
+    CampaignCancelled: "cancelled",
+    CampaignCompleted: "completed",
+}
+
+
+async def on_campaign_event(
+    conn: asyncpg.Connection, event: CampaignEvent, reply_window: timedelta
+) -> None:
+    """Every lifecycle fact moves the status; ``started`` also brings the audience size."""
+    finished = isinstance(event, CampaignCancelled | CampaignCompleted)
+    await conn.execute(
+        SQL.project_campaign,
+        event.campaign_id,
+        event.name if isinstance(event, CampaignCreated) else None,
+        _CAMPAIGN_STATUS[type(event)],
+        event.occurred_at,
+        event.audience_size if isinstance(event, CampaignStarted) else None,
+        event.occurred_at if isinstance(event, CampaignStarted) else None,
+        event.occurred_at if finished else None,
+    )
+
+
+async def on_contact_consent(
+    conn: asyncpg.Connection, event: ContactOptedOut | ContactOptedIn, reply_window: timedelta
+) -> None:
+    await conn.execute(
+        SQL.project_consent,
+        canonical_phone(event.phone),
+        isinstance(event, ContactOptedOut),
+        event.occurred_at,
+    )
+
+
+Handler = Callable[[asyncpg.Connection, Event, timedelta], Awaitable[None]]
+
+HANDLERS: dict[type[Event], Handler] = {
+    MessagesRequested: on_messages_requested,
+    MessageEnqueued: on_message_enqueued,
+    MessageSent: on_message_sent,
+    MessageFailed: on_message_failed,
+    MessageDelivered: on_message_delivered,
+    MessageRead: on_message_read,
+    MessageReceived: on_message_received,
+    **{cls: on_campaign_event for cls in CAMPAIGN_EVENTS},
+    **{cls: on_contact_consent for cls in CONTACT_EVENTS},
+}
+
+
+async def project(
+    pool: asyncpg.Pool,
+    event: Event,
+    reply_window: timedelta,
+    now: Callable[[], datetime] = utc_now,
+) -> bool:
+    """Apply ``event`` once; False when the inbox shows it was already applied."""
+    handler = HANDLERS[type(event)]
+    event_type = type(event).__name__
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, CONSUMER, event.event_id):
+            EVENTS_DUPLICATE.labels(event_type).inc()
+            return False
+        await handler(conn, event, reply_window)
+    EVENTS_PROJECTED.labels(event_type).inc()
+    PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))
+    return True
+
+
+def parse_event(subject: str, body: bytes | str | dict) -> Event:
+    """The event carried on ``subject`` (unprefixed); raises KeyError for an unknown subject."""
+    cls = EVENT_TYPES[subject]
+    if isinstance(body, dict):
+        return cls.model_validate(body)
+    return cls.model_validate_json(body)

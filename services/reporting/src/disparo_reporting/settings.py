@@ -1,0 +1,31 @@
+"""Typed settings of the reporting service (env prefix ``DISPARO_REPORTING_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReportingSettings(BaseSettings):
+    """How reporting serves and how it projects events."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPARO_REPORTING_", extra="ignore")
+
+    port: int = Field(8001, description="HTTP port of the reports API and /metrics.")
+    reply_window_hours: int = Field(
+        168,
+        ge=1,
+        description="An inbound message counts as a reply to the latest message sent to that "
+        "phone at most this many hours before it (168 h = 7 days).",
+    )
+    csv_batch_size: int = Field(
+        1000, ge=1, le=50_000, description="Rows fetched per keyset page of the CSV export."
+    )
+    top_errors: int = Field(5, ge=1, description="How many error codes a campaign report lists.")
+    max_deliveries: int = Field(
+        20,
+        ge=1,
+        description="Attempts at projecting one event before it is dropped with an error log "
+        "(a replay can still restore it).",
+    )
+    redelivery_delay_seconds: float = Field(
+        2.0, gt=0, description="Pause before JetStream redelivers an event that failed to project."
+    )

@@ -1,0 +1,106 @@
+-- Writes of the projections: each statement applies one fact and is safe to repeat or reorder.
+
+-- name: project_requested
+-- Creates the rows of newly requested messages, or fills what later events could not carry.
+INSERT INTO messages AS m
+    (message_id, campaign_id, conversation_id, kind, phone, state, requested_at)
+SELECT r.message_id, r.campaign_id, r.conversation_id, r.kind, r.phone, 'requested', $6::timestamptz
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+    AS r (message_id, campaign_id, conversation_id, kind, phone)
+ON CONFLICT (message_id) DO UPDATE SET
+    campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
+    conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
+    kind = coalesce(m.kind, excluded.kind),
+    phone = coalesce(m.phone, excluded.phone),
+    requested_at = least(m.requested_at, excluded.requested_at),
+    updated_at = now();
+
+-- name: add_requested_history
+-- One "requested" history entry per message of a batch request.
+INSERT INTO message_history (message_id, event_id, status, at, detail)
+SELECT message_id, $2::uuid, 'requested', $3::timestamptz, NULL
+FROM unnest($1::uuid[]) AS message_id
+ON CONFLICT DO NOTHING;
+
+-- name: project_message_fact
+-- Applies one fact about a message; a state only replaces a lower-ranked one, times keep the first.
+INSERT INTO messages AS m
+    (message_id, campaign_id, conversation_id, kind, sender, state, attempts, enqueued_at,
+     sent_at, delivered_at, read_at, failed_at, last_error_code, last_error, dead)
+VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, coalesce($7::int, 0),
+        $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12::timestamptz,
+        $13::text, $14::text, coalesce($15::boolean, false))
+ON CONFLICT (message_id) DO UPDATE SET
+    campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
+    conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
+    kind = coalesce(m.kind, excluded.kind),
+    sender = coalesce(excluded.sender, m.sender),
+    state = CASE WHEN message_state_rank(excluded.state) > message_state_rank(m.state)
+                 THEN excluded.state ELSE m.state END,
+    attempts = greatest(m.attempts, excluded.attempts),
+    enqueued_at = least(m.enqueued_at, excluded.enqueued_at),
+    sent_at = least(m.sent_at, excluded.sent_at),
+    delivered_at = least(m.delivered_at, excluded.delivered_at),
+    read_at = least(m.read_at, excluded.read_at),
+    failed_at = greatest(m.failed_at, excluded.failed_at),
+    last_error_code = CASE WHEN excluded.failed_at >= coalesce(m.failed_at, '-infinity')
+                           THEN excluded.last_error_code ELSE m.last_error_code END,
+    last_error = CASE WHEN excluded.failed_at >= coalesce(m.failed_at, '-infinity')
+                      THEN excluded.last_error ELSE m.last_error END,
+    dead = m.dead OR excluded.dead,
+    updated_at = now();
+
+-- name: add_history
+-- One entry of a message's status history.
+INSERT INTO message_history (message_id, event_id, status, at, detail)
+VALUES ($1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text)
+ON CONFLICT DO NOTHING;
+
+-- name: record_reply
+-- Stores an inbound message, attributed to the latest message sent to that phone in the window.
+INSERT INTO replies (event_id, phone, at, message_id)
+VALUES ($1::uuid, $2::text, $3::timestamptz, (
+    SELECT m.message_id FROM messages m
+    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz
+      AND m.sent_at > $3::timestamptz - $4::interval
+    ORDER BY m.sent_at DESC LIMIT 1))
+ON CONFLICT DO NOTHING;
+
+-- name: reattribute_replies
+-- After sends or phones become known late, re-attributes the replies that fall in their windows.
+UPDATE replies r SET message_id = (
+    SELECT m2.message_id FROM messages m2
+    WHERE m2.phone = r.phone AND m2.sent_at <= r.at AND m2.sent_at > r.at - $2::interval
+    ORDER BY m2.sent_at DESC LIMIT 1)
+FROM messages m
+WHERE m.message_id = ANY($1::uuid[]) AND m.sent_at IS NOT NULL
+  AND r.phone = m.phone AND r.at >= m.sent_at AND r.at < m.sent_at + $2::interval;
+
+-- name: project_campaign
+-- Applies one lifecycle fact; the status follows the latest fact by occurrence, not arrival.
+INSERT INTO campaigns AS c
+    (campaign_id, name, status, status_at, audience_size, started_at, finished_at)
+VALUES ($1::uuid, $2::text, $3::text, $4::timestamptz, $5::int, $6::timestamptz, $7::timestamptz)
+ON CONFLICT (campaign_id) DO UPDATE SET
+    name = coalesce(excluded.name, c.name),
+    status = CASE WHEN c.status_at IS NULL OR excluded.status_at >= c.status_at
+                  THEN excluded.status ELSE c.status END,
+    status_at = greatest(c.status_at, excluded.status_at),
+    audience_size = coalesce(excluded.audience_size, c.audience_size),
+    started_at = least(c.started_at, excluded.started_at),
+    finished_at = least(c.finished_at, excluded.finished_at);
+
+-- name: project_consent
+-- Keeps the latest consent fact per phone.
+INSERT INTO consent AS c (phone, opted_out, changed_at)
+VALUES ($1::text, $2::boolean, $3::timestamptz)
+ON CONFLICT (phone) DO UPDATE SET opted_out = excluded.opted_out, changed_at = excluded.changed_at
+WHERE excluded.changed_at >= c.changed_at;
+
+-- name: truncate_projections
+-- Empties every read model before a replay.
+TRUNCATE messages, message_history, replies, campaigns, consent;
+
+-- name: forget_inbox
+-- Lets a replay apply again the events this service already handled.
+DELETE FROM inbox WHERE consumer = $1::text;

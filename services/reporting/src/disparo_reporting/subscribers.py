@@ -1,0 +1,74 @@
+"""Durable JetStream subscriptions of reporting: parse the event, hand it to ``project``.
+
+One subscriber per stream: the wildcard subject says which event a message carries, so the
+handler picks the model by subject. A failure to project is retried (bounded, with a pause);
+a body that does not parse is dropped with an error log, since no redelivery could fix it.
+"""
+
+from datetime import timedelta
+
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import subjects
+from disparo_shared.logging import get_logger
+from disparo_shared.runtime import Runtime
+from faststream.nats.annotations import NatsMessage
+from pydantic import ValidationError
+
+from disparo_reporting.projections import parse_event, project
+from disparo_reporting.settings import ReportingSettings
+
+log = get_logger(__name__)
+
+SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
+    # (stream, subject, durable name)
+    (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "reporting-messages"),
+    (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED, "reporting-requests"),
+    (subjects.STREAM_CAMPAIGNS, subjects.CAMPAIGN_ALL, "reporting-campaigns"),
+    (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "reporting-contacts"),
+)
+
+
+def register_subscribers(runtime: Runtime, settings: ReportingSettings) -> None:
+    """Attach reporting's subscribers to the runtime's broker (before it starts)."""
+    for stream, subject, durable in SUBSCRIPTIONS:
+        durable_subscriber(
+            runtime.broker, runtime.settings.nats, stream=stream, subject=subject, durable=durable
+        )(_handler(runtime, settings))
+
+
+def _handler(runtime: Runtime, settings: ReportingSettings):
+    """A fresh handler function per subscription (FastStream wraps each function once)."""
+    nats_settings = runtime.settings.nats
+    reply_window = timedelta(hours=settings.reply_window_hours)
+
+    async def handle(body: dict, msg: NatsMessage) -> None:
+        subject = msg.raw_message.subject.removeprefix(nats_settings.stream_prefix)
+        try:
+            event = parse_event(subject, body)
+        except (KeyError, ValidationError) as exc:
+            log.error("unreadable event dropped", subject=subject, error=str(exc))
+            await msg.reject()
+            return
+        try:
+            await project(runtime.pool, event, reply_window)
+        except Exception:
+            deliveries = msg.raw_message.metadata.num_delivered
+            if deliveries >= settings.max_deliveries:
+                log.exception(
+                    "event dropped after repeated failures; a rebuild restores it",
+                    subject=subject,
+                    event_id=str(event.event_id),
+                    deliveries=deliveries,
+                )
+                await msg.reject()
+            else:
+                log.warning(
+                    "projection failed; will retry",
+                    subject=subject,
+                    event_id=str(event.event_id),
+                    deliveries=deliveries,
+                    exc_info=True,
+                )
+                await msg.nack(delay=settings.redelivery_delay_seconds)
+
+    return handle

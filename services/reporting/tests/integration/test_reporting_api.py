@@ -1,0 +1,350 @@
+"""Reporting against real Postgres and NATS: events in on the test's subjects, answers out over HTTP."""
+
+import csv
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import nats
+import pytest
+from disparo_reporting.app import create_app
+from disparo_reporting.settings import ReportingSettings
+from disparo_shared.events import (
+    CampaignCreated,
+    CampaignStarted,
+    ContactOptedOut,
+    Event,
+    MessageDelivered,
+    MessageEnqueued,
+    MessageFailed,
+    MessageKind,
+    MessageRead,
+    MessageReceived,
+    MessageSent,
+    MessagesRequested,
+    RequestedMessage,
+)
+from disparo_shared.runtime import KernelSettings
+from disparo_shared.streams import qualified
+from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
+from litestar.testing import AsyncTestClient
+
+T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+HEADERS = {"X-API-Key": TEST_API_KEY}
+Publish = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+async def client(kernel_settings: KernelSettings) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(
+        kernel_settings, ReportingSettings(csv_batch_size=2), clock=lambda: T0 + timedelta(hours=1)
+    )
+    async with AsyncTestClient(app, base_url="http://reporting.local") as test_client:
+        test_client.headers.update(HEADERS)
+        yield test_client
+
+
+@pytest.fixture
+async def publish(
+    kernel_settings: KernelSettings, client: AsyncTestClient
+) -> AsyncIterator[Publish]:
+    """Publish an event on the test's prefixed subject (streams exist once the app started).
+
+    ``copy=True`` republishes under a fresh Nats-Msg-Id, so the stream's duplicate window lets
+    it through and only the consumer's inbox can stop it.
+    """
+    nc = await nats.connect(kernel_settings.nats.url)
+    js = nc.jetstream()
+
+    async def _publish(event: Event, copy: bool = False) -> None:
+        msg_id = str(uuid4()) if copy else str(event.event_id)
+        await js.publish(
+            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": msg_id},
+        )
+
+    yield _publish
+    await nc.close()
+
+
+def requested(message_id: UUID, phone: str, campaign_id: UUID | None = None) -> MessagesRequested:
+    return MessagesRequested(
+        occurred_at=T0,
+        messages=[
+            RequestedMessage(
+                message_id=message_id,
+                idempotency_key=str(message_id),
+                phone=phone,
+                kind=MessageKind.CAMPAIGN,
+                body="Oi, temos um plantão",
+                campaign_id=campaign_id,
+            )
+        ],
+    )
+
+
+def sent(
+    message_id: UUID, at: datetime, campaign_id: UUID | None = None, attempt: int = 1
+) -> MessageSent:
+    return MessageSent(
+        message_id=message_id,
+        campaign_id=campaign_id,
+        kind=MessageKind.CAMPAIGN,
+        provider_message_id=f"wamid.{message_id.hex[:8]}",
+        sender="sender-1",
+        attempt=attempt,
+        sent_at=at,
+        occurred_at=at,
+    )
+
+
+async def wait_for_json(
+    client: AsyncTestClient, path: str, predicate: Callable[[dict], bool]
+) -> dict:
+    async def check() -> dict | None:
+        response = await client.get(path)
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body if predicate(body) else None
+
+    return await eventually(check)
+
+
+async def test_out_of_order_and_duplicated_events_end_in_the_furthest_state(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    message_id = uuid4()
+    at = T0 + timedelta(minutes=1)
+    read = MessageRead(
+        message_id=message_id, provider_message_id="wamid.1", at=at + timedelta(minutes=2)
+    )
+    delivered = MessageDelivered(
+        message_id=message_id, provider_message_id="wamid.1", at=at + timedelta(minutes=1)
+    )
+    first_send = sent(message_id, at)
+    enqueued = MessageEnqueued(
+        message_id=message_id, kind=MessageKind.CAMPAIGN, sender="sender-1", occurred_at=T0
+    )
+    for event, copy in [
+        (read, False),
+        (first_send, False),
+        (delivered, False),
+        (first_send, True),
+        (read, True),
+        (enqueued, False),
+        (requested(message_id, "+5511987654321"), False),
+    ]:
+        await publish(event, copy=copy)
+
+    body = await wait_for_json(
+        client, f"/v1/messages/{message_id}", lambda b: len(b["history"]) == 5
+    )
+    assert body["state"] == "read"
+    assert body["attempts"] == 1
+    assert body["kind"] == "campaign"
+    assert [h["status"] for h in body["history"]] == [
+        "requested",
+        "enqueued",
+        "sent",
+        "delivered",
+        "read",
+    ]
+
+
+async def test_unknown_message_is_a_404_problem(client: AsyncTestClient) -> None:
+    response = await client.get(f"/v1/messages/{uuid4()}")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["title"] == "Message not found"
+
+
+async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publish: Publish) -> None:
+    campaign_id = uuid4()
+    read_id, delivered_id, dead_id, pending_id = uuid4(), uuid4(), uuid4(), uuid4()
+    phones = {
+        read_id: "+5511900000001",
+        delivered_id: "+5511900000002",
+        dead_id: "+5511900000003",
+        pending_id: "+5511900000004",
+    }
+    sent_at = T0 + timedelta(minutes=5)
+
+    # the reply is published before the send it answers: attribution must catch up later
+    await publish(
+        MessageReceived(
+            phone=phones[read_id],
+            sender="sender-1",
+            body="Tenho interesse",
+            provider_message_id="wamid.in",
+            at=sent_at + timedelta(minutes=2),
+        )
+    )
+    await publish(
+        CampaignCreated(campaign_id=campaign_id, name="Plantões de março", occurred_at=T0)
+    )
+    await publish(CampaignStarted(campaign_id=campaign_id, audience_size=4, occurred_at=T0))
+    for message_id, phone in phones.items():
+        await publish(requested(message_id, phone, campaign_id))
+        await publish(
+            MessageEnqueued(
+                message_id=message_id,
+                campaign_id=campaign_id,
+                kind=MessageKind.CAMPAIGN,
+                occurred_at=T0,
+            )
+        )
+    for message_id in (read_id, delivered_id):
+        await publish(sent(message_id, sent_at, campaign_id))
+        await publish(
+            MessageDelivered(
+                message_id=message_id,
+                campaign_id=campaign_id,
+                provider_message_id="w",
+                at=sent_at + timedelta(seconds=30),
+            )
+        )
+    await publish(
+        MessageRead(
+            message_id=read_id,
+            campaign_id=campaign_id,
+            provider_message_id="w",
+            at=sent_at + timedelta(minutes=1),
+        )
+    )
+    await publish(
+        MessageFailed(
+            message_id=dead_id,
+            campaign_id=campaign_id,
+            attempt=1,
+            error_code="130429",
+            error="throughput",
+            retryable=True,
+            occurred_at=T0 + timedelta(minutes=1),
+        )
+    )
+    await publish(
+        MessageFailed(
+            message_id=dead_id,
+            campaign_id=campaign_id,
+            attempt=2,
+            error_code="131026",
+            error="undeliverable",
+            retryable=False,
+            final=True,
+            occurred_at=T0 + timedelta(minutes=2),
+        )
+    )
+    await publish(
+        ContactOptedOut(
+            phone=phones[delivered_id], reason="PARAR", occurred_at=sent_at + timedelta(hours=1)
+        )
+    )
+
+    report = await wait_for_json(
+        client,
+        f"/v1/campaigns/{campaign_id}/report",
+        lambda b: (
+            b["funnel"]["replied"] == 1
+            and b["funnel"]["opted_out"] == 1
+            and b["funnel"]["dead"] == 1
+            and b["funnel"]["read"] == 1
+        ),
+    )
+    assert report["name"] == "Plantões de março"
+    assert report["status"] == "running"
+    assert report["funnel"] == {
+        "targeted": 4,
+        "requested": 0,
+        "enqueued": 4,
+        "sent": 2,
+        "delivered": 2,
+        "read": 1,
+        "replied": 1,
+        "failed": 1,
+        "dead": 1,
+        "opted_out": 1,
+        "pending": 1,
+    }
+    assert report["delivery_rate"] == 1.0
+    assert report["response_rate"] == 0.5
+    assert report["median_seconds_to_first_reply"] == 120.0
+    assert report["top_errors"] == [{"code": "131026", "count": 1}]
+    assert report["sends_per_hour"] == [{"hour": "2026-03-02T13:00:00Z", "sent": 2}]
+
+    stats = (await client.get("/v1/stats")).json()
+    assert stats["totals_by_state"] == {"dead": 1, "enqueued": 1, "delivered": 1, "read": 1}
+    assert stats["sent_last_hour"] == 2  # the injected clock reads T0 + 1 h
+    assert stats["sent_last_minute"] == 0
+    assert stats["delivery_rate"] == 1.0
+
+    missing = await client.get(f"/v1/campaigns/{uuid4()}/report")
+    assert missing.status_code == 404
+
+
+async def test_csv_export_streams_every_message_with_masked_phones(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    campaign_id = uuid4()
+    ids = [uuid4() for _ in range(5)]
+    for i, message_id in enumerate(ids):
+        await publish(requested(message_id, f"+55119876543{i:02d}", campaign_id))
+        await publish(sent(message_id, T0 + timedelta(minutes=i), campaign_id))
+
+    async def all_projected() -> list[dict] | None:
+        # sends and requests travel on different streams: wait for both halves of each row
+        response = await client.get(f"/v1/campaigns/{campaign_id}/messages.csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        complete = len(rows) == 5 and all(r["phone_masked"] and r["sent_at"] for r in rows)
+        return complete and rows
+
+    rows = await eventually(all_projected)
+    response = await client.get(f"/v1/campaigns/{campaign_id}/messages.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert sorted(UUID(r["message_id"]) for r in rows) == sorted(ids)  # 5 rows over 3 pages of 2
+    assert {r["state"] for r in rows} == {"sent"}
+    assert "+5511987654300" not in response.text
+    assert rows[0]["phone_masked"].startswith("+5511") and "*" in rows[0]["phone_masked"]
+
+    missing = await client.get(f"/v1/campaigns/{uuid4()}/messages.csv")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_rebuild_replays_the_streams_into_the_same_projections(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    campaign_id = uuid4()
+    message_id = uuid4()
+    await publish(CampaignStarted(campaign_id=campaign_id, audience_size=1, occurred_at=T0))
+    await publish(requested(message_id, "+5511987650000", campaign_id))
+    message_sent = sent(message_id, T0 + timedelta(minutes=1), campaign_id)
+    await publish(message_sent)
+    await publish(message_sent, copy=True)
+    before = await wait_for_json(
+        client,
+        f"/v1/campaigns/{campaign_id}/report",
+        lambda b: b["funnel"]["sent"] == 1 and b["funnel"]["targeted"] == 1,
+    )
+
+    response = await client.post("/v1/admin/rebuild")
+    assert response.status_code == 200
+    assert response.json()["replayed"] == 4
+    assert response.json()["applied"] == 3  # the copy of "sent" is stopped by the inbox again
+
+    after = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
+    assert after == before
+    history = (await client.get(f"/v1/messages/{message_id}")).json()["history"]
+    assert [h["status"] for h in history] == ["requested", "sent"]
+
+
+async def test_metrics_count_projected_events(client: AsyncTestClient, publish: Publish) -> None:
+    message_id = uuid4()
+    await publish(sent(message_id, T0))
+    await wait_for_json(client, f"/v1/messages/{message_id}", lambda b: b["state"] == "sent")
+    metrics = (await client.get("/metrics")).text
+    assert 'disparo_reporting_events_projected_total{event_type="MessageSent"}' in metrics
+    assert "disparo_reporting_projection_lag_seconds" in metrics

@@ -1,0 +1,266 @@
+"""The Meta WhatsApp Cloud API dialect: ``POST /{version}/{phone_number_id}/messages``.
+
+Errors use the Graph shape ``{"error": {"message", "type", "code", "error_data", "fbtrace_id"}}``.
+Meta answers most errors with HTTP 400; the simulator does too, except the two rate limits
+(130429 throughput, 131056 pair) which it answers with HTTP 429 so that any HTTP client sees them
+as "slow down", and injected faults (code 2) answered with 500, or 504 after a held timeout.
+Like Meta, it sends no ``Retry-After``: the caller's own backoff has to cope.
+"""
+
+import hashlib
+import hmac
+from typing import Any, NamedTuple
+
+import msgspec
+
+from disparo_simulator.dialects import HttpAnswer
+from disparo_simulator.events import InboundEvent, StatusEvent, WebhookEvent
+from disparo_simulator.ids import IdFactory
+from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
+from disparo_simulator.phones import wa_id
+
+SUPPORTED_TYPES = ("text", "template")
+
+
+class Refusal(NamedTuple):
+    """How the Cloud API refuses a send: HTTP status, Graph code, message and details."""
+
+    http_status: int
+    code: int
+    message: str
+    details: str
+
+
+_REFUSALS: dict[Verdict, Refusal] = {
+    Verdict.THROTTLED: Refusal(
+        http_status=429,
+        code=130429,
+        message="(#130429) Rate limit hit",
+        details="Cloud API message throughput has been reached.",
+    ),
+    Verdict.PAIR_LIMITED: Refusal(
+        http_status=429,
+        code=131056,
+        message="(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        details=(
+            "Too many messages sent from the sender phone number to the same recipient phone "
+            "number in a short period of time."
+        ),
+    ),
+    Verdict.PERMANENT: Refusal(
+        http_status=400,
+        code=131026,
+        message="(#131026) Message Undeliverable.",
+        details="Message Undeliverable.",
+    ),
+    Verdict.TEMPLATE_REQUIRED: Refusal(
+        http_status=400,
+        code=131047,
+        message="(#131047) Re-engagement message",
+        details=(
+            "Message failed to send because more than 24 hours have passed since the customer "
+            "last replied to this number."
+        ),
+    ),
+    Verdict.SPAM_LIMITED: Refusal(
+        http_status=400,
+        code=131048,
+        message="(#131048) Spam rate limit hit",
+        details=(
+            "Message failed to send because there are restrictions on how many messages can be "
+            "sent from this phone number."
+        ),
+    ),
+    Verdict.OPTED_OUT: Refusal(
+        http_status=400,
+        code=131050,
+        message="(#131050) Unable to deliver the message",
+        details=(
+            "This recipient has chosen to stop receiving marketing messages on WhatsApp from "
+            "your business."
+        ),
+    ),
+    Verdict.SERVER_ERROR: Refusal(
+        http_status=500,
+        code=2,
+        message="(#2) Service temporarily unavailable",
+        details="Service temporarily unavailable",
+    ),
+    Verdict.TIMEOUT: Refusal(
+        http_status=504,
+        code=2,
+        message="(#2) Service temporarily unavailable",
+        details="The request timed out.",
+    ),
+}
+
+
+class _Text(msgspec.Struct):
+    body: str
+    preview_url: bool = False
+
+
+class _Template(msgspec.Struct):
+    name: str
+
+
+class MessageBody(msgspec.Struct):
+    """The fields of a Cloud API send the simulator reads; others are ignored."""
+
+    messaging_product: str | None = None
+    to: str | None = None
+    type: str = "text"
+    recipient_type: str = "individual"
+    text: _Text | None = None
+    template: _Template | None = None
+    biz_opaque_callback_data: str | None = None
+
+
+def parse_message(
+    phone_number_id: str, raw_body: bytes, message_id: str | None, ids: IdFactory
+) -> SendRequest | HttpAnswer:
+    """The request as a ``SendRequest``, or the Graph error 100 Meta gives for a malformed one.
+
+    The caller's message id is the ``X-Disparo-Message-Id`` header when present, else
+    ``biz_opaque_callback_data``.
+    """
+    try:
+        body = msgspec.json.decode(raw_body, type=MessageBody)
+    except msgspec.DecodeError as error:
+        return invalid_parameter(f"(#100) Invalid parameter: {error}", ids)
+    if body.messaging_product != "whatsapp":
+        return invalid_parameter("(#100) The parameter messaging_product is required.", ids)
+    if body.to is None:
+        return invalid_parameter("(#100) The parameter to is required.", ids)
+    recipient = wa_id(body.to)
+    if recipient is None:
+        return invalid_parameter("(#100) Invalid parameter: to is not a phone number.", ids)
+    if body.type == "text" and body.text is not None:
+        text = body.text.body
+    elif body.type == "template" and body.template is not None:
+        text = f"template:{body.template.name}"
+    elif body.type not in SUPPORTED_TYPES:
+        return invalid_parameter(
+            f"(#100) Param type must be one of {list(SUPPORTED_TYPES)} in this simulator.", ids
+        )
+    else:
+        return invalid_parameter(f"(#100) The parameter {body.type} is required.", ids)
+    return SendRequest(
+        dialect=Dialect.CLOUD,
+        sender=phone_number_id,
+        recipient=recipient,
+        body=text,
+        message_id=message_id or body.biz_opaque_callback_data,
+        callback_data=body.biz_opaque_callback_data,
+        is_template=body.type == "template",
+    )
+
+
+def answer(request: SendRequest, result: SendResult, ids: IdFactory) -> HttpAnswer:
+    """Render the simulator's verdict as the Cloud API would answer it."""
+    if result.verdict is Verdict.ACCEPTED:
+        return HttpAnswer(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": request.recipient, "wa_id": request.recipient}],
+                "messages": [{"id": result.provider_message_id}],
+            },
+        )
+    refusal = _REFUSALS[result.verdict]
+    return graph_error(refusal.http_status, refusal.code, refusal.message, refusal.details, ids)
+
+
+def unauthorized(ids: IdFactory) -> HttpAnswer:
+    return HttpAnswer(
+        401,
+        {
+            "error": {
+                "message": "Invalid OAuth access token - Cannot parse access token",
+                "type": "OAuthException",
+                "code": 190,
+                "fbtrace_id": ids.fbtrace_id(),
+            }
+        },
+    )
+
+
+def invalid_parameter(message: str, ids: IdFactory) -> HttpAnswer:
+    return graph_error(400, 100, message, message, ids)
+
+
+def graph_error(status: int, code: int, message: str, details: str, ids: IdFactory) -> HttpAnswer:
+    return HttpAnswer(
+        status,
+        {
+            "error": {
+                "message": message,
+                "type": "OAuthException",
+                "code": code,
+                "error_data": {"messaging_product": "whatsapp", "details": details},
+                "fbtrace_id": ids.fbtrace_id(),
+            }
+        },
+    )
+
+
+def webhook_body(waba_id: str, events: list[WebhookEvent]) -> dict[str, object]:
+    """One Cloud webhook carrying ``events``, grouped as Meta groups them.
+
+    Statuses of one phone number id share a ``value.statuses`` list, inbound messages a
+    ``value.messages`` list (with their ``contacts``); each group is one ``change``. A receiver
+    must therefore walk ``entry[].changes[].value.statuses[]``, as with Meta's own batches.
+    """
+    values: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        kind = "statuses" if isinstance(event, StatusEvent) else "messages"
+        value = values.get((event.sender, kind))
+        if value is None:
+            value = values[(event.sender, kind)] = {
+                "messaging_product": "whatsapp",
+                "metadata": {
+                    "display_phone_number": event.sender,
+                    "phone_number_id": event.sender,
+                },
+            }
+        if isinstance(event, StatusEvent):
+            value.setdefault("statuses", []).append(_status(event))
+        else:
+            value.setdefault("contacts", []).append(
+                {"profile": {"name": event.profile_name}, "wa_id": event.from_number}
+            )
+            value.setdefault("messages", []).append(_message(event))
+    changes = [{"field": "messages", "value": value} for value in values.values()]
+    return {"object": "whatsapp_business_account", "entry": [{"id": waba_id, "changes": changes}]}
+
+
+def _status(event: StatusEvent) -> dict[str, object]:
+    status: dict[str, object] = {
+        "id": event.provider_message_id,
+        "status": event.status,
+        "timestamp": str(int(event.at)),
+        "recipient_id": event.recipient,
+    }
+    if event.callback_data is not None:
+        status["biz_opaque_callback_data"] = event.callback_data
+    return status
+
+
+def _message(event: InboundEvent) -> dict[str, object]:
+    return {
+        "from": event.from_number,
+        "id": event.provider_message_id,
+        "timestamp": str(int(event.at)),
+        "type": "text",
+        "text": {"body": event.text},
+    }
+
+
+def signature(app_secret: str, raw_body: bytes) -> str:
+    """``X-Hub-Signature-256``: ``sha256=`` and the hex HMAC-SHA256 of the exact body bytes."""
+    digest = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return "sha256=" + digest
+
+
+def webhook_headers(app_secret: str, raw_body: bytes) -> dict[str, str]:
+    return {"X-Hub-Signature-256": signature(app_secret, raw_body)}

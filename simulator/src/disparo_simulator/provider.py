@@ -1,0 +1,144 @@
+"""The simulated provider: decides each send's fate, records it, and sets its webhooks going.
+
+Order of decisions for one request, all taken the instant it arrives:
+
+1. the WhatsApp limits (throughput, pair spacing), so a caller that breaks them is caught
+   even when a fault would have hidden it;
+2. injected faults (spam limit, permanent, opted-out, needs-template, timeout, 5xx);
+3. otherwise the send is accepted: recorded, counted, and given a provider message id.
+
+Only then does the request wait: the injected latency, or ``timeout_seconds`` for a timeout.
+A send accepted and then delayed past the caller's timeout is therefore accepted although the
+caller saw no answer, which is exactly the ambiguity a retry has to survive without a duplicate.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+from disparo_simulator.faults import FaultConfig, FaultInjector
+from disparo_simulator.ids import IdFactory
+from disparo_simulator.lifecycle import MessageLifecycle, WallClock
+from disparo_simulator.limits import Clock, SendLimits
+from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
+from disparo_simulator.randomness import RandomStreams
+from disparo_simulator.settings import SimulatorConfig, SimulatorSettings
+from disparo_simulator.state import AcceptedSend, SendLog
+from disparo_simulator.stats import Stats
+from disparo_simulator.webhooks import WebhookPoster
+
+
+class SimulatedProvider:
+    """All simulator state behind both dialects and the control API."""
+
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        clock: Clock = time.monotonic,
+        wall_clock: WallClock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.simulator_config()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.random = RandomStreams(self.config.seed)
+        self.ids = IdFactory(self.random.ids)
+        self.limits = SendLimits(self.config.rate_per_second, self.config.pair_spacing_seconds)
+        self.faults = FaultInjector(settings.fault_config(), self.random.faults)
+        self.log = SendLog()
+        self.stats = Stats()
+        self.poster = WebhookPoster(lambda: self.config)
+        self.lifecycle = MessageLifecycle(
+            self.poster, lambda: self.config, self.random.recipients, self.ids, wall_clock
+        )
+
+    async def submit(self, request: SendRequest) -> SendResult:
+        """Decide ``request``'s fate, wait as the faults say, then start its webhooks."""
+        result, send = self._decide(request)
+        if result.verdict is Verdict.TIMEOUT:
+            await asyncio.sleep(self.faults.config.timeout_seconds)
+            return result
+        latency = self.faults.latency_seconds()
+        if latency:
+            await asyncio.sleep(latency)
+        if send is not None:
+            self.lifecycle.follow(send, request.callback_data)
+        return result
+
+    def _decide(self, request: SendRequest) -> tuple[SendResult, AcceptedSend | None]:
+        now = self._clock()
+        check = self.limits.check(request.sender, request.recipient, now)
+        if check.verdict is not Verdict.ACCEPTED:
+            self.stats.count_refused(request.sender, check.verdict)
+            return SendResult(check.verdict, retry_after_seconds=check.retry_after_seconds), None
+        fault = self.faults.decide(request)
+        if fault is not None:
+            self.stats.count_refused(request.sender, fault)
+            return SendResult(fault), None
+        in_window = self.limits.record(request.sender, request.recipient, now)
+        accepted_at = self._wall_clock()
+        provider_message_id = (
+            self.ids.cloud_message_id(request.recipient)
+            if request.dialect is Dialect.CLOUD
+            else self.ids.evolution_message_id()
+        )
+        send = AcceptedSend(
+            sender=request.sender,
+            recipient=request.recipient,
+            body=request.body,
+            message_id=request.message_id,
+            provider_message_id=provider_message_id,
+            dialect=request.dialect,
+            accepted_at=accepted_at,
+            delay_ms=request.delay_ms,
+        )
+        duplicate = self.log.append(send)
+        self.stats.count_accepted(request.sender, in_window, duplicate)
+        return SendResult(Verdict.ACCEPTED, provider_message_id, accepted_at), send
+
+    def configure(self, changes: dict[str, Any]) -> SimulatorConfig:
+        """Apply ``changes`` to the runtime config; fields not named keep their value.
+
+        Raises ``pydantic.ValidationError`` naming the bad field; nothing changes then.
+        """
+        config = SimulatorConfig.model_validate({**self.config.model_dump(), **changes})
+        if config.seed != self.config.seed:
+            self.random.reseed(config.seed)
+        self.config = config
+        self.limits.rate_per_second = config.rate_per_second
+        self.limits.pair_spacing_seconds = config.pair_spacing_seconds
+        return config
+
+    def change_faults(self, changes: dict[str, Any]) -> FaultConfig:
+        """Apply ``changes`` to the fault config; fields not named keep their value."""
+        faults = FaultConfig.model_validate({**self.faults.config.model_dump(), **changes})
+        self.faults.config = faults
+        return faults
+
+    def clear_faults(self) -> FaultConfig:
+        """Turn every fault off (the settings' faults come back on reset)."""
+        self.faults.config = FaultConfig()
+        return self.faults.config
+
+    def reset(self) -> None:
+        """Forget every send and count, cancel pending webhooks, restore the settings' faults.
+
+        The runtime config set through ``configure`` is kept; the random streams restart from
+        its seed, so a seeded run after a reset replays the first one.
+        """
+        self.lifecycle.cancel_all()
+        self.log.clear()
+        self.stats = Stats()
+        self.limits.reset()
+        self.faults.reset(self.settings.fault_config())
+        self.poster.reset()
+        self.random.reseed(self.config.seed)
+
+    def stats_json(self) -> dict[str, object]:
+        return {
+            **self.stats.as_json(),
+            "webhooks_posted": self.poster.posted,
+            "webhook_failures": self.poster.failures,
+            "webhooks_pending": self.lifecycle.pending,
+            "webhook_backlog": self.poster.backlog,
+        }

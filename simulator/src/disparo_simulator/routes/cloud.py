@@ -1,0 +1,40 @@
+"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` (version optional), bearer auth."""
+
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+
+from disparo_simulator.dialects import HttpAnswer, cloud
+from disparo_simulator.provider import SimulatedProvider
+from disparo_simulator.routes import MESSAGE_ID_HEADER, to_response
+
+
+def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
+    async def send_message(phone_number_id: str, request: Request) -> Response[dict[str, object]]:
+        expected = "Bearer " + provider.config.cloud_access_token
+        if request.headers.get("authorization") != expected:
+            return to_response(cloud.unauthorized(provider.ids))
+        parsed = cloud.parse_message(
+            phone_number_id,
+            await request.body(),
+            request.headers.get(MESSAGE_ID_HEADER),
+            provider.ids,
+        )
+        if isinstance(parsed, HttpAnswer):
+            return to_response(parsed)
+        result = await provider.submit(parsed)
+        return to_response(cloud.answer(parsed, result, provider.ids))
+
+    @post("/{version:str}/{phone_number_id:str}/messages", status_code=200)
+    async def send_versioned(
+        version: FromPath[str], phone_number_id: FromPath[str], request: Request
+    ) -> Response[dict[str, object]]:
+        return await send_message(phone_number_id, request)
+
+    @post("/{phone_number_id:str}/messages", status_code=200)
+    async def send_unversioned(
+        phone_number_id: FromPath[str], request: Request
+    ) -> Response[dict[str, object]]:
+        return await send_message(phone_number_id, request)
+
+    return [send_versioned, send_unversioned]

@@ -1,0 +1,98 @@
+"""The ``disparo`` command: the front door to running, migrating and measuring the system.
+
+``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
+real Postgres and NATS (what a deployment's init job runs); ``disparo simulator`` runs the
+WhatsApp simulator alone; ``disparo bench …`` holds the benchmarks.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from disparo.bench import bench_app
+
+app = typer.Typer(
+    help="disparo: an open campaign engine for WhatsApp.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the embedded servers' data [default: DISPARO_DEV_DIR or .disparo]"
+        ),
+    ] = None,
+    evolution_numbers: Annotated[
+        int, typer.Option(min=0, help="Simulated Evolution API numbers.")
+    ] = 2,
+    cloud_numbers: Annotated[int, typer.Option(min=0, help="Simulated Cloud API numbers.")] = 1,
+) -> None:
+    """Run the whole stack here: Postgres, NATS, the four services and the simulator.
+
+    Uses DATABASE_URL / NATS_URL when set, else starts embedded servers with their data in
+    .disparo/ (a restart keeps the queue). Ctrl-C stops everything.
+    """
+    from disparo.devstack import DevStack, DevStackSettings
+
+    settings = DevStackSettings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    stack = DevStack(
+        settings, console, evolution_numbers=evolution_numbers, cloud_numbers=cloud_numbers
+    )
+    raise typer.Exit(stack.run())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every service's pending migrations to DATABASE_URL (safe to run concurrently)."""
+    from disparo_shared.settings import DatabaseSettings
+
+    from disparo.devstack import migrate_all
+
+    applied = asyncio.run(migrate_all(DatabaseSettings().url))
+    table = Table("schema", "applied now")
+    for schema, versions in applied.items():
+        table.add_row(schema, ", ".join(versions) or "up to date")
+    console.print(table)
+
+
+@app.command()
+def streams() -> None:
+    """Create or update the JetStream streams on NATS_URL (idempotent)."""
+    from disparo_shared.settings import NatsSettings
+    from disparo_shared.streams import stream_configs
+
+    from disparo.devstack import declare_streams
+
+    settings = NatsSettings()
+    asyncio.run(declare_streams(settings))
+    table = Table("stream", "subjects")
+    for config in stream_configs(settings):
+        table.add_row(config.name, ", ".join(config.subjects or []))
+    console.print(table)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def simulator(context: typer.Context) -> None:
+    """Run the WhatsApp simulator alone (arguments go to it: --host, --port, --help)."""
+    from disparo_simulator.__main__ import main
+
+    main(list(context.args))
+
+
+if __name__ == "__main__":
+    app()

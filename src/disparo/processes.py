@@ -1,0 +1,313 @@
+"""The stack's processes: what each one runs, with which environment, and how it is watched.
+
+``stack_processes`` says how the four services and the simulator are wired to each other (the
+simulator posts webhooks to the dispatcher; the dispatcher's senders point at the simulator).
+``ManagedProcess`` runs one of them as a child: its output goes line by line to a sink, it is
+ready when its readiness URL answers 200, and it stops with SIGTERM, then SIGKILL after a grace
+period. The dev stack and the end-to-end tests share both, so the tests run what people run.
+"""
+
+import collections
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+HOST = "127.0.0.1"
+SIM_EVOLUTION_KEY = "sim-evolution-key"
+SIM_CLOUD_TOKEN = "sim-cloud-token"
+SIM_APP_SECRET = "sim-app-secret"
+CLOUD_GRAPH_VERSION = "v21.0"
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """One TCP port per process; the defaults are the documented ones."""
+
+    campaign_api: int = 8000
+    reporting: int = 8001
+    dispatcher: int = 8002
+    followup: int = 8003
+    simulator: int = 8025
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{getattr(self, name.replace('-', '_'))}"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the stack: ``python -m <module>`` with ``env`` on top of the parent's."""
+
+    name: str
+    module: str
+    port: int
+    env: Mapping[str, str]
+    ready_path: str = "/ready"
+    docs_path: str | None = "/schema"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def simulated_senders(
+    simulator_url: str, evolution_numbers: int, cloud_numbers: int, rate_per_second: int = 80
+) -> list[dict[str, object]]:
+    """Dispatcher senders that all live in the simulator: Evolution instances and Cloud ids."""
+    senders: list[dict[str, object]] = []
+    for n in range(1, evolution_numbers + 1):
+        senders.append(
+            {
+                "sender_id": f"sim-evolution-{n}",
+                "provider": "evolution",
+                "address": f"sim-evolution-{n}",
+                "base_url": simulator_url,
+                "credential_ref": "env:SIM_EVOLUTION_KEY",
+                "rate_per_second": rate_per_second,
+            }
+        )
+    for n in range(1, cloud_numbers + 1):
+        senders.append(
+            {
+                "sender_id": f"sim-cloud-{n}",
+                "provider": "cloud",
+                "address": f"1000000000{n:05d}",
+                "base_url": f"{simulator_url}/{CLOUD_GRAPH_VERSION}",
+                "credential_ref": "env:SIM_CLOUD_TOKEN",
+                "rate_per_second": rate_per_second,
+            }
+        )
+    return senders
+
+
+def stack_processes(
+    ports: StackPorts,
+    database_url: str,
+    nats_url: str,
+    *,
+    evolution_numbers: int = 2,
+    cloud_numbers: int = 1,
+    common_env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[ProcessSpec]:
+    """The simulator first, then the four services, wired to each other and to the servers.
+
+    ``common_env`` goes to every service (e.g. a stream prefix, API keys, send window);
+    ``extra_env`` to one process by name, last, so it can override anything.
+    """
+    dispatcher_url = ports.url("dispatcher")
+    simulator_url = ports.url("simulator")
+    servers = {"DATABASE_URL": database_url, "NATS_URL": nats_url, **(common_env or {})}
+    extra = extra_env or {}
+    specs = [
+        ProcessSpec(
+            name="simulator",
+            module="disparo_simulator",
+            port=ports.simulator,
+            env={
+                "SIM_PORT": str(ports.simulator),
+                "SIM_EVOLUTION_WEBHOOK_URL": f"{dispatcher_url}/webhooks/evolution",
+                "SIM_CLOUD_WEBHOOK_URL": f"{dispatcher_url}/webhooks/cloud",
+                "SIM_EVOLUTION_API_KEY": SIM_EVOLUTION_KEY,
+                "SIM_CLOUD_ACCESS_TOKEN": SIM_CLOUD_TOKEN,
+                "SIM_CLOUD_APP_SECRET": SIM_APP_SECRET,
+            },
+            ready_path="/health",
+            docs_path=None,
+        ),
+        ProcessSpec(
+            name="dispatcher",
+            module="disparo_dispatcher",
+            port=ports.dispatcher,
+            env={
+                **servers,
+                "DISPARO_DISPATCHER_PORT": str(ports.dispatcher),
+                "DISPARO_DISPATCHER_SENDERS": json.dumps(
+                    simulated_senders(simulator_url, evolution_numbers, cloud_numbers)
+                ),
+                "SIM_EVOLUTION_KEY": SIM_EVOLUTION_KEY,
+                "SIM_CLOUD_TOKEN": SIM_CLOUD_TOKEN,
+            },
+        ),
+        ProcessSpec(
+            name="reporting",
+            module="disparo_reporting",
+            port=ports.reporting,
+            env={**servers, "DISPARO_REPORTING_PORT": str(ports.reporting)},
+        ),
+        ProcessSpec(
+            name="followup",
+            module="disparo_followup",
+            port=ports.followup,
+            env={**servers, "DISPARO_FOLLOWUP_PORT": str(ports.followup)},
+        ),
+        ProcessSpec(
+            name="campaign-api",
+            module="disparo_campaign_api",
+            port=ports.campaign_api,
+            env={**servers, "DISPARO_CAMPAIGN_API_PORT": str(ports.campaign_api)},
+        ),
+    ]
+    return [
+        ProcessSpec(**{**spec.__dict__, "env": {**spec.env, **extra.get(spec.name, {})}})
+        for spec in specs
+    ]
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded in the parent: between fork and exec the child may only make plain calls, not dlopen.
+_LIBC = _load_libc() if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if its parent dies, even by SIGKILL; no orphans."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ProcessFailed(RuntimeError):
+    """A process exited or never became ready; the message carries its last output."""
+
+
+@dataclass
+class ManagedProcess:
+    """One child process of the stack, its output and its lifecycle."""
+
+    spec: ProcessSpec
+    sink: Callable[[str, str], None]  # (process name, line)
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _process: subprocess.Popen | None = field(init=False, default=None)
+    _pump: threading.Thread | None = field(init=False, default=None)
+    _last_lines: collections.deque = field(
+        init=False, default_factory=lambda: collections.deque(maxlen=40)
+    )
+    stopping: bool = field(init=False, default=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def last_output(self) -> str:
+        return "\n".join(self._last_lines)
+
+    def start(self) -> None:
+        env = {**self.base_env, "PYTHONUNBUFFERED": "1", **self.spec.env}
+        self.stopping = False
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", self.spec.module],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Own session: the terminal's Ctrl-C reaches only the supervisor, which stops the
+            # children in order instead of all of them racing at once.
+            start_new_session=True,
+            # Only one prctl call between fork and exec, with libc loaded beforehand: safe even
+            # though log threads are running.
+            preexec_fn=_die_with_parent if _LIBC is not None else None,  # noqa: PLW1509
+        )
+        self._pump = threading.Thread(
+            target=self._pump_output, args=(self._process,), daemon=True, name=f"log-{self.name}"
+        )
+        self._pump.start()
+
+    def _pump_output(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self._last_lines.append(line)
+            self.sink(self.name, line)
+
+    def wait_ready(
+        self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Block until ``ready_path`` answers 200; raise ``ProcessFailed`` if the process dies."""
+        url = f"{self.spec.url}{self.spec.ready_path}"
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if cancelled():
+                    raise KeyboardInterrupt
+                code = self.returncode
+                if code is not None:
+                    raise ProcessFailed(
+                        f"{self.name} exited with code {code} before it was ready:\n"
+                        f"{self.last_output()}"
+                    )
+                try:
+                    if client.get(url).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ProcessFailed(
+                        f"{self.name} was not ready at {url} after {timeout:.0f}s:\n"
+                        f"{self.last_output()}"
+                    )
+                time.sleep(0.1)
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM): it finishes in-flight work and exits."""
+        self.stopping = True
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the system must survive (``kill -9``)."""
+        self.stopping = True
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for exit; True when it exited within ``timeout`` seconds."""
+        if self._process is None:
+            return True
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        if self._pump is not None:
+            self._pump.join(timeout=2.0)
+        return True
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """SIGTERM, wait up to ``grace_seconds``, then SIGKILL."""
+        self.terminate()
+        if not self.wait(grace_seconds):
+            self.kill()
+            self.wait(5.0)
+
+
+def stop_all(processes: list[ManagedProcess], grace_seconds: float = 10.0) -> None:
+    """Stop every process: all get SIGTERM at once, laggards SIGKILL after the grace period."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        if not process.wait(max(0.0, deadline - time.monotonic())):
+            process.kill()
+            process.wait(5.0)
