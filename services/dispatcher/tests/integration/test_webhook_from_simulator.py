@@ -50,25 +50,19 @@ async def _serve(app: Litestar) -> tuple[uvicorn.Server, asyncio.Task, socket.so
     return server, task, sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(
-        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=4), "dispatcher"
-    )
-    await pool.execute(
-        "INSERT INTO senders (sender_id, provider, address, base_url, credential_ref) VALUES"
-        " ('sp-01', 'cloud', '100200300', 'x', 'env:X'), ('pe-01', 'evolution', 'recife-01', 'x', 'env:Y')"
-    )
-    yield pool
-    await pool.close()
+class PoolHolder:
+    """The current test's pool, for routes served once per module."""
+
+    pool: asyncpg.Pool | None = None
 
 
-@pytest.fixture
-async def running(pool: asyncpg.Pool) -> AsyncIterator[str]:
+@pytest.fixture(scope="module")
+async def servers() -> AsyncIterator[tuple[str, PoolHolder]]:
     """Our webhook routes and the simulator, both served; yields the simulator's URL."""
+    holder = PoolHolder()
     ours = Litestar(
         route_handlers=WEBHOOK_ROUTES,
-        dependencies={"pool": Provide(lambda: pool, sync_to_thread=False)},
+        dependencies={"pool": Provide(lambda: holder.pool, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
     )
     started = [await _serve(ours)]
@@ -82,12 +76,33 @@ async def running(pool: asyncpg.Pool) -> AsyncIterator[str]:
     )
     started.append(await _serve(create_simulator(settings)))
     try:
-        yield started[1][3]
+        yield started[1][3], holder
     finally:
         for server, task, sock, _ in reversed(started):
             server.should_exit = True
             await task
             sock.close()
+
+
+@pytest.fixture
+async def pool(database_url: str, servers) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=4), "dispatcher"
+    )
+    await pool.execute(
+        "INSERT INTO senders (sender_id, provider, address, base_url, credential_ref) VALUES"
+        " ('sp-01', 'cloud', '100200300', 'x', 'env:X'),"
+        " ('pe-01', 'evolution', 'recife-01', 'x', 'env:Y')"
+    )
+    servers[1].pool = pool
+    yield pool
+    servers[1].pool = None
+    await pool.close()
+
+
+@pytest.fixture
+def running(servers, pool) -> str:
+    return servers[0]
 
 
 async def queued_message(pool: asyncpg.Pool, sender_id: str) -> UUID:

@@ -26,7 +26,7 @@ from litestar.status_codes import (
 from disparo_dispatcher.webhooks.cloud import parse_cloud_webhook
 from disparo_dispatcher.webhooks.evolution import parse_evolution_webhook
 from disparo_dispatcher.webhooks.parsing import Clock, utc_now
-from disparo_dispatcher.webhooks.recording import receive_webhook
+from disparo_dispatcher.webhooks.recording import RecordedWebhook, receive_webhook
 from disparo_dispatcher.webhooks.settings import WebhookSettings, load_webhook_settings
 from disparo_dispatcher.webhooks.verification import (
     cloud_handshake_challenge,
@@ -51,6 +51,12 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise Problem(HTTP_400_BAD_REQUEST, "Invalid webhook", "body must be a JSON object")
     return payload
+
+
+def _answer(provider: str, recorded: RecordedWebhook) -> Response[dict[str, int]]:
+    if recorded.told or recorded.parked:
+        log.debug("webhook recorded", provider=provider, told=recorded.told, parked=recorded.parked)
+    return Response({"told": recorded.told, "parked": recorded.parked})
 
 
 class WebhookController(Controller):
@@ -93,8 +99,7 @@ class WebhookController(Controller):
                 "X-Hub-Signature-256 does not match the body",
             )
         batch = parse_cloud_webhook(_json_object(raw), clock)
-        recorded = await receive_webhook(pool, batch, clock())
-        return Response({"told": recorded.told, "parked": recorded.parked})
+        return _answer("cloud", await receive_webhook(pool, batch, clock()))
 
     @post(
         "/evolution", status_code=HTTP_200_OK, summary="Evolution API statuses and inbound messages"
@@ -112,8 +117,7 @@ class WebhookController(Controller):
                 HTTP_401_UNAUTHORIZED, "Invalid apikey", "apikey does not match the webhook key"
             )
         batch = parse_evolution_webhook(payload, clock)
-        recorded = await receive_webhook(pool, batch, clock())
-        return Response({"told": recorded.told, "parked": recorded.parked})
+        return _answer("evolution", await receive_webhook(pool, batch, clock()))
 
 
 WEBHOOK_ROUTES: list = [WebhookController]
