@@ -111,3 +111,11 @@ async def test_health_answers_ok(client):
     response = await client.get("/health")
 
     assert response.json() == {"status": "ok"}
+
+
+async def test_webhook_url_set_at_runtime_survives_later_config_changes(client):
+    await client.put("/_sim/config", json={"cloud_webhook_url": "http://127.0.0.1:9999/hook"})
+    config = (await client.put("/_sim/config", json={"reply_probability": 0.3})).json()
+
+    assert config["cloud_webhook_url"] == "http://127.0.0.1:9999/hook"
+    assert config["reply_probability"] == 0.3
