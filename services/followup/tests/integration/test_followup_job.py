@@ -11,6 +11,7 @@ import pytest
 from disparo_followup.app import create_app
 from disparo_followup.job import request_due_followups
 from disparo_followup.rules import ConversationState, due_followup
+from disparo_followup.scheduler import run_slot_if_due
 from disparo_followup.settings import FollowupSettings
 from disparo_shared.db import create_pool
 from disparo_shared.events import (
@@ -353,3 +354,28 @@ async def _insert_state(
             uuid4(),
             outbound - timedelta(days=1),
         )
+
+
+async def test_each_daily_slot_runs_once_and_a_late_start_catches_up_only_briefly(
+    database_url: str,
+) -> None:
+    settings = FollowupSettings(catch_up_hours=4)
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=2), "followup"
+    )
+    ten_local = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # 10:00 in São Paulo
+    try:
+        assert await run_slot_if_due(pool, settings, ten_local + timedelta(seconds=30)) is not None
+        assert await run_slot_if_due(pool, settings, ten_local + timedelta(minutes=1)) is None
+        assert (
+            await run_slot_if_due(pool, settings, ten_local + timedelta(days=1, hours=3))
+            is not None
+        )
+        assert await run_slot_if_due(pool, settings, ten_local + timedelta(days=2, hours=5)) is None
+        slots = await pool.fetch("SELECT slot, requested FROM job_runs ORDER BY slot")
+        assert [(r["slot"], r["requested"]) for r in slots] == [
+            (ten_local, 0),
+            (ten_local + timedelta(days=1), 0),
+        ]
+    finally:
+        await pool.close()

@@ -303,8 +303,12 @@ async def project(
     event: Event,
     reply_window: timedelta,
     now: Callable[[], datetime] = utc_now,
+    live: bool = True,
 ) -> bool:
-    """Apply ``event`` once; False when the inbox shows it was already applied."""
+    """Apply ``event`` once; False when the inbox shows it was already applied.
+
+    ``live=False`` (a replay) leaves the lag gauge alone: old events are not a lagging consumer.
+    """
     handler = HANDLERS[type(event)]
     event_type = type(event).__name__
     async with pool.acquire() as conn, conn.transaction():
@@ -313,7 +317,8 @@ async def project(
             return False
         await handler(conn, event, reply_window)
     EVENTS_PROJECTED.labels(event_type).inc()
-    PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))
+    if live:
+        PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))
     return True
 
 

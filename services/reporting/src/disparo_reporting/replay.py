@@ -119,7 +119,7 @@ async def _replay_stream(
             replayed += 1
             if event_subject in EVENT_TYPES:
                 event = parse_event(event_subject, msg.data)
-                if await project(pool, event, reply_window, now):
+                if await project(pool, event, reply_window, now, live=False):
                     applied += 1
             else:
                 log.warning("replay skipped an unknown subject", subject=event_subject)
