@@ -8,6 +8,7 @@ from faststream.nats.prometheus import NatsPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
+from disparo_shared.redelivery import RedeliverWithBackoff
 from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import qualified, stream_name
 
@@ -17,6 +18,7 @@ def create_broker(settings: NatsSettings, service_name: str, tracer_provider: Tr
         settings.url,
         name=service_name,
         middlewares=[
+            RedeliverWithBackoff,
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
         ],
