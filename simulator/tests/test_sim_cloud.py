@@ -116,6 +116,40 @@ async def test_same_recipient_again_within_spacing_is_429_code_131056(client, cl
     assert response.json()["error"]["code"] == 131056
 
 
+async def test_rate_limits_carry_no_retry_after_unless_configured(client, clock):
+    await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
+
+    response = await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
+
+    assert response.json()["error"]["code"] == 131056
+    assert "retry-after" not in response.headers
+
+
+async def test_configured_retry_after_is_sent_but_never_shorter_than_the_real_wait(
+    make_client, clock
+):
+    async with make_client(retry_after_seconds=2, rate_per_second=1) as client:
+        await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
+        clock.advance(0.5)
+        throttled = await client.post(
+            CLOUD_URL, json=cloud_message(to="5511900000001"), headers=CLOUD_AUTH
+        )
+        clock.advance(1.0)
+        pair_limited = await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
+
+    assert throttled.json()["error"]["code"] == 130429
+    assert throttled.headers["retry-after"] == "2"  # the configured value; the wait is 0.5 s
+    assert pair_limited.json()["error"]["code"] == 131056
+    assert pair_limited.headers["retry-after"] == "5"  # 6 s spacing, 1.5 s gone
+
+
+async def test_retry_after_must_be_a_positive_number_of_seconds(client):
+    response = await client.put("/_sim/config", json={"retry_after_seconds": 0})
+
+    assert response.status_code == 400
+    assert "retry_after_seconds" in response.text
+
+
 @pytest.mark.parametrize(
     ("fault", "code", "counter"),
     [
@@ -123,6 +157,7 @@ async def test_same_recipient_again_within_spacing_is_429_code_131056(client, cl
         ({"template_required_numbers": ["5511987654321"]}, 131047, "template_required"),
         ({"spam_senders": ["1234567890"]}, 131048, "spam_limited"),
         ({"opted_out_numbers": ["5511987654321"]}, 131050, "opted_out"),
+        ({"locked_senders": ["1234567890"]}, 131031, "sender_locked"),
     ],
 )
 async def test_recipient_and_sender_faults_answer_their_graph_code(
@@ -135,6 +170,22 @@ async def test_recipient_and_sender_faults_answer_their_graph_code(
         assert response.json()["error"]["code"] == code
         assert (await stats(client))[counter] == 1
         assert len(provider_of(client).log) == 0
+
+
+async def test_locked_sender_wins_over_spam_limit_and_recipient_faults(make_client):
+    faults = {
+        "locked_senders": ["1234567890"],
+        "spam_senders": ["1234567890"],
+        "permanent_numbers": ["5511987654321"],
+    }
+    async with make_client(**faults) as client:
+        response = await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
+        other = await client.post(
+            "/v21.0/999/messages", json=cloud_message(to="5511900000001"), headers=CLOUD_AUTH
+        )
+
+    assert response.json()["error"]["code"] == 131031
+    assert other.status_code == 200
 
 
 async def test_template_goes_through_to_a_recipient_outside_the_24h_window(make_client):

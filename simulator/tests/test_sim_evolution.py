@@ -98,6 +98,32 @@ async def test_opted_out_number_is_answered_like_a_number_not_on_whatsapp(make_c
         assert (await stats(client))["opted_out"] == 1
 
 
+async def test_locked_instance_is_404_instance_does_not_exist(make_client):
+    async with make_client(locked_senders=["recruiter-1"]) as client:
+        response = await client.post(
+            EVOLUTION_URL, json=evolution_message(), headers=EVOLUTION_AUTH
+        )
+
+        assert response.status_code == 404
+        assert response.json() == {
+            "status": 404,
+            "error": "Not Found",
+            "response": {"message": ['The "recruiter-1" instance does not exist']},
+        }
+        assert (await stats(client))["sender_locked"] == 1
+        assert len(provider_of(client).log) == 0
+
+
+async def test_async_failures_do_not_apply_evolution_still_answers_exists_false(make_client):
+    async with make_client(async_failures=True, permanent_numbers=["5511987654321"]) as client:
+        response = await client.post(
+            EVOLUTION_URL, json=evolution_message(), headers=EVOLUTION_AUTH
+        )
+
+    assert response.status_code == 400
+    assert response.json()["response"]["message"][0]["exists"] is False
+
+
 async def test_over_the_rate_is_429_rate_overlimit_with_retry_after(make_client, clock):
     async with make_client(rate_per_second=2) as client:
         for index in range(2):

@@ -44,11 +44,14 @@ async def test_cloud_statuses_then_reply_arrive_in_order_and_signed(make_client,
             CLOUD_URL, json=cloud_message(biz_opaque_callback_data="msg-1"), headers=CLOUD_AUTH
         )
         wamid = response.json()["messages"][0]["id"]
-        delivered, read, reply = await webhook_receiver.wait_for(3)
+        sent, delivered, read, reply = await webhook_receiver.wait_for(4)
 
-    for webhook in (delivered, read, reply):
+    for webhook in (sent, delivered, read, reply):
         expected = hmac.new(b"sim-app-secret", webhook.body, hashlib.sha256).hexdigest()
         assert webhook.headers["x-hub-signature-256"] == "sha256=" + expected
+    (sent_status,) = cloud_value(sent)["statuses"]
+    assert (sent_status["status"], sent_status["id"]) == ("sent", wamid)
+    assert sent_status["biz_opaque_callback_data"] == "msg-1"
     (delivered_status,) = cloud_value(delivered)["statuses"]
     assert delivered_status["id"] == wamid
     assert delivered_status["status"] == "delivered"
@@ -72,10 +75,11 @@ async def test_evolution_status_and_reply_events_carry_the_apikey(make_client, w
             EVOLUTION_URL, json=evolution_message(), headers=EVOLUTION_AUTH
         )
         key_id = response.json()["key"]["id"]
-        delivered, read, reply = await webhook_receiver.wait_for(3)
+        echo, delivered, read, reply = await webhook_receiver.wait_for(4)
 
     events = [json.loads(webhook.body) for webhook in (delivered, read, reply)]
     assert all(webhook.headers["apikey"] == "sim-evolution-key" for webhook in (delivered, read))
+    assert json.loads(echo.body)["event"] == "send.message"
     assert [event["event"] for event in events] == [
         "messages.update",
         "messages.update",
@@ -93,16 +97,22 @@ async def test_evolution_status_and_reply_events_carry_the_apikey(make_client, w
     assert upsert["pushName"]
 
 
-async def test_unread_message_gets_only_the_delivered_status(make_client, webhook_receiver):
+async def test_unread_message_gets_only_the_sent_and_delivered_statuses(
+    make_client, webhook_receiver
+):
     config = {**FAST_AND_CHATTY, "read_probability": 0.0, "reply_probability": 0.0}
     async with make_client(cloud_webhook_url=webhook_receiver.url, **config) as client:
         await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
-        await webhook_receiver.wait_for(1)
+        await webhook_receiver.wait_for(2)
         await asyncio.sleep(0.1)
         counts = await stats(client)
 
-    assert len(webhook_receiver.received) == 1
-    assert counts["webhooks_posted"] == 1
+    statuses = [
+        cloud_value(webhook)["statuses"][0]["status"] for webhook in webhook_receiver.received
+    ]
+    assert statuses == ["sent", "delivered"]
+    assert counts["webhooks_posted"] == 2
+    assert counts["sent_statuses_posted"] == 1
     assert counts["webhooks_pending"] == 0
 
 
@@ -140,15 +150,16 @@ async def test_receiver_errors_are_counted_and_sends_go_on(make_client, webhook_
     webhook_receiver.status_code = 500
     async with make_client(cloud_webhook_url=webhook_receiver.url, **FAST_AND_CHATTY) as client:
         await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
-        await webhook_receiver.wait_for(3)
+        await webhook_receiver.wait_for(4)
         await asyncio.sleep(0.05)
         counts = await stats(client)
         second = await client.post(
             CLOUD_URL, json=cloud_message(to="5511900000001"), headers=CLOUD_AUTH
         )
 
-    assert counts["webhook_failures"] == 3
+    assert counts["webhook_failures"] == 4
     assert counts["webhooks_posted"] == 0
+    assert counts["sent_statuses_posted"] == 0
     assert second.status_code == 200
 
 
@@ -157,16 +168,16 @@ async def test_unreachable_receiver_is_counted_as_failure(make_client):
     async with make_client(cloud_webhook_url="http://127.0.0.1:9/hook", **config) as client:
         await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
         for _ in range(100):
-            if (await stats(client))["webhook_failures"]:
+            if (await stats(client))["webhooks_pending"] == 0:
                 break
             await asyncio.sleep(0.02)
         counts = await stats(client)
 
-    assert counts["webhook_failures"] == 1
+    assert counts["webhook_failures"] == 2  # sent and delivered
 
 
 async def test_reset_cancels_webhooks_not_yet_posted(make_client, webhook_receiver):
-    config = {**FAST_AND_CHATTY, "delivered_after_seconds": 0.2}
+    config = {**FAST_AND_CHATTY, "delivered_after_seconds": 0.2, "sent_status": False}
     async with make_client(cloud_webhook_url=webhook_receiver.url, **config) as client:
         await client.post(CLOUD_URL, json=cloud_message(), headers=CLOUD_AUTH)
         await client.post("/_sim/reset")

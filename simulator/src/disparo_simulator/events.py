@@ -7,12 +7,13 @@ message's lifecycle is scheduled from there, so ``read`` is never posted before 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from disparo_simulator.outcomes import Dialect
+from disparo_simulator.outcomes import Dialect, Verdict
 
 
 @dataclass(slots=True)
 class StatusEvent:
-    """Our message ``provider_message_id`` reached a new status: ``delivered`` or ``read``."""
+    """Our message ``provider_message_id`` reached a new status: ``sent``, ``delivered``,
+    ``read`` or ``failed``; a failed one names the refusal in ``failure`` (e.g. PERMANENT)."""
 
     dialect: Dialect
     sender: str
@@ -21,6 +22,24 @@ class StatusEvent:
     status: str
     at: float
     callback_data: str | None = None
+    failure: Verdict | None = None
+    then: Callable[[], None] | None = None
+
+
+@dataclass(slots=True)
+class EchoEvent:
+    """Evolution telling the caller it sent ``body`` through the API (``send.message``).
+
+    Evolution echoes every message sent through it, so a caller that lost the send's answer
+    can still learn the message went out, and under which key id.
+    """
+
+    dialect: Dialect
+    sender: str
+    recipient: str
+    provider_message_id: str
+    body: str
+    at: float
     then: Callable[[], None] | None = None
 
 
@@ -38,4 +57,4 @@ class InboundEvent:
     then: Callable[[], None] | None = None
 
 
-WebhookEvent = StatusEvent | InboundEvent
+WebhookEvent = StatusEvent | EchoEvent | InboundEvent

@@ -4,6 +4,10 @@ Random faults (5xx, timeouts, permanent errors) are drawn per request from a see
 A permanent failure is sticky per message id: once message ``m-1`` has been refused as
 undeliverable, every retry of ``m-1`` is refused the same way, so a benchmark can check that every
 permanently failed message ended dead and none was retried into success.
+
+With ``async_failures``, Cloud's undeliverable, re-engagement and opted-out refusals are not
+answered on the send: the provider takes the send (200, a wamid) and a ``failed`` status webhook
+reports the refusal afterwards, which is how Meta mostly reports them.
 """
 
 import random
@@ -14,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from disparo_simulator.outcomes import Dialect, SendRequest, Verdict
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+DEFERRABLE = frozenset({Verdict.PERMANENT, Verdict.OPTED_OUT, Verdict.TEMPLATE_REQUIRED})
+"""Refusals Meta mostly reports in a ``failed`` status webhook after answering the send 200."""
 
 
 class FaultConfig(BaseModel):
@@ -50,6 +57,19 @@ class FaultConfig(BaseModel):
     opted_out_numbers: frozenset[str] = Field(
         frozenset(), description="Recipients who stopped marketing messages: Cloud 131050."
     )
+    locked_senders: frozenset[str] = Field(
+        frozenset(),
+        description=(
+            "Sending numbers whose account is locked: Cloud 131031, Evolution 404 (instance gone)."
+        ),
+    )
+    async_failures: bool = Field(
+        False,
+        description=(
+            "Cloud: undeliverable, re-engagement and opted-out sends answer 200 with a wamid and "
+            "fail later through a `failed` status webhook, as Meta mostly reports them."
+        ),
+    )
 
     @field_validator("latency_ms")
     @classmethod
@@ -63,10 +83,11 @@ class FaultConfig(BaseModel):
 class FaultInjector:
     """Decides, for one send request, whether a fault replaces the normal answer.
 
-    Checks run from the most specific to the most random: the sender's spam limit, the recipient's
-    permanent / opted-out / needs-template status, then the random permanent, timeout and 5xx
-    draws. Cloud-only conditions (spam limit, 24 h window) do not apply to Evolution, which has no
-    such codes; an opted-out recipient on Evolution is answered like a permanent failure.
+    Checks run from the most specific to the most random: the sender's locked account and spam
+    limit, the recipient's permanent / opted-out / needs-template status, then the random
+    permanent, timeout and 5xx draws. Cloud-only conditions (spam limit, 24 h window) do not apply
+    to Evolution, which has no such codes; an opted-out recipient on Evolution is answered like a
+    permanent failure, and a locked sender as an instance that no longer exists.
     """
 
     def __init__(self, config: FaultConfig, rng: random.Random) -> None:
@@ -88,6 +109,8 @@ class FaultInjector:
         """Return the fault verdict for this request, or None to let it through."""
         config = self.config
         is_cloud = request.dialect is Dialect.CLOUD
+        if request.sender in config.locked_senders:
+            return Verdict.SENDER_LOCKED
         if is_cloud and request.sender in config.spam_senders:
             return Verdict.SPAM_LIMITED
         if request.recipient in config.permanent_numbers or (
@@ -111,6 +134,19 @@ class FaultInjector:
         if config.error_5xx_rate and self._rng.random() < config.error_5xx_rate:
             return Verdict.SERVER_ERROR
         return None
+
+    def is_deferred(self, request: SendRequest, verdict: Verdict) -> bool:
+        """Whether ``verdict`` is answered 200 now and reported later by a ``failed`` status.
+
+        Only with ``async_failures`` on, only for Cloud (Evolution has no failed status), and only
+        for the failures Meta finds after taking the message: undeliverable, re-engagement and
+        marketing opt-out.
+        """
+        return (
+            self.config.async_failures
+            and request.dialect is Dialect.CLOUD
+            and verdict in DEFERRABLE
+        )
 
     def latency_seconds(self) -> float:
         """Extra time to wait before answering, drawn uniformly from ``latency_ms``."""

@@ -27,6 +27,7 @@ class Verdict(StrEnum):
     OPTED_OUT = "opted_out"  # stopped marketing messages: Cloud 131050
     TEMPLATE_REQUIRED = "template_required"  # outside the 24 h window: Cloud 131047
     SPAM_LIMITED = "spam_limited"  # sender under a spam limit: Cloud 131048
+    SENDER_LOCKED = "sender_locked"  # sender's account locked: Cloud 131031, Evolution 404
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,17 +4,22 @@ Order of decisions for one request, all taken the instant it arrives:
 
 1. the WhatsApp limits (throughput, pair spacing), so a caller that breaks them is caught
    even when a fault would have hidden it;
-2. injected faults (spam limit, permanent, opted-out, needs-template, timeout, 5xx);
+2. injected faults (locked account, spam limit, permanent, opted-out, needs-template, timeout,
+   5xx); with ``async_failures``, Cloud's permanent, opted-out and needs-template are instead
+   answered 200 with a wamid (using throughput like any accepted call) and reported later by a
+   ``failed`` status webhook;
 3. otherwise the send is accepted: recorded, counted, and given a provider message id.
 
-Only then does the request wait: the injected latency, or ``timeout_seconds`` for a timeout.
-A send accepted and then delayed past the caller's timeout is therefore accepted although the
-caller saw no answer, which is exactly the ambiguity a retry has to survive without a duplicate.
+The send's webhooks are set going at that instant too (the ``sent`` status or ``send.message``
+echo first). Only then does the request wait: the injected latency, or ``timeout_seconds`` for a
+timeout. A send accepted and then delayed past the caller's timeout is therefore accepted although
+the caller saw no answer, which is exactly the ambiguity a retry has to survive without a
+duplicate, and the webhooks are the caller's way to learn it went out.
 """
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from disparo_simulator.faults import FaultConfig, FaultInjector
 from disparo_simulator.ids import IdFactory
@@ -26,6 +31,15 @@ from disparo_simulator.settings import SimulatorConfig, SimulatorSettings
 from disparo_simulator.state import AcceptedSend, SendLog
 from disparo_simulator.stats import Stats
 from disparo_simulator.webhooks import WebhookPoster
+
+
+class _Decision(NamedTuple):
+    """The answer for one request; ``send`` is set when it was taken (webhooks will follow),
+    ``failure`` when it was taken only to fail later by webhook (``async_failures``)."""
+
+    result: SendResult
+    send: AcceptedSend | None = None
+    failure: Verdict | None = None
 
 
 class SimulatedProvider:
@@ -53,28 +67,30 @@ class SimulatedProvider:
         )
 
     async def submit(self, request: SendRequest) -> SendResult:
-        """Decide ``request``'s fate, wait as the faults say, then start its webhooks."""
-        result, send = self._decide(request)
+        """Decide ``request``'s fate, start its webhooks, then wait as the faults say."""
+        result, send, failure = self._decide(request)
+        if send is not None:
+            self.lifecycle.follow(send, request.callback_data, failure)
         if result.verdict is Verdict.TIMEOUT:
             await asyncio.sleep(self.faults.config.timeout_seconds)
             return result
         latency = self.faults.latency_seconds()
         if latency:
             await asyncio.sleep(latency)
-        if send is not None:
-            self.lifecycle.follow(send, request.callback_data)
         return result
 
-    def _decide(self, request: SendRequest) -> tuple[SendResult, AcceptedSend | None]:
+    def _decide(self, request: SendRequest) -> _Decision:
         now = self._clock()
         check = self.limits.check(request.sender, request.recipient, now)
         if check.verdict is not Verdict.ACCEPTED:
             self.stats.count_refused(request.sender, check.verdict)
-            return SendResult(check.verdict, retry_after_seconds=check.retry_after_seconds), None
+            return _Decision(
+                SendResult(check.verdict, retry_after_seconds=check.retry_after_seconds)
+            )
         fault = self.faults.decide(request)
-        if fault is not None:
+        if fault is not None and not self.faults.is_deferred(request, fault):
             self.stats.count_refused(request.sender, fault)
-            return SendResult(fault), None
+            return _Decision(SendResult(fault))
         in_window = self.limits.record(request.sender, request.recipient, now)
         accepted_at = self._wall_clock()
         provider_message_id = (
@@ -92,9 +108,14 @@ class SimulatedProvider:
             accepted_at=accepted_at,
             delay_ms=request.delay_ms,
         )
+        result = SendResult(Verdict.ACCEPTED, provider_message_id, accepted_at)
+        if fault is not None:
+            # Taken, but it never reaches the phone: not in the send log, counted as its fault.
+            self.stats.count_deferred_failure(request.sender, in_window, fault)
+            return _Decision(result, send, fault)
         duplicate = self.log.append(send)
         self.stats.count_accepted(request.sender, in_window, duplicate)
-        return SendResult(Verdict.ACCEPTED, provider_message_id, accepted_at), send
+        return _Decision(result, send)
 
     def configure(self, changes: dict[str, Any]) -> SimulatorConfig:
         """Apply ``changes`` to the runtime config; fields not named keep their value.
@@ -139,6 +160,9 @@ class SimulatedProvider:
             **self.stats.as_json(),
             "webhooks_posted": self.poster.posted,
             "webhook_failures": self.poster.failures,
+            "sent_statuses_posted": self.poster.sent_statuses_posted,
+            "echoes_posted": self.poster.echoes_posted,
+            "async_failures_posted": self.poster.async_failures_posted,
             "webhooks_pending": self.lifecycle.pending,
             "webhook_backlog": self.poster.backlog,
         }

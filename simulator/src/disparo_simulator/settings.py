@@ -54,6 +54,22 @@ class SimulatorConfig(BaseModel):
         0.0, description="Chance the doctor replies (a reply implies the message was read)."
     )
     reply_after_seconds: Seconds = Field(2.0, description="Delay from `read` to the reply.")
+    sent_status: bool = Field(
+        True,
+        description="Cloud: post a `sent` status right after each accepted send, as Meta does.",
+    )
+    send_echo: bool = Field(
+        True,
+        description="Evolution: post a `send.message` event right after each accepted send.",
+    )
+    retry_after_seconds: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Cloud: when set, 130429/131056 answers carry Retry-After, this many seconds or the "
+            "time until the send can pass if longer. Unset, like Meta: no header."
+        ),
+    )
     seed: int | None = Field(
         None, description="Seeds every random draw (faults, reads, replies, ids) when set."
     )

@@ -28,6 +28,7 @@ class Stats:
     opted_out: int = 0
     template_required: int = 0
     spam_limited: int = 0
+    sender_locked: int = 0
     by_sender: dict[str, SenderStats] = field(default_factory=dict)
 
     def count_accepted(self, sender: str, in_window: int, duplicate: bool) -> None:
@@ -37,6 +38,17 @@ class Stats:
             self.duplicates += 1
         sender_stats = self._sender(sender)
         sender_stats.accepted += 1
+        sender_stats.max_per_second = max(sender_stats.max_per_second, in_window)
+
+    def count_deferred_failure(self, sender: str, in_window: int, verdict: Verdict) -> None:
+        """Count a send answered 200 that will fail by webhook (``async_failures``).
+
+        It is counted under its refusal (``permanent``, ``opted_out``, ``template_required``),
+        not as accepted, because it never reaches the phone; but it took a slot of the sender's
+        throughput, so it counts towards ``max_per_second``.
+        """
+        self.count_refused(sender, verdict)
+        sender_stats = self._sender(sender)
         sender_stats.max_per_second = max(sender_stats.max_per_second, in_window)
 
     def count_refused(self, sender: str, verdict: Verdict) -> None:
@@ -60,6 +72,8 @@ class Stats:
                 self.template_required += 1
             case Verdict.SPAM_LIMITED:
                 self.spam_limited += 1
+            case Verdict.SENDER_LOCKED:
+                self.sender_locked += 1
             case Verdict.ACCEPTED:
                 raise ValueError("accepted sends are counted by count_accepted")
 
@@ -82,6 +96,7 @@ class Stats:
             "opted_out": self.opted_out,
             "template_required": self.template_required,
             "spam_limited": self.spam_limited,
+            "sender_locked": self.sender_locked,
             "by_sender": {
                 sender: {
                     "accepted": s.accepted,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import httpx
 
 from disparo_simulator.dialects import cloud, evolution
-from disparo_simulator.events import WebhookEvent
+from disparo_simulator.events import EchoEvent, StatusEvent, WebhookEvent
 from disparo_simulator.outcomes import Dialect
 from disparo_simulator.settings import SimulatorConfig
 
@@ -40,6 +40,9 @@ class WebhookPoster:
         self._workers: list[asyncio.Task[None]] = []
         self.posted = 0
         self.failures = 0
+        self.sent_statuses_posted = 0
+        self.echoes_posted = 0
+        self.async_failures_posted = 0
         self._failing_streaks: dict[str, int] = {}
 
     @property
@@ -77,6 +80,9 @@ class WebhookPoster:
                 queue.get_nowait()
         self.posted = 0
         self.failures = 0
+        self.sent_statuses_posted = 0
+        self.echoes_posted = 0
+        self.async_failures_posted = 0
 
     def url_for(self, dialect: Dialect) -> str | None:
         config = self._config()
@@ -117,6 +123,7 @@ class WebhookPoster:
             self._failed(url, len(events), f"HTTP {response.status_code}")
             return False
         self._succeeded(url, len(events))
+        self._count_kinds(events)
         return True
 
     async def _work(self, dialect: Dialect) -> None:
@@ -135,6 +142,17 @@ class WebhookPoster:
                 # A bug here must not silently stop all webhooks: log it and keep the worker.
                 logger.exception("webhook worker for %s failed on a batch", dialect.value)
                 self.failures += len(batch)
+
+    def _count_kinds(self, events: list[WebhookEvent]) -> None:
+        """Count the posted events a caller relies on to learn a send's fate."""
+        for event in events:
+            if isinstance(event, EchoEvent):
+                self.echoes_posted += 1
+            elif isinstance(event, StatusEvent):
+                if event.status == "sent":
+                    self.sent_statuses_posted += 1
+                elif event.status == "failed":
+                    self.async_failures_posted += 1
 
     def _failed(self, url: str, events: int, reason: str) -> None:
         self.failures += events

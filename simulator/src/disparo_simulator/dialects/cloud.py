@@ -4,7 +4,11 @@ Errors use the Graph shape ``{"error": {"message", "type", "code", "error_data",
 Meta answers most errors with HTTP 400; the simulator does too, except the two rate limits
 (130429 throughput, 131056 pair) which it answers with HTTP 429 so that any HTTP client sees them
 as "slow down", and injected faults (code 2) answered with 500, or 504 after a held timeout.
-Like Meta, it sends no ``Retry-After``: the caller's own backoff has to cope.
+Like Meta, it sends no ``Retry-After`` unless ``retry_after_seconds`` is configured: by default
+the caller's own backoff has to cope.
+
+The same refusals, minus the HTTP status, describe a ``failed`` status webhook's ``errors[]``
+when a send is taken and fails later (``async_failures``).
 """
 
 import hashlib
@@ -14,21 +18,24 @@ from typing import Any, NamedTuple
 import msgspec
 
 from disparo_simulator.dialects import HttpAnswer
-from disparo_simulator.events import InboundEvent, StatusEvent, WebhookEvent
+from disparo_simulator.events import EchoEvent, InboundEvent, StatusEvent, WebhookEvent
 from disparo_simulator.ids import IdFactory
 from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
 from disparo_simulator.phones import wa_id
 
 SUPPORTED_TYPES = ("text", "template")
+ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 
 
 class Refusal(NamedTuple):
-    """How the Cloud API refuses a send: HTTP status, Graph code, message and details."""
+    """How the Cloud API refuses a send: HTTP status, Graph code, message, details, and the short
+    title a ``failed`` status webhook gives the same error."""
 
     http_status: int
     code: int
     message: str
     details: str
+    title: str
 
 
 _REFUSALS: dict[Verdict, Refusal] = {
@@ -37,6 +44,7 @@ _REFUSALS: dict[Verdict, Refusal] = {
         code=130429,
         message="(#130429) Rate limit hit",
         details="Cloud API message throughput has been reached.",
+        title="Rate limit hit",
     ),
     Verdict.PAIR_LIMITED: Refusal(
         http_status=429,
@@ -46,12 +54,14 @@ _REFUSALS: dict[Verdict, Refusal] = {
             "Too many messages sent from the sender phone number to the same recipient phone "
             "number in a short period of time."
         ),
+        title="(Business Account, Consumer Account) pair rate limit hit",
     ),
     Verdict.PERMANENT: Refusal(
         http_status=400,
         code=131026,
         message="(#131026) Message Undeliverable.",
         details="Message Undeliverable.",
+        title="Message undeliverable",
     ),
     Verdict.TEMPLATE_REQUIRED: Refusal(
         http_status=400,
@@ -61,6 +71,7 @@ _REFUSALS: dict[Verdict, Refusal] = {
             "Message failed to send because more than 24 hours have passed since the customer "
             "last replied to this number."
         ),
+        title="Re-engagement message",
     ),
     Verdict.SPAM_LIMITED: Refusal(
         http_status=400,
@@ -70,6 +81,17 @@ _REFUSALS: dict[Verdict, Refusal] = {
             "Message failed to send because there are restrictions on how many messages can be "
             "sent from this phone number."
         ),
+        title="Spam rate limit hit",
+    ),
+    Verdict.SENDER_LOCKED: Refusal(
+        http_status=400,
+        code=131031,
+        message="(#131031) Account has been locked",
+        details=(
+            "The WhatsApp Business Account is restricted or disabled for violating a platform "
+            "policy."
+        ),
+        title="Account has been locked",
     ),
     Verdict.OPTED_OUT: Refusal(
         http_status=400,
@@ -79,18 +101,21 @@ _REFUSALS: dict[Verdict, Refusal] = {
             "This recipient has chosen to stop receiving marketing messages on WhatsApp from "
             "your business."
         ),
+        title="Unable to deliver the message",
     ),
     Verdict.SERVER_ERROR: Refusal(
         http_status=500,
         code=2,
         message="(#2) Service temporarily unavailable",
         details="Service temporarily unavailable",
+        title="Service temporarily unavailable",
     ),
     Verdict.TIMEOUT: Refusal(
         http_status=504,
         code=2,
         message="(#2) Service temporarily unavailable",
         details="The request timed out.",
+        title="Service temporarily unavailable",
     ),
 }
 
@@ -156,8 +181,18 @@ def parse_message(
     )
 
 
-def answer(request: SendRequest, result: SendResult, ids: IdFactory) -> HttpAnswer:
-    """Render the simulator's verdict as the Cloud API would answer it."""
+def answer(
+    request: SendRequest,
+    result: SendResult,
+    ids: IdFactory,
+    retry_after_seconds: int | None = None,
+) -> HttpAnswer:
+    """Render the simulator's verdict as the Cloud API would answer it.
+
+    With ``retry_after_seconds`` (the config's, unset like Meta), the two rate limits carry
+    ``Retry-After``: that many seconds, or the time until the send can pass if that is longer,
+    so a caller that obeys it is never refused again for the same reason.
+    """
     if result.verdict is Verdict.ACCEPTED:
         return HttpAnswer(
             200,
@@ -168,7 +203,14 @@ def answer(request: SendRequest, result: SendResult, ids: IdFactory) -> HttpAnsw
             },
         )
     refusal = _REFUSALS[result.verdict]
-    return graph_error(refusal.http_status, refusal.code, refusal.message, refusal.details, ids)
+    error = graph_error(refusal.http_status, refusal.code, refusal.message, refusal.details, ids)
+    if retry_after_seconds is not None and result.verdict in (
+        Verdict.THROTTLED,
+        Verdict.PAIR_LIMITED,
+    ):
+        wait = max(retry_after_seconds, result.retry_after_seconds or 0)
+        error.headers["Retry-After"] = str(wait)
+    return error
 
 
 def unauthorized(ids: IdFactory) -> HttpAnswer:
@@ -213,6 +255,8 @@ def webhook_body(waba_id: str, events: list[WebhookEvent]) -> dict[str, object]:
     """
     values: dict[tuple[str, str], dict[str, Any]] = {}
     for event in events:
+        if isinstance(event, EchoEvent):
+            continue  # Evolution's; Cloud says "sent" with a status
         kind = "statuses" if isinstance(event, StatusEvent) else "messages"
         value = values.get((event.sender, kind))
         if value is None:
@@ -243,7 +287,23 @@ def _status(event: StatusEvent) -> dict[str, object]:
     }
     if event.callback_data is not None:
         status["biz_opaque_callback_data"] = event.callback_data
+    if event.failure is not None:
+        status["errors"] = [failure_error(event.failure)]
     return status
+
+
+def failure_error(verdict: Verdict) -> dict[str, object]:
+    """One ``errors[]`` item of a ``failed`` status, e.g. for PERMANENT:
+    ``{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable",
+    "error_data": {"details": "Message Undeliverable."}, "href": ...}``."""
+    refusal = _REFUSALS[verdict]
+    return {
+        "code": refusal.code,
+        "title": refusal.title,
+        "message": refusal.title,
+        "error_data": {"details": refusal.details},
+        "href": ERROR_CODES_URL,
+    }
 
 
 def _message(event: InboundEvent) -> dict[str, object]:

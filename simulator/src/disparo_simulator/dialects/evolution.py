@@ -1,9 +1,12 @@
 """The Evolution API v2 dialect: ``POST /message/sendText/{instance}`` and its webhooks.
 
 Evolution answers every error as ``{"status", "error", "response": {"message": [...]}}``. It has
-no codes for opted-out recipients, spam limits or the 24 h window (it drives a WhatsApp Web
-session, not the Cloud API): an opted-out recipient is answered like a number not on WhatsApp
-(400 ``exists: false``), and the Cloud-only faults never apply to it.
+no codes for opted-out recipients, spam limits, the 24 h window or a locked account (it drives a
+WhatsApp Web session, not the Cloud API): an opted-out recipient is answered like a number not on
+WhatsApp (400 ``exists: false``), and the Cloud-only faults never apply to it. A locked (banned)
+number's session is logged out and its instance removed, after which Evolution answers 404
+``The "<instance>" instance does not exist``; that is what a locked sender gets here. It has no
+failed status either, so its failures are always answered on the send itself.
 """
 
 from datetime import UTC, datetime
@@ -11,7 +14,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from disparo_simulator.dialects import HttpAnswer
-from disparo_simulator.events import StatusEvent, WebhookEvent
+from disparo_simulator.events import EchoEvent, StatusEvent, WebhookEvent
 from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
 from disparo_simulator.phones import wa_id
 
@@ -75,6 +78,8 @@ def answer(request: SendRequest, result: SendResult) -> HttpAnswer:
             )
         case Verdict.PERMANENT | Verdict.OPTED_OUT:
             return not_on_whatsapp(request.recipient)
+        case Verdict.SENDER_LOCKED:
+            return instance_not_found(request.sender)
         case Verdict.TIMEOUT:
             return HttpAnswer(504, _error_body(504, "Gateway Timeout", ["Timed Out"]))
         case _:
@@ -87,6 +92,13 @@ def unauthorized() -> HttpAnswer:
 
 def bad_request(messages: list[str]) -> HttpAnswer:
     return HttpAnswer(400, _error_body(400, "Bad Request", messages))
+
+
+def instance_not_found(instance: str) -> HttpAnswer:
+    """Evolution's answer once an instance is gone, as a banned number's instance is."""
+    return HttpAnswer(
+        404, _error_body(404, "Not Found", [f'The "{instance}" instance does not exist'])
+    )
 
 
 def not_on_whatsapp(number: str) -> HttpAnswer:
@@ -103,11 +115,26 @@ def not_on_whatsapp(number: str) -> HttpAnswer:
 
 
 def webhook_body(event: WebhookEvent, api_key: str) -> dict[str, object]:
-    """One Evolution event per post: ``messages.update`` for a status, ``messages.upsert`` for
-    an inbound message. Evolution never batches events."""
-    if isinstance(event, StatusEvent):
-        event_name = "messages.update"
+    """One Evolution event per post: ``messages.update`` for a status, ``send.message`` for the
+    echo of a message sent through the API, ``messages.upsert`` for an inbound message. Evolution
+    never batches events."""
+    if isinstance(event, EchoEvent):
+        event_name = "send.message"
         data: dict[str, object] = {
+            "key": {
+                "remoteJid": event.recipient + JID_SUFFIX,
+                "fromMe": True,
+                "id": event.provider_message_id,
+            },
+            "message": {"conversation": event.body},
+            "messageType": "conversation",
+            "messageTimestamp": int(event.at),
+            "instanceId": event.sender,
+            "status": "PENDING",
+        }
+    elif isinstance(event, StatusEvent):
+        event_name = "messages.update"
+        data = {
             "keyId": event.provider_message_id,
             "remoteJid": event.recipient + JID_SUFFIX,
             "fromMe": True,

@@ -23,7 +23,9 @@ def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
         if isinstance(parsed, HttpAnswer):
             return to_response(parsed)
         result = await provider.submit(parsed)
-        return to_response(cloud.answer(parsed, result, provider.ids))
+        return to_response(
+            cloud.answer(parsed, result, provider.ids, provider.config.retry_after_seconds)
+        )
 
     @post("/{version:str}/{phone_number_id:str}/messages", status_code=200)
     async def send_versioned(
