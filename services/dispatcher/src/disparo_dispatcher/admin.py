@@ -8,12 +8,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.runtime import Runtime
 from litestar import Router, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.runtime import Runtime
 from disparo_dispatcher import handlers, queue, senders
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.senders import STATUSES, Sender
@@ -70,7 +70,9 @@ class CampaignLimits(BaseModel):
 
 def _check_provider(name: str) -> None:
     if name not in PROVIDERS:
-        raise invalid("provider", f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+        raise invalid(
+            "provider", f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}"
+        )
 
 
 def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
@@ -87,7 +89,9 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
         async with runtime.pool.acquire() as conn:
             created = await senders.insert_sender(conn, data)
         if created is None:
-            raise Problem(HTTP_409_CONFLICT, "Sender exists", f"sender {data.sender_id} already exists")
+            raise Problem(
+                HTTP_409_CONFLICT, "Sender exists", f"sender {data.sender_id} already exists"
+            )
         return SenderOut.of(created)
 
     @get("/senders/{sender_id:str}")
@@ -95,7 +99,9 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
         async with runtime.pool.acquire() as conn:
             found = await senders.get_sender(conn, sender_id)
         if found is None:
-            raise Problem(HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist")
+            raise Problem(
+                HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist"
+            )
         return SenderOut.of(found)
 
     @patch("/senders/{sender_id:str}")
@@ -106,13 +112,22 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
             _check_provider(given["provider"])
         if "status" in given and given["status"] not in STATUSES:
             raise invalid("status", f"must be one of {', '.join(STATUSES)}")
-        for required in ("provider", "address", "base_url", "credential_ref", "rate_per_second", "status"):
+        for required in (
+            "provider",
+            "address",
+            "base_url",
+            "credential_ref",
+            "rate_per_second",
+            "status",
+        ):
             if required in given and given[required] is None:
                 raise invalid(required, "must not be null")
         async with runtime.pool.acquire() as conn, conn.transaction():
             current = await senders.get_sender(conn, sender_id)
             if current is None:
-                raise Problem(HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist")
+                raise Problem(
+                    HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist"
+                )
             merged = {**current.__dict__, **given}
             if given.get("status") == senders.ACTIVE:
                 merged.update(paused_until=None, pause_reason=None)
@@ -148,8 +163,12 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
             async with runtime.pool.acquire() as conn:
                 exists = await conn.fetchrow(queue.SQL.get_message, message_id)
             if exists is None:
-                raise Problem(HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown")
-            raise Problem(HTTP_409_CONFLICT, "Not dead", f"message {message_id} is {exists['state']}")
+                raise Problem(
+                    HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown"
+                )
+            raise Problem(
+                HTTP_409_CONFLICT, "Not dead", f"message {message_id} is {exists['state']}"
+            )
         return {"message_id": str(message_id), "state": queue.QUEUED}
 
     @post("/campaigns/{campaign_id:uuid}/requeue-failed", status_code=HTTP_200_OK)

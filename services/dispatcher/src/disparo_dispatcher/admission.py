@@ -79,7 +79,9 @@ def admit(
             m.campaign_day, m.campaign_sent_on_day, today, rules.recipient_campaign_max_per_day
         )
         if room <= 0:
-            return Wait(_wait(m, next_day_start(now, rules.day_zone), now, shift=True), "recipient_daily")
+            return Wait(
+                _wait(m, next_day_start(now, rules.day_zone), now, shift=True), "recipient_daily"
+            )
     return None
 
 
@@ -100,4 +102,6 @@ def _wait(m: ClaimedMessage, due_at: datetime, now: datetime, shift: bool) -> Se
 
 
 def _end(m: ClaimedMessage, state: str, code: str, reason: str) -> Settlement:
-    return Settlement(m.message_id, m.attempt, state, attempt_change=-1, error_code=code, error=reason)
+    return Settlement(
+        m.message_id, m.attempt, state, attempt_change=-1, error_code=code, error=reason
+    )

@@ -4,10 +4,10 @@ import importlib.util
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from disparo_shared.runtime import KernelSettings, Runtime, build_app
 from disparo_dispatcher.admin import admin_router
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignPaused,
@@ -24,11 +23,12 @@ from disparo_shared.events import (
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.outbox import add_events
+
 from disparo_dispatcher import queue
 from disparo_dispatcher.queue import CANCELLED, NewMessage
 from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
-from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.worker import send_window
 
 REQUESTS_CONSUMER = "dispatcher.messages_requested"
@@ -67,10 +67,13 @@ async def enqueue_requested(
         first_ranks: dict[UUID, datetime] = {}
         if campaign_counts:
             heads_by_priority = {
-                p: (await queue.queue_head_rank(conn, p)) or now for p in set(campaign_priority.values())
+                p: (await queue.queue_head_rank(conn, p)) or now
+                for p in set(campaign_priority.values())
             }
             heads = {cid: heads_by_priority[p] for cid, p in campaign_priority.items()}
-            first_ranks = await queue.reserve_campaign_ranks(conn, dict(campaign_counts), heads, step)
+            first_ranks = await queue.reserve_campaign_ranks(
+                conn, dict(campaign_counts), heads, step
+            )
         position: dict[UUID, int] = defaultdict(int)
         rows: list[NewMessage] = []
         for m in unique:
@@ -147,7 +150,9 @@ async def _campaign_control(
 
 async def pause_campaign(pool: asyncpg.Pool, event: CampaignPaused) -> bool:
     """Hold the campaign's queued messages; messages already being sent finish."""
-    return await _campaign_control(pool, event, CAMPAIGNS_CONSUMER + ".paused", "paused", queue.SQL.hold_campaign)
+    return await _campaign_control(
+        pool, event, CAMPAIGNS_CONSUMER + ".paused", "paused", queue.SQL.hold_campaign
+    )
 
 
 async def resume_campaign(pool: asyncpg.Pool, event: CampaignResumed) -> bool:
@@ -160,7 +165,12 @@ async def resume_campaign(pool: asyncpg.Pool, event: CampaignResumed) -> bool:
 async def cancel_campaign(pool: asyncpg.Pool, event: CampaignCancelled, now: datetime) -> bool:
     """End the campaign's pending messages (no per-message event: campaign.cancelled says it)."""
     return await _campaign_control(
-        pool, event, CAMPAIGNS_CONSUMER + ".cancelled", "cancelled", queue.SQL.cancel_campaign_messages, now
+        pool,
+        event,
+        CAMPAIGNS_CONSUMER + ".cancelled",
+        "cancelled",
+        queue.SQL.cancel_campaign_messages,
+        now,
     )
 
 
@@ -199,7 +209,9 @@ async def requeue_dead_for_campaign(
 ) -> int:
     """Put every dead message of a campaign back in line; returns how many."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts)
+        rows = await conn.fetch(
+            queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts
+        )
         await add_events(conn, [_enqueued(row) for row in rows])
         return len(rows)
 

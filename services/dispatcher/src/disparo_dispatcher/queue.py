@@ -11,7 +11,6 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "queue.sql")
@@ -221,7 +220,12 @@ async def record_recipient_sends(
     if not phones:
         return
     await conn.execute(
-        SQL.record_recipient_sends, list(phones), list(sender_ids), list(sent_at), list(campaign_sends), day
+        SQL.record_recipient_sends,
+        list(phones),
+        list(sender_ids),
+        list(sent_at),
+        list(campaign_sends),
+        day,
     )
 
 

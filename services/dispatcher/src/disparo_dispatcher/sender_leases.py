@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
-
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "senders.sql")
@@ -27,7 +26,9 @@ def fair_share(sendable_senders: int, live_replicas: int) -> int:
     return math.ceil(sendable_senders / max(1, live_replicas))
 
 
-async def heartbeat(conn: asyncpg.Connection, replica_id: str, now: datetime, alive_until: datetime) -> int:
+async def heartbeat(
+    conn: asyncpg.Connection, replica_id: str, now: datetime, alive_until: datetime
+) -> int:
     """Record this replica as alive; returns how many replicas are alive now."""
     await conn.execute(SQL.heartbeat_replica, replica_id, alive_until, now)
     return await conn.fetchval(SQL.count_live_replicas, now)

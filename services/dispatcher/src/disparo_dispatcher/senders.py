@@ -19,11 +19,11 @@ from itertools import accumulate
 from pathlib import Path
 
 import asyncpg
-
 from disparo_shared.queries import load_queries
+
 from disparo_dispatcher.providers.base import SenderAccount
-from disparo_dispatcher.rate_limits import daily_cap, sender_weight
 from disparo_dispatcher.quiet_hours import zone
+from disparo_dispatcher.rate_limits import daily_cap, sender_weight
 from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
 
 SQL = load_queries(Path(__file__).parent / "sql" / "senders.sql")
@@ -97,11 +97,15 @@ class Placement:
     unsendable: tuple[str, ...] = ()
 
 
-def placement(senders: Sequence[Sender], now: datetime, today: date, warmup_caps: list[int]) -> Placement:
+def placement(
+    senders: Sequence[Sender], now: datetime, today: date, warmup_caps: list[int]
+) -> Placement:
     """The weighted draw over the senders that can send today (see module docstring)."""
     sendable = [s for s in senders if s.sendable(now)]
     weights = [
-        sender_weight(s.rate_per_second, daily_cap(s.daily_limit, s.warmup_started_on, today, warmup_caps))
+        sender_weight(
+            s.rate_per_second, daily_cap(s.daily_limit, s.warmup_started_on, today, warmup_caps)
+        )
         for s in sendable
     ]
     return Placement(
@@ -193,7 +197,9 @@ class PlacementCache:
     (no loop running, e.g. a replica that only consumes) reloads it from the database itself.
     """
 
-    def __init__(self, settings: DispatcherSettings, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: DispatcherSettings, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._settings = settings
         self._monotonic = monotonic
         self._value = Placement()

@@ -8,7 +8,7 @@ laptop against the simulator. Lists and objects are JSON, e.g.
 
 from datetime import date, time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,10 +19,13 @@ class SenderSeed(BaseModel):
 
     sender_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     provider: str = Field(description='"evolution" or "cloud"')
-    address: str = Field(min_length=1, description="Evolution instance name or Cloud phone-number id")
+    address: str = Field(
+        min_length=1, description="Evolution instance name or Cloud phone-number id"
+    )
     base_url: str = Field(min_length=1, description="Provider API root")
     credential_ref: str = Field(
-        min_length=1, description='"env:NAME" reads the secret from that variable; else the literal (dev)'
+        min_length=1,
+        description='"env:NAME" reads the secret from that variable; else the literal (dev)',
     )
     rate_per_second: int = Field(80, ge=1, le=1000)
     daily_limit: int | None = Field(None, ge=1, description="Messages per day; none = no cap")
@@ -56,7 +59,8 @@ class DispatcherSettings(BaseSettings):
         60.0,
         gt=0,
         description="How long a claimed message stays 'sending' before another replica may "
-        "reclaim it; must exceed the provider timeout.",
+        "reclaim it. A claimed message is sent only while its lease still covers the longest "
+        "provider call (timeout + typing + 2 s); otherwise it goes back in line unsent.",
     )
     claim_interval_seconds: float = Field(
         0.05, gt=0, description="Pause between claims when no sender has room."
@@ -78,9 +82,17 @@ class DispatcherSettings(BaseSettings):
         description="What a crashed replica's in-flight messages become: 'retry' (at least once: "
         "the provider may have sent them) or 'dead' (at most once, re-queue by hand).",
     )
-    provider_timeout_seconds: float = Field(10.0, gt=0, description="Read timeout of provider calls.")
-    http_max_connections: int = Field(1000, ge=1, description="Connection pool of the provider client.")
-    metrics_refresh_seconds: float = Field(5.0, gt=0, description="Queue-depth gauge refresh period.")
+    provider_timeout_seconds: float = Field(
+        10.0, gt=0, description="Read timeout of provider calls."
+    )
+    http_connections_per_sender: int = Field(
+        100,
+        ge=1,
+        description="Upper bound of each sender's provider connection pool (sized to its rate).",
+    )
+    metrics_refresh_seconds: float = Field(
+        5.0, gt=0, description="Queue-depth gauge refresh period."
+    )
 
     # --- per sender -----------------------------------------------------------------------
     spacing_jitter: float = Field(
@@ -91,13 +103,30 @@ class DispatcherSettings(BaseSettings):
         "rhythm never looks machine-made; the per-second cap holds regardless.",
     )
     warmup_daily_caps: list[int] = Field(
-        default_factory=lambda: [50, 50, 100, 100, 200, 200, 400, 400, 800, 800, 1500, 1500, 3000, 3000],
+        default_factory=lambda: [
+            50,
+            50,
+            100,
+            100,
+            200,
+            200,
+            400,
+            400,
+            800,
+            800,
+            1500,
+            1500,
+            3000,
+            3000,
+        ],
         description="Messages allowed on warm-up day 1, 2, …; after the last entry no ramp applies.",
     )
     pause_sender_seconds: float = Field(
         6 * 3600.0, gt=0, description="How long a sender rests after a spam-limit answer (131048)."
     )
-    typing_indicator: bool = Field(True, description="Send Evolution's typing `delay` sized to the text.")
+    typing_indicator: bool = Field(
+        True, description="Send Evolution's typing `delay` sized to the text."
+    )
 
     # --- per recipient --------------------------------------------------------------------
     pair_spacing_seconds: float = Field(
@@ -126,8 +155,12 @@ class DispatcherSettings(BaseSettings):
     )
 
     # --- retries ----------------------------------------------------------------------------
-    retry_base_seconds: float = Field(5.0, gt=0, description="Backoff ceiling after the first failure.")
-    retry_max_seconds: float = Field(3600.0, gt=0, description="Backoff ceiling never exceeds this.")
+    retry_base_seconds: float = Field(
+        5.0, gt=0, description="Backoff ceiling after the first failure."
+    )
+    retry_max_seconds: float = Field(
+        3600.0, gt=0, description="Backoff ceiling never exceeds this."
+    )
 
     # --- fairness ---------------------------------------------------------------------------
     campaign_rank_step_ms: float = Field(
@@ -136,3 +169,14 @@ class DispatcherSettings(BaseSettings):
         description="Virtual time between consecutive messages of one campaign; campaigns of one "
         "priority interleave by it.",
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> "DispatcherSettings":
+        # 6 s is the typing indicator's cap (providers.typing_indicator), 2 s the margin.
+        longest_call = self.provider_timeout_seconds + (6.0 if self.typing_indicator else 0.0) + 2.0
+        if self.message_lease_seconds <= longest_call + self.claim_lookahead_seconds:
+            raise ValueError(
+                f"message_lease_seconds must exceed {longest_call + self.claim_lookahead_seconds:g} "
+                "(provider timeout + typing + margin + claim lookahead)"
+            )
+        return self

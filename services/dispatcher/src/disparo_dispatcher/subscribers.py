@@ -14,9 +14,10 @@ from disparo_shared.events import (
     subjects,
 )
 from disparo_shared.runtime import Runtime
+
 from disparo_dispatcher import handlers
-from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
 
 
 def register_subscribers(
@@ -38,35 +39,50 @@ def register_subscribers(
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     @durable_subscriber(
-        broker, nats, stream=subjects.STREAM_CAMPAIGNS, subject=subjects.CAMPAIGN_PAUSED,
+        broker,
+        nats,
+        stream=subjects.STREAM_CAMPAIGNS,
+        subject=subjects.CAMPAIGN_PAUSED,
         durable="dispatcher-campaign-paused",
     )
     async def on_campaign_paused(event: CampaignPaused) -> None:
         await handlers.pause_campaign(runtime.pool, event)
 
     @durable_subscriber(
-        broker, nats, stream=subjects.STREAM_CAMPAIGNS, subject=subjects.CAMPAIGN_RESUMED,
+        broker,
+        nats,
+        stream=subjects.STREAM_CAMPAIGNS,
+        subject=subjects.CAMPAIGN_RESUMED,
         durable="dispatcher-campaign-resumed",
     )
     async def on_campaign_resumed(event: CampaignResumed) -> None:
         await handlers.resume_campaign(runtime.pool, event)
 
     @durable_subscriber(
-        broker, nats, stream=subjects.STREAM_CAMPAIGNS, subject=subjects.CAMPAIGN_CANCELLED,
+        broker,
+        nats,
+        stream=subjects.STREAM_CAMPAIGNS,
+        subject=subjects.CAMPAIGN_CANCELLED,
         durable="dispatcher-campaign-cancelled",
     )
     async def on_campaign_cancelled(event: CampaignCancelled) -> None:
         await handlers.cancel_campaign(runtime.pool, event, clock())
 
     @durable_subscriber(
-        broker, nats, stream=subjects.STREAM_CONTACTS, subject=subjects.CONTACT_OPTED_OUT,
+        broker,
+        nats,
+        stream=subjects.STREAM_CONTACTS,
+        subject=subjects.CONTACT_OPTED_OUT,
         durable="dispatcher-contact-opted-out",
     )
     async def on_contact_opted_out(event: ContactOptedOut) -> None:
         await handlers.opt_out(runtime.pool, event, clock())
 
     @durable_subscriber(
-        broker, nats, stream=subjects.STREAM_CONTACTS, subject=subjects.CONTACT_OPTED_IN,
+        broker,
+        nats,
+        stream=subjects.STREAM_CONTACTS,
+        subject=subjects.CONTACT_OPTED_IN,
         durable="dispatcher-contact-opted-in",
     )
     async def on_contact_opted_in(event: ContactOptedIn) -> None:

@@ -30,6 +30,7 @@ import itertools
 import math
 import os
 import random
+import ssl
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
@@ -39,11 +40,11 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
-from opentelemetry import trace
-
 from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
+from opentelemetry import trace
+
 from disparo_dispatcher import metrics, queue, sender_leases, senders
 from disparo_dispatcher.admission import CAMPAIGN_KIND, AdmissionRules, admit, wait_until
 from disparo_dispatcher.providers.base import (
@@ -74,6 +75,7 @@ ACTIVE = "active"
 DRAINING = "draining"  # given back to the pool: no new sends, released once in-flight ends
 STOPPED = "stopped"  # lease lost or sender paused: no new sends, forgotten once in-flight ends
 ORPHAN_MOVE_BATCH = 5000
+LEASE_MARGIN_SECONDS = 2.0  # connect time and clock slack on top of the provider's read timeout
 
 
 def utc_now() -> datetime:
@@ -114,9 +116,12 @@ class SenderSlot:
     lease_deadline: float  # monotonic: stop sending past this unless renewed
     state: str = ACTIVE
     in_flight: int = 0
-    buffer: list = field(default_factory=list)  # heap of (-priority, rank_at, seq, message)
+    buffer: list = field(
+        default_factory=list
+    )  # heap of (-priority, rank_at, seq, message, lease_ends)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    http: httpx.AsyncClient | None = None
 
     @property
     def sender_id(self) -> str:
@@ -176,36 +181,32 @@ class Dispatcher:
         self._rules = admission_rules(settings)
         self._retry = RetrySchedule(settings.retry_base_seconds, settings.retry_max_seconds)
         self.slots: dict[str, SenderSlot] = {}
-        self._providers: dict[str, Provider] = {}
-        self._recent: dict[str, datetime] = {}  # phone → last send (or admission) here
+        self._recent: dict[str, datetime] = {}  # phone → when this replica's last send to it ended
+        self._busy: Counter[str] = Counter()  # phone → its messages claimed here, not yet answered
         self._outcomes: list[Outcome] = []
         self._pending: list[PendingSettlement] = []
         self._sends: set[asyncio.Task] = set()
         self._flush_wake = asyncio.Event()
         self._seq = itertools.count()
         self._pool: asyncpg.Pool | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._tls: ssl.SSLContext | None = None  # loaded once: reading the CA bundle costs ~40 ms
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def run(self, pool: asyncpg.Pool) -> None:
         """Send until cancelled; then drain in-flight sends, flush, and give the senders back."""
         self._pool = pool
-        self._http = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=self.settings.http_max_connections,
-                max_keepalive_connections=self.settings.http_max_connections,
-            ),
-            timeout=httpx.Timeout(self.settings.provider_timeout_seconds, connect=5.0),
-        )
-        self._providers.clear()
         async with pool.acquire() as conn:
             await senders.seed_senders(conn, self.settings.senders)
         loops = [
-            asyncio.create_task(self._every(self.settings.sender_lease_renew_seconds, self._lease_tick)),
+            asyncio.create_task(
+                self._every(self.settings.sender_lease_renew_seconds, self._lease_tick)
+            ),
             asyncio.create_task(self._claim_loop()),
             asyncio.create_task(self._flush_loop()),
-            asyncio.create_task(self._every(self.settings.metrics_refresh_seconds, self._refresh_gauges)),
+            asyncio.create_task(
+                self._every(self.settings.metrics_refresh_seconds, self._refresh_gauges)
+            ),
         ]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
@@ -221,8 +222,10 @@ class Dispatcher:
         while True:
             try:
                 await tick()
-            except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("dispatcher tick failed; next one retries", tick=tick.__name__, error=str(exc))
+            except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+                log.warning(
+                    "dispatcher tick failed; next one retries", tick=tick.__name__, error=str(exc)
+                )
             await asyncio.sleep(seconds)
 
     async def _stop(self) -> None:
@@ -234,6 +237,8 @@ class Dispatcher:
         for slot in self.slots.values():
             if slot.task:
                 slot.task.cancel()
+            if slot.http:
+                await slot.http.aclose()
         for _ in range(5):
             if not (self._outcomes or self._pending):
                 break
@@ -250,8 +255,6 @@ class Dispatcher:
             log.warning("could not give leases back; they expire by themselves", error=str(exc))
         self.slots.clear()
         metrics.SENDERS_HELD.set(0)
-        if self._http is not None:
-            await self._http.aclose()
 
     # --- leases ----------------------------------------------------------------------------
 
@@ -269,7 +272,11 @@ class Dispatcher:
 
             held = [sid for sid, slot in self.slots.items() if slot.state != STOPPED]
             kept = await sender_leases.renew(conn, self.replica_id, held, lease_until)
-            deadline = self._monotonic() + settings.sender_lease_seconds - settings.sender_lease_renew_seconds
+            deadline = (
+                self._monotonic()
+                + settings.sender_lease_seconds
+                - settings.sender_lease_renew_seconds
+            )
             for sid in held:
                 slot = self.slots[sid]
                 if sid not in kept:
@@ -298,9 +305,13 @@ class Dispatcher:
             holding = sum(1 for slot in self.slots.values() if slot.state == ACTIVE)
             draining = sum(1 for slot in self.slots.values() if slot.state == DRAINING)
             if not draining and holding < share:
-                rows = await sender_leases.acquire(conn, self.replica_id, now, lease_until, share - holding)
+                rows = await sender_leases.acquire(
+                    conn, self.replica_id, now, lease_until, share - holding
+                )
                 if rows:
-                    await self._take_over([Sender.from_row(r) for r in rows], conn, now, today, deadline)
+                    await self._take_over(
+                        [Sender.from_row(r) for r in rows], conn, now, today, deadline
+                    )
 
             mine = [sid for sid, slot in self.slots.items() if slot.state == ACTIVE]
             reclaimed = await queue.reclaim_expired_leases(
@@ -311,23 +322,34 @@ class Dispatcher:
                 await self._publish_reclaimed(conn, reclaimed, now)
             if current.unsendable or current.sender_ids:
                 await queue.reassign_orphans(
-                    conn, current.sender_ids, current.cumulative_weights, current.unsendable, ORPHAN_MOVE_BATCH
+                    conn,
+                    current.sender_ids,
+                    current.cumulative_weights,
+                    current.unsendable,
+                    ORPHAN_MOVE_BATCH,
                 )
         self._forget_old_recipients(now)
         metrics.SENDERS_HELD.set(sum(1 for s in self.slots.values() if s.state == ACTIVE))
 
     async def _take_over(
-        self, taken: list[Sender], conn: asyncpg.Connection, now: datetime, today: date, deadline: float
+        self,
+        taken: list[Sender],
+        conn: asyncpg.Connection,
+        now: datetime,
+        today: date,
+        deadline: float,
     ) -> None:
         """Start sending for newly leased senders, after a one-second window of silence."""
         since = local_day_start(now, self.settings.time_zone)
         sent = await queue.count_sent_since(conn, [s.sender_id for s in taken], since)
         broken: list[tuple[str, str]] = []
         for sender in taken:
+            http = self._http_client(sender.rate_per_second)
             try:
-                provider = self._provider(sender.provider)
+                provider = self._provider_factory(sender.provider, http)
                 account = sender.account(self._environ)
             except (LookupError, ValueError) as exc:
+                await http.aclose()
                 broken.append((sender.sender_id, f"configuration: {exc}"))
                 continue
             slot = SenderSlot(
@@ -342,8 +364,14 @@ class Dispatcher:
                 ),
                 day=today,
                 sent_today=sent.get(sender.sender_id, 0),
-                cap_today=daily_cap(sender.daily_limit, sender.warmup_started_on, today, self.settings.warmup_daily_caps),
+                cap_today=daily_cap(
+                    sender.daily_limit,
+                    sender.warmup_started_on,
+                    today,
+                    self.settings.warmup_daily_caps,
+                ),
                 lease_deadline=deadline,
+                http=http,
             )
             slot.task = asyncio.create_task(self._drive(slot))
             self.slots[sender.sender_id] = slot
@@ -351,13 +379,28 @@ class Dispatcher:
         for sender_id, reason in broken:
             log.error("sender cannot send; pausing it", sender=sender_id, reason=reason)
             await senders.pause_senders(
-                conn, [sender_id], now + timedelta(seconds=self.settings.pause_sender_seconds), reason
+                conn,
+                [sender_id],
+                now + timedelta(seconds=self.settings.pause_sender_seconds),
+                reason,
             )
 
-    def _provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            self._providers[name] = self._provider_factory(name, self._http)
-        return self._providers[name]
+    def _http_client(self, rate_per_second: int) -> httpx.AsyncClient:
+        """A client of the sender's own, its pool sized to the sender's rate.
+
+        One client per sender rather than one for the process: httpcore scans every pooled
+        connection on each request, so a single pool of a thousand connections costs
+        milliseconds of CPU per send, while a sender never needs more connections than the
+        sends its window lets fly at once.
+        """
+        size = max(4, min(self.settings.http_connections_per_sender, rate_per_second))
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return httpx.AsyncClient(
+            verify=self._tls,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            timeout=httpx.Timeout(self.settings.provider_timeout_seconds, connect=5.0),
+        )
 
     def _refresh_slot(self, slot: SenderSlot, sender: Sender, today: date) -> None:
         """Pick up configuration changes and roll the day over."""
@@ -367,7 +410,9 @@ class Dispatcher:
         if slot.day != today:
             slot.day = today
             slot.sent_today = 0
-        slot.cap_today = daily_cap(sender.daily_limit, sender.warmup_started_on, today, self.settings.warmup_daily_caps)
+        slot.cap_today = daily_cap(
+            sender.daily_limit, sender.warmup_started_on, today, self.settings.warmup_daily_caps
+        )
 
     def _stop_slot(self, slot: SenderSlot) -> None:
         slot.state = STOPPED
@@ -378,18 +423,33 @@ class Dispatcher:
         slot = self.slots.pop(sender_id)
         if slot.task:
             slot.task.cancel()
+        if slot.http:
+            client = slot.http
+            task = asyncio.create_task(client.aclose())
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
-    def _release_buffer(self, slot: SenderSlot, due_at: datetime | None = None, limit: str | None = None) -> None:
+    def _release_buffer(
+        self, slot: SenderSlot, due_at: datetime | None = None, limit: str | None = None
+    ) -> None:
         """Hand claimed-but-unsent messages back to the queue (the attempt is returned)."""
         now = self._clock()
         while slot.buffer:
             message = heapq.heappop(slot.buffer)[3]
+            self._unbusy(message.phone)
             self._pending.append(
-                PendingSettlement(wait_until(message, due_at or now, now, shift=due_at is not None), message)
+                PendingSettlement(
+                    wait_until(message, due_at or now, now, shift=due_at is not None), message
+                )
             )
             if limit:
                 metrics.LIMIT_WAITS.labels(limit).inc()
         self._flush_wake.set()
+
+    def _unbusy(self, phone: str) -> None:
+        self._busy[phone] -= 1
+        if self._busy[phone] <= 0:
+            del self._busy[phone]
 
     def _forget_old_recipients(self, now: datetime) -> None:
         horizon = now - timedelta(seconds=self.settings.pair_spacing_seconds + 60)
@@ -417,7 +477,7 @@ class Dispatcher:
         while True:
             try:
                 await self._claim_tick()
-            except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
                 log.warning("claim failed; retrying", error=str(exc))
             await asyncio.sleep(self.settings.claim_interval_seconds)
 
@@ -442,7 +502,11 @@ class Dispatcher:
         with tracer.start_as_current_span("dispatcher.claim") as span:
             async with self._pool.acquire() as conn:
                 claimed = await queue.claim(
-                    conn, rooms, now, self.replica_id, now + timedelta(seconds=settings.message_lease_seconds)
+                    conn,
+                    rooms,
+                    now,
+                    self.replica_id,
+                    now + timedelta(seconds=settings.message_lease_seconds),
                 )
                 span.set_attribute("dispatcher.claimed", len(claimed))
                 if not claimed:
@@ -450,23 +514,35 @@ class Dispatcher:
                 metrics.CLAIMED.inc(len(claimed))
                 admitted = self._admit(claimed, now, today)
                 admitted = await self._apply_campaign_caps(conn, admitted, now, today)
+        lease_ends = mono + settings.message_lease_seconds
         for message in admitted:
             slot = self.slots.get(message.sender_id)
             if slot is None or slot.state != ACTIVE:
-                self._pending.append(PendingSettlement(wait_until(message, now, now, shift=False), message))
+                self._unbusy(message.phone)
+                self._pending.append(
+                    PendingSettlement(wait_until(message, now, now, shift=False), message)
+                )
                 continue
-            heapq.heappush(slot.buffer, (-message.priority, message.rank_at, next(self._seq), message))
+            heapq.heappush(
+                slot.buffer,
+                (-message.priority, message.rank_at, next(self._seq), message, lease_ends),
+            )
             slot.wake.set()
         if self._pending:
             self._flush_wake.set()
         return len(admitted)
 
-    def _admit(self, claimed: list[ClaimedMessage], now: datetime, today: date) -> list[ClaimedMessage]:
+    def _admit(
+        self, claimed: list[ClaimedMessage], now: datetime, today: date
+    ) -> list[ClaimedMessage]:
         admitted = []
         for message in claimed:
-            wait = admit(message, now, today, self._rules, self._recent.get(message.phone))
+            # A message to this phone still waiting or in flight here counts as sent just now:
+            # the next one waits a full spacing after that one's answer.
+            last_here = now if self._busy[message.phone] else self._recent.get(message.phone)
+            wait = admit(message, now, today, self._rules, last_here)
             if wait is None:
-                self._recent[message.phone] = now  # a second message to it must wait its turn
+                self._busy[message.phone] += 1
                 admitted.append(message)
                 continue
             metrics.LIMIT_WAITS.labels(wait.limit).inc()
@@ -478,7 +554,9 @@ class Dispatcher:
     ) -> list[ClaimedMessage]:
         """Take today's quota of capped campaigns; messages beyond it wait for tomorrow."""
         wanted = Counter(
-            m.campaign_id for m in admitted if m.campaign_id is not None and m.campaign_max_per_day is not None
+            m.campaign_id
+            for m in admitted
+            if m.campaign_id is not None and m.campaign_max_per_day is not None
         )
         if not wanted:
             return admitted
@@ -490,8 +568,10 @@ class Dispatcher:
             if cid in wanted and cid in granted:
                 if granted[cid] <= 0:
                     metrics.LIMIT_WAITS.labels("campaign_daily").inc()
-                    self._recent.pop(message.phone, None)
-                    self._pending.append(PendingSettlement(wait_until(message, tomorrow, now, shift=True), message))
+                    self._unbusy(message.phone)
+                    self._pending.append(
+                        PendingSettlement(wait_until(message, tomorrow, now, shift=True), message)
+                    )
                     continue
                 granted[cid] -= 1
             kept.append(message)
@@ -520,18 +600,36 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 continue
             if slot.cap_today is not None and slot.sent_today >= slot.cap_today:
-                self._release_buffer(slot, next_day_start(self._clock(), self.settings.time_zone), "sender_daily")
+                self._release_buffer(
+                    slot, next_day_start(self._clock(), self.settings.time_zone), "sender_daily"
+                )
                 continue
-            message = heapq.heappop(slot.buffer)[3]
+            *_, message, lease_ends = heapq.heappop(slot.buffer)
+            typing_ms = (
+                typing_duration_ms(message.body, self._rng) if self.settings.typing_indicator else 0
+            )
+            # Start only while the message's lease outlasts the longest possible call: past that,
+            # another replica may reclaim and send it, and a late start would be a second send.
+            longest_call = (
+                self.settings.provider_timeout_seconds + typing_ms / 1000 + LEASE_MARGIN_SECONDS
+            )
+            if mono + longest_call > lease_ends:
+                self._unbusy(message.phone)
+                self._pending.append(
+                    PendingSettlement(
+                        wait_until(message, self._clock(), self._clock(), False), message
+                    )
+                )
+                metrics.LIMIT_WAITS.labels("lease_too_short").inc()
+                continue
             slot.limiter.started(mono)
             slot.sent_today += 1
             slot.in_flight += 1
-            task = asyncio.create_task(self._send(slot, message))
+            task = asyncio.create_task(self._send(slot, message, typing_ms))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
-    async def _send(self, slot: SenderSlot, message: ClaimedMessage) -> None:
-        typing_ms = typing_duration_ms(message.body, self._rng) if self.settings.typing_indicator else 0
+    async def _send(self, slot: SenderSlot, message: ClaimedMessage, typing_ms: int) -> None:
         outgoing = OutgoingText(message.message_id, message.phone, message.body, typing_ms)
         with tracer.start_as_current_span(
             "dispatcher.send",
@@ -544,7 +642,9 @@ class Dispatcher:
         ) as span:
             try:
                 result = await slot.provider.send_text(slot.account, outgoing)
-            except Exception as exc:  # adapters promise not to raise; one that does must not strand the message
+            except (
+                Exception
+            ) as exc:  # adapters promise not to raise; one that does must not strand the message
                 log.exception("provider adapter raised", sender=slot.sender_id)
                 result = Rejected(FailureClass.TRANSIENT, "adapter_error", repr(exc)[:300])
             if isinstance(result, Rejected):
@@ -553,8 +653,15 @@ class Dispatcher:
         slot.limiter.finished(self._monotonic())
         slot.in_flight -= 1
         self._recent[message.phone] = finished_at
-        if isinstance(result, Rejected) and result.failure is FailureClass.PAUSE_SENDER and slot.state == ACTIVE:
-            log.warning("provider flagged the sender; pausing it", sender=slot.sender_id, code=result.code)
+        self._unbusy(message.phone)
+        if (
+            isinstance(result, Rejected)
+            and result.failure is FailureClass.PAUSE_SENDER
+            and slot.state == ACTIVE
+        ):
+            log.warning(
+                "provider flagged the sender; pausing it", sender=slot.sender_id, code=result.code
+            )
             self.placement.without({slot.sender_id})
             self._stop_slot(slot)
         self._outcomes.append(Outcome(slot.sender_id, message, result, finished_at))
@@ -568,7 +675,9 @@ class Dispatcher:
         while True:
             self._flush_wake.clear()
             try:
-                await asyncio.wait_for(self._flush_wake.wait(), self.settings.flush_interval_seconds)
+                await asyncio.wait_for(
+                    self._flush_wake.wait(), self.settings.flush_interval_seconds
+                )
             except TimeoutError:
                 pass
             while self._outcomes or self._pending:
@@ -576,7 +685,7 @@ class Dispatcher:
                     await self._flush()
                 except asyncpg.DeadlockDetectedError:
                     continue
-                except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
                     log.warning("flush failed; results kept for the next try", error=str(exc))
                     await asyncio.sleep(1.0)
                     break
@@ -599,11 +708,21 @@ class Dispatcher:
         for outcome in outcomes:
             m, result = outcome.message, outcome.result
             if isinstance(result, Accepted):
-                sent.append(SentMessage(m.message_id, m.attempt, result.provider_message_id, outcome.finished_at))
+                sent.append(
+                    SentMessage(
+                        m.message_id, m.attempt, result.provider_message_id, outcome.finished_at
+                    )
+                )
                 accepted.append(outcome)
                 continue
             verdict = judge_rejection(
-                result, m.attempt, m.max_attempts, now, self._retry, self._rng, self.settings.pair_spacing_seconds
+                result,
+                m.attempt,
+                m.max_attempts,
+                now,
+                self._retry,
+                self._rng,
+                self.settings.pair_spacing_seconds,
             )
             settlement = Settlement(
                 m.message_id,
@@ -648,7 +767,9 @@ class Dispatcher:
                     sender_ids.append(outcome.sender_id)
                     times.append(outcome.finished_at)
                     campaign_flags.append(1 if m.kind == CAMPAIGN_KIND else 0)
-                await queue.record_recipient_sends(conn, phones, sender_ids, times, campaign_flags, today)
+                await queue.record_recipient_sends(
+                    conn, phones, sender_ids, times, campaign_flags, today
+                )
 
                 confirmed_settled = await queue.settle(conn, [p.settlement for p in settled], now)
                 for p in settled:
@@ -675,7 +796,11 @@ class Dispatcher:
                         await senders.pause_senders(conn, [sender_id], until, reason)
                     moved_to = self.placement.without(set(paused))
                     await queue.reassign_orphans(
-                        conn, moved_to.sender_ids, moved_to.cumulative_weights, list(paused), ORPHAN_MOVE_BATCH
+                        conn,
+                        moved_to.sender_ids,
+                        moved_to.cumulative_weights,
+                        list(paused),
+                        ORPHAN_MOVE_BATCH,
                     )
                 if opted_out:
                     phones_out = sorted(opted_out)
@@ -698,7 +823,9 @@ class Dispatcher:
             if outcome.message.message_id in confirmed:
                 by_sender[outcome.sender_id] += 1
                 latency = (outcome.finished_at - outcome.message.enqueued_at).total_seconds()
-                metrics.ENQUEUE_TO_SENT.labels(str(outcome.message.priority)).observe(max(0.0, latency))
+                metrics.ENQUEUE_TO_SENT.labels(str(outcome.message.priority)).observe(
+                    max(0.0, latency)
+                )
         for sender_id, count in by_sender.items():
             metrics.SENDS.labels(sender_id, "accepted").inc(count)
         for outcome, _verdict in failures.values():

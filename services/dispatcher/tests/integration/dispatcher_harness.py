@@ -18,9 +18,6 @@ from uuid import uuid4
 import asyncpg
 import nats
 import uvicorn
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-
 from disparo_dispatcher.app import create_app
 from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
 from disparo_shared.events import Event, MessagesRequested, RequestedMessage
@@ -31,6 +28,8 @@ from disparo_shared.testing.fixtures import TEST_API_KEY
 from disparo_simulator.app import create_app as create_simulator
 from disparo_simulator.provider import SimulatedProvider
 from disparo_simulator.settings import SimulatorSettings
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 EVOLUTION_KEY = "sim-evolution-key"
 CLOUD_TOKEN = "sim-cloud-token"
@@ -39,7 +38,8 @@ HEADERS = {"X-API-Key": TEST_API_KEY}
 FAST = dict(
     sender_lease_seconds=2.0,
     sender_lease_renew_seconds=0.25,
-    message_lease_seconds=3.0,
+    message_lease_seconds=5.0,
+    typing_indicator=False,
     claim_interval_seconds=0.02,
     flush_interval_seconds=0.02,
     metrics_refresh_seconds=0.5,
@@ -60,7 +60,7 @@ class Simulator:
     provider: SimulatedProvider
 
     def stats(self) -> dict[str, Any]:
-        return self.provider.stats_json()
+        return self.provider.stats.as_json()
 
     def sends(self) -> list:
         return list(self.provider.log._sends)
@@ -70,7 +70,9 @@ async def _serve(app: Litestar) -> tuple[uvicorn.Server, asyncio.Task, str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -1,8 +1,8 @@
 """The send queue end to end: NATS request → Postgres → the real simulator over HTTP → events."""
 
 import asyncio
-from uuid import uuid4
 
+from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     collect,
     dispatcher,
@@ -14,9 +14,6 @@ from dispatcher_harness import (
     simulator,
     states,
 )
-
-from disparo_shared.events import MessagesRequested
-from disparo_shared.testing.fixtures import eventually
 
 
 async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, db):
@@ -32,7 +29,9 @@ async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, d
     assert sim.stats()["accepted"] == 5
     assert sim.stats()["duplicates"] == 0
     assert {e["message_id"] for e in sent_events} == {str(m.message_id) for m in msgs}
-    row = await db.fetchrow("SELECT * FROM dispatcher.messages WHERE message_id = $1", msgs[0].message_id)
+    row = await db.fetchrow(
+        "SELECT * FROM dispatcher.messages WHERE message_id = $1", msgs[0].message_id
+    )
     assert row["attempt"] == 1 and row["provider_message_id"] and row["sender_id"] == "sim-1"
 
 
@@ -45,7 +44,9 @@ async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_sett
             # The same event again (redelivery), the same message in a new event, and a new
             # message id reusing an idempotency key: none of them adds a row or a send.
             await publish(kernel_settings.nats, event)
-            await request(kernel_settings.nats, first, message(phone(3), idempotency_key="same-key"))
+            await request(
+                kernel_settings.nats, first, message(phone(3), idempotency_key="same-key")
+            )
             await eventually(lambda: _count_sent(db, 2))
             await asyncio.sleep(0.3)  # let any duplicate that slipped through surface
     assert await db.fetchval("SELECT count(*) FROM dispatcher.messages") == 2

@@ -4,7 +4,6 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from disparo_dispatcher.rate_limits import (
     SendRateLimiter,
     daily_cap,

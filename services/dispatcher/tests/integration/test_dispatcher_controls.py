@@ -1,0 +1,215 @@
+"""Campaign and consent controls, urgency, daily limits and the admin API, on the running queue."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from disparo_shared.events import (
+    CampaignCancelled,
+    CampaignPaused,
+    CampaignResumed,
+    ContactOptedOut,
+)
+from disparo_shared.testing.fixtures import eventually
+from dispatcher_harness import (
+    dispatcher,
+    evolution_sender,
+    message,
+    phone,
+    publish,
+    request,
+    simulator,
+)
+
+
+async def _count(db, state: str, campaign_id=None) -> int:
+    if campaign_id is None:
+        return await db.fetchval("SELECT count(*) FROM dispatcher.messages WHERE state = $1", state)
+    return await db.fetchval(
+        "SELECT count(*) FROM dispatcher.messages WHERE state = $1 AND campaign_id = $2",
+        state,
+        campaign_id,
+    )
+
+
+async def test_a_paused_campaign_stops_within_a_second_and_resumes(kernel_settings, db):
+    campaign = uuid4()
+    async with simulator() as sim:
+        async with dispatcher(
+            kernel_settings, [evolution_sender(sim, "sim-1", rate_per_second=10)]
+        ):
+            await request(
+                kernel_settings.nats, *(message(phone(i), campaign_id=campaign) for i in range(25))
+            )
+            await eventually(lambda: _at_least(db, "sent", 3))
+            await publish(kernel_settings.nats, CampaignPaused(campaign_id=campaign))
+
+            async def stopped():
+                return await _count(db, "held") > 0 and await _count(db, "sending") == 0
+
+            await eventually(stopped, timeout=3)
+            sent_when_paused = await _count(db, "sent")
+            await asyncio.sleep(0.5)
+            assert await _count(db, "sent") == sent_when_paused < 25
+            await publish(kernel_settings.nats, CampaignResumed(campaign_id=campaign))
+            await eventually(lambda: _at_least(db, "sent", 25), timeout=10)
+    assert sim.stats()["accepted"] == 25 and sim.stats()["duplicates"] == 0
+
+
+async def _at_least(db, state: str, n: int) -> bool:
+    return await _count(db, state) >= n
+
+
+async def test_cancel_and_opt_out_drop_pending_messages(kernel_settings, db):
+    campaign, doctor = uuid4(), phone(500)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1", rate_per_second=5)]):
+            await request(
+                kernel_settings.nats,
+                *(message(phone(i), campaign_id=campaign) for i in range(20)),
+                message(doctor, kind="followup", not_before=later),
+                message(doctor, kind="first_contact", not_before=later),
+            )
+            await eventually(lambda: _at_least(db, "sent", 1))
+            await publish(
+                kernel_settings.nats,
+                CampaignCancelled(campaign_id=campaign),
+                ContactOptedOut(phone=doctor, reason="replied_stop"),
+            )
+
+            async def dropped():
+                cancelled = await _count(db, "cancelled")
+                return (
+                    cancelled >= 3
+                    and await _count(db, "queued") == 0
+                    and await _count(db, "sending") == 0
+                )
+
+            await eventually(dropped, timeout=5)
+            sent = await _count(db, "sent")
+            await asyncio.sleep(0.4)
+            assert await _count(db, "sent") == sent < 20
+            # The opt-out is remembered: a later request to that phone is not sent either.
+            await request(kernel_settings.nats, message(doctor, kind="reply", priority=10))
+            await eventually(lambda: _at_least(db, "cancelled", 23 - sent))
+    assert sim.stats()["accepted"] == sent
+
+
+async def test_an_urgent_reply_jumps_the_campaign_backlog(kernel_settings, db):
+    async with simulator() as sim:
+        async with dispatcher(
+            kernel_settings, [evolution_sender(sim, "sim-1", rate_per_second=10)]
+        ):
+            await request(kernel_settings.nats, *(message(phone(i), priority=3) for i in range(60)))
+            await eventually(lambda: _at_least(db, "sent", 5))
+            reply = message(
+                phone(999), kind="reply", priority=10, body="Claro, te envio os detalhes."
+            )
+            await request(kernel_settings.nats, reply)
+
+            async def reply_sent():
+                row = await db.fetchrow(
+                    "SELECT state, sent_at - enqueued_at AS waited FROM dispatcher.messages WHERE message_id = $1",
+                    reply.message_id,
+                )
+                return row if row and row["state"] == "sent" else None
+
+            row = await eventually(reply_sent, timeout=5)
+            backlog = await _count(db, "queued")
+    assert row["waited"] < timedelta(seconds=1)
+    assert backlog > 20  # it did not wait for the backlog
+    assert sim.stats()["duplicates"] == 0
+
+
+async def test_a_sender_stops_at_its_daily_limit(kernel_settings, db):
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1", daily_limit=3)]):
+            await request(kernel_settings.nats, *(message(phone(i)) for i in range(5)))
+            await eventually(lambda: _at_least(db, "sent", 3))
+            await asyncio.sleep(0.5)
+            waiting = await _count(db, "queued")
+    # The rest wait for tomorrow, unclaimed: a capped sender claims nothing more today.
+    assert sim.stats()["accepted"] == 3 and waiting == 2
+
+
+async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
+    capped, other = uuid4(), uuid4()
+    async with simulator() as sim:
+        async with dispatcher(
+            kernel_settings, [evolution_sender(sim, "sim-1")], recipient_campaign_max_per_day=1
+        ) as client:
+            response = await client.put(f"/v1/campaigns/{capped}/limits", json={"max_per_day": 2})
+            assert response.status_code == 200, response.text
+            await request(
+                kernel_settings.nats,
+                *(message(phone(i), campaign_id=capped) for i in range(4)),
+                message(phone(100), campaign_id=other),
+                message(phone(100), campaign_id=other, body="de novo"),
+            )
+            await eventually(lambda: _at_least(db, "sent", 3))
+            await asyncio.sleep(0.5)
+            assert await _count(db, "sent", capped) == 2
+            assert await _count(db, "sent", other) == 1
+            waiting = await db.fetch(
+                "SELECT due_at, attempt, last_error_code, campaign_id = $1 AS capped FROM dispatcher.messages WHERE state = 'queued'",
+                capped,
+            )
+    assert len(waiting) == 3, waiting
+    assert all(
+        r["due_at"] > datetime.now(UTC) + timedelta(minutes=1) and r["attempt"] == 0
+        for r in waiting
+    ), [dict(r) for r in waiting]
+    assert sim.stats()["accepted"] == 3
+
+
+async def test_senders_are_managed_over_http(kernel_settings, db):
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, []) as client:
+            seed = evolution_sender(sim, "api-1").model_dump(mode="json")
+            created = await client.post("/v1/senders", json=seed)
+            assert created.status_code == 201, created.text
+            assert (await client.post("/v1/senders", json=seed)).status_code == 409
+            bad = await client.post(
+                "/v1/senders", json={**seed, "sender_id": "x", "provider": "telegram"}
+            )
+            assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "provider"
+            paused = await client.patch(
+                "/v1/senders/api-1", json={"status": "paused", "pause_reason": "manual"}
+            )
+            assert paused.json()["status"] == "paused"
+            await request(kernel_settings.nats, message(phone(1)))
+            await asyncio.sleep(0.8)
+            assert sim.stats()["accepted"] == 0  # nobody sends for a paused sender
+            resumed = await client.patch("/v1/senders/api-1", json={"status": "active"})
+            assert resumed.json()["pause_reason"] is None
+            await eventually(lambda: _at_least(db, "sent", 1))
+            listing = (await client.get("/v1/senders")).json()
+            assert [s["sender_id"] for s in listing] == ["api-1"] and listing[0]["lease_owner"]
+            assert (await client.get("/v1/senders/nope")).status_code == 404
+            stats = (await client.get("/v1/queue/stats")).json()
+            assert "totals" in stats
+
+
+async def test_dead_messages_can_be_requeued_one_by_one_or_per_campaign(kernel_settings, db):
+    campaign = uuid4()
+    gone = [phone(i) for i in range(3)]
+    async with simulator(permanent_numbers=[p.lstrip("+") for p in gone]) as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]) as client:
+            msgs = [message(p, campaign_id=campaign) for p in gone]
+            await request(kernel_settings.nats, *msgs)
+            await eventually(lambda: _at_least(db, "dead", 3))
+            sim.provider.change_faults({"permanent_numbers": []})
+            one = await client.post(f"/v1/dead-letters/{msgs[0].message_id}/requeue")
+            assert one.status_code == 200, one.text
+            await eventually(lambda: _at_least(db, "sent", 1))
+            again = await client.post(f"/v1/dead-letters/{msgs[0].message_id}/requeue")
+            assert again.status_code == 409
+            assert (await client.post(f"/v1/dead-letters/{uuid4()}/requeue")).status_code == 404
+            rest = await client.post(
+                f"/v1/campaigns/{campaign}/requeue-failed", json={"extra_attempts": 2}
+            )
+            assert rest.json()["requeued"] == 2
+            await eventually(lambda: _at_least(db, "sent", 3))
+            shown = (await client.get(f"/v1/messages/{msgs[1].message_id}")).json()
+    assert shown["state"] == "sent" and shown["attempt"] == 2 and "phone" not in shown
