@@ -15,28 +15,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-
-from disparo_campaign_api.campaigns import (
-    Command,
-    DailySpread,
-    IllegalTransition,
-    SendWindow,
-    State,
-    decide,
-)
-from disparo_campaign_api.pagination import decode_cursor, paginate
-from disparo_campaign_api.segments import (
-    audience_filter,
-    audience_sql,
-    checked_filter,
-    not_found,
-    parse_segment_id,
-    sample_audience,
-    segment_filter,
-)
-from disparo_campaign_api.segment_filters import Filter, FilterError, filter_to_json, parse_filter
-from disparo_campaign_api.templates import TemplateError, load_template, parse_template
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignCompleted,
@@ -50,6 +28,33 @@ from disparo_shared.outbox import add_events
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from disparo_campaign_api.campaign_message_ids import recipient_seq
+from disparo_campaign_api.campaigns import (
+    Command,
+    DailySpread,
+    IllegalTransition,
+    SendWindow,
+    State,
+    decide,
+)
+from disparo_campaign_api.pagination import decode_cursor, paginate
+from disparo_campaign_api.segment_filters import (
+    Filter,
+    FilterError,
+    Parameters,
+    filter_to_json,
+    parse_filter,
+)
+from disparo_campaign_api.segments import (
+    audience_sql,
+    checked_filter,
+    not_found,
+    parse_segment_id,
+    segment_filter,
+)
+from disparo_campaign_api.templates import TemplateError, load_template, parse_template, render_sql
 
 SQL = load_queries(Path(__file__).parent / "sql" / "campaigns.sql")
 # NOTIFY channel that wakes the fan-out worker when a campaign starts or resumes.
@@ -66,7 +71,9 @@ class SendWindowIn(BaseModel):
     start_hour: int = Field(0, ge=0, le=23, description="First hour messages may fall due, e.g. 9.")
     end_hour: int = Field(24, ge=1, le=24, description="Hour the window closes, e.g. 18.")
     days: list[int] = Field(
-        default_factory=lambda: list(ALL_DAYS), min_length=1, max_length=7,
+        default_factory=lambda: list(ALL_DAYS),
+        min_length=1,
+        max_length=7,
         description="ISO weekdays, 1 = Monday … 7 = Sunday.",
     )
 
@@ -90,11 +97,15 @@ class CampaignFields(BaseModel):
         None, description="Text with {nome}, {primeiro_nome}, {especialidade}, {regiao}, {attr.x}."
     )
     segment_id: str | None = Field(None, description="A saved segment's uuid or predefined:<key>.")
-    filter: dict[str, Any] | None = Field(None, description="An inline filter instead of a segment.")
+    filter: dict[str, Any] | None = Field(
+        None, description="An inline filter instead of a segment."
+    )
     priority: int | None = Field(None, ge=1, le=10, description="1–10, 10 most urgent.")
     max_per_day: int | None = Field(None, ge=1, description="At most this many messages due a day.")
     send_window: SendWindowIn | None = None
-    not_before: AwareDatetime | None = Field(None, description="No message of it earlier than this.")
+    not_before: AwareDatetime | None = Field(
+        None, description="No message of it earlier than this."
+    )
 
 
 class CreateCampaign(CampaignFields):
@@ -190,17 +201,31 @@ def _decide(command: Command, row: asyncpg.Record):
 # Commands
 
 
-async def create_campaign(conn: asyncpg.Connection, data: CreateCampaign, now: datetime) -> dict[str, Any]:
+async def create_campaign(
+    conn: asyncpg.Connection, data: CreateCampaign, now: datetime
+) -> dict[str, Any]:
     """A draft campaign; template and audience are checked now, evaluated at start."""
     template = _checked_template(data.template)
     segment_ref, stored_filter = await _checked_target(conn, data.segment_id, data.filter)
     window = data.send_window or SendWindowIn()
     row = await conn.fetchrow(
         SQL.insert_campaign,
-        data.name, data.kind, template, segment_ref, stored_filter, data.priority,
-        data.max_per_day, window.start_hour, window.end_hour, window.days, data.not_before, now,
+        data.name,
+        data.kind,
+        template,
+        segment_ref,
+        stored_filter,
+        data.priority,
+        data.max_per_day,
+        window.start_hour,
+        window.end_hour,
+        window.days,
+        data.not_before,
+        now,
     )
-    await add_events(conn, [CampaignCreated(campaign_id=row["id"], name=row["name"], occurred_at=now)])
+    await add_events(
+        conn, [CampaignCreated(campaign_id=row["id"], name=row["name"], occurred_at=now)]
+    )
     return campaign_json(row)
 
 
@@ -237,7 +262,8 @@ async def update_campaign(
         changes.send_window
         if "send_window" in given and changes.send_window is not None
         else SendWindowIn(
-            start_hour=row["window_start_hour"], end_hour=row["window_end_hour"],
+            start_hour=row["window_start_hour"],
+            end_hour=row["window_end_hour"],
             days=list(row["window_days"]),
         )
     )
@@ -272,7 +298,9 @@ async def schedule_campaign(
     row = await _locked(conn, campaign_id)
     _decide(Command.SCHEDULE, row)
     updated = await conn.fetchrow(SQL.set_scheduled, campaign_id, at, now)
-    await add_events(conn, [CampaignScheduled(campaign_id=campaign_id, scheduled_for=at, occurred_at=now)])
+    await add_events(
+        conn, [CampaignScheduled(campaign_id=campaign_id, scheduled_for=at, occurred_at=now)]
+    )
     return campaign_json(updated)
 
 
@@ -285,7 +313,10 @@ async def start_campaign(
 
 
 async def start_locked(
-    conn: asyncpg.Connection, row: asyncpg.Record, now: datetime, zone_name: str = "America/Sao_Paulo"
+    conn: asyncpg.Connection,
+    row: asyncpg.Record,
+    now: datetime,
+    zone_name: str = "America/Sao_Paulo",
 ) -> asyncpg.Record:
     """Start a campaign whose row the caller holds locked (manual start or the scheduler).
 
@@ -320,7 +351,9 @@ async def _audience_at_start(conn: asyncpg.Connection, row: asyncpg.Record) -> F
             return await segment_filter(conn, row["segment_ref"])
         return parse_filter(row["filter"])
     except FilterError as exc:
-        raise Problem(409, "Campaign audience invalid", f"stored filter {exc.path}: {exc.reason}") from None
+        raise Problem(
+            409, "Campaign audience invalid", f"stored filter {exc.path}: {exc.reason}"
+        ) from None
     except Problem as exc:
         if exc.status_code != 404:
             raise
@@ -341,7 +374,9 @@ def daily_spread(row: asyncpg.Record, zone_name: str) -> DailySpread:
     return DailySpread(row["first_due_at"], _window(row, zone_name), row["max_per_day"])
 
 
-async def pause_campaign(conn: asyncpg.Connection, campaign_id: UUID, now: datetime) -> dict[str, Any]:
+async def pause_campaign(
+    conn: asyncpg.Connection, campaign_id: UUID, now: datetime
+) -> dict[str, Any]:
     row = await _locked(conn, campaign_id)
     if not _decide(Command.PAUSE, row).changed:
         return campaign_json(row)
@@ -350,7 +385,9 @@ async def pause_campaign(conn: asyncpg.Connection, campaign_id: UUID, now: datet
     return campaign_json(updated)
 
 
-async def resume_campaign(conn: asyncpg.Connection, campaign_id: UUID, now: datetime) -> dict[str, Any]:
+async def resume_campaign(
+    conn: asyncpg.Connection, campaign_id: UUID, now: datetime
+) -> dict[str, Any]:
     row = await _locked(conn, campaign_id)
     if not _decide(Command.RESUME, row).changed:
         return campaign_json(row)
@@ -360,7 +397,9 @@ async def resume_campaign(conn: asyncpg.Connection, campaign_id: UUID, now: date
     return campaign_json(updated)
 
 
-async def cancel_campaign(conn: asyncpg.Connection, campaign_id: UUID, now: datetime) -> dict[str, Any]:
+async def cancel_campaign(
+    conn: asyncpg.Connection, campaign_id: UUID, now: datetime
+) -> dict[str, Any]:
     row = await _locked(conn, campaign_id)
     if not _decide(Command.CANCEL, row).changed:
         return campaign_json(row)
@@ -376,30 +415,33 @@ async def preview_campaign(
     fallbacks: dict[str, str],
     limit: int = PREVIEW_SIZE,
 ) -> dict[str, Any]:
-    """The message as a few recipients would get it (the audience evaluated now, or the
-    snapshot once started)."""
+    """The message as a few recipients get it, rendered by the same SQL as the fan-out (the
+    audience evaluated now, or the snapshot once started)."""
     row = await conn.fetchrow(SQL.get_campaign, campaign_id)
     if row is None:
         raise not_found("campaign", campaign_id)
-    if row["audience_size"] is not None:
-        contacts = await conn.fetch(SQL.recipients_for_preview, campaign_id, limit)
-    else:
-        audience = await audience_filter(
-            conn, row["segment_ref"], row["filter"] if row["segment_ref"] is None else None
-        )
-        contacts = await sample_audience(conn, audience, now, limit)
     template = load_template(row["template"])
+    if row["audience_size"] is not None:
+        params = Parameters(first_index=3)
+        query = SQL.render_for_recipients.replace(
+            "{body}", render_sql(template, params.add, fallbacks)
+        )
+        rendered = await conn.fetch(query, campaign_id, limit, *params.values)
+    else:
+        audience = await _audience_at_start(conn, row)
+        query, audience_params = audience_sql(
+            SQL.render_for_audience, audience, now, fixed_params=1
+        )
+        params = Parameters(first_index=2 + len(audience_params))
+        query = query.replace("{body}", render_sql(template, params.add, fallbacks))
+        rendered = await conn.fetch(query, limit, *audience_params, *params.values)
     return {
         "campaign_id": str(campaign_id),
         "template": row["template"],
         "placeholders": list(template.placeholders),
         "samples": [
-            {
-                "contact_id": str(c["id"]),
-                "phone": mask_phone(c["phone"]),
-                "body": template.render(c, fallbacks),
-            }
-            for c in contacts
+            {"contact_id": str(r["id"]), "phone": mask_phone(r["phone"]), "body": r["body"]}
+            for r in rendered
         ],
     }
 
@@ -409,10 +451,17 @@ async def preview_campaign(
 
 
 async def record_outcome(
-    conn: asyncpg.Connection, message_id: UUID, status: Literal["sent", "failed"], now: datetime
-) -> UUID | None:
-    """Mark a campaign message final; returns its campaign when this changed anything."""
-    return await conn.fetchval(SQL.record_outcome, message_id, status, now)
+    conn: asyncpg.Connection,
+    campaign_id: UUID,
+    message_id: UUID,
+    status: Literal["sent", "failed"],
+    now: datetime,
+) -> bool:
+    """Mark a campaign message final; True when this changed anything (once per message)."""
+    seq = recipient_seq(campaign_id, message_id)
+    if seq is None:
+        return False  # not a message of this campaign's fan-out
+    return await conn.fetchval(SQL.record_outcome, campaign_id, seq, status, now) is not None
 
 
 async def complete_if_finished(conn: asyncpg.Connection, campaign_id: UUID, now: datetime) -> bool:
@@ -424,7 +473,9 @@ async def complete_if_finished(conn: asyncpg.Connection, campaign_id: UUID, now:
     return True
 
 
-async def complete_finished_campaigns(pool: asyncpg.Pool, now: datetime, limit: int = 100) -> list[UUID]:
+async def complete_finished_campaigns(
+    pool: asyncpg.Pool, now: datetime, limit: int = 100
+) -> list[UUID]:
     """The sweep behind the per-event check: two last outcomes committed at once can each miss
     the other, so running campaigns with fan-out done are re-checked periodically."""
     completed = []

@@ -9,12 +9,12 @@ scheduler's sweep catches the race where the last two facts commit at once.
 from datetime import datetime
 
 import asyncpg
-
-from disparo_campaign_api.campaign_handlers import complete_if_finished, record_outcome
-from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import MessageFailed, MessageSent, subjects, utc_now
 from disparo_shared.runtime import Runtime
+
+from disparo_campaign_api.campaign_handlers import complete_if_finished, record_outcome
+from disparo_campaign_api.settings import CampaignApiSettings
 
 
 async def handle_message_sent(pool: asyncpg.Pool, event: MessageSent, now: datetime) -> None:
@@ -30,11 +30,12 @@ async def handle_message_failed(pool: asyncpg.Pool, event: MessageFailed, now: d
     await _finish(pool, event, "failed", now)
 
 
-async def _finish(pool: asyncpg.Pool, event: MessageSent | MessageFailed, status, now: datetime) -> None:
+async def _finish(
+    pool: asyncpg.Pool, event: MessageSent | MessageFailed, status, now: datetime
+) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        campaign_id = await record_outcome(conn, event.message_id, status, now)
-        if campaign_id is not None:
-            await complete_if_finished(conn, campaign_id, now)
+        if await record_outcome(conn, event.campaign_id, event.message_id, status, now):
+            await complete_if_finished(conn, event.campaign_id, now)
 
 
 def subscribe_campaign_outcomes(runtime: Runtime, settings: CampaignApiSettings) -> None:

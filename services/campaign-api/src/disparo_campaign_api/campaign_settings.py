@@ -6,6 +6,7 @@ fan-out chunk and the attempts per message stay there.
 
 from functools import lru_cache
 
+from litestar.di import NamedDependency
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,3 +43,7 @@ class CampaignSettings(BaseSettings):
 def campaign_settings() -> CampaignSettings:
     """The process's settings, read once."""
     return CampaignSettings()
+
+
+CampaignConfig = NamedDependency[CampaignSettings]
+"""Declare ``campaign_config: CampaignConfig`` on a handler of a controller that provides it."""

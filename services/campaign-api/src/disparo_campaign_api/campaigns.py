@@ -15,7 +15,7 @@ hold (pausing a draft, starting a cancelled campaign, editing a scheduled one) a
 the API answers 409.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -109,18 +109,24 @@ class SendWindow:
     start_hour: int = 0
     end_hour: int = 24
     days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
-    zone: ZoneInfo = ZoneInfo("America/Sao_Paulo")
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/Sao_Paulo"))
 
     def next_opening(self, at: datetime) -> datetime:
         """``at`` itself when inside the window, else the next moment the window opens."""
         local = at.astimezone(self.zone)
         for offset in range(8):
-            day = (local + timedelta(days=offset)).replace(hour=0, minute=0, second=0, microsecond=0)
+            day = (local + timedelta(days=offset)).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
             day = day.replace(tzinfo=self.zone)
             if day.isoweekday() not in self.days:
                 continue
             opens = day.replace(hour=self.start_hour)
-            closes = day + timedelta(hours=self.end_hour) if self.end_hour == 24 else day.replace(hour=self.end_hour)
+            closes = (
+                day + timedelta(hours=self.end_hour)
+                if self.end_hour == 24
+                else day.replace(hour=self.end_hour)
+            )
             if offset == 0 and local >= closes:
                 continue
             return max(local, opens) if offset == 0 else opens

@@ -2,13 +2,14 @@
 cancel, preview. Every command answers the campaign; an illegal move is a 409 problem."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
+from disparo_shared.problems import invalid
 from litestar import Controller, Response, get, patch, post
 from litestar.di import Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from disparo_campaign_api.campaign_handlers import (
@@ -26,11 +27,10 @@ from disparo_campaign_api.campaign_handlers import (
     start_campaign,
     update_campaign,
 )
-from disparo_campaign_api.campaign_settings import CampaignSettings, campaign_settings
+from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
-from disparo_shared.problems import invalid
 
 
 class SendWindowOut(BaseModel):
@@ -65,7 +65,9 @@ class Campaign(BaseModel):
 
 class CampaignPage(BaseModel):
     items: list[Campaign]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
 
 
 class RenderedSample(BaseModel):
@@ -84,7 +86,9 @@ class CampaignPreview(BaseModel):
 Command = Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]]
 
 
-async def _once(pool: asyncpg.Pool, scope: str, key: str | None, body: Any, command: Command) -> Response:
+async def _once(
+    pool: asyncpg.Pool, scope: str, key: str | None, body: Any, command: Command
+) -> Response:
     async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
         return 200, await command(conn)
 
@@ -94,12 +98,15 @@ async def _once(pool: asyncpg.Pool, scope: str, key: str | None, body: Any, comm
 
 class CampaignsController(Controller):
     path = "/v1/campaigns"
-    tags = ["campaigns"]
-    dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}
+    tags = ["campaigns"]  # noqa: RUF012 - the Litestar idiom
+    dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}  # noqa: RUF012
 
     @post("/", summary="Create a campaign (draft)", status_code=201)
     async def create(
-        self, data: JSONBody[CreateCampaign], pool: Pool, clock: Clock,
+        self,
+        data: JSONBody[CreateCampaign],
+        pool: Pool,
+        clock: Clock,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """The template's placeholders and the audience (``segment_id`` or ``filter``) are checked
@@ -109,8 +116,11 @@ class CampaignsController(Controller):
             return 201, await create_campaign(conn, data, clock())
 
         stored = await run_once(
-            pool, scope="POST /v1/campaigns", key=check_key(idempotency_key),
-            request_body=data.model_dump(mode="json"), work=work,
+            pool,
+            scope="POST /v1/campaigns",
+            key=check_key(idempotency_key),
+            request_body=data.model_dump(mode="json"),
+            work=work,
         )
         return stored.to_response()
 
@@ -119,13 +129,18 @@ class CampaignsController(Controller):
         self,
         pool: Pool,
         settings: Settings,
-        state: FromQuery[str | None] = None,
+        campaign_state: Annotated[
+            str | None, QueryParameter(name="state", description="Only campaigns in this state.")
+        ] = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> CampaignPage:
         async with pool.acquire() as conn:
             page = await list_campaigns(
-                conn, state=state, cursor=cursor, limit=check_limit(limit, settings.page_max_limit)
+                conn,
+                state=campaign_state,
+                cursor=cursor,
+                limit=check_limit(limit, settings.page_max_limit),
             )
         return CampaignPage.model_validate(page)
 
@@ -144,68 +159,109 @@ class CampaignsController(Controller):
 
     @post("/{campaign_id:uuid}/schedule", summary="Schedule a draft", status_code=200)
     async def schedule(
-        self, campaign_id: FromPath[UUID], data: JSONBody[ScheduleCampaign], pool: Pool, clock: Clock,
+        self,
+        campaign_id: FromPath[UUID],
+        data: JSONBody[ScheduleCampaign],
+        pool: Pool,
+        clock: Clock,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """The scheduler starts it at ``at``; rescheduling a scheduled campaign moves it."""
         return await _once(
-            pool, f"POST /v1/campaigns/{campaign_id}/schedule", idempotency_key, data.model_dump(mode="json"),
+            pool,
+            f"POST /v1/campaigns/{campaign_id}/schedule",
+            idempotency_key,
+            data.model_dump(mode="json"),
             lambda conn: schedule_campaign(conn, campaign_id, data.at, clock()),
         )
 
     @post("/{campaign_id:uuid}/start", summary="Start now", status_code=200)
     async def start(
-        self, campaign_id: FromPath[UUID], pool: Pool, clock: Clock, campaign_config: CampaignSettings,
+        self,
+        campaign_id: FromPath[UUID],
+        pool: Pool,
+        clock: Clock,
+        campaign_config: CampaignConfig,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """Snapshots the audience and hands it to fan-out. Idempotent: starting a started
         campaign answers it unchanged and enqueues nobody again."""
         zone = campaign_config.campaign_time_zone
         return await _once(
-            pool, f"POST /v1/campaigns/{campaign_id}/start", idempotency_key, None,
+            pool,
+            f"POST /v1/campaigns/{campaign_id}/start",
+            idempotency_key,
+            None,
             lambda conn: start_campaign(conn, campaign_id, clock(), zone),
         )
 
     @post("/{campaign_id:uuid}/pause", summary="Pause a running campaign", status_code=200)
     async def pause(
-        self, campaign_id: FromPath[UUID], pool: Pool, clock: Clock, idempotency_key: IdempotencyKeyHeader = None
+        self,
+        campaign_id: FromPath[UUID],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """Fan-out stops; ``campaign.paused`` tells the dispatcher to hold its queued messages."""
         return await _once(
-            pool, f"POST /v1/campaigns/{campaign_id}/pause", idempotency_key, None,
+            pool,
+            f"POST /v1/campaigns/{campaign_id}/pause",
+            idempotency_key,
+            None,
             lambda conn: pause_campaign(conn, campaign_id, clock()),
         )
 
     @post("/{campaign_id:uuid}/resume", summary="Resume a paused campaign", status_code=200)
     async def resume(
-        self, campaign_id: FromPath[UUID], pool: Pool, clock: Clock, idempotency_key: IdempotencyKeyHeader = None
+        self,
+        campaign_id: FromPath[UUID],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         return await _once(
-            pool, f"POST /v1/campaigns/{campaign_id}/resume", idempotency_key, None,
+            pool,
+            f"POST /v1/campaigns/{campaign_id}/resume",
+            idempotency_key,
+            None,
             lambda conn: resume_campaign(conn, campaign_id, clock()),
         )
 
     @post("/{campaign_id:uuid}/cancel", summary="Cancel for good", status_code=200)
     async def cancel(
-        self, campaign_id: FromPath[UUID], pool: Pool, clock: Clock, idempotency_key: IdempotencyKeyHeader = None
+        self,
+        campaign_id: FromPath[UUID],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """``campaign.cancelled`` tells the dispatcher to drop the messages not yet sent."""
         return await _once(
-            pool, f"POST /v1/campaigns/{campaign_id}/cancel", idempotency_key, None,
+            pool,
+            f"POST /v1/campaigns/{campaign_id}/cancel",
+            idempotency_key,
+            None,
             lambda conn: cancel_campaign(conn, campaign_id, clock()),
         )
 
-    @post("/{campaign_id:uuid}/preview", summary="Render the message for sample recipients", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/preview",
+        summary="Render the message for sample recipients",
+        status_code=200,
+    )
     async def preview(
         self,
         campaign_id: FromPath[UUID],
         pool: Pool,
         clock: Clock,
-        campaign_config: CampaignSettings,
+        campaign_config: CampaignConfig,
         limit: FromQuery[int] = 5,
     ) -> CampaignPreview:
         if not 1 <= limit <= 20:
             raise invalid("limit", "must be between 1 and 20")
         async with pool.acquire() as conn:
-            answer = await preview_campaign(conn, campaign_id, clock(), campaign_config.template_fallbacks, limit)
+            answer = await preview_campaign(
+                conn, campaign_id, clock(), campaign_config.template_fallbacks, limit
+            )
         return CampaignPreview.model_validate(answer)

@@ -36,14 +36,18 @@ class ContactIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    phone: str = Field(description="Any common form; '(11) 8765-4321' and '+5511987654321' are one.")
+    phone: str = Field(
+        description="Any common form; '(11) 8765-4321' and '+5511987654321' are one."
+    )
     name: str | None = None
     specialty: str | None = Field(None, examples=["Anestesiologia"])
     region: str | None = Field(None, examples=["ABC"])
     tags: list[str] | None = Field(None, examples=[["disponível", "noturno"]])
     status: str | None = Field(None, description="A lower-case word; default active.")
     time_zone: str | None = Field(None, description="IANA zone; default America/Sao_Paulo.")
-    attributes: dict[str, Any] | None = Field(None, description="Custom fields for segments/templates.")
+    attributes: dict[str, Any] | None = Field(
+        None, description="Custom fields for segments/templates."
+    )
 
 
 class ContactPatch(BaseModel):
@@ -83,8 +87,10 @@ class Contact(BaseModel):
 
 
 def to_contact(row: asyncpg.Record) -> Contact:
-    return Contact(**{k: row[k] for k in Contact.model_fields if k != "opted_out"},
-                   opted_out=row["opted_out_at"] is not None)
+    return Contact(
+        **{k: row[k] for k in Contact.model_fields if k != "opted_out"},
+        opted_out=row["opted_out_at"] is not None,
+    )
 
 
 def _as_problem(exc: FieldError) -> Problem:
@@ -121,7 +127,9 @@ async def get_contact(conn: asyncpg.Connection | asyncpg.Pool, contact_id: UUID)
     return to_contact(row)
 
 
-async def update_contact(conn: asyncpg.Connection, contact_id: UUID, patch: ContactPatch) -> Contact:
+async def update_contact(
+    conn: asyncpg.Connection, contact_id: UUID, patch: ContactPatch
+) -> Contact:
     given = patch.model_fields_set
     try:
         if "status" in given and patch.status is None:
@@ -170,9 +178,9 @@ async def list_contacts(
     limit: int,
     cursor: str | None,
 ) -> Page[Contact]:
-    after = decode_cursor(cursor, (datetime.fromisoformat, UUID)) or [None, None]
+    after = decode_cursor(cursor, (UUID,)) or [None]
     rows = await pool.fetch(
         Q.list_contacts, specialty, region, status, tags or None, opted_out, *after, limit + 1
     )
-    page = paginate(rows, limit, lambda r: (r["created_at"], r["id"]))
+    page = paginate(rows, limit, lambda r: (r["id"],))
     return Page(items=[to_contact(r) for r in page.items], next_cursor=page.next_cursor)

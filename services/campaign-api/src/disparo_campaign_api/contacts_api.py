@@ -51,7 +51,9 @@ JSON_TYPES = {
 
 class ContactPage(BaseModel):
     items: list[Contact]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
 
 
 class OptOutRequest(BaseModel):
@@ -96,7 +98,7 @@ def _dump(contact: Contact) -> dict[str, Any]:
 
 class ContactsController(Controller):
     path = "/v1/contacts"
-    tags = ["contacts"]
+    tags = ["contacts"]  # noqa: RUF012 - the Litestar idiom
 
     @post("/", summary="Create or update a contact by phone", status_code=200)
     async def upsert(
@@ -122,7 +124,9 @@ class ContactsController(Controller):
         return await get_contact(pool, contact_id)
 
     @patch("/{contact_id:uuid}", summary="Change some fields of a contact")
-    async def change(self, contact_id: FromPath[UUID], data: JSONBody[ContactPatch], pool: Pool) -> Contact:
+    async def change(
+        self, contact_id: FromPath[UUID], data: JSONBody[ContactPatch], pool: Pool
+    ) -> Contact:
         async with pool.acquire() as conn:
             return await update_contact(conn, contact_id, data)
 
@@ -192,7 +196,9 @@ class ContactsController(Controller):
         reason = data.reason if data else None
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
-            contact = await opt_in(conn, contact_id, reason=reason, source=ConsentSource.API, at=clock())
+            contact = await opt_in(
+                conn, contact_id, reason=reason, source=ConsentSource.API, at=clock()
+            )
             return 200, _dump(contact)
 
         stored = await run_once(
@@ -239,7 +245,12 @@ class ContactsController(Controller):
                 415,
                 "Unsupported media type",
                 "Content-Type: send text/csv, application/json or application/x-ndjson",
-                errors=[{"field": "header.Content-Type", "reason": "text/csv, application/json or application/x-ndjson"}],
+                errors=[
+                    {
+                        "field": "header.Content-Type",
+                        "reason": "text/csv, application/json or application/x-ndjson",
+                    }
+                ],
             )
         key = check_key(idempotency_key)
         body_hash = hashlib.sha256()
@@ -256,22 +267,32 @@ class ContactsController(Controller):
                 parse_stream(body, parser),
                 batch_size=settings.import_batch_size,
                 max_listed_errors=settings.import_max_listed_errors,
+                writers=settings.import_writers,
             )
         except FieldError as exc:
             raise invalid(exc.field, exc.reason) from None
         answer = result.as_dict()
         if key is not None:
             await remember(
-                pool, scope=IMPORT_SCOPE, key=key, body_hash=body_hash.hexdigest(), status_code=200, body=answer
+                pool,
+                scope=IMPORT_SCOPE,
+                key=key,
+                body_hash=body_hash.hexdigest(),
+                status_code=200,
+                body=answer,
             )
         return Response(answer, status_code=200)
 
 
-async def _bounded(chunks: AsyncIterator[bytes], max_bytes: int, body_hash: Any) -> AsyncIterator[bytes]:
+async def _bounded(
+    chunks: AsyncIterator[bytes], max_bytes: int, body_hash: Any
+) -> AsyncIterator[bytes]:
     total = 0
     async for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
-            raise Problem(413, "Import too large", f"body: at most {max_bytes} bytes; split the file")
+            raise Problem(
+                413, "Import too large", f"body: at most {max_bytes} bytes; split the file"
+            )
         body_hash.update(chunk)
         yield chunk

@@ -40,7 +40,9 @@ async def opt_out(
     row = await conn.fetchrow(Q.mark_opted_out, contact_id, at, reason)
     if row is None:
         return await get_contact(conn, contact_id)
-    event = ContactOptedOut(contact_id=contact_id, phone=row["phone"], reason=reason, occurred_at=at)
+    event = ContactOptedOut(
+        contact_id=contact_id, phone=row["phone"], reason=reason, occurred_at=at
+    )
     await conn.execute(
         Q.record_consent_change,
         contact_id, row["phone"], "opted_out", reason, source.value, source_ref, event.event_id, at,

@@ -50,6 +50,8 @@ def clean_text(field: str, value: Any) -> str | None:
     text = value.strip()
     if not text:
         return None
+    if len(text) <= MAX_TEXT and text.isprintable():  # the fast, common case
+        return text
     if len(text) > MAX_TEXT:
         raise FieldError(field, f"at most {MAX_TEXT} characters")
     if _CONTROL.search(text):
@@ -90,8 +92,11 @@ def clean_tags(value: Any) -> list[str] | None:
 def clean_status(value: Any) -> str | None:
     """A lower-case slug such as ``active``, ``inactive``, ``on_leave``."""
     text = clean_text("status", value)
-    if text is None:
-        return None
+    return None if text is None else _status(text)
+
+
+@lru_cache(maxsize=256)
+def _status(text: str) -> str:
     status = text.lower()
     if not _STATUS.fullmatch(status):
         raise FieldError("status", "a lower-case word of letters, digits and _ (e.g. active)")
@@ -106,8 +111,8 @@ def _time_zones() -> frozenset[str]:
 def clean_time_zone(value: Any) -> str | None:
     """An IANA zone name, e.g. ``America/Manaus``; quiet hours are computed in it."""
     text = clean_text("time_zone", value)
-    if text is None:
-        return None
+    if text is None or text == DEFAULT_TIME_ZONE:
+        return text
     if text not in _time_zones():
         raise FieldError("time_zone", "not an IANA time zone (e.g. America/Sao_Paulo)")
     return text

@@ -20,6 +20,7 @@ same file is safe (it converges to the same rows).
 
 import asyncio
 import codecs
+import contextlib
 import csv
 import json
 import unicodedata
@@ -44,6 +45,7 @@ from disparo_campaign_api.contacts_fields import (
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
 
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 TAG_JOIN = "\x1f"  # travels tags as one text per row; clean_tags refuses control characters
 
 # Column names people use in doctors' spreadsheets, normalised (lower case, no accents, "_").
@@ -139,7 +141,7 @@ def clean_row(values: dict[str, Any], extra_attributes: dict[str, Any] | None) -
         tags=TAG_JOIN.join(tags) if tags is not None else None,
         status=clean_status(values.get("status")),
         time_zone=clean_time_zone(values.get("time_zone")),
-        attributes=json.dumps(attributes, ensure_ascii=False) if attributes else None,
+        attributes=_encode_json(attributes) if attributes else None,
     )
 
 
@@ -231,7 +233,9 @@ class CsvContacts:
             names = next(csv.reader([header], delimiter=self._delimiter))
             self._columns = [(canonical_column(n), n.strip()) for n in names]
             if not any(c == "phone" for c, _ in self._columns):
-                raise FieldError("phone", "the CSV header has no phone column (phone, telefone…)")
+                raise FieldError(
+                    "columns", "the CSV header has no phone column (phone, telefone, celular…)"
+                )
         columns = self._columns
         width = len(columns)
         out: list[tuple[int, ImportRow | RowError]] = []
@@ -240,7 +244,12 @@ class CsvContacts:
             if not fields or fields == [""]:
                 continue  # a blank line
             if len(fields) > width:
-                out.append((self._row, RowError(self._row, "row", f"{len(fields)} fields, header has {width}")))
+                out.append(
+                    (
+                        self._row,
+                        RowError(self._row, "row", f"{len(fields)} fields, header has {width}"),
+                    )
+                )
                 continue
             known: dict[str, Any] = {}
             extra: dict[str, Any] = {}
@@ -303,7 +312,9 @@ class JsonContacts:
     def close(self) -> list[tuple[int, ImportRow | RowError]]:
         out = self._drain(final=True)
         if self._mode == "array":
-            out.append((self._row + 1, RowError(self._row + 1, "row", "the JSON array is not closed")))
+            out.append(
+                (self._row + 1, RowError(self._row + 1, "row", "the JSON array is not closed"))
+            )
         return out
 
     def _drain(self, final: bool) -> list[tuple[int, ImportRow | RowError]]:
@@ -393,7 +404,9 @@ async def parse_stream(
     except (UnicodeDecodeError, RecordTooLarge) as exc:
         # The text cannot be cut into records past this point: the rows before it stand.
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        rows = [(parser.next_row, RowError(parser.next_row, "row", f"{reason}; import stopped here"))]
+        rows = [
+            (parser.next_row, RowError(parser.next_row, "row", f"{reason}; import stopped here"))
+        ]
     if rows:
         yield rows
 
@@ -404,12 +417,17 @@ async def import_contacts(
     *,
     batch_size: int,
     max_listed_errors: int,
+    writers: int = 1,
 ) -> ImportResult:
-    """Upsert every valid row, ``batch_size`` unique phones per statement; count everything."""
+    """Upsert every valid row, ``batch_size`` unique phones per statement; count everything.
+
+    With ``writers`` > 1, rows are routed by phone to that many connections, each writing its
+    batches in file order: Postgres uses one core per writer, and because a phone always goes
+    to the same writer, "last row wins" holds and two writers never wait on each other's rows.
+    """
     result = ImportResult(max_listed_errors=max_listed_errors)
-    batch: dict[str, ImportRow] = {}
-    async with pool.acquire() as conn:
-        writing: asyncio.Task[tuple[int, int, int]] | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        lanes = [_Lane(await stack.enter_async_context(pool.acquire())) for _ in range(writers)]
         try:
             async for rows in batches:
                 for _, row in rows:
@@ -417,23 +435,44 @@ async def import_contacts(
                     if isinstance(row, RowError):
                         result.reject(row)
                         continue
-                    if row.phone in batch:
+                    lane = lanes[hash(row.phone) % writers] if writers > 1 else lanes[0]
+                    if row.phone in lane.batch:
                         result.duplicates += 1
-                    batch[row.phone] = row
-                    if len(batch) >= batch_size:
-                        if writing is not None:
-                            _count(result, await writing)
-                        writing = asyncio.create_task(_write_batch(conn, list(batch.values())))
-                        batch = {}
-            if writing is not None:
-                _count(result, await writing)
-            if batch:
-                _count(result, await _write_batch(conn, list(batch.values())))
+                    lane.batch[row.phone] = row
+                    if len(lane.batch) >= batch_size:
+                        await lane.flush(result)
+                        await asyncio.sleep(0)  # let the statement go out before parsing on
+            for lane in lanes:
+                await lane.flush(result)
+            for lane in lanes:
+                await lane.wait(result)
         finally:
-            # never hand the connection back to the pool with a statement still running on it
-            if writing is not None and not writing.done():
-                await asyncio.wait([writing])
+            # never hand a connection back to the pool with a statement still running on it
+            pending = [lane.writing for lane in lanes if lane.writing and not lane.writing.done()]
+            if pending:
+                await asyncio.wait(pending)
     return result
+
+
+class _Lane:
+    """One writer connection: the batch being gathered and the statement in flight."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.batch: dict[str, ImportRow] = {}
+        self.writing: asyncio.Task[tuple[int, int, int]] | None = None
+
+    async def wait(self, result: ImportResult) -> None:
+        if self.writing is not None:
+            _count(result, await self.writing)
+            self.writing = None
+
+    async def flush(self, result: ImportResult) -> None:
+        """Start writing the gathered batch once the previous one is done."""
+        await self.wait(result)
+        if self.batch:
+            self.writing = asyncio.create_task(_write_batch(self.conn, list(self.batch.values())))
+            self.batch = {}
 
 
 def _count(result: ImportResult, counts: tuple[int, int, int]) -> None:
@@ -443,8 +482,17 @@ def _count(result: ImportResult, counts: tuple[int, int, int]) -> None:
     result.unchanged += unchanged
 
 
+def _by_phone(row: ImportRow) -> str:
+    return row.phone
+
+
 async def _write_batch(conn: asyncpg.Connection, rows: list[ImportRow]) -> tuple[int, int, int]:
-    """One statement for the batch; returns (inserted, updated, unchanged)."""
+    """One statement for the batch; returns (inserted, updated, unchanged).
+
+    Rows go in phone order: index pages are touched in order and row locks are always taken in
+    the same order, so two imports never deadlock on each other.
+    """
+    rows.sort(key=_by_phone)
     record = await conn.fetchrow(
         Q.upsert_contacts_batch,
         [r.phone for r in rows],

@@ -82,14 +82,17 @@ def generate_contacts_csv(n: int, seed: int = 0) -> Iterator[str]:
         subscriber = 60_000_000 + (start + i * stride) % 40_000_000  # 9 6xxx-xxxx … 9 9xxx-xxxx
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)} {rng.choice(LAST_NAMES)}"
         tags = "|".join(rng.sample(TAGS, rng.choice((0, 1, 1, 2, 2, 3))))
-        yield ",".join(
-            (
-                name,
-                _phone_text(rng.choice(ddds), subscriber, rng),
-                _quote(rng.choices(specialties, specialty_weights)[0]),
-                _quote(region),
-                _quote(tags),
-                rng.choices(status_names, status_weights)[0],
-                state,
+        yield (
+            ",".join(
+                (
+                    name,
+                    _phone_text(rng.choice(ddds), subscriber, rng),
+                    _quote(rng.choices(specialties, specialty_weights)[0]),
+                    _quote(region),
+                    _quote(tags),
+                    rng.choices(status_names, status_weights)[0],
+                    state,
+                )
             )
-        ) + "\n"
+            + "\n"
+        )

@@ -1,12 +1,14 @@
 """Fan-out: a started campaign's recipients become ``messages.requested`` batches, streamed.
 
 The audience is already in ``campaign_recipients`` (one ``INSERT … SELECT`` at start). This
-worker walks it by ``seq`` in chunks (``fanout_batch_size`` rows, keyset, never OFFSET), renders
-the template per contact, stages the chunk's ``MessagesRequested`` events in the outbox and moves
-the campaign's ``fanout_cursor`` past the chunk — all in one transaction. A crash before commit
-leaves the cursor where it was and the chunk is redone with the same message ids (chosen at
-start), so there are no gaps and the dispatcher's dedupe on ``message_id`` absorbs any replay.
-Memory stays at one chunk whatever the audience size.
+worker walks it by ``seq`` in chunks (``fanout_batch_size`` rows, keyset, never OFFSET). Each
+chunk is one statement: Postgres renders the template per contact (``templates.render_sql``),
+builds the ``MessagesRequested`` events and writes them to the outbox; then the campaign's
+``fanout_cursor`` moves past the chunk, in the same transaction. A crash before commit leaves the
+cursor where it was and the chunk is redone with the same message ids (derived from campaign and
+seq, ``campaign_message_ids``), so there are no gaps and the dispatcher's dedupe on
+``message_id`` absorbs any replay. No recipient row passes through Python, so the worker's
+memory does not grow with the audience.
 
 The campaign row stays locked (``FOR UPDATE SKIP LOCKED``) during a chunk: replicas work on
 different campaigns, and a pause or cancel waits for the chunk in flight, then stops the next.
@@ -24,6 +26,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from disparo_shared.events import MessageKind, MessagesRequested, utc_now
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import NOTIFY_CHANNEL
+from disparo_shared.runtime import Runtime
+from opentelemetry import propagate
 
 from disparo_campaign_api.campaign_handlers import (
     FANOUT_CHANNEL,
@@ -31,17 +38,14 @@ from disparo_campaign_api.campaign_handlers import (
     complete_if_finished,
     daily_spread,
 )
+from disparo_campaign_api.campaign_message_ids import campaign_message_id
 from disparo_campaign_api.campaign_settings import campaign_settings
+from disparo_campaign_api.segment_filters import Parameters
 from disparo_campaign_api.settings import CampaignApiSettings
-from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template
-from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage, utc_now
-from disparo_shared.logging import get_logger
-from disparo_shared.outbox import add_events
-from disparo_shared.runtime import Runtime
+from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template, render_sql
 
 MAX_MESSAGES_PER_EVENT = 500
-MAX_EVENT_BYTES = 256 * 1024
-_MESSAGE_OVERHEAD_BYTES = 420  # ids, phone, key, kind, timestamps of one message in JSON
+MAX_EVENT_BYTES = 256 * 1024  # counted as body bytes + 420 per message (ids, phone, key, times)
 
 log = get_logger(__name__)
 
@@ -64,73 +68,72 @@ class ChunkResult:
     done: bool
 
 
-def split_batches(messages: list[RequestedMessage]) -> list[list[RequestedMessage]]:
-    """Consecutive batches of at most MAX_MESSAGES_PER_EVENT messages and ~MAX_EVENT_BYTES."""
-    batches: list[list[RequestedMessage]] = []
-    current: list[RequestedMessage] = []
-    size = 0
-    for message in messages:
-        cost = len(message.body.encode()) + _MESSAGE_OVERHEAD_BYTES
-        if current and (len(current) >= MAX_MESSAGES_PER_EVENT or size + cost > MAX_EVENT_BYTES):
-            batches.append(current)
-            current, size = [], 0
-        current.append(message)
-        size += cost
-    if current:
-        batches.append(current)
-    return batches
+def chunk_days(
+    spread_days, cursor: int, chunk_size: int, max_per_day: int | None
+) -> tuple[list[datetime], int]:
+    """The ``not_before`` of each window day the chunk (seq cursor+1 … cursor+chunk_size) touches,
+    and the index of the first of them."""
+    if not max_per_day:
+        return [spread_days(1)], 0
+    first_day = cursor // max_per_day
+    last_day = (cursor + chunk_size - 1) // max_per_day
+    return [spread_days(day * max_per_day + 1) for day in range(first_day, last_day + 1)], first_day
+
+
+def _trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
 
 
 async def fan_out_next_chunk(
     pool: asyncpg.Pool, now: datetime, settings: FanoutSettings
 ) -> ChunkResult | None:
-    """Request the next chunk of one running campaign; None when no campaign needs fan-out."""
+    """Request the next chunk of one running campaign; None when no campaign needs fan-out.
+
+    Rendering, batching and the outbox insert happen in one statement (``request_chunk``), so a
+    chunk costs one round trip and no row passes through Python.
+    """
     async with pool.acquire() as conn, conn.transaction():
         campaign = await conn.fetchrow(SQL.claim_fanout_campaign)
         if campaign is None:
             return None
         campaign_id = campaign["id"]
-        recipients = await conn.fetch(
-            SQL.fanout_chunk, campaign_id, campaign["fanout_cursor"], settings.chunk_size
-        )
-        template = load_template(campaign["template"])
+        cursor = campaign["fanout_cursor"]
         spread = daily_spread(campaign, settings.zone_name)
-        kind = MessageKind(campaign["kind"])
-        messages: list[RequestedMessage] = []
-        skipped: list[int] = []
-        for r in recipients:
-            if r["phone"] is None or r["opted_out_at"] is not None:
-                skipped.append(r["seq"])  # deleted or opted out since the start
-                continue
-            body = template.render(r, settings.fallbacks)
-            if not body.strip():
-                skipped.append(r["seq"])
-                continue
-            messages.append(
-                RequestedMessage(
-                    message_id=r["message_id"],
-                    idempotency_key=f"campaign:{campaign_id}:{r['contact_id']}",
-                    contact_id=r["contact_id"],
-                    phone=r["phone"],
-                    kind=kind,
-                    body=body,
-                    priority=campaign["priority"],
-                    not_before=spread.not_before(r["seq"]),
-                    campaign_id=campaign_id,
-                    max_attempts=settings.max_attempts,
-                )
-            )
-        await add_events(
-            conn, [MessagesRequested(messages=batch, occurred_at=now) for batch in split_batches(messages)]
+        days, first_day = chunk_days(
+            spread.not_before, cursor, settings.chunk_size, campaign["max_per_day"]
         )
-        if skipped:
-            await conn.execute(SQL.skip_recipients, campaign_id, skipped, now)
-        cursor = recipients[-1]["seq"] if recipients else campaign["audience_size"]
-        await conn.execute(SQL.advance_fanout, campaign_id, cursor, now)
-        done = cursor >= campaign["audience_size"]
+        params = Parameters(first_index=16)
+        body = render_sql(load_template(campaign["template"]), params.add, settings.fallbacks)
+        high_half = f"{campaign_message_id(campaign_id, 1).int >> 64:016x}"
+        row = await conn.fetchrow(
+            SQL.request_chunk.replace("{body}", body),
+            campaign_id,
+            cursor,
+            settings.chunk_size,
+            MessageKind(campaign["kind"]).value,
+            campaign["priority"],
+            settings.max_attempts,
+            days,
+            campaign["max_per_day"] or 0,
+            first_day,
+            high_half,
+            now,
+            _trace_headers(),
+            MessagesRequested.subject,
+            MAX_MESSAGES_PER_EVENT,
+            MAX_EVENT_BYTES,
+            *params.values,
+        )
+        if row["events"]:
+            await conn.execute(SQL.notify_outbox, NOTIFY_CHANNEL)
+        new_cursor = row["last_seq"] if row["last_seq"] is not None else campaign["audience_size"]
+        await conn.execute(SQL.advance_fanout, campaign_id, new_cursor, now)
+        done = new_cursor >= campaign["audience_size"]
         if done:
             await complete_if_finished(conn, campaign_id, now)  # e.g. everyone was skipped
-        return ChunkResult(campaign_id, len(messages), len(skipped), done)
+        return ChunkResult(campaign_id, row["requested"], row["skipped"], done)
 
 
 async def run_fanout(

@@ -97,7 +97,9 @@ def _valid(key: str) -> str:
             422,
             "Invalid Idempotency-Key",
             f"{IDEMPOTENCY_KEY_HEADER}: 1 to {MAX_KEY_LENGTH} printable ASCII characters",
-            errors=[{"field": _FIELD, "reason": f"1 to {MAX_KEY_LENGTH} printable ASCII characters"}],
+            errors=[
+                {"field": _FIELD, "reason": f"1 to {MAX_KEY_LENGTH} printable ASCII characters"}
+            ],
         )
     return key
 
@@ -139,7 +141,9 @@ async def _replay(conn: asyncpg.Connection, scope: str, key: str, body_hash: str
     return StoredResponse(row["status_code"], row["response"], replayed=True)
 
 
-async def find_stored(pool: asyncpg.Pool, scope: str, key: str) -> tuple[str, StoredResponse] | None:
+async def find_stored(
+    pool: asyncpg.Pool, scope: str, key: str
+) -> tuple[str, StoredResponse] | None:
     """``(fingerprint, answer)`` stored for the key, for operations that cannot use ``run_once``
     because they commit in several transactions (the streamed contact import)."""
     row = await pool.fetchrow(Q.get_idempotency_key, scope, key)

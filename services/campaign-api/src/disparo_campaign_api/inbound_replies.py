@@ -35,7 +35,9 @@ async def handle_inbound_reply(
         try:
             phone = normalize_phone(event.phone)
         except InvalidPhone as exc:
-            log.warning("inbound reply from an invalid phone ignored", phone=event.phone, reason=str(exc))
+            log.warning(
+                "inbound reply from an invalid phone ignored", phone=event.phone, reason=str(exc)
+            )
             return
         phrase = phrases.match(event.body)
         if phrase is None:

@@ -13,9 +13,10 @@ from disparo_campaign_api.idempotency import (
 )
 from disparo_campaign_api.message_requests import SendMessage, request_message
 
+
 class MessagesController(Controller):
     path = "/v1/messages"
-    tags = ["messages"]
+    tags = ["messages"]  # noqa: RUF012 - the Litestar idiom
 
     @post(
         "/",
@@ -40,6 +41,10 @@ class MessagesController(Controller):
             return 202, await request_message(conn, data, key, settings.message_max_attempts)
 
         stored = await run_once(
-            pool, scope="POST /v1/messages", key=key, request_body=data.model_dump(mode="json"), work=accept
+            pool,
+            scope="POST /v1/messages",
+            key=key,
+            request_body=data.model_dump(mode="json"),
+            work=accept,
         )
         return stored.to_response()

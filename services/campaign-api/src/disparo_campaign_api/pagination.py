@@ -69,4 +69,6 @@ def paginate(rows: Sequence[T], limit: int, key: Callable[[T], Sequence[Any]]) -
     """A page from ``limit + 1`` fetched rows: the extra row only says another page exists."""
     items = list(rows[:limit])
     has_more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor(key(items[-1])) if has_more and items else None)
+    return Page(
+        items=items, next_cursor=encode_cursor(key(items[-1])) if has_more and items else None
+    )

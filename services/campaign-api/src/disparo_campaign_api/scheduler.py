@@ -15,14 +15,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-
-from disparo_campaign_api.campaign_handlers import SQL, complete_finished_campaigns, start_locked
-from disparo_campaign_api.campaign_settings import campaign_settings
-from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.events import utc_now
 from disparo_shared.logging import get_logger
 from disparo_shared.problems import Problem
 from disparo_shared.runtime import Runtime
+
+from disparo_campaign_api.campaign_handlers import SQL, complete_finished_campaigns, start_locked
+from disparo_campaign_api.campaign_settings import campaign_settings
+from disparo_campaign_api.settings import CampaignApiSettings
 
 log = get_logger(__name__)
 
@@ -47,7 +47,11 @@ async def start_due_campaigns(
                     await start_locked(conn, row, now, zone_name)
             except Problem as exc:
                 failed.append(row["id"])
-                log.error("scheduled campaign could not start", campaign_id=str(row["id"]), reason=exc.detail)
+                log.error(
+                    "scheduled campaign could not start",
+                    campaign_id=str(row["id"]),
+                    reason=exc.detail,
+                )
                 continue
             started.append(row["id"])
             log.info("scheduled campaign started", campaign_id=str(row["id"]))
@@ -77,5 +81,8 @@ async def run_scheduler(
 async def campaign_scheduler(runtime: Runtime, settings: CampaignApiSettings) -> None:
     """The worker: every ``scheduler_poll_seconds``, start due campaigns and complete finished ones."""
     await run_scheduler(
-        runtime.pool, utc_now, settings.scheduler_poll_seconds, campaign_settings().campaign_time_zone
+        runtime.pool,
+        utc_now,
+        settings.scheduler_poll_seconds,
+        campaign_settings().campaign_time_zone,
     )

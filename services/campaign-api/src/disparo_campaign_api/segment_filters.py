@@ -129,7 +129,7 @@ def parse_filter(raw: Any, path: str = "filter") -> Filter:
 
 def _parse(raw: Any, path: str, depth: int, counter: list[int]) -> Filter:
     if not isinstance(raw, dict):
-        raise FilterError(path, "must be an object: a group {\"all\"|\"any\": [...]} or a condition")
+        raise FilterError(path, 'must be an object: a group {"all"|"any": [...]} or a condition')
     if depth > MAX_DEPTH:
         raise FilterError(path, f"groups nest at most {MAX_DEPTH} deep")
     group_keys = [k for k in ("all", "any") if k in raw]
@@ -137,13 +137,13 @@ def _parse(raw: Any, path: str, depth: int, counter: list[int]) -> Filter:
         if len(raw) != 1:
             extra = sorted(k for k in raw if k not in group_keys)
             where = f"{path}.{extra[0]}" if extra else path
-            raise FilterError(where, "a group has exactly one key, \"all\" or \"any\"")
+            raise FilterError(where, 'a group has exactly one key, "all" or "any"')
         kind = group_keys[0]
         items = raw[kind]
         if not isinstance(items, list):
             raise FilterError(f"{path}.{kind}", "must be a list of filters")
         if kind == "any" and not items:
-            raise FilterError(f"{path}.any", "an \"any\" group needs at least one filter")
+            raise FilterError(f"{path}.any", 'an "any" group needs at least one filter')
         children = tuple(
             _parse(item, f"{path}.{kind}[{i}]", depth + 1, counter) for i, item in enumerate(items)
         )
@@ -154,13 +154,17 @@ def _parse(raw: Any, path: str, depth: int, counter: list[int]) -> Filter:
             raise FilterError(path, f"a filter holds at most {MAX_CONDITIONS} conditions")
         return _parse_condition(raw, path)
     keys = ", ".join(sorted(map(str, raw))) or "none"
-    raise FilterError(path, f"unknown filter node (keys: {keys}); expected all, any or field/op/value")
+    raise FilterError(
+        path, f"unknown filter node (keys: {keys}); expected all, any or field/op/value"
+    )
 
 
 def _parse_condition(raw: dict[str, Any], path: str) -> Condition:
     unknown = sorted(str(k) for k in raw if k not in ("field", "op", "value"))
     if unknown:
-        raise FilterError(f"{path}.{unknown[0]}", "unknown key; a condition has field, op and value")
+        raise FilterError(
+            f"{path}.{unknown[0]}", "unknown key; a condition has field, op and value"
+        )
     field = raw.get("field")
     if not isinstance(field, str):
         raise FilterError(f"{path}.field", "required text")
@@ -239,13 +243,15 @@ def _parse_value(field_type: FieldType, op: str, value: Any, path: str) -> Any:
 def _parse_instant(value: Any, path: str) -> datetime | DaysAgo:
     if isinstance(value, dict):
         if set(value) != {"days_ago"}:
-            raise FilterError(path, "a relative date is {\"days_ago\": n}")
+            raise FilterError(path, 'a relative date is {"days_ago": n}')
         days = value["days_ago"]
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS_AGO:
-            raise FilterError(f"{path}.days_ago", f"must be a whole number from 0 to {MAX_DAYS_AGO}")
+            raise FilterError(
+                f"{path}.days_ago", f"must be a whole number from 0 to {MAX_DAYS_AGO}"
+            )
         return DaysAgo(days)
     if not isinstance(value, str) or len(value) > 40:
-        raise FilterError(path, "must be an ISO date/date-time or {\"days_ago\": n}")
+        raise FilterError(path, 'must be an ISO date/date-time or {"days_ago": n}')
     try:
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value), time(), DEFAULT_ZONE)

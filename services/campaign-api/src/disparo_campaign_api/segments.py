@@ -10,6 +10,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from disparo_shared.privacy import mask_phone
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.queries import load_queries
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
 from disparo_campaign_api.capacity import estimate_send_seconds
@@ -23,9 +26,6 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
-from disparo_shared.privacy import mask_phone
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "segments.sql")
 SAMPLE_SIZE = 10
@@ -71,7 +71,9 @@ def parse_segment_id(segment_id: str, field: str = "segment_id") -> UUID | str:
         raise invalid(field, "must be a segment uuid or predefined:<key>") from None
 
 
-async def segment_filter(conn: asyncpg.Connection, segment_id: str, field: str = "segment_id") -> Filter:
+async def segment_filter(
+    conn: asyncpg.Connection, segment_id: str, field: str = "segment_id"
+) -> Filter:
     """The filter a segment id stands for, read now (so relative dates stay relative)."""
     ref = parse_segment_id(segment_id, field)
     if isinstance(ref, str):
@@ -95,7 +97,9 @@ async def audience_filter(
     return checked_filter(raw_filter)
 
 
-def audience_sql(query: str, audience: Filter, now: datetime, fixed_params: int = 0) -> tuple[str, list[Any]]:
+def audience_sql(
+    query: str, audience: Filter, now: datetime, fixed_params: int = 0
+) -> tuple[str, list[Any]]:
     """A named audience query with its ``{audience}`` filled in, and the filter's parameters."""
     params = Parameters(first_index=fixed_params + 1)
     condition = audience_condition(audience, now, params)
@@ -165,7 +169,9 @@ async def get_segment(conn: asyncpg.Connection, segment_id: UUID) -> dict[str, A
     return segment_json(row)
 
 
-async def list_segments(conn: asyncpg.Connection, *, cursor: str | None, limit: int) -> dict[str, Any]:
+async def list_segments(
+    conn: asyncpg.Connection, *, cursor: str | None, limit: int
+) -> dict[str, Any]:
     """One page in creation order, resuming after ``cursor`` (keyset on created_at, id)."""
     created_at, last_id = decode_cursor(cursor, (datetime.fromisoformat, UUID)) or (None, None)
     rows = await conn.fetch(SQL.list_segments, created_at, last_id, limit + 1)
@@ -190,7 +196,9 @@ async def update_segment(
         stored_filter = current["filter"]
         if "filter" in changes:
             stored_filter = filter_to_json(checked_filter(changes["filter"]))
-        row = await conn.fetchrow(SQL.update_segment, segment_id, name, description, stored_filter, now)
+        row = await conn.fetchrow(
+            SQL.update_segment, segment_id, name, description, stored_filter, now
+        )
     return segment_json(row)
 
 

@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from disparo_campaign_api.campaign_settings import CampaignSettings, campaign_settings
+from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
@@ -46,7 +46,9 @@ class PreviewRequest(BaseModel):
 
     segment_id: str | None = Field(None, description="A saved segment's uuid or predefined:<key>.")
     filter: dict[str, Any] | None = Field(None, description=FILTER_DOC, examples=[EXAMPLE_FILTER])
-    max_per_day: int | None = Field(None, ge=1, description="The campaign's daily cap, for the estimate.")
+    max_per_day: int | None = Field(
+        None, ge=1, description="The campaign's daily cap, for the estimate."
+    )
 
 
 class SampleContact(BaseModel):
@@ -92,17 +94,25 @@ class Segment(BaseModel):
 
 class SegmentPage(BaseModel):
     items: list[Segment]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
 
 
 class SegmentsController(Controller):
     path = "/v1/segments"
-    tags = ["segments"]
-    dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}
+    tags = ["segments"]  # noqa: RUF012 - the Litestar idiom
+    dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}  # noqa: RUF012
 
-    @post("/preview", summary="Count, sample and send-time estimate of an audience", status_code=200)
+    @post(
+        "/preview", summary="Count, sample and send-time estimate of an audience", status_code=200
+    )
     async def preview(
-        self, data: JSONBody[PreviewRequest], pool: Pool, clock: Clock, campaign_config: CampaignSettings
+        self,
+        data: JSONBody[PreviewRequest],
+        pool: Pool,
+        clock: Clock,
+        campaign_config: CampaignConfig,
     ) -> PreviewAnswer:
         """Give ``segment_id`` (saved or ``predefined:<key>``) or an inline ``filter``. An unknown
         field or operator is a 422 whose ``errors[].field`` is the path, e.g. ``filter.all[1].op``."""
@@ -123,16 +133,27 @@ class SegmentsController(Controller):
 
     @post("/", summary="Save a segment", status_code=201)
     async def create(
-        self, data: JSONBody[SegmentIn], pool: Pool, clock: Clock, idempotency_key: IdempotencyKeyHeader = None
+        self,
+        data: JSONBody[SegmentIn],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Segment]:
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             return 201, await create_segment(
-                conn, name=data.name, description=data.description, raw_filter=data.filter, now=clock()
+                conn,
+                name=data.name,
+                description=data.description,
+                raw_filter=data.filter,
+                now=clock(),
             )
 
         stored = await run_once(
-            pool, scope="POST /v1/segments", key=check_key(idempotency_key),
-            request_body=data.model_dump(mode="json"), work=work,
+            pool,
+            scope="POST /v1/segments",
+            key=check_key(idempotency_key),
+            request_body=data.model_dump(mode="json"),
+            work=work,
         )
         return stored.to_response()
 
@@ -145,7 +166,9 @@ class SegmentsController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> SegmentPage:
         async with pool.acquire() as conn:
-            page = await list_segments(conn, cursor=cursor, limit=check_limit(limit, settings.page_max_limit))
+            page = await list_segments(
+                conn, cursor=cursor, limit=check_limit(limit, settings.page_max_limit)
+            )
         return SegmentPage.model_validate(page)
 
     @get("/{segment_id:uuid}", summary="Read a saved segment")
@@ -160,7 +183,9 @@ class SegmentsController(Controller):
         """Campaigns that have not started yet will use the new definition."""
         changes = data.model_dump(exclude_unset=True)
         async with pool.acquire() as conn:
-            return Segment.model_validate(await update_segment(conn, segment_id, changes=changes, now=clock()))
+            return Segment.model_validate(
+                await update_segment(conn, segment_id, changes=changes, now=clock())
+            )
 
     @delete("/{segment_id:uuid}", summary="Delete a saved segment", status_code=204)
     async def remove(self, segment_id: FromPath[UUID], pool: Pool) -> None:

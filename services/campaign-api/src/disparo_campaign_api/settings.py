@@ -43,10 +43,19 @@ class CampaignApiSettings(BaseSettings):
         ),
     )
     message_max_attempts: int = Field(
-        5, ge=1, le=50, description="Send attempts the dispatcher may make for a message requested here."
+        5,
+        ge=1,
+        le=50,
+        description="Send attempts the dispatcher may make for a message requested here.",
     )
     import_batch_size: int = Field(
         5000, ge=1, le=50_000, description="Contacts upserted per statement by the bulk import."
+    )
+    import_writers: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Connections one import writes through in parallel (one core each).",
     )
     import_max_listed_errors: int = Field(
         1000, ge=0, description="Invalid rows listed in an import's answer (all are counted)."
@@ -65,8 +74,12 @@ class CampaignApiSettings(BaseSettings):
         5000, ge=1, description="Recipients per messages.requested event and per fan-out statement."
     )
     idempotency_retention_hours: int = Field(
-        168, ge=1, description="How long an Idempotency-Key is remembered (a retry after that is new)."
+        168,
+        ge=1,
+        description="How long an Idempotency-Key is remembered (a retry after that is new).",
     )
     housekeeping_interval_seconds: float = Field(
-        3600.0, gt=0, description="Pause between prunings of expired idempotency keys and inbox ids."
+        3600.0,
+        gt=0,
+        description="Pause between prunings of expired idempotency keys and inbox ids.",
     )

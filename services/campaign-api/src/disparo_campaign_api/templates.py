@@ -14,8 +14,16 @@ Rendering substitutes values only — never looks anything up on an object — a
 template with an unknown placeholder renders it literally rather than failing a fan-out. A missing
 or empty value becomes the placeholder's fallback (settings ``template_fallbacks``; by default
 ``{nome}``/``{primeiro_nome}`` → "Dr(a).", the others → empty text), so "Olá {nome}!" to a contact
-without a name reads "Olá Dr(a).!". Each value is cut to ``MAX_VALUE_LENGTH`` characters and the
-message to ``MAX_BODY_LENGTH`` (WhatsApp's text limit).
+without a name reads "Olá Dr(a).!". Values are trimmed of ASCII whitespace; ``{primeiro_nome}`` is
+the first run of non-whitespace; attributes render text as is, numbers as written, booleans as
+sim/não, and objects or lists not at all. Each value is cut to ``MAX_VALUE_LENGTH`` characters
+and the message to ``MAX_BODY_LENGTH`` (WhatsApp's text limit).
+
+There are two renderers of the same parts with the same rules: ``Template.render`` in Python, and
+``render_sql``, which compiles the template into a SQL text expression over ``contacts c`` so a
+fan-out renders a million messages inside Postgres. The SQL holds literals and fallbacks only as
+``$n`` parameters and reaches only the four columns and ``attributes`` below; a test checks the
+two renderers agree.
 """
 
 import re
@@ -30,6 +38,9 @@ ATTRIBUTE_PREFIX = "attr."
 STANDARD_PLACEHOLDERS = ("nome", "primeiro_nome", "especialidade", "regiao")
 ALLOWED_DESCRIPTION = "{nome}, {primeiro_nome}, {especialidade}, {regiao}, {attr.<campo>}"
 DEFAULT_FALLBACKS: dict[str, str] = {"nome": "Dr(a).", "primeiro_nome": "Dr(a)."}
+
+WHITESPACE = " \t\n\r\f\v"
+_FIRST_WORD = re.compile(r"[^ \t\n\r\f\v]+")
 
 # One pass, left to right: an escape, or a brace pair holding no brace and no whitespace.
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\s]{1,100})\}")
@@ -100,7 +111,9 @@ class Template:
     def placeholders(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p.name for p in self.parts if isinstance(p, Placeholder)))
 
-    def render(self, contact: Mapping[str, Any], fallbacks: Mapping[str, str] = DEFAULT_FALLBACKS) -> str:
+    def render(
+        self, contact: Mapping[str, Any], fallbacks: Mapping[str, str] = DEFAULT_FALLBACKS
+    ) -> str:
         """The message for one contact (keys: name, specialty, region, attributes)."""
         out: list[str] = []
         for part in self.parts:
@@ -137,8 +150,8 @@ def _value(name: str, contact: Mapping[str, Any]) -> str:
     if name == "nome":
         return _text(contact.get("name"))
     if name == "primeiro_nome":
-        full = _text(contact.get("name"))
-        return full.split()[0] if full.split() else ""
+        first = _FIRST_WORD.search(_text(contact.get("name")))
+        return first.group(0) if first else ""
     if name == "especialidade":
         return _text(contact.get("specialty"))
     if name == "regiao":
@@ -156,7 +169,54 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "sim" if value else "não"
     if isinstance(value, str):
-        return value.strip()
+        return value.strip(WHITESPACE)
     if isinstance(value, int | float):
         return str(value)
     return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The same rendering as a SQL expression
+
+_SQL_WHITESPACE = r"E' \t\n\r\f\v'"
+_COLUMN_SQL = {
+    "nome": f"btrim(c.name, {_SQL_WHITESPACE})",
+    "primeiro_nome": r"substring(c.name from '[^ \t\n\r\f\v]+')",
+    "especialidade": f"btrim(c.specialty, {_SQL_WHITESPACE})",
+    "regiao": f"btrim(c.region, {_SQL_WHITESPACE})",
+}
+
+
+def _attribute_sql(key: str) -> str:
+    value = f"(c.attributes -> {key})"
+    return (
+        f"CASE jsonb_typeof({value})"
+        f" WHEN 'string' THEN btrim({value} #>> '{{}}', {_SQL_WHITESPACE})"
+        f" WHEN 'number' THEN {value} #>> '{{}}'"
+        f" WHEN 'boolean' THEN CASE WHEN {value}::boolean THEN 'sim' ELSE 'não' END END"
+    )
+
+
+def render_sql(
+    template: Template, add_param, fallbacks: Mapping[str, str] = DEFAULT_FALLBACKS
+) -> str:
+    """A SQL text expression equal to ``template.render(c, fallbacks)`` for a row of ``contacts c``.
+
+    ``add_param(value, cast)`` registers a parameter and returns its placeholder (e.g.
+    ``segment_filters.Parameters.add``). Example: "Olá {nome}!" becomes
+    ``left($1::text || coalesce(nullif(left(btrim(c.name, …), 200), ''), $2::text) || $3::text, 4096)``.
+    """
+    pieces: list[str] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            pieces.append(add_param(part, "text"))
+            continue
+        if part.name in _COLUMN_SQL:
+            value = _COLUMN_SQL[part.name]
+        else:
+            value = _attribute_sql(add_param(part.name[len(ATTRIBUTE_PREFIX) :], "text"))
+        fallback = add_param(fallbacks.get(part.name, ""), "text")
+        pieces.append(f"coalesce(nullif(left({value}, {MAX_VALUE_LENGTH}), ''), {fallback})")
+    if not pieces:
+        return "''::text"
+    return f"left({' || '.join(pieces)}, {MAX_BODY_LENGTH})"

@@ -65,7 +65,9 @@ async def observe(kernel_settings: KernelSettings, subject: str) -> AsyncIterato
     try:
         js = nc.jetstream()
         await js.subscribe(
-            qualified(kernel_settings.nats.stream_prefix, subject), cb=collect, ordered_consumer=True
+            qualified(kernel_settings.nats.stream_prefix, subject),
+            cb=collect,
+            ordered_consumer=True,
         )
         yield observed
     finally:

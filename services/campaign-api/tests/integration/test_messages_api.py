@@ -14,9 +14,10 @@ def _headers(key: str) -> dict[str, str]:
 
 
 async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settings, db):
-    async with api_client(kernel_settings) as client, observe(
-        kernel_settings, subjects.MESSAGES_REQUESTED
-    ) as seen:
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+    ):
         body = {"phone": "(11) 8765-4321", "body": "Olá, Dra. Ana! Temos um plantão amanhã."}
         first = await client.post("/v1/messages", json=body, headers=_headers("k-1"))
         assert first.status_code == 202, first.text
@@ -56,9 +57,10 @@ async def test_same_key_with_another_body_is_refused_naming_the_header(kernel_se
 
 
 async def test_concurrent_retries_with_one_key_request_one_message(kernel_settings, db):
-    async with api_client(kernel_settings) as client, observe(
-        kernel_settings, subjects.MESSAGES_REQUESTED
-    ) as seen:
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+    ):
         body = {"phone": "+5511987654321", "body": "oi", "kind": "campaign"}
         answers = await asyncio.gather(
             *(client.post("/v1/messages", json=body, headers=_headers("k-race")) for _ in range(5))
@@ -87,7 +89,9 @@ async def test_invalid_phone_is_a_422_naming_phone(kernel_settings, db):
 
 async def test_missing_idempotency_key_and_bad_fields_are_422(kernel_settings):
     async with api_client(kernel_settings) as client:
-        missing = await client.post("/v1/messages", json={"phone": "11987654321", "body": "oi"}, headers=AUTH)
+        missing = await client.post(
+            "/v1/messages", json={"phone": "11987654321", "body": "oi"}, headers=AUTH
+        )
         assert missing.status_code == 422
         assert missing.json()["errors"][0]["field"] == "header.Idempotency-Key"
         bad = await client.post(
@@ -108,7 +112,9 @@ async def test_missing_idempotency_key_and_bad_fields_are_422(kernel_settings):
 async def test_requests_without_the_api_key_are_401(kernel_settings):
     async with api_client(kernel_settings) as client:
         answer = await client.post(
-            "/v1/messages", json={"phone": "11987654321", "body": "oi"}, headers={"Idempotency-Key": "k"}
+            "/v1/messages",
+            json={"phone": "11987654321", "body": "oi"},
+            headers={"Idempotency-Key": "k"},
         )
         assert answer.status_code == 401
         wrong = await client.get("/v1/contacts", headers={"X-API-Key": "nope"})
@@ -118,10 +124,13 @@ async def test_requests_without_the_api_key_are_401(kernel_settings):
 
 
 async def test_known_contact_is_attached_and_opted_out_contact_refused(kernel_settings, db):
-    async with api_client(kernel_settings) as client, observe(
-        kernel_settings, subjects.MESSAGES_REQUESTED
-    ) as seen:
-        created = await client.post("/v1/contacts", json={"phone": "+55 21 98888-7777"}, headers=AUTH)
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+    ):
+        created = await client.post(
+            "/v1/contacts", json={"phone": "+55 21 98888-7777"}, headers=AUTH
+        )
         contact_id = created.json()["id"]
         sent = await client.post(
             "/v1/messages",
@@ -134,7 +143,9 @@ async def test_known_contact_is_attached_and_opted_out_contact_refused(kernel_se
         assert message["contact_id"] == contact_id
         assert message["not_before"].startswith("2030-01-01T13:00:00")
 
-        out = await client.post(f"/v1/contacts/{contact_id}/opt-out", json={"reason": "pediu"}, headers=AUTH)
+        out = await client.post(
+            f"/v1/contacts/{contact_id}/opt-out", json={"reason": "pediu"}, headers=AUTH
+        )
         assert out.status_code == 200
         refused = await client.post(
             "/v1/messages", json={"phone": "21988887777", "body": "oi"}, headers=_headers("k-7")

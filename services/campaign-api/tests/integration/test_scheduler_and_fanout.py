@@ -2,12 +2,12 @@
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
-
 from disparo_campaign_api.campaign_handlers import (
     CreateCampaign,
     create_campaign,
@@ -16,6 +16,7 @@ from disparo_campaign_api.campaign_handlers import (
     schedule_campaign,
     start_campaign,
 )
+from disparo_campaign_api.campaign_message_ids import campaign_message_id
 from disparo_campaign_api.campaign_outcomes import handle_message_failed, handle_message_sent
 from disparo_campaign_api.fanout import FanoutSettings, fan_out_next_chunk
 from disparo_campaign_api.scheduler import scheduler_tick, start_due_campaigns
@@ -30,7 +31,9 @@ ABC = {"field": "region", "op": "eq", "value": "ABC"}
 
 @pytest.fixture
 async def pool(database_url):
-    pool = await create_pool(DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=6), "campaign_api")
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=6), "campaign_api"
+    )
     yield pool
     await pool.close()
 
@@ -45,8 +48,14 @@ async def add_contacts(pool, n: int) -> None:
 
 
 async def create(pool, **fields) -> UUID:
-    data = CreateCampaign(**{"name": "Plantões", "template": "Olá {primeiro_nome}, {attr.hospital}",
-                             "filter": ABC, **fields})
+    data = CreateCampaign(
+        **{
+            "name": "Plantões",
+            "template": "Olá {primeiro_nome}, {attr.hospital}",
+            "filter": ABC,
+            **fields,
+        }
+    )
     async with pool.acquire() as conn, conn.transaction():
         return UUID((await create_campaign(conn, data, NOW))["id"])
 
@@ -64,7 +73,9 @@ async def drain_fanout(pool, settings: FanoutSettings, now=NOW) -> int:
 
 
 async def requested_messages(pool) -> list[dict]:
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE subject = 'messages.requested' ORDER BY id")
+    rows = await pool.fetch(
+        "SELECT payload FROM outbox WHERE subject = 'messages.requested' ORDER BY id"
+    )
     return [m for r in rows for m in r["payload"]["messages"]]
 
 
@@ -80,7 +91,9 @@ async def test_scheduler_starts_only_due_campaigns_exactly_once(pool):
     assert sorted(c for started in replicas for c in started) == [due]
     states = dict(await pool.fetch("SELECT id, state FROM campaigns"))
     assert states == {due: "running", not_due: "scheduled"}
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.started'") == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.started'") == 1
+    )
 
 
 async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
@@ -101,21 +114,31 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["campaign_id"] == str(cid)
     assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
     assert sample["body"].startswith("Olá Dra., H")
-    stored_ids = {str(r["message_id"]) for r in await pool.fetch(
-        "SELECT message_id FROM campaign_recipients WHERE status = 'pending'")}
+    stored_ids = {
+        str(campaign_message_id(cid, r["seq"]))
+        for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
+    }
     assert stored_ids == {m["message_id"] for m in messages}
-    assert await pool.fetchval("SELECT count(*) FROM campaign_recipients WHERE status = 'skipped'") == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM campaign_recipients WHERE status = 'skipped'")
+        == 1
+    )
     # nothing left: another pass requests nothing
     assert await drain_fanout(pool, settings) == 0
 
 
 async def test_fanout_spreads_not_before_by_max_per_day_and_window(pool):
     await add_contacts(pool, 700)
-    cid = await create(pool, max_per_day=300, send_window={"start_hour": 9, "end_hour": 18, "days": [1, 2, 3, 4, 5]})
+    cid = await create(
+        pool,
+        max_per_day=300,
+        send_window={"start_hour": 9, "end_hour": 18, "days": [1, 2, 3, 4, 5]},
+    )
     await run(pool, start_campaign, cid, NOW.replace(hour=20))  # Friday after the window closed
     await drain_fanout(pool, FanoutSettings(chunk_size=250))
     per_day = Counter(
-        datetime.fromisoformat(m["not_before"]).astimezone(SP).isoformat() for m in await requested_messages(pool)
+        datetime.fromisoformat(m["not_before"]).astimezone(SP).isoformat()
+        for m in await requested_messages(pool)
     )
     assert per_day == {
         "2026-11-30T09:00:00-03:00": 300,  # Monday
@@ -130,21 +153,28 @@ async def test_a_crashed_chunk_is_redone_with_the_same_message_ids(pool, monkeyp
     await run(pool, start_campaign, cid, NOW)
     settings = FanoutSettings(chunk_size=4)
     assert await fan_out_next_chunk(pool, NOW, settings) is not None
-    ids_before = {str(r["message_id"]) for r in await pool.fetch("SELECT message_id FROM campaign_recipients")}
+    ids_before = {
+        str(campaign_message_id(cid, r["seq"]))
+        for r in await pool.fetch("SELECT seq FROM campaign_recipients")
+    }
 
     from disparo_campaign_api import fanout
 
-    real_add_events = fanout.add_events
+    real_sql = fanout.SQL
 
-    async def crash_after_staging(conn, events):
-        await real_add_events(conn, events)
-        raise ConnectionResetError("worker died mid-chunk")
+    class DiesAfterStaging:  # the chunk's events are staged, then the cursor update fails
+        def __getattr__(self, name):
+            return (
+                "SELECT 1 / ($2::bigint - $2::bigint), $1::uuid, $3::timestamptz"
+                if name == "advance_fanout"
+                else getattr(real_sql, name)
+            )
 
-    monkeypatch.setattr(fanout, "add_events", crash_after_staging)
-    with pytest.raises(ConnectionResetError):
+    monkeypatch.setattr(fanout, "SQL", DiesAfterStaging())
+    with pytest.raises(asyncpg.DivisionByZeroError):
         await fan_out_next_chunk(pool, NOW, settings)
     assert await pool.fetchval("SELECT fanout_cursor FROM campaigns") == 4
-    monkeypatch.setattr(fanout, "add_events", real_add_events)
+    monkeypatch.setattr(fanout, "SQL", real_sql)
     await drain_fanout(pool, settings)
     messages = await requested_messages(pool)
     assert len(messages) == len({m["message_id"] for m in messages}) == 10
@@ -170,11 +200,24 @@ async def test_completed_once_every_message_is_final(pool):
     await run(pool, start_campaign, cid, NOW)
     await drain_fanout(pool, FanoutSettings())
     ids = [UUID(m["message_id"]) for m in await requested_messages(pool)]
-    sent = lambda mid: MessageSent(  # noqa: E731
-        message_id=mid, campaign_id=cid, kind=MessageKind.CAMPAIGN, provider_message_id="p",
-        sender="s", attempt=1, sent_at=NOW)
-    failed = lambda mid, final: MessageFailed(  # noqa: E731
-        message_id=mid, campaign_id=cid, attempt=1, error_code="x", error="x", retryable=not final, final=final)
+    sent = lambda mid: MessageSent(
+        message_id=mid,
+        campaign_id=cid,
+        kind=MessageKind.CAMPAIGN,
+        provider_message_id="p",
+        sender="s",
+        attempt=1,
+        sent_at=NOW,
+    )
+    failed = lambda mid, final: MessageFailed(
+        message_id=mid,
+        campaign_id=cid,
+        attempt=1,
+        error_code="x",
+        error="x",
+        retryable=not final,
+        final=final,
+    )
     await handle_message_sent(pool, sent(ids[0]), NOW)
     await handle_message_sent(pool, sent(ids[0]), NOW)  # redelivery
     await handle_message_failed(pool, failed(ids[1], final=False), NOW)  # will be retried
@@ -183,9 +226,12 @@ async def test_completed_once_every_message_is_final(pool):
     await handle_message_sent(pool, sent(ids[2]), NOW)
     assert await pool.fetchval("SELECT state FROM campaigns") == "completed"
     await scheduler_tick(pool, NOW, "America/Sao_Paulo")  # the sweep finds nothing more to do
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.completed'") == 1
-    assert dict(await pool.fetch("SELECT status, count(*) FROM campaign_recipients GROUP BY 1")) == {
-        "sent": 2, "failed": 1}
+    assert (
+        await pool.fetchval("SELECT count(*) FROM outbox WHERE subject = 'campaign.completed'") == 1
+    )
+    assert dict(
+        await pool.fetch("SELECT status, count(*) FROM campaign_recipients GROUP BY 1")
+    ) == {"sent": 2, "failed": 1}
 
 
 async def test_sweep_completes_an_empty_audience_campaign(pool):

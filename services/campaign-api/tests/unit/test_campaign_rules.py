@@ -4,7 +4,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from disparo_campaign_api.campaigns import (
     Command,
     DailySpread,
@@ -38,8 +37,13 @@ def test_allowed_moves(command, state, to):
 
 @pytest.mark.parametrize(
     ("command", "state"),
-    [(Command.START, State.RUNNING), (Command.START, State.PAUSED), (Command.PAUSE, State.PAUSED),
-     (Command.RESUME, State.RUNNING), (Command.CANCEL, State.CANCELLED)],
+    [
+        (Command.START, State.RUNNING),
+        (Command.START, State.PAUSED),
+        (Command.PAUSE, State.PAUSED),
+        (Command.RESUME, State.RUNNING),
+        (Command.CANCEL, State.CANCELLED),
+    ],
 )
 def test_repeated_commands_change_nothing(command, state):
     move = decide(command, state)
@@ -48,9 +52,16 @@ def test_repeated_commands_change_nothing(command, state):
 
 @pytest.mark.parametrize(
     ("command", "state"),
-    [(Command.PAUSE, State.DRAFT), (Command.START, State.CANCELLED), (Command.RESUME, State.COMPLETED),
-     (Command.EDIT, State.SCHEDULED), (Command.EDIT, State.RUNNING), (Command.SCHEDULE, State.RUNNING),
-     (Command.CANCEL, State.COMPLETED), (Command.COMPLETE, State.PAUSED)],
+    [
+        (Command.PAUSE, State.DRAFT),
+        (Command.START, State.CANCELLED),
+        (Command.RESUME, State.COMPLETED),
+        (Command.EDIT, State.SCHEDULED),
+        (Command.EDIT, State.RUNNING),
+        (Command.SCHEDULE, State.RUNNING),
+        (Command.CANCEL, State.COMPLETED),
+        (Command.COMPLETE, State.PAUSED),
+    ],
 )
 def test_illegal_moves_raise(command, state):
     with pytest.raises(IllegalTransition, match=f"cannot {command.value}"):
@@ -64,7 +75,9 @@ def test_next_opening_moves_into_the_window():
     friday = datetime(2026, 11, 27, 10, tzinfo=SP)
     assert WEEKDAYS_9_TO_18.next_opening(friday) == friday
     assert WEEKDAYS_9_TO_18.next_opening(friday.replace(hour=7)) == friday.replace(hour=9)
-    assert WEEKDAYS_9_TO_18.next_opening(friday.replace(hour=18)) == datetime(2026, 11, 30, 9, tzinfo=SP)
+    assert WEEKDAYS_9_TO_18.next_opening(friday.replace(hour=18)) == datetime(
+        2026, 11, 30, 9, tzinfo=SP
+    )
     assert SendWindow(zone=SP).next_opening(friday) == friday  # default window: always open
 
 
@@ -91,3 +104,19 @@ def test_estimate_of_send_time():
     assert estimate_send_seconds(1000, 80) == 13
     assert estimate_send_seconds(1000, 80, max_per_day=300) == 3 * 86_400 + 2
     assert estimate_send_seconds(1_000_000, 4000) == 250
+
+
+def test_campaign_message_ids_are_stable_invertible_and_version_8():
+    from uuid import uuid4
+
+    from disparo_campaign_api.campaign_message_ids import campaign_message_id, recipient_seq
+
+    campaign, other = uuid4(), uuid4()
+    for seq in (1, 2, 999_999, 2**62 - 1):
+        message_id = campaign_message_id(campaign, seq)
+        assert message_id == campaign_message_id(campaign, seq)
+        assert message_id.version == 8 and message_id.variant == "specified in RFC 4122"
+        assert recipient_seq(campaign, message_id) == seq
+        assert recipient_seq(other, message_id) is None
+    assert recipient_seq(campaign, uuid4()) is None
+    assert len({campaign_message_id(campaign, s) for s in range(1, 10_001)}) == 10_000

@@ -4,9 +4,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from disparo_campaign_api.predefined_segments import PREDEFINED
 from disparo_campaign_api.segment_filters import (
     DaysAgo,
@@ -18,6 +15,8 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -38,18 +37,27 @@ def test_nested_groups_compile_to_and_or_with_parameters():
         {
             "all": [
                 {"field": "specialty", "op": "in", "value": ["Anestesiologia"]},
-                {"any": [{"field": "region", "op": "eq", "value": "ABC"},
-                         {"field": "interactions", "op": "gte", "value": 3}]},
+                {
+                    "any": [
+                        {"field": "region", "op": "eq", "value": "ABC"},
+                        {"field": "interactions", "op": "gte", "value": 3},
+                    ]
+                },
             ]
         }
     )
-    assert sql == "(c.specialty = ANY($1::text[]) AND (c.region = $2::text OR c.interactions >= $3::int))"
+    assert (
+        sql
+        == "(c.specialty = ANY($1::text[]) AND (c.region = $2::text OR c.interactions >= $3::int))"
+    )
     assert values == [["Anestesiologia"], "ABC", 3]
 
 
 def test_parameters_continue_after_fixed_ones():
     params = Parameters(first_index=3)
-    sql = compile_filter(parse_filter({"field": "status", "op": "eq", "value": "active"}), NOW, params)
+    sql = compile_filter(
+        parse_filter({"field": "status", "op": "eq", "value": "active"}), NOW, params
+    )
     assert sql == "c.status = $3::text"
 
 
@@ -62,19 +70,38 @@ def test_audience_always_excludes_opted_out():
 @pytest.mark.parametrize(
     ("leaf", "expected"),
     [
-        ({"field": "specialty", "op": "neq", "value": "X"}, "c.specialty IS DISTINCT FROM $1::text"),
-        ({"field": "region", "op": "not_in", "value": ["X"]}, "NOT coalesce(c.region = ANY($1::text[]), false)"),
+        (
+            {"field": "specialty", "op": "neq", "value": "X"},
+            "c.specialty IS DISTINCT FROM $1::text",
+        ),
+        (
+            {"field": "region", "op": "not_in", "value": ["X"]},
+            "NOT coalesce(c.region = ANY($1::text[]), false)",
+        ),
         ({"field": "tags", "op": "any", "value": ["a"]}, "c.tags && $1::text[]"),
         ({"field": "tags", "op": "all", "value": ["a", "b"]}, "c.tags @> $1::text[]"),
-        ({"field": "tags", "op": "none", "value": ["a"]}, "NOT coalesce(c.tags && $1::text[], false)"),
+        (
+            {"field": "tags", "op": "none", "value": ["a"]},
+            "NOT coalesce(c.tags && $1::text[], false)",
+        ),
         ({"field": "interactions", "op": "lt", "value": 2}, "c.interactions < $1::int"),
-        ({"field": "last_contact_at", "op": "before", "value": "2026-01-01"}, "c.last_contact_at < $1::timestamptz"),
-        ({"field": "created_at", "op": "after", "value": {"days_ago": 7}}, "c.created_at >= $1::timestamptz"),
+        (
+            {"field": "last_contact_at", "op": "before", "value": "2026-01-01"},
+            "c.last_contact_at < $1::timestamptz",
+        ),
+        (
+            {"field": "created_at", "op": "after", "value": {"days_ago": 7}},
+            "c.created_at >= $1::timestamptz",
+        ),
         ({"field": "last_contact_at", "op": "exists", "value": False}, "c.last_contact_at IS NULL"),
-        ({"field": "attributes.crm_uf", "op": "eq", "value": "SP"},
-         "c.attributes @> jsonb_build_object($1::text, $2::jsonb)"),
-        ({"field": "attributes.crm_uf", "op": "in", "value": ["SP", "RJ"]},
-         "$1::jsonb @> jsonb_build_array(c.attributes -> $2::text)"),
+        (
+            {"field": "attributes.crm_uf", "op": "eq", "value": "SP"},
+            "c.attributes @> jsonb_build_object($1::text, $2::jsonb)",
+        ),
+        (
+            {"field": "attributes.crm_uf", "op": "in", "value": ["SP", "RJ"]},
+            "$1::jsonb @> jsonb_build_array(c.attributes -> $2::text)",
+        ),
         ({"field": "attributes.crm_uf", "op": "exists", "value": True}, "c.attributes ? $1::text"),
     ],
 )
@@ -101,18 +128,41 @@ def test_dates_without_zone_are_read_in_sao_paulo():
     ("raw", "path", "reason_part"),
     [
         ({"field": "salary", "op": "eq", "value": 1}, "filter.field", "unknown field 'salary'"),
-        ({"all": [{"field": "region", "op": "eq", "value": "ABC"},
-                  {"field": "specialty", "op": "like", "value": "A%"}]},
-         "filter.all[1].op", "unknown operator 'like'"),
+        (
+            {
+                "all": [
+                    {"field": "region", "op": "eq", "value": "ABC"},
+                    {"field": "specialty", "op": "like", "value": "A%"},
+                ]
+            },
+            "filter.all[1].op",
+            "unknown operator 'like'",
+        ),
         ({"field": "tags", "op": "eq", "value": "x"}, "filter.op", "allowed: any, all, none"),
         ({"field": "interactions", "op": "gte", "value": "3"}, "filter.value", "whole number"),
         ({"field": "interactions", "op": "gte", "value": True}, "filter.value", "whole number"),
         ({"field": "tags", "op": "any", "value": []}, "filter.value", "non-empty list"),
-        ({"field": "created_at", "op": "after", "value": "yesterday"}, "filter.value", "not an ISO date"),
-        ({"field": "created_at", "op": "after", "value": {"days_ago": -1}}, "filter.value.days_ago", "0 to"),
-        ({"field": "created_at", "op": "after", "value": {"weeks_ago": 1}}, "filter.value", "days_ago"),
+        (
+            {"field": "created_at", "op": "after", "value": "yesterday"},
+            "filter.value",
+            "not an ISO date",
+        ),
+        (
+            {"field": "created_at", "op": "after", "value": {"days_ago": -1}},
+            "filter.value.days_ago",
+            "0 to",
+        ),
+        (
+            {"field": "created_at", "op": "after", "value": {"weeks_ago": 1}},
+            "filter.value",
+            "days_ago",
+        ),
         ({"field": "attributes.a-b", "op": "eq", "value": 1}, "filter.field", "attribute names"),
-        ({"field": "attributes.x", "op": "eq", "value": {"a": 1}}, "filter.value", "text, a number"),
+        (
+            {"field": "attributes.x", "op": "eq", "value": {"a": 1}},
+            "filter.value",
+            "text, a number",
+        ),
         ({"field": "region", "op": "eq"}, "filter.value", "required"),
         ({"field": "region", "op": "eq", "value": "x", "extra": 1}, "filter.extra", "unknown key"),
         ({"any": []}, "filter.any", "at least one"),
@@ -120,8 +170,11 @@ def test_dates_without_zone_are_read_in_sao_paulo():
         ({"all": [], "any": []}, "filter", "exactly one key"),
         ({"not": {}}, "filter", "unknown filter node"),
         ([1], "filter", "must be an object"),
-        ({"any": [{"all": [{"field": "region", "op": "in", "value": [1]}]}]},
-         "filter.any[0].all[0].value[0]", "must be text"),
+        (
+            {"any": [{"all": [{"field": "region", "op": "in", "value": [1]}]}]},
+            "filter.any[0].all[0].value[0]",
+            "must be text",
+        ),
     ],
 )
 def test_invalid_filters_name_the_offending_node(raw, path, reason_part):
@@ -153,20 +206,38 @@ def test_predefined_segments_parse_and_inactive_means_old_or_never():
 # --- property: whatever a caller sends, values never reach the SQL text ---------------------
 
 _text = st.text(min_size=1, max_size=30)
-_scalar = st.one_of(_text, st.integers(-10**6, 10**6), st.booleans())
+_scalar = st.one_of(_text, st.integers(-(10**6), 10**6), st.booleans())
 _leaf = st.one_of(
-    st.builds(lambda f, o, v: {"field": f, "op": o, "value": v},
-              st.sampled_from(["specialty", "region", "status"]), st.sampled_from(["eq", "neq"]), _text),
-    st.builds(lambda f, v: {"field": f, "op": "in", "value": v},
-              st.sampled_from(["specialty", "region"]), st.lists(_text, min_size=1, max_size=3)),
-    st.builds(lambda o, v: {"field": "tags", "op": o, "value": v},
-              st.sampled_from(["any", "all", "none"]), st.lists(_text, min_size=1, max_size=3)),
-    st.builds(lambda o, v: {"field": "interactions", "op": o, "value": v},
-              st.sampled_from(["eq", "gte", "lt"]), st.integers(0, 10**6)),
-    st.builds(lambda n, v: {"field": f"attributes.{n}", "op": "eq", "value": v},
-              st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True), _scalar),
-    st.builds(lambda d: {"field": "created_at", "op": "after", "value": {"days_ago": d}},
-              st.integers(0, 3650)),
+    st.builds(
+        lambda f, o, v: {"field": f, "op": o, "value": v},
+        st.sampled_from(["specialty", "region", "status"]),
+        st.sampled_from(["eq", "neq"]),
+        _text,
+    ),
+    st.builds(
+        lambda f, v: {"field": f, "op": "in", "value": v},
+        st.sampled_from(["specialty", "region"]),
+        st.lists(_text, min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda o, v: {"field": "tags", "op": o, "value": v},
+        st.sampled_from(["any", "all", "none"]),
+        st.lists(_text, min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda o, v: {"field": "interactions", "op": o, "value": v},
+        st.sampled_from(["eq", "gte", "lt"]),
+        st.integers(0, 10**6),
+    ),
+    st.builds(
+        lambda n, v: {"field": f"attributes.{n}", "op": "eq", "value": v},
+        st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
+        _scalar,
+    ),
+    st.builds(
+        lambda d: {"field": "created_at", "op": "after", "value": {"days_ago": d}},
+        st.integers(0, 3650),
+    ),
 )
 _filters = st.recursive(
     _leaf,

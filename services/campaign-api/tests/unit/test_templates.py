@@ -1,15 +1,14 @@
 """Templates: known placeholders only, safe rendering, hostile input never crashes or leaks."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from disparo_campaign_api.templates import (
     MAX_BODY_LENGTH,
     TemplateError,
     load_template,
     parse_template,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DOCTOR = {
     "name": "Ana Souza",
@@ -29,7 +28,10 @@ def test_spec_placeholders_are_filled():
 
 
 def test_contact_attributes_are_placeholders():
-    assert render("{attr.hospital}: {attr.plantoes} plantões, {attr.disponivel}") == "São Luiz: 3 plantões, sim"
+    assert (
+        render("{attr.hospital}: {attr.plantoes} plantões, {attr.disponivel}")
+        == "São Luiz: 3 plantões, sim"
+    )
 
 
 def test_missing_values_use_fallbacks():
@@ -52,8 +54,17 @@ def test_braces_escape_and_stray_braces_stay_literal():
 
 @pytest.mark.parametrize(
     "hostile",
-    ["{0.__class__}", "{nome.__init__}", "{nome!r}", "{nome:>99999}", "{nome[0]}", "{0}",
-     "{attr.__dict__.x}", "{attr.}", "{__import__}"],
+    [
+        "{0.__class__}",
+        "{nome.__init__}",
+        "{nome!r}",
+        "{nome:>99999}",
+        "{nome[0]}",
+        "{0}",
+        "{attr.__dict__.x}",
+        "{attr.}",
+        "{__import__}",
+    ],
 )
 def test_hostile_placeholders_are_refused_and_render_literally(hostile):
     with pytest.raises(TemplateError) as info:

@@ -54,21 +54,19 @@ CREATE INDEX campaigns_active ON campaigns (started_at) WHERE state IN ('running
 
 -- The audience of a started campaign, written once by the start's INSERT … SELECT. The unique
 -- (campaign_id, contact_id) makes a second start (or the scheduler racing a person) add nobody;
--- seq numbers the recipients 1..n for keyset fan-out and the max_per_day spread; message_id is
--- the dispatcher's message id, chosen once here so a re-sent chunk names the same messages.
+-- seq numbers the recipients 1..n for keyset fan-out and the max_per_day spread; the
+-- dispatcher's message id is derived from (campaign_id, seq) (campaign_message_ids.py).
 -- status: pending until the dispatcher reports the message sent or finally failed; skipped when
 -- the contact opted out (or vanished) before fan-out.
 CREATE TABLE campaign_recipients (
     campaign_id  uuid        NOT NULL REFERENCES campaigns (id),
     seq          bigint      NOT NULL,
     contact_id   uuid        NOT NULL,
-    message_id   uuid        NOT NULL DEFAULT gen_random_uuid(),
     status       text        NOT NULL DEFAULT 'pending'
                              CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
     finished_at  timestamptz,
     PRIMARY KEY (campaign_id, seq),
     UNIQUE (campaign_id, contact_id)
 );
-CREATE UNIQUE INDEX campaign_recipients_message ON campaign_recipients (message_id);
 -- Completion is "no pending recipient left": this index empties as messages finish.
 CREATE INDEX campaign_recipients_pending ON campaign_recipients (campaign_id) WHERE status = 'pending';

@@ -43,9 +43,9 @@ WHERE id = $1::uuid
 RETURNING *;
 
 -- name: snapshot_audience
--- The audience of a start, in one statement: each contact once, numbered 1..n by id.
+-- The audience of a start, in one statement: each contact once, numbered 1..n in scan order.
 INSERT INTO campaign_recipients (campaign_id, seq, contact_id)
-SELECT $1::uuid, row_number() OVER (ORDER BY c.id), c.id
+SELECT $1::uuid, row_number() OVER (), c.id
 FROM contacts c
 WHERE {audience}
 ON CONFLICT DO NOTHING;
@@ -94,20 +94,70 @@ ORDER BY priority DESC, started_at
 LIMIT 1
 FOR UPDATE SKIP LOCKED;
 
--- name: fanout_chunk
--- The next recipients after the cursor, with what their message needs (contact may be gone).
-SELECT r.seq, r.contact_id, r.message_id, c.phone, c.name, c.specialty, c.region,
-       c.attributes, c.opted_out_at
-FROM campaign_recipients r
-LEFT JOIN contacts c ON c.id = r.contact_id
-WHERE r.campaign_id = $1::uuid AND r.seq > $2::bigint
-ORDER BY r.seq
-LIMIT $3::int;
+-- name: request_chunk
+-- One fan-out chunk in one statement: the recipients with seq in ($2, $2 + $3] (seq is dense,
+-- so this range is exactly the chunk), each rendered with {body} (templates.render_sql), become
+-- messages.requested events in the outbox — at most $14 messages and about $15 bytes each;
+-- recipients who opted out, were deleted or whose message would be blank are marked skipped.
+-- Message ids are campaign_message_ids.campaign_message_id: high half $10, low half 0b10 ‖ seq.
+-- not_before is $7[day of seq − $9], day = (seq − 1) / $8 (or $7[1] when $8 = 0: no daily cap).
+-- One statement is one snapshot, so a contact opting out meanwhile is either sent or skipped.
+WITH rendered AS (
+    SELECT r.seq, r.contact_id, c.phone,
+           CASE WHEN c.id IS NOT NULL AND c.opted_out_at IS NULL THEN {body} END AS body
+    FROM campaign_recipients r
+    LEFT JOIN contacts c ON c.id = r.contact_id
+    WHERE r.campaign_id = $1::uuid AND r.seq > $2::bigint AND r.seq <= $2::bigint + $3::int
+), skipped AS (
+    UPDATE campaign_recipients
+    SET status = 'skipped', finished_at = $11::timestamptz
+    WHERE campaign_id = $1::uuid AND seq > $2::bigint AND seq <= $2::bigint + $3::int
+      AND status = 'pending'
+      AND seq IN (SELECT seq FROM rendered WHERE body IS NULL OR btrim(body, E' \t\n\r\f\v') = '')
+    RETURNING seq
+), messages AS (
+    SELECT seq,
+           jsonb_build_object(
+               'message_id', ($10::text || to_hex(x'8000000000000000'::bigint | seq))::uuid,
+               'idempotency_key', 'campaign:' || $1::uuid || ':' || contact_id,
+               'contact_id', contact_id,
+               'phone', phone,
+               'kind', $4::text,
+               'body', body,
+               'priority', $5::int,
+               'not_before', ($7::timestamptz[])[
+                   CASE WHEN $8::int > 0 THEN ((seq - 1) / $8::int - $9::int + 1)::int ELSE 1 END],
+               'campaign_id', $1::uuid,
+               'conversation_id', NULL,
+               'max_attempts', $6::int
+           ) AS message,
+           row_number() OVER (ORDER BY seq) AS n,
+           sum(octet_length(body) + 420) OVER (ORDER BY seq) AS bytes
+    FROM rendered
+    WHERE body IS NOT NULL AND btrim(body, E' \t\n\r\f\v') <> ''
+), batches AS (
+    SELECT gen_random_uuid() AS event_id, min(seq) AS first_seq,
+           jsonb_agg(message ORDER BY seq) AS messages
+    FROM messages
+    GROUP BY (n - 1) / $14::int, (bytes - 1) / $15::int
+), inserted AS (
+    INSERT INTO outbox (event_id, subject, payload, headers)
+    SELECT event_id, $13::text,
+           jsonb_build_object('event_id', event_id, 'occurred_at', $11::timestamptz,
+                              'schema_version', 1, 'messages', messages),
+           $12::jsonb
+    FROM batches
+    ORDER BY first_seq
+    RETURNING jsonb_array_length(payload -> 'messages') AS size
+)
+SELECT (SELECT max(seq) FROM rendered) AS last_seq,
+       (SELECT coalesce(sum(size), 0) FROM inserted)::int AS requested,
+       (SELECT count(*) FROM inserted)::int AS events,
+       (SELECT count(*) FROM skipped)::int AS skipped;
 
--- name: skip_recipients
--- Recipients who will get no message (opted out or deleted since the start).
-UPDATE campaign_recipients SET status = 'skipped', finished_at = $3::timestamptz
-WHERE campaign_id = $1::uuid AND seq = ANY($2::bigint[]) AND status = 'pending';
+-- name: notify_outbox
+-- Wake the outbox relay (as disparo_shared.outbox.add_events does).
+SELECT pg_notify($1::text, current_schema());
 
 -- name: advance_fanout
 -- Move the cursor past a requested chunk; fan-out is done when it reaches the audience size.
@@ -117,19 +167,25 @@ SET fanout_cursor = $2::bigint,
     updated_at = $3::timestamptz
 WHERE id = $1::uuid;
 
--- name: recipients_for_preview
--- The first recipients of a started campaign, with their current contact data.
-SELECT c.id, c.phone, c.name, c.specialty, c.region, c.attributes
+-- name: render_for_recipients
+-- The message ({body}, templates.render_sql) for the first recipients of a started campaign.
+SELECT c.id, c.phone, {body} AS body
 FROM campaign_recipients r
 JOIN contacts c ON c.id = r.contact_id
-WHERE r.campaign_id = $1::uuid
-ORDER BY r.seq
-LIMIT $2::int;
+WHERE r.campaign_id = $1::uuid AND r.seq <= $2::int
+ORDER BY r.seq;
+
+-- name: render_for_audience
+-- The message ({body}) for a few contacts of an audience ({audience}) not yet snapshotted.
+SELECT c.id, c.phone, {body} AS body
+FROM contacts c
+WHERE {audience}
+LIMIT $1::int;
 
 -- name: record_outcome
 -- A campaign message reached a final state (sent, or failed for good); once only.
-UPDATE campaign_recipients SET status = $2::text, finished_at = $3::timestamptz
-WHERE message_id = $1::uuid AND status = 'pending'
+UPDATE campaign_recipients SET status = $3::text, finished_at = $4::timestamptz
+WHERE campaign_id = $1::uuid AND seq = $2::bigint AND status = 'pending'
 RETURNING campaign_id;
 
 -- name: complete_if_finished

@@ -36,8 +36,8 @@ WHERE id = $1::uuid
 RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
 
 -- name: list_contacts
--- A page of contacts matching the filters (NULL = no filter), in (created_at, id) order,
--- after the cursor's key; tags must all be present.
+-- A page of contacts matching the filters (NULL = no filter), in id order (the primary key,
+-- so no index of its own slows the import), after the cursor's id; tags must all be present.
 SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason
 FROM contacts
 WHERE ($1::text IS NULL OR specialty = $1::text)
@@ -45,9 +45,9 @@ WHERE ($1::text IS NULL OR specialty = $1::text)
   AND ($3::text IS NULL OR status = $3::text)
   AND ($4::text[] IS NULL OR tags @> $4::text[])
   AND ($5::bool IS NULL OR (opted_out_at IS NOT NULL) = $5::bool)
-  AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::uuid))
-ORDER BY created_at, id
-LIMIT $8::int;
+  AND ($6::uuid IS NULL OR id > $6::uuid)
+ORDER BY id
+LIMIT $7::int;
 
 -- name: mark_opted_out
 -- Opt a contact out unless it already is (then no row: the first opt-out's when/why stay).
@@ -88,15 +88,23 @@ ON CONFLICT (phone) DO UPDATE SET interactions = contacts.interactions + 1,
 RETURNING id;
 
 -- name: upsert_contacts_batch
--- The bulk import's one statement per batch (phones unique within the batch). Existing
--- contacts are updated only where a field is given and differs (NULL keeps, attributes merge,
--- opt-out is never touched); new phones are inserted. Tags travel as one text joined by U+001F
--- because unnest flattens a two-dimensional array. A phone inserted concurrently by another
--- writer falls to ON CONFLICT and is merged the same way (status and time zone kept).
+-- The bulk import's one statement per batch (phones unique within the batch). New phones are
+-- inserted; the others (seen by the UPDATE, whose snapshot predates the INSERT) are updated
+-- only where a field is given and differs: NULL keeps, attributes merge, opt-out is never
+-- touched. Tags travel as one text joined by U+001F because unnest flattens a 2-D array.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::text[], $7::text[], $8::text[])
         AS t(phone, name, specialty, region, tags, status, time_zone, attributes)
+),
+inserted AS (
+    INSERT INTO contacts (phone, name, specialty, region, tags, status, time_zone, attributes)
+    SELECT i.phone, i.name, i.specialty, i.region,
+           COALESCE(string_to_array(i.tags, E'\x1f'), '{}'), COALESCE(i.status, 'active'),
+           COALESCE(i.time_zone, 'America/Sao_Paulo'), COALESCE(i.attributes::jsonb, '{}')
+    FROM input AS i
+    ON CONFLICT (phone) DO NOTHING
+    RETURNING 1
 ),
 updated AS (
     UPDATE contacts AS c SET
@@ -117,23 +125,5 @@ updated AS (
           IS DISTINCT FROM
           (c.name, c.specialty, c.region, c.tags, c.status, c.time_zone, c.attributes)
     RETURNING 1
-),
-inserted AS (
-    INSERT INTO contacts (phone, name, specialty, region, tags, status, time_zone, attributes)
-    SELECT i.phone, i.name, i.specialty, i.region,
-           COALESCE(string_to_array(i.tags, E'\x1f'), '{}'), COALESCE(i.status, 'active'),
-           COALESCE(i.time_zone, 'America/Sao_Paulo'), COALESCE(i.attributes::jsonb, '{}')
-    FROM input AS i
-    WHERE NOT EXISTS (SELECT 1 FROM contacts AS c WHERE c.phone = i.phone)
-    ON CONFLICT (phone) DO UPDATE SET
-        name = COALESCE(EXCLUDED.name, contacts.name),
-        specialty = COALESCE(EXCLUDED.specialty, contacts.specialty),
-        region = COALESCE(EXCLUDED.region, contacts.region),
-        tags = CASE WHEN cardinality(EXCLUDED.tags) = 0 THEN contacts.tags ELSE EXCLUDED.tags END,
-        attributes = contacts.attributes || EXCLUDED.attributes,
-        updated_at = now()
-    RETURNING (xmax = 0) AS created
 )
-SELECT (SELECT count(*) FILTER (WHERE created) FROM inserted) AS inserted,
-       (SELECT count(*) FROM updated) + (SELECT count(*) FILTER (WHERE NOT created) FROM inserted)
-           AS updated;
+SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM updated) AS updated;

@@ -1,0 +1,65 @@
+"""The SQL renderer (used by fan-out and previews) agrees with the Python reference renderer."""
+
+import json
+import random
+
+import pytest
+from disparo_campaign_api.segment_filters import Parameters
+from disparo_campaign_api.templates import load_template, render_sql
+from disparo_shared.db import create_pool
+from disparo_shared.settings import DatabaseSettings
+
+PIECES = [
+    "Olá ", "{nome}", "{primeiro_nome}", "{especialidade}", "{regiao}", "{attr.hospital}",
+    "{attr.n}", "{attr.ok}", "{attr.obj}", "{attr.missing}", "{{", "}}", "{", "}", " ", "\t",
+    "{0.__class__}", "{nome!r}", "{nome:>99}", "$1", "'; DROP TABLE contacts; --", "ç ã 😀",
+    "\\", "%s", "{attr.a-b}", "\u00a0",
+]  # fmt: skip
+NAMES = [None, "", "  ", "Ana Souza", "\tAna\nSouza ", "\u00a0Ana", "A" * 300, "'; --", "Zé"]
+VALUES = ["São Luiz", "  x  ", "", 3, 2.5, -7, True, False, None, {"a": 1}, [1, 2], "{nome}"]
+
+
+@pytest.fixture
+async def pool(database_url):
+    pool = await create_pool(DatabaseSettings(url=database_url, pool_max_size=2), "campaign_api")
+    yield pool
+    await pool.close()
+
+
+async def test_sql_and_python_renderers_agree(pool):
+    rng = random.Random(20261125)
+    fallbacks = {"nome": "Dr(a).", "primeiro_nome": "Doutor(a)", "attr.hospital": "nosso hospital"}
+    contacts = []
+    for i in range(60):
+        attributes = {
+            "hospital": rng.choice(VALUES),
+            "n": rng.choice(VALUES),
+            "ok": rng.choice(VALUES),
+        }
+        attributes["obj"] = rng.choice(VALUES)
+        contact = {
+            "name": rng.choice(NAMES),
+            "specialty": rng.choice(NAMES),
+            "region": rng.choice(NAMES),
+            "attributes": attributes,
+        }
+        contact["id"] = await pool.fetchval(
+            "INSERT INTO contacts (phone, name, specialty, region, attributes)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            f"+551190000{i:04d}",
+            contact["name"],
+            contact["specialty"],
+            contact["region"],
+            attributes,
+        )
+        contacts.append(contact)
+    for _ in range(80):
+        source = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 12)))
+        template = load_template(source)
+        params = Parameters(first_index=1)
+        body = render_sql(template, params.add, fallbacks)
+        rows = await pool.fetch(f"SELECT c.id, {body} AS body FROM contacts c", *params.values)
+        got = {r["id"]: r["body"] for r in rows}
+        for contact in contacts:
+            expected = template.render(contact, fallbacks)
+            assert got[contact["id"]] == expected, (source, json.dumps(contact, default=str))
