@@ -15,19 +15,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from disparo_shared.events import (
-    CampaignCancelled,
-    CampaignCompleted,
-    CampaignCreated,
-    CampaignPaused,
-    CampaignResumed,
-    CampaignScheduled,
-    CampaignStarted,
-)
-from disparo_shared.outbox import add_events
-from disparo_shared.privacy import mask_phone
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.queries import load_queries
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from disparo_campaign_api.campaign_message_ids import recipient_seq
@@ -55,6 +42,19 @@ from disparo_campaign_api.segments import (
     segment_filter,
 )
 from disparo_campaign_api.templates import TemplateError, load_template, parse_template, render_sql
+from disparo_shared.events import (
+    CampaignCancelled,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    CampaignStarted,
+)
+from disparo_shared.outbox import add_events
+from disparo_shared.privacy import mask_phone
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "campaigns.sql")
 # NOTIFY channel that wakes the fan-out worker when a campaign starts or resumes.
@@ -336,7 +336,7 @@ async def start_locked(
     started = await conn.fetchrow(
         SQL.set_started, row["id"], now, audience_size, filter_to_json(audience), first_due
     )
-    await conn.execute("SELECT pg_notify($1, $2)", FANOUT_CHANNEL, str(row["id"]))
+    await conn.execute(SQL.notify_fanout, FANOUT_CHANNEL, str(row["id"]))
     await add_events(
         conn,
         [CampaignStarted(campaign_id=row["id"], audience_size=audience_size, occurred_at=now)],
@@ -392,7 +392,7 @@ async def resume_campaign(
     if not _decide(Command.RESUME, row).changed:
         return campaign_json(row)
     updated = await conn.fetchrow(SQL.set_resumed, campaign_id, now)
-    await conn.execute("SELECT pg_notify($1, $2)", FANOUT_CHANNEL, str(campaign_id))
+    await conn.execute(SQL.notify_fanout, FANOUT_CHANNEL, str(campaign_id))
     await add_events(conn, [CampaignResumed(campaign_id=campaign_id, occurred_at=now)])
     return campaign_json(updated)
 

@@ -1,4 +1,4 @@
-"""Completion of campaigns from the dispatcher's facts: ``message.sent`` and final ``message.failed``.
+"""Campaign completion from the dispatcher's facts: ``message.sent``, final ``message.failed``.
 
 A campaign is completed when fan-out is done and every recipient's message is final. Each fact
 marks its recipient row (``status = 'pending'`` → sent/failed, a natural once-only update, so a
@@ -9,12 +9,12 @@ scheduler's sweep catches the race where the last two facts commit at once.
 from datetime import datetime
 
 import asyncpg
-from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import MessageFailed, MessageSent, subjects, utc_now
-from disparo_shared.runtime import Runtime
 
 from disparo_campaign_api.campaign_handlers import complete_if_finished, record_outcome
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import MessageFailed, MessageSent, subjects, utc_now
+from disparo_shared.runtime import Runtime
 
 
 async def handle_message_sent(pool: asyncpg.Pool, event: MessageSent, now: datetime) -> None:

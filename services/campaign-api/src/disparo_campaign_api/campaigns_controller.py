@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.problems import invalid
 from litestar import Controller, Response, get, patch, post
 from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -31,6 +30,7 @@ from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_sett
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
+from disparo_shared.problems import invalid
 
 
 class SendWindowOut(BaseModel):

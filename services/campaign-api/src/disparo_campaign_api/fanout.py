@@ -26,10 +26,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from disparo_shared.events import MessageKind, MessagesRequested, utc_now
-from disparo_shared.logging import get_logger
-from disparo_shared.outbox import NOTIFY_CHANNEL
-from disparo_shared.runtime import Runtime
 from opentelemetry import propagate
 
 from disparo_campaign_api.campaign_handlers import (
@@ -43,6 +39,10 @@ from disparo_campaign_api.campaign_settings import campaign_settings
 from disparo_campaign_api.segment_filters import Parameters
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template, render_sql
+from disparo_shared.events import MessageKind, MessagesRequested, utc_now
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import NOTIFY_CHANNEL
+from disparo_shared.runtime import Runtime
 
 MAX_MESSAGES_PER_EVENT = 500
 MAX_EVENT_BYTES = 256 * 1024  # counted as body bytes + 420 per message (ids, phone, key, times)

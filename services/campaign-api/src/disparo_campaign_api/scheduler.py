@@ -15,14 +15,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.events import utc_now
-from disparo_shared.logging import get_logger
-from disparo_shared.problems import Problem
-from disparo_shared.runtime import Runtime
 
 from disparo_campaign_api.campaign_handlers import SQL, complete_finished_campaigns, start_locked
 from disparo_campaign_api.campaign_settings import campaign_settings
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.events import utc_now
+from disparo_shared.logging import get_logger
+from disparo_shared.problems import Problem
+from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -79,7 +79,7 @@ async def run_scheduler(
 
 
 async def campaign_scheduler(runtime: Runtime, settings: CampaignApiSettings) -> None:
-    """The worker: every ``scheduler_poll_seconds``, start due campaigns and complete finished ones."""
+    """The worker: every ``scheduler_poll_seconds``, start due campaigns, complete finished ones."""
     await run_scheduler(
         runtime.pool,
         utc_now,

@@ -346,7 +346,8 @@ def _compile_attribute(cond: Condition, params: Parameters) -> str:
             f"jsonb_build_array(c.attributes -> {params.add(name, 'text')})"
         )
     # {"name": value} containment uses the GIN index on attributes when there is one.
-    test = f"c.attributes @> jsonb_build_object({params.add(name, 'text')}, {params.add(cond.value, 'jsonb')})"
+    key, value = params.add(name, "text"), params.add(cond.value, "jsonb")
+    test = f"c.attributes @> jsonb_build_object({key}, {value})"
     return test if cond.op == "eq" else f"NOT coalesce({test}, false)"
 
 

@@ -10,9 +10,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.privacy import mask_phone
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.queries import load_queries
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
 from disparo_campaign_api.capacity import estimate_send_seconds
@@ -26,6 +23,9 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
+from disparo_shared.privacy import mask_phone
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "segments.sql")
 SAMPLE_SIZE = 10

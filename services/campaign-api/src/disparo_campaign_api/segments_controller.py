@@ -115,7 +115,8 @@ class SegmentsController(Controller):
         campaign_config: CampaignConfig,
     ) -> PreviewAnswer:
         """Give ``segment_id`` (saved or ``predefined:<key>``) or an inline ``filter``. An unknown
-        field or operator is a 422 whose ``errors[].field`` is the path, e.g. ``filter.all[1].op``."""
+        field or operator is a 422 whose ``errors[].field`` is the path, e.g.
+        ``filter.all[1].op``."""
         async with pool.acquire() as conn:
             answer = await preview_segment(
                 conn,

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+
 from disparo_campaign_api.campaign_handlers import (
     CampaignFields,
     CreateCampaign,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+
 from disparo_campaign_api.campaign_handlers import (
     CreateCampaign,
     create_campaign,
@@ -200,24 +201,29 @@ async def test_completed_once_every_message_is_final(pool):
     await run(pool, start_campaign, cid, NOW)
     await drain_fanout(pool, FanoutSettings())
     ids = [UUID(m["message_id"]) for m in await requested_messages(pool)]
-    sent = lambda mid: MessageSent(
-        message_id=mid,
-        campaign_id=cid,
-        kind=MessageKind.CAMPAIGN,
-        provider_message_id="p",
-        sender="s",
-        attempt=1,
-        sent_at=NOW,
-    )
-    failed = lambda mid, final: MessageFailed(
-        message_id=mid,
-        campaign_id=cid,
-        attempt=1,
-        error_code="x",
-        error="x",
-        retryable=not final,
-        final=final,
-    )
+
+    def sent(mid):
+        return MessageSent(
+            message_id=mid,
+            campaign_id=cid,
+            kind=MessageKind.CAMPAIGN,
+            provider_message_id="p",
+            sender="s",
+            attempt=1,
+            sent_at=NOW,
+        )
+
+    def failed(mid, final):
+        return MessageFailed(
+            message_id=mid,
+            campaign_id=cid,
+            attempt=1,
+            error_code="x",
+            error="x",
+            retryable=not final,
+            final=final,
+        )
+
     await handle_message_sent(pool, sent(ids[0]), NOW)
     await handle_message_sent(pool, sent(ids[0]), NOW)  # redelivery
     await handle_message_failed(pool, failed(ids[1], final=False), NOW)  # will be retried

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+
 from disparo_campaign_api.segments import (
     create_segment,
     delete_segment,
@@ -19,7 +20,8 @@ from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
-# phone, name, specialty, region, tags, interactions, last_contact_days_ago, created_days_ago, attrs, opted_out
+# phone, name, specialty, region, tags, interactions, last contact (days ago), created (days ago),
+# attributes, opted out
 CONTACTS = [
     (
         "+5511900000001",
@@ -87,8 +89,9 @@ async def contacts(pool) -> dict[str, UUID]:
         opted,
     ) in CONTACTS:
         ids[name.split()[0]] = await pool.fetchval(
-            "INSERT INTO contacts (phone, name, specialty, region, tags, interactions, last_contact_at,"
-            " created_at, attributes, opted_out_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id",
+            "INSERT INTO contacts (phone, name, specialty, region, tags, interactions,"
+            " last_contact_at, created_at, attributes, opted_out_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             phone,
             name,
             specialty,

@@ -4,6 +4,7 @@ import json
 import random
 
 import pytest
+
 from disparo_campaign_api.segment_filters import Parameters
 from disparo_campaign_api.templates import load_template, render_sql
 from disparo_shared.db import create_pool

@@ -4,6 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from disparo_campaign_api.campaigns import (
     Command,
     DailySpread,

@@ -4,6 +4,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from disparo_campaign_api.predefined_segments import PREDEFINED
 from disparo_campaign_api.segment_filters import (
     DaysAgo,
@@ -15,8 +18,6 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -1,14 +1,15 @@
 """Templates: known placeholders only, safe rendering, hostile input never crashes or leaks."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from disparo_campaign_api.templates import (
     MAX_BODY_LENGTH,
     TemplateError,
     load_template,
     parse_template,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DOCTOR = {
     "name": "Ana Souza",

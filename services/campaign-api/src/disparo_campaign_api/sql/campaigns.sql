@@ -155,6 +155,10 @@ SELECT (SELECT max(seq) FROM rendered) AS last_seq,
        (SELECT count(*) FROM inserted)::int AS events,
        (SELECT count(*) FROM skipped)::int AS skipped;
 
+-- name: notify_fanout
+-- Wake the fan-out workers: a campaign started or resumed.
+SELECT pg_notify($1::text, $2::text);
+
 -- name: notify_outbox
 -- Wake the outbox relay (as disparo_shared.outbox.add_events does).
 SELECT pg_notify($1::text, current_schema());
