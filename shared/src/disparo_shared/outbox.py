@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 import asyncpg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 
@@ -52,12 +53,14 @@ class OutboxRelay:
         js: JetStreamContext,
         subject_prefix: str = "",
         batch_size: int = 500,
+        batch_max_bytes: int = 8 * 1024 * 1024,
         poll_seconds: float = 1.0,
     ) -> None:
         self._pool = pool
         self._js = js
         self._prefix = subject_prefix
         self._batch_size = batch_size
+        self._batch_max_bytes = batch_max_bytes
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
 
@@ -66,14 +69,14 @@ class OutboxRelay:
         try:
             await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
             while True:
+                # Cleared before reading, so a NOTIFY that lands during the batch is not lost.
+                self._wake.clear()
                 try:
                     published = await self.publish_batch()
-                except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+                except (asyncpg.PostgresError, OSError, asyncio.TimeoutError, NatsError) as exc:
                     log.warning("outbox relay batch failed; retrying", error=str(exc))
                     published = 0
-                    await asyncio.sleep(self._poll_seconds)
-                if published < self._batch_size:
-                    self._wake.clear()
+                if published == 0:
                     try:
                         await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
                     except TimeoutError:
@@ -88,10 +91,23 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish and delete up to one batch; return how many events went out."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, event_id, subject, payload, headers FROM outbox"
+            # Lock by id first and load payloads only up to a byte budget: a batch of large
+            # events (a fan-out chunk is hundreds of KB) must not balloon the relay's memory.
+            locked = await conn.fetch(
+                "SELECT id, pg_column_size(payload) AS size FROM outbox"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
+            )
+            ids, budget = [], self._batch_max_bytes
+            for row in locked:
+                if ids and row["size"] > budget:
+                    break
+                ids.append(row["id"])
+                budget -= row["size"]
+            rows = await conn.fetch(
+                "SELECT id, event_id, subject, payload, headers FROM outbox"
+                " WHERE id = ANY($1::bigint[]) ORDER BY id",
+                ids,
             )
             if not rows:
                 return 0
