@@ -15,22 +15,24 @@ import asyncpg
 import httpx
 import nats
 import pytest
-from disparo_shared.streams import stream_name
-from disparo_shared.testing.fixtures import TEST_API_KEY, eventually, with_database
 
 from disparo.devstack import ALWAYS_OPEN_WINDOW
 from disparo.embedded import free_port
 from disparo.processes import ManagedProcess, StackPorts, stack_processes, stop_all
+from disparo_shared.streams import stream_name
+from disparo_shared.testing.fixtures import TEST_API_KEY, eventually, with_database
 
 # Short leases and backoffs so a crash is recovered in seconds, not the production minutes.
 DISPATCHER_ENV = {
     "DISPARO_DISPATCHER_SENDER_LEASE_SECONDS": "2",
     "DISPARO_DISPATCHER_SENDER_LEASE_RENEW_SECONDS": "0.5",
-    "DISPARO_DISPATCHER_MESSAGE_LEASE_SECONDS": "6",
+    "DISPARO_DISPATCHER_MESSAGE_LEASE_SECONDS": "15",
     "DISPARO_DISPATCHER_PROVIDER_TIMEOUT_SECONDS": "3",
     "DISPARO_DISPATCHER_RETRY_BASE_SECONDS": "0.3",
     "DISPARO_DISPATCHER_RETRY_MAX_SECONDS": "1",
     "DISPARO_DISPATCHER_PAIR_SPACING_SECONDS": "0",
+    # A crashed dispatcher's sends wait in doubt for the provider's echo this long, then go again.
+    "DISPARO_DISPATCHER_IN_DOUBT_GRACE_SECONDS": "3",
 }
 
 
@@ -100,8 +102,8 @@ class Stack:
         answer.raise_for_status()
         return [entry["status"] for entry in answer.json()["history"]]
 
-    async def wait_sent_once(self, message_id: str, timeout: float = 30.0) -> None:
-        """The simulator accepted ``message_id`` and reporting shows it sent."""
+    async def wait_sent(self, message_id: str, within_seconds: float = 30.0) -> None:
+        """Until the simulator accepted ``message_id`` and reporting shows it sent."""
 
         async def sent_at_simulator():
             return len(await self.sends_of(message_id)) >= 1
@@ -109,8 +111,8 @@ class Stack:
         async def reported_sent():
             return "sent" in await self.reported_statuses(message_id)
 
-        await eventually(sent_at_simulator, timeout=timeout)
-        await eventually(reported_sent, timeout=timeout)
+        await eventually(sent_at_simulator, timeout=within_seconds)
+        await eventually(reported_sent, timeout=within_seconds)
 
     async def settle(self, seconds: float = 2.0) -> None:
         """Give a wrong second send the time to happen before counting sends."""
@@ -188,3 +190,28 @@ async def _delete_streams(nats_url: str, prefix: str) -> None:
 def phone() -> Iterator[str]:
     """A valid São Paulo mobile no other test uses."""
     yield f"+551198{uuid.uuid4().int % 10**7:07d}"
+
+
+@pytest.fixture(autouse=True)
+def every_process_stays_up(request) -> Iterator[None]:
+    """Each test starts with every process running and fails if one died during it.
+
+    A process found dead before a test (a crash in an earlier one, or a signal from outside)
+    is restarted so the remaining tests still mean something; that earlier test has failed.
+    """
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    for process in stack.processes.values():
+        if process.returncode is not None:
+            process.start()
+            process.wait_ready(timeout=60)
+    yield
+    dead = {
+        name: process.returncode
+        for name, process in stack.processes.items()
+        if process.returncode is not None
+    }
+    if dead:
+        pytest.fail(f"processes exited during the test (name: exit code): {dead}")

@@ -8,7 +8,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 QUEUE_DEPTH = Gauge(
     "disparo_dispatcher_queue_messages",
-    "Messages by state (queued, sending, held, dead) and priority, refreshed periodically.",
+    "Messages by state (queued, sending, in_doubt, held, dead) and priority, refreshed "
+    "periodically.",
     ["state", "priority"],
 )
 SENDS = Counter(
@@ -40,3 +41,15 @@ ENQUEUE_TO_SENT = Histogram(
 )
 SENDERS_HELD = Gauge("disparo_dispatcher_senders_held", "Senders this replica holds a lease on.")
 CLAIMED = Counter("disparo_dispatcher_claimed_total", "Messages claimed by this replica.")
+IN_DOUBT_ENTERED = Counter(
+    "disparo_dispatcher_in_doubt_total",
+    "Sends whose outcome was unknown (reason: lease_expired after a crash, timeout, "
+    "connection_error), held until the provider's echo settles them.",
+    ["reason"],
+)
+IN_DOUBT_SETTLED = Counter(
+    "disparo_dispatcher_in_doubt_settled_total",
+    "Doubtful sends settled: sent (the provider echoed them), retried or dead (no echo within "
+    "the grace).",
+    ["outcome"],
+)

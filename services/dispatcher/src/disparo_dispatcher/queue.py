@@ -17,6 +17,7 @@ SQL = load_queries(Path(__file__).parent / "sql" / "queue.sql")
 
 QUEUED = "queued"
 SENDING = "sending"
+IN_DOUBT = "in_doubt"  # the provider may have sent it; its echo decides (see in_doubt.py)
 SENT = "sent"
 DEAD = "dead"
 CANCELLED = "cancelled"
@@ -252,11 +253,22 @@ async def settle(
 
 
 async def reclaim_expired_leases(
-    conn: asyncpg.Connection, sender_ids: Sequence[str], now: datetime, retry: bool
+    conn: asyncpg.Connection,
+    sender_ids: Sequence[str],
+    now: datetime,
+    retry: bool,
+    in_doubt_senders: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
+    """Take back what a dead replica left 'sending' on ``sender_ids``; returns the rows.
+
+    Those on ``in_doubt_senders`` (their provider echoes every send) become 'in_doubt'; the rest
+    are queued again when ``retry`` (their attempt spent) or dead.
+    """
     if not sender_ids:
         return []
-    return await conn.fetch(SQL.reclaim_expired_leases, list(sender_ids), now, retry)
+    return await conn.fetch(
+        SQL.reclaim_expired_leases, list(sender_ids), now, list(in_doubt_senders), retry
+    )
 
 
 async def reassign_orphans(

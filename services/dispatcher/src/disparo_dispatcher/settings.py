@@ -77,10 +77,43 @@ class DispatcherSettings(BaseSettings):
     )
     flush_batch_max: int = Field(1000, ge=1, description="Results written per transaction at most.")
     reclaim_sending_as: str = Field(
-        "retry",
-        pattern="^(retry|dead)$",
-        description="What a crashed replica's in-flight messages become: 'retry' (at least once: "
-        "the provider may have sent them) or 'dead' (at most once, re-queue by hand).",
+        "resolve",
+        pattern="^(resolve|retry|dead)$",
+        description="What a crashed replica's in-flight messages become: 'resolve' (in doubt until "
+        "the provider's sent-echo says whether they went out; resent after the grace without one), "
+        "'retry' (at least once: the provider may have sent them) or 'dead' (at most once, "
+        "re-queue by hand). Senders without echoes fall back from 'resolve' to 'retry'.",
+    )
+    provider_echoes: bool = Field(
+        True,
+        description="The providers post a sent-echo for every send they take (Cloud `sent` "
+        "status, Evolution `send.message` webhook), so doubtful sends can be resolved. Off: "
+        "nothing is held in doubt (reclaims retry, timeouts back off as before).",
+    )
+    senders_without_echoes: list[str] = Field(
+        default_factory=list,
+        description="Sender ids whose provider posts no sent-echo (e.g. an Evolution instance "
+        "without the SEND_MESSAGE webhook event); their doubtful sends are retried at once.",
+    )
+    in_doubt_grace_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a doubtful send waits for its echo before it is sent again (at "
+        "least once). Must exceed the providers' webhook latency, backlog included.",
+    )
+    in_doubt_resolve_interval_seconds: float = Field(
+        1.0, gt=0, description="How often doubtful sends are matched to the echoes received."
+    )
+    echo_match_skew_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Slack around an attempt's window when matching an Evolution echo by its "
+        "text (its timestamp is in whole seconds; clocks differ).",
+    )
+    echo_retention_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How long provider echoes are kept (one row per send) for resolving doubts.",
     )
     provider_timeout_seconds: float = Field(
         10.0, gt=0, description="Read timeout of provider calls."
@@ -170,6 +203,10 @@ class DispatcherSettings(BaseSettings):
         "priority interleave by it.",
     )
 
+    def echoes_from(self, sender_id: str) -> bool:
+        """Whether ``sender_id``'s provider tells us every send it takes (see ``in_doubt``)."""
+        return self.provider_echoes and sender_id not in self.senders_without_echoes
+
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> "DispatcherSettings":
         # 6 s is the typing indicator's cap (providers.typing_indicator), 2 s the margin.
@@ -178,5 +215,15 @@ class DispatcherSettings(BaseSettings):
             raise ValueError(
                 f"message_lease_seconds must exceed {longest_call + self.claim_lookahead_seconds:g} "
                 "(provider timeout + typing + margin + claim lookahead)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _echoes_outlive_a_doubt(self) -> "DispatcherSettings":
+        longest_doubt = self.message_lease_seconds + self.in_doubt_grace_seconds
+        if self.echo_retention_seconds <= longest_doubt:
+            raise ValueError(
+                f"echo_retention_seconds must exceed {longest_doubt:g} "
+                "(message lease + in-doubt grace)"
             )
         return self

@@ -47,6 +47,9 @@ FAST = dict(
     retry_max_seconds=0.2,
     pair_spacing_seconds=0.3,
     provider_timeout_seconds=2.0,
+    # A doubtful send without an echo (the harness simulator posts no webhooks) is resent soon.
+    in_doubt_grace_seconds=1.0,
+    in_doubt_resolve_interval_seconds=0.1,
     # Always open, so the suite passes at any hour; quiet hours have their own tests.
     send_window_start=time(0, 0),
     send_window_end=time(23, 59, 59, 999999),

@@ -65,7 +65,8 @@ async def test_a_sender_never_exceeds_its_rate_at_the_provider(kernel_settings, 
 async def test_messages_and_senders_of_a_dead_replica_are_taken_over(kernel_settings, db):
     async with simulator() as sim:
         seed = evolution_sender(sim, "sim-1")
-        # A replica that died holding the sender and one message in flight (attempt 1 spent).
+        # A replica that died holding the sender and one message in flight (attempt 1 spent);
+        # no echo of it ever comes, so after the in-doubt grace it is sent again.
         async with dispatcher(kernel_settings, [seed], claim_interval_seconds=3600.0):
             await request(kernel_settings.nats, message(phone(1)))
 

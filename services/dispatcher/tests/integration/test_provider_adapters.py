@@ -5,9 +5,13 @@ import socket
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
+import aiohttp
 import httpx
 import pytest
 import uvicorn
+from aiohttp import web
+from opentelemetry.sdk.trace import TracerProvider
+
 from disparo_dispatcher.providers.base import (
     Accepted,
     FailureClass,
@@ -16,6 +20,7 @@ from disparo_dispatcher.providers.base import (
     SenderAccount,
 )
 from disparo_dispatcher.providers.registry import UnknownProvider, get_provider
+from disparo_dispatcher.providers.transport import open_session
 from disparo_simulator.app import create_app
 from disparo_simulator.settings import SimulatorConfig, SimulatorSettings
 
@@ -61,9 +66,9 @@ async def control(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with open_session(4, 5.0) as session:
+        yield session
 
 
 def evolution_account(base_url: str, key: str = EVOLUTION_KEY) -> SenderAccount:
@@ -149,7 +154,7 @@ async def test_evolution_server_error_is_transient(control, http, simulator_url)
 
 async def test_evolution_timeout_is_transient(control, simulator_url):
     await faults(control, latency_ms=[1000, 1000])
-    async with httpx.AsyncClient(timeout=0.2) as impatient:
+    async with open_session(4, 0.2) as impatient:
         result = await get_provider("evolution", impatient).send_text(
             evolution_account(simulator_url), text()
         )
@@ -160,7 +165,7 @@ async def test_evolution_timeout_is_transient(control, simulator_url):
 async def test_evolution_read_timeout_waits_for_the_typing_delay(control, simulator_url):
     """Evolution answers only after the typing indicator; that time is not a timeout."""
     await faults(control, latency_ms=[400, 400])
-    async with httpx.AsyncClient(timeout=0.2) as client:
+    async with open_session(4, 0.2) as client:
         result = await get_provider("evolution", client).send_text(
             evolution_account(simulator_url), text(typing_ms=1000)
         )
@@ -235,7 +240,7 @@ async def test_cloud_expired_token_pauses_the_sender(control, http, simulator_ur
 async def test_cloud_timeout_is_transient_and_may_have_been_sent(control, simulator_url):
     await faults(control, latency_ms=[1000, 1000])
     message = text()
-    async with httpx.AsyncClient(timeout=0.2) as impatient:
+    async with open_session(4, 0.2) as impatient:
         result = await get_provider("cloud", impatient).send_text(
             cloud_account(simulator_url), message
         )
@@ -262,3 +267,70 @@ async def test_unreachable_provider_is_transient(http):
 def test_unknown_provider_is_a_configuration_error(http):
     with pytest.raises(UnknownProvider):
         get_provider("telegram", http)
+
+
+async def test_waiting_too_long_for_a_pooled_connection_is_a_connect_error(control, simulator_url):
+    """Nothing was sent when no connection came free in time, so a retry cannot double-send."""
+    await faults(control, latency_ms=[1000, 1000])
+    async with open_session(1, 0.3) as one_connection:
+        provider = get_provider("cloud", one_connection)
+        account = cloud_account(simulator_url)
+        first, second = await asyncio.gather(
+            provider.send_text(account, text(DOCTOR)),
+            provider.send_text(account, text(OTHER_DOCTOR)),
+        )
+    codes = sorted(r.code for r in (first, second) if isinstance(r, Rejected))
+    assert codes == ["connect_error", "timeout"]
+
+
+async def test_connection_dropped_before_an_answer_is_a_connection_error(http):
+    """The request went out and the provider hung up: TRANSIENT, and it may have been sent."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await get_provider("cloud", http).send_text(
+            cloud_account(f"http://127.0.0.1:{port}"), text()
+        )
+    assert isinstance(result, Rejected)
+    assert (result.failure, result.code) == (FailureClass.TRANSIENT, "connection_error")
+
+
+async def test_a_malformed_provider_url_pauses_the_sender(http):
+    result = await get_provider("evolution", http).send_text(
+        evolution_account("ftp://127.0.0.1:1"), text()
+    )
+    assert isinstance(result, Rejected)
+    assert (result.failure, result.code) == (FailureClass.PAUSE_SENDER, "invalid_url")
+
+
+async def test_a_send_carries_the_trace_context_of_its_span(http):
+    """The provider call joins the message's trace through the W3C ``traceparent`` header."""
+    seen: dict[str, str] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        seen.update(request.headers)
+        return web.json_response({"messages": [{"id": "wamid.T"}]})
+
+    app = web.Application()
+    app.router.add_post("/v21.0/{phone_number_id}/messages", record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    tracer = TracerProvider().get_tracer("test")
+    try:
+        with tracer.start_as_current_span("dispatcher.send") as span:
+            result = await get_provider("cloud", http).send_text(
+                cloud_account(f"http://127.0.0.1:{port}"), text()
+            )
+    finally:
+        await runner.cleanup()
+    assert result == Accepted("wamid.T")
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert seen["traceparent"].split("-")[1] == trace_id

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from disparo_dispatcher.providers.base import Accepted, OutgoingText, SenderAccount
 from disparo_dispatcher.providers.registry import get_provider
+from disparo_dispatcher.providers.transport import open_session
 from disparo_dispatcher.webhooks.pending import resolve_pending_statuses
 from disparo_dispatcher.webhooks.routes import WEBHOOK_ROUTES
 from disparo_shared.db import create_pool
@@ -149,7 +150,7 @@ async def test_simulator_statuses_become_delivered_and_read_once(running, pool, 
         account.credential,
     )
     message_id = await queued_message(pool, account.sender_id)
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with open_session(4, 5.0) as http:
         result = await get_provider(provider, http).send_text(
             account, OutgoingText(message_id, DOCTOR, "Oi, Dra. Ana! Plantão sábado?", 1200)
         )

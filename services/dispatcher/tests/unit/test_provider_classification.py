@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import orjson
 import pytest
+
 from disparo_dispatcher.providers import cloud, evolution
 from disparo_dispatcher.providers.base import Accepted, FailureClass, Rejected
 from disparo_dispatcher.providers.classify import (
@@ -12,6 +13,7 @@ from disparo_dispatcher.providers.classify import (
     classify_http_status,
 )
 from disparo_dispatcher.providers.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
+from disparo_dispatcher.providers.transport import ProviderAnswer
 
 F = FailureClass
 
@@ -90,7 +92,15 @@ def test_retry_after_reads_seconds_and_dates(header, seconds):
     assert parse_retry_after(header, now=lambda: NOW) == seconds
 
 
-def graph_error(status: int, code: int, headers: dict[str, str] | None = None) -> httpx.Response:
+def answer(
+    status: int, json: object = None, text: str = "", retry_after: str | None = None
+) -> ProviderAnswer:
+    """A provider's answer as the transport hands it to the adapters."""
+    body = orjson.dumps(json) if json is not None else text.encode()
+    return ProviderAnswer(status, body, retry_after)
+
+
+def graph_error(status: int, code: int, retry_after: str | None = None) -> ProviderAnswer:
     body = {
         "error": {
             "message": f"(#{code}) x",
@@ -99,35 +109,33 @@ def graph_error(status: int, code: int, headers: dict[str, str] | None = None) -
             "error_data": {"messaging_product": "whatsapp", "details": "why it failed"},
         }
     }
-    return httpx.Response(status, json=body, headers=headers)
+    return answer(status, body, retry_after=retry_after)
 
 
 def test_cloud_rejection_honours_retry_after():
-    result = cloud.classify_response(graph_error(429, 130429, {"Retry-After": "7"}))
+    result = cloud.classify_response(graph_error(429, 130429, retry_after="7"))
     assert result == Rejected(F.TRANSIENT, "130429", "why it failed", 7.0)
 
 
 def test_cloud_acceptance_reads_the_message_id():
-    response = httpx.Response(
-        200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.X"}]}
-    )
+    response = answer(200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.X"}]})
     assert cloud.classify_response(response) == Accepted("wamid.X")
 
 
 def test_cloud_html_error_page_is_classified_by_status():
-    result = cloud.classify_response(httpx.Response(502, text="<html>Bad Gateway</html>"))
+    result = cloud.classify_response(answer(502, text="<html>Bad Gateway</html>"))
     assert isinstance(result, Rejected)
     assert (result.failure, result.code) == (F.TRANSIENT, "http_502")
 
 
 def test_accepted_without_an_id_is_retried_not_trusted():
-    result = cloud.classify_response(httpx.Response(200, json={"messages": []}))
+    result = cloud.classify_response(answer(200, json={"messages": []}))
     assert isinstance(result, Rejected)
     assert (result.failure, result.code) == (F.TRANSIENT, "malformed_response")
 
 
 def test_evolution_exists_false_is_permanent_and_other_400s_too():
-    not_on_whatsapp = httpx.Response(
+    not_on_whatsapp = answer(
         400,
         json={
             "status": 400,
@@ -141,16 +149,14 @@ def test_evolution_exists_false_is_permanent_and_other_400s_too():
         F.PERMANENT, "exists_false", "number is not on WhatsApp"
     )
     other = evolution.classify_response(
-        httpx.Response(400, json={"status": 400, "response": {"message": ["text is required"]}})
+        answer(400, json={"status": 400, "response": {"message": ["text is required"]}})
     )
     assert isinstance(other, Rejected)
     assert (other.failure, other.code) == (F.PERMANENT, "http_400")
 
 
 def test_evolution_missing_instance_pauses_the_sender():
-    result = evolution.classify_response(
-        httpx.Response(404, json={"status": 404, "error": "Not Found"})
-    )
+    result = evolution.classify_response(answer(404, json={"status": 404, "error": "Not Found"}))
     assert isinstance(result, Rejected)
     assert (result.failure, result.code) == (F.PAUSE_SENDER, "http_404")
 

@@ -18,8 +18,7 @@ The Cloud API has no typing delay on a send, so ``OutgoingText.typing_ms`` is no
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-from disparo_shared.phones import whatsapp_id
+import aiohttp
 
 from disparo_dispatcher.providers import classify
 from disparo_dispatcher.providers.base import (
@@ -33,10 +32,12 @@ from disparo_dispatcher.providers.base import (
 from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
+    ProviderAnswer,
     json_or_empty,
     post_json,
     short_text,
 )
+from disparo_shared.phones import whatsapp_id
 
 
 def _graph_error(body: dict[str, Any]) -> tuple[int | None, str]:
@@ -54,10 +55,10 @@ def _graph_error(body: dict[str, Any]) -> tuple[int | None, str]:
     return graph_code, str(detail or error.get("message") or "")
 
 
-def classify_response(response: httpx.Response) -> SendResult:
+def classify_response(response: ProviderAnswer) -> SendResult:
     """Turn the Cloud API's HTTP answer into ``Accepted`` or a classified ``Rejected``."""
     body = json_or_empty(response)
-    status = response.status_code
+    status = response.status
     if 200 <= status < 300:
         messages = body.get("messages")
         first = messages[0] if isinstance(messages, list) and messages else None
@@ -75,7 +76,7 @@ def classify_response(response: httpx.Response) -> SendResult:
         failure,
         code,
         detail or short_text(response),
-        parse_retry_after(response.headers.get("retry-after")),
+        parse_retry_after(response.retry_after),
     )
 
 
@@ -84,7 +85,7 @@ class CloudProvider:
 
     name = "cloud"
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: aiohttp.ClientSession) -> None:
         self._http = http
 
     async def send_text(self, account: SenderAccount, message: OutgoingText) -> SendResult:

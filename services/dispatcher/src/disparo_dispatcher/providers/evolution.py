@@ -24,8 +24,7 @@ Answers (Evolution has no error codes of its own, so codes are made from what it
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-from disparo_shared.phones import whatsapp_id
+import aiohttp
 
 from disparo_dispatcher.providers import classify
 from disparo_dispatcher.providers.base import (
@@ -39,10 +38,12 @@ from disparo_dispatcher.providers.base import (
 from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
+    ProviderAnswer,
     json_or_empty,
     post_json,
     short_text,
 )
+from disparo_shared.phones import whatsapp_id
 
 
 def _says_not_on_whatsapp(body: dict[str, Any]) -> bool:
@@ -56,10 +57,10 @@ def _says_not_on_whatsapp(body: dict[str, Any]) -> bool:
     return any(isinstance(m, dict) and m.get("exists") is False for m in messages)
 
 
-def classify_response(response: httpx.Response) -> SendResult:
+def classify_response(response: ProviderAnswer) -> SendResult:
     """Turn Evolution's HTTP answer into ``Accepted`` or a classified ``Rejected``."""
     body = json_or_empty(response)
-    status = response.status_code
+    status = response.status
     if 200 <= status < 300:
         key = body.get("key")
         provider_id = key.get("id") if isinstance(key, dict) else None
@@ -77,7 +78,7 @@ def classify_response(response: httpx.Response) -> SendResult:
         classify.classify_http_status(status),
         f"http_{status}",
         short_text(response),
-        parse_retry_after(response.headers.get("retry-after")),
+        parse_retry_after(response.retry_after),
     )
 
 
@@ -86,7 +87,7 @@ class EvolutionProvider:
 
     name = "evolution"
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: aiohttp.ClientSession) -> None:
         self._http = http
 
     async def send_text(self, account: SenderAccount, message: OutgoingText) -> SendResult:

@@ -1,6 +1,6 @@
 """Finds the adapter for a sender's provider name, so callers never import adapters directly."""
 
-import httpx
+import aiohttp
 
 from disparo_dispatcher.providers.base import Provider
 from disparo_dispatcher.providers.cloud import CloudProvider
@@ -16,10 +16,11 @@ class UnknownProvider(ValueError):
     """A sender names a provider we have no adapter for (a configuration error)."""
 
 
-def get_provider(name: str, http: httpx.AsyncClient) -> Provider:
+def get_provider(name: str, http: aiohttp.ClientSession) -> Provider:
     """The adapter for ``name`` ("evolution" or "cloud") sending through ``http``.
 
-    The client is shared: one connection pool per process, its timeouts are the adapters'.
+    The session is the caller's (``transport.open_session``): its pool and timeouts are the
+    adapter's, and the caller closes it.
     """
     try:
         adapter = PROVIDERS[name]

@@ -100,7 +100,7 @@ picked AS (
 )
 UPDATE messages m
 SET state = 'sending', attempt = m.attempt + 1, lease_owner = $4::text,
-    lease_until = $5::timestamptz
+    lease_until = $5::timestamptz, claimed_at = $3::timestamptz
 FROM picked p
 LEFT JOIN recipients r ON r.phone = p.phone
 LEFT JOIN campaigns c ON c.campaign_id = p.campaign_id
@@ -167,9 +167,10 @@ FROM (
 WHERE r.phone = s.phone;
 
 -- name: settle_messages
--- Put claimed messages back in line or end them (dead, cancelled, held), fenced by attempt.
--- `attempt_change` is -1 when the claim cost no attempt (a limit wait, a pair limit, a paused
--- sender); `rank_shift` moves a long wait back in line so the claim does not walk over it.
+-- Put claimed messages back in line or end them (dead, cancelled, held), or hold them in doubt
+-- (a timed-out call: see in_doubt.sql), fenced by attempt. `attempt_change` is -1 when the claim
+-- cost no attempt (a limit wait, a pair limit, a paused sender); `rank_shift` moves a long wait
+-- back in line so the claim does not walk over it.
 WITH s AS (
     SELECT *
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[],
@@ -187,22 +188,31 @@ SET state = s.state,
     sender_id = coalesce(s.sender_id, m.sender_id),
     lease_owner = NULL,
     lease_until = NULL,
-    finished_at = CASE WHEN s.state IN ('dead', 'cancelled') THEN $10::timestamptz END
+    finished_at = CASE WHEN s.state IN ('dead', 'cancelled') THEN $10::timestamptz END,
+    in_doubt_since = CASE WHEN s.state = 'in_doubt' THEN $10::timestamptz END
 FROM s
 WHERE m.message_id = s.message_id AND m.attempt = s.attempt AND m.state = 'sending'
 RETURNING m.message_id;
 
 -- name: reclaim_expired_leases
--- Messages a dead replica left 'sending' on the given senders. Their attempt stays spent (the
--- provider may have sent them): back in line when `retry` and attempts remain, else dead.
+-- Messages a dead replica left 'sending' on the given senders ($1). On senders whose provider
+-- echoes every send ($3) they wait 'in_doubt' from the end of their lease (the provider cannot
+-- have taken them later) until an echo tells whether they went out. Elsewhere their attempt
+-- stays spent (the provider may have sent them): back in line when `retry` ($4) and attempts
+-- remain, else dead.
 UPDATE messages
-SET state = CASE WHEN $3::boolean AND attempt < max_attempts THEN 'queued' ELSE 'dead' END,
+SET state = CASE WHEN sender_id = ANY($3::text[]) THEN 'in_doubt'
+                 WHEN $4::boolean AND attempt < max_attempts THEN 'queued'
+                 ELSE 'dead' END,
+    in_doubt_since = CASE WHEN sender_id = ANY($3::text[]) THEN lease_until END,
     lease_owner = NULL,
     lease_until = NULL,
     last_error_code = 'lease_expired',
     last_error = 'the replica sending it stopped before recording the outcome',
     due_at = $2::timestamptz,
-    finished_at = CASE WHEN $3::boolean AND attempt < max_attempts THEN NULL ELSE $2::timestamptz END
+    finished_at = CASE WHEN sender_id = ANY($3::text[])
+                            OR ($4::boolean AND attempt < max_attempts) THEN NULL
+                       ELSE $2::timestamptz END
 WHERE sender_id = ANY($1::text[]) AND state = 'sending' AND lease_until < $2::timestamptz
 RETURNING message_id, campaign_id, attempt, state;
 
@@ -324,7 +334,7 @@ FROM messages WHERE message_id = $1::uuid;
 -- Pending messages by state and priority, for the gauges and the stats endpoint.
 SELECT state, priority, count(*)::bigint AS messages
 FROM messages
-WHERE state IN ('queued', 'sending', 'held')
+WHERE state IN ('queued', 'sending', 'in_doubt', 'held')
 GROUP BY state, priority
 UNION ALL
 SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;

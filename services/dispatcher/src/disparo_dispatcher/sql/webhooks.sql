@@ -57,3 +57,14 @@ DELETE FROM pending_statuses WHERE received_at < $1::timestamptz;
 -- name: prune_inbound_receipts
 -- Forget inbound ids older than any provider's retry horizon.
 DELETE FROM inbound_receipts WHERE recorded_at < $1::timestamptz;
+
+-- name: record_send_echoes
+-- Remember sends the providers say they made (one row per provider id); repeats change nothing.
+INSERT INTO provider_echoes
+    (provider, provider_message_id, address, message_id, recipient, body_sha256, at, received_at)
+SELECT provider, provider_message_id, address, message_id, recipient, body_sha256, at,
+       $8::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::bytea[],
+            $7::timestamptz[])
+     AS e (provider, provider_message_id, address, message_id, recipient, body_sha256, at)
+ON CONFLICT (provider, provider_message_id) DO NOTHING;

@@ -2,9 +2,11 @@
 
 One POST may carry several entries, changes, statuses and messages; each becomes one update.
 Statuses: ``delivered``, ``read`` and ``failed`` (its first ``errors[].code`` becomes the error
-code) are kept; ``sent`` is ignored because our own record of the send is the source of that
-fact, and ``deleted``/``warning`` carry nothing we report. ``biz_opaque_callback_data`` is our
-message id, so the status maps to our message even before we stored Meta's id.
+code) are kept; ``sent`` becomes a ``RecordedEcho`` (our message id, the wamid, the recipient),
+the proof a doubtful send went out (``echo_matching``), never a ``message.sent`` of its own, since
+our record of the send is the source of that fact; ``deleted``/``warning`` carry nothing we
+report. ``biz_opaque_callback_data`` is our message id, so the status maps to our message even
+before we stored Meta's id.
 
 Inbound ``messages``: text keeps its body; a button or list reply keeps its title; every other
 kind is recorded with a placeholder (``[image]``, ``[audio]`` …, plus the caption when there is
@@ -14,6 +16,7 @@ replies and are skipped, as are senders that are not phone numbers.
 
 from typing import Any
 
+from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.webhooks.parsing import (
     Clock,
     as_dict,
@@ -30,6 +33,7 @@ from disparo_dispatcher.webhooks.updates import (
 )
 
 PROVIDER = "cloud"
+SENT = "sent"
 KEPT_STATUSES = {s.value: s for s in DeliveryStatus}
 SKIPPED_MESSAGE_TYPES = frozenset({"system", "unsupported", "ephemeral"})
 
@@ -40,8 +44,14 @@ def parse_cloud_webhook(payload: dict[str, Any], now: Clock) -> WebhookBatch:
         for change in as_list(as_dict(entry).get("changes")):
             value = as_dict(as_dict(change).get("value"))
             address = str(as_dict(value.get("metadata")).get("phone_number_id") or "")
-            for status in as_list(value.get("statuses")):
-                update = _status(as_dict(status), address, now)
+            for item in as_list(value.get("statuses")):
+                status = as_dict(item)
+                if str(status.get("status", "")).lower() == SENT:
+                    echo = _sent_echo(status, address, now)
+                    if echo is not None:
+                        batch.echoes.append(echo)
+                    continue
+                update = _status(status, address, now)
                 if update is not None:
                     batch.statuses.append(update)
             for message in as_list(value.get("messages")):
@@ -71,6 +81,22 @@ def _status(status: dict[str, Any], address: str, now: Clock) -> StatusUpdate | 
         message_id=uuid_or_none(status.get("biz_opaque_callback_data")),
         error_code=error_code,
         error=error,
+    )
+
+
+def _sent_echo(status: dict[str, Any], address: str, now: Clock) -> RecordedEcho | None:
+    """Meta's word that it sent one of our messages (it names it by our callback data)."""
+    provider_message_id = status.get("id")
+    if not isinstance(provider_message_id, str) or not provider_message_id:
+        return None
+    return RecordedEcho(
+        provider=PROVIDER,
+        provider_message_id=provider_message_id,
+        address=address,
+        message_id=uuid_or_none(status.get("biz_opaque_callback_data")),
+        recipient=e164_or_none(status.get("recipient_id")),
+        body_sha256=None,  # Meta does not repeat the text; our id is the proof
+        at=unix_time(status.get("timestamp"), now()),
     )
 
 

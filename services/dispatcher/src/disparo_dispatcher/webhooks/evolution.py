@@ -11,11 +11,17 @@ extended text, or a placeholder for other kinds (``[image]`` plus the caption wh
 Group chats and status broadcasts are skipped; a ``@lid`` sender is resolved through
 ``senderPn``/``remoteJidAlt`` when Evolution provides it, else skipped.
 
+``send.message`` (Evolution posts it for every message sent through its API, ours included)
+becomes a ``RecordedEcho``: the instance, the key id, the recipient (from ``remoteJid``), the
+SHA-256 of the text and ``messageTimestamp``. It carries no id of ours, so ``echo_matching``
+matches it to a doubtful send by those. Only our own sends (``fromMe`` true) to a person count.
+
 Event names arrive as ``messages.update`` or ``MESSAGES_UPDATE`` depending on configuration.
 """
 
 from typing import Any
 
+from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
 from disparo_dispatcher.webhooks.parsing import (
     Clock,
     as_dict,
@@ -79,6 +85,10 @@ def parse_evolution_webhook(payload: dict[str, Any], now: Clock) -> WebhookBatch
             inbound = _inbound(data, instance, fallback)
             if inbound is not None:
                 batch.inbound.append(inbound)
+        elif name == "send.message":
+            echo = _sent_echo(data, instance, fallback)
+            if echo is not None:
+                batch.echoes.append(echo)
     return batch
 
 
@@ -147,5 +157,24 @@ def _inbound(data: dict[str, Any], instance: str, fallback: Any) -> InboundText 
         provider_message_id=provider_message_id,
         phone=phone,
         body=message_body(data),
+        at=unix_time(data.get("messageTimestamp"), fallback),
+    )
+
+
+def _sent_echo(data: dict[str, Any], instance: str, fallback: Any) -> RecordedEcho | None:
+    """Evolution's word that it sent a text through ``instance`` (ours or anyone's)."""
+    key = as_dict(data.get("key"))
+    provider_message_id = key.get("id")
+    if key.get("fromMe") is False or not isinstance(provider_message_id, str):
+        return None
+    if not provider_message_id:
+        return None
+    return RecordedEcho(
+        provider=PROVIDER,
+        provider_message_id=provider_message_id,
+        address=instance,
+        message_id=None,
+        recipient=e164_or_none(_sender_digits(key)),
+        body_sha256=body_digest(message_body(data)),
         at=unix_time(data.get("messageTimestamp"), fallback),
     )

@@ -19,6 +19,10 @@ synchronous 131050, and only when the failure fact is new.
 
 Inbound messages are told once per (provider, provider message id) through ``inbound_receipts``.
 
+Sent-echoes (Cloud ``sent`` statuses, Evolution ``send.message``) tell nothing by themselves:
+they are kept in ``provider_echoes``, one row per provider id, with one set-based insert per
+webhook, for ``in_doubt`` to settle doubtful sends by (see ``echo_matching``).
+
 Unknown messages. A status can arrive before our send's commit stored the provider's id (the
 provider answers the send, posts ``delivered`` within a fraction of a second, and our write of
 the result is batched). Such statuses are *parked* in ``pending_statuses`` and the webhook is
@@ -47,6 +51,7 @@ from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
 
 from disparo_dispatcher import queue
+from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.providers.base import FailureClass
 from disparo_dispatcher.providers.classify import graph_code_class
 from disparo_dispatcher.webhooks.updates import (
@@ -263,6 +268,29 @@ async def tell_inbound(
     ]
 
 
+async def record_echoes(
+    conn: asyncpg.Connection, echoes: list[RecordedEcho], now: datetime
+) -> None:
+    """Keep the provider's sent-echoes (in key order, so concurrent webhooks never deadlock)."""
+    if not echoes:
+        return
+    unique = sorted(
+        {(e.provider, e.provider_message_id): e for e in echoes}.values(),
+        key=lambda e: (e.provider, e.provider_message_id),
+    )
+    await conn.execute(
+        QUERIES.record_send_echoes,
+        [e.provider for e in unique],
+        [e.provider_message_id for e in unique],
+        [e.address for e in unique],
+        [e.message_id for e in unique],
+        [e.recipient for e in unique],
+        [e.body_sha256 for e in unique],
+        [e.at for e in unique],
+        now,
+    )
+
+
 async def record_webhook(
     conn: asyncpg.Connection, batch: WebhookBatch, now: datetime
 ) -> RecordedWebhook:
@@ -276,6 +304,7 @@ async def record_webhook(
             await park_statuses(conn, parked, now)
         if batch.inbound:
             events += await tell_inbound(conn, batch.inbound, now)
+        await record_echoes(conn, batch.echoes, now)
         await add_events(conn, events)
     return RecordedWebhook(told=len(events), parked=len(parked))
 
@@ -283,8 +312,15 @@ async def record_webhook(
 async def receive_webhook(
     pool: asyncpg.Pool, batch: WebhookBatch, now: datetime
 ) -> RecordedWebhook:
-    """The route's one call: record ``batch`` on a pooled connection (nothing to do, no query)."""
+    """The route's one call: record ``batch`` on a pooled connection (nothing to do, no query).
+
+    A post carrying only sent-echoes (Evolution posts one ``send.message`` per send) is one
+    statement, atomic by itself: no transaction round trips around it.
+    """
     if not batch:
         return RecordedWebhook(told=0, parked=0)
     async with pool.acquire() as conn:
+        if not (batch.statuses or batch.inbound):
+            await record_echoes(conn, batch.echoes, now)
+            return RecordedWebhook(told=0, parked=0)
         return await record_webhook(conn, batch, now)

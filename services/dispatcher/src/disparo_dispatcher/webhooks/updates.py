@@ -1,14 +1,18 @@
 """What a provider webhook tells us, in one vocabulary for both providers.
 
-Parsers turn each dialect's payload into ``StatusUpdate`` and ``InboundText`` values; recording
-them is provider-neutral. A webhook that tells nothing we use (``sent``, ``SERVER_ACK``, group
-chats, our own outgoing echo) parses to an empty ``WebhookBatch`` and is answered 200 all the same.
+Parsers turn each dialect's payload into ``StatusUpdate``, ``InboundText`` and ``RecordedEcho``
+(the provider's word that it sent one of our messages: Cloud's ``sent`` status, Evolution's
+``send.message``) values; recording them is provider-neutral. A webhook that tells nothing we
+use (``SERVER_ACK``, group chats) parses to an empty ``WebhookBatch`` and is answered 200 all
+the same.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
+
+from disparo_dispatcher.echo_matching import RecordedEcho
 
 
 class DeliveryStatus(StrEnum):
@@ -47,6 +51,7 @@ class InboundText:
 class WebhookBatch:
     statuses: list[StatusUpdate] = field(default_factory=list)
     inbound: list[InboundText] = field(default_factory=list)
+    echoes: list[RecordedEcho] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.statuses or self.inbound)
+        return bool(self.statuses or self.inbound or self.echoes)

@@ -1,0 +1,193 @@
+"""The in-doubt resolver against real Postgres, with an injected clock: reclaim, echoes, grace."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from disparo_dispatcher import handlers, in_doubt, queue
+from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
+from disparo_dispatcher.queue import SentMessage, Settlement
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
+from disparo_dispatcher.webhooks.recording import record_echoes
+from disparo_shared.db import create_pool
+from disparo_shared.events import MessagesRequested
+from disparo_shared.settings import DatabaseSettings
+from dispatcher_harness import FAST, message, phone
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=5)
+SETTINGS = DispatcherSettings(**FAST)
+RULES = in_doubt.DoubtRules(
+    grace=timedelta(seconds=30), skew=timedelta(seconds=2), time_zone="America/Sao_Paulo"
+)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=4), "dispatcher"
+    )
+    await pool.execute(
+        "INSERT INTO senders (sender_id, provider, address, base_url, credential_ref)"
+        " VALUES ('s1', 'evolution', 'inst-1', 'http://x', 'k')"
+    )
+    yield pool
+    await pool.close()
+
+
+async def claimed_then_crashed(pool, *messages) -> list[queue.ClaimedMessage]:
+    """Enqueue, claim as a replica that then dies, and reclaim once its lease ran out."""
+    event = MessagesRequested(messages=list(messages))
+    await handlers.enqueue_requested(pool, event, NOW, PlacementCache(SETTINGS), SETTINGS)
+    async with pool.acquire() as conn:
+        claimed = await queue.claim(conn, {"s1": 10}, NOW, "dead-replica", NOW + LEASE)
+        rows = await queue.reclaim_expired_leases(
+            conn, ["s1"], NOW + LEASE + timedelta(seconds=1), retry=True, in_doubt_senders=["s1"]
+        )
+    assert {r["state"] for r in rows} == {"in_doubt"}
+    return claimed
+
+
+def echo_of(claimed: queue.ClaimedMessage, key: str, at: datetime) -> RecordedEcho:
+    return RecordedEcho(
+        provider="evolution",
+        provider_message_id=key,
+        address="inst-1",
+        message_id=None,
+        recipient=claimed.phone,
+        body_sha256=body_digest(claimed.body),
+        at=at,
+    )
+
+
+async def state_of(pool, message_id) -> asyncpg.Record:
+    return await pool.fetchrow(
+        "SELECT state, attempt, due_at, provider_message_id, in_doubt_since, sent_at"
+        " FROM messages WHERE message_id = $1",
+        message_id,
+    )
+
+
+async def outbox(pool) -> list[tuple[str, dict]]:
+    """Events staged after the enqueue's ``message.enqueued``."""
+    rows = await pool.fetch(
+        "SELECT subject, payload FROM outbox WHERE subject <> 'message.enqueued' ORDER BY id"
+    )
+    return [(r["subject"], r["payload"]) for r in rows]
+
+
+async def test_a_crashed_replicas_message_waits_in_doubt_from_its_lease_end(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    row = await state_of(pool, claimed.message_id)
+    assert (row["state"], row["attempt"], row["in_doubt_since"]) == ("in_doubt", 1, NOW + LEASE)
+    assert await outbox(pool) == []  # only the outcome is told
+
+
+async def test_senders_without_echoes_retry_at_once(pool):
+    event = MessagesRequested(messages=[message(phone(1))])
+    await handlers.enqueue_requested(pool, event, NOW, PlacementCache(SETTINGS), SETTINGS)
+    async with pool.acquire() as conn:
+        await queue.claim(conn, {"s1": 10}, NOW, "dead-replica", NOW + LEASE)
+        rows = await queue.reclaim_expired_leases(
+            conn, ["s1"], NOW + LEASE + timedelta(seconds=1), retry=True, in_doubt_senders=[]
+        )
+    assert [(r["state"], r["attempt"]) for r in rows] == [("queued", 1)]
+
+
+async def test_an_echo_in_the_window_settles_the_message_as_sent_and_tells_it(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1), "Plantão no sábado?"))
+    sent_at = NOW + timedelta(seconds=1)
+    async with pool.acquire() as conn:
+        # Repeated webhooks store the echo once.
+        for _ in range(2):
+            await record_echoes(conn, [echo_of(claimed, "3EB0A", sent_at)], NOW)
+        assert await conn.fetchval("SELECT count(*) FROM provider_echoes") == 1
+        done = await in_doubt.resolve_all_in_doubt(conn, NOW + LEASE + timedelta(seconds=2), RULES)
+    assert (done.sent, done.given_up) == (1, 0)
+    row = await state_of(pool, claimed.message_id)
+    assert (row["state"], row["attempt"], row["provider_message_id"]) == ("sent", 1, "3EB0A")
+    assert row["sent_at"] == sent_at
+    [(subject, payload)] = await outbox(pool)
+    assert subject == "message.sent"
+    assert (payload["provider_message_id"], payload["attempt"], payload["sender"]) == (
+        "3EB0A",
+        1,
+        "s1",
+    )
+    pacing = await pool.fetchval("SELECT last_sent_at FROM recipients WHERE phone = $1", phone(1))
+    assert pacing == sent_at
+    # A stale replica's late answer for that attempt changes nothing now.
+    async with pool.acquire() as conn:
+        late = [SentMessage(claimed.message_id, 1, "other", NOW)]
+        assert await queue.mark_sent(conn, late) == set()
+
+
+async def test_without_an_echo_it_waits_the_grace_then_goes_back_in_line(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    too_early = NOW + LEASE + RULES.grace - timedelta(seconds=1)
+    async with pool.acquire() as conn:
+        assert (await in_doubt.resolve_all_in_doubt(conn, too_early, RULES)).given_up == 0
+        assert (await state_of(pool, claimed.message_id))["state"] == "in_doubt"
+        after = NOW + LEASE + RULES.grace
+        assert (await in_doubt.resolve_all_in_doubt(conn, after, RULES)).given_up == 1
+    row = await state_of(pool, claimed.message_id)
+    assert (row["state"], row["attempt"], row["due_at"]) == ("queued", 1, after)
+    [(subject, payload)] = await outbox(pool)
+    assert subject == "message.failed"
+    assert (payload["error_code"], payload["retryable"], payload["final"]) == (
+        "lease_expired",
+        True,
+        False,
+    )
+
+
+async def test_a_doubt_out_of_attempts_without_an_echo_is_dead(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1), max_attempts=1))
+    async with pool.acquire() as conn:
+        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(minutes=5), RULES)
+    assert (await state_of(pool, claimed.message_id))["state"] == "dead"
+    [(_, payload)] = await outbox(pool)
+    assert payload["final"] is True
+
+
+async def test_a_timed_out_call_keeps_its_backoff_when_no_echo_comes(pool):
+    event = MessagesRequested(messages=[message(phone(1))])
+    await handlers.enqueue_requested(pool, event, NOW, PlacementCache(SETTINGS), SETTINGS)
+    backoff_until = NOW + timedelta(minutes=2)
+    async with pool.acquire() as conn:
+        [claimed] = await queue.claim(conn, {"s1": 10}, NOW, "r", NOW + LEASE)
+        doubt = Settlement(
+            claimed.message_id, 1, "in_doubt", due_at=backoff_until, error_code="timeout"
+        )
+        assert await queue.settle(conn, [doubt], NOW + timedelta(seconds=1)) == {claimed.message_id}
+        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(seconds=40), RULES)
+    row = await state_of(pool, claimed.message_id)
+    assert (row["state"], row["due_at"]) == ("queued", backoff_until)
+
+
+async def test_an_echo_owned_by_another_message_proves_nothing(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1), "Oi"))
+    async with pool.acquire() as conn:
+        # Another message with the same text to the same phone was sent and recorded as "K".
+        event = MessagesRequested(messages=[message(phone(1), "Oi")])
+        await handlers.enqueue_requested(pool, event, NOW, PlacementCache(SETTINGS), SETTINGS)
+        await conn.execute(
+            "UPDATE messages SET state = 'sent', provider_message_id = 'K' WHERE message_id <> $1",
+            claimed.message_id,
+        )
+        await record_echoes(conn, [echo_of(claimed, "K", NOW + timedelta(seconds=1))], NOW)
+        done = await in_doubt.resolve_all_in_doubt(conn, NOW + LEASE, RULES)
+    assert done.sent == 0
+    assert (await state_of(pool, claimed.message_id))["state"] == "in_doubt"
+
+
+async def test_old_echoes_are_pruned(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    async with pool.acquire() as conn:
+        await record_echoes(conn, [echo_of(claimed, "old", NOW)], NOW - timedelta(days=2))
+        await record_echoes(conn, [echo_of(claimed, "new", NOW)], NOW)
+        await in_doubt.prune_echoes(conn, NOW, timedelta(days=1))
+        keys = await conn.fetch("SELECT provider_message_id FROM provider_echoes")
+    assert [k["provider_message_id"] for k in keys] == ["new"]
