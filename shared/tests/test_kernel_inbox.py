@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+
 from disparo_shared.inbox import first_delivery, prune_inbox
 from disparo_shared.migrations import migrate
 

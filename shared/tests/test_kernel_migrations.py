@@ -5,6 +5,7 @@ import uuid
 
 import asyncpg
 import pytest
+
 from disparo_shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from disparo_shared.testing.fixtures import with_database
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import asyncpg
 import nats
 import pytest
+
 from disparo_shared.db import create_pool
 from disparo_shared.events import MessageKind, MessageSent
 from disparo_shared.migrations import migrate

@@ -1,6 +1,7 @@
 """Brazilian phone numbers: every written form of one mobile is one E.164 number."""
 
 import pytest
+
 from disparo_shared.phones import InvalidPhone, normalize_phone, whatsapp_id
 
 

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 import structlog
+
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.privacy import REDACTED, mask_phone, scrub
 

@@ -1,6 +1,7 @@
 """Named queries: one ``-- name:`` block per statement, loaded once, addressed by attribute."""
 
 import pytest
+
 from disparo_shared.queries import load_queries, parse_queries
 
 SQL = """

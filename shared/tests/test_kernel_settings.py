@@ -1,6 +1,7 @@
 """Settings: the documented environment names, and defaults that work on a laptop."""
 
 import pytest
+
 from disparo_shared.settings import (
     DatabaseSettings,
     HttpSettings,

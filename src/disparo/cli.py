@@ -24,6 +24,15 @@ app.add_typer(bench_app, name="bench")
 console = Console()
 
 
+def _configure_logging() -> None:
+    """Our own log lines (migrations applied, …) go through the masking chain like the services'."""
+    from disparo_shared.logging import configure_logging
+    from disparo_shared.settings import TelemetrySettings
+
+    telemetry = TelemetrySettings()
+    configure_logging(telemetry.log_level, telemetry.log_json)
+
+
 @app.command()
 def dev(
     data_dir: Annotated[
@@ -44,6 +53,7 @@ def dev(
     """
     from disparo.devstack import DevStack, DevStackSettings
 
+    _configure_logging()
     settings = DevStackSettings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
@@ -58,6 +68,7 @@ def migrate() -> None:
     """Apply every service's pending migrations to DATABASE_URL (safe to run concurrently)."""
     from disparo_shared.settings import DatabaseSettings
 
+    _configure_logging()
     from disparo.devstack import migrate_all
 
     applied = asyncio.run(migrate_all(DatabaseSettings().url))
@@ -73,6 +84,7 @@ def streams() -> None:
     from disparo_shared.settings import NatsSettings
     from disparo_shared.streams import stream_configs
 
+    _configure_logging()
     from disparo.devstack import declare_streams
 
     settings = NatsSettings()

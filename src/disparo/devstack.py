@@ -18,10 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
-from disparo_shared.migrations import migrate
-from disparo_shared.runtime import ServiceSpec
-from disparo_shared.settings import NatsSettings
-from disparo_shared.streams import ensure_streams
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
@@ -30,6 +26,10 @@ from rich.text import Text
 
 from disparo.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from disparo.processes import ManagedProcess, ProcessFailed, StackPorts, stack_processes, stop_all
+from disparo_shared.migrations import migrate
+from disparo_shared.runtime import ServiceSpec
+from disparo_shared.settings import NatsSettings
+from disparo_shared.streams import ensure_streams
 
 _COLOURS = {
     "simulator": "magenta",
@@ -162,7 +162,7 @@ class DevStack:
     # -- the parts -------------------------------------------------------------------------
 
     def _say(self, message: str) -> None:
-        self.console.print(Text.assemble(("disparo      │ ", "bold"), message))
+        self.console.print(Text.assemble(("disparo      │ ", "bold"), message), soft_wrap=True)
 
     def _sink(self, name: str, line: str) -> None:
         colour = _COLOURS.get(name, "white")
@@ -214,16 +214,15 @@ class DevStack:
 
     def _table(self, database_url: str, nats_url: str) -> Table:
         table = Table(title="disparo is running", title_justify="left")
-        table.add_column("process")
-        table.add_column("URL")
-        table.add_column("API docs")
-        table.add_column("ready")
+        table.add_column("process", no_wrap=True)
+        table.add_column("URL", no_wrap=True)
+        table.add_column("API docs / inspection", no_wrap=True)
         for process in self._processes:
             spec = process.spec
-            docs = f"{spec.url}{spec.docs_path}" if spec.docs_path else f"{spec.url}/_sim/stats"
-            table.add_row(spec.name, spec.url, docs, f"{spec.url}{spec.ready_path}")
-        table.add_row("postgres", _hide_password(database_url), "", "")
-        table.add_row("nats", nats_url, "", "")
+            docs = f"{spec.url}{spec.docs_path}" if spec.docs_path else f"{spec.url}/_sim/sends"
+            table.add_row(spec.name, spec.url, docs)
+        table.add_row("postgres", _hide_password(database_url), "")
+        table.add_row("nats", nats_url, "")
         return table
 
     # -- the run ---------------------------------------------------------------------------
@@ -278,7 +277,9 @@ class DevStack:
             self.console.print(Text(str(failure), style="red"))
             return 1
 
-        self.console.print(self._table(database_url, nats_url))
+        # A pipe or a log file has no width to fit; never cut a URL short there.
+        width = None if self.console.is_terminal else 140
+        self.console.print(self._table(database_url, nats_url), width=width)
         self._say(
             "send a first message: curl -X POST "
             f"{ports.url('campaign-api')}/v1/messages -H 'X-API-Key: dev-key' "
@@ -308,7 +309,8 @@ class DevStack:
         stop_all(simulator, grace_seconds=5.0)
         for process in self._processes:
             code = process.returncode
-            self._say(f"{process.name} stopped (exit code {code})")
+            clean = code in (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled
+            self._say(f"{process.name} stopped" + ("" if clean else f" (exit code {code})"))
 
 
 def _hide_password(url: str) -> str:

@@ -8,10 +8,8 @@ period. The dev stack and the end-to-end tests share both, so the tests run what
 """
 
 import collections
-import ctypes
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
+
+from disparo.embedded import die_with_parent_hook
 
 HOST = "127.0.0.1"
 SIM_EVOLUTION_KEY = "sim-evolution-key"
@@ -162,24 +162,6 @@ def stack_processes(
     ]
 
 
-def _load_libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-# Loaded in the parent: between fork and exec the child may only make plain calls, not dlopen.
-_LIBC = _load_libc() if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if its parent dies, even by SIGKILL; no orphans."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class ProcessFailed(RuntimeError):
     """A process exited or never became ready; the message carries its last output."""
 
@@ -225,9 +207,7 @@ class ManagedProcess:
             # Own session: the terminal's Ctrl-C reaches only the supervisor, which stops the
             # children in order instead of all of them racing at once.
             start_new_session=True,
-            # Only one prctl call between fork and exec, with libc loaded beforehand: safe even
-            # though log threads are running.
-            preexec_fn=_die_with_parent if _LIBC is not None else None,  # noqa: PLW1509
+            preexec_fn=die_with_parent_hook(),  # noqa: PLW1509 (one prctl call, see there)
         )
         self._pump = threading.Thread(
             target=self._pump_output, args=(self._process,), daemon=True, name=f"log-{self.name}"

@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import nats
 import pytest
+
 from disparo_shared.events.subjects import MESSAGE_SENT, MESSAGES_REQUESTED
 from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.streams import qualified, stream_name
@@ -72,7 +73,7 @@ async def sent_event_of(stack, message_id: str):
 async def test_a_posted_message_is_sent_once_and_reported_sent(stack, phone):
     message_id = await accepted_message_id(stack, phone, new_key())
 
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     await stack.settle()
 
     (send,) = await stack.sends_of(message_id)
@@ -90,7 +91,7 @@ async def test_the_same_idempotency_key_twice_is_one_message_sent_once(stack, ph
     assert first.status_code == second.status_code == 202
     message_id = first.json()["message_id"]
     assert second.json()["message_id"] == message_id
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     await stack.settle()
     assert len(await stack.sends_of(message_id)) == 1
     sends = (await stack.simulator.get("/_sim/sends")).json()
@@ -111,7 +112,7 @@ async def test_a_request_accepted_while_the_dispatcher_is_dead_is_sent_once_afte
     finally:
         stack.start("dispatcher")
 
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     await stack.settle()
     assert len(await stack.sends_of(message_id)) == 1
     await assert_no_duplicate_anywhere(stack)
@@ -132,7 +133,7 @@ async def test_dispatcher_killed_while_the_message_waits_in_its_queue_sends_it_o
         await stack.simulator.delete("/_sim/faults")
     stack.start("dispatcher")
 
-    await stack.wait_sent_once(message_id, timeout=40)
+    await stack.wait_sent(message_id, within_seconds=40)
     await stack.settle()
     assert len(await stack.sends_of(message_id)) == 1
     await assert_no_duplicate_anywhere(stack)
@@ -143,7 +144,7 @@ async def test_campaign_api_killed_right_after_accepting_sends_the_message_once(
     stack.kill9("campaign-api")  # its relay may or may not have published the request
     stack.start("campaign-api")
 
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     await stack.settle()
     assert len(await stack.sends_of(message_id)) == 1
     await assert_no_duplicate_anywhere(stack)
@@ -151,7 +152,7 @@ async def test_campaign_api_killed_right_after_accepting_sends_the_message_once(
 
 async def test_outbox_relay_dying_between_publish_and_delete_sends_once(stack, phone):
     message_id = await accepted_message_id(stack, phone, new_key())
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     published = await requested_event_of(stack, message_id)
     requests_before = len(await stream_events(stack, "COMMANDS", MESSAGES_REQUESTED))
 
@@ -184,7 +185,7 @@ async def test_events_republished_after_the_duplicate_window_change_nothing(stac
     """Past the stream's duplicate window a republished event reaches consumers again; the
     dispatcher (by message id) and reporting (by event id) must ignore it."""
     message_id = await accepted_message_id(stack, phone, new_key())
-    await stack.wait_sent_once(message_id)
+    await stack.wait_sent(message_id)
     requested = await requested_event_of(stack, message_id)
     sent = await sent_event_of(stack, message_id)
     await eventually(lambda: _history_has_one_sent(stack, message_id), timeout=15)

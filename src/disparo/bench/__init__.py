@@ -20,3 +20,6 @@ def bench(context: typer.Context) -> None:
         typer.echo(context.get_help())
         if not context.command.list_commands(context):  # type: ignore[attr-defined]
             typer.echo("\nNo benchmark is available yet.")
+
+
+from disparo.bench import dispatch  # noqa: E402, F401  (registers ``disparo bench dispatch``)

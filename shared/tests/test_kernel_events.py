@@ -1,0 +1,95 @@
+"""The event catalog: every event has a stream, is frozen, and survives the JSON round trip."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from disparo_shared.events import Event, MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.events.subjects import STREAM_SUBJECTS
+
+
+def all_event_classes() -> list[type[Event]]:
+    found, pending = [], list(Event.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "subject" in cls.__dict__:
+            found.append(cls)
+    return found
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    if pattern.endswith(".>"):
+        return subject.startswith(pattern[:-1])
+    return pattern == subject
+
+
+@pytest.mark.parametrize("event_class", all_event_classes(), ids=lambda c: c.__name__)
+def test_every_event_subject_is_captured_by_exactly_one_stream(event_class):
+    streams = [
+        name
+        for name, patterns in STREAM_SUBJECTS.items()
+        if any(_matches(p, event_class.subject) for p in patterns)
+    ]
+    assert len(streams) == 1, f"{event_class.subject} is in streams {streams}"
+
+
+def requested() -> MessagesRequested:
+    return MessagesRequested(
+        messages=[
+            RequestedMessage(
+                message_id=uuid.uuid4(),
+                idempotency_key="k-1",
+                phone="+5511987654321",
+                kind=MessageKind.CAMPAIGN,
+                body="Olá {nome}",
+                priority=3,
+                not_before=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+            )
+        ]
+    )
+
+
+def test_events_round_trip_through_json_unchanged():
+    event = requested()
+
+    wire = json.dumps(event.model_dump(mode="json"))
+
+    assert MessagesRequested.model_validate_json(wire) == event
+
+
+def test_events_are_frozen():
+    event = requested()
+
+    with pytest.raises(ValidationError):
+        event.schema_version = 2
+
+
+def test_each_event_gets_its_own_id_and_a_utc_time():
+    first, second = requested(), requested()
+
+    assert first.event_id != second.event_id
+    assert first.occurred_at.tzinfo is not None
+    assert first.occurred_at.utcoffset().total_seconds() == 0
+
+
+def test_unknown_fields_from_a_newer_producer_are_ignored():
+    payload = requested().model_dump(mode="json") | {"added_in_v2": True}
+
+    assert MessagesRequested.model_validate(payload).event_id is not None
+
+
+@pytest.mark.parametrize("priority", [0, 11])
+def test_priority_is_bounded_to_1_through_10(priority):
+    with pytest.raises(ValidationError, match="priority"):
+        RequestedMessage(
+            message_id=uuid.uuid4(),
+            idempotency_key="k",
+            phone="+5511987654321",
+            kind=MessageKind.REPLY,
+            body="oi",
+            priority=priority,
+        )

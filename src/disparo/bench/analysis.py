@@ -1,0 +1,200 @@
+"""The benchmark's arithmetic over the simulator's send log: pure functions, no I/O.
+
+The simulator is the ground truth: every figure about sending (throughput, per-number peaks,
+latency of urgent messages, duplicates) is computed from the sends it accepted, each with its
+wall-clock ``accepted_at`` (unix seconds). The benchmark publishes on the same machine, so its
+``time.time()`` and the simulator's share one clock and their difference is a latency.
+"""
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One send the simulator accepted."""
+
+    message_id: str | None
+    sender: str
+    accepted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Accepted sends per second between the first and the last accepted send.
+
+    With 100,000 sends accepted from t=0 to t=25 s, ``per_second`` is 4,000; against 50
+    numbers at 80/s each (``allowed`` = 4,000/s) ``fraction_of_allowed`` is 1.0.
+    """
+
+    sends: int
+    seconds: float
+    per_second: float
+    allowed_per_second: float
+    fraction_of_allowed: float
+
+
+def throughput(sends: Sequence[Send], allowed_per_second: float) -> Throughput:
+    if len(sends) < 2:
+        return Throughput(len(sends), 0.0, 0.0, allowed_per_second, 0.0)
+    first = min(send.accepted_at for send in sends)
+    last = max(send.accepted_at for send in sends)
+    seconds = last - first
+    per_second = len(sends) / seconds if seconds > 0 else 0.0
+    fraction = per_second / allowed_per_second if allowed_per_second else 0.0
+    return Throughput(len(sends), seconds, per_second, allowed_per_second, fraction)
+
+
+def peak_per_window(times: Iterable[float], window_seconds: float = 1.0) -> int:
+    """The largest number of ``times`` inside any half-open window ``(t - window, t]``.
+
+    The same rule as the simulator's limiter: sends at 0.0, 0.5 and 1.0 peak at 2, because the
+    send at 0.0 has left the window when the one at 1.0 arrives.
+    """
+    ordered = sorted(times)
+    peak = 0
+    start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - window_seconds:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+def peak_per_sender(sends: Iterable[Send], window_seconds: float = 1.0) -> dict[str, int]:
+    """Each sending number's peak count of accepted sends in any one window."""
+    by_sender: dict[str, list[float]] = defaultdict(list)
+    for send in sends:
+        by_sender[send.sender].append(send.accepted_at)
+    return {sender: peak_per_window(times, window_seconds) for sender, times in by_sender.items()}
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least ``share`` of values at or
+    below it (p99 of 200 values is the 198th smallest). None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Publish-to-accepted latency of the urgent messages, in seconds."""
+
+    published: int
+    sent: int
+    during_backlog: int  # published while campaign sends were still being accepted afterwards
+    p50: float | None
+    p99: float | None
+    max: float | None
+
+
+def urgent_latency(
+    published_at: Mapping[str, float], sends: Sequence[Send], backlog_ids: set[str]
+) -> Latency:
+    """Latency of each urgent message from its publish time to its first accepted send.
+
+    An urgent message counts as "during the backlog" when some campaign message (an id in
+    ``backlog_ids``) was accepted after it was published, so it really had to jump a queue.
+    """
+    first_accept: dict[str, float] = {}
+    last_backlog_send = 0.0
+    for send in sends:
+        if send.message_id in published_at:
+            previous = first_accept.get(send.message_id)
+            if previous is None or send.accepted_at < previous:
+                first_accept[send.message_id] = send.accepted_at
+        elif send.message_id in backlog_ids:
+            last_backlog_send = max(last_backlog_send, send.accepted_at)
+    latencies = [first_accept[m] - published_at[m] for m in first_accept]
+    during = sum(1 for at in published_at.values() if at < last_backlog_send)
+    return Latency(
+        published=len(published_at),
+        sent=len(first_accept),
+        during_backlog=during,
+        p50=percentile(latencies, 0.50),
+        p99=percentile(latencies, 0.99),
+        max=max(latencies) if latencies else None,
+    )
+
+
+PENDING_STATES = frozenset({"queued", "sending", "held", "in_doubt"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """What became of every message the benchmark requested, simulator and queue together.
+
+    ``lost`` are messages the queue considers finished (or never held) that the simulator
+    never accepted and that are not dead: they must be 0. ``unfinished`` are still waiting in
+    the queue (a run that timed out). ``sent_twice`` counts messages the simulator accepted
+    more than once.
+    """
+
+    requested: int
+    accepted: int  # accepted at least once
+    sent_twice: int
+    extra_sends: int  # accepted sends beyond the first, summed over messages
+    dead: int
+    dead_by_reason: dict[str, int]
+    dead_but_accepted: int  # dead in the queue although the simulator accepted it
+    lost: int
+    unfinished: int
+    lost_states: dict[str, int]  # queue state of the lost ones ("missing" when no row)
+    unknown_sends: int  # accepted sends whose id the benchmark never requested
+
+
+def outcomes(
+    requested_ids: Iterable[str],
+    sends: Iterable[Send],
+    queue_states: Mapping[str, str],
+    dead_reasons: Mapping[str, str],
+) -> Outcomes:
+    """Classify every requested message by its simulator sends and its queue row.
+
+    ``queue_states`` maps message id → state of its row; ``dead_reasons`` maps each dead
+    message id → its last error code.
+    """
+    requested = set(requested_ids)
+    accept_counts = Counter(send.message_id for send in sends)
+    unknown = sum(
+        count for message_id, count in accept_counts.items() if message_id not in requested
+    )
+    once = twice = extra = dead = dead_accepted = lost = unfinished = 0
+    reasons: Counter[str] = Counter()
+    lost_states: Counter[str] = Counter()
+    for message_id in requested:
+        count = accept_counts.get(message_id, 0)
+        state = queue_states.get(message_id, "missing")
+        if count:
+            once += 1
+            if count > 1:
+                twice += 1
+                extra += count - 1
+            if state == "dead":
+                dead_accepted += 1
+        elif state == "dead":
+            dead += 1
+            reasons[dead_reasons.get(message_id) or "unknown"] += 1
+        elif state in PENDING_STATES:
+            unfinished += 1
+        else:
+            lost += 1
+            lost_states[state] += 1
+    return Outcomes(
+        requested=len(requested),
+        accepted=once,
+        sent_twice=twice,
+        extra_sends=extra,
+        dead=dead,
+        dead_by_reason=dict(reasons.most_common()),
+        dead_but_accepted=dead_accepted,
+        lost=lost,
+        unfinished=unfinished,
+        lost_states=dict(lost_states),
+        unknown_sends=unknown,
+    )

@@ -1,0 +1,139 @@
+"""``disparo bench dispatch``: the send queue at full load against the simulator, over HTTP.
+
+Real processes, nothing mocked: Postgres and NATS (from the environment or embedded), the
+simulator, and one or more dispatcher replicas. The benchmark publishes a backlog of campaign
+messages, injects urgent replies while it drains, optionally injects faults or kills a replica,
+and reads the simulator's log — the ground truth — and the dispatcher's tables to print
+throughput, limit violations, urgent latency, CPU cost, and what became of every message.
+"""
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from disparo.bench import bench_app
+from disparo.bench.stack import CLOUD, EVOLUTION, MIXED
+
+
+@bench_app.command("dispatch")
+def dispatch(
+    messages: Annotated[
+        int, typer.Option(min=1, help="Campaign messages in the backlog.")
+    ] = 100_000,
+    senders: Annotated[int, typer.Option(min=1, help="Simulated WhatsApp numbers.")] = 50,
+    rate: Annotated[
+        int, typer.Option(min=1, help="Messages per second allowed per number (both sides).")
+    ] = 80,
+    replicas: Annotated[
+        int, typer.Option(min=1, help="Dispatcher processes (2 at least with --kill).")
+    ] = 1,
+    dialect: Annotated[
+        str, typer.Option(help=f"Provider API of the numbers: {EVOLUTION}, {CLOUD} or {MIXED}.")
+    ] = EVOLUTION,
+    typing_indicator: Annotated[
+        bool,
+        typer.Option(
+            "--typing/--no-typing",
+            help="Send Evolution's typing delay (the simulator never waits).",
+        ),
+    ] = False,
+    urgent: Annotated[
+        int, typer.Option(min=0, help="Priority-10 replies injected while the backlog drains.")
+    ] = 200,
+    webhooks: Annotated[
+        bool | None,
+        typer.Option(
+            "--webhooks/--no-webhooks",
+            help="Let the simulator post its webhooks (sent-echoes, delivered, read) back to the "
+            "dispatcher [default: on with --kill, where echoes settle doubtful sends; else off].",
+            show_default=False,
+        ),
+    ] = None,
+    faults: Annotated[
+        bool, typer.Option(help="Inject 10% 5xx, 2% timeouts and 1% permanent errors.")
+    ] = False,
+    kill: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="kill -9 and restart a replica this many times during the run, e.g. --kill 5 "
+            "(runs 2 replicas at least).",
+        ),
+    ] = 0,
+    timeout: Annotated[
+        float, typer.Option(min=10, help="Seconds the whole run may take before it gives up.")
+    ] = 900.0,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=5000, help="Messages per messages.requested command.")
+    ] = 1000,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, max=50, help="Provider calls allowed per message.")
+    ] = 5,
+    json_file: Annotated[
+        Path | None, typer.Option(help="Also write the figures as JSON to this file.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the figures as JSON on stdout instead.")
+    ] = False,
+) -> None:
+    """Run the dispatcher at full load against the simulator and print its figures.
+
+    Uses DATABASE_URL / NATS_URL when set, else embedded servers; either way a fresh database
+    and stream prefix that are dropped at the end. Exits 1 when a check fails (a limit broken,
+    a message lost or sent twice, the run unfinished).
+    """
+    from disparo.bench.report import render, summarize
+    from disparo.bench.run import BenchFailed, BenchOptions, DispatchBench
+    from disparo.devstack import DevStackSettings
+    from disparo.embedded import EmbeddedServerError
+    from disparo.processes import ProcessFailed
+    from disparo_shared.logging import configure_logging
+
+    if dialect not in (EVOLUTION, CLOUD, MIXED):
+        raise typer.BadParameter(f"must be {EVOLUTION}, {CLOUD} or {MIXED}", param_hint="--dialect")
+    if kill and replicas < 2:
+        replicas = 2
+    if webhooks is None:
+        webhooks = kill > 0
+    err = Console(stderr=True)
+    configure_logging("WARNING")  # to stderr: with --json, stdout holds the figures alone
+    servers = DevStackSettings()  # DATABASE_URL / NATS_URL, as ``disparo dev`` reads them
+    options = BenchOptions(
+        messages=messages,
+        senders=senders,
+        rate_per_second=rate,
+        replicas=replicas,
+        dialect=dialect,
+        typing_indicator=typing_indicator,
+        urgent=urgent,
+        webhooks=webhooks,
+        faults=faults,
+        kills=kill,
+        timeout_seconds=timeout,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        database_url=servers.database_url,
+        nats_url=servers.nats_url,
+    )
+    bench = DispatchBench(options, lambda line: err.print(f"[dim]bench[/dim] │ {line}"))
+    try:
+        evidence = asyncio.run(bench.run())
+    except (BenchFailed, ProcessFailed, EmbeddedServerError) as failure:
+        err.print(f"[red]benchmark failed:[/red] {failure}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: everything started was stopped")
+        raise typer.Exit(130) from None
+    summary = summarize(evidence)
+    if json_file is not None:
+        json_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        render(summary, Console())
+    raise typer.Exit(0 if summary["passed"] else 1)

@@ -1,0 +1,95 @@
+"""The benchmark's load: ``messages.requested`` commands published straight to JetStream.
+
+The benchmark acts as an internal client of the dispatcher, as the campaign API does: each
+command is a ``MessagesRequested`` event on the prefixed ``messages.requested`` subject with
+``Nats-Msg-Id`` = its ``event_id``. Every recipient is unique, so the pair-spacing rule (one
+message per recipient every few seconds) never holds a message back and the senders' rate is
+what the run measures.
+"""
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+
+from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.streams import qualified
+
+CAMPAIGN_BODY = (
+    "Olá! Temos plantões disponíveis na sua região esta semana. Posso enviar os detalhes?"
+)
+REPLY_BODY = "Obrigado pela resposta! Um recrutador fala com você em instantes."
+CAMPAIGN_PRIORITY = 5
+URGENT_PRIORITY = 10
+
+
+def campaign_phone(index: int) -> str:
+    """The ``index``-th campaign recipient: São Paulo mobiles, +55 11 9xxxx-xxxx."""
+    return f"+55119{index:08d}"
+
+
+def urgent_phone(index: int) -> str:
+    """The ``index``-th urgent recipient: Rio mobiles, never a campaign recipient."""
+    return f"+55219{index:08d}"
+
+
+@dataclass(frozen=True)
+class CampaignLoad:
+    """The backlog: ``count`` campaign messages of one campaign, in commands of ``batch_size``."""
+
+    count: int
+    batch_size: int
+    max_attempts: int
+    campaign_id: uuid.UUID
+
+    def commands(self) -> Iterator[MessagesRequested]:
+        for start in range(0, self.count, self.batch_size):
+            stop = min(start + self.batch_size, self.count)
+            yield MessagesRequested(
+                messages=[
+                    RequestedMessage(
+                        message_id=uuid.uuid4(),
+                        idempotency_key=f"bench-{self.campaign_id}-{index}",
+                        phone=campaign_phone(index),
+                        kind=MessageKind.CAMPAIGN,
+                        body=CAMPAIGN_BODY,
+                        priority=CAMPAIGN_PRIORITY,
+                        campaign_id=self.campaign_id,
+                        max_attempts=self.max_attempts,
+                    )
+                    for index in range(start, stop)
+                ]
+            )
+
+
+def urgent_command(index: int, max_attempts: int) -> MessagesRequested:
+    """One priority-10 reply, alone in its command, as a recruiter's answer would be."""
+    return MessagesRequested(
+        messages=[
+            RequestedMessage(
+                message_id=uuid.uuid4(),
+                idempotency_key=f"bench-urgent-{uuid.uuid4()}",
+                phone=urgent_phone(index),
+                kind=MessageKind.REPLY,
+                body=REPLY_BODY,
+                priority=URGENT_PRIORITY,
+                conversation_id=uuid.uuid4(),
+                max_attempts=max_attempts,
+            )
+        ]
+    )
+
+
+async def publish(js: JetStreamContext, stream_prefix: str, command: MessagesRequested) -> float:
+    """Publish ``command`` and wait for JetStream's ack; returns the wall-clock time it was
+    handed over (unix seconds), the start of its enqueue-to-sent latency."""
+    published_at = time.time()
+    await js.publish(
+        qualified(stream_prefix, command.subject),
+        command.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": str(command.event_id)},
+        timeout=10.0,
+    )
+    return published_at

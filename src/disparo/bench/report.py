@@ -1,0 +1,303 @@
+"""The figures of a dispatch run: one JSON-ready summary, and a table for people.
+
+Checks are what must hold for the run to pass (no limit broken, nothing lost, nothing sent
+twice, faults handled as promised); goals are the performance targets of the issue (≥ 95 % of
+the allowed aggregate rate, urgent p99 ≤ 1 s), reported as met or not, never asserted.
+"""
+
+import os
+import platform
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from disparo.bench.analysis import (
+    outcomes,
+    peak_per_sender,
+    percentile,
+    throughput,
+    urgent_latency,
+)
+from disparo.bench.run import RunEvidence
+
+THROUGHPUT_GOAL = 0.95
+URGENT_P99_GOAL_SECONDS = 1.0
+_TRANSIENT_CODES = {"timeout", "130429", "80007", "4", "2", "connect_error", "network_error"}
+
+
+def is_transient(code: str | None) -> bool:
+    """Whether a dead message's last error was a retryable one (it died of exhausted retries)."""
+    return code is not None and (code in _TRANSIENT_CODES or code.startswith("http_5"))
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def summarize(evidence: RunEvidence) -> dict:
+    """Every figure of the run, JSON-ready."""
+    options = evidence.options
+    stats = evidence.simulator_stats
+    sends = evidence.sends
+    requested = evidence.campaign_ids | set(evidence.urgent_published_at)
+    speed = throughput(sends, options.allowed_per_second)
+    peaks = peak_per_sender(sends)
+    sim_peak = max((s["max_per_second"] for s in stats.get("by_sender", {}).values()), default=0)
+    log_peak = max(peaks.values(), default=0)
+    latency = urgent_latency(evidence.urgent_published_at, sends, evidence.campaign_ids)
+    to_queue = [
+        evidence.urgent_enqueued_at[m] - at
+        for m, at in evidence.urgent_published_at.items()
+        if m in evidence.urgent_enqueued_at
+    ]
+    urgent_dead = sum(
+        1 for m in evidence.urgent_published_at if evidence.queue_states.get(m) == "dead"
+    )
+    result = outcomes(requested, sends, evidence.queue_states, evidence.dead_codes)
+    dead_transient = sum(1 for code in evidence.dead_codes.values() if is_transient(code))
+    permanent_not_dead = sum(
+        1 for m in evidence.permanent_ids if evidence.queue_states.get(m) != "dead"
+    )
+    per_thousand = max(1, result.accepted) / 1000
+    cpu = {
+        group: {"seconds": round(seconds, 1), "per_1000_messages": round(seconds / per_thousand, 3)}
+        for group, seconds in sorted(evidence.cpu_seconds.items())
+    }
+    ingest = evidence.ingest_seconds
+    checks = {
+        "completed": evidence.completed,
+        "no_limit_violations": stats.get("violations", 0) == 0,
+        "peak_per_number_within_rate": max(sim_peak, log_peak) <= options.rate_per_second,
+        "none_lost": result.lost == 0,
+        "none_sent_twice": result.sent_twice == 0 and stats.get("duplicates", 0) == 0,
+        "dead_only_if_not_sent": result.dead_but_accepted == 0,
+        "every_urgent_finished": latency.sent + urgent_dead == latency.published,
+    }
+    if options.faults:
+        checks["every_transient_failure_sent"] = dead_transient == 0
+        checks["every_permanent_failure_dead"] = permanent_not_dead == 0
+    if options.kills:
+        checks["every_kill_done"] = evidence.kills_done == options.kills
+    goals = {
+        "throughput_at_least_95_percent": speed.fraction_of_allowed >= THROUGHPUT_GOAL,
+        "urgent_p99_at_most_1s": latency.p99 is not None and latency.p99 <= URGENT_P99_GOAL_SECONDS,
+    }
+    return {
+        "machine": machine(),
+        "scenario": {
+            "messages": options.messages,
+            "urgent": options.urgent,
+            "senders": options.senders,
+            "rate_per_second": options.rate_per_second,
+            "allowed_per_second": options.allowed_per_second,
+            "dialect": options.dialect,
+            "replicas": options.replicas,
+            "faults": options.faults,
+            "kills": options.kills,
+            "typing_indicator": options.typing_indicator,
+            "webhooks": options.webhooks,
+            "max_attempts": options.max_attempts,
+            "batch_size": options.batch_size,
+            "embedded_servers": evidence.servers_embedded,
+            "dispatcher_env": evidence.dispatcher_env,
+        },
+        "throughput": {
+            "accepted_sends": speed.sends,
+            "first_to_last_seconds": round(speed.seconds, 2),
+            "per_second": round(speed.per_second, 1),
+            "fraction_of_allowed": round(speed.fraction_of_allowed, 4),
+        },
+        "load": {
+            "publish_seconds": round(evidence.publish_seconds, 2),
+            "ingest_seconds": None if ingest is None else round(ingest, 2),
+            "ingest_per_second": None if not ingest else round(options.messages / ingest, 1),
+            "drain_seconds": round(evidence.drain_seconds, 2),
+        },
+        "limits": {
+            "violations": stats.get("violations", 0),
+            "throttled": stats.get("throttled", 0),
+            "pair_limited": stats.get("pair_limited", 0),
+            "peak_per_number_per_second_simulator": sim_peak,
+            "peak_per_number_per_second_send_log": log_peak,
+            "rate_per_second": options.rate_per_second,
+        },
+        "urgent": {
+            "published": latency.published,
+            "sent": latency.sent,
+            "dead": urgent_dead,
+            "published_during_backlog": latency.during_backlog,
+            "p50_ms": _ms(latency.p50),
+            "p99_ms": _ms(latency.p99),
+            "max_ms": _ms(latency.max),
+            "publish_to_enqueued_p50_ms": _ms(percentile(to_queue, 0.50)),
+            "publish_to_enqueued_p99_ms": _ms(percentile(to_queue, 0.99)),
+            "clock": "publish time and the simulator's accepted_at, same machine clock",
+        },
+        "cpu": cpu,
+        "outcomes": {
+            "requested": result.requested,
+            "accepted": result.accepted,
+            "sent_twice": result.sent_twice,
+            "extra_sends": result.extra_sends,
+            "simulator_duplicates": stats.get("duplicates", 0),
+            "dead": result.dead,
+            "dead_by_reason": result.dead_by_reason,
+            "dead_but_accepted": result.dead_but_accepted,
+            "lost": result.lost,
+            "unfinished": result.unfinished,
+            "lost_states": result.lost_states,
+            "unknown_sends": result.unknown_sends,
+        },
+        "faults": {
+            "simulator_5xx": stats.get("errors_5xx", 0),
+            "simulator_timeouts": stats.get("timeouts", 0),
+            "simulator_permanent": stats.get("permanent", 0),
+            "retried_then_sent_messages": evidence.retried_and_sent.get("messages", 0),
+            "retried_then_sent_extra_attempts": evidence.retried_and_sent.get("extra_attempts", 0),
+            "dead_after_transient_failures": dead_transient,
+            "permanent_failures_not_dead": permanent_not_dead,
+            "dead_reasons": [
+                {
+                    "code": r["code"],
+                    "messages": r["messages"],
+                    "example": (r["example"] or "")[:120],
+                }
+                for r in evidence.dead_reasons
+            ],
+        },
+        "kills": {"asked": options.kills, "done": evidence.kills_done},
+        "checks": checks,
+        "passed": all(checks.values()),
+        "goals": goals,
+        "notes": evidence.notes,
+        "log_dir": str(evidence.log_dir),
+    }
+
+
+def _yes(ok: bool) -> str:
+    return "[green]✓[/green]" if ok else "[red]✗[/red]"
+
+
+def render(summary: dict, console: Console) -> None:
+    """The summary as one table: figure, value, and whether it meets its check or goal."""
+    scenario, speed, limits = summary["scenario"], summary["throughput"], summary["limits"]
+    urgent, outcome, faults = summary["urgent"], summary["outcomes"], summary["faults"]
+    checks, goals, load = summary["checks"], summary["goals"], summary["load"]
+    m = summary["machine"]
+    title = (
+        f"disparo bench dispatch — {scenario['messages']:,} messages, "
+        f"{scenario['senders']} × {scenario['rate_per_second']}/s {scenario['dialect']}, "
+        f"{scenario['replicas']} replica(s)"
+        + (", faults" if scenario["faults"] else "")
+        + (f", {scenario['kills']} kills" if scenario["kills"] else "")
+    )
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("", justify="center")
+
+    def row(name: str, value: object, ok: bool | None = None) -> None:
+        table.add_row(name, str(value), "" if ok is None else _yes(ok))
+
+    row("machine", f"{m['cpus']} CPUs, {m['memory_gb']} GB, Python {m['python']}")
+    row(
+        "sustained throughput",
+        f"{speed['per_second']:,.0f} msg/s over {speed['first_to_last_seconds']:.1f}s",
+    )
+    row(
+        "  of the allowed aggregate",
+        f"{speed['fraction_of_allowed']:.1%} of {scenario['allowed_per_second']:,}/s",
+        goals["throughput_at_least_95_percent"],
+    )
+    ingest = load["ingest_per_second"]
+    row(
+        "enqueue (JetStream → queue)",
+        "n/a" if ingest is None else f"{ingest:,.0f} msg/s ({load['ingest_seconds']:.1f}s)",
+    )
+    row("limit violations (simulator)", limits["violations"], checks["no_limit_violations"])
+    row(
+        "peak sends per number in 1 s",
+        f"{limits['peak_per_number_per_second_simulator']} (log: "
+        f"{limits['peak_per_number_per_second_send_log']}) ≤ {limits['rate_per_second']}",
+        checks["peak_per_number_within_rate"],
+    )
+    row(
+        "urgent (priority 10) p50 / p99",
+        f"{urgent['p50_ms']} / {urgent['p99_ms']} ms (max {urgent['max_ms']})",
+        goals["urgent_p99_at_most_1s"],
+    )
+    row(
+        "  of which publish → enqueued p50 / p99",
+        f"{urgent['publish_to_enqueued_p50_ms']} / {urgent['publish_to_enqueued_p99_ms']} ms",
+    )
+    row(
+        "  urgent sent (+dead) / during backlog",
+        f"{urgent['sent']} (+{urgent['dead']}) of {urgent['published']} / "
+        f"{urgent['published_during_backlog']}",
+        checks["every_urgent_finished"],
+    )
+    for group, cpu in summary["cpu"].items():
+        row(f"CPU s per 1,000 msgs: {group}", f"{cpu['per_1000_messages']:.3f} ({cpu['seconds']}s)")
+    row("accepted at the simulator", f"{outcome['accepted']:,} of {outcome['requested']:,}")
+    row(
+        "sent twice (simulator)",
+        f"{outcome['sent_twice']} messages, {outcome['simulator_duplicates']} duplicate sends",
+        checks["none_sent_twice"],
+    )
+    row("dead in the queue", outcome["dead"])
+    for reason in faults["dead_reasons"]:
+        row(f"  dead: {reason['code']}", reason["messages"])
+    row("lost", outcome["lost"], checks["none_lost"])
+    if outcome["unfinished"]:
+        row("unfinished (still in the queue)", f"{outcome['unfinished']:,}", False)
+    row("dead yet accepted", outcome["dead_but_accepted"], checks["dead_only_if_not_sent"])
+    if scenario["faults"]:
+        row(
+            "faults injected: 5xx / timeouts / permanent",
+            f"{faults['simulator_5xx']:,} / {faults['simulator_timeouts']:,} / "
+            f"{faults['simulator_permanent']:,}",
+        )
+        row(
+            "transient failures retried, then sent",
+            f"{faults['retried_then_sent_messages']:,} messages "
+            f"({faults['retried_then_sent_extra_attempts']:,} extra attempts)",
+        )
+        row(
+            "dead after transient failures",
+            faults["dead_after_transient_failures"],
+            checks["every_transient_failure_sent"],
+        )
+        row(
+            "permanent failures not dead",
+            faults["permanent_failures_not_dead"],
+            checks["every_permanent_failure_dead"],
+        )
+    if scenario["kills"]:
+        kills = summary["kills"]
+        row(
+            "kill -9 and restart", f"{kills['done']} of {kills['asked']}", checks["every_kill_done"]
+        )
+    row("completed within the timeout", "yes" if checks["completed"] else "no", checks["completed"])
+    console.print(table)
+    settings = " ".join(f"{k}={v}" for k, v in sorted(scenario["dispatcher_env"].items()))
+    console.print(f"[dim]dispatcher settings: {settings}[/dim]")
+    for note in summary["notes"]:
+        console.print(f"note: {note}")
+    console.print(
+        "Latency is the simulator's accepted_at minus the publish time, one machine's clock. "
+        f"Process logs: {summary['log_dir']}"
+    )
+    verdict = (
+        "[green]all checks passed[/green]" if summary["passed"] else "[red]checks failed[/red]"
+    )
+    console.print(verdict)

@@ -1,0 +1,50 @@
+"""``disparo bench dispatch`` at toy size: the command runs the real processes end to end,
+finishes, and its figures show no limit broken and nothing sent twice (speed is not checked)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_dispatch_completes_without_violations_or_duplicates(test_servers):
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_servers.database_url,
+        "NATS_URL": test_servers.nats_url,
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "disparo.cli",
+            "bench",
+            "dispatch",
+            "--messages",
+            "300",
+            "--senders",
+            "3",
+            "--urgent",
+            "5",
+            "--timeout",
+            "100",
+            "--json",
+        ],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["checks"]["completed"], result.stderr[-3000:]
+    assert summary["limits"]["violations"] == 0
+    assert summary["outcomes"]["simulator_duplicates"] == 0
+    assert summary["outcomes"]["accepted"] == 305
+    assert summary["outcomes"]["lost"] == 0
+    assert result.returncode == 0, result.stderr[-3000:]
