@@ -125,7 +125,7 @@ async def test_a_pair_rate_limit_waits_for_the_recipient_without_spending_an_att
     kernel_settings, db
 ):
     # The provider's pair spacing is longer than ours: it answers 131056, and the queue waits.
-    async with simulator(pair_spacing_seconds=1.0) as sim:
+    async with simulator(pair_spacing_seconds=3.0) as sim:
         async with dispatcher(
             kernel_settings,
             [cloud_sender(sim, "cloud-1", "100000000000011")],
