@@ -22,4 +22,5 @@ def bench(context: typer.Context) -> None:
             typer.echo("\nNo benchmark is available yet.")
 
 
-from disparo.bench import dispatch  # noqa: E402, F401  (registers ``disparo bench dispatch``)
+# Each import registers its command: ``disparo bench campaigns``, ``disparo bench dispatch``.
+from disparo.bench import campaigns, dispatch  # noqa: E402, F401

@@ -2,7 +2,8 @@
 
 RSS is what the kernel says a process holds in RAM now; its peak between two samples can be
 missed, so a 100 ms period under-reads short spikes a little, never over-reads. A process is
-counted with its live descendants (a service that forks workers is one service). Peaks are kept
+counted with its descendants (a service that forks workers is one service), re-listed every 2 s
+because listing them walks every process of the machine. Peaks are kept
 per phase (``take_phase`` hands them over and starts the next phase from zero) and for the
 whole run.
 """
@@ -16,21 +17,33 @@ SAMPLE_SECONDS = 0.1
 MIB = 2**20
 
 
-def rss_bytes(pid: int, tree: bool = True) -> int | None:
-    """RSS of ``pid`` and (with ``tree``) its live descendants, in bytes; None once it is gone."""
-    try:
-        process = psutil.Process(pid)
-        total = process.memory_info().rss
-        if not tree:
-            return total
-        for child in process.children(recursive=True):
+class _Watched:
+    """One watched process: its ``psutil`` handle and, with ``tree``, its children, re-listed
+    every ``CHILDREN_EVERY`` samples (listing children scans every process of the machine)."""
+
+    CHILDREN_EVERY = 20  # 2 s at the default period
+
+    def __init__(self, pid: int, tree: bool) -> None:
+        self.process = psutil.Process(pid)
+        self.tree = tree
+        self.children: list[psutil.Process] = []
+        self._samples = 0
+
+    def rss_bytes(self) -> int | None:
+        """RSS of the process (and its children), in bytes; None once it is gone."""
+        try:
+            total = self.process.memory_info().rss
+            if self.tree and self._samples % self.CHILDREN_EVERY == 0:
+                self.children = self.process.children(recursive=True)
+        except psutil.Error:
+            return None
+        self._samples += 1
+        for child in self.children:
             try:
                 total += child.memory_info().rss
             except psutil.Error:
-                continue  # exited between listing and reading
+                continue  # exited since it was listed
         return total
-    except psutil.Error:
-        return None
 
 
 class PeakRss:
@@ -38,7 +51,7 @@ class PeakRss:
 
     def __init__(self, period_seconds: float = SAMPLE_SECONDS) -> None:
         self.period_seconds = period_seconds
-        self._pids: dict[str, tuple[int, bool]] = {}
+        self._watched: dict[str, _Watched] = {}
         self._phase: dict[str, int] = defaultdict(int)
         self._run: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
@@ -50,9 +63,13 @@ class PeakRss:
         benchmark itself, whose children are the services measured on their own)."""
         if pid is None:
             return
+        try:
+            watched = _Watched(pid, tree)
+        except psutil.Error:
+            return
         with self._lock:
-            self._pids[name] = (pid, tree)
-        self._sample_one(name, pid, tree)
+            self._watched[name] = watched
+        self._sample_one(name, watched)
 
     def take_phase(self) -> dict[str, float]:
         """Peak MiB of each process since the previous call (or the start); then reset."""
@@ -81,12 +98,12 @@ class PeakRss:
 
     def _sample_all(self) -> None:
         with self._lock:
-            watched = list(self._pids.items())
-        for name, (pid, tree) in watched:
-            self._sample_one(name, pid, tree)
+            watched = list(self._watched.items())
+        for name, process in watched:
+            self._sample_one(name, process)
 
-    def _sample_one(self, name: str, pid: int, tree: bool) -> None:
-        rss = rss_bytes(pid, tree)
+    def _sample_one(self, name: str, process: _Watched) -> None:
+        rss = process.rss_bytes()
         if rss is None:
             return
         with self._lock:

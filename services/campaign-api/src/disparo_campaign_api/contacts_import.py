@@ -45,6 +45,13 @@ from disparo_campaign_api.contacts_fields import (
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
 
+# A bulk import this large is followed by VACUUM (ANALYZE) of contacts: until the table is
+# vacuumed its visibility map is empty, so the segment counts' index-only scans read the heap
+# row by row (measured on 1,000,000 fresh contacts: a 64,000-contact preview took ~450 ms
+# instead of ~50 ms, and the planner, without statistics, guessed 1 row); autovacuum gets there
+# only a minute or more later. The VACUUM itself took ~1 s for those 1,000,000 rows.
+VACUUM_AFTER_ROWS = 50_000
+
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 TAG_JOIN = "\x1f"  # travels tags as one text per row; clean_tags refuses control characters
 
@@ -451,6 +458,8 @@ async def import_contacts(
             pending = [lane.writing for lane in lanes if lane.writing and not lane.writing.done()]
             if pending:
                 await asyncio.wait(pending)
+    if result.inserted + result.updated >= VACUUM_AFTER_ROWS:
+        await pool.execute(Q.vacuum_contacts)
     return result
 
 

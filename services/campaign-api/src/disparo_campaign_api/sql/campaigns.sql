@@ -103,17 +103,23 @@ FOR UPDATE SKIP LOCKED;
 -- not_before is $7[day of seq − $9], day = (seq − 1) / $8 (or $7[1] when $8 = 0: no daily cap).
 -- One statement is one snapshot, so a contact opting out meanwhile is either sent or skipped.
 WITH rendered AS (
-    SELECT r.seq, r.contact_id, c.phone,
+    SELECT r.ctid AS row_ref, r.seq, r.contact_id, c.phone,
            CASE WHEN c.id IS NOT NULL AND c.opted_out_at IS NULL THEN {body} END AS body
     FROM campaign_recipients r
     LEFT JOIN contacts c ON c.id = r.contact_id
     WHERE r.campaign_id = $1::uuid AND r.seq > $2::bigint AND r.seq <= $2::bigint + $3::int
 ), skipped AS (
+    -- The blank rows by their ctid (read once, as one array): a TID scan, whatever the planner
+    -- believes about a campaign_recipients too fresh to have statistics. "seq IN (SELECT …)"
+    -- was planned as a nested loop rescanning the chunk for every recipient (3,000 recipients:
+    -- 5.6 s instead of 3 ms), and any plan through the pending index read the campaign's whole
+    -- pending audience for every chunk (1,000,000 rows: ~150 ms a chunk).
     UPDATE campaign_recipients
     SET status = 'skipped', finished_at = $11::timestamptz
-    WHERE campaign_id = $1::uuid AND seq > $2::bigint AND seq <= $2::bigint + $3::int
-      AND status = 'pending'
-      AND seq IN (SELECT seq FROM rendered WHERE body IS NULL OR btrim(body, E' \t\n\r\f\v') = '')
+    WHERE ctid = ANY (ARRAY(
+              SELECT row_ref FROM rendered
+              WHERE body IS NULL OR btrim(body, E' \t\n\r\f\v') = ''))
+      AND campaign_id = $1::uuid AND status = 'pending'
     RETURNING seq
 ), messages AS (
     SELECT seq,

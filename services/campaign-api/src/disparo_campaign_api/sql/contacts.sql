@@ -127,3 +127,8 @@ updated AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM updated) AS updated;
+
+-- name: vacuum_contacts
+-- After a large import: set the visibility map (index-only segment counts) and the statistics.
+-- Without ownership of the table Postgres skips it with a warning, never an error.
+VACUUM (ANALYZE) contacts;
