@@ -67,3 +67,66 @@ def test_dead_of_a_transient_error_means_its_retries_ran_out():
     assert is_transient("timeout") and is_transient("http_503") and is_transient("130429")
     assert not is_transient("131026") and not is_transient("exists_false")
     assert not is_transient(None)
+
+
+def _evidence(**changes):
+    from pathlib import Path
+
+    from disparo.bench.run import BenchOptions, RunEvidence
+
+    options = BenchOptions(
+        messages=2, senders=1, rate_per_second=80, replicas=2, dialect="evolution",
+        typing_indicator=False, urgent=1, webhooks=True, faults=True, kills=1,
+        timeout_seconds=60, batch_size=1000, max_attempts=5, database_url=None, nats_url=None,
+    )  # fmt: skip
+    evidence = RunEvidence(
+        options=options,
+        dispatcher_env={},
+        servers_embedded=True,
+        campaign_ids={"c1", "c2"},
+        urgent_published_at={"u1": 10.0},
+        publish_seconds=0.1,
+        ingest_seconds=0.5,
+        drain_seconds=3.0,
+        completed=True,
+        kills_done=1,
+        cpu_seconds={"dispatcher": 1.0},
+        simulator_stats={"accepted": 2, "duplicates": 0, "violations": 0, "by_sender": {}},
+        sends=[Send("c1", "s", 10.0), Send("u1", "s", 10.2)],
+        permanent_ids={"c2"},
+        queue_states={"c1": "sent", "c2": "dead", "u1": "sent"},
+        dead_codes={"c2": "exists_false"},
+        dead_reasons=[{"code": "exists_false", "messages": 1, "example": "not on WhatsApp"}],
+        retried_and_sent={"messages": 0, "extra_attempts": 0},
+        urgent_enqueued_at={"u1": 10.05},
+        log_dir=Path("/tmp"),
+        notes=[],
+    )
+    for name, value in changes.items():
+        setattr(evidence, name, value)
+    return evidence
+
+
+def test_a_clean_run_with_faults_and_kills_passes_every_check_and_renders():
+    import io
+
+    from rich.console import Console
+
+    from disparo.bench.report import render, summarize
+
+    summary = summarize(_evidence())
+    assert summary["passed"], summary["checks"]
+    assert summary["urgent"]["p50_ms"] == 200.0
+    assert summary["outcomes"]["dead_by_reason"] == {"exists_false": 1}
+    out = io.StringIO()
+    render(summary, Console(file=out, width=120))
+    assert "all checks passed" in out.getvalue()
+
+
+def test_a_message_sent_twice_fails_the_run():
+    from disparo.bench.report import summarize
+
+    sends = [Send("c1", "s", 10.0), Send("c1", "s", 11.0), Send("u1", "s", 10.2)]
+    summary = summarize(_evidence(sends=sends))
+    assert not summary["checks"]["none_sent_twice"]
+    assert not summary["passed"]

@@ -37,15 +37,19 @@ def durable_subscriber(
     subject: str,
     durable: str,
     batch_size: int = 50,
+    fetch_timeout: float = 1.0,
 ):
     """A pull subscription on an existing stream (``ensure_streams`` declares them).
 
     Durable, so a restarted service resumes where it stopped; messages are acked only after the
     handler returns, so a crash mid-handler means redelivery, which the inbox makes harmless.
+    ``fetch_timeout`` bounds how long a pull waits for its batch to fill: a lone message that
+    arrives while a pull is waiting is handed over only when the pull ends, so a subscriber
+    that must react within a second (the dispatcher's urgent replies) asks for a short one.
     """
     return broker.subscriber(
         qualified(settings.stream_prefix, subject),
         stream=JStream(stream_name(settings.stream_prefix, stream), declare=False),
         durable=durable,
-        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+        pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
     )

@@ -60,8 +60,11 @@ def summarize(evidence: RunEvidence) -> dict:
         for m, at in evidence.urgent_published_at.items()
         if m in evidence.urgent_enqueued_at
     ]
+    accepted_ids = {send.message_id for send in sends}
     urgent_dead = sum(
-        1 for m in evidence.urgent_published_at if evidence.queue_states.get(m) == "dead"
+        1
+        for m in evidence.urgent_published_at
+        if m not in accepted_ids and evidence.queue_states.get(m) == "dead"
     )
     result = outcomes(requested, sends, evidence.queue_states, evidence.dead_codes)
     dead_transient = sum(1 for code in evidence.dead_codes.values() if is_transient(code))
@@ -176,6 +179,17 @@ def summarize(evidence: RunEvidence) -> dict:
             ],
         },
         "kills": {"asked": options.kills, "done": evidence.kills_done},
+        "webhooks": {
+            key: stats[key]
+            for key in (
+                "webhooks_posted",
+                "webhook_failures",
+                "webhooks_pending",
+                "webhook_backlog",
+                "echoes_posted",
+            )
+            if key in stats
+        },
         "checks": checks,
         "passed": all(checks.values()),
         "goals": goals,
@@ -254,13 +268,21 @@ def render(summary: dict, console: Console) -> None:
         f"{outcome['sent_twice']} messages, {outcome['simulator_duplicates']} duplicate sends",
         checks["none_sent_twice"],
     )
-    row("dead in the queue", outcome["dead"])
+    row(
+        "dead in the queue (never sent / sent)",
+        f"{outcome['dead'] + outcome['dead_but_accepted']:,} "
+        f"({outcome['dead']:,} / {outcome['dead_but_accepted']:,})",
+    )
     for reason in faults["dead_reasons"]:
         row(f"  dead: {reason['code']}", reason["messages"])
     row("lost", outcome["lost"], checks["none_lost"])
     if outcome["unfinished"]:
         row("unfinished (still in the queue)", f"{outcome['unfinished']:,}", False)
-    row("dead yet accepted", outcome["dead_but_accepted"], checks["dead_only_if_not_sent"])
+    row(
+        "dead yet sent (queue and simulator disagree)",
+        outcome["dead_but_accepted"],
+        checks["dead_only_if_not_sent"],
+    )
     if scenario["faults"]:
         row(
             "faults injected: 5xx / timeouts / permanent",
@@ -281,6 +303,13 @@ def render(summary: dict, console: Console) -> None:
             "permanent failures not dead",
             faults["permanent_failures_not_dead"],
             checks["every_permanent_failure_dead"],
+        )
+    if scenario["webhooks"]:
+        hooks = summary["webhooks"]
+        row(
+            "webhooks posted / failed (echoes)",
+            f"{hooks.get('webhooks_posted', 'n/a')} / {hooks.get('webhook_failures', 'n/a')} "
+            f"({hooks.get('echoes_posted', 'n/a')})",
         )
     if scenario["kills"]:
         kills = summary["kills"]

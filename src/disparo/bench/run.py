@@ -103,6 +103,7 @@ class Progress:
     dead: int = 0
     ingested_at: float | None = None  # monotonic time the whole backlog was in the queue
     drained: bool = False
+    webhook_backlog_max: int = 0  # the simulator's largest queue of webhooks not yet posted
     samples: deque = field(default_factory=lambda: deque(maxlen=6))  # (monotonic, accepted)
 
     def rate(self, fallback: float) -> float:
@@ -242,6 +243,11 @@ class DispatchBench:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
             drain_seconds = time.monotonic() - self.progress.started
+            if options.webhooks:
+                self.notes.append(
+                    "largest simulator webhook backlog seen: "
+                    f"{self.progress.webhook_backlog_max:,} events"
+                )
             cpu_seconds = self.meter.finish()
             ingest_seconds = (
                 self.progress.ingested_at - self.progress.started
@@ -372,6 +378,9 @@ class DispatchBench:
             progress.queued_rows, progress.pending = row["total"], row["pending"]
             progress.sent, progress.dead = row["sent"], row["dead"]
             progress.samples.append((now, progress.accepted))
+            progress.webhook_backlog_max = max(
+                progress.webhook_backlog_max, int(stats.get("webhook_backlog", 0))
+            )
             if progress.ingested_at is None and progress.queued_rows >= options.messages:
                 progress.ingested_at = now
                 self._ingested.set()
@@ -393,6 +402,11 @@ class DispatchBench:
                     f"({progress.rate(0):,.0f}/s) queue {progress.queued_rows:,} "
                     f"pending {progress.pending:,} sent {progress.sent:,} dead {progress.dead:,}"
                     f" violations {stats['violations']}"
+                    + (
+                        f" webhook backlog {stats.get('webhook_backlog', 0):,}"
+                        if options.webhooks
+                        else ""
+                    )
                 )
             if now > self.deadline:
                 self.notes.append(

@@ -30,6 +30,13 @@ KILL_TIMINGS = {
     "DISPARO_DISPATCHER_SENDER_LEASE_SECONDS": "3",
     "DISPARO_DISPATCHER_SENDER_LEASE_RENEW_SECONDS": "1",
     "DISPARO_DISPATCHER_MESSAGE_LEASE_SECONDS": "15",
+    # A doubtful send waits this long for its sent-echo before it is sent again. The simulator
+    # posts Evolution webhooks one per request (as Evolution does), 2-3 per send, through three
+    # workers, so at full load its webhook queue falls minutes behind the sends (29,000 events
+    # queued after a 30,000-message run): a grace shorter than that lag resends messages whose
+    # echo is still queued (~300 per kill at the default 30 s). The run notes the largest
+    # webhook backlog seen, so the lag can be checked against this grace.
+    "DISPARO_DISPATCHER_IN_DOUBT_GRACE_SECONDS": "300",
 }
 # Retries: short backoffs so a run's tail is not one unlucky message's 40 s wait.
 RETRY_TIMINGS = {

@@ -258,17 +258,35 @@ async def reclaim_expired_leases(
     now: datetime,
     retry: bool,
     in_doubt_senders: Sequence[str] = (),
+    held: Sequence[UUID] = (),
 ) -> list[asyncpg.Record]:
     """Take back what a dead replica left 'sending' on ``sender_ids``; returns the rows.
 
     Those on ``in_doubt_senders`` (their provider echoes every send) become 'in_doubt'; the rest
-    are queued again when ``retry`` (their attempt spent) or dead.
+    are queued again when ``retry`` (their attempt spent) or dead. ``held`` are the caller's own
+    messages (buffered, in flight, awaiting flush): an overloaded replica whose leases ran out
+    must not take its own sends back, or it would send them a second time.
     """
     if not sender_ids:
         return []
     return await conn.fetch(
-        SQL.reclaim_expired_leases, list(sender_ids), now, list(in_doubt_senders), retry
+        SQL.reclaim_expired_leases,
+        list(sender_ids),
+        now,
+        list(in_doubt_senders),
+        retry,
+        list(held),
     )
+
+
+async def renew_message_leases(
+    conn: asyncpg.Connection, message_ids: Sequence[UUID], owner: str, lease_until: datetime
+) -> set[UUID]:
+    """Extend ``owner``'s leases on messages still 'sending'; returns the ids renewed."""
+    if not message_ids:
+        return set()
+    rows = await conn.fetch(SQL.renew_message_leases, list(message_ids), owner, lease_until)
+    return {row["message_id"] for row in rows}
 
 
 async def reassign_orphans(

@@ -118,6 +118,13 @@ class DispatcherSettings(BaseSettings):
     provider_timeout_seconds: float = Field(
         10.0, gt=0, description="Read timeout of provider calls."
     )
+    max_in_flight: int = Field(
+        128,
+        ge=1,
+        description="Provider calls one replica keeps in flight at most, all senders together: "
+        "past it, senders wait for answers, so an overloaded replica keeps its event loop (lease "
+        "renewals, flushes, webhooks) responsive instead of piling up calls that time out.",
+    )
     http_connections_per_sender: int = Field(
         100,
         ge=1,

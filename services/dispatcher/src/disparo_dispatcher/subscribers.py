@@ -34,6 +34,10 @@ def register_subscribers(
         stream=subjects.STREAM_COMMANDS,
         subject=subjects.MESSAGES_REQUESTED,
         durable="dispatcher-messages-requested",
+        # A reply must be on its way within a second: a pull that waits up to 1 s for its batch
+        # to fill would hold a lone urgent message that long (measured: p50 ~0.5 s before it
+        # even reached the queue). A backlog still arrives in full batches at once.
+        fetch_timeout=0.1,
     )
     async def on_messages_requested(event: MessagesRequested) -> None:
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)

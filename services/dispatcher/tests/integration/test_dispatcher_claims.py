@@ -74,6 +74,37 @@ async def test_unexpired_leases_are_not_reclaimed_and_dead_is_the_at_most_once_c
     assert {r["state"] for r in rows} == {"dead"}
 
 
+async def test_a_replica_never_reclaims_the_sends_it_still_holds(pool):
+    # An overloaded replica whose leases ran out while its calls were in flight (or their
+    # outcomes waited for the flush) must not take them back: it would send them twice.
+    await enqueue(pool, message(phone(1)), message(phone(2)))
+    async with pool.acquire() as conn:
+        mine, other = await queue.claim(
+            conn, {"s1": 10}, NOW, "replica-a", NOW + timedelta(seconds=5)
+        )
+        later = NOW + timedelta(seconds=6)
+        reclaimed = await queue.reclaim_expired_leases(
+            conn, ["s1"], later, retry=True, held=[mine.message_id]
+        )
+        assert [r["message_id"] for r in reclaimed] == [other.message_id]
+        # Its leases are renewed while the outcome is on its way; only by their owner.
+        assert (
+            await queue.renew_message_leases(
+                conn, [mine.message_id], "replica-b", later + timedelta(seconds=60)
+            )
+            == set()
+        )
+        assert await queue.renew_message_leases(
+            conn, [mine.message_id, other.message_id], "replica-a", later + timedelta(seconds=60)
+        ) == {mine.message_id}
+        assert (
+            await queue.reclaim_expired_leases(conn, ["s1"], later + timedelta(seconds=30), True)
+            == []
+        )
+        done = await queue.mark_sent(conn, [SentMessage(mine.message_id, 1, "wamid.1", later)])
+    assert done == {mine.message_id}
+
+
 async def test_concurrent_claims_never_share_a_message(pool):
     await enqueue(pool, *(message(phone(i)) for i in range(200)))
 

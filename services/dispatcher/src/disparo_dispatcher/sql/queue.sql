@@ -199,7 +199,8 @@ RETURNING m.message_id;
 -- echoes every send ($3) they wait 'in_doubt' from the end of their lease (the provider cannot
 -- have taken them later) until an echo tells whether they went out. Elsewhere their attempt
 -- stays spent (the provider may have sent them): back in line when `retry` ($4) and attempts
--- remain, else dead.
+-- remain, else dead. Messages the calling replica still holds ($5: buffered, in flight or
+-- awaiting its flush) are never taken: it knows them, and taking one would send it twice.
 UPDATE messages
 SET state = CASE WHEN sender_id = ANY($3::text[]) THEN 'in_doubt'
                  WHEN $4::boolean AND attempt < max_attempts THEN 'queued'
@@ -214,7 +215,16 @@ SET state = CASE WHEN sender_id = ANY($3::text[]) THEN 'in_doubt'
                             OR ($4::boolean AND attempt < max_attempts) THEN NULL
                        ELSE $2::timestamptz END
 WHERE sender_id = ANY($1::text[]) AND state = 'sending' AND lease_until < $2::timestamptz
+  AND NOT (message_id = ANY($5::uuid[]))
 RETURNING message_id, campaign_id, attempt, state;
+
+-- name: renew_message_leases
+-- Extend the leases of messages this replica still has in flight or awaiting its flush, so no
+-- other replica reclaims them while their outcome is on its way (fenced by owner and state).
+UPDATE messages
+SET lease_until = greatest(lease_until, $3::timestamptz)
+WHERE message_id = ANY($1::uuid[]) AND state = 'sending' AND lease_owner = $2::text
+RETURNING message_id;
 
 -- name: reassign_orphans
 -- Move queued messages off senders that cannot send (paused, banned) or that never had one,
