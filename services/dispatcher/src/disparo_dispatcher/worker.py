@@ -165,6 +165,13 @@ class PendingSettlement:
     settlement: Settlement
     message: ClaimedMessage
     publish_failure: bool = False
+    # Handed back after taking its campaign's daily quota: the quota goes back with it.
+    returns_quota: bool = False
+
+
+def holds_campaign_quota(message: ClaimedMessage) -> bool:
+    """Whether a buffered message took a share of its campaign's daily cap when admitted."""
+    return message.campaign_id is not None and message.campaign_max_per_day is not None
 
 
 class Dispatcher:
@@ -490,7 +497,9 @@ class Dispatcher:
             self._unbusy(message.phone)
             self._pending.append(
                 PendingSettlement(
-                    wait_until(message, due_at or now, now, shift=due_at is not None), message
+                    wait_until(message, due_at or now, now, shift=due_at is not None),
+                    message,
+                    returns_quota=holds_campaign_quota(message),
                 )
             )
             if limit:
@@ -702,7 +711,9 @@ class Dispatcher:
                 self._unbusy(message.phone)
                 self._pending.append(
                     PendingSettlement(
-                        wait_until(message, self._clock(), self._clock(), False), message
+                        wait_until(message, self._clock(), self._clock(), False),
+                        message,
+                        returns_quota=holds_campaign_quota(message),
                     )
                 )
                 metrics.LIMIT_WAITS.labels("lease_too_short").inc()
@@ -881,6 +892,15 @@ class Dispatcher:
                 )
 
                 confirmed_settled = await queue.settle(conn, [p.settlement for p in settled], now)
+                refunds = Counter(
+                    p.message.campaign_id
+                    for p in settled
+                    if p.returns_quota and p.message.message_id in confirmed_settled
+                )
+                if refunds:
+                    await conn.execute(
+                        queue.SQL.refund_campaign_quota, list(refunds), list(refunds.values()), today
+                    )
                 for p in settled:
                     if not p.publish_failure or p.message.message_id not in confirmed_settled:
                         continue

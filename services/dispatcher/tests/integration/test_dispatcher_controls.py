@@ -148,7 +148,15 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
                 message(phone(100), campaign_id=other, body="de novo"),
             )
             await eventually(lambda: _at_least(db, "sent", 3))
-            await asyncio.sleep(0.5)
+
+            async def the_rest_wait_for_tomorrow():
+                # A refused message is claimed first and handed back: wait until all three are.
+                return await db.fetchval(
+                    "SELECT count(*) FROM dispatcher.messages"
+                    " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
+                ) == 3
+
+            await eventually(the_rest_wait_for_tomorrow)
             assert await _count(db, "sent", capped) == 2
             assert await _count(db, "sent", other) == 1
             waiting = await db.fetch(

@@ -256,6 +256,13 @@ SET status = EXCLUDED.status, updated_at = now()
 WHERE campaigns.status <> 'cancelled'
 RETURNING status;
 
+-- name: refund_campaign_quota
+-- Give back today's quota taken by capped-campaign messages that were handed back unsent.
+UPDATE campaigns c
+SET sent_on_day = greatest(0, c.sent_on_day - r.returned)
+FROM unnest($1::uuid[], $2::int[]) AS r(campaign_id, returned)
+WHERE c.campaign_id = r.campaign_id AND c.day = $3::date;
+
 -- name: set_campaign_max_per_day
 -- Set (or clear with NULL) a campaign's daily cap.
 INSERT INTO campaigns (campaign_id, max_per_day)
