@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-from disparo_simulator import SimulatorSettings, create_app
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 from litestar.testing import AsyncTestClient
+
+from disparo_simulator import SimulatorSettings, create_app
 
 
 class FakeClock:

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from disparo_simulator.provider import SimulatedProvider
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+
+from disparo_simulator.provider import SimulatedProvider
 
 CLOUD_AUTH = {"Authorization": "Bearer sim-cloud-token"}
 EVOLUTION_AUTH = {"apikey": "sim-evolution-key"}

@@ -5,9 +5,6 @@ import asyncio
 import json
 
 import pytest
-from disparo_simulator import SimulatorSettings
-from disparo_simulator.outcomes import Dialect, SendRequest, Verdict
-from disparo_simulator.provider import SimulatedProvider
 from sim_helpers import (
     CLOUD_AUTH,
     CLOUD_URL,
@@ -17,6 +14,10 @@ from sim_helpers import (
     evolution_message,
     stats,
 )
+
+from disparo_simulator import SimulatorSettings
+from disparo_simulator.outcomes import Dialect, SendRequest, Verdict
+from disparo_simulator.provider import SimulatedProvider
 
 QUIET = {"delivered_after_seconds": 0.01, "read_probability": 0.0, "reply_probability": 0.0}
 

@@ -5,11 +5,6 @@ import hashlib
 import hmac
 import json
 
-from disparo_simulator.doctors import REPLY_TEXTS
-from disparo_simulator.events import StatusEvent
-from disparo_simulator.outcomes import Dialect
-from disparo_simulator.settings import SimulatorConfig
-from disparo_simulator.webhooks import WebhookPoster
 from sim_helpers import (
     CLOUD_AUTH,
     CLOUD_URL,
@@ -19,6 +14,12 @@ from sim_helpers import (
     evolution_message,
     stats,
 )
+
+from disparo_simulator.doctors import REPLY_TEXTS
+from disparo_simulator.events import StatusEvent
+from disparo_simulator.outcomes import Dialect
+from disparo_simulator.settings import SimulatorConfig
+from disparo_simulator.webhooks import WebhookPoster
 
 FAST_AND_CHATTY = {
     "delivered_after_seconds": 0.01,

@@ -6,7 +6,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from litestar import Controller, Litestar, Router, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from litestar.middleware import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+    DefineMiddleware,
+)
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin

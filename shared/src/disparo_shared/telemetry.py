@@ -14,7 +14,6 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
 from disparo_shared.settings import TelemetrySettings
 
-
 _exporting = False
 
 

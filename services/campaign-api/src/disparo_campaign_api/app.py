@@ -7,14 +7,13 @@ import asyncpg
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from disparo_shared.events import utc_now
-from disparo_shared.runtime import KernelSettings, Runtime, build_app
-
 from disparo_campaign_api.routes import ROUTES
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_campaign_api.spec import SPEC
 from disparo_campaign_api.subscribers import SUBSCRIBERS
 from disparo_campaign_api.workers import WORKERS, Worker
+from disparo_shared.events import utc_now
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 
 def create_app(kernel: KernelSettings, settings: CampaignApiSettings) -> Litestar:

@@ -13,9 +13,6 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.queries import load_queries
-
 from disparo_campaign_api.contacts_fields import (
     FieldError,
     clean_attributes,
@@ -26,6 +23,8 @@ from disparo_campaign_api.contacts_fields import (
     clean_time_zone,
 )
 from disparo_campaign_api.pagination import Page, decode_cursor, paginate
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.queries import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
 

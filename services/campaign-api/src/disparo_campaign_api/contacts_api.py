@@ -11,8 +11,6 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_shared.problems import Problem, invalid
-
 from disparo_campaign_api.contacts import (
     Contact,
     ContactIn,
@@ -40,6 +38,7 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.pagination import check_limit
+from disparo_shared.problems import Problem, invalid
 
 IMPORT_SCOPE = "POST /v1/contacts/import"
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}

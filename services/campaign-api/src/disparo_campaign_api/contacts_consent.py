@@ -13,11 +13,10 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_campaign_api.contacts import Contact, get_contact, to_contact
 from disparo_shared.events import ContactOptedIn, ContactOptedOut
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
-
-from disparo_campaign_api.contacts import Contact, get_contact, to_contact
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
 

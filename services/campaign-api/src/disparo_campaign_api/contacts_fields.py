@@ -10,9 +10,8 @@ import zoneinfo
 from functools import lru_cache
 from typing import Any
 
-from disparo_shared.phones import InvalidPhone
-
 from disparo_campaign_api.contacts_phones import normalize_phone_fast
+from disparo_shared.phones import InvalidPhone
 
 MAX_TEXT = 200
 MAX_TAGS = 50

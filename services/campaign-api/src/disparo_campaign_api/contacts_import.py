@@ -31,8 +31,6 @@ from typing import Any
 
 import asyncpg
 
-from disparo_shared.queries import load_queries
-
 from disparo_campaign_api.contacts_fields import (
     FieldError,
     clean_attributes,
@@ -42,6 +40,7 @@ from disparo_campaign_api.contacts_fields import (
     clean_text,
     clean_time_zone,
 )
+from disparo_shared.queries import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
 

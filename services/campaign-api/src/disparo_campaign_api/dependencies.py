@@ -10,9 +10,8 @@ from datetime import datetime
 import asyncpg
 from litestar.di import NamedDependency
 
-from disparo_shared.runtime import Runtime
-
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.runtime import Runtime
 
 Pool = NamedDependency[asyncpg.Pool]
 """The asyncpg pool; its search_path is the campaign_api schema."""

@@ -3,13 +3,12 @@
 import asyncio
 from datetime import timedelta
 
+from disparo_campaign_api.idempotency import prune_idempotency_keys
+from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.events import utc_now
 from disparo_shared.inbox import prune_inbox
 from disparo_shared.logging import get_logger
 from disparo_shared.runtime import Runtime
-
-from disparo_campaign_api.idempotency import prune_idempotency_keys
-from disparo_campaign_api.settings import CampaignApiSettings
 
 log = get_logger(__name__)
 

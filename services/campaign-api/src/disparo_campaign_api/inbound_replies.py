@@ -10,14 +10,13 @@ from pathlib import Path
 
 import asyncpg
 
+from disparo_campaign_api.contacts_consent import ConsentSource, opt_out
+from disparo_campaign_api.optout import OptOutPhrases
 from disparo_shared.events import MessageReceived
 from disparo_shared.inbox import first_delivery
 from disparo_shared.logging import get_logger
 from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.queries import load_queries
-
-from disparo_campaign_api.contacts_consent import ConsentSource, opt_out
-from disparo_campaign_api.optout import OptOutPhrases
 
 CONSUMER = "campaign-api.inbound-replies"
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")

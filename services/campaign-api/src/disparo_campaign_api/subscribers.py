@@ -6,14 +6,13 @@ A registration is ``def register(runtime, settings) -> None`` that decorates a h
 
 from collections.abc import Callable
 
-from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import MessageReceived, subjects
-from disparo_shared.runtime import Runtime
-
 from disparo_campaign_api.campaign_outcomes import subscribe_campaign_outcomes
 from disparo_campaign_api.inbound_replies import handle_inbound_reply
 from disparo_campaign_api.optout import OptOutPhrases
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import MessageReceived, subjects
+from disparo_shared.runtime import Runtime
 
 Registration = Callable[[Runtime, CampaignApiSettings], None]
 

@@ -16,13 +16,12 @@ import asyncpg
 import nats
 from litestar.testing import AsyncTestClient
 
+from disparo_campaign_api.app import create_app
+from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.http import API_KEY_HEADER
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY
-
-from disparo_campaign_api.app import create_app
-from disparo_campaign_api.settings import CampaignApiSettings
 
 AUTH = {API_KEY_HEADER: TEST_API_KEY}
 

@@ -6,12 +6,11 @@ runtime restarts it after a crash (``disparo_shared.runtime.supervise``). Append
 
 from collections.abc import Awaitable, Callable
 
-from disparo_shared.runtime import Runtime
-
 from disparo_campaign_api.fanout import campaign_fanout
 from disparo_campaign_api.housekeeping import prune_expired_records
 from disparo_campaign_api.scheduler import campaign_scheduler
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.runtime import Runtime
 
 Worker = Callable[[Runtime, CampaignApiSettings], Awaitable[None]]
 

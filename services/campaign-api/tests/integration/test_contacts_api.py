@@ -2,10 +2,9 @@
 
 import uuid
 
+from disparo_campaign_api.testing import AUTH, api_client, observe
 from disparo_shared.events import subjects
 from disparo_shared.testing.fixtures import eventually
-
-from disparo_campaign_api.testing import AUTH, api_client, observe
 
 
 async def test_upsert_by_phone_creates_then_updates_keeping_omitted_fields(kernel_settings):

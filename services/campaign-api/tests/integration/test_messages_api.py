@@ -3,10 +3,9 @@
 import asyncio
 import uuid
 
+from disparo_campaign_api.testing import AUTH, api_client, observe, outbox_is_empty
 from disparo_shared.events import subjects
 from disparo_shared.testing.fixtures import eventually
-
-from disparo_campaign_api.testing import AUTH, api_client, observe, outbox_is_empty
 
 
 def _headers(key: str) -> dict[str, str]:

@@ -2,10 +2,9 @@
 
 from datetime import UTC, datetime
 
+from disparo_campaign_api.testing import AUTH, api_client, observe, publish_event
 from disparo_shared.events import MessageReceived, subjects
 from disparo_shared.testing.fixtures import eventually
-
-from disparo_campaign_api.testing import AUTH, api_client, observe, publish_event
 
 AT = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 

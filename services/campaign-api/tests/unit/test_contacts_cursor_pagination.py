@@ -5,9 +5,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from disparo_shared.problems import Problem
-
 from disparo_campaign_api.pagination import check_limit, decode_cursor, encode_cursor, paginate
+from disparo_shared.problems import Problem
 
 
 def test_cursor_round_trips_typed_values():

@@ -2,9 +2,8 @@
 
 import pytest
 
-from disparo_shared.problems import Problem
-
 from disparo_campaign_api.idempotency import check_key, fingerprint, require_key
+from disparo_shared.problems import Problem
 
 
 def test_fingerprint_ignores_key_order_but_not_values():

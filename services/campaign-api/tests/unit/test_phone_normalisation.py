@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disparo_shared.phones import InvalidPhone, normalize_phone
-
 from disparo_campaign_api.contacts_phones import normalize_phone_fast
+from disparo_shared.phones import InvalidPhone, normalize_phone
 
 
 def _kernel(text: str) -> str | None:

@@ -8,8 +8,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from disparo_shared.problems import Problem, invalid
-from disparo_shared.runtime import Runtime
 from litestar import Router, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +16,8 @@ from disparo_dispatcher import handlers, queue, senders
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import SenderSeed
+from disparo_shared.problems import Problem, invalid
+from disparo_shared.runtime import Runtime
 
 
 class SenderOut(BaseModel):

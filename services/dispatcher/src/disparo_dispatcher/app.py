@@ -4,7 +4,6 @@ import importlib.util
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from disparo_shared.runtime import KernelSettings, Runtime, build_app
 from litestar import Litestar, Router
 from litestar.di import Provide
 
@@ -14,6 +13,7 @@ from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.spec import SPEC
 from disparo_dispatcher.subscribers import register_subscribers
 from disparo_dispatcher.worker import Dispatcher, utc_now
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 Worker = Callable[[Runtime], Awaitable[None]]
 

@@ -10,6 +10,13 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+
+from disparo_dispatcher import queue
+from disparo_dispatcher.queue import CANCELLED, NewMessage
+from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
+from disparo_dispatcher.worker import send_window
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignPaused,
@@ -23,13 +30,6 @@ from disparo_shared.events import (
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.outbox import add_events
-
-from disparo_dispatcher import queue
-from disparo_dispatcher.queue import CANCELLED, NewMessage
-from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
-from disparo_dispatcher.senders import PlacementCache
-from disparo_dispatcher.settings import DispatcherSettings
-from disparo_dispatcher.worker import send_window
 
 REQUESTS_CONSUMER = "dispatcher.messages_requested"
 CAMPAIGNS_CONSUMER = "dispatcher.campaign_controls"

@@ -35,15 +35,15 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.events import Event, MessageFailed, MessageSent
-from disparo_shared.outbox import add_events
-from disparo_shared.queries import load_queries
 
 from disparo_dispatcher import metrics, queue
 from disparo_dispatcher.admission import CAMPAIGN_KIND
 from disparo_dispatcher.echo_matching import DoubtfulSend, RecordedEcho, body_digest, match_echoes
 from disparo_dispatcher.queue import QUEUED
 from disparo_dispatcher.quiet_hours import zone
+from disparo_shared.events import Event, MessageFailed, MessageSent
+from disparo_shared.outbox import add_events
+from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "in_doubt.sql")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "queue.sql")

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "senders.sql")

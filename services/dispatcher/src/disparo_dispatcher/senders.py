@@ -19,12 +19,12 @@ from itertools import accumulate
 from pathlib import Path
 
 import asyncpg
-from disparo_shared.queries import load_queries
 
 from disparo_dispatcher.providers.base import SenderAccount
 from disparo_dispatcher.quiet_hours import zone
 from disparo_dispatcher.rate_limits import daily_cap, sender_weight
 from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
+from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "senders.sql")
 

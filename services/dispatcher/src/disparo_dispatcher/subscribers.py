@@ -3,6 +3,9 @@
 from collections.abc import Callable
 from datetime import datetime
 
+from disparo_dispatcher import handlers
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import (
     CampaignCancelled,
@@ -14,10 +17,6 @@ from disparo_shared.events import (
     subjects,
 )
 from disparo_shared.runtime import Runtime
-
-from disparo_dispatcher import handlers
-from disparo_dispatcher.senders import PlacementCache
-from disparo_dispatcher.settings import DispatcherSettings
 
 
 def register_subscribers(

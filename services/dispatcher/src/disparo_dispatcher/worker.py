@@ -45,10 +45,6 @@ from uuid import uuid4
 
 import aiohttp
 import asyncpg
-from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
-from disparo_shared.logging import get_logger
-from disparo_shared.outbox import add_events
-from disparo_shared.telemetry import tracing_exported
 from opentelemetry import trace
 
 from disparo_dispatcher import in_doubt, metrics, queue, sender_leases, senders
@@ -71,6 +67,10 @@ from disparo_dispatcher.rate_limits import SendRateLimiter, daily_cap
 from disparo_dispatcher.retry_policy import RetrySchedule, judge_rejection
 from disparo_dispatcher.senders import PlacementCache, Sender, placement
 from disparo_dispatcher.settings import DispatcherSettings
+from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import add_events
+from disparo_shared.telemetry import tracing_exported
 
 log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")

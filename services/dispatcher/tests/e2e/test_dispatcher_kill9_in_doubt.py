@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import nats
 import pytest
+
 from disparo.devstack import ALWAYS_OPEN_WINDOW
 from disparo.embedded import free_port
 from disparo.processes import (

@@ -18,6 +18,9 @@ from uuid import uuid4
 import asyncpg
 import nats
 import uvicorn
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
 from disparo_dispatcher.app import create_app
 from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
 from disparo_shared.events import Event, MessagesRequested, RequestedMessage
@@ -28,8 +31,6 @@ from disparo_shared.testing.fixtures import TEST_API_KEY
 from disparo_simulator.app import create_app as create_simulator
 from disparo_simulator.provider import SimulatedProvider
 from disparo_simulator.settings import SimulatorSettings
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 EVOLUTION_KEY = "sim-evolution-key"
 CLOUD_TOKEN = "sim-cloud-token"

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from dispatcher_harness import FAST, message, phone
+
 from disparo_dispatcher import handlers, queue
 from disparo_dispatcher.providers.base import Accepted
 from disparo_dispatcher.senders import PlacementCache
@@ -16,7 +18,6 @@ from disparo_shared.db import create_pool
 from disparo_shared.events import MessagesRequested
 from disparo_shared.settings import DatabaseSettings
 from disparo_shared.testing.fixtures import eventually
-from dispatcher_harness import FAST, message, phone
 
 
 class StuckProvider:

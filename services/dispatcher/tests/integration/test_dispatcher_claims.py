@@ -8,6 +8,8 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from dispatcher_harness import FAST, message, phone
+
 from disparo_dispatcher import handlers, queue
 from disparo_dispatcher.queue import SentMessage
 from disparo_dispatcher.senders import PlacementCache
@@ -15,7 +17,6 @@ from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.db import create_pool
 from disparo_shared.events import MessagesRequested
 from disparo_shared.settings import DatabaseSettings
-from dispatcher_harness import FAST, message, phone
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 SETTINGS = DispatcherSettings(**FAST)

@@ -4,13 +4,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from disparo_shared.events import (
-    CampaignCancelled,
-    CampaignPaused,
-    CampaignResumed,
-    ContactOptedOut,
-)
-from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     dispatcher,
     evolution_sender,
@@ -20,6 +13,14 @@ from dispatcher_harness import (
     request,
     simulator,
 )
+
+from disparo_shared.events import (
+    CampaignCancelled,
+    CampaignPaused,
+    CampaignResumed,
+    ContactOptedOut,
+)
+from disparo_shared.testing.fixtures import eventually
 
 
 async def _count(db, state: str, campaign_id=None) -> int:

@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     cloud_sender,
     collect,
@@ -14,6 +13,8 @@ from dispatcher_harness import (
     simulator,
     states,
 )
+
+from disparo_shared.testing.fixtures import eventually
 
 
 def digits(e164: str) -> str:

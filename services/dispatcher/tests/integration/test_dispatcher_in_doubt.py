@@ -21,15 +21,6 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from disparo_dispatcher import handlers, queue, senders
-from disparo_dispatcher.app import create_app
-from disparo_dispatcher.senders import PlacementCache
-from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
-from disparo_shared.db import create_pool
-from disparo_shared.events import MessagesRequested
-from disparo_shared.runtime import KernelSettings
-from disparo_shared.settings import DatabaseSettings
-from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     CLOUD_TOKEN,
     EVOLUTION_KEY,
@@ -43,6 +34,16 @@ from dispatcher_harness import (
     request,
     simulator,
 )
+
+from disparo_dispatcher import handlers, queue, senders
+from disparo_dispatcher.app import create_app
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
+from disparo_shared.db import create_pool
+from disparo_shared.events import MessagesRequested
+from disparo_shared.runtime import KernelSettings
+from disparo_shared.settings import DatabaseSettings
+from disparo_shared.testing.fixtures import eventually
 
 GHOST_LEASE = timedelta(seconds=3)
 

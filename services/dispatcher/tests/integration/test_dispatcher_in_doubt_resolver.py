@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from dispatcher_harness import FAST, message, phone
+
 from disparo_dispatcher import handlers, in_doubt, queue
 from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
 from disparo_dispatcher.queue import SentMessage, Settlement
@@ -14,7 +16,6 @@ from disparo_dispatcher.webhooks.recording import record_echoes
 from disparo_shared.db import create_pool
 from disparo_shared.events import MessagesRequested
 from disparo_shared.settings import DatabaseSettings
-from dispatcher_harness import FAST, message, phone
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=5)

@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     dispatcher,
     evolution_sender,
@@ -12,6 +11,8 @@ from dispatcher_harness import (
     simulator,
     states,
 )
+
+from disparo_shared.testing.fixtures import eventually
 
 
 async def _owners(db) -> set[str]:

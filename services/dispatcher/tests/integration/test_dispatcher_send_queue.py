@@ -2,7 +2,6 @@
 
 import asyncio
 
-from disparo_shared.testing.fixtures import eventually
 from dispatcher_harness import (
     collect,
     dispatcher,
@@ -14,6 +13,8 @@ from dispatcher_harness import (
     simulator,
     states,
 )
+
+from disparo_shared.testing.fixtures import eventually
 
 
 async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, db):

@@ -9,6 +9,11 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.testing import AsyncTestClient
+
 from disparo_dispatcher.webhooks.pending import (
     expire_webhook_bookkeeping,
     resolve_pending_statuses,
@@ -21,10 +26,6 @@ from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
 from disparo_shared.settings import DatabaseSettings
 from disparo_shared.testing.fixtures import eventually
-from litestar import Litestar, Router
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.testing import AsyncTestClient
 
 APP_SECRET = "sim-app-secret"
 EVOLUTION_KEY = "sim-evolution-key"

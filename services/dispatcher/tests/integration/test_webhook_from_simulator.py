@@ -15,6 +15,9 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from litestar import Litestar
+from litestar.di import Provide
+
 from disparo_dispatcher.providers.base import Accepted, OutgoingText, SenderAccount
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.providers.transport import open_session
@@ -26,8 +29,6 @@ from disparo_shared.settings import DatabaseSettings
 from disparo_shared.testing.fixtures import eventually
 from disparo_simulator.app import create_app as create_simulator
 from disparo_simulator.settings import SimulatorSettings
-from litestar import Litestar
-from litestar.di import Provide
 
 DOCTOR = "+5511987654321"
 

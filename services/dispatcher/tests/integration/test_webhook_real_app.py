@@ -5,14 +5,15 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import nats
+from litestar.testing import AsyncTestClient
+from nats.js.errors import NotFoundError
+
 from disparo_dispatcher.app import create_app
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.webhooks.verification import cloud_signature
 from disparo_shared.events import subjects
 from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import eventually
-from litestar.testing import AsyncTestClient
-from nats.js.errors import NotFoundError
 
 
 async def test_signed_cloud_status_becomes_a_published_delivered_event(kernel_settings, db):

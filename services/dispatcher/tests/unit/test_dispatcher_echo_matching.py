@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
+
 from disparo_dispatcher.echo_matching import (
     DoubtfulSend,
     RecordedEcho,
@@ -13,7 +15,6 @@ from disparo_dispatcher.echo_matching import (
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.webhooks.cloud import parse_cloud_webhook
 from disparo_dispatcher.webhooks.evolution import parse_evolution_webhook
-from pydantic import ValidationError
 
 CLAIMED = datetime(2026, 11, 25, 13, 0, 0, 400000, tzinfo=UTC)
 DOUBTED = CLAIMED + timedelta(seconds=10.2)  # e.g. the call timed out after 10 s

@@ -4,6 +4,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from disparo_dispatcher.rate_limits import (
     SendRateLimiter,
     daily_cap,

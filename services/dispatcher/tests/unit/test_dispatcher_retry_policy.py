@@ -4,6 +4,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from disparo_dispatcher.providers.base import FailureClass, Rejected
 from disparo_dispatcher.retry_policy import RetrySchedule, judge_rejection
 

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+
 from disparo_dispatcher.providers.typing_indicator import TypingPolicy, typing_duration_ms
 
 

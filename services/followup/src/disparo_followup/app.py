@@ -3,8 +3,6 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from disparo_shared.events import utc_now
-from disparo_shared.runtime import KernelSettings, Runtime, build_app
 from litestar import Litestar
 
 from disparo_followup.routes import followup_router
@@ -12,6 +10,8 @@ from disparo_followup.scheduler import daily_followups_worker
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.spec import SPEC
 from disparo_followup.subscribers import register_subscribers
+from disparo_shared.events import utc_now
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 
 def create_app(

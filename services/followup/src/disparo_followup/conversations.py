@@ -9,6 +9,9 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+
+from disparo_followup.metrics import EVENTS_APPLIED
+from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
     ContactOptedIn,
     ContactOptedOut,
@@ -22,9 +25,6 @@ from disparo_shared.events import (
 from disparo_shared.inbox import first_delivery
 from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.queries import load_queries
-
-from disparo_followup.metrics import EVENTS_APPLIED
-from disparo_followup.rules import ConversationState
 
 CONSUMER = "followup"
 SQL = load_queries(Path(__file__).parent / "sql" / "conversations.sql")

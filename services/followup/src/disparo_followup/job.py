@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
-from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
-from disparo_shared.logging import get_logger
-from disparo_shared.outbox import add_events
-from disparo_shared.queries import load_queries
 
 from disparo_followup.metrics import FOLLOWUPS_REQUESTED
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.texts import render
+from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import add_events
+from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "followups.sql")
 log = get_logger(__name__)

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from disparo_shared.problems import Problem
-from disparo_shared.runtime import Runtime
 from litestar import Controller, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
@@ -17,6 +15,8 @@ from disparo_followup.job import FollowupSummary
 from disparo_followup.rules import ConversationState, due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
+from disparo_shared.problems import Problem
+from disparo_shared.runtime import Runtime
 
 
 @dataclass(frozen=True)

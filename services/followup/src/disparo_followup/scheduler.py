@@ -14,13 +14,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from disparo_shared.queries import load_queries
-from disparo_shared.runtime import Runtime
 
 from disparo_followup.job import FollowupSummary, request_due_followups
 from disparo_followup.schedule import latest_slot, next_run_at
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.slack import post_summary
+from disparo_shared.queries import load_queries
+from disparo_shared.runtime import Runtime
 
 SQL = load_queries(Path(__file__).parent / "sql" / "followups.sql")
 _POLL = timedelta(minutes=1)

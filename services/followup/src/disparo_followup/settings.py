@@ -8,12 +8,12 @@ Rules and texts are JSON in the environment, e.g.
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from disparo_shared.events import ConversationStage
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_followup.rules import DEFAULT_RULES, FollowupRule
 from disparo_followup.texts import DEFAULT_TEXTS, unknown_placeholders
+from disparo_shared.events import ConversationStage
 
 
 class StageRuleSettings(BaseModel):

@@ -6,10 +6,10 @@ A failed summary never fails the job; the follow-ups are already requested.
 """
 
 import httpx
-from disparo_shared.logging import get_logger
 from pydantic import SecretStr
 
 from disparo_followup.job import FollowupSummary
+from disparo_shared.logging import get_logger
 
 log = get_logger(__name__)
 

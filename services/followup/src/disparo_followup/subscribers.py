@@ -5,15 +5,15 @@ are acknowledged untouched. A failure to apply is retried (bounded, with a pause
 does not parse is dropped with an error log, since no redelivery could fix it.
 """
 
-from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import subjects
-from disparo_shared.logging import get_logger
-from disparo_shared.runtime import Runtime
 from faststream.nats.annotations import NatsMessage
 from pydantic import ValidationError
 
 from disparo_followup.conversations import EVENT_TYPES, apply
 from disparo_followup.settings import FollowupSettings
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import subjects
+from disparo_shared.logging import get_logger
+from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
 

@@ -8,6 +8,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import nats
 import pytest
+from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
+
 from disparo_followup.app import create_app
 from disparo_followup.job import request_due_followups
 from disparo_followup.rules import ConversationState, due_followup
@@ -30,8 +33,6 @@ from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
 from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
-from litestar.testing import AsyncTestClient
-from nats.js import JetStreamContext
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 Publish = Callable[[Event], Awaitable[None]]

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import SecretStr, ValidationError
+
 from disparo_followup.job import FollowupSummary
 from disparo_followup.rules import DEFAULT_RULES, ConversationState, due_followup
 from disparo_followup.schedule import latest_slot, next_run_at
@@ -13,7 +15,6 @@ from disparo_followup.settings import FollowupSettings
 from disparo_followup.slack import post_summary, summary_text
 from disparo_followup.texts import render, unknown_placeholders
 from disparo_shared.events import Controller, ConversationStage
-from pydantic import SecretStr, ValidationError
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")

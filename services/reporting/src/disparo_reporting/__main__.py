@@ -9,15 +9,15 @@ import asyncio
 from datetime import timedelta
 
 import nats
-from disparo_shared.db import create_pool
-from disparo_shared.logging import configure_logging, get_logger
-from disparo_shared.migrations import migrate
-from disparo_shared.runtime import KernelSettings, serve
 
 from disparo_reporting.app import create_app
 from disparo_reporting.replay import rebuild
 from disparo_reporting.settings import ReportingSettings
 from disparo_reporting.spec import SPEC
+from disparo_shared.db import create_pool
+from disparo_shared.logging import configure_logging, get_logger
+from disparo_shared.migrations import migrate
+from disparo_shared.runtime import KernelSettings, serve
 
 log = get_logger(__name__)
 

@@ -3,14 +3,14 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from disparo_shared.events import utc_now
-from disparo_shared.runtime import KernelSettings, Runtime, build_app
 from litestar import Litestar
 
 from disparo_reporting.routes import reporting_router
 from disparo_reporting.settings import ReportingSettings
 from disparo_reporting.spec import SPEC
 from disparo_reporting.subscribers import register_subscribers
+from disparo_shared.events import utc_now
+from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 
 def create_app(

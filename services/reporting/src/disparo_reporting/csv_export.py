@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+
 from disparo_shared.privacy import mask_phone
 from disparo_shared.queries import load_queries
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+
+from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignCompleted,
@@ -37,8 +39,6 @@ from disparo_shared.inbox import first_delivery
 from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.privacy import mask_phone
 from disparo_shared.queries import load_queries
-
-from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 
 CONSUMER = "reporting"
 """The inbox name of every reporting subscriber (event ids are unique across streams)."""

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
-from disparo_shared.events import subjects, utc_now
-from disparo_shared.logging import get_logger
-from disparo_shared.settings import NatsSettings
-from disparo_shared.streams import qualified, stream_name
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from disparo_reporting.projections import CONSUMER, EVENT_TYPES, SQL, parse_event, project
+from disparo_shared.events import subjects, utc_now
+from disparo_shared.logging import get_logger
+from disparo_shared.settings import NatsSettings
+from disparo_shared.streams import qualified, stream_name
 
 log = get_logger(__name__)
 

@@ -6,8 +6,6 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.problems import Problem
-from disparo_shared.runtime import Runtime
 from litestar import Controller, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
@@ -26,6 +24,8 @@ from disparo_reporting.reports import (
     message_status,
 )
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.problems import Problem
+from disparo_shared.runtime import Runtime
 
 
 @dataclass(frozen=True)

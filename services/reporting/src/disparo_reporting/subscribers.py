@@ -7,15 +7,15 @@ a body that does not parse is dropped with an error log, since no redelivery cou
 
 from datetime import timedelta
 
-from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import subjects
-from disparo_shared.logging import get_logger
-from disparo_shared.runtime import Runtime
 from faststream.nats.annotations import NatsMessage
 from pydantic import ValidationError
 
 from disparo_reporting.projections import parse_event, project
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.broker import durable_subscriber
+from disparo_shared.events import subjects
+from disparo_shared.logging import get_logger
+from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
 

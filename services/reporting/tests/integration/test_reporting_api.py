@@ -8,6 +8,8 @@ from uuid import UUID, uuid4
 
 import nats
 import pytest
+from litestar.testing import AsyncTestClient
+
 from disparo_reporting.app import create_app
 from disparo_reporting.settings import ReportingSettings
 from disparo_shared.events import (
@@ -28,7 +30,6 @@ from disparo_shared.events import (
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
-from litestar.testing import AsyncTestClient
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 HEADERS = {"X-API-Key": TEST_API_KEY}

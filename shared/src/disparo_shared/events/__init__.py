@@ -23,8 +23,8 @@ from disparo_shared.events.messages import (
     MessageKind,
     MessageRead,
     MessageReceived,
-    MessagesRequested,
     MessageSent,
+    MessagesRequested,
     RequestedMessage,
 )
 

@@ -4,7 +4,6 @@ from enum import StrEnum
 from uuid import UUID
 
 from disparo_shared.events import subjects
-from disparo_shared.events import subjects
 from disparo_shared.events.base import Event
 
 

@@ -13,14 +13,14 @@ import asyncio
 from datetime import datetime, timedelta
 
 import asyncpg
-from disparo_shared.logging import get_logger
-from disparo_shared.outbox import add_events
-from disparo_shared.runtime import Runtime
 
 from disparo_dispatcher.webhooks.parsing import Clock, utc_now
 from disparo_dispatcher.webhooks.recording import QUERIES, find_messages, tell_status_facts
 from disparo_dispatcher.webhooks.settings import WebhookSettings, load_webhook_settings
 from disparo_dispatcher.webhooks.updates import DeliveryStatus, StatusUpdate
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import add_events
+from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
 

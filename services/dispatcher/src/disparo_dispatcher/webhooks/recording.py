@@ -39,16 +39,6 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from disparo_shared.events.base import Event
-from disparo_shared.events.contacts import ContactOptedOut
-from disparo_shared.events.messages import (
-    MessageDelivered,
-    MessageFailed,
-    MessageRead,
-    MessageReceived,
-)
-from disparo_shared.outbox import add_events
-from disparo_shared.queries import load_queries
 
 from disparo_dispatcher import queue
 from disparo_dispatcher.echo_matching import RecordedEcho
@@ -60,6 +50,16 @@ from disparo_dispatcher.webhooks.updates import (
     StatusUpdate,
     WebhookBatch,
 )
+from disparo_shared.events.base import Event
+from disparo_shared.events.contacts import ContactOptedOut
+from disparo_shared.events.messages import (
+    MessageDelivered,
+    MessageFailed,
+    MessageRead,
+    MessageReceived,
+)
+from disparo_shared.outbox import add_events
+from disparo_shared.queries import load_queries
 
 QUERIES = load_queries(Path(__file__).parents[1] / "sql" / "webhooks.sql")
 

@@ -11,8 +11,6 @@ import json
 from typing import Annotated, Any
 
 import asyncpg
-from disparo_shared.logging import get_logger
-from disparo_shared.problems import Problem
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -33,6 +31,8 @@ from disparo_dispatcher.webhooks.verification import (
     cloud_signature_is_valid,
     evolution_key_is_valid,
 )
+from disparo_shared.logging import get_logger
+from disparo_shared.problems import Problem
 
 log = get_logger(__name__)
 
