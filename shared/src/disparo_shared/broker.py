@@ -13,6 +13,18 @@ from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import qualified, stream_name
 
 
+def _is_empty_fetch_restart(record: logging.LogRecord) -> bool:
+    # nats-py answers an empty pull with asyncio.TimeoutError, which FastStream's supervisor logs
+    # as an ERROR with a traceback before restarting the fetch: it only means "nothing to read".
+    exc = record.exc_info[1] if record.exc_info else None
+    return isinstance(exc, TimeoutError) and "raised an exception" in record.getMessage()
+
+
+# FastStream's log lines go through our logging chain (masking included), minus that noise.
+BROKER_LOGGER = logging.getLogger("disparo.broker")
+BROKER_LOGGER.addFilter(lambda record: not _is_empty_fetch_restart(record))
+
+
 def create_broker(settings: NatsSettings, service_name: str, tracer_provider: TracerProvider) -> NatsBroker:
     return NatsBroker(
         settings.url,
@@ -25,6 +37,7 @@ def create_broker(settings: NatsSettings, service_name: str, tracer_provider: Tr
         max_reconnect_attempts=-1,
         # per-message "Received/Processed" lines would dominate the logs at thousands per second
         log_level=logging.DEBUG,
+        logger=BROKER_LOGGER,
         graceful_timeout=10.0,
     )
 

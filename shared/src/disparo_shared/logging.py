@@ -10,6 +10,8 @@ from disparo_shared.privacy import scrub
 
 
 def _scrub_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # uvicorn repeats every message with terminal colour codes; one copy is enough.
+    event_dict.pop("color_message", None)
     return {key: scrub(value, key) for key, value in event_dict.items()}
 
 
