@@ -7,7 +7,7 @@ from disparo_dispatcher.spec import SPEC
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import MessagesRequested, subjects
 from disparo_shared.outbox import add_events
-from disparo_shared.redelivery import MAX_DELAY_SECONDS, redelivery_delay
+from disparo_shared.redelivery import MAX_DELAY_SECONDS, apply_or_give_up, redelivery_delay
 from disparo_shared.runtime import Runtime, build_app
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
@@ -46,3 +46,32 @@ async def test_event_is_redelivered_after_handler_failures(kernel_settings):
 
         await eventually(handled_on_third_delivery, timeout=20)
     assert len({event.event_id for event in deliveries}) == 1
+
+
+class _FakeDelivery:
+    """Just enough of a JetStream delivery to see what the consumer answered."""
+
+    def __init__(self, num_delivered: int) -> None:
+        metadata = type("Metadata", (), {"num_delivered": num_delivered})()
+        self.raw_message = type("Raw", (), {"metadata": metadata})()
+        self.answer: tuple[str, float | None] | None = None
+
+    async def nack(self, delay: float | None = None) -> None:
+        self.answer = ("nack", delay)
+
+    async def reject(self) -> None:
+        self.answer = ("reject", None)
+
+
+async def _failing() -> None:
+    raise ConnectionError("database briefly away")
+
+
+async def test_a_failed_apply_is_redelivered_with_backoff_then_given_up():
+    early, late = _FakeDelivery(3), _FakeDelivery(20)
+    for delivery in (early, late):
+        await apply_or_give_up(
+            delivery, _failing, max_deliveries=20, subject="message.sent", event_id="e1"
+        )
+    assert early.answer == ("nack", redelivery_delay(3))
+    assert late.answer == ("reject", None)

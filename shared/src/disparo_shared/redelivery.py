@@ -6,10 +6,12 @@ delay that grows with the delivery count: 1 s, 2 s, 4 s … capped at 60 s. Hand
 idempotent (inbox), so redelivery is always safe.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.exceptions import HandlerException, NackMessage
+from faststream.nats.annotations import NatsMessage
 
 from disparo_shared.logging import get_logger
 
@@ -41,3 +43,39 @@ class RedeliverWithBackoff(BaseMiddleware):
                 error=repr(exc),
             )
             raise NackMessage(delay=delay) from exc
+
+
+async def apply_or_give_up(
+    msg: NatsMessage,
+    apply: Callable[[], Awaitable[None]],
+    *,
+    max_deliveries: int,
+    subject: str,
+    event_id: str,
+) -> None:
+    """Run ``apply``; when it fails, redeliver with backoff, and after ``max_deliveries`` drop the
+    event with an error log. For consumers whose state can be rebuilt (projections), where one
+    poisoned event must not stall the stream forever."""
+    try:
+        await apply()
+    except Exception:
+        deliveries = msg.raw_message.metadata.num_delivered
+        if deliveries >= max_deliveries:
+            log.exception(
+                "event dropped after repeated failures",
+                subject=subject,
+                event_id=event_id,
+                deliveries=deliveries,
+            )
+            await msg.reject()
+            return
+        delay = redelivery_delay(deliveries)
+        log.warning(
+            "event not applied; redelivering",
+            subject=subject,
+            event_id=event_id,
+            deliveries=deliveries,
+            retry_in_seconds=delay,
+            exc_info=True,
+        )
+        await msg.nack(delay=delay)

@@ -64,9 +64,6 @@ class FollowupSettings(BaseSettings):
     max_deliveries: int = Field(
         20, ge=1, description="Attempts at applying one event before it is dropped with an error."
     )
-    redelivery_delay_seconds: float = Field(
-        2.0, gt=0, description="Pause before JetStream redelivers an event that failed."
-    )
 
     @field_validator("rules")
     @classmethod

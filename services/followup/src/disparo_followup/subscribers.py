@@ -1,8 +1,9 @@
 """Durable JetStream subscriptions of followup: parse the event, hand it to ``apply``.
 
 Subjects on the wildcards that followup does not need (``message.enqueued``, ``message.read``…)
-are acknowledged untouched. A failure to apply is retried (bounded, with a pause); a body that
-does not parse is dropped with an error log, since no redelivery could fix it.
+are acknowledged untouched. A failure to apply is redelivered with backoff and dropped after
+``max_deliveries``; a body that does not parse is dropped with an error log, since no
+redelivery could fix it.
 """
 
 from faststream.nats.annotations import NatsMessage
@@ -13,6 +14,7 @@ from disparo_followup.settings import FollowupSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import subjects
 from disparo_shared.logging import get_logger
+from disparo_shared.redelivery import apply_or_give_up
 from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
@@ -48,26 +50,12 @@ def _handler(runtime: Runtime, settings: FollowupSettings):
             log.error("unreadable event dropped", subject=subject, error=str(exc))
             await msg.reject()
             return
-        try:
-            await apply(runtime.pool, event)
-        except Exception:
-            deliveries = msg.raw_message.metadata.num_delivered
-            if deliveries >= settings.max_deliveries:
-                log.exception(
-                    "event dropped after repeated failures",
-                    subject=subject,
-                    event_id=str(event.event_id),
-                    deliveries=deliveries,
-                )
-                await msg.reject()
-            else:
-                log.warning(
-                    "event not applied; will retry",
-                    subject=subject,
-                    event_id=str(event.event_id),
-                    deliveries=deliveries,
-                    exc_info=True,
-                )
-                await msg.nack(delay=settings.redelivery_delay_seconds)
+        await apply_or_give_up(
+            msg,
+            lambda: apply(runtime.pool, event),
+            max_deliveries=settings.max_deliveries,
+            subject=subject,
+            event_id=str(event.event_id),
+        )
 
     return handle

@@ -26,6 +26,3 @@ class ReportingSettings(BaseSettings):
         description="Attempts at projecting one event before it is dropped with an error log "
         "(a replay can still restore it).",
     )
-    redelivery_delay_seconds: float = Field(
-        2.0, gt=0, description="Pause before JetStream redelivers an event that failed to project."
-    )

@@ -1,8 +1,9 @@
 """Durable JetStream subscriptions of reporting: parse the event, hand it to ``project``.
 
 One subscriber per stream: the wildcard subject says which event a message carries, so the
-handler picks the model by subject. A failure to project is retried (bounded, with a pause);
-a body that does not parse is dropped with an error log, since no redelivery could fix it.
+handler picks the model by subject. A failure to project is redelivered with backoff and dropped
+after ``max_deliveries`` (a rebuild restores it); a body that does not parse is dropped with an
+error log, since no redelivery could fix it.
 """
 
 from datetime import timedelta
@@ -15,6 +16,7 @@ from disparo_reporting.settings import ReportingSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import subjects
 from disparo_shared.logging import get_logger
+from disparo_shared.redelivery import apply_or_give_up
 from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
@@ -49,26 +51,12 @@ def _handler(runtime: Runtime, settings: ReportingSettings):
             log.error("unreadable event dropped", subject=subject, error=str(exc))
             await msg.reject()
             return
-        try:
-            await project(runtime.pool, event, reply_window)
-        except Exception:
-            deliveries = msg.raw_message.metadata.num_delivered
-            if deliveries >= settings.max_deliveries:
-                log.exception(
-                    "event dropped after repeated failures; a rebuild restores it",
-                    subject=subject,
-                    event_id=str(event.event_id),
-                    deliveries=deliveries,
-                )
-                await msg.reject()
-            else:
-                log.warning(
-                    "projection failed; will retry",
-                    subject=subject,
-                    event_id=str(event.event_id),
-                    deliveries=deliveries,
-                    exc_info=True,
-                )
-                await msg.nack(delay=settings.redelivery_delay_seconds)
+        await apply_or_give_up(
+            msg,
+            lambda: project(runtime.pool, event, reply_window),
+            max_deliveries=settings.max_deliveries,
+            subject=subject,
+            event_id=str(event.event_id),
+        )
 
     return handle
