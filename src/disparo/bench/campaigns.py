@@ -11,9 +11,6 @@ persisted once); goals are the issue's targets (≥ 50,000 rows/s, preview p99 �
 full within 60 s, ≤ 300 MB per service), reported as met or not, never asserted.
 """
 
-import asyncio
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,9 +59,8 @@ def campaigns(
         CampaignsBenchFailed,
         CampaignsOptions,
     )
+    from disparo.bench.command import progress_printer, run_and_report
     from disparo.devstack import DevStackSettings
-    from disparo.embedded import EmbeddedServerError
-    from disparo.processes import ProcessFailed
     from disparo_shared.logging import configure_logging
 
     err = Console(stderr=True)
@@ -78,23 +74,15 @@ def campaigns(
         database_url=servers.database_url,
         nats_url=servers.nats_url,
     )
-    bench = CampaignsBench(options, lambda line: err.print(f"[dim]bench[/dim] │ {line}"))
-    try:
-        evidence = asyncio.run(bench.run())
-    except (CampaignsBenchFailed, ProcessFailed, EmbeddedServerError, httpx.HTTPError) as failure:
-        err.print(f"[red]benchmark failed:[/red] {failure!r}")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        err.print("interrupted: everything started was stopped")
-        raise typer.Exit(130) from None
-    summary = summarize(evidence)
-    if json_file is not None:
-        json_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    else:
-        render(summary, Console())
-    raise typer.Exit(0 if summary["passed"] else 1)
+    run_and_report(
+        CampaignsBench(options, progress_printer(err)).run(),
+        failures=(CampaignsBenchFailed, httpx.HTTPError),
+        summarize=summarize,
+        render=render,
+        json_file=json_file,
+        as_json=as_json,
+        err=err,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,6 @@ and reads the simulator's log — the ground truth — and the dispatcher's tabl
 throughput, limit violations, urgent latency, CPU cost, and what became of every message.
 """
 
-import asyncio
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -87,11 +84,10 @@ def dispatch(
     and stream prefix that are dropped at the end. Exits 1 when a check fails (a limit broken,
     a message lost or sent twice, the run unfinished).
     """
+    from disparo.bench.command import progress_printer, run_and_report
     from disparo.bench.report import render, summarize
     from disparo.bench.run import BenchFailed, BenchOptions, DispatchBench
     from disparo.devstack import DevStackSettings
-    from disparo.embedded import EmbeddedServerError
-    from disparo.processes import ProcessFailed
     from disparo_shared.logging import configure_logging
 
     if dialect not in (EVOLUTION, CLOUD, MIXED):
@@ -120,20 +116,12 @@ def dispatch(
         database_url=servers.database_url,
         nats_url=servers.nats_url,
     )
-    bench = DispatchBench(options, lambda line: err.print(f"[dim]bench[/dim] │ {line}"))
-    try:
-        evidence = asyncio.run(bench.run())
-    except (BenchFailed, ProcessFailed, EmbeddedServerError) as failure:
-        err.print(f"[red]benchmark failed:[/red] {failure}")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        err.print("interrupted: everything started was stopped")
-        raise typer.Exit(130) from None
-    summary = summarize(evidence)
-    if json_file is not None:
-        json_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    else:
-        render(summary, Console())
-    raise typer.Exit(0 if summary["passed"] else 1)
+    run_and_report(
+        DispatchBench(options, progress_printer(err)).run(),
+        failures=(BenchFailed,),
+        summarize=summarize,
+        render=render,
+        json_file=json_file,
+        as_json=as_json,
+        err=err,
+    )
