@@ -24,9 +24,10 @@ from disparo_shared.events import (
     ContactOptedIn,
     ContactOptedOut,
     Event,
-    MessageEnqueued,
     MessageFailed,
+    MessagesEnqueued,
     MessagesRequested,
+    RequestedMessage,
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.outbox import add_events
@@ -51,88 +52,89 @@ async def enqueue_requested(
     head of the line (see ``queue.sql`` ``reserve_campaign_ranks``), so two campaigns of one
     priority are sent side by side.
     """
+    unique = list({m.message_id: m for m in event.messages}.values())
+    step = timedelta(milliseconds=settings.campaign_rank_step_ms)
+    first_ranks = await _reserve_lanes(pool, unique, now, step)
     window = send_window(settings)
     exempt = set(settings.quiet_hours_exempt_kinds)
-    unique = list({m.message_id: m for m in event.messages}.values())
+    position: dict[UUID, int] = defaultdict(int)
+    rows: list[NewMessage] = []
+    for m in unique:
+        time_zone = recipient_time_zone(m.phone, settings.time_zone)
+        due_at = max(m.not_before or now, now)
+        if m.kind not in exempt:
+            due_at = next_send_time(due_at, time_zone, window)
+        rank_at = due_at
+        if m.campaign_id is not None:
+            rank_at = first_ranks[m.campaign_id] + position[m.campaign_id] * step
+            position[m.campaign_id] += 1
+            if due_at > now:  # scheduled or outside the window: keep its lane order, from then
+                rank_at = rank_at + (due_at - now)
+        rows.append(
+            NewMessage(
+                message_id=m.message_id,
+                idempotency_key=m.idempotency_key,
+                contact_id=m.contact_id,
+                phone=m.phone,
+                kind=m.kind.value,
+                body=m.body,
+                priority=m.priority,
+                campaign_id=m.campaign_id,
+                conversation_id=m.conversation_id,
+                max_attempts=m.max_attempts,
+                time_zone=time_zone,
+                due_at=due_at,
+                rank_at=rank_at,
+            )
+        )
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, REQUESTS_CONSUMER, event.event_id):
             return 0
-        campaign_counts: dict[UUID, int] = defaultdict(int)
-        campaign_priority: dict[UUID, int] = {}
-        for m in unique:
-            if m.campaign_id is not None:
-                campaign_counts[m.campaign_id] += 1
-                campaign_priority.setdefault(m.campaign_id, m.priority)
-        step = timedelta(milliseconds=settings.campaign_rank_step_ms)
-        first_ranks: dict[UUID, datetime] = {}
-        if campaign_counts:
-            heads_by_priority = {
-                p: (await queue.queue_head_rank(conn, p)) or now
-                for p in set(campaign_priority.values())
-            }
-            heads = {cid: heads_by_priority[p] for cid, p in campaign_priority.items()}
-            first_ranks = await queue.reserve_campaign_ranks(
-                conn, dict(campaign_counts), heads, step
-            )
-        position: dict[UUID, int] = defaultdict(int)
-        rows: list[NewMessage] = []
-        for m in unique:
-            time_zone = recipient_time_zone(m.phone, settings.time_zone)
-            due_at = max(m.not_before or now, now)
-            if m.kind not in exempt:
-                due_at = next_send_time(due_at, time_zone, window)
-            rank_at = due_at
-            if m.campaign_id is not None:
-                rank_at = first_ranks[m.campaign_id] + position[m.campaign_id] * step
-                position[m.campaign_id] += 1
-                if due_at > now:  # scheduled or outside the window: keep its lane order, from then
-                    rank_at = rank_at + (due_at - now)
-            rows.append(
-                NewMessage(
-                    message_id=m.message_id,
-                    idempotency_key=m.idempotency_key,
-                    contact_id=m.contact_id,
-                    phone=m.phone,
-                    kind=m.kind.value,
-                    body=m.body,
-                    priority=m.priority,
-                    campaign_id=m.campaign_id,
-                    conversation_id=m.conversation_id,
-                    max_attempts=m.max_attempts,
-                    time_zone=time_zone,
-                    due_at=due_at,
-                    rank_at=rank_at,
-                )
-            )
         where = await placement.current(conn, now)
         inserted = await queue.insert_messages(
             conn, rows, event.occurred_at, now, where.sender_ids, where.cumulative_weights
         )
-        events: list[Event] = []
-        for row in inserted:
-            events.append(
-                MessageEnqueued(
-                    message_id=row["message_id"],
-                    campaign_id=row["campaign_id"],
-                    kind=row["kind"],
-                    sender=row["sender_id"],
-                    not_before=row["due_at"],
-                )
-            )
-            if row["state"] == CANCELLED:
-                events.append(
-                    MessageFailed(
-                        message_id=row["message_id"],
-                        campaign_id=row["campaign_id"],
-                        attempt=0,
-                        error_code=row["last_error_code"],
-                        error="not sent: " + row["last_error_code"].replace("_", " "),
-                        retryable=False,
-                        final=True,
-                    )
-                )
+        events: list[Event] = [_enqueued(inserted)] if inserted else []
+        events += [_not_sent(row) for row in inserted if row["state"] == CANCELLED]
         await add_events(conn, events)
         return len(inserted)
+
+
+async def _reserve_lanes(
+    pool: asyncpg.Pool, messages: list[RequestedMessage], now: datetime, step: timedelta
+) -> dict[UUID, datetime]:
+    """The first virtual time of each campaign's share of ``messages`` in its lane.
+
+    Reserved in a short transaction of its own: holding the campaign's row until the batch
+    commits would persist a campaign's batches one at a time. A batch that is redelivered, or
+    rolled back, reserves again; its first reservation stays an unused stretch of the lane.
+    """
+    counts: dict[UUID, int] = defaultdict(int)
+    priority: dict[UUID, int] = {}
+    for m in messages:
+        if m.campaign_id is not None:
+            counts[m.campaign_id] += 1
+            priority.setdefault(m.campaign_id, m.priority)
+    if not counts:
+        return {}
+    async with pool.acquire() as conn, conn.transaction():
+        heads = {p: (await queue.queue_head_rank(conn, p)) or now for p in set(priority.values())}
+        return await queue.reserve_campaign_ranks(
+            conn, dict(counts), {cid: heads[p] for cid, p in priority.items()}, step
+        )
+
+
+def _not_sent(row: asyncpg.Record) -> MessageFailed:
+    """A message that arrived for an opted-out contact or a cancelled campaign ends at once."""
+    return MessageFailed(
+        message_id=row["message_id"],
+        campaign_id=row["campaign_id"],
+        attempt=0,
+        error_code=row["last_error_code"],
+        error="not sent: " + row["last_error_code"].replace("_", " "),
+        retryable=False,
+        final=True,
+    )
 
 
 async def _campaign_control(
@@ -200,7 +202,7 @@ async def requeue_dead_message(
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(queue.SQL.requeue_dead_message, message_id, now, extra_attempts)
         if row is not None:
-            await add_events(conn, [_enqueued(row)])
+            await add_events(conn, [_enqueued([row])])
         return row
 
 
@@ -212,17 +214,26 @@ async def requeue_dead_for_campaign(
         rows = await conn.fetch(
             queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts
         )
-        await add_events(conn, [_enqueued(row) for row in rows])
+        if rows:
+            await add_events(conn, [_enqueued(rows)])
         return len(rows)
 
 
-def _enqueued(row: asyncpg.Record) -> MessageEnqueued:
-    return MessageEnqueued(
-        message_id=row["message_id"],
-        campaign_id=row["campaign_id"],
-        kind=row["kind"],
-        sender=row["sender_id"],
-        not_before=row["due_at"],
+def _enqueued(rows: list[asyncpg.Record]) -> MessagesEnqueued:
+    # Validated as one document: building a model per message costs 1.6x as much.
+    return MessagesEnqueued.model_validate(
+        {
+            "messages": [
+                {
+                    "message_id": row["message_id"],
+                    "campaign_id": row["campaign_id"],
+                    "kind": row["kind"],
+                    "sender": row["sender_id"],
+                    "not_before": row["due_at"],
+                }
+                for row in rows
+            ]
+        }
     )
 
 

@@ -26,10 +26,10 @@ from disparo_shared.events import (
     ContactOptedOut,
     Event,
     MessageDelivered,
-    MessageEnqueued,
     MessageFailed,
     MessageRead,
     MessageReceived,
+    MessagesEnqueued,
     MessageSent,
     MessagesRequested,
     utc_now,
@@ -46,7 +46,7 @@ CONSUMER = "reporting"
 SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
 
 MESSAGE_EVENTS: tuple[type[Event], ...] = (
-    MessageEnqueued,
+    MessagesEnqueued,
     MessageSent,
     MessageFailed,
     MessageDelivered,
@@ -147,20 +147,20 @@ async def on_messages_requested(
     await conn.execute(SQL.reattribute_replies, ids, reply_window)
 
 
-async def on_message_enqueued(
-    conn: asyncpg.Connection, event: MessageEnqueued, reply_window: timedelta
+async def on_messages_enqueued(
+    conn: asyncpg.Connection, event: MessagesEnqueued, reply_window: timedelta
 ) -> None:
-    await _fact(
-        conn,
-        message_id=event.message_id,
-        state="enqueued",
-        campaign_id=event.campaign_id,
-        kind=event.kind.value,
-        sender=event.sender,
-        enqueued_at=event.occurred_at,
+    ids = [m.message_id for m in event.messages]
+    senders = [m.sender for m in event.messages]
+    await conn.execute(
+        SQL.project_enqueued,
+        ids,
+        [m.campaign_id for m in event.messages],
+        [m.kind.value for m in event.messages],
+        senders,
+        event.occurred_at,
     )
-    detail = f"via {event.sender}" if event.sender else None
-    await _history(conn, event, event.message_id, "enqueued", event.occurred_at, detail)
+    await conn.execute(SQL.add_enqueued_history, ids, senders, event.event_id, event.occurred_at)
 
 
 async def on_message_sent(
@@ -287,7 +287,7 @@ Handler = Callable[[asyncpg.Connection, Event, timedelta], Awaitable[None]]
 
 HANDLERS: dict[type[Event], Handler] = {
     MessagesRequested: on_messages_requested,
-    MessageEnqueued: on_message_enqueued,
+    MessagesEnqueued: on_messages_enqueued,
     MessageSent: on_message_sent,
     MessageFailed: on_message_failed,
     MessageDelivered: on_message_delivered,

@@ -16,13 +16,14 @@ from disparo_shared.events import (
     CampaignCreated,
     CampaignStarted,
     ContactOptedOut,
+    EnqueuedMessage,
     Event,
     MessageDelivered,
-    MessageEnqueued,
     MessageFailed,
     MessageKind,
     MessageRead,
     MessageReceived,
+    MessagesEnqueued,
     MessageSent,
     MessagesRequested,
     RequestedMessage,
@@ -126,8 +127,11 @@ async def test_out_of_order_and_duplicated_events_end_in_the_furthest_state(
         message_id=message_id, provider_message_id="wamid.1", at=at + timedelta(minutes=1)
     )
     first_send = sent(message_id, at)
-    enqueued = MessageEnqueued(
-        message_id=message_id, kind=MessageKind.CAMPAIGN, sender="sender-1", occurred_at=T0
+    enqueued = MessagesEnqueued(
+        messages=[
+            EnqueuedMessage(message_id=message_id, kind=MessageKind.CAMPAIGN, sender="sender-1")
+        ],
+        occurred_at=T0,
     )
     for event, copy in [
         (read, False),
@@ -189,14 +193,17 @@ async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publis
     await publish(CampaignStarted(campaign_id=campaign_id, audience_size=4, occurred_at=T0))
     for message_id, phone in phones.items():
         await publish(requested(message_id, phone, campaign_id))
-        await publish(
-            MessageEnqueued(
-                message_id=message_id,
-                campaign_id=campaign_id,
-                kind=MessageKind.CAMPAIGN,
-                occurred_at=T0,
-            )
+    await publish(
+        MessagesEnqueued(
+            messages=[
+                EnqueuedMessage(
+                    message_id=message_id, campaign_id=campaign_id, kind=MessageKind.CAMPAIGN
+                )
+                for message_id in phones
+            ],
+            occurred_at=T0,
         )
+    )
     for message_id in (read_id, delivered_id):
         await publish(sent(message_id, sent_at, campaign_id))
         await publish(

@@ -41,13 +41,25 @@ class MessagesRequested(Event):
     messages: list[RequestedMessage]
 
 
-class MessageEnqueued(Event):
-    subject = subjects.MESSAGE_ENQUEUED
+class EnqueuedMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     message_id: UUID
     campaign_id: UUID | None = None
     kind: MessageKind
     sender: str | None = None
     not_before: datetime | None = None
+
+
+class MessagesEnqueued(Event):
+    """The messages of one request (or one re-queue) now waiting in a sender's queue.
+
+    One event per batch, like ``messages.requested``: a million-recipient campaign is two
+    thousand events, not a million.
+    """
+
+    subject = subjects.MESSAGE_ENQUEUED
+    messages: list[EnqueuedMessage]
 
 
 class MessageSent(Event):

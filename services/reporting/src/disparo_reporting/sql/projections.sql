@@ -22,6 +22,28 @@ SELECT message_id, $2::uuid, 'requested', $3::timestamptz, NULL
 FROM unnest($1::uuid[]) AS message_id
 ON CONFLICT DO NOTHING;
 
+-- name: project_enqueued
+-- The messages of one `message.enqueued` batch: each now waits in a sender's queue.
+INSERT INTO messages AS m (message_id, campaign_id, kind, sender, state, enqueued_at)
+SELECT e.message_id, e.campaign_id, e.kind, e.sender, 'enqueued', $5::timestamptz
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])
+    AS e (message_id, campaign_id, kind, sender)
+ON CONFLICT (message_id) DO UPDATE SET
+    campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
+    kind = coalesce(m.kind, excluded.kind),
+    sender = coalesce(excluded.sender, m.sender),
+    state = CASE WHEN message_state_rank(excluded.state) > message_state_rank(m.state)
+                 THEN excluded.state ELSE m.state END,
+    enqueued_at = least(m.enqueued_at, excluded.enqueued_at),
+    updated_at = now();
+
+-- name: add_enqueued_history
+-- One "enqueued" history entry per message of a batch, naming its sender.
+INSERT INTO message_history (message_id, event_id, status, at, detail)
+SELECT e.message_id, $3::uuid, 'enqueued', $4::timestamptz, 'via ' || e.sender
+FROM unnest($1::uuid[], $2::text[]) AS e (message_id, sender)
+ON CONFLICT DO NOTHING;
+
 -- name: project_message_fact
 -- Applies one fact about a message; a state only replaces a lower-ranked one, times keep the first.
 INSERT INTO messages AS m
