@@ -268,7 +268,13 @@ class EmbeddedPostgres:
             f"-p {self.port}",
             "-k ''",  # no Unix socket: TCP only, and no socket-path length limits
             "-c max_connections=300",
-            "-c shared_buffers=128MB",
+            # Room for a million contacts and a million queued messages in memory, and for
+            # bulk loads: a million-recipient campaign writes several GB of WAL, and every
+            # checkpoint in the middle of it makes the next change of each page log the whole
+            # page again.
+            "-c shared_buffers=1GB",
+            "-c max_wal_size=8GB",
+            "-c checkpoint_timeout=15min",
         ]
         if self.fast_and_unsafe:
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]

@@ -501,16 +501,21 @@ async def _write_batch(conn: asyncpg.Connection, rows: list[ImportRow]) -> tuple
     the same order, so two imports never deadlock on each other.
     """
     rows.sort(key=_by_phone)
-    record = await conn.fetchrow(
-        Q.upsert_contacts_batch,
-        [r.phone for r in rows],
-        [r.name for r in rows],
-        [r.specialty for r in rows],
-        [r.region for r in rows],
-        [r.tags for r in rows],
-        [r.status for r in rows],
-        [r.time_zone for r in rows],
-        [r.attributes for r in rows],
-    )
+    async with conn.transaction():
+        # The update finds existing phones by their unique index. Left to itself the planner
+        # hashes the whole table instead, on every batch (measured at 200,000 contacts: 160 ms
+        # of a 5,000-row batch's 270 ms; the cost grows with the table).
+        await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        record = await conn.fetchrow(
+            Q.upsert_contacts_batch,
+            [r.phone for r in rows],
+            [r.name for r in rows],
+            [r.specialty for r in rows],
+            [r.region for r in rows],
+            [r.tags for r in rows],
+            [r.status for r in rows],
+            [r.time_zone for r in rows],
+            [r.attributes for r in rows],
+        )
     inserted, updated = record["inserted"], record["updated"]
     return inserted, updated, len(rows) - inserted - updated

@@ -8,11 +8,12 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 
 from disparo_dispatcher.admin import admin_router
+from disparo_dispatcher.clock import utc_now
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.spec import SPEC
 from disparo_dispatcher.subscribers import register_subscribers
-from disparo_dispatcher.worker import Dispatcher, utc_now
+from disparo_dispatcher.worker import Dispatcher
 from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 Worker = Callable[[Runtime], Awaitable[None]]

@@ -1,0 +1,169 @@
+"""The claim loop: lease due messages for the held senders, then apply the send-time rules.
+
+Every ``claim_interval_seconds`` one statement leases, for every active sender with room, as
+many due messages as it can send in the next ``claim_lookahead_seconds`` (most urgent first;
+``claim_batch_max`` in all). The send-time rules (``admission``) then put back the messages
+that must wait, capped campaigns take today's quota for the rest, and what is left goes to its
+sender's buffer for ``sending``.
+"""
+
+import asyncio
+import itertools
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import asyncpg
+from opentelemetry import trace
+
+from disparo_dispatcher import metrics, queue
+from disparo_dispatcher.admission import AdmissionRules, admit, wait_until
+from disparo_dispatcher.clock import Clock, Monotonic, local_today
+from disparo_dispatcher.queue import ClaimedMessage
+from disparo_dispatcher.quiet_hours import next_day_start
+from disparo_dispatcher.recipients import Recipients
+from disparo_dispatcher.results import PendingSettlement, Results
+from disparo_dispatcher.settings import DispatcherSettings
+from disparo_dispatcher.slots import ACTIVE, SenderSlot
+from disparo_shared.logging import get_logger
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("disparo.dispatcher")
+
+
+class Claimer:
+    """Fills the buffers of the held senders from the queue."""
+
+    def __init__(
+        self,
+        settings: DispatcherSettings,
+        replica_id: str,
+        rules: AdmissionRules,
+        slots: dict[str, SenderSlot],
+        recipients: Recipients,
+        results: Results,
+        *,
+        clock: Clock,
+        monotonic: Monotonic,
+    ) -> None:
+        self._settings = settings
+        self._replica_id = replica_id
+        self._rules = rules
+        self._slots = slots
+        self._recipients = recipients
+        self._results = results
+        self._clock = clock
+        self._monotonic = monotonic
+        self._seq = itertools.count()  # claim order, among equally urgent buffered messages
+
+    async def claim_loop(self, pool: asyncpg.Pool) -> None:
+        while True:
+            try:
+                await self.claim_tick(pool)
+            except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+                log.warning("claim failed; retrying", error=str(exc))
+            await asyncio.sleep(self._settings.claim_interval_seconds)
+
+    async def claim_tick(self, pool: asyncpg.Pool) -> int:
+        """Claim for every sender with room and apply the send-time rules; returns how many
+        messages went to the senders' buffers."""
+        settings = self._settings
+        mono = self._monotonic()
+        rooms = self._rooms(mono)
+        if not rooms:
+            return 0
+        now = self._clock()
+        today = local_today(now, settings.time_zone)
+        with tracer.start_as_current_span("dispatcher.claim") as span:
+            async with pool.acquire() as conn:
+                claimed = await queue.claim(
+                    conn,
+                    rooms,
+                    now,
+                    self._replica_id,
+                    now + timedelta(seconds=settings.message_lease_seconds),
+                )
+                span.set_attribute("dispatcher.claimed", len(claimed))
+                if not claimed:
+                    return 0
+                metrics.CLAIMED.inc(len(claimed))
+                admitted = self._admit(claimed, now, today)
+                admitted = await self._apply_campaign_caps(conn, admitted, now, today)
+        self._buffer(admitted, now, mono + settings.message_lease_seconds)
+        return len(admitted)
+
+    def _rooms(self, mono: float) -> dict[str, int]:
+        """Messages to claim per active sender whose lease still holds, ``claim_batch_max`` in
+        all (shared in proportion, at least one each)."""
+        settings = self._settings
+        rooms = {
+            sid: room
+            for sid, slot in self._slots.items()
+            if slot.state == ACTIVE
+            and mono < slot.lease_deadline
+            and (room := slot.room(settings.claim_lookahead_seconds)) > 0
+        }
+        if sum(rooms.values()) > settings.claim_batch_max:
+            scale = settings.claim_batch_max / sum(rooms.values())
+            rooms = {sid: max(1, int(room * scale)) for sid, room in rooms.items()}
+        return rooms
+
+    def _admit(
+        self, claimed: list[ClaimedMessage], now: datetime, today: date
+    ) -> list[ClaimedMessage]:
+        admitted = []
+        for message in claimed:
+            last_here = self._recipients.last_send(message.phone, now)
+            wait = admit(message, now, today, self._rules, last_here)
+            if wait is None:
+                self._recipients.claimed(message.phone)
+                admitted.append(message)
+                continue
+            metrics.LIMIT_WAITS.labels(wait.limit).inc()
+            self._results.put_back(
+                PendingSettlement(wait.settlement, message, wait.publish_failure)
+            )
+        return admitted
+
+    async def _apply_campaign_caps(
+        self, conn: asyncpg.Connection, admitted: list[ClaimedMessage], now: datetime, today: date
+    ) -> list[ClaimedMessage]:
+        """Take today's quota of capped campaigns; messages beyond it wait for tomorrow."""
+        wanted = Counter(
+            m.campaign_id
+            for m in admitted
+            if m.campaign_id is not None and m.campaign_max_per_day is not None
+        )
+        if not wanted:
+            return admitted
+        granted = await queue.reserve_campaign_quota(conn, dict(wanted), today)
+        tomorrow = next_day_start(now, self._settings.time_zone)
+        kept = []
+        for message in admitted:
+            cid = message.campaign_id
+            if cid in wanted and cid in granted:
+                if granted[cid] <= 0:
+                    metrics.LIMIT_WAITS.labels("campaign_daily").inc()
+                    self._recipients.released(message.phone)
+                    self._results.put_back(
+                        PendingSettlement(wait_until(message, tomorrow, now, shift=True), message)
+                    )
+                    continue
+                granted[cid] -= 1
+            kept.append(message)
+        return kept
+
+    def _buffer(self, admitted: list[ClaimedMessage], now: datetime, lease_ends: float) -> None:
+        """Hand each admitted message to its sender's buffer; one whose sender stopped meanwhile
+        goes back to the queue."""
+        for message in admitted:
+            slot = self._slots.get(message.sender_id)
+            if slot is None or slot.state != ACTIVE:
+                self._recipients.released(message.phone)
+                self._results.put_back(
+                    PendingSettlement(wait_until(message, now, now, shift=False), message)
+                )
+                continue
+            slot.push(message, lease_ends, next(self._seq))
+            slot.wake.set()
+        if self._results.pending:
+            self._results.wake.set()

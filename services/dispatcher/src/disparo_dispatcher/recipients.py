@@ -1,0 +1,39 @@
+"""This replica's memory of each phone it sends to, which the database may not show yet.
+
+Pair spacing is measured from the previous send's answer. A send answered a moment ago may not
+be flushed yet, and a message to the same phone may still wait in a sender's buffer or be in
+flight: admission must count both, or two messages to one phone could go out back to back.
+"""
+
+from collections import Counter
+from datetime import datetime
+
+
+class Recipients:
+    """Per phone: when this replica's last send to it was answered, and its messages held here."""
+
+    def __init__(self) -> None:
+        self._answered_at: dict[str, datetime] = {}
+        self._claimed: Counter[str] = Counter()  # claimed here, not yet answered or handed back
+
+    def last_send(self, phone: str, now: datetime) -> datetime | None:
+        """A message to this phone still waiting or in flight here counts as sent just now:
+        the next one waits a full spacing after that one's answer."""
+        return now if self._claimed[phone] else self._answered_at.get(phone)
+
+    def claimed(self, phone: str) -> None:
+        self._claimed[phone] += 1
+
+    def released(self, phone: str) -> None:
+        """A claimed message to ``phone`` was handed back without a send."""
+        self._claimed[phone] -= 1
+        if self._claimed[phone] <= 0:
+            del self._claimed[phone]
+
+    def answered(self, phone: str, at: datetime) -> None:
+        self._answered_at[phone] = at
+        self.released(phone)
+
+    def forget_before(self, horizon: datetime) -> None:
+        """Drop answers older than ``horizon``: they no longer hold any pair back."""
+        self._answered_at = {phone: at for phone, at in self._answered_at.items() if at > horizon}

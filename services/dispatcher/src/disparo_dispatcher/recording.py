@@ -1,0 +1,308 @@
+"""The flush: write every finished attempt of the interval in one transaction.
+
+Every ``flush_interval_seconds`` (sooner once ``flush_batch_max`` outcomes wait) one batch of
+``Results`` is written with its events — sent rows, recipients' pacing, settlements and the
+campaign quota they hand back, paused senders, opt-outs — so the database sees a few statements
+per batch, not per message. A failed flush keeps the batch for the next one.
+"""
+
+import asyncio
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+from opentelemetry import trace
+
+from disparo_dispatcher import metrics, queue, senders
+from disparo_dispatcher.admission import CAMPAIGN_KIND
+from disparo_dispatcher.clock import Clock, local_today
+from disparo_dispatcher.leasing import ORPHAN_MOVE_BATCH
+from disparo_dispatcher.providers import classify
+from disparo_dispatcher.providers.base import Accepted
+from disparo_dispatcher.queue import IN_DOUBT, QUEUED, ClaimedMessage, SentMessage, Settlement
+from disparo_dispatcher.results import Outcome, PendingSettlement, Results
+from disparo_dispatcher.retry_policy import RetrySchedule, judge_rejection
+from disparo_dispatcher.senders import PlacementCache
+from disparo_dispatcher.settings import DispatcherSettings
+from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
+from disparo_shared.logging import get_logger
+from disparo_shared.outbox import add_events
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("disparo.dispatcher")
+
+# Answers that leave unknown whether the provider took the send: no answer in time, a connection
+# broken after the request went out (see providers.transport), a 2xx without the message's id.
+AMBIGUOUS_CODES = frozenset({classify.TIMEOUT, classify.CONNECTION_ERROR, "malformed_response"})
+FINAL_FLUSH_TRIES = 5
+
+
+@dataclass
+class Batch:
+    """One flush's results, sorted by what each needs written."""
+
+    sent: list[SentMessage] = field(default_factory=list)
+    accepted: list[Outcome] = field(default_factory=list)
+    settled: list[PendingSettlement] = field(default_factory=list)
+    rejected: dict[UUID, Outcome] = field(default_factory=dict)
+    paused: dict[str, str] = field(default_factory=dict)  # sender id → reason
+    opted_out: dict[str, ClaimedMessage] = field(default_factory=dict)  # phone → message
+
+
+def sort_results(
+    outcomes: list[Outcome],
+    pending: list[PendingSettlement],
+    now: datetime,
+    settings: DispatcherSettings,
+    retry: RetrySchedule,
+    rng: random.Random,
+) -> Batch:
+    """Accepted calls become sent rows; a rejection becomes the settlement its verdict says
+    (``retry_policy``), or a doubt when the answer was lost and the sender's echo can decide."""
+    batch = Batch(settled=list(pending))
+    for outcome in outcomes:
+        m, result = outcome.message, outcome.result
+        if isinstance(result, Accepted):
+            batch.sent.append(
+                SentMessage(
+                    m.message_id, m.attempt, result.provider_message_id, outcome.finished_at
+                )
+            )
+            batch.accepted.append(outcome)
+            continue
+        verdict = judge_rejection(
+            result, m.attempt, m.max_attempts, now, retry, rng, settings.pair_spacing_seconds
+        )
+        batch.rejected[m.message_id] = outcome
+        if result.code in AMBIGUOUS_CODES and settings.echoes_from(outcome.sender_id):
+            # The provider may have taken it and only the answer was lost: its echo decides
+            # (``in_doubt``); without one it is retried at the backoff chosen here.
+            doubt = Settlement(
+                m.message_id,
+                m.attempt,
+                IN_DOUBT,
+                due_at=verdict.due_at,
+                error_code=result.code,
+                error=result.detail[:500],
+            )
+            batch.settled.append(PendingSettlement(doubt, m))
+            continue
+        settlement = Settlement(
+            m.message_id,
+            m.attempt,
+            verdict.state,
+            due_at=verdict.due_at,
+            attempt_change=0 if verdict.costs_attempt else -1,
+            error_code=result.code,
+            error=result.detail[:500],
+        )
+        batch.settled.append(PendingSettlement(settlement, m, verdict.publish_failure))
+        if verdict.pause_sender:
+            batch.paused[outcome.sender_id] = f"{result.code}: {result.detail[:200]}"
+        if verdict.opted_out:
+            batch.opted_out[m.phone] = m
+    return batch
+
+
+class Recorder:
+    """Flushes a replica's ``Results`` to Postgres, a batch per transaction."""
+
+    def __init__(
+        self,
+        settings: DispatcherSettings,
+        placement: PlacementCache,
+        results: Results,
+        *,
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self._settings = settings
+        self._placement = placement
+        self._results = results
+        self._clock = clock
+        self._rng = rng
+        self._retry = RetrySchedule(settings.retry_base_seconds, settings.retry_max_seconds)
+
+    async def flush_loop(self, pool: asyncpg.Pool) -> None:
+        results = self._results
+        while True:
+            results.wake.clear()
+            try:
+                await asyncio.wait_for(results.wake.wait(), self._settings.flush_interval_seconds)
+            except TimeoutError:
+                pass
+            while results.waiting():
+                try:
+                    await self.flush(pool)
+                except asyncpg.DeadlockDetectedError:
+                    continue
+                except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+                    log.warning("flush failed; results kept for the next try", error=str(exc))
+                    await asyncio.sleep(1.0)
+                    break
+                if len(results.outcomes) < self._settings.flush_batch_max:
+                    break
+
+    async def flush_remaining(self, pool: asyncpg.Pool) -> None:
+        """On a clean stop: flush what is left, giving up after a few batches or an error."""
+        for _ in range(FINAL_FLUSH_TRIES):
+            if not self._results.waiting():
+                break
+            try:
+                await self.flush(pool)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("final flush failed", error=str(exc))
+                break
+
+    async def flush(self, pool: asyncpg.Pool) -> None:
+        """Write one batch of outcomes and settlements, with their events, in one transaction."""
+        limit = self._settings.flush_batch_max
+        outcomes, pending = self._results.outcomes[:limit], self._results.pending[:limit]
+        now = self._clock()
+        today = local_today(now, self._settings.time_zone)
+        batch = sort_results(outcomes, pending, now, self._settings, self._retry, self._rng)
+
+        with tracer.start_as_current_span("dispatcher.record") as span:
+            span.set_attribute("dispatcher.outcomes", len(outcomes))
+            async with pool.acquire() as conn, conn.transaction():
+                confirmed_sent, events = await record_sent(conn, batch.sent, batch.accepted, today)
+                confirmed_settled, failed = await record_settlements(
+                    conn, batch.settled, now, today
+                )
+                events.extend(failed)
+                if batch.paused:
+                    await self._pause_senders(conn, batch.paused, now)
+                if batch.opted_out:
+                    reason = self._settings.opt_out_reason_provider
+                    events.extend(await record_opt_outs(conn, batch.opted_out, now, reason))
+                await add_events(conn, events)
+
+        self._forget(outcomes, pending)
+        count_recorded(batch, confirmed_sent, confirmed_settled)
+
+    async def _pause_senders(
+        self, conn: asyncpg.Connection, paused: dict[str, str], now: datetime
+    ) -> None:
+        """Rest the senders the provider flagged and move their queued messages to the others."""
+        until = now + timedelta(seconds=self._settings.pause_sender_seconds)
+        for sender_id, reason in paused.items():
+            await senders.pause_senders(conn, [sender_id], until, reason)
+        moved_to = self._placement.without(set(paused))
+        await queue.reassign_orphans(
+            conn,
+            moved_to.sender_ids,
+            moved_to.cumulative_weights,
+            list(paused),
+            ORPHAN_MOVE_BATCH,
+        )
+
+    def _forget(self, outcomes: list[Outcome], pending: list[PendingSettlement]) -> None:
+        """Drop a written batch from the results; its messages' leases need no more renewal."""
+        del self._results.outcomes[: len(outcomes)]
+        del self._results.pending[: len(pending)]
+        for outcome in outcomes:
+            self._results.held.pop(outcome.message.message_id, None)
+
+
+async def record_sent(
+    conn: asyncpg.Connection, sent: list[SentMessage], accepted: list[Outcome], today: date
+) -> tuple[set[UUID], list[Event]]:
+    """Mark the accepted sends sent and count them in their recipients' pacing; returns the
+    messages confirmed (still this attempt's) and their ``message.sent`` events."""
+    confirmed = await queue.mark_sent(conn, sent)
+    events: list[Event] = []
+    phones, sender_ids, times, campaign_flags = [], [], [], []
+    for outcome in accepted:
+        m = outcome.message
+        if m.message_id not in confirmed:
+            continue
+        events.append(
+            MessageSent(
+                message_id=m.message_id,
+                campaign_id=m.campaign_id,
+                contact_id=m.contact_id,
+                conversation_id=m.conversation_id,
+                kind=m.kind,
+                provider_message_id=outcome.result.provider_message_id,
+                sender=outcome.sender_id,
+                attempt=m.attempt,
+                sent_at=outcome.finished_at,
+            )
+        )
+        phones.append(m.phone)
+        sender_ids.append(outcome.sender_id)
+        times.append(outcome.finished_at)
+        campaign_flags.append(1 if m.kind == CAMPAIGN_KIND else 0)
+    await queue.record_recipient_sends(conn, phones, sender_ids, times, campaign_flags, today)
+    return confirmed, events
+
+
+async def record_settlements(
+    conn: asyncpg.Connection, settled: list[PendingSettlement], now: datetime, today: date
+) -> tuple[set[UUID], list[Event]]:
+    """Settle the put-back and failed attempts and hand back the campaign quota they took;
+    returns the messages confirmed and the ``message.failed`` events they publish."""
+    confirmed = await queue.settle(conn, [p.settlement for p in settled], now)
+    refunds = Counter(
+        p.message.campaign_id
+        for p in settled
+        if p.returns_quota and p.message.message_id in confirmed
+    )
+    if refunds:
+        await conn.execute(
+            queue.SQL.refund_campaign_quota, list(refunds), list(refunds.values()), today
+        )
+    events: list[Event] = []
+    for p in settled:
+        if not p.publish_failure or p.message.message_id not in confirmed:
+            continue
+        s, m = p.settlement, p.message
+        retryable = s.state == QUEUED
+        events.append(
+            MessageFailed(
+                message_id=m.message_id,
+                campaign_id=m.campaign_id,
+                attempt=m.attempt,
+                error_code=s.error_code or "unknown",
+                error=s.error or "",
+                retryable=retryable,
+                next_attempt_at=s.due_at if retryable else None,
+                final=not retryable,
+            )
+        )
+    return confirmed, events
+
+
+async def record_opt_outs(
+    conn: asyncpg.Connection, opted_out: dict[str, ClaimedMessage], now: datetime, reason: str
+) -> list[Event]:
+    """Record the opt-outs providers reported and cancel what still waits for those phones."""
+    phones = sorted(opted_out)
+    await conn.execute(queue.SQL.record_opt_outs, phones, now, reason)
+    await conn.execute(queue.SQL.cancel_pending_for_phones, phones, now)
+    return [
+        ContactOptedOut(contact_id=opted_out[phone].contact_id, phone=phone, reason=reason)
+        for phone in phones
+    ]
+
+
+def count_recorded(batch: Batch, confirmed_sent: set[UUID], confirmed_settled: set[UUID]) -> None:
+    """Metrics of a written batch: sends by sender and answer, latency, doubts entered."""
+    by_sender: dict[str, int] = defaultdict(int)
+    for outcome in batch.accepted:
+        if outcome.message.message_id in confirmed_sent:
+            by_sender[outcome.sender_id] += 1
+            latency = (outcome.finished_at - outcome.message.enqueued_at).total_seconds()
+            metrics.ENQUEUE_TO_SENT.labels(str(outcome.message.priority)).observe(max(0.0, latency))
+    for sender_id, sent in by_sender.items():
+        metrics.SENDS.labels(sender_id, "accepted").inc(sent)
+    for outcome in batch.rejected.values():
+        result = outcome.result
+        metrics.SENDS.labels(outcome.sender_id, "rejected").inc()
+        metrics.FAILURES.labels(outcome.sender_id, result.code, result.failure.value).inc()
+    for p in batch.settled:
+        if p.settlement.state == IN_DOUBT and p.message.message_id in confirmed_settled:
+            metrics.IN_DOUBT_ENTERED.labels(p.settlement.error_code or "unknown").inc()
