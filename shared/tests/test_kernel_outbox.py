@@ -28,8 +28,8 @@ class DiesAfterPublishing:
     def __init__(self, js) -> None:
         self._js = js
 
-    async def publish(self, *args, **kwargs):
-        await self._js.publish(*args, **kwargs)
+    async def publish_async(self, *args, **kwargs):
+        await (await self._js.publish_async(*args, **kwargs))  # stored by the stream
         raise RelayKilled
 
 
