@@ -88,14 +88,18 @@ RETURNING c.campaign_id, c.next_rank_at - r.count * $4::interval AS first_rank_a
 -- name: claim_due_messages
 -- Lease up to `room` due messages of each given sender, most urgent first, then by place in
 -- line; returns what the send-time rules need (recipient pacing and consent, campaign state).
+-- Every row is reached by key, never by joining whole tables: the picked rows by the ctids their
+-- locks pin (nobody else can move a row we hold FOR UPDATE), read once as an array (a TID scan),
+-- recipients and campaigns by a LATERAL … LIMIT 1 probe. Joined plainly, a claim of 4,000 messages was planned as hashes of
+-- the whole messages and recipients tables (175,000 rows: 450 ms a claim instead of ~30 ms).
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::int[]) AS w(sender_id, room)
 ),
 picked AS (
-    SELECT c.message_id, c.phone, c.campaign_id
+    SELECT c.row_ref
     FROM wanted w
     CROSS JOIN LATERAL (
-        SELECT m.message_id, m.phone, m.campaign_id
+        SELECT m.ctid AS row_ref
         FROM messages m
         WHERE m.sender_id = w.sender_id
           AND m.state = 'queued'
@@ -104,18 +108,27 @@ picked AS (
         LIMIT w.room
         FOR UPDATE SKIP LOCKED
     ) c
+),
+claimed AS (
+    UPDATE messages m
+    SET state = 'sending', attempt = m.attempt + 1, lease_owner = $4::text,
+        lease_until = $5::timestamptz, claimed_at = $3::timestamptz
+    WHERE m.ctid = ANY (ARRAY(SELECT row_ref FROM picked))
+    RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
+              m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
+              m.enqueued_at
 )
-UPDATE messages m
-SET state = 'sending', attempt = m.attempt + 1, lease_owner = $4::text,
-    lease_until = $5::timestamptz, claimed_at = $3::timestamptz
-FROM picked p
-LEFT JOIN recipients r ON r.phone = p.phone
-LEFT JOIN campaigns c ON c.campaign_id = p.campaign_id
-WHERE m.message_id = p.message_id
-RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
-          m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
-          m.enqueued_at, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day,
-          r.opted_out_at, c.status AS campaign_status, c.max_per_day;
+SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
+       c.status AS campaign_status, c.max_per_day
+FROM claimed
+LEFT JOIN LATERAL (
+    SELECT r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at
+    FROM recipients r WHERE r.phone = claimed.phone LIMIT 1
+) r ON true
+LEFT JOIN LATERAL (
+    SELECT c.status, c.max_per_day FROM campaigns c WHERE c.campaign_id = claimed.campaign_id LIMIT 1
+) c ON true
+ORDER BY claimed.priority DESC, claimed.rank_at;
 
 -- name: reserve_campaign_quota
 -- Take up to `wanted` of each capped campaign's remaining sends for `day`; returns the grant.
