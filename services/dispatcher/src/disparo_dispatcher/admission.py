@@ -5,6 +5,7 @@ Checked in order, each a rule from ``rate_limits`` / ``quiet_hours``:
 1. the recipient opted out (since it was queued) → cancelled;
 2. its campaign was cancelled → cancelled; paused → held;
 3. quiet hours in the recipient's zone (replies exempt by default) → wait for the window;
+   then the campaign's own send window, in the campaign's zone, likewise;
 4. pair spacing: the last message to this phone, as stored or as sent by this replica moments
    ago, was less than ``pair_spacing`` ago → wait for the pair;
 5. the recipient already got its campaign messages for today → wait for tomorrow.
@@ -70,6 +71,10 @@ def admit(
         opens = next_send_time(now, m.time_zone, rules.window)
         if opens > now:
             return Wait(_wait(m, opens, now, shift=True), "quiet_hours")
+    if m.campaign_window is not None:
+        opens = next_send_time(now, m.campaign_window.time_zone, m.campaign_window.window)
+        if opens > now:
+            return Wait(_wait(m, opens, now, shift=True), "campaign_window")
     last = max((t for t in (m.last_sent_at, last_sent_here) if t is not None), default=None)
     ready = pair_ready_at(last, rules.pair_spacing_seconds)
     if ready is not None and ready > now:

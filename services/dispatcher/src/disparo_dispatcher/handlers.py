@@ -21,6 +21,7 @@ from disparo_shared.events import (
     CampaignCancelled,
     CampaignPaused,
     CampaignResumed,
+    CampaignStarted,
     ContactOptedIn,
     ContactOptedOut,
     Event,
@@ -147,6 +148,24 @@ async def _campaign_control(
         if recorded is None:  # cancelled already: a late pause or resume changes nothing
             return False
         await conn.execute(statement, event.campaign_id, *args)
+        return True
+
+
+async def configure_campaign(pool: asyncpg.Pool, event: CampaignStarted) -> bool:
+    """Keep a started campaign's daily cap and send window with its controls (held at send)."""
+    window = event.send_window
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, CAMPAIGNS_CONSUMER + ".started", event.event_id):
+            return False
+        await conn.execute(
+            queue.SQL.configure_campaign,
+            event.campaign_id,
+            event.max_per_day,
+            window.start_hour if window else None,
+            window.end_hour if window else None,
+            window.weekdays if window else None,
+            window.time_zone if window else None,
+        )
         return True
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_dispatcher.quiet_hours import ZonedWindow, campaign_window
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "queue.sql")
@@ -68,6 +69,7 @@ class ClaimedMessage:
     opted_out: bool
     campaign_status: str | None
     campaign_max_per_day: int | None
+    campaign_window: ZonedWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +184,21 @@ async def claim(
             opted_out=r["opted_out_at"] is not None,
             campaign_status=r["campaign_status"],
             campaign_max_per_day=r["max_per_day"],
+            campaign_window=_campaign_window(r),
         )
         for r in rows
     ]
+
+
+def _campaign_window(row: asyncpg.Record) -> ZonedWindow | None:
+    if row["window_zone"] is None:
+        return None
+    return campaign_window(
+        row["window_start_hour"],
+        row["window_end_hour"],
+        tuple(row["window_weekdays"]),
+        row["window_zone"],
+    )
 
 
 async def reserve_campaign_quota(

@@ -82,3 +82,21 @@ def next_day_start(now: datetime, time_zone: str) -> datetime:
     local = now.astimezone(zone(time_zone))
     tomorrow = local.date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(0), tzinfo=local.tzinfo).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ZonedWindow:
+    """A campaign's own send window, in the campaign's zone (not the recipient's)."""
+
+    window: SendWindow
+    time_zone: str
+
+
+@lru_cache(maxsize=256)
+def campaign_window(
+    start_hour: int, end_hour: int, iso_weekdays: tuple[int, ...], time_zone: str
+) -> ZonedWindow:
+    """The window campaign-api describes (hours, ISO weekdays 1 = Monday) as a ``SendWindow``."""
+    end = time.max if end_hour == 24 else time(end_hour)
+    weekdays = frozenset(day - 1 for day in iso_weekdays)
+    return ZonedWindow(SendWindow(time(start_hour), end, weekdays), time_zone)

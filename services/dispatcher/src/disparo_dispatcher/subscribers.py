@@ -11,6 +11,7 @@ from disparo_shared.events import (
     CampaignCancelled,
     CampaignPaused,
     CampaignResumed,
+    CampaignStarted,
     ContactOptedIn,
     ContactOptedOut,
     MessagesRequested,
@@ -40,6 +41,16 @@ def register_subscribers(
     )
     async def on_messages_requested(event: MessagesRequested) -> None:
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
+
+    @durable_subscriber(
+        broker,
+        nats,
+        stream=subjects.STREAM_CAMPAIGNS,
+        subject=subjects.CAMPAIGN_STARTED,
+        durable="dispatcher-campaign-started",
+    )
+    async def on_campaign_started(event: CampaignStarted) -> None:
+        await handlers.configure_campaign(runtime.pool, event)
 
     @durable_subscriber(
         broker,

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from dispatcher_harness import (
     dispatcher,
@@ -18,6 +19,8 @@ from disparo_shared.events import (
     CampaignCancelled,
     CampaignPaused,
     CampaignResumed,
+    CampaignSendWindow,
+    CampaignStarted,
     ContactOptedOut,
 )
 from disparo_shared.testing.fixtures import eventually
@@ -152,10 +155,13 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
 
             async def the_rest_wait_for_tomorrow():
                 # A refused message is claimed first and handed back: wait until all three are.
-                return await db.fetchval(
-                    "SELECT count(*) FROM dispatcher.messages"
-                    " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
-                ) == 3
+                return (
+                    await db.fetchval(
+                        "SELECT count(*) FROM dispatcher.messages"
+                        " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
+                    )
+                    == 3
+                )
 
             await eventually(the_rest_wait_for_tomorrow)
             assert await _count(db, "sent", capped) == 2
@@ -170,6 +176,56 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
         for r in waiting
     ), [dict(r) for r in waiting]
     assert sim.stats()["accepted"] == 3
+
+
+async def test_a_started_campaign_brings_its_daily_cap_and_send_window(kernel_settings, db):
+    capped, closed_today = uuid4(), uuid4()
+    today = datetime.now(ZoneInfo("America/Sao_Paulo")).isoweekday()
+    other_days = CampaignSendWindow(
+        start_hour=0,
+        end_hour=24,
+        weekdays=[day for day in range(1, 8) if day != today],
+        time_zone="America/Sao_Paulo",
+    )
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
+            await publish(
+                kernel_settings.nats,
+                CampaignStarted(campaign_id=capped, audience_size=4, max_per_day=2),
+                CampaignStarted(campaign_id=closed_today, audience_size=2, send_window=other_days),
+            )
+
+            async def configured():
+                return (
+                    await db.fetchval(
+                        "SELECT count(*) FROM dispatcher.campaigns"
+                        " WHERE max_per_day = 2 OR window_weekdays IS NOT NULL"
+                    )
+                    == 2
+                )
+
+            await eventually(configured)
+            await request(
+                kernel_settings.nats,
+                *(message(phone(i), campaign_id=capped) for i in range(4)),
+                *(message(phone(10 + i), campaign_id=closed_today) for i in range(2)),
+            )
+
+            async def the_rest_wait_for_another_day():
+                return (
+                    await db.fetchval(
+                        "SELECT count(*) FROM dispatcher.messages"
+                        " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
+                    )
+                    == 4
+                )
+
+            await eventually(the_rest_wait_for_another_day)
+            await eventually(lambda: _at_least(db, "sent", 2))
+            await asyncio.sleep(0.5)  # nothing more goes out
+            assert await _count(db, "sent", capped) == 2
+            assert await _count(db, "sent", closed_today) == 0
+    assert sim.stats()["accepted"] == 2
 
 
 async def test_senders_are_managed_over_http(kernel_settings, db):

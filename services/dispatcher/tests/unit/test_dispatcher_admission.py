@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from disparo_dispatcher.admission import AdmissionRules, admit
 from disparo_dispatcher.queue import ClaimedMessage
-from disparo_dispatcher.quiet_hours import SendWindow
+from disparo_dispatcher.quiet_hours import SendWindow, campaign_window
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday 12:00 in São Paulo
 TODAY = date(2026, 11, 25)
@@ -61,6 +61,24 @@ def test_quiet_hours_wait_for_the_window_and_move_back_in_line():
     opens = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
     assert wait.limit == "quiet_hours" and wait.settlement.due_at == opens
     assert wait.settlement.rank_shift == opens - night and wait.settlement.attempt_change == -1
+
+
+def test_a_campaign_waits_for_its_own_window_inside_quiet_hours():
+    # Mornings only, Monday to Friday: at 12:00 on a Wednesday it waits for Thursday 09:00.
+    mornings = campaign_window(9, 12, (1, 2, 3, 4, 5), "America/Sao_Paulo")
+    wait = admit(replace(BASE, campaign_window=mornings), NOW, TODAY, RULES, None)
+    opens = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert wait.limit == "campaign_window" and wait.settlement.due_at == opens
+    assert wait.settlement.attempt_change == -1
+    at_ten = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)  # Thursday 10:00 in São Paulo
+    assert admit(replace(BASE, campaign_window=mornings), at_ten, TODAY, RULES, None) is None
+
+
+def test_a_window_until_midnight_stays_open_to_the_end_of_the_day():
+    evenings = campaign_window(18, 24, (3,), "America/Sao_Paulo")  # Wednesdays 18:00–24:00
+    late = datetime(2026, 11, 26, 2, 59, tzinfo=UTC)  # Wednesday 23:59 in São Paulo
+    message = replace(BASE, kind="reply", campaign_window=evenings)  # exempt from quiet hours
+    assert admit(message, late, TODAY, RULES, None) is None
 
 
 def test_a_reply_is_sent_at_night():

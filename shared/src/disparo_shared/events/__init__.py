@@ -8,6 +8,7 @@ from disparo_shared.events.campaigns import (
     CampaignPaused,
     CampaignResumed,
     CampaignScheduled,
+    CampaignSendWindow,
     CampaignStarted,
 )
 from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
@@ -36,6 +37,7 @@ __all__ = [
     "CampaignPaused",
     "CampaignResumed",
     "CampaignScheduled",
+    "CampaignSendWindow",
     "CampaignStarted",
     "ContactOptedIn",
     "ContactOptedOut",

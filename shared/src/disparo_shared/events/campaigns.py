@@ -3,6 +3,8 @@
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from disparo_shared.events import subjects
 from disparo_shared.events.base import Event
 
@@ -21,9 +23,26 @@ class CampaignScheduled(CampaignEvent):
     scheduled_for: datetime
 
 
+class CampaignSendWindow(BaseModel):
+    """When a campaign may send: hours ``start_hour`` ≤ h < ``end_hour`` on ISO ``weekdays``
+    (1 = Monday), in ``time_zone``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_hour: int = Field(ge=0, le=23)
+    end_hour: int = Field(ge=1, le=24)
+    weekdays: list[int] = Field(min_length=1)
+    time_zone: str
+
+
 class CampaignStarted(CampaignEvent):
+    """The campaign's audience is fixed and its messages are being requested. Its daily cap and
+    send window travel along, so the dispatcher holds them at send time as well."""
+
     subject = subjects.CAMPAIGN_STARTED
     audience_size: int
+    max_per_day: int | None = None
+    send_window: CampaignSendWindow | None = None
 
 
 class CampaignPaused(CampaignEvent):

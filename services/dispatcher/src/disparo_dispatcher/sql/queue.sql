@@ -119,14 +119,17 @@ claimed AS (
               m.enqueued_at
 )
 SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
-       c.status AS campaign_status, c.max_per_day
+       c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
+       c.window_weekdays, c.window_zone
 FROM claimed
 LEFT JOIN LATERAL (
     SELECT r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at
     FROM recipients r WHERE r.phone = claimed.phone LIMIT 1
 ) r ON true
 LEFT JOIN LATERAL (
-    SELECT c.status, c.max_per_day FROM campaigns c WHERE c.campaign_id = claimed.campaign_id LIMIT 1
+    SELECT c.status, c.max_per_day, c.window_start_hour, c.window_end_hour, c.window_weekdays,
+           c.window_zone
+    FROM campaigns c WHERE c.campaign_id = claimed.campaign_id LIMIT 1
 ) c ON true
 ORDER BY claimed.priority DESC, claimed.rank_at;
 
@@ -282,6 +285,19 @@ UPDATE campaigns c
 SET sent_on_day = greatest(0, c.sent_on_day - r.returned)
 FROM unnest($1::uuid[], $2::int[]) AS r(campaign_id, returned)
 WHERE c.campaign_id = r.campaign_id AND c.day = $3::date;
+
+-- name: configure_campaign
+-- A started campaign's daily cap and send window (campaign.started), kept with its controls.
+INSERT INTO campaigns AS c (campaign_id, max_per_day, window_start_hour, window_end_hour,
+                            window_weekdays, window_zone)
+VALUES ($1::uuid, $2::int, $3::smallint, $4::smallint, $5::smallint[], $6::text)
+ON CONFLICT (campaign_id) DO UPDATE SET
+    max_per_day = excluded.max_per_day,
+    window_start_hour = excluded.window_start_hour,
+    window_end_hour = excluded.window_end_hour,
+    window_weekdays = excluded.window_weekdays,
+    window_zone = excluded.window_zone,
+    updated_at = now();
 
 -- name: set_campaign_max_per_day
 -- Set (or clear with NULL) a campaign's daily cap.
