@@ -4,9 +4,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import asyncpg
 import pytest
 
 from disparo_campaign_api.campaign_handlers import (
+    SQL,
     CampaignFields,
     CreateCampaign,
     cancel_campaign,
@@ -20,7 +22,8 @@ from disparo_campaign_api.campaign_handlers import (
     update_campaign,
 )
 from disparo_campaign_api.scheduler import start_due_campaigns
-from disparo_campaign_api.segments import create_segment, delete_segment
+from disparo_campaign_api.segment_filters import parse_filter
+from disparo_campaign_api.segments import audience_sql, create_segment, delete_segment
 from disparo_shared.db import create_pool
 from disparo_shared.problems import Problem
 from disparo_shared.settings import DatabaseSettings
@@ -182,7 +185,24 @@ async def test_concurrent_starts_and_scheduler_enqueue_each_recipient_once(pool)
         )
         == 480
     )
+    seqs = await pool.fetchrow(
+        "SELECT min(seq), max(seq), count(DISTINCT seq) FROM campaign_recipients"
+        " WHERE campaign_id = $1",
+        cid,
+    )
+    assert tuple(seqs) == (1, 480, 480)
     assert (await outbox_subjects(pool)).count("campaign.started") == 1
+
+
+async def test_a_second_audience_snapshot_fails_instead_of_adding_recipients(pool):
+    await add_contacts(pool, 50)
+    cid = UUID((await create(pool))["id"])
+    await run(pool, start_campaign, cid, NOW)
+    audience = parse_filter({"all": []})
+    sql, params = audience_sql(SQL.snapshot_audience, audience, NOW, fixed_params=1)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pool.execute(sql, cid, *params)
+    assert await pool.fetchval("SELECT count(*) FROM campaign_recipients") == 50
 
 
 async def test_start_of_a_campaign_whose_segment_vanished_is_409(pool):

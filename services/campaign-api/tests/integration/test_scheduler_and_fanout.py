@@ -21,8 +21,9 @@ from disparo_campaign_api.campaign_message_ids import campaign_message_id
 from disparo_campaign_api.campaign_outcomes import handle_message_failed, handle_message_sent
 from disparo_campaign_api.fanout import FanoutSettings, fan_out_next_chunk
 from disparo_campaign_api.scheduler import scheduler_tick, start_due_campaigns
+from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageFailed, MessageKind, MessageSent
+from disparo_shared.events import MessageFailed, MessageKind, MessageSent, MessagesRequested
 from disparo_shared.settings import DatabaseSettings
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -126,6 +127,50 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     )
     # nothing left: another pass requests nothing
     assert await drain_fanout(pool, settings) == 0
+
+
+async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
+    names = [
+        'Ana "Aninha" Souza',
+        "Zé \\ Barra/Dupla",
+        "Bia\nSegunda\r\nLinha",
+        "Controle\u0001\u001f\u007f",
+        "Lu 😀 \u00a0Ñandú",
+        "Sep\u2028\u2029",
+        "Tab\tDentro",
+        "</script>{nome}",
+    ]
+    await pool.executemany(
+        "INSERT INTO contacts (phone, name, region, attributes)"
+        " VALUES ($1, $2, 'ABC', jsonb_build_object('hospital', $2::text))",
+        [(f"+5511977770{i:03d}", name) for i, name in enumerate(names)],
+    )
+    source = 'Olá {nome}, "{attr.hospital}" \\ {{ok}} {especialidade}'
+    cid = await create(pool, template=source)
+    await run(pool, start_campaign, cid, NOW)
+    await drain_fanout(pool, FanoutSettings(chunk_size=3))
+    rows = await pool.fetch(
+        "SELECT payload FROM outbox WHERE subject = 'messages.requested' ORDER BY id"
+    )
+    messages = [m for r in rows for m in MessagesRequested.model_validate(r["payload"]).messages]
+    template = load_template(source)
+    contacts = await pool.fetch("SELECT id, name, phone FROM contacts")
+    assert {m.contact_id: (m.phone, m.body) for m in messages} == {
+        c["id"]: (
+            c["phone"],
+            template.render(
+                {"name": c["name"], "attributes": {"hospital": c["name"]}}, DEFAULT_FALLBACKS
+            ),
+        )
+        for c in contacts
+    }
+    seqs = await pool.fetch("SELECT seq, contact_id FROM campaign_recipients")
+    assert {(m.message_id, m.contact_id) for m in messages} == {
+        (campaign_message_id(cid, r["seq"]), r["contact_id"]) for r in seqs
+    }
+    assert {(m.kind, m.priority, m.campaign_id, m.max_attempts) for m in messages} == {
+        (MessageKind.CAMPAIGN, 5, cid, 5)
+    }
 
 
 async def test_fanout_spreads_not_before_by_max_per_day_and_window(pool):
