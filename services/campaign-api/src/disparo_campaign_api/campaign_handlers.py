@@ -49,6 +49,7 @@ from disparo_shared.events import (
     CampaignPaused,
     CampaignResumed,
     CampaignScheduled,
+    CampaignSendWindow,
     CampaignStarted,
 )
 from disparo_shared.outbox import add_events
@@ -339,7 +340,20 @@ async def start_locked(
     await conn.execute(SQL.notify_fanout, FANOUT_CHANNEL, str(row["id"]))
     await add_events(
         conn,
-        [CampaignStarted(campaign_id=row["id"], audience_size=audience_size, occurred_at=now)],
+        [
+            CampaignStarted(
+                campaign_id=row["id"],
+                audience_size=audience_size,
+                max_per_day=row["max_per_day"],
+                send_window=CampaignSendWindow(
+                    start_hour=window.start_hour,
+                    end_hour=window.end_hour,
+                    weekdays=list(window.days),
+                    time_zone=zone_name,
+                ),
+                occurred_at=now,
+            )
+        ],
     )
     return started
 

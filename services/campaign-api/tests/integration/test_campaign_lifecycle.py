@@ -93,6 +93,24 @@ async def test_lifecycle_publishes_an_event_per_transition(pool):
     assert started["audience_size"] == 3 and started["campaign_id"] == str(cid)
 
 
+async def test_the_start_tells_the_dispatcher_the_daily_cap_and_send_window(pool):
+    await add_contacts(pool, 2)
+    campaign = await create(
+        pool,
+        max_per_day=300,
+        send_window={"start_hour": 9, "end_hour": 18, "days": [1, 2, 3, 4, 5]},
+    )
+    await run(pool, start_campaign, UUID(campaign["id"]), NOW)
+    started = await pool.fetchval("SELECT payload FROM outbox WHERE subject = 'campaign.started'")
+    assert started["max_per_day"] == 300
+    assert started["send_window"] == {
+        "start_hour": 9,
+        "end_hour": 18,
+        "weekdays": [1, 2, 3, 4, 5],
+        "time_zone": "America/Sao_Paulo",
+    }
+
+
 ILLEGAL = [
     ([], pause_campaign),
     ([], resume_campaign),
