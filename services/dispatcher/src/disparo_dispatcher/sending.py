@@ -1,8 +1,10 @@
 """The per-sender send loop: pop the most urgent claimed message, pace it, call the provider.
 
 Each held sender runs ``SendDriver.drive`` as its own task, with an HTTP session of its own;
-all senders together keep at most ``max_in_flight`` provider calls under way. A finished call
-becomes an ``Outcome`` for the flush (``recording``); nothing here touches the database.
+all senders together keep at most ``max_in_flight`` provider calls under way (urgent messages
+may go ``urgent_in_flight_reserve`` past it, so a reply never queues behind a campaign's calls).
+A finished call becomes an ``Outcome`` for the flush (``recording``); nothing here touches the
+database.
 """
 
 import asyncio
@@ -72,7 +74,8 @@ class SendDriver:
         self._provider_factory = provider_factory
         self._tasks: set[asyncio.Task] = set()  # sends and client closes still running
         self._in_flight = 0  # provider calls under way, all senders together
-        self._send_room = asyncio.Event()  # set when ``_in_flight`` drops below the cap
+        # senders waiting for ``_in_flight`` to drop below the cap, woken when it does
+        self._waiting_for_room: dict[str, SenderSlot] = {}
         self._tls: ssl.SSLContext | None = None  # loaded once: reading the CA bundle costs ~40 ms
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -171,10 +174,12 @@ class SendDriver:
                 metrics.RATE_WAIT_SECONDS.labels(slot.sender_id).inc(delay)
                 await asyncio.sleep(delay)
                 continue
-            if self._in_flight >= self._settings.max_in_flight:
-                # Backpressure: the replica has all the calls it can carry; wait for answers.
-                self._send_room.clear()
-                await self._send_room.wait()
+            if self._in_flight >= self._call_cap(slot):
+                # Backpressure: the replica has all the calls it can carry; wait for answers,
+                # or for an urgent message, which may use the reserve (a claim wakes the slot).
+                self._waiting_for_room[slot.sender_id] = slot
+                slot.wake.clear()
+                await slot.wake.wait()
                 continue
             if slot.cap_today is not None and slot.sent_today >= slot.cap_today:
                 tomorrow = next_day_start(self._clock(), self._settings.time_zone)
@@ -184,6 +189,13 @@ class SendDriver:
                 continue
             message, lease_ends = slot.pop()
             self._launch(slot, message, lease_ends, mono)
+
+    def _call_cap(self, slot: SenderSlot) -> int:
+        """Calls in flight past which ``slot`` waits; an urgent message may use the reserve."""
+        cap = self._settings.max_in_flight
+        if slot.head_priority() >= self._settings.urgent_priority:
+            cap += self._settings.urgent_in_flight_reserve
+        return cap
 
     def _launch(
         self, slot: SenderSlot, message: ClaimedMessage, lease_ends: float, mono: float
@@ -238,8 +250,10 @@ class SendDriver:
         slot.limiter.finished(self._monotonic())
         slot.in_flight -= 1
         self._in_flight -= 1
-        if self._in_flight < self._settings.max_in_flight:
-            self._send_room.set()
+        if self._in_flight < self._settings.max_in_flight and self._waiting_for_room:
+            for waiting in self._waiting_for_room.values():
+                waiting.wake.set()
+            self._waiting_for_room.clear()
         self._recipients.answered(message.phone, finished_at)
         if (
             isinstance(result, Rejected)

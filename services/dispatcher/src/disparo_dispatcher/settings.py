@@ -125,6 +125,15 @@ class DispatcherSettings(BaseSettings):
         "past it, senders wait for answers, so an overloaded replica keeps its event loop (lease "
         "renewals, flushes, webhooks) responsive instead of piling up calls that time out.",
     )
+    urgent_priority: int = Field(
+        8, ge=1, le=10, description="Priority from which a message is urgent (a reply)."
+    )
+    urgent_in_flight_reserve: int = Field(
+        16,
+        ge=0,
+        description="Calls past max_in_flight kept for urgent messages, so a reply never waits "
+        "for a campaign's calls to be answered.",
+    )
     http_connections_per_sender: int = Field(
         100,
         ge=1,

@@ -77,6 +77,10 @@ class SenderSlot:
         *_, message, lease_ends = heapq.heappop(self.buffer)
         return message, lease_ends
 
+    def head_priority(self) -> int:
+        """Priority of the message ``pop`` would give (0 when the buffer is empty)."""
+        return -self.buffer[0][0] if self.buffer else 0
+
     def buffered(self) -> Iterator[ClaimedMessage]:
         return (entry[3] for entry in self.buffer)
 

@@ -141,3 +141,45 @@ async def test_an_overloaded_replica_caps_its_calls_and_keeps_its_own_sends(pool
             )
             == []
         )
+
+
+async def test_a_reply_does_not_wait_for_the_calls_of_a_campaign(pool):
+    settings = DispatcherSettings(
+        **{
+            **FAST,
+            "senders": [seed("s1")],
+            "max_in_flight": 3,
+            "urgent_in_flight_reserve": 1,
+            "pair_spacing_seconds": 0.0,
+        }
+    )
+    provider = StuckProvider()
+    placement = PlacementCache(settings)
+    dispatcher = Dispatcher(
+        settings, placement, replica_id="busy", provider_factory=lambda name, http: provider
+    )
+    runner = asyncio.create_task(dispatcher.run(pool))
+
+    async def calls(n: int) -> bool:
+        return provider.calls == n
+
+    try:
+        await eventually(lambda: _holds_a_sender(dispatcher))
+        campaign = MessagesRequested(messages=[message(phone(i)) for i in range(10)])
+        await handlers.enqueue_requested(pool, campaign, datetime.now(UTC), placement, settings)
+        await eventually(lambda: calls(3))  # the cap is full of campaign calls, all stuck
+        reply = message(phone(99), kind="reply", priority=10)
+        event = MessagesRequested(messages=[reply])
+        await handlers.enqueue_requested(pool, event, datetime.now(UTC), placement, settings)
+        await eventually(lambda: calls(4))
+        assert provider.ids[-1] == reply.message_id
+        await asyncio.sleep(0.3)
+        assert provider.calls == 4  # the reserve is for urgent messages only
+    finally:
+        provider.release.set()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+async def _holds_a_sender(dispatcher: Dispatcher) -> bool:
+    return len(dispatcher.slots) == 1
