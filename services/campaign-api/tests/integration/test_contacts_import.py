@@ -1,9 +1,14 @@
 """Bulk import over HTTP against real Postgres: CSV and JSON, bad rows, dedupe, opt-out kept."""
 
+import asyncio
 import json
 
+from disparo_campaign_api.contacts_import import CsvContacts, import_contacts, parse_stream
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_campaign_api.spec import SPEC
 from disparo_campaign_api.testing import AUTH, api_client
+from disparo_shared.db import create_pool
+from disparo_shared.testing.fixtures import eventually
 
 CSV = {**AUTH, "Content-Type": "text/csv"}
 JSON = {**AUTH, "Content-Type": "application/json"}
@@ -170,3 +175,56 @@ async def test_import_with_idempotency_key_replays_the_counts(kernel_settings):
             "/v1/contacts/import", content=b"phone\n11987654322\n", headers=headers
         )
         assert other.status_code == 422
+
+
+async def test_batches_of_one_keep_empty_cells_and_clear_tags_given_as_none(kernel_settings, db):
+    # A batch of one row travels as one value per column: an empty tag list must stay a value.
+    settings = CampaignApiSettings(import_batch_size=1)
+    async with api_client(kernel_settings, settings) as client:
+        first = "phone,name,tags,crm_uf\n11987654321,Ana,a|b,SP\n21988887777,Bruno,c,RJ\n"
+        await client.post("/v1/contacts/import", content=first.encode(), headers=CSV)
+        again = "phone,name,tags,crm_uf\n11987654321,,|,\n21988887777,,,\n"
+        result = (
+            await client.post("/v1/contacts/import", content=again.encode(), headers=CSV)
+        ).json()
+        assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, 1)
+        ana = await _contact(db, "+5511987654321")
+        assert (ana["name"], ana["tags"], json.loads(ana["attributes"])) == (
+            "Ana",
+            [],
+            {"crm_uf": "SP"},
+        )
+        bruno = await _contact(db, "+5521988887777")
+        assert (bruno["name"], bruno["tags"]) == ("Bruno", ["c"])
+
+
+async def test_a_phone_another_writer_commits_meanwhile_is_updated_not_skipped(kernel_settings, db):
+    async def body():
+        yield b"phone,name\n11987654321,Imported\n21988887777,Bruno\n"
+
+    pool = await create_pool(kernel_settings.database, SPEC.schema)
+    try:
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO campaign_api.contacts (phone, name) VALUES ('+5511987654321', 'API')"
+            )
+            importing = asyncio.create_task(
+                import_contacts(
+                    pool,
+                    parse_stream(body(), CsvContacts(10_000)),
+                    batch_size=100,
+                    max_listed_errors=10,
+                )
+            )
+            # the import's INSERT waits for this transaction to decide on the same phone
+            await eventually(
+                lambda: db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"
+                )
+            )
+        result = await importing
+    finally:
+        await pool.close()
+    assert (result.inserted, result.updated, result.unchanged) == (1, 1, 0)
+    assert (await _contact(db, "+5511987654321"))["name"] == "Imported"
+    assert (await _contact(db, "+5521988887777"))["name"] == "Bruno"

@@ -1,8 +1,12 @@
 """Streaming parsers of the contact import: records survive any chunking, errors carry rows."""
 
+import csv
+import io
 import json
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from disparo_campaign_api.contacts_fields import FieldError
 from disparo_campaign_api.contacts_import import (
@@ -11,6 +15,9 @@ from disparo_campaign_api.contacts_import import (
     ImportRow,
     JsonContacts,
     RowError,
+    _column_text,
+    canonical_column,
+    clean_row,
 )
 
 
@@ -90,3 +97,71 @@ def test_ndjson_lines_resume_after_a_bad_line(size):
     assert [r for r, _ in rows] == [1, 2, 4]
     assert isinstance(rows[1][1], RowError)
     assert rows[2][1].phone == "+5521988887777"
+
+
+# Column names and cells that exercise every rule: known columns twice under two names, custom
+# attribute columns, a blank name, JSON attributes, and cells each rule refuses.
+HEADER_NAMES = ["telefone", "celular", "nome", "especialidade", "Região", "tags", "status",
+                "fuso_horario", "atributos", "crm_uf", " hospital ", "", "obs"]  # fmt: skip
+CELLS = ["", " ", "11987654321", "(11) 8765-4321", "+55 21 99876-5432", "bad", " Ana ",
+         "Pediatria", "a|b", "a;b|a", "|", "x" * 70, "x" * 201, "active", "ON LEAVE", "Inactive",
+         "America/Manaus", "Mars/Base", '{"k": 1}', '{"crm_uf": "RJ"}', "[1]", "{bad", '{"": 1}',
+         "SP", "\x01", "linha 1\nlinha 2", '"aspas", vírgula']  # fmt: skip
+
+
+def _read_by_name(header: list[str], records: list[list[str]]) -> list[tuple[int, object]]:
+    """The plain reading of a CSV: cells by column name (the last of a name wins), others as
+    attributes, each record cleaned by ``clean_row``; what the fast path must agree with."""
+    out: list[tuple[int, object]] = []
+    for row, cells in enumerate(records, start=2):
+        if cells == [""]:
+            continue  # a blank line
+        if len(cells) > len(header):
+            out.append(
+                (row, RowError(row, "row", f"{len(cells)} fields, header has {len(header)}"))
+            )
+            continue
+        known, extra = {}, {}
+        for name, cell in zip(header, cells, strict=False):
+            column = canonical_column(name)
+            if column is not None:
+                known[column] = cell
+            elif cell.strip() and name.strip():
+                extra[name.strip()] = cell.strip()
+        try:
+            out.append((row, clean_row(known, extra)))
+        except FieldError as exc:
+            out.append((row, RowError(row, exc.field, exc.reason)))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.lists(st.sampled_from(HEADER_NAMES), min_size=1, max_size=6).map(
+        lambda names: names if "telefone" in names or "celular" in names else [*names, "telefone"]
+    ),
+    records=st.lists(st.lists(st.sampled_from(CELLS), min_size=1, max_size=8), max_size=12),
+)
+# every field bad at once: the error names the one clean_row checks first
+@example(["telefone", "nome", "status", "tags", "atributos"], [["bad", "\x01", "?", "\x01", "[1]"]])
+def test_csv_rows_are_what_the_plain_reading_by_column_name_gives(header, records):
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([header, *records])
+    parser = CsvContacts(10_000)
+    assert parser.feed(text.getvalue()) + parser.close() == _read_by_name(header, records)
+
+
+def test_a_bad_cell_seen_before_is_refused_on_every_row():
+    text = "telefone,status\n11987654321,Não Sei\n11987654322,Não Sei\n11987654323,active\n"
+    rows = _feed_in_pieces(CsvContacts(10_000), text, 10_000)
+    assert [(r, row.field if isinstance(row, RowError) else None) for r, row in rows] == [
+        (2, "status"),
+        (3, "status"),
+        (4, None),
+    ]
+
+
+def test_column_text_marks_each_value_and_refuses_the_mark_inside_one():
+    assert _column_text(["a", None, ""]) == "\x1ea\x1e\x1d\x1e"
+    with pytest.raises(ValueError, match="U\\+001E"):
+        _column_text(["a\x1eb"])
