@@ -59,12 +59,16 @@ async def enqueue_requested(
     window = send_window(settings)
     exempt = set(settings.quiet_hours_exempt_kinds)
     position: dict[UUID, int] = defaultdict(int)
+    opening: dict[tuple[datetime, str], datetime] = {}  # a campaign's batch shares a few
     rows: list[NewMessage] = []
     for m in unique:
         time_zone = recipient_time_zone(m.phone, settings.time_zone)
         due_at = max(m.not_before or now, now)
         if m.kind not in exempt:
-            due_at = next_send_time(due_at, time_zone, window)
+            key = (due_at, time_zone)
+            if key not in opening:
+                opening[key] = next_send_time(due_at, time_zone, window)
+            due_at = opening[key]
         rank_at = due_at
         if m.campaign_id is not None:
             rank_at = first_ranks[m.campaign_id] + position[m.campaign_id] * step
