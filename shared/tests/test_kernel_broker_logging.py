@@ -11,8 +11,12 @@ def _record(message: str, exc: BaseException | None) -> logging.LogRecord:
 
 
 def test_empty_fetch_restart_is_dropped_but_real_errors_pass():
-    assert not BROKER_LOGGER.filter(_record("Task-21 raised an exception, retrying...", TimeoutError()))
-    assert BROKER_LOGGER.filter(_record("Task-21 raised an exception, retrying...", ValueError("x")))
+    assert not BROKER_LOGGER.filter(
+        _record("Task-21 raised an exception, retrying...", TimeoutError())
+    )
+    assert BROKER_LOGGER.filter(
+        _record("Task-21 raised an exception, retrying...", ValueError("x"))
+    )
     assert BROKER_LOGGER.filter(_record("handler failed", None))
 
 

@@ -25,7 +25,9 @@ BROKER_LOGGER = logging.getLogger("disparo.broker")
 BROKER_LOGGER.addFilter(lambda record: not _is_empty_fetch_restart(record))
 
 
-def create_broker(settings: NatsSettings, service_name: str, tracer_provider: TracerProvider) -> NatsBroker:
+def create_broker(
+    settings: NatsSettings, service_name: str, tracer_provider: TracerProvider
+) -> NatsBroker:
     return NatsBroker(
         settings.url,
         name=service_name,

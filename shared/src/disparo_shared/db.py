@@ -19,6 +19,9 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
         settings.url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
-        server_settings={"search_path": f"{schema},public", "application_name": f"disparo-{schema}"},
+        server_settings={
+            "search_path": f"{schema},public",
+            "application_name": f"disparo-{schema}",
+        },
         init=_init_connection,
     )

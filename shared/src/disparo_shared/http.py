@@ -70,7 +70,9 @@ def create_http_app(
     lifespan: Sequence = (),
 ) -> Litestar:
     """A Litestar app with the shared edge; services pass only their own controllers."""
-    prometheus = PrometheusConfig(app_name=service_name, prefix="disparo_http", group_path=True, exclude=["^/metrics$"])
+    prometheus = PrometheusConfig(
+        app_name=service_name, prefix="disparo_http", group_path=True, exclude=["^/metrics$"]
+    )
     metrics_controller: type[Controller] = PrometheusController
     return Litestar(
         route_handlers=[health_router(readiness_checks), metrics_controller, *route_handlers],
@@ -86,7 +88,9 @@ def create_http_app(
             path="/schema",
             components=Components(
                 security_schemes={
-                    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"
+                    )
                 }
             ),
             security=[{"apiKey": []}],

@@ -10,7 +10,16 @@ from typing import Any
 # 10–15 digits, optionally with "+", not glued to other digits: E.164 and Brazilian local forms.
 _PHONE = re.compile(r"(?<!\d)(\+?)(\d{4})(\d{4,9})(\d{2})(?!\d)")
 _SECRET_KEYS = frozenset(
-    {"apikey", "api_key", "x-api-key", "authorization", "token", "secret", "password", "access_token"}
+    {
+        "apikey",
+        "api_key",
+        "x-api-key",
+        "authorization",
+        "token",
+        "secret",
+        "password",
+        "access_token",
+    }
 )
 REDACTED = "[redacted]"
 

@@ -39,7 +39,9 @@ def invalid(field: str, reason: str) -> Problem:
 
 
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response({"status": status, **body}, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return Response(
+        {"status": status, **body}, status_code=status, media_type=MEDIA_TYPE, headers=headers
+    )
 
 
 def _on_problem(_: Request, exc: Problem) -> Response:
@@ -58,17 +60,22 @@ def _on_validation(_: Request, exc: ValidationException) -> Response:
         errors.append({"field": field, "reason": str(item.get("message", "invalid"))})
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or str(exc.detail)
     return _response(
-        HTTP_422_UNPROCESSABLE_ENTITY, {"title": "Invalid request", "detail": detail, "errors": errors}
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        {"title": "Invalid request", "detail": detail, "errors": errors},
     )
 
 
 def _on_http(_: Request, exc: HTTPException) -> Response:
-    return _response(exc.status_code, {"title": str(exc.detail), "detail": str(exc.detail)}, exc.headers)
+    return _response(
+        exc.status_code, {"title": str(exc.detail), "detail": str(exc.detail)}, exc.headers
+    )
 
 
 def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
-    return _response(HTTP_500_INTERNAL_SERVER_ERROR, {"title": "Internal error", "detail": "Internal error"})
+    return _response(
+        HTTP_500_INTERNAL_SERVER_ERROR, {"title": "Internal error", "detail": "Internal error"}
+    )
 
 
 EXCEPTION_HANDLERS = {

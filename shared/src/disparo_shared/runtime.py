@@ -83,7 +83,9 @@ class Runtime:
             raise ConnectionError("NATS is not connected")
 
     @contextlib.asynccontextmanager
-    async def running(self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]) -> AsyncIterator[None]:
+    async def running(
+        self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
+    ) -> AsyncIterator[None]:
         """Start everything the service needs, yield while it serves, stop in reverse."""
         await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
@@ -95,7 +97,9 @@ class Runtime:
         tasks = [
             asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
             *(
-                asyncio.create_task(supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self)))
+                asyncio.create_task(
+                    supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self))
+                )
                 for w in workers
             ),
         ]
@@ -112,7 +116,9 @@ class Runtime:
             log.info("service stopped", service=self.spec.name)
 
 
-async def supervise(name: str, run: Callable[[], Awaitable[None]], backoff_seconds: float = 1.0) -> None:
+async def supervise(
+    name: str, run: Callable[[], Awaitable[None]], backoff_seconds: float = 1.0
+) -> None:
     """Keep a background loop alive: a crash is logged and the loop restarts after a pause."""
     while True:
         try:
@@ -151,7 +157,9 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on")
+    uvicorn.run(
+        app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on"
+    )
 
 
 def tune_garbage_collector() -> None:

@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseSettings):
     """Where Postgres is and how large each service's pool may grow."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_DB_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DISPARO_DB_", extra="ignore", populate_by_name=True
+    )
 
     url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/disparo",
@@ -25,7 +27,9 @@ class DatabaseSettings(BaseSettings):
 class NatsSettings(BaseSettings):
     """Where NATS JetStream is and how streams are sized."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_NATS_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DISPARO_NATS_", extra="ignore", populate_by_name=True
+    )
 
     url: str = Field(
         "nats://127.0.0.1:4222",
@@ -36,7 +40,9 @@ class NatsSettings(BaseSettings):
         "",
         description="Prefix of stream and subject names; lets tests and tenants share one server.",
     )
-    replicas: int = Field(1, description="JetStream replicas per stream (3 on a production cluster).")
+    replicas: int = Field(
+        1, description="JetStream replicas per stream (3 on a production cluster)."
+    )
     duplicate_window_seconds: int = Field(
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
@@ -60,7 +66,9 @@ class TelemetrySettings(BaseSettings):
 class HttpSettings(BaseSettings):
     """The HTTP edge of a service."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPARO_HTTP_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DISPARO_HTTP_", extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
     api_keys: list[str] = Field(

@@ -1,8 +1,9 @@
 """OpenTelemetry tracing: one provider per process, exported over OTLP only when configured.
 
 The W3C ``traceparent`` crosses every hop: Litestar's middleware reads it from HTTP, the outbox
-stores it with each event, FastStream's middleware reads it from NATS headers, and the dispatcher's provider transport
-writes it on every call to a provider (the httpx instrumentation covers other HTTP clients).
+stores it with each event, FastStream's middleware reads it from NATS headers, and the
+dispatcher's provider transport writes it on every call to a provider (the httpx instrumentation
+covers other HTTP clients).
 """
 
 from opentelemetry import trace

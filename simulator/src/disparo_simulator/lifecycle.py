@@ -1,4 +1,5 @@
-"""What happens on the doctor's phone after a send is accepted: delivered, maybe read, maybe a reply.
+"""What happens on the doctor's phone after a send is accepted: delivered, maybe read,
+maybe a reply.
 
 For each accepted send whose dialect has a webhook URL: first, at once, the provider's own word
 that it sent the message (Cloud's ``sent`` status when ``sent_status``, Evolution's

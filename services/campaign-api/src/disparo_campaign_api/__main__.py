@@ -1,4 +1,6 @@
-"""``python -m disparo_campaign_api``: serve campaign-api on ``DISPARO_CAMPAIGN_API_PORT`` (8000)."""
+"""``python -m disparo_campaign_api``: serve campaign-api
+on ``DISPARO_CAMPAIGN_API_PORT`` (8000).
+"""
 
 from disparo_campaign_api.app import create_app
 from disparo_campaign_api.settings import CampaignApiSettings

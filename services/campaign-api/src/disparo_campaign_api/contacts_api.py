@@ -103,7 +103,9 @@ class ContactsController(Controller):
     async def upsert(
         self, data: JSONBody[ContactIn], pool: Pool, idempotency_key: IdempotencyKeyHeader = None
     ) -> Response[Contact]:
-        """201 when created, 200 when the phone already existed (omitted fields keep their value)."""
+        """201 when created, 200 when the phone already existed
+        (omitted fields keep their value).
+        """
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             contact, created = await upsert_contact(conn, data)

@@ -59,7 +59,8 @@ def clean_text(field: str, value: Any) -> str | None:
 
 
 def clean_tags(value: Any) -> list[str] | None:
-    """A list of tags, or one text separated by ``|``, ``;`` or ``,``; trimmed, deduplicated in order.
+    """A list of tags, or one text separated by ``|``, ``;`` or ``,``;
+    trimmed, deduplicated in order.
 
     ``"disponível; noturno|disponível"`` → ``["disponível", "noturno"]``.
     """

@@ -27,7 +27,8 @@ REGIONS = [
     ("Baixada Santista", ("13",), "SP", 5), ("Vale do Paraíba", ("12",), "SP", 4),
     ("Sorocaba", ("15",), "SP", 4), ("Ribeirão Preto", ("16",), "SP", 4),
     ("Rio de Janeiro", ("21",), "RJ", 12), ("Belo Horizonte", ("31",), "MG", 8),
-    ("Curitiba", ("41",), "PR", 6), ("Porto Alegre", ("51",), "RS", 5), ("Salvador", ("71",), "BA", 4),
+    ("Curitiba", ("41",), "PR", 6), ("Porto Alegre", ("51",), "RS", 5),
+    ("Salvador", ("71",), "BA", 4),
 ]  # fmt: skip
 
 FIRST_NAMES = [

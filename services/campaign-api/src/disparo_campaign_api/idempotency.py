@@ -45,7 +45,9 @@ IdempotencyKeyHeader = Annotated[
     HeaderParameter(
         name=IDEMPOTENCY_KEY_HEADER,
         required=False,
-        description="Unique per request (a UUID); a retry with the same key replays the first answer.",
+        description=(
+            "Unique per request (a UUID); a retry with the same key replays the first answer."
+        ),
     ),
 ]
 """Declare ``idempotency_key: IdempotencyKeyHeader = None`` on a POST handler."""

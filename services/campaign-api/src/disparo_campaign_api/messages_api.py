@@ -24,8 +24,8 @@ class MessagesController(Controller):
         summary="Request one message",
         description=(
             "Accepts a message for the send queue and answers 202 with its id. Requires"
-            f" `{IDEMPOTENCY_KEY_HEADER}`: the same key and body give the same answer and send once;"
-            " the same key with another body is a 422. A phone that opted out is a 409."
+            f" `{IDEMPOTENCY_KEY_HEADER}`: the same key and body give the same answer and"
+            " send once; the same key with another body is a 422. A phone that opted out is a 409."
         ),
     )
     async def request_message(

@@ -31,7 +31,9 @@ POLITE_WORDS = frozenset(
 
 
 def normalize_text(text: str) -> str:
-    """Lower case, no accents, words separated by one space: "NÃO quero MAIS!!" → "nao quero mais"."""
+    """Lower case, no accents, words separated by one space:
+    "NÃO quero MAIS!!" → "nao quero mais".
+    """
     decomposed = unicodedata.normalize("NFKD", text)
     without_accents = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NOT_WORD.sub(" ", without_accents.casefold()).strip()

@@ -4,4 +4,6 @@ from pathlib import Path
 
 from disparo_shared.runtime import ServiceSpec
 
-SPEC = ServiceSpec(name="campaign-api", schema="campaign_api", migrations=Path(__file__).parent / "migrations")
+SPEC = ServiceSpec(
+    name="campaign-api", schema="campaign_api", migrations=Path(__file__).parent / "migrations"
+)

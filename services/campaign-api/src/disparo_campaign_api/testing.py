@@ -2,7 +2,10 @@
 
 Used with the kernel's fixtures (``kernel_settings``, ``db``, ``eventually``)::
 
-    async with api_client(kernel_settings) as client, observe(kernel_settings, MESSAGES_REQUESTED) as seen:
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, MESSAGES_REQUESTED) as seen,
+    ):
         await client.post("/v1/messages", json=..., headers={"Idempotency-Key": "k1"})
         await eventually(lambda: seen.count())
 """
@@ -30,7 +33,9 @@ AUTH = {API_KEY_HEADER: TEST_API_KEY}
 async def api_client(
     kernel_settings: KernelSettings, settings: CampaignApiSettings | None = None
 ) -> AsyncIterator[AsyncTestClient]:
-    """The running app (migrations, broker, relay, workers); requests carry no API key by default."""
+    """The running app (migrations, broker, relay, workers);
+    requests carry no API key by default.
+    """
     app = create_app(kernel_settings, settings or CampaignApiSettings())
     async with AsyncTestClient(app=app, timeout=30) as client:
         yield client

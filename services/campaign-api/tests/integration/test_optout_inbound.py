@@ -43,7 +43,8 @@ async def test_stop_words_opt_out_known_and_unknown_phones_and_publish(kernel_se
         assert [(h["source"], h["source_ref"]) for h in history] == [("inbound_message", "wamid.1")]
 
         created = await db.fetchrow(
-            "SELECT opted_out_at, interactions FROM campaign_api.contacts WHERE phone = '+5521988887777'"
+            "SELECT opted_out_at, interactions FROM campaign_api.contacts"
+            " WHERE phone = '+5521988887777'"
         )
         assert created["opted_out_at"] == AT
         assert created["interactions"] == 1

@@ -138,7 +138,9 @@ async def reserve_campaign_ranks(
     heads: dict[UUID, datetime],
     step: timedelta,
 ) -> dict[UUID, datetime]:
-    """First virtual time of each campaign's next ``count`` messages (consecutive, ``step`` apart)."""
+    """First virtual time of each campaign's next ``count`` messages
+    (consecutive, ``step`` apart).
+    """
     if not counts:
         return {}
     ids = list(counts)

@@ -114,7 +114,9 @@ def warmup_cap(warmup_started_on: date | None, today: date, caps: list[int]) -> 
 def daily_cap(
     daily_limit: int | None, warmup_started_on: date | None, today: date, caps: list[int]
 ) -> int | None:
-    """The sender's messages allowed today: the tighter of its limit and its ramp; ``None`` = no cap."""
+    """The sender's messages allowed today: the tighter of its limit and its ramp;
+    ``None`` = no cap.
+    """
     limits = [c for c in (daily_limit, warmup_cap(warmup_started_on, today, caps)) if c is not None]
     return min(limits) if limits else None
 

@@ -168,7 +168,9 @@ class DispatcherSettings(BaseSettings):
             3000,
             3000,
         ],
-        description="Messages allowed on warm-up day 1, 2, …; after the last entry no ramp applies.",
+        description=(
+            "Messages allowed on warm-up day 1, 2, …; after the last entry no ramp applies."
+        ),
     )
     pause_sender_seconds: float = Field(
         6 * 3600.0, gt=0, description="How long a sender rests after a spam-limit answer (131048)."
@@ -229,7 +231,8 @@ class DispatcherSettings(BaseSettings):
         longest_call = self.provider_timeout_seconds + (6.0 if self.typing_indicator else 0.0) + 2.0
         if self.message_lease_seconds <= longest_call + self.claim_lookahead_seconds:
             raise ValueError(
-                f"message_lease_seconds must exceed {longest_call + self.claim_lookahead_seconds:g} "
+                "message_lease_seconds must exceed"
+                f" {longest_call + self.claim_lookahead_seconds:g} "
                 "(provider timeout + typing + margin + claim lookahead)"
             )
         return self

@@ -4,4 +4,6 @@ from pathlib import Path
 
 from disparo_shared.runtime import ServiceSpec
 
-SPEC = ServiceSpec(name="dispatcher", schema="dispatcher", migrations=Path(__file__).parent / "migrations")
+SPEC = ServiceSpec(
+    name="dispatcher", schema="dispatcher", migrations=Path(__file__).parent / "migrations"
+)

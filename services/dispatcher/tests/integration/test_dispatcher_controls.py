@@ -114,7 +114,8 @@ async def test_an_urgent_reply_jumps_the_campaign_backlog(kernel_settings, db):
 
             async def reply_sent():
                 row = await db.fetchrow(
-                    "SELECT state, sent_at - enqueued_at AS waited FROM dispatcher.messages WHERE message_id = $1",
+                    "SELECT state, sent_at - enqueued_at AS waited FROM dispatcher.messages"
+                    " WHERE message_id = $1",
                     reply.message_id,
                 )
                 return row if row and row["state"] == "sent" else None
@@ -167,7 +168,8 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
             assert await _count(db, "sent", capped) == 2
             assert await _count(db, "sent", other) == 1
             waiting = await db.fetch(
-                "SELECT due_at, attempt, last_error_code, campaign_id = $1 AS capped FROM dispatcher.messages WHERE state = 'queued'",
+                "SELECT due_at, attempt, last_error_code, campaign_id = $1 AS capped"
+                " FROM dispatcher.messages WHERE state = 'queued'",
                 capped,
             )
     assert len(waiting) == 3, waiting

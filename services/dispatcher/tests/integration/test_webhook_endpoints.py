@@ -96,9 +96,9 @@ async def sent_message(
     message_id, campaign_id = uuid4(), uuid4()
     now = datetime.now(UTC)
     await pool.execute(
-        "INSERT INTO messages (message_id, idempotency_key, phone, kind, body, priority, campaign_id,"
-        " time_zone, state, due_at, rank_at, attempt, max_attempts, sender_id, provider_message_id,"
-        " requested_at, enqueued_at)"
+        "INSERT INTO messages (message_id, idempotency_key, phone, kind, body, priority,"
+        " campaign_id, time_zone, state, due_at, rank_at, attempt, max_attempts, sender_id,"
+        " provider_message_id, requested_at, enqueued_at)"
         " VALUES ($1, $2, $3, 'campaign', 'Oi', 5, $4, 'America/Sao_Paulo', $5, $6, $6, $7, 5, $8,"
         " $9, $6, $6)",
         message_id,

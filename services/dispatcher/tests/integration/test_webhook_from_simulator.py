@@ -113,7 +113,8 @@ async def queued_message(pool: asyncpg.Pool, sender_id: str) -> UUID:
     await pool.execute(
         "INSERT INTO messages (message_id, idempotency_key, phone, kind, body, priority, time_zone,"
         " state, due_at, rank_at, attempt, max_attempts, sender_id, requested_at, enqueued_at)"
-        " VALUES ($1, $2, $3, 'campaign', 'Oi', 5, 'America/Sao_Paulo', 'sending', $4, $4, 1, 5, $5, $4, $4)",
+        " VALUES ($1, $2, $3, 'campaign', 'Oi', 5, 'America/Sao_Paulo', 'sending', $4, $4, 1, 5,"
+        " $5, $4, $4)",
         message_id,
         str(message_id),
         DOCTOR,

@@ -1,4 +1,6 @@
-"""``python -m disparo_followup`` serves health, metrics and the admin API and runs the daily job."""
+"""``python -m disparo_followup`` serves health, metrics and the admin API
+and runs the daily job.
+"""
 
 from disparo_followup.app import create_app
 from disparo_followup.settings import FollowupSettings

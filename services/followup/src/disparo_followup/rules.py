@@ -20,7 +20,9 @@ from disparo_shared.events import Controller, ConversationStage
 
 @dataclass(frozen=True)
 class FollowupRule:
-    """The cadence of one stage: wait ``delay`` after our last message, at most ``max_followups``."""
+    """The cadence of one stage: wait ``delay`` after our last message,
+    at most ``max_followups``.
+    """
 
     stage: ConversationStage
     delay: timedelta

@@ -331,7 +331,8 @@ async def _insert_state(
     followups: int,
 ) -> None:
     await conn.execute(
-        "INSERT INTO conversations (conversation_id, contact_id, phone, stage, controlled_by, last_outbound_at)"
+        "INSERT INTO conversations (conversation_id, contact_id, phone, stage, controlled_by,"
+        " last_outbound_at)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
         conversation_id,
         uuid4(),
@@ -348,7 +349,8 @@ async def _insert_state(
     )
     for n in range(1, followups + 1):
         await conn.execute(
-            "INSERT INTO followups (conversation_id, stage, n, message_id, requested_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO followups (conversation_id, stage, n, message_id, requested_at)"
+            " VALUES ($1, $2, $3, $4, $5)",
             conversation_id,
             stage.value,
             n,

@@ -63,7 +63,9 @@ class ReportsController(Controller):
 
     @get("/stats")
     async def get_stats(self, deps: NamedDependency[Deps]) -> Stats:
-        """Messages per state, sends in the last minute and hour, global delivery and response rates."""
+        """Messages per state, sends in the last minute and hour,
+        global delivery and response rates.
+        """
         return await global_stats(deps.pool, deps.clock())
 
     @get("/campaigns/{campaign_id:uuid}/report")

@@ -1,4 +1,6 @@
-"""Reporting against real Postgres and NATS: events in on the test's subjects, answers out over HTTP."""
+"""Reporting against real Postgres and NATS: events in on the test's subjects,
+answers out over HTTP.
+"""
 
 import csv
 import io

@@ -64,7 +64,9 @@ async def database_url(test_servers: TestServers, template_database: str) -> Asy
     name = f"disparo_t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(test_servers.database_url)
     try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_database} STRATEGY FILE_COPY")
+        await admin.execute(
+            f"CREATE DATABASE {name} TEMPLATE {template_database} STRATEGY FILE_COPY"
+        )
         yield with_database(test_servers.database_url, name)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:

@@ -1,4 +1,6 @@
-"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` (version optional), bearer auth."""
+"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` (version optional),
+bearer auth.
+"""
 
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler

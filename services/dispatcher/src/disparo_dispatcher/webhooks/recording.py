@@ -1,4 +1,5 @@
-"""Records a parsed webhook in one transaction: facts told once, inbound replies once, the rest parked.
+"""Records a parsed webhook in one transaction: facts told once, inbound replies once,
+the rest parked.
 
 Idempotency. Providers repeat webhooks (Meta retries until it gets a 200, for up to 7 days) and
 reorder them (a ``read`` can overtake its ``delivered``). Each status is turned into the *facts*
