@@ -46,6 +46,10 @@ from disparo_campaign_api.contacts_fields import (
 from disparo_shared.queries import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+UPSERT_BATCH = Q.upsert_contacts_batch.replace("{on_conflict}", "")
+UPSERT_BATCH_ON_CONFLICT = Q.upsert_contacts_batch.replace(
+    "{on_conflict}", "ON CONFLICT (phone) DO NOTHING"
+)
 T = TypeVar("T")
 
 # A bulk import this large is followed by VACUUM (ANALYZE) of contacts: until the table is
@@ -641,9 +645,9 @@ async def _write_batch(conn: asyncpg.Connection, rows: list[ImportRow]) -> tuple
     rows.sort(key=_by_phone)
     columns = tuple(_column_text(list(map(attrgetter(name), rows))) for name in IMPORT_FIELDS)
     try:
-        record = await _run_batch(conn, Q.upsert_contacts_batch, columns)
-    except asyncpg.UniqueViolationError:
-        record = await _run_batch(conn, Q.upsert_contacts_batch_on_conflict, columns)
+        record = await _run_batch(conn, UPSERT_BATCH, columns)
+    except asyncpg.UniqueViolationError:  # another writer inserted one of these phones meanwhile
+        record = await _run_batch(conn, UPSERT_BATCH_ON_CONFLICT, columns)
     inserted, updated = record["inserted"], record["updated"]
     return inserted, updated, len(rows) - inserted - updated
 

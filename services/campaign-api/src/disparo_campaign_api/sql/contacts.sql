@@ -90,8 +90,9 @@ RETURNING id;
 -- name: upsert_contacts_batch
 -- The bulk import's one statement per batch (phones unique within the batch). One probe of the
 -- phone index tells known phones from new ones; new phones are inserted by a plain INSERT
--- (a phone another writer commits meanwhile fails it with unique_violation, and the batch is
--- written again by upsert_contacts_batch_on_conflict); known ones are updated only where a field
+-- ({on_conflict} is empty: a phone another writer commits meanwhile fails it with
+-- unique_violation, and the batch is written again with {on_conflict} = ON CONFLICT (phone) DO
+-- NOTHING, slower per row by its speculative insertion); known ones are updated only where a field
 -- is given and differs: NULL keeps, attributes merge, opt-out is never touched. Each column
 -- travels as one text, every value preceded by U+001E and U+001D standing for NULL ([2:] drops
 -- the empty text before the first mark); a row's tags are one value joined by U+001F.
@@ -115,6 +116,7 @@ inserted AS (
            COALESCE(i.time_zone, 'America/Sao_Paulo'), COALESCE(i.attributes::jsonb, '{}')
     FROM input AS i
     WHERE NOT i.known
+    {on_conflict}
     RETURNING 1
 ),
 updated AS (
@@ -129,52 +131,6 @@ updated AS (
         updated_at = now()
     FROM input AS i
     WHERE i.known AND c.phone = i.phone
-      AND (COALESCE(i.name, c.name), COALESCE(i.specialty, c.specialty),
-           COALESCE(i.region, c.region), COALESCE(string_to_array(i.tags, E'\x1f'), c.tags),
-           COALESCE(i.status, c.status), COALESCE(i.time_zone, c.time_zone),
-           c.attributes || COALESCE(i.attributes::jsonb, '{}'))
-          IS DISTINCT FROM
-          (c.name, c.specialty, c.region, c.tags, c.status, c.time_zone, c.attributes)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM updated) AS updated;
-
--- name: upsert_contacts_batch_on_conflict
--- upsert_contacts_batch for a batch that met a concurrent writer: the INSERT skips phones that
--- exist by then (ON CONFLICT), the UPDATE changes those its snapshot sees. Same columns, same
--- answer; slower per row than the plain INSERT (speculative insertion), so only the fallback.
-WITH input AS (
-    SELECT * FROM unnest((string_to_array($1::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($2::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($3::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($4::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($5::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($6::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($7::text, E'\x1e', E'\x1d'))[2:],
-                         (string_to_array($8::text, E'\x1e', E'\x1d'))[2:])
-        AS t(phone, name, specialty, region, tags, status, time_zone, attributes)
-),
-inserted AS (
-    INSERT INTO contacts (phone, name, specialty, region, tags, status, time_zone, attributes)
-    SELECT i.phone, i.name, i.specialty, i.region,
-           COALESCE(string_to_array(i.tags, E'\x1f'), '{}'), COALESCE(i.status, 'active'),
-           COALESCE(i.time_zone, 'America/Sao_Paulo'), COALESCE(i.attributes::jsonb, '{}')
-    FROM input AS i
-    ON CONFLICT (phone) DO NOTHING
-    RETURNING 1
-),
-updated AS (
-    UPDATE contacts AS c SET
-        name = COALESCE(i.name, c.name),
-        specialty = COALESCE(i.specialty, c.specialty),
-        region = COALESCE(i.region, c.region),
-        tags = COALESCE(string_to_array(i.tags, E'\x1f'), c.tags),
-        status = COALESCE(i.status, c.status),
-        time_zone = COALESCE(i.time_zone, c.time_zone),
-        attributes = c.attributes || COALESCE(i.attributes::jsonb, '{}'),
-        updated_at = now()
-    FROM input AS i
-    WHERE c.phone = i.phone
       AND (COALESCE(i.name, c.name), COALESCE(i.specialty, c.specialty),
            COALESCE(i.region, c.region), COALESCE(string_to_array(i.tags, E'\x1f'), c.tags),
            COALESCE(i.status, c.status), COALESCE(i.time_zone, c.time_zone),
