@@ -12,7 +12,7 @@ from litestar import Router, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_dispatcher import handlers, queue, senders
+from disparo_dispatcher import handlers, in_doubt, queue, senders
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import SenderSeed
@@ -60,6 +60,14 @@ class Requeue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     extra_attempts: int = Field(3, ge=1, le=50, description="Tries the message gets again")
+
+
+class InDoubtRequeue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: UUID | None = Field(
+        None, description="Only this campaign's held sends; all of them when left out"
+    )
 
 
 class CampaignLimits(BaseModel):
@@ -178,6 +186,23 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
         count = await handlers.requeue_dead_for_campaign(runtime.pool, campaign_id, clock(), extra)
         return {"campaign_id": str(campaign_id), "requeued": count}
 
+    @get("/in-doubt")
+    async def held_in_doubt() -> dict[str, Any]:
+        """Sends held in doubt for a person (nothing could tell whether the provider took
+        them; their kind is sent at most once), by campaign."""
+        async with runtime.pool.acquire() as conn:
+            rows = await conn.fetch(in_doubt.SQL.count_held_in_doubt)
+        by_campaign = {str(row["campaign_id"]): row["held"] for row in rows}
+        return {"held": sum(by_campaign.values()), "by_campaign": by_campaign}
+
+    @post("/in-doubt/requeue", status_code=HTTP_200_OK)
+    async def requeue_in_doubt(data: InDoubtRequeue | None = None) -> dict[str, Any]:
+        """Send again the sends held in doubt (one campaign's, or all): one call after a person
+        decided they did not go out."""
+        campaign_id = (data or InDoubtRequeue()).campaign_id
+        count = await handlers.requeue_held_in_doubt(runtime.pool, campaign_id, clock())
+        return {"requeued": count}
+
     @put("/campaigns/{campaign_id:uuid}/limits")
     async def campaign_limits(campaign_id: UUID, data: CampaignLimits) -> dict[str, Any]:
         """Set the campaign's ``max_per_day`` (the spec's ``max_por_dia``)."""
@@ -195,6 +220,8 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
             message,
             requeue_one,
             requeue_campaign,
+            held_in_doubt,
+            requeue_in_doubt,
             campaign_limits,
         ],
     )

@@ -77,9 +77,9 @@ def sort_results(
             result, m.attempt, m.max_attempts, now, retry, rng, settings.pair_spacing_seconds
         )
         batch.rejected[m.message_id] = outcome
-        if result.code in AMBIGUOUS_CODES and settings.echoes_from(outcome.sender_id):
-            # The provider may have taken it and only the answer was lost: its echo decides
-            # (``in_doubt``); without one it is retried at the backoff chosen here.
+        if result.code in AMBIGUOUS_CODES:
+            # The provider may have taken it and only the answer was lost: its echo, its search
+            # or the kind's policy decides (``in_doubt``); sent again, it keeps this backoff.
             doubt = Settlement(
                 m.message_id,
                 m.attempt,
