@@ -68,6 +68,9 @@ class InDoubtRequeue(BaseModel):
     campaign_id: UUID | None = Field(
         None, description="Only this campaign's held sends; all of them when left out"
     )
+    message_ids: list[UUID] | None = Field(
+        None, max_length=10000, description="Only these held sends (those checked as not sent)"
+    )
 
 
 class CampaignLimits(BaseModel):
@@ -199,8 +202,10 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
     async def requeue_in_doubt(data: InDoubtRequeue | None = None) -> dict[str, Any]:
         """Send again the sends held in doubt (one campaign's, or all): one call after a person
         decided they did not go out."""
-        campaign_id = (data or InDoubtRequeue()).campaign_id
-        count = await handlers.requeue_held_in_doubt(runtime.pool, campaign_id, clock())
+        choice = data or InDoubtRequeue()
+        count = await handlers.requeue_held_in_doubt(
+            runtime.pool, choice.campaign_id, clock(), choice.message_ids
+        )
         return {"requeued": count}
 
     @put("/campaigns/{campaign_id:uuid}/limits")

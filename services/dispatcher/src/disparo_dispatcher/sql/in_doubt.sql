@@ -94,14 +94,15 @@ WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'in_do
 RETURNING m.message_id, m.campaign_id, m.attempt;
 
 -- name: requeue_held_in_doubt
--- A person decided: every held doubt (of campaign $1, or all when null) back in line at $2,
--- with one more attempt.
+-- A person decided: the held doubts (of campaign $1, or all when null; only those in $3 when
+-- given) back in line at $2, with one more attempt.
 UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = greatest(max_attempts, attempt + 1), in_doubt_since = NULL,
     in_doubt_held_at = NULL, finished_at = NULL
 WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL
   AND ($1::uuid IS NULL OR campaign_id = $1::uuid)
+  AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
 RETURNING message_id, campaign_id, kind, sender_id, due_at;
 
 -- name: count_held_in_doubt
