@@ -116,6 +116,13 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["campaign_id"] == str(cid)
     assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
     assert sample["body"].startswith("Olá Dra., H")
+    # the doctor as targeted travels along, so reports never read this schema
+    n = int(sample["phone"][-8:])
+    assert sample["recipient"] == {
+        "name": f"Dra. Ana {n}",
+        "specialty": "Anestesiologia",
+        "region": "ABC",
+    }
     stored_ids = {
         str(campaign_message_id(cid, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
@@ -155,6 +162,9 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
     messages = [m for r in rows for m in MessagesRequested.model_validate(r["payload"]).messages]
     template = load_template(source)
     contacts = await pool.fetch("SELECT id, name, phone FROM contacts")
+    assert {m.contact_id: m.recipient.name for m in messages} == {
+        c["id"]: c["name"] for c in contacts
+    }
     assert {m.contact_id: (m.phone, m.body) for m in messages} == {
         c["id"]: (
             c["phone"],

@@ -71,6 +71,22 @@ EVENT_TYPES: dict[str, type[Event]] = {
 """Event class by unprefixed subject, so one subscriber on a wildcard can parse each message."""
 
 
+PREVIEW_CHARS = 80
+
+
+def first_words(body: str, limit: int = PREVIEW_CHARS) -> str:
+    """The start of a reply, cut at a word and marked with "…" when cut: what a recruiter
+    needs to tell "Sim, tenho interesse" from "PARAR", and no more of a doctor's text.
+
+    ``first_words("Sim, tenho interesse no plantão de sábado", 20)`` → ``"Sim, tenho interesse…"``.
+    """
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut[:limit].rstrip(" ,.;:") + "…"
+
+
 def canonical_phone(phone: str) -> str:
     """E.164 when it parses, else the text as given: replies must meet sends on the same key."""
     try:
@@ -142,6 +158,9 @@ async def on_messages_requested(
         [m.kind.value for m in event.messages],
         [canonical_phone(m.phone) for m in event.messages],
         event.occurred_at,
+        [m.recipient.name if m.recipient else None for m in event.messages],
+        [m.recipient.specialty if m.recipient else None for m in event.messages],
+        [m.recipient.region if m.recipient else None for m in event.messages],
     )
     await conn.execute(SQL.add_requested_history, ids, event.event_id, event.occurred_at)
     await conn.execute(SQL.reattribute_replies, ids, reply_window)
@@ -240,7 +259,12 @@ async def on_message_received(
     conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
 ) -> None:
     await conn.execute(
-        SQL.record_reply, event.event_id, canonical_phone(event.phone), event.at, reply_window
+        SQL.record_reply,
+        event.event_id,
+        canonical_phone(event.phone),
+        event.at,
+        reply_window,
+        first_words(event.body),
     )
 
 
@@ -269,6 +293,7 @@ async def on_campaign_event(
         event.audience_size if isinstance(event, CampaignStarted) else None,
         event.occurred_at if isinstance(event, CampaignStarted) else None,
         event.occurred_at if finished else None,
+        event.occurred_at if isinstance(event, CampaignCreated) else None,
     )
 
 

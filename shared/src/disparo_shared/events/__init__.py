@@ -27,6 +27,7 @@ from disparo_shared.events.messages import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    RecipientSnapshot,
     RequestedMessage,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "MessageReceived",
     "MessageSent",
     "MessagesRequested",
+    "RecipientSnapshot",
     "RequestedMessage",
     "utc_now",
 ]

@@ -17,6 +17,20 @@ class MessageKind(StrEnum):
     FIRST_CONTACT = "first_contact"
 
 
+class RecipientSnapshot(BaseModel):
+    """Who a campaign message went to, as the contact stood when the campaign fanned out.
+
+    Carried on the request so readers (reports, exports) know the doctor without reading the
+    contacts schema; a snapshot, so a report keeps showing whom the campaign targeted even after
+    the contact is edited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    specialty: str | None = None
+    region: str | None = None
+
+
 class RequestedMessage(BaseModel):
     """One message to send. ``message_id`` is chosen by the requester, so a retried request
     names the same message and the dispatcher keeps one row for it."""
@@ -34,6 +48,7 @@ class RequestedMessage(BaseModel):
     campaign_id: UUID | None = None
     conversation_id: UUID | None = None
     max_attempts: int = Field(5, ge=1, le=50)
+    recipient: RecipientSnapshot | None = None
 
 
 class MessagesRequested(Event):

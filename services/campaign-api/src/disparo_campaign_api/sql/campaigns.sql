@@ -105,10 +105,10 @@ FOR UPDATE SKIP LOCKED;
 -- not_before is $7[day of seq − $9], day = (seq − 1) / $8 (or $7[1] when $8 = 0: no daily cap).
 -- One statement is one snapshot, so a contact opting out meanwhile is either sent or skipped.
 WITH rendered AS (
-    SELECT row_ref, seq, contact_id, phone, body,
+    SELECT row_ref, seq, contact_id, phone, name, specialty, region, body,
            body IS NULL OR btrim(body, E' \t\n\r\f\v') = '' AS blank
     FROM (
-        SELECT r.ctid AS row_ref, r.seq, r.contact_id, c.phone,
+        SELECT r.ctid AS row_ref, r.seq, r.contact_id, c.phone, c.name, c.specialty, c.region,
                CASE WHEN c.id IS NOT NULL AND c.opted_out_at IS NULL THEN {body} END AS body
         FROM campaign_recipients r
         LEFT JOIN contacts c ON c.id = r.contact_id
@@ -143,10 +143,14 @@ WITH rendered AS (
                    CASE WHEN $8::int > 0 THEN ((seq - 1) / $8::int - $9::int + 1)::int ELSE 1 END],
                'campaign_id', $1::uuid,
                'conversation_id', NULL,
-               'max_attempts', $6::int
+               'max_attempts', $6::int,
+               -- the doctor as targeted, so reports need not read this schema
+               'recipient', json_build_object('name', name, 'specialty', specialty,
+                                              'region', region)
            ) AS message,
            row_number() OVER (ORDER BY seq) AS n,
-           sum(octet_length(body) + 420) OVER (ORDER BY seq) AS bytes
+           sum(octet_length(body) + octet_length(concat(name, specialty, region)) + 480)
+               OVER (ORDER BY seq) AS bytes
     FROM rendered
     WHERE NOT blank
 ), batches AS (
