@@ -58,6 +58,14 @@ async def test_campaign_report_and_csv_match_the_simulator_row_by_row(stack) -> 
     by_message = {s["message_id"]: s for s in sends}
     assert len(by_message) == DOCTORS  # one send per doctor, no duplicate
     answering = sorted(by_message.values(), key=lambda s: s["message_id"])[:ANSWERING]
+
+    async def reported_delivered() -> bool:
+        # doctors answer what reached them: wait until reporting knows every send delivered
+        answer = await stack.reporting.get(f"/v1/campaigns/{campaign_id}/report")
+        funnel = answer.json()["funnel"] if answer.status_code == 200 else {}
+        return funnel.get("sent") == DOCTORS and funnel.get("delivered") == DOCTORS
+
+    await eventually(reported_delivered, timeout=60)
     for send in answering:
         posted = await stack.simulator.post(
             "/_sim/inbound",
@@ -70,15 +78,21 @@ async def test_campaign_report_and_csv_match_the_simulator_row_by_row(stack) -> 
         )
         assert posted.status_code == 200, posted.text
 
+    last_seen: list[dict] = []
+
     async def report_caught_up() -> dict | None:
         answer = await stack.reporting.get(f"/v1/campaigns/{campaign_id}/report")
         if answer.status_code != 200:
             return None
         body = answer.json()
+        last_seen[:] = [body["funnel"]]
         done = body["funnel"]["sent"] == DOCTORS and body["funnel"]["replied"] == ANSWERING
         return body if done else None
 
-    report = await eventually(report_caught_up, timeout=60)
+    try:
+        report = await eventually(report_caught_up, timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"report never caught up; last funnel: {last_seen}") from exc
     assert report["funnel"]["targeted"] == DOCTORS
     assert report["funnel"]["dead"] == 0
     assert sum(point["sent"] for point in report["hourly"]) == DOCTORS

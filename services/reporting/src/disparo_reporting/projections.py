@@ -145,10 +145,26 @@ async def _history(
     await conn.execute(SQL.add_history, message_id, event.event_id, status, at, detail)
 
 
+REPLY_ATTRIBUTION_LOCK = 0x7265706C79  # "reply"
+
+
+async def attribution_may_change(conn: asyncpg.Connection) -> None:
+    """Taken (shared) by a transaction that makes a send or its phone known.
+
+    A reply and the send it answers arrive on different streams and are projected concurrently:
+    without a lock, the reply's transaction could look for the send before the send's commits,
+    while the send's re-attribution looked for replies before the reply's commits, and the
+    reply would stay unattributed for good. Sends share the lock (they never wait on each
+    other); a reply takes it exclusively, so one of the two always sees the other committed.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REPLY_ATTRIBUTION_LOCK)
+
+
 async def on_messages_requested(
     conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
 ) -> None:
     """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
+    await attribution_may_change(conn)
     ids = [m.message_id for m in event.messages]
     await conn.execute(
         SQL.project_requested,
@@ -185,6 +201,7 @@ async def on_messages_enqueued(
 async def on_message_sent(
     conn: asyncpg.Connection, event: MessageSent, reply_window: timedelta
 ) -> None:
+    await attribution_may_change(conn)
     await _fact(
         conn,
         message_id=event.message_id,
@@ -258,6 +275,8 @@ async def on_message_read(
 async def on_message_received(
     conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
 ) -> None:
+    """Stored with the send it answers; see ``attribution_may_change`` for why it locks."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", REPLY_ATTRIBUTION_LOCK)
     await conn.execute(
         SQL.record_reply,
         event.event_id,

@@ -86,11 +86,13 @@ VALUES ($1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text)
 ON CONFLICT DO NOTHING;
 
 -- name: record_reply
+-- Providers stamp a reply in whole seconds, so a quick answer can bear a time up to a second
+-- before our own record of the send: a send counts as before a reply within 2 s of slack.
 -- Stores an inbound message (its first words only), attributed to the latest message sent to that phone in the window.
 INSERT INTO replies (event_id, phone, at, preview, message_id)
 VALUES ($1::uuid, $2::text, $3::timestamptz, $5::text, (
     SELECT m.message_id FROM messages m
-    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz
+    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz + interval '2 seconds'
       AND m.sent_at > $3::timestamptz - $4::interval
     ORDER BY m.sent_at DESC LIMIT 1))
 ON CONFLICT DO NOTHING;
@@ -99,11 +101,13 @@ ON CONFLICT DO NOTHING;
 -- After sends or phones become known late, re-attributes the replies that fall in their windows.
 UPDATE replies r SET message_id = (
     SELECT m2.message_id FROM messages m2
-    WHERE m2.phone = r.phone AND m2.sent_at <= r.at AND m2.sent_at > r.at - $2::interval
+    WHERE m2.phone = r.phone AND m2.sent_at <= r.at + interval '2 seconds'
+      AND m2.sent_at > r.at - $2::interval
     ORDER BY m2.sent_at DESC LIMIT 1)
 FROM messages m
 WHERE m.message_id = ANY($1::uuid[]) AND m.sent_at IS NOT NULL
-  AND r.phone = m.phone AND r.at >= m.sent_at AND r.at < m.sent_at + $2::interval;
+  AND r.phone = m.phone AND r.at >= m.sent_at - interval '2 seconds'
+  AND r.at < m.sent_at + $2::interval;
 
 -- name: project_campaign
 -- Applies one lifecycle fact; the status follows the latest fact by occurrence, not arrival.

@@ -54,17 +54,19 @@ SELECT
     count(*) FILTER (WHERE m.state IN ('enqueued', 'retrying')) AS pending,
     min(coalesce(m.requested_at, m.enqueued_at, m.sent_at)) AS first_seen_at,
     percentile_cont(0.5) WITHIN GROUP (
-        ORDER BY extract(epoch FROM fr.first_reply_at - m.sent_at)
+        ORDER BY CASE WHEN fr.first_reply_at IS NOT NULL
+                 THEN greatest(0, extract(epoch FROM fr.first_reply_at - m.sent_at)) END
     ) AS reply_seconds_p50,
     percentile_cont(0.9) WITHIN GROUP (
-        ORDER BY extract(epoch FROM fr.first_reply_at - m.sent_at)
+        ORDER BY CASE WHEN fr.first_reply_at IS NOT NULL
+                 THEN greatest(0, extract(epoch FROM fr.first_reply_at - m.sent_at)) END
     ) AS reply_seconds_p90
 FROM messages m
 LEFT JOIN LATERAL (
     SELECT min(r.at) AS first_reply_at
     FROM messages a JOIN replies r ON r.message_id = a.message_id
-    WHERE a.campaign_id = m.campaign_id AND a.phone = m.phone AND r.at >= m.sent_at
-) fr ON m.kind IS DISTINCT FROM 'followup'
+    WHERE a.campaign_id = m.campaign_id AND a.phone = m.phone
+) fr ON m.kind IS DISTINCT FROM 'followup' AND m.sent_at IS NOT NULL
 LEFT JOIN consent c ON c.phone = m.phone
 WHERE m.campaign_id = $1::uuid;
 
@@ -90,7 +92,7 @@ WITH answered AS (
     WHERE m.campaign_id = $1::uuid
 )
 SELECT phone, contact_name, specialty, region, replies, at AS first_reply_at,
-       extract(epoch FROM at - sent_at)::float8 AS seconds_to_first_reply, preview AS first_words
+       greatest(0, extract(epoch FROM at - sent_at))::float8 AS seconds_to_first_reply, preview AS first_words
 FROM answered
 WHERE nth = 1
 ORDER BY replies DESC, seconds_to_first_reply, phone
@@ -134,10 +136,10 @@ FROM messages m
 LEFT JOIN LATERAL (
     SELECT r.at AS first_reply_at, a.kind AS replied_after
     FROM messages a JOIN replies r ON r.message_id = a.message_id
-    WHERE a.campaign_id = m.campaign_id AND a.phone = m.phone AND r.at >= m.sent_at
+    WHERE a.campaign_id = m.campaign_id AND a.phone = m.phone
     ORDER BY r.at
     LIMIT 1
-) fr ON m.kind IS DISTINCT FROM 'followup'
+) fr ON m.kind IS DISTINCT FROM 'followup' AND m.sent_at IS NOT NULL
 WHERE m.campaign_id = $1::uuid AND m.message_id > $2::uuid
 ORDER BY m.message_id
 LIMIT $3::int;
