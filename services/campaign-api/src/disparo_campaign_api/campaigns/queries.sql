@@ -1,5 +1,5 @@
 -- Campaigns, their audience snapshot and fan-out. {audience} in snapshot_audience is replaced by
--- the compiled filter (segment_filters.audience_condition): whitelisted columns and $n only.
+-- the compiled filter (segments/filters.audience_condition): whitelisted columns and $n only.
 
 -- name: insert_campaign
 -- A new campaign in draft.
@@ -98,10 +98,10 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: request_chunk
 -- One fan-out chunk in one statement: the recipients with seq in ($2, $2 + $3] (seq is dense,
--- so this range is exactly the chunk), each rendered with {body} (templates.render_sql), become
+-- so this range is exactly the chunk), each rendered with {body} (campaigns/templates.render_sql), become
 -- messages.requested events in the outbox — at most $14 messages and about $15 bytes each;
 -- recipients who opted out, were deleted or whose message would be blank are marked skipped.
--- Message ids are campaign_message_ids.campaign_message_id: high half $10, low half 0b10 ‖ seq.
+-- Message ids are campaigns/message_ids.campaign_message_id: high half $10, low half 0b10 ‖ seq.
 -- not_before is $7[day of seq − $9], day = (seq − 1) / $8 (or $7[1] when $8 = 0: no daily cap).
 -- One statement is one snapshot, so a contact opting out meanwhile is either sent or skipped.
 -- Each message opens (or joins) the doctor's conversation for the campaign

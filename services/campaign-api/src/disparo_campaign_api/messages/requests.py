@@ -18,7 +18,7 @@ from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "messages.sql")
+Q = load_queries(Path(__file__).parent / "queries.sql")
 
 # A reply in a live conversation must never wait behind a campaign backlog (10 is most urgent).
 DEFAULT_PRIORITY: dict[MessageKind, int] = {
