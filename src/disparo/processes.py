@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 import httpx
 
 from disparo.embedded import die_with_parent_hook
+from disparo_shared.dev_secrets import (
+    DEV_ENVIRONMENT,
+    SIM_APP_SECRET,
+    SIM_CLOUD_TOKEN,
+    SIM_EVOLUTION_KEY,
+)
+
+__all__ = ["SIM_APP_SECRET", "SIM_CLOUD_TOKEN", "SIM_EVOLUTION_KEY"]
 
 HOST = "127.0.0.1"
-SIM_EVOLUTION_KEY = "sim-evolution-key"
-SIM_CLOUD_TOKEN = "sim-cloud-token"
-SIM_APP_SECRET = "sim-app-secret"
 CLOUD_GRAPH_VERSION = "v21.0"
 
 
@@ -100,12 +105,19 @@ def stack_processes(
 ) -> list[ProcessSpec]:
     """The simulator first, then the four services, wired to each other and to the servers.
 
+    Every service runs as ``DISPARO_ENV=dev`` with the public development secrets
+    (``DEV_ENVIRONMENT``): this stack is the dev stack, the end-to-end tests' and the benchmarks'.
     ``common_env`` goes to every service (e.g. a stream prefix, API keys, send window);
     ``extra_env`` to one process by name, last, so it can override anything.
     """
     dispatcher_url = ports.url("dispatcher")
     simulator_url = ports.url("simulator")
-    servers = {"DATABASE_URL": database_url, "NATS_URL": nats_url, **(common_env or {})}
+    servers = {
+        **DEV_ENVIRONMENT,
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        **(common_env or {}),
+    }
     extra = extra_env or {}
     specs = [
         ProcessSpec(

@@ -30,7 +30,7 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 
     def __init__(self, app, api_keys: Sequence[str], **kwargs) -> None:
         super().__init__(app, exclude=OPEN_PATHS, exclude_from_auth_key="no_auth", **kwargs)
-        self._keys = [k.encode() for k in api_keys]
+        self._keys = [k.encode() for k in api_keys if k]  # an empty key opens nothing
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         given = (connection.headers.get(API_KEY_HEADER) or "").encode()

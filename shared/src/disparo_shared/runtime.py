@@ -9,7 +9,7 @@ workers, serves HTTP, and on SIGTERM stops all of it in reverse order.
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,14 @@ from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect
 from disparo_shared.outbox import OutboxRelay
-from disparo_shared.settings import DatabaseSettings, HttpSettings, NatsSettings, TelemetrySettings
+from disparo_shared.secrets import require_secrets
+from disparo_shared.settings import (
+    DatabaseSettings,
+    DeploymentSettings,
+    HttpSettings,
+    NatsSettings,
+    TelemetrySettings,
+)
 from disparo_shared.streams import ensure_streams, stream_name
 from disparo_shared.telemetry import configure_tracing
 
@@ -52,6 +59,7 @@ class KernelSettings:
     nats: NatsSettings = field(default_factory=NatsSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
 
 class Runtime:
@@ -163,8 +171,17 @@ def build_app(
     runtime: Runtime,
     route_handlers: Sequence[ControllerRouterHandler],
     workers: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    secrets: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Litestar:
-    """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan."""
+    """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan.
+
+    ``secrets`` are the service's own (by variable name), checked with the API keys before
+    anything starts: in production a missing, public or short one stops the process here.
+    """
+    require_secrets(
+        runtime.settings.deployment.env,
+        {"DISPARO_API_KEYS": runtime.settings.http.api_keys, **(secrets or {})},
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

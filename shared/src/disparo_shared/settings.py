@@ -1,6 +1,7 @@
 """Typed settings of the kernel, one class per concern, read from the environment.
 
-Every field has a default that works on a laptop. Services compose these classes into their own
+Every field has a default that works on a laptop, except secrets: they have none, and outside
+``DISPARO_ENV=dev``/``test`` a service refuses to start without them (``secrets.py``). Services compose these classes into their own
 settings; nothing else in the code base reads ``os.environ``.
 """
 
@@ -8,6 +9,21 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from disparo_shared.secrets import DeploymentMode
+
+
+class DeploymentSettings(BaseSettings):
+    """Where the process runs; decides whether unsafe secrets stop it (``secrets.py``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: DeploymentMode = Field(
+        "production",
+        validation_alias=AliasChoices("DISPARO_ENV", "env"),
+        description="production (default), dev (set by `disparo dev` and benchmarks) or test"
+        " (set by the test fixtures); only dev and test run with missing or public secrets.",
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -97,7 +113,8 @@ class HttpSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
     api_keys: list[str] = Field(
-        default_factory=lambda: ["dev-key"],
+        default_factory=list,
         validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS"),
-        description="Accepted values of the X-API-Key header (JSON list). Health is always open.",
+        description="Accepted values of the X-API-Key header (JSON list; none by default, so"
+        " nothing is accepted). Health is always open.",
     )

@@ -13,6 +13,7 @@ from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.spec import SPEC
 from disparo_dispatcher.subscribers import register_subscribers
+from disparo_dispatcher.webhooks.settings import WebhookSettings, load_webhook_settings
 from disparo_dispatcher.worker import Dispatcher
 from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
@@ -42,8 +43,10 @@ def create_app(
     kernel: KernelSettings,
     settings: DispatcherSettings,
     clock: Callable[[], datetime] = utc_now,
+    webhook_settings: WebhookSettings | None = None,
 ) -> Litestar:
     """The dispatcher as an ASGI app; ``app.state.dispatcher`` is its send loop (for tests)."""
+    webhook_secrets = (webhook_settings or load_webhook_settings()).secrets()
     runtime = Runtime(SPEC, kernel)
     placement = PlacementCache(settings)
     dispatcher = Dispatcher(settings, placement, clock=clock)
@@ -57,6 +60,7 @@ def create_app(
         runtime,
         [admin_router(runtime, clock), *webhook_routes],
         workers=[send_queue, *webhook_workers],
+        secrets=webhook_secrets,
     )
     app.state.dispatcher = dispatcher
     app.state.runtime = runtime

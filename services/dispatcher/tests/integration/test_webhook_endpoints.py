@@ -260,7 +260,7 @@ async def test_webhook_routes_are_documented_in_the_openapi_schema(client):
 async def test_settings_come_from_the_dispatcher_environment(monkeypatch):
     monkeypatch.setenv("DISPARO_DISPATCHER_CLOUD_APP_SECRET", "prod-secret")
     assert WebhookSettings().cloud_app_secret == "prod-secret"
-    assert WebhookSettings().evolution_webhook_key == "sim-evolution-key"
+    assert WebhookSettings().evolution_webhook_key == "sim-evolution-key"  # the test run's
 
 
 # --- statuses --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ after the test, so tests never see each other's events.
 """
 
 import asyncio
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -15,12 +17,32 @@ import asyncpg
 import nats
 import pytest
 
+from disparo_shared.dev_secrets import DEV_ENVIRONMENT, TEST_API_KEY
 from disparo_shared.migrations import migrate
 from disparo_shared.runtime import KernelSettings, ServiceSpec
-from disparo_shared.settings import DatabaseSettings, HttpSettings, NatsSettings, TelemetrySettings
+from disparo_shared.settings import (
+    DatabaseSettings,
+    DeploymentSettings,
+    HttpSettings,
+    NatsSettings,
+    TelemetrySettings,
+)
 from disparo_shared.testing.servers import TestServers, resolve_servers
 
-TEST_API_KEY = "test-key"
+__all__ = ["TEST_API_KEY", "TEST_ENVIRONMENT", "eventually", "with_database"]
+
+# The test run is the one place besides `disparo dev` that declares itself non-production.
+TEST_ENVIRONMENT = {
+    **DEV_ENVIRONMENT,
+    "DISPARO_ENV": "test",
+    "DISPARO_API_KEYS": json.dumps([TEST_API_KEY]),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run as ``DISPARO_ENV=test`` with the public test secrets, unless told otherwise."""
+    for name, value in TEST_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 def with_database(url: str, database: str) -> str:
@@ -96,6 +118,7 @@ def kernel_settings(database_url: str, nats_settings: NatsSettings) -> KernelSet
         nats=nats_settings,
         telemetry=TelemetrySettings(log_level="WARNING"),
         http=HttpSettings(api_keys=[TEST_API_KEY]),
+        deployment=DeploymentSettings(env="test"),
     )
 
 

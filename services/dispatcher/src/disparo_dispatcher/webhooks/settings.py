@@ -1,7 +1,8 @@
 """Settings of the webhook endpoints: the secrets each provider proves itself with, and upkeep.
 
 Read from ``DISPARO_DISPATCHER_*`` variables, e.g. ``DISPARO_DISPATCHER_CLOUD_APP_SECRET``.
-The defaults match the simulator's, so a laptop run needs none of them.
+None has a default: `disparo dev` and the tests set the simulator's values, and a production
+dispatcher refuses to start without real ones (``disparo_shared.secrets``).
 """
 
 from functools import lru_cache
@@ -16,15 +17,15 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPARO_DISPATCHER_", extra="ignore")
 
     evolution_webhook_key: str = Field(
-        "sim-evolution-key",
+        "",
         description="The apikey Evolution puts in its webhooks (header or body); others get 401.",
     )
     cloud_app_secret: str = Field(
-        "sim-app-secret",
+        "",
         description="Meta app secret; X-Hub-Signature-256 is the HMAC-SHA256 of the body with it.",
     )
     cloud_verify_token: str = Field(
-        "disparo-verify",
+        "",
         description="Token Meta echoes in the GET subscription handshake (hub.verify_token).",
     )
     pending_status_ttl_seconds: float = Field(
@@ -42,6 +43,14 @@ class WebhookSettings(BaseSettings):
         description="Days inbound-message receipts are kept for de-duplication; Meta"
         " retries a webhook for up to 7 days, so anything shorter could tell a fact twice.",
     )
+
+    def secrets(self) -> dict[str, str]:
+        """The secrets by variable name, for the start-up check."""
+        return {
+            "DISPARO_DISPATCHER_EVOLUTION_WEBHOOK_KEY": self.evolution_webhook_key,
+            "DISPARO_DISPATCHER_CLOUD_APP_SECRET": self.cloud_app_secret,
+            "DISPARO_DISPATCHER_CLOUD_VERIFY_TOKEN": self.cloud_verify_token,
+        }
 
 
 @lru_cache(maxsize=1)

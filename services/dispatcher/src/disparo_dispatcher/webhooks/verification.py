@@ -4,7 +4,8 @@ Cloud API: ``X-Hub-Signature-256: sha256=<hex>`` is the HMAC-SHA256 of the exact
 the app secret; comparing it in constant time means a forger learns nothing from response times.
 Evolution API: the instance's ``apikey`` travels in a header or in the body; it must equal the
 configured webhook key. The GET handshake Meta makes when a webhook URL is registered answers
-``hub.challenge`` only to someone who knows the verify token.
+``hub.challenge`` only to someone who knows the verify token. An empty secret (unset outside
+production) verifies nothing: no signature, no key and no token matches it.
 """
 
 import hashlib
@@ -19,7 +20,7 @@ def cloud_signature(app_secret: str, raw_body: bytes) -> str:
 
 
 def cloud_signature_is_valid(app_secret: str, raw_body: bytes, header: str | None) -> bool:
-    if not header or not header.startswith(SIGNATURE_PREFIX):
+    if not app_secret or not header or not header.startswith(SIGNATURE_PREFIX):
         return False
     expected = cloud_signature(app_secret, raw_body)
     return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
@@ -27,6 +28,8 @@ def cloud_signature_is_valid(app_secret: str, raw_body: bytes, header: str | Non
 
 def evolution_key_is_valid(expected: str, *candidates: object) -> bool:
     """Whether any of the given keys (header, body field) equals ``expected``."""
+    if not expected:
+        return False
     wanted = expected.encode()
     return any(
         isinstance(candidate, str) and hmac.compare_digest(candidate.encode(), wanted)
@@ -38,7 +41,7 @@ def cloud_handshake_challenge(
     verify_token: str, mode: str | None, token: str | None, challenge: str | None
 ) -> str | None:
     """The challenge to echo when Meta's subscription handshake is genuine, else None."""
-    if mode != "subscribe" or token is None or challenge is None:
+    if not verify_token or mode != "subscribe" or token is None or challenge is None:
         return None
     if not hmac.compare_digest(token.encode(), verify_token.encode()):
         return None
