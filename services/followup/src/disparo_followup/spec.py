@@ -13,6 +13,7 @@ SPEC = ServiceSpec(
     bus=BusRights(
         publishes=(subjects.MESSAGES_REQUESTED,),
         consumes=(
+            Consumer(subjects.STREAM_COMMANDS, "followup-requests"),
             Consumer(subjects.STREAM_MESSAGES, "followup-messages"),
             Consumer(subjects.STREAM_CONVERSATIONS, "followup-conversations"),
             Consumer(subjects.STREAM_CONTACTS, "followup-contacts"),
