@@ -174,7 +174,7 @@ async def on_messages_requested(
         [m.kind.value for m in event.messages],
         [canonical_phone(m.phone) for m in event.messages],
         event.occurred_at,
-        [m.recipient.name if m.recipient else None for m in event.messages],
+        [m.contact_name for m in event.messages],
         [m.recipient.specialty if m.recipient else None for m in event.messages],
         [m.recipient.region if m.recipient else None for m in event.messages],
     )

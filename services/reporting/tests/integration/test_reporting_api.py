@@ -79,6 +79,7 @@ def requested(
     phone: str,
     campaign_id: UUID | None = None,
     recipient: RecipientSnapshot | None = None,
+    contact_name: str | None = None,
 ) -> MessagesRequested:
     return MessagesRequested(
         occurred_at=T0,
@@ -91,6 +92,7 @@ def requested(
                 body="Oi, temos um plantão",
                 campaign_id=campaign_id,
                 recipient=recipient,
+                contact_name=contact_name,
             )
         ],
     )
@@ -336,8 +338,9 @@ async def test_csv_export_streams_the_recruiters_columns_with_masked_phones(
     campaign_id = uuid4()
     ids = [uuid4() for _ in range(5)]
     for i, message_id in enumerate(ids):
-        doctor = RecipientSnapshot(name=f"Dra. Ana {i}", specialty="Pediatria", region="SP")
-        await publish(requested(message_id, f"+55119876543{i:02d}", campaign_id, doctor))
+        doctor = RecipientSnapshot(specialty="Pediatria", region="SP")
+        phone = f"+55119876543{i:02d}"
+        await publish(requested(message_id, phone, campaign_id, doctor, f"Dra. Ana {i}"))
         await publish(sent(message_id, T0 + timedelta(minutes=i), campaign_id))
     await publish(
         MessageReceived(

@@ -14,11 +14,14 @@ from disparo_shared.events.campaigns import (
 from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
 from disparo_shared.events.conversations import (
     Controller,
+    ConversationControlChanged,
     ConversationStage,
     ConversationStageChanged,
+    campaign_conversation_id,
 )
 from disparo_shared.events.messages import (
     EnqueuedMessage,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -43,9 +46,11 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Controller",
+    "ConversationControlChanged",
     "ConversationStage",
     "ConversationStageChanged",
     "Event",
+    "MessageCancelled",
     "MessageDelivered",
     "EnqueuedMessage",
     "MessagesEnqueued",
@@ -57,5 +62,6 @@ __all__ = [
     "MessagesRequested",
     "RecipientSnapshot",
     "RequestedMessage",
+    "campaign_conversation_id",
     "utc_now",
 ]

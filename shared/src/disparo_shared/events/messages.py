@@ -18,7 +18,8 @@ class MessageKind(StrEnum):
 
 
 class RecipientSnapshot(BaseModel):
-    """Who a campaign message went to, as the contact stood when the campaign fanned out.
+    """Whom a campaign message went to, beyond ``contact_name``: the doctor's specialty and
+    region as they stood when the campaign fanned out.
 
     Carried on the request so readers (reports, exports) know the doctor without reading the
     contacts schema; a snapshot, so a report keeps showing whom the campaign targeted even after
@@ -26,7 +27,6 @@ class RecipientSnapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str | None = None
     specialty: str | None = None
     region: str | None = None
 
@@ -48,6 +48,9 @@ class RequestedMessage(BaseModel):
     campaign_id: UUID | None = None
     conversation_id: UUID | None = None
     max_attempts: int = Field(5, ge=1, le=50)
+    contact_name: str | None = Field(
+        None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
+    )
     recipient: RecipientSnapshot | None = None
 
 
@@ -127,3 +130,16 @@ class MessageReceived(Event):
     body: str
     provider_message_id: str
     at: datetime
+
+
+class MessageCancelled(Event):
+    """An automatic message the dispatcher will not send because its conversation moved on:
+    the doctor replied, opted out, a human took over, or the conversation ended. ``reason`` is
+    one of ``replied``, ``opted_out``, ``taken_over``, ``closed``."""
+
+    subject = subjects.MESSAGE_CANCELLED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    conversation_id: UUID | None = None
+    kind: MessageKind
+    reason: str
