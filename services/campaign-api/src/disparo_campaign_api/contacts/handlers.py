@@ -2,7 +2,7 @@
 
 A contact is identified by its phone in E.164, so every path that writes one — this API, the
 bulk import, an inbound opt-out — lands on the same row for the same person. Opt-out state is
-changed only by ``contacts_consent``; nothing here touches it.
+changed only by ``consent``; nothing here touches it.
 """
 
 from datetime import datetime
@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_campaign_api.contacts_fields import (
+from disparo_campaign_api.contacts.fields import (
     FieldError,
     clean_attributes,
     clean_phone,
@@ -26,7 +26,7 @@ from disparo_campaign_api.pagination import Page, decode_cursor, paginate
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+Q = load_queries(Path(__file__).parent / "queries.sql")
 
 
 class ContactIn(BaseModel):

@@ -11,7 +11,8 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from disparo_campaign_api.campaign_handlers import (
+from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
+from disparo_campaign_api.campaigns.handlers import (
     CampaignFields,
     CreateCampaign,
     ScheduleCampaign,
@@ -26,7 +27,6 @@ from disparo_campaign_api.campaign_handlers import (
     start_campaign,
     update_campaign,
 )
-from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit

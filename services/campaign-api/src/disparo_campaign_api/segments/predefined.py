@@ -11,7 +11,7 @@ Each is addressed as ``predefined:<key>`` wherever a segment id is accepted.
 from dataclasses import dataclass
 from typing import Any
 
-from disparo_campaign_api.segment_filters import Filter, parse_filter
+from disparo_campaign_api.segments.filters import Filter, parse_filter
 
 PREFIX = "predefined:"
 

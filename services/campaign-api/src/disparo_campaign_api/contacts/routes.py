@@ -11,7 +11,15 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_campaign_api.contacts import (
+from disparo_campaign_api.contacts.bulk_import import (
+    CsvContacts,
+    JsonContacts,
+    import_contacts,
+    parse_stream,
+)
+from disparo_campaign_api.contacts.consent import ConsentSource, consent_history, opt_in, opt_out
+from disparo_campaign_api.contacts.fields import FieldError
+from disparo_campaign_api.contacts.handlers import (
     Contact,
     ContactIn,
     ContactPatch,
@@ -19,14 +27,6 @@ from disparo_campaign_api.contacts import (
     list_contacts,
     update_contact,
     upsert_contact,
-)
-from disparo_campaign_api.contacts_consent import ConsentSource, consent_history, opt_in, opt_out
-from disparo_campaign_api.contacts_fields import FieldError
-from disparo_campaign_api.contacts_import import (
-    CsvContacts,
-    JsonContacts,
-    import_contacts,
-    parse_stream,
 )
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (

@@ -5,7 +5,7 @@ state, ``CampaignStarted``) in the claiming transaction: another replica skips t
 once it commits the row is no longer ``scheduled``. A person pressing start at the same moment
 waits on the same row lock and then finds the campaign running, so nothing is started twice.
 The same loop re-checks running campaigns for completion (see
-``campaign_handlers.complete_finished_campaigns``). ``now`` comes from an injected clock, so
+``handlers.complete_finished_campaigns``). ``now`` comes from an injected clock, so
 tests move time instead of sleeping.
 """
 
@@ -16,8 +16,8 @@ from uuid import UUID
 
 import asyncpg
 
-from disparo_campaign_api.campaign_handlers import SQL, complete_finished_campaigns, start_locked
 from disparo_campaign_api.campaign_settings import campaign_settings
+from disparo_campaign_api.campaigns.handlers import SQL, complete_finished_campaigns, start_locked
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.events import utc_now
 from disparo_shared.logging import get_logger

@@ -1,7 +1,7 @@
 """Campaign commands as plain handlers: create, edit, schedule, start, pause, resume, cancel.
 
 Each command locks the campaign row (``SELECT … FOR UPDATE``), asks the pure lifecycle
-(``campaigns.decide``) what may happen, writes the new state and stages the matching
+(``rules.decide``) what may happen, writes the new state and stages the matching
 ``Campaign*`` event in the outbox, all in the caller's transaction. Start also snapshots the
 audience into ``campaign_recipients`` in that same transaction, so two starts at once — two
 people, or a person and the scheduler on another replica — serialise on the row lock: the second
@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from disparo_campaign_api.campaign_message_ids import recipient_seq
-from disparo_campaign_api.campaigns import (
+from disparo_campaign_api.campaigns.message_ids import recipient_seq
+from disparo_campaign_api.campaigns.rules import (
     Command,
     DailySpread,
     IllegalTransition,
@@ -26,22 +26,27 @@ from disparo_campaign_api.campaigns import (
     State,
     decide,
 )
+from disparo_campaign_api.campaigns.templates import (
+    TemplateError,
+    load_template,
+    parse_template,
+    render_sql,
+)
 from disparo_campaign_api.pagination import decode_cursor, paginate
-from disparo_campaign_api.segment_filters import (
+from disparo_campaign_api.segments.filters import (
     Filter,
     FilterError,
     Parameters,
     filter_to_json,
     parse_filter,
 )
-from disparo_campaign_api.segments import (
+from disparo_campaign_api.segments.handlers import (
     audience_sql,
     checked_filter,
     not_found,
     parse_segment_id,
     segment_filter,
 )
-from disparo_campaign_api.templates import TemplateError, load_template, parse_template, render_sql
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignCompleted,
@@ -57,7 +62,7 @@ from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
 
-SQL = load_queries(Path(__file__).parent / "sql" / "campaigns.sql")
+SQL = load_queries(Path(__file__).parent / "queries.sql")
 # NOTIFY channel that wakes the fan-out worker when a campaign starts or resumes.
 FANOUT_CHANNEL = "disparo_campaign_fanout"
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]

@@ -2,7 +2,7 @@
 
 Every reply from a known contact counts as an interaction and moves ``last_contact_at`` (the
 engagement and last-contact segments read them). A reply that is an opt-out phrase
-(``optout.OptOutPhrases``) opts the sender out — creating a minimal contact when the phone is
+(``optout_words.OptOutPhrases``) opts the sender out — creating a minimal contact when the phone is
 unknown, so the refusal is kept even for someone never imported.
 """
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 
-from disparo_campaign_api.contacts_consent import ConsentSource, opt_out
-from disparo_campaign_api.optout import OptOutPhrases
+from disparo_campaign_api.contacts.consent import ConsentSource, opt_out
+from disparo_campaign_api.contacts.optout_words import OptOutPhrases
 from disparo_shared.events import MessageReceived
 from disparo_shared.inbox import first_delivery
 from disparo_shared.logging import get_logger
@@ -19,7 +19,7 @@ from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.queries import load_queries
 
 CONSUMER = "campaign-api.inbound-replies"
-Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+Q = load_queries(Path(__file__).parent / "queries.sql")
 
 log = get_logger(__name__)
 

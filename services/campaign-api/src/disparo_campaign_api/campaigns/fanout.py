@@ -6,7 +6,7 @@ chunk is one statement: Postgres renders the template per contact (``templates.r
 builds the ``MessagesRequested`` events and writes them to the outbox; then the campaign's
 ``fanout_cursor`` moves past the chunk, in the same transaction. A crash before commit leaves the
 cursor where it was and the chunk is redone with the same message ids (derived from campaign and
-seq, ``campaign_message_ids``), so there are no gaps and the dispatcher's dedupe on
+seq, ``message_ids``), so there are no gaps and the dispatcher's dedupe on
 ``message_id`` absorbs any replay. No recipient row passes through Python, so the worker's
 memory does not grow with the audience.
 
@@ -28,24 +28,26 @@ from typing import Any
 import asyncpg
 from opentelemetry import propagate
 
-from disparo_campaign_api.campaign_handlers import (
+from disparo_campaign_api.campaign_settings import campaign_settings
+from disparo_campaign_api.campaigns.handlers import (
     FANOUT_CHANNEL,
     SQL,
     complete_if_finished,
     daily_spread,
 )
-from disparo_campaign_api.campaign_message_ids import campaign_message_id
-from disparo_campaign_api.campaign_settings import campaign_settings
-from disparo_campaign_api.segment_filters import Parameters
+from disparo_campaign_api.campaigns.message_ids import campaign_message_id
+from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template, render_sql
+from disparo_campaign_api.segments.filters import Parameters
 from disparo_campaign_api.settings import CampaignApiSettings
-from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template, render_sql
 from disparo_shared.events import MessageKind, MessagesRequested, utc_now
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.runtime import Runtime
 
 MAX_MESSAGES_PER_EVENT = 2000
-MAX_EVENT_BYTES = 768 * 1024  # counted as body bytes + 420 per message (ids, phone, key, times)
+# counted as body, name, specialty and region bytes + 500 per message (ids, conversation,
+# phone, key, times)
+MAX_EVENT_BYTES = 768 * 1024
 
 log = get_logger(__name__)
 

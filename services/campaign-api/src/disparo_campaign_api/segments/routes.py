@@ -13,7 +13,7 @@ from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_sett
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
-from disparo_campaign_api.segments import (
+from disparo_campaign_api.segments.handlers import (
     create_segment,
     delete_segment,
     get_segment,

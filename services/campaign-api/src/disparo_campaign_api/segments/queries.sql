@@ -1,5 +1,5 @@
 -- Saved segments and audience queries. {audience} is replaced by the compiled filter
--- (segment_filters.audience_condition): whitelisted columns and $n placeholders only.
+-- (segments/filters.audience_condition): whitelisted columns and $n placeholders only.
 
 -- name: insert_segment
 -- Save a new segment.

@@ -13,12 +13,12 @@ from uuid import UUID
 
 import asyncpg
 
-from disparo_campaign_api.contacts import Contact, get_contact, to_contact
+from disparo_campaign_api.contacts.handlers import Contact, get_contact, to_contact
 from disparo_shared.events import ContactOptedIn, ContactOptedOut
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+Q = load_queries(Path(__file__).parent / "queries.sql")
 
 
 class ConsentSource(StrEnum):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-from disparo_campaign_api.campaign_handlers import complete_if_finished, record_outcome
+from disparo_campaign_api.campaigns.handlers import complete_if_finished, record_outcome
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import MessageFailed, MessageSent, subjects, utc_now

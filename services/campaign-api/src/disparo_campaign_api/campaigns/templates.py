@@ -203,7 +203,7 @@ def render_sql(
     """A SQL text expression equal to ``template.render(c, fallbacks)`` for a row of ``contacts c``.
 
     ``add_param(value, cast)`` registers a parameter and returns its placeholder (e.g.
-    ``segment_filters.Parameters.add``). Example: "Olá {nome}!" becomes ``left($1::text ||
+    ``segments.filters.Parameters.add``). Example: "Olá {nome}!" becomes ``left($1::text ||
     coalesce(nullif(left(btrim(c.name, …), 200), ''), $2::text) || $3::text, 4096)``.
     """
     pieces: list[str] = []

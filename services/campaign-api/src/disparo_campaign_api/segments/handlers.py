@@ -12,10 +12,9 @@ from uuid import UUID
 import asyncpg
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
-from disparo_campaign_api.capacity import estimate_send_seconds
 from disparo_campaign_api.pagination import decode_cursor, paginate
-from disparo_campaign_api.predefined_segments import PREDEFINED, PREFIX, find_predefined
-from disparo_campaign_api.segment_filters import (
+from disparo_campaign_api.segments.capacity import estimate_send_seconds
+from disparo_campaign_api.segments.filters import (
     Filter,
     FilterError,
     Parameters,
@@ -23,11 +22,12 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
+from disparo_campaign_api.segments.predefined import PREDEFINED, PREFIX, find_predefined
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
 
-SQL = load_queries(Path(__file__).parent / "sql" / "segments.sql")
+SQL = load_queries(Path(__file__).parent / "queries.sql")
 SAMPLE_SIZE = 10
 ESTIMATE_NOTE = (
     "estimated_send_seconds assumes the configured sender capacity and the campaign's max_per_day;"

@@ -10,7 +10,7 @@ import zoneinfo
 from functools import lru_cache
 from typing import Any
 
-from disparo_campaign_api.contacts_phones import normalize_phone_fast
+from disparo_campaign_api.contacts.phones import normalize_phone_fast
 from disparo_shared.phones import InvalidPhone
 
 MAX_TEXT = 200

@@ -11,7 +11,7 @@ from disparo_campaign_api.idempotency import (
     require_key,
     run_once,
 )
-from disparo_campaign_api.message_requests import SendMessage, request_message
+from disparo_campaign_api.messages.requests import SendMessage, request_message
 
 
 class MessagesController(Controller):

@@ -1,7 +1,7 @@
 """Bulk import of contacts, streamed: CSV or JSON in, one set-based upsert per batch out.
 
 A million-row file never sits in memory: the body is read chunk by chunk, split into records,
-cleaned (``contacts_fields``) and gathered into a batch of unique phones (a later row for the
+cleaned (``contacts.fields``) and gathered into a batch of unique phones (a later row for the
 same phone replaces the earlier one: last row wins). Each full batch is written by one
 statement (``upsert_contacts_batch``: ``unnest`` of eight columns into ``UPDATE … FROM`` plus
 ``INSERT … SELECT``) while the next batch is being parsed, so Postgres and Python work at once.
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from disparo_campaign_api.contacts_fields import (
+from disparo_campaign_api.contacts.fields import (
     FieldError,
     clean_attributes,
     clean_phone,
@@ -45,7 +45,7 @@ from disparo_campaign_api.contacts_fields import (
 )
 from disparo_shared.queries import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "contacts.sql")
+Q = load_queries(Path(__file__).parent / "queries.sql")
 UPSERT_BATCH = Q.upsert_contacts_batch.replace("{on_conflict}", "")
 UPSERT_BATCH_ON_CONFLICT = Q.upsert_contacts_batch.replace(
     "{on_conflict}", "ON CONFLICT (phone) DO NOTHING"
@@ -668,7 +668,7 @@ def _column_text(values: list[str | None]) -> str:
 
     Why not a text[] parameter: asyncpg checks every element of a list against abstract base
     classes, ~0.27 µs each (measured), ~2 µs a row over eight columns; this costs ~0.02 µs a
-    value. No field holds control characters (``contacts_fields``); the count makes sure, since
+    value. No field holds control characters (``contacts.fields``); the count makes sure, since
     a mark inside a value would shift the rows after it.
     """
     text = VALUE_MARK + VALUE_MARK.join(
