@@ -52,11 +52,12 @@ def with_database(url: str, database: str) -> str:
 
 def all_service_specs() -> list[ServiceSpec]:
     from disparo_campaign_api.spec import SPEC as campaign_api
+    from disparo_console.spec import SPEC as console
     from disparo_dispatcher.spec import SPEC as dispatcher
     from disparo_followup.spec import SPEC as followup
     from disparo_reporting.spec import SPEC as reporting
 
-    return [campaign_api, dispatcher, followup, reporting]
+    return [campaign_api, dispatcher, followup, reporting, console]
 
 
 @pytest.fixture(scope="session")
