@@ -37,6 +37,7 @@ _COLOURS = {
     "reporting": "green",
     "followup": "yellow",
     "campaign-api": "blue",
+    "console": "bright_white",
 }
 
 
@@ -89,6 +90,9 @@ class DevStackSettings(BaseSettings):
     simulator_port: int = Field(
         8025, validation_alias="SIM_PORT", description="WhatsApp simulator HTTP port."
     )
+    console_port: int = Field(
+        8080, validation_alias="DISPARO_CONSOLE_PORT", description="console (web pages) HTTP port."
+    )
     always_open_send_window: bool = Field(
         True,
         validation_alias="DISPARO_DEV_ALWAYS_OPEN",
@@ -103,17 +107,36 @@ class DevStackSettings(BaseSettings):
             dispatcher=self.dispatcher_port,
             followup=self.followup_port,
             simulator=self.simulator_port,
+            console=self.console_port,
         )
 
 
 def service_specs() -> list[ServiceSpec]:
-    """The four services' identities: schema and migrations of each."""
+    """The four services' and the console's identities: schema and migrations of each."""
     from disparo_campaign_api.spec import SPEC as campaign_api
+    from disparo_console.spec import SPEC as console
     from disparo_dispatcher.spec import SPEC as dispatcher
     from disparo_followup.spec import SPEC as followup
     from disparo_reporting.spec import SPEC as reporting
 
-    return [campaign_api, dispatcher, followup, reporting]
+    return [campaign_api, dispatcher, followup, reporting, console]
+
+
+async def first_console_admin(database_url: str) -> str | None:
+    """The console's first admin's password when this run created it (shown once), else None."""
+    from disparo_console.auth.users import ensure_first_admin
+    from disparo_console.spec import SPEC as console
+    from disparo_shared.db import create_pool
+    from disparo_shared.events import utc_now
+    from disparo_shared.settings import DatabaseSettings
+
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=1), console.schema
+    )
+    try:
+        return await ensure_first_admin(pool, utc_now())
+    finally:
+        await pool.close()
 
 
 async def migrate_all(database_url: str) -> dict[str, list[str]]:
@@ -202,7 +225,7 @@ class DevStack:
             raise ProcessFailed(
                 "ports already in use: " + ", ".join(taken) + ". Stop what holds them or set "
                 "DISPARO_CAMPAIGN_API_PORT / DISPARO_REPORTING_PORT / DISPARO_DISPATCHER_PORT / "
-                "DISPARO_FOLLOWUP_PORT / SIM_PORT."
+                "DISPARO_FOLLOWUP_PORT / SIM_PORT / DISPARO_CONSOLE_PORT."
             )
 
     def _service_env(self) -> dict[str, str]:
@@ -219,7 +242,10 @@ class DevStack:
         table.add_column("API docs / inspection", no_wrap=True)
         for process in self._processes:
             spec = process.spec
-            docs = f"{spec.url}{spec.docs_path}" if spec.docs_path else f"{spec.url}/_sim/sends"
+            if spec.docs_path:
+                docs = f"{spec.url}{spec.docs_path}"
+            else:
+                docs = f"{spec.url}/_sim/sends" if spec.name == "simulator" else ""
             table.add_row(spec.name, spec.url, docs)
         table.add_row("postgres", _hide_password(database_url), "")
         table.add_row("nats", nats_url, "")
@@ -256,6 +282,7 @@ class DevStack:
         self._say(f"migrations: {count} applied" if count else "migrations: up to date")
         asyncio.run(declare_streams(NatsSettings(url=nats_url)))
         self._say("streams declared")
+        admin_password = asyncio.run(first_console_admin(database_url))
 
         specs = stack_processes(
             ports,
@@ -264,6 +291,7 @@ class DevStack:
             evolution_numbers=self.evolution_numbers,
             cloud_numbers=self.cloud_numbers,
             common_env=self._service_env(),
+            with_console=True,
         )
         base_env = {k: v for k, v in self.base_env.items() if k not in ("DATABASE_URL", "NATS_URL")}
         self._processes = [ManagedProcess(spec, self._sink, base_env) for spec in specs]
@@ -286,6 +314,13 @@ class DevStack:
             "-H 'Content-Type: application/json' -H 'Idempotency-Key: hello-1' "
             '-d \'{"phone": "+5511987654321", "body": "Olá!"}\''
         )
+        if admin_password:
+            self._say(
+                f"console: {ports.url('console')} — first admin created: user 'admin', password "
+                f"{admin_password} (shown only this once; add users on the Usuários page)"
+            )
+        else:
+            self._say(f"console: {ports.url('console')} (log in with a user created earlier)")
         self._say("Ctrl-C stops everything")
         while not self._stop.wait(0.5):
             for process in self._processes:

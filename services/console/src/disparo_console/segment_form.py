@@ -44,10 +44,10 @@ class SegmentForm:
     max_per_day: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
-    def filter(self) -> dict[str, Any] | None:
-        """The filter of the filled rows, or None when no row is filled."""
+    def filter(self) -> dict[str, Any]:
+        """The filter of the filled rows; with none filled, ``{"all": []}`` (every doctor)."""
         conditions = [c for c in (_condition(r) for r in self.rows) if c is not None]
-        return {self.combinator: conditions} if conditions else None
+        return {self.combinator: conditions} if conditions else {"all": []}
 
     def max_per_day_value(self) -> int | None:
         return (

@@ -56,7 +56,8 @@ async def _campaign_view(request: Request, campaign_id: str) -> dict[str, Any]:
         "report": report,
         "funnel": build_funnel(campaign, report),
         "hours": _hourly(report, console(request).zone),
-        "live": campaign["state"] in ("scheduled", "running", "paused"),
+        # A finished campaign keeps changing: deliveries, reads and replies arrive for days.
+        "live": campaign["state"] in ("scheduled", "running", "paused", "completed"),
         "commands": [c for c, states in COMMANDS.items() if campaign["state"] in states],
     }
 

@@ -102,7 +102,7 @@ async def create_draft(request: Request) -> Response:
     if form.segment_id:
         fields["segment_id"] = form.segment_id
     else:
-        fields["filter"] = form.filter() or {"all": []}
+        fields["filter"] = form.filter()
     if form.max_per_day_value():
         fields["max_per_day"] = form.max_per_day_value()
     try:

@@ -27,7 +27,11 @@
       var label = table.querySelector("thead th:last-child").textContent;
       new uPlot({
         width: Math.min(target.clientWidth || 640, 900), height: 220,
-        series: [{}, { label: label, stroke: "#0b5cad", fill: "rgba(11,92,173,0.15)" }],
+        scales: { x: { time: true, range: function (u, min, max) { return [min - 3600, max + 3600]; } },
+                  y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } } },
+        series: [{ label: table.querySelector("thead th").textContent },
+                 { label: label, stroke: "#0b5cad", fill: "rgba(11,92,173,0.15)",
+                   points: { show: true, size: 6 } }],
         axes: [{}, {}]
       }, [xs, ys], target);
     });
