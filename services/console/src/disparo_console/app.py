@@ -84,6 +84,19 @@ def _error_page(status: int, message_key: str) -> Callable[[Request, Exception],
     return handle
 
 
+def _unexpected(request: Request, exc: Exception) -> Response:
+    """Anything else: logged with its traceback, and a page that says so (never a stack trace)."""
+    log.exception("page failed", path=request.url.path, error=type(exc).__name__)
+    return page(
+        request,
+        "error.html",
+        status_code=500,
+        message_key="error.unexpected",
+        service=None,
+        problem=None,
+    )
+
+
 def create_app(
     kernel: KernelSettings, settings: ConsoleSettings, clock: Callable[[], datetime] = utc_now
 ) -> Litestar:
@@ -147,6 +160,7 @@ def create_app(
             PermissionDeniedException: _error_page(403, "error.forbidden"),
             ApiError: _error_page(502, "error.service_refused"),
             ServiceUnavailable: _error_page(503, "error.service_down"),
+            Exception: _unexpected,
         },
         openapi_config=None,
         lifespan=[lifespan],

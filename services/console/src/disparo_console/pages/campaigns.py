@@ -56,22 +56,32 @@ async def _campaign_view(request: Request, campaign_id: str) -> dict[str, Any]:
         "report": report,
         "funnel": build_funnel(campaign, report),
         "hours": _hourly(report, console(request).zone),
+        "series": SERIES,
+        "errors": [
+            {**error, "sender": group.get("sender")}
+            for group in (report or {}).get("errors_by_sender", [])
+            for error in group.get("errors", [])
+        ],
         # A finished campaign keeps changing: deliveries, reads and replies arrive for days.
         "live": campaign["state"] in ("scheduled", "running", "paused", "completed"),
         "commands": [c for c, states in COMMANDS.items() if campaign["state"] in states],
     }
 
 
+SERIES = ("sent", "delivered", "read", "replied")
+
+
 def _hourly(report: dict | None, zone: Any) -> list[dict[str, Any]]:
-    """Sends per hour in the console's zone: [{"label": "04/12 14h", "epoch": …, "sent": 120}]."""
+    """reporting's hourly series in the console's zone, e.g.
+    [{"label": "04/12 14h", "epoch": 1796490000, "values": [120, 110, 60, 9]}]."""
     out = []
-    for entry in (report or {}).get("sends_per_hour", []):
-        hour = datetime.fromisoformat(entry["hour"]).astimezone(zone)
+    for point in (report or {}).get("hourly", []):
+        hour = datetime.fromisoformat(point["start"]).astimezone(zone)
         out.append(
             {
                 "label": hour.strftime("%d/%m %Hh"),
                 "epoch": int(hour.timestamp()),
-                "sent": entry["sent"],
+                "values": [point.get(key, 0) for key in SERIES],
             }
         )
     return out

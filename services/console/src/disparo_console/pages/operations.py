@@ -39,9 +39,13 @@ async def failures_page(request: Request) -> Template:
         *(svc.reporting.campaign_report(c["id"]) for c in listing["items"])
     )
     failing = [
-        {"campaign": c, "report": r}
+        {
+            "campaign": c,
+            "dead": r["funnel"]["dead"],
+            "errors": [e for group in r.get("errors_by_sender", []) for e in group["errors"]],
+        }
         for c, r in zip(listing["items"], reports, strict=True)
-        if r and (r["funnel"]["dead"] or r["top_errors"])
+        if r and (r["funnel"]["dead"] or r.get("errors_by_sender"))
     ]
     return page(
         request,

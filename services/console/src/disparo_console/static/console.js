@@ -18,22 +18,29 @@
     tables.forEach(function (table) {
       var target = document.querySelector("[data-chart-for='" + table.id + "']");
       if (!target || typeof uPlot === "undefined") { return; }
-      var xs = [], ys = [];
+      var headers = [].map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent; });
+      var columns = [[]];
+      for (var c = 1; c < headers.length; c++) { columns.push([]); }
       table.querySelectorAll("tbody tr").forEach(function (row) {
-        xs.push(Number(row.getAttribute("data-x")));
-        ys.push(Number(row.getAttribute("data-y")));
+        columns[0].push(Number(row.getAttribute("data-x")));
+        row.querySelectorAll("td[data-y]").forEach(function (cell, i) {
+          columns[i + 1].push(Number(cell.getAttribute("data-y")));
+        });
       });
+      var colours = ["#0b5cad", "#1e7d32", "#7a4500", "#b00020"];
+      var series = [{ label: headers[0] }];
+      for (var s = 1; s < headers.length; s++) {
+        series.push({ label: headers[s], stroke: colours[(s - 1) % colours.length], width: 2,
+                      points: { show: true, size: 5 } });
+      }
       target.textContent = "";
-      var label = table.querySelector("thead th:last-child").textContent;
       new uPlot({
-        width: Math.min(target.clientWidth || 640, 900), height: 220,
+        width: Math.min(target.clientWidth || 640, 900), height: 240,
         scales: { x: { time: true, range: function (u, min, max) { return [min - 3600, max + 3600]; } },
                   y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } } },
-        series: [{ label: table.querySelector("thead th").textContent },
-                 { label: label, stroke: "#0b5cad", fill: "rgba(11,92,173,0.15)",
-                   points: { show: true, size: 6 } }],
+        series: series,
         axes: [{}, {}]
-      }, [xs, ys], target);
+      }, columns, target);
     });
   }
 
