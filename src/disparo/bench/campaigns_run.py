@@ -9,7 +9,7 @@ WhatsApp.
 
 The phases, each timed from the benchmark's side:
 
-1. import — ``fake_contacts.generate_contacts_csv`` written to a file first, then streamed from
+1. import — ``contacts.fake.generate_contacts_csv`` written to a file first, then streamed from
    it as the body of ``POST /v1/contacts/import`` (chunked), until the answer;
 2. previews — ``POST /v1/segments/preview`` with three conditions and an OR group, one request
    at a time;
@@ -47,7 +47,7 @@ from disparo.bench.servers import BenchServers, bench_servers
 from disparo.bench.stack import LogFiles
 from disparo.embedded import free_port
 from disparo.processes import ManagedProcess, ProcessSpec, StackPorts, stack_processes, stop_all
-from disparo_campaign_api.fake_contacts import generate_contacts_csv
+from disparo_campaign_api.contacts.fake import generate_contacts_csv
 from disparo_dispatcher.spec import SPEC as DISPATCHER
 from disparo_shared.queries import load_queries
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from disparo_campaign_api.templates import DEFAULT_FALLBACKS
+from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS
 
 
 class CampaignSettings(BaseSettings):

@@ -7,10 +7,10 @@ Handlers may declare these dependencies by name (provided in ``app.py``): ``pool
 
 from litestar.types import ControllerRouterHandler
 
-from disparo_campaign_api.campaigns_controller import CampaignsController
-from disparo_campaign_api.contacts_api import ContactsController
-from disparo_campaign_api.messages_api import MessagesController
-from disparo_campaign_api.segments_controller import SegmentsController
+from disparo_campaign_api.campaigns.routes import CampaignsController
+from disparo_campaign_api.contacts.routes import ContactsController
+from disparo_campaign_api.messages.routes import MessagesController
+from disparo_campaign_api.segments.routes import SegmentsController
 
 ROUTES: list[ControllerRouterHandler] = [
     MessagesController,

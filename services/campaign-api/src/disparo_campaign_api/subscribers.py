@@ -6,9 +6,9 @@ A registration is ``def register(runtime, settings) -> None`` that decorates a h
 
 from collections.abc import Callable
 
-from disparo_campaign_api.campaign_outcomes import subscribe_campaign_outcomes
-from disparo_campaign_api.inbound_replies import handle_inbound_reply
-from disparo_campaign_api.optout import OptOutPhrases
+from disparo_campaign_api.campaigns.outcomes import subscribe_campaign_outcomes
+from disparo_campaign_api.contacts.inbound_replies import handle_inbound_reply
+from disparo_campaign_api.contacts.optout_words import OptOutPhrases
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import MessageReceived, subjects

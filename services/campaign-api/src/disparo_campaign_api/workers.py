@@ -6,9 +6,9 @@ runtime restarts it after a crash (``disparo_shared.runtime.supervise``). Append
 
 from collections.abc import Awaitable, Callable
 
-from disparo_campaign_api.fanout import campaign_fanout
+from disparo_campaign_api.campaigns.fanout import campaign_fanout
+from disparo_campaign_api.campaigns.scheduler import campaign_scheduler
 from disparo_campaign_api.housekeeping import prune_expired_records
-from disparo_campaign_api.scheduler import campaign_scheduler
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.runtime import Runtime
 

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from disparo_campaign_api.campaign_handlers import (
+from disparo_campaign_api.campaigns.handlers import (
     SQL,
     CampaignFields,
     CreateCampaign,
@@ -21,9 +21,9 @@ from disparo_campaign_api.campaign_handlers import (
     start_campaign,
     update_campaign,
 )
-from disparo_campaign_api.scheduler import start_due_campaigns
-from disparo_campaign_api.segment_filters import parse_filter
-from disparo_campaign_api.segments import audience_sql, create_segment, delete_segment
+from disparo_campaign_api.campaigns.scheduler import start_due_campaigns
+from disparo_campaign_api.segments.filters import parse_filter
+from disparo_campaign_api.segments.handlers import audience_sql, create_segment, delete_segment
 from disparo_shared.db import create_pool
 from disparo_shared.problems import Problem
 from disparo_shared.settings import DatabaseSettings

@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from disparo_campaign_api.contacts_import import CsvContacts, import_contacts, parse_stream
+from disparo_campaign_api.contacts.bulk_import import CsvContacts, import_contacts, parse_stream
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_campaign_api.spec import SPEC
 from disparo_campaign_api.testing import AUTH, api_client

@@ -1,7 +1,7 @@
 """A large import leaves contacts vacuumed and analysed: segment counts are index-only at once."""
 
-from disparo_campaign_api import contacts_import
-from disparo_campaign_api.fake_contacts import generate_contacts_csv
+from disparo_campaign_api.contacts import bulk_import as contacts_import
+from disparo_campaign_api.contacts.fake import generate_contacts_csv
 from disparo_campaign_api.testing import AUTH, api_client
 
 CSV = {**AUTH, "Content-Type": "text/csv"}

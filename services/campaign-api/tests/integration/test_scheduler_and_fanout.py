@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from disparo_campaign_api.campaign_handlers import (
+from disparo_campaign_api.campaigns.fanout import FanoutSettings, fan_out_next_chunk
+from disparo_campaign_api.campaigns.handlers import (
     CreateCampaign,
     create_campaign,
     pause_campaign,
@@ -17,13 +18,18 @@ from disparo_campaign_api.campaign_handlers import (
     schedule_campaign,
     start_campaign,
 )
-from disparo_campaign_api.campaign_message_ids import campaign_message_id
-from disparo_campaign_api.campaign_outcomes import handle_message_failed, handle_message_sent
-from disparo_campaign_api.fanout import FanoutSettings, fan_out_next_chunk
-from disparo_campaign_api.scheduler import scheduler_tick, start_due_campaigns
-from disparo_campaign_api.templates import DEFAULT_FALLBACKS, load_template
+from disparo_campaign_api.campaigns.message_ids import campaign_message_id
+from disparo_campaign_api.campaigns.outcomes import handle_message_failed, handle_message_sent
+from disparo_campaign_api.campaigns.scheduler import scheduler_tick, start_due_campaigns
+from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageFailed, MessageKind, MessageSent, MessagesRequested
+from disparo_shared.events import (
+    MessageFailed,
+    MessageKind,
+    MessageSent,
+    MessagesRequested,
+    campaign_conversation_id,
+)
 from disparo_shared.settings import DatabaseSettings
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -116,6 +122,13 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["campaign_id"] == str(cid)
     assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
     assert sample["body"].startswith("Olá Dra., H")
+    # each message opens the doctor's conversation for the campaign, the id every service derives
+    for m in messages:
+        assert m["conversation_id"] == str(campaign_conversation_id(cid, UUID(m["contact_id"])))
+    # the doctor as targeted travels along, so reports never read this schema
+    n = int(sample["phone"][-8:])
+    assert sample["contact_name"] == f"Dra. Ana {n}"
+    assert sample["recipient"] == {"specialty": "Anestesiologia", "region": "ABC"}
     stored_ids = {
         str(campaign_message_id(cid, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
@@ -155,6 +168,9 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
     messages = [m for r in rows for m in MessagesRequested.model_validate(r["payload"]).messages]
     template = load_template(source)
     contacts = await pool.fetch("SELECT id, name, phone FROM contacts")
+    assert {m.contact_id: m.contact_name for m in messages} == {
+        c["id"]: c["name"] for c in contacts
+    }
     assert {m.contact_id: (m.phone, m.body) for m in messages} == {
         c["id"]: (
             c["phone"],
@@ -204,7 +220,7 @@ async def test_a_crashed_chunk_is_redone_with_the_same_message_ids(pool, monkeyp
         for r in await pool.fetch("SELECT seq FROM campaign_recipients")
     }
 
-    from disparo_campaign_api import fanout
+    from disparo_campaign_api.campaigns import fanout
 
     real_sql = fanout.SQL
 

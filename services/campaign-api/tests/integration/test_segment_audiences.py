@@ -5,7 +5,7 @@ from uuid import UUID
 
 import pytest
 
-from disparo_campaign_api.segments import (
+from disparo_campaign_api.segments.handlers import (
     create_segment,
     delete_segment,
     get_segment,

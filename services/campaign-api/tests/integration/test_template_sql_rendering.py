@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from disparo_campaign_api.segment_filters import Parameters
-from disparo_campaign_api.templates import load_template, render_sql
+from disparo_campaign_api.campaigns.templates import load_template, render_sql
+from disparo_campaign_api.segments.filters import Parameters
 from disparo_shared.db import create_pool
 from disparo_shared.settings import DatabaseSettings
 

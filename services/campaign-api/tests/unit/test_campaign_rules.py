@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from disparo_campaign_api.campaigns import (
+from disparo_campaign_api.campaigns.rules import (
     Command,
     DailySpread,
     IllegalTransition,
@@ -13,7 +13,7 @@ from disparo_campaign_api.campaigns import (
     State,
     decide,
 )
-from disparo_campaign_api.capacity import estimate_send_seconds
+from disparo_campaign_api.segments.capacity import estimate_send_seconds
 
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -110,7 +110,7 @@ def test_estimate_of_send_time():
 def test_campaign_message_ids_are_stable_invertible_and_version_8():
     from uuid import uuid4
 
-    from disparo_campaign_api.campaign_message_ids import campaign_message_id, recipient_seq
+    from disparo_campaign_api.campaigns.message_ids import campaign_message_id, recipient_seq
 
     campaign, other = uuid4(), uuid4()
     for seq in (1, 2, 999_999, 2**62 - 1):

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from disparo_campaign_api.contacts_fields import FieldError
-from disparo_campaign_api.contacts_import import (
+from disparo_campaign_api.contacts.bulk_import import (
     CsvContacts,
     CsvRecordSplitter,
     ImportRow,
@@ -19,6 +18,7 @@ from disparo_campaign_api.contacts_import import (
     canonical_column,
     clean_row,
 )
+from disparo_campaign_api.contacts.fields import FieldError
 
 
 def _feed_in_pieces(parser, text: str, size: int):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from disparo_campaign_api.optout import OptOutPhrases, normalize_text
+from disparo_campaign_api.contacts.optout_words import OptOutPhrases, normalize_text
 from disparo_campaign_api.settings import DEFAULT_OPT_OUT_PHRASES
 
 PHRASES = OptOutPhrases(DEFAULT_OPT_OUT_PHRASES)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disparo_campaign_api.contacts_phones import normalize_phone_fast
+from disparo_campaign_api.contacts.phones import normalize_phone_fast
 from disparo_shared.phones import InvalidPhone, normalize_phone
 
 

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disparo_campaign_api.predefined_segments import PREDEFINED
-from disparo_campaign_api.segment_filters import (
+from disparo_campaign_api.segments.filters import (
     DaysAgo,
     FilterError,
     Group,
@@ -18,6 +17,7 @@ from disparo_campaign_api.segment_filters import (
     filter_to_json,
     parse_filter,
 )
+from disparo_campaign_api.segments.predefined import PREDEFINED
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

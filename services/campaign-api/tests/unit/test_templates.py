@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disparo_campaign_api.templates import (
+from disparo_campaign_api.campaigns.templates import (
     MAX_BODY_LENGTH,
     TemplateError,
     load_template,

@@ -59,3 +59,9 @@ IN_DOUBT_LOOKUPS = Counter(
     "Searches of a provider's sent messages for doubtful sends: answered or failed.",
     ["result"],
 )
+TABLE_CARE = Counter(
+    "disparo_dispatcher_table_care_total",
+    "Vacuum and analyse passes the dispatcher ran on its hot tables because autovacuum had not "
+    "(table_care.py), by table and action.",
+    ["table", "action"],
+)

@@ -14,11 +14,14 @@ from disparo_shared.events.campaigns import (
 from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
 from disparo_shared.events.conversations import (
     Controller,
+    ConversationControlChanged,
     ConversationStage,
     ConversationStageChanged,
+    campaign_conversation_id,
 )
 from disparo_shared.events.messages import (
     EnqueuedMessage,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -27,6 +30,7 @@ from disparo_shared.events.messages import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    RecipientSnapshot,
     RequestedMessage,
 )
 
@@ -42,9 +46,11 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Controller",
+    "ConversationControlChanged",
     "ConversationStage",
     "ConversationStageChanged",
     "Event",
+    "MessageCancelled",
     "MessageDelivered",
     "EnqueuedMessage",
     "MessagesEnqueued",
@@ -54,6 +60,8 @@ __all__ = [
     "MessageReceived",
     "MessageSent",
     "MessagesRequested",
+    "RecipientSnapshot",
     "RequestedMessage",
+    "campaign_conversation_id",
     "utc_now",
 ]

@@ -1,0 +1,329 @@
+"""HTTP edge of contacts: CRUD, list with filters, opt-out/opt-in, and the streamed bulk import."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, ConfigDict, Field
+
+from disparo_campaign_api.contacts.bulk_import import (
+    CsvContacts,
+    JsonContacts,
+    import_contacts,
+    parse_stream,
+)
+from disparo_campaign_api.contacts.consent import ConsentSource, consent_history, opt_in, opt_out
+from disparo_campaign_api.contacts.fields import FieldError
+from disparo_campaign_api.contacts.handlers import (
+    Contact,
+    ContactIn,
+    ContactPatch,
+    get_contact,
+    list_contacts,
+    update_contact,
+    upsert_contact,
+)
+from disparo_campaign_api.dependencies import Clock, Pool, Settings
+from disparo_campaign_api.idempotency import (
+    IdempotencyKeyHeader,
+    check_key,
+    find_stored,
+    key_reused,
+    remember,
+    run_once,
+)
+from disparo_campaign_api.pagination import check_limit
+from disparo_shared.access import caller_grants
+from disparo_shared.privacy import mask_phone
+from disparo_shared.problems import Problem, invalid
+
+IMPORT_SCOPE = "POST /v1/contacts/import"
+CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
+JSON_TYPES = {
+    "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
+    "application/x-jsonlines", "application/jsonlines",
+}  # fmt: skip
+
+
+PHONES_SCOPE = "contacts:phones"
+
+
+def _shown(request: Request, contact: Contact) -> Contact:
+    """The contact as this caller may see it: the phone in clear only with contacts:phones."""
+    if caller_grants(request, PHONES_SCOPE):
+        return contact
+    return contact.model_copy(update={"phone": mask_phone(contact.phone)})
+
+
+class ContactPage(BaseModel):
+    items: list[Contact]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class OptOutRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, examples=["asked by phone call"])
+
+
+class OptInRequest(BaseModel):
+    """Opting a doctor back in needs proof they agreed: where the consent is recorded (LGPD)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    consent_reference: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Where the doctor's consent is kept: a signed term's id, a ticket, a URL.",
+        examples=["termo-2025-118"],
+    )
+    reason: str | None = Field(None, max_length=500, examples=["consent renewed in writing"])
+
+
+class ConsentChange(BaseModel):
+    action: str
+    reason: str | None
+    source: str
+    source_ref: str | None
+    event_id: UUID
+    occurred_at: datetime
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="Spreadsheet row (CSV header is row 1) or JSON position from 1.")
+    field: str
+    reason: str
+
+
+class ImportAnswer(BaseModel):
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates: int = Field(description="Rows replaced by a later row with the same phone.")
+    invalid: int
+    errors: list[ImportRowError]
+    errors_truncated: bool
+
+
+def _dump(contact: Contact) -> dict[str, Any]:
+    return contact.model_dump(mode="json")
+
+
+class ContactsController(Controller):
+    path = "/v1/contacts"
+    tags = ["contacts"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"resource": "contacts"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
+
+    @post("/", summary="Create or update a contact by phone", status_code=200)
+    async def upsert(
+        self, data: JSONBody[ContactIn], pool: Pool, idempotency_key: IdempotencyKeyHeader = None
+    ) -> Response[Contact]:
+        """201 when created, 200 when the phone already existed
+        (omitted fields keep their value).
+        """
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
+            contact, created = await upsert_contact(conn, data)
+            return (201 if created else 200), _dump(contact)
+
+        stored = await run_once(
+            pool,
+            scope="POST /v1/contacts",
+            key=check_key(idempotency_key),
+            request_body=data.model_dump(mode="json", exclude_unset=True),
+            work=work,
+        )
+        return stored.to_response()
+
+    @get("/{contact_id:uuid}", summary="Read a contact")
+    async def read(self, request: Request, contact_id: FromPath[UUID], pool: Pool) -> Contact:
+        """The phone is masked unless the key holds ``contacts:phones``."""
+        return _shown(request, await get_contact(pool, contact_id))
+
+    @patch("/{contact_id:uuid}", summary="Change some fields of a contact")
+    async def change(
+        self, contact_id: FromPath[UUID], data: JSONBody[ContactPatch], pool: Pool
+    ) -> Contact:
+        async with pool.acquire() as conn:
+            return await update_contact(conn, contact_id, data)
+
+    @get("/", summary="List contacts (filters, cursor pagination)")
+    async def search(
+        self,
+        request: Request,
+        pool: Pool,
+        settings: Settings,
+        specialty: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        tag: FromQuery[list[str] | None] = None,
+        opted_out: FromQuery[bool | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> ContactPage:
+        """Filters combine with AND; several ``tag`` require all of them. Phones are masked
+        unless the key holds ``contacts:phones``."""
+        page = await list_contacts(
+            pool,
+            specialty=specialty,
+            region=region,
+            status=status,
+            tags=tag,
+            opted_out=opted_out,
+            limit=check_limit(limit, settings.page_max_limit),
+            cursor=cursor,
+        )
+        items = [_shown(request, contact) for contact in page.items]
+        return ContactPage(items=items, next_cursor=page.next_cursor)
+
+    @post("/{contact_id:uuid}/opt-out", summary="Opt a contact out (LGPD)", status_code=200)
+    async def request_opt_out(
+        self,
+        contact_id: FromPath[UUID],
+        data: JSONBody[OptOutRequest],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Contact]:
+        """No message is sent to the contact afterwards; publishes ``contact.opted_out``.
+        Opting out an opted-out contact changes nothing."""
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
+            contact = await opt_out(
+                conn, contact_id, reason=data.reason, source=ConsentSource.API, at=clock()
+            )
+            return 200, _dump(contact)
+
+        stored = await run_once(
+            pool,
+            scope=f"POST /v1/contacts/{contact_id}/opt-out",
+            key=check_key(idempotency_key),
+            request_body=data.model_dump(mode="json"),
+            work=work,
+        )
+        return stored.to_response()
+
+    @post("/{contact_id:uuid}/opt-in", summary="Opt a contact back in", status_code=200)
+    async def request_opt_in(
+        self,
+        contact_id: FromPath[UUID],
+        data: JSONBody[OptInRequest],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Contact]:
+        """Publishes ``contact.opted_in``; kept in the contact's consent history with its
+        ``consent_reference`` (as ``source_ref``)."""
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
+            contact = await opt_in(
+                conn,
+                contact_id,
+                reason=data.reason,
+                source=ConsentSource.API,
+                at=clock(),
+                consent_reference=data.consent_reference,
+            )
+            return 200, _dump(contact)
+
+        stored = await run_once(
+            pool,
+            scope=f"POST /v1/contacts/{contact_id}/opt-in",
+            key=check_key(idempotency_key),
+            request_body=data.model_dump(mode="json"),
+            work=work,
+        )
+        return stored.to_response()
+
+    @get("/{contact_id:uuid}/consent", summary="The contact's opt-out/opt-in history")
+    async def consent(self, contact_id: FromPath[UUID], pool: Pool) -> list[ConsentChange]:
+        return [ConsentChange(**change) for change in await consent_history(pool, contact_id)]
+
+    @post(
+        "/import",
+        summary="Bulk import (CSV, JSON array or NDJSON), streamed",
+        status_code=200,
+        request_max_body_size=None,  # bounded by settings.import_max_body_bytes while streaming
+    )
+    async def import_(
+        self,
+        request: Request,
+        pool: Pool,
+        settings: Settings,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[ImportAnswer]:
+        """Upserts by phone, 5,000 rows per statement, without holding the file in memory.
+
+        ``Content-Type: text/csv`` (header row; `,`, `;` or tab; columns phone, name, specialty,
+        region, tags (`|`/`;`/`,` separated), status, time_zone, attributes (JSON); any other
+        column becomes a custom attribute) or `application/json` (an array of objects) or
+        `application/x-ndjson`. Invalid rows are counted and listed (the first 1,000) with their
+        row and reason; valid rows are kept. Empty cells keep stored values; opt-outs stay.
+        """
+        media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media_type in CSV_TYPES:
+            parser: CsvContacts | JsonContacts = CsvContacts(settings.import_max_row_bytes)
+        elif media_type in JSON_TYPES:
+            parser = JsonContacts(settings.import_max_row_bytes)
+        else:
+            raise Problem(
+                415,
+                "Unsupported media type",
+                "Content-Type: send text/csv, application/json or application/x-ndjson",
+                errors=[
+                    {
+                        "field": "header.Content-Type",
+                        "reason": "text/csv, application/json or application/x-ndjson",
+                    }
+                ],
+            )
+        key = check_key(idempotency_key)
+        body_hash = hashlib.sha256()
+        body = _bounded(request.stream(), settings.import_max_body_bytes, body_hash)
+        if key is not None and (stored := await find_stored(pool, IMPORT_SCOPE, key)) is not None:
+            async for _ in body:  # hash the body to tell a retry from a reuse of the key
+                pass
+            if stored[0] != body_hash.hexdigest():
+                raise key_reused()
+            return stored[1].to_response()
+        try:
+            result = await import_contacts(
+                pool,
+                parse_stream(body, parser),
+                batch_size=settings.import_batch_size,
+                max_listed_errors=settings.import_max_listed_errors,
+                writers=settings.import_writers,
+            )
+        except FieldError as exc:
+            raise invalid(exc.field, exc.reason) from None
+        answer = result.as_dict()
+        if key is not None:
+            await remember(
+                pool,
+                scope=IMPORT_SCOPE,
+                key=key,
+                body_hash=body_hash.hexdigest(),
+                status_code=200,
+                body=answer,
+            )
+        return Response(answer, status_code=200)
+
+
+async def _bounded(
+    chunks: AsyncIterator[bytes], max_bytes: int, body_hash: Any
+) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > max_bytes:
+            raise Problem(
+                413, "Import too large", f"body: at most {max_bytes} bytes; split the file"
+            )
+        body_hash.update(chunk)
+        yield chunk
