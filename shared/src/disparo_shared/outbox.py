@@ -18,6 +18,7 @@ from opentelemetry import propagate
 from disparo_shared.events.base import Event
 from disparo_shared.logging import get_logger
 from disparo_shared.streams import qualified
+from disparo_shared.waiting import wait_for_event
 
 NOTIFY_CHANNEL = "disparo_outbox"
 
@@ -79,10 +80,7 @@ class OutboxRelay:
                     log.warning("outbox relay batch failed; retrying", error=str(exc))
                     published = 0
                 if published == 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-                    except TimeoutError:
-                        pass
+                    await wait_for_event(self._wake, self._poll_seconds)
         finally:
             await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             await self._pool.release(listener)

@@ -25,6 +25,15 @@ class DeploymentSettings(BaseSettings):
         description="production (default), dev (set by `disparo dev` and benchmarks) or test"
         " (set by the test fixtures); only dev and test run with missing or public secrets.",
     )
+    stop_seconds: float = Field(
+        20.0,
+        gt=0,
+        validation_alias=AliasChoices("DISPARO_STOP_SECONDS", "stop_seconds"),
+        description="Upper bound of a service's stop after SIGTERM: in-flight HTTP requests, "
+        "then workers (drain sends, flush results, give leases back), broker, NATS and pool; "
+        "what overruns is abandoned (leases and unacked events pass to others). Keep it below "
+        "Kubernetes' terminationGracePeriodSeconds minus the preStop pause.",
+    )
 
 
 class DatabaseSettings(BaseSettings):

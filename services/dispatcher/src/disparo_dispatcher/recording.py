@@ -30,6 +30,7 @@ from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
+from disparo_shared.waiting import wait_for_event
 
 log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
@@ -130,10 +131,7 @@ class Recorder:
         results = self._results
         while True:
             results.wake.clear()
-            try:
-                await asyncio.wait_for(results.wake.wait(), self._settings.flush_interval_seconds)
-            except TimeoutError:
-                pass
+            await wait_for_event(results.wake, self._settings.flush_interval_seconds)
             while results.waiting():
                 try:
                     await self.flush(pool)
