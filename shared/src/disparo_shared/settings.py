@@ -50,6 +50,24 @@ class DatabaseSettings(BaseSettings):
     )
     pool_min_size: int = Field(1, description="Connections opened at start.")
     pool_max_size: int = Field(10, description="Upper bound of pooled connections per process.")
+    acquire_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for a pooled connection; past it the caller fails (a timeout) "
+        "instead of queueing forever behind a stuck holder.",
+    )
+    statement_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Postgres statement_timeout of every pooled connection: the longest "
+        "statement allowed (a million-recipient campaign start takes a few seconds).",
+    )
+    idle_in_transaction_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Postgres idle_in_transaction_session_timeout: a transaction left open "
+        "this long (a stuck holder) is ended by the server and its locks released.",
+    )
     migrate_at_start: bool = Field(
         True,
         description="Apply the service's migrations at start; off where its Postgres role may "
