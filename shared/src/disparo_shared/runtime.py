@@ -240,7 +240,8 @@ def build_app(
         route_handlers=route_handlers,
         http=runtime.settings.http,
         mode=runtime.settings.deployment.env,
-        readiness_checks=[runtime.check_database, runtime.check_nats],
+        readiness_checks=[runtime.check_database],
+        degraded_checks={"nats": runtime.check_nats},
         audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
