@@ -2,8 +2,8 @@
 
 ``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
 real Postgres and NATS (what a deployment's init job runs); ``disparo nats-config`` writes the
-NATS users and permissions of the closed bus; ``disparo simulator`` runs the
-WhatsApp simulator alone; ``disparo bench …`` holds the benchmarks.
+NATS users and permissions of the closed bus; ``disparo simulator`` runs the WhatsApp simulator
+alone; ``disparo keys create`` makes an API key; ``disparo bench …`` holds the benchmarks.
 """
 
 import asyncio
@@ -22,6 +22,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(
+    help="API keys: named, scoped, stored as keyed hashes.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -124,6 +128,37 @@ def asyncapi(
         console.print(f"wrote {output}")
 
 
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. crm, console, ops-ana.")],
+    scope: Annotated[list[str], typer.Option(help="A scope the key grants (repeat for several).")],
+) -> None:
+    """Make a key: prints it once, and the {name, hash, scopes} entry for DISPARO_API_KEYS.
+
+    The hash is keyed by DISPARO_API_KEY_PEPPER (read from the environment, the same secret
+    every service has); the key itself is stored nowhere, so copy it now.
+    """
+    import json
+
+    from disparo_shared.api_keys import SCOPES, ApiKeyEntry, generate_api_key, hash_api_key
+    from disparo_shared.secrets import secret_problem
+    from disparo_shared.settings import HttpSettings
+
+    pepper = HttpSettings().api_key_pepper
+    problem = secret_problem(pepper)
+    if problem:
+        console.print(f"[red]DISPARO_API_KEY_PEPPER {problem}[/red]")
+        raise typer.Exit(2)
+    try:
+        key = generate_api_key()
+        entry = ApiKeyEntry(name=name, hash=hash_api_key(pepper, key), scopes=frozenset(scope))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]\nscopes: " + ", ".join(SCOPES))
+        raise typer.Exit(2) from exc
+    typer.echo(f"key (shown once): {key}")
+    typer.echo("add to DISPARO_API_KEYS: " + json.dumps(entry.model_dump(mode="json")))
+
+
 @app.command("nats-config")
 def nats_config(
     output: Annotated[
@@ -138,6 +173,9 @@ def nats_config(
     tls_client_ca: Annotated[
         str | None, typer.Option(help="CA of client certificates (demands mutual TLS).")
     ] = None,
+    helm_values: Annotated[
+        bool, typer.Option(help="Write the NATS Helm chart's values (YAML) instead.")
+    ] = False,
 ) -> None:
     """Print the NATS server configuration of the closed bus: one user per service.
 
@@ -145,6 +183,9 @@ def nats_config(
     (ServiceSpec.bus); passwords are $DISPARO_NATS_PASSWORD_<USER> references nats-server
     reads from its environment. Subjects carry DISPARO_NATS_STREAM_PREFIX.
     """
+    import json
+
+    from disparo import nats_config
     from disparo.nats_config import ServerTls, bus_users, render_config
     from disparo_shared.settings import NatsSettings
 
@@ -156,7 +197,12 @@ def nats_config(
     if bool(tls_cert) != bool(tls_key):
         raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
     tls = ServerTls(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
-    text = render_config(users, prefix=NatsSettings().stream_prefix, nkeys=nkeys, tls=tls)
+    prefix = NatsSettings().stream_prefix
+    if helm_values:
+        values = nats_config.helm_values(users, prefix=prefix)
+        text = nats_config.HELM_VALUES_HEADER + json.dumps(values, indent=2) + "\n"
+    else:
+        text = render_config(users, prefix=prefix, nkeys=nkeys, tls=tls)
     if output is None:
         typer.echo(text, nl=False)
     else:

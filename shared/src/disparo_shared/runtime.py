@@ -21,6 +21,7 @@ from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
@@ -109,7 +110,8 @@ class Runtime:
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
     ) -> AsyncIterator[None]:
         """Start everything the service needs, yield while it serves, stop in reverse."""
-        await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
+        if self.settings.database.migrate_at_start:
+            await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
         self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()
@@ -189,13 +191,10 @@ def build_app(
 ) -> Litestar:
     """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan.
 
-    ``secrets`` are the service's own (by variable name), checked with the API keys before
-    anything starts: in production a missing, public or short one stops the process here.
+    ``secrets`` are the service's own (by variable name), checked before anything starts (the
+    edge checks the API keys): in production a missing, public or short one stops the process.
     """
-    require_secrets(
-        runtime.settings.deployment.env,
-        {"DISPARO_API_KEYS": runtime.settings.http.api_keys, **(secrets or {})},
-    )
+    require_secrets(runtime.settings.deployment.env, secrets or {})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -206,8 +205,10 @@ def build_app(
         service_name=runtime.spec.name,
         version=runtime.spec.version,
         route_handlers=route_handlers,
-        api_keys=runtime.settings.http.api_keys,
+        http=runtime.settings.http,
+        mode=runtime.settings.deployment.env,
         readiness_checks=[runtime.check_database, runtime.check_nats],
+        audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
     app.state.runtime = runtime  # lets tests compare the wired subscribers with the spec

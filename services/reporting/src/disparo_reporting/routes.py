@@ -67,6 +67,7 @@ def _campaign_not_found(campaign_id: UUID) -> Problem:
 class ReportsController(Controller):
     path = "/v1"
     tags = ("reports",)
+    opt = {"resource": "reports"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @get("/messages/{message_id:uuid}")
     async def get_message(
@@ -177,7 +178,7 @@ class ReportsController(Controller):
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
         )
 
-    @post("/admin/rebuild", status_code=200)
+    @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})
     async def post_rebuild(self, deps: NamedDependency[Deps]) -> RebuildResult:
         """Empty the projections and replay the streams from the start; answers when done."""
         try:
