@@ -87,3 +87,9 @@ WEBHOOK_LAST_RECEIVED = Gauge(
     "Unix time of the last status or inbound webhook recorded, by provider.",
     ["provider"],
 )
+TABLE_CARE = Counter(
+    "disparo_dispatcher_table_care_total",
+    "Vacuum and analyse passes the dispatcher ran on its hot tables because autovacuum had not "
+    "(table_care.py), by table and action.",
+    ["table", "action"],
+)
