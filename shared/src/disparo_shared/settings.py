@@ -114,6 +114,12 @@ class TelemetrySettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
     )
+    kernel_metrics_interval_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the outbox and consumer gauges are refreshed (one count, one "
+        "JetStream call per stream).",
+    )
 
 
 class HttpSettings(BaseSettings):
