@@ -26,6 +26,7 @@ from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
+from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect
@@ -94,6 +95,16 @@ class Runtime:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
 
+    async def _watch_kernel_metrics(self) -> None:
+        await watch_kernel_metrics(
+            self.pool,
+            self.js,
+            self.settings.nats.stream_prefix,
+            self.spec.name,
+            self.spec.bus.consumes,
+            self.settings.telemetry.kernel_metrics_interval_seconds,
+        )
+
     @contextlib.asynccontextmanager
     async def running(
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
@@ -118,6 +129,10 @@ class Runtime:
         tasks = [
             asyncio.create_task(
                 supervise(f"{self.spec.name}.outbox_relay", relay.run), name="outbox_relay"
+            ),
+            asyncio.create_task(
+                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics),
+                name="kernel_metrics",
             ),
             *(
                 asyncio.create_task(

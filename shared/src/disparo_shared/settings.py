@@ -98,6 +98,12 @@ class NatsSettings(BaseSettings):
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
     )
+    max_age_days: float = Field(
+        30,
+        gt=0,
+        description="How long the streams keep an event (phones and message texts included): "
+        "the span a rebuild can replay, and the bus's LGPD retention.",
+    )
     user: str | None = Field(
         None,
         description="NATS user of this process (one per service, see `disparo nats-config`); "
@@ -134,6 +140,12 @@ class TelemetrySettings(BaseSettings):
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
+    )
+    kernel_metrics_interval_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the outbox and consumer gauges are refreshed (one count, one "
+        "JetStream call per stream).",
     )
 
 
