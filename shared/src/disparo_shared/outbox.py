@@ -137,4 +137,7 @@ class OutboxRelay:
                     headers=headers,
                 )
             )
-        await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_ACK_TIMEOUT_SECONDS)
+        # asyncio.timeout, not wait_for: a stop landing as the acks arrive must not be lost
+        # (``waiting``).
+        async with asyncio.timeout(PUBLISH_ACK_TIMEOUT_SECONDS):
+            await asyncio.gather(*acks)
