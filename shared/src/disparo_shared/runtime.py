@@ -91,6 +91,12 @@ class Runtime:
     async def check_database(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
+    async def check_not_draining(self) -> None:
+        """Not ready once the preStop hook created the drain file (see ``drain_file``)."""
+        drain_file = self.settings.deployment.drain_file
+        if drain_file is not None and drain_file.exists():
+            raise ConnectionAbortedError("draining: the pod is stopping")
+
     async def check_nats(self) -> None:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
@@ -255,7 +261,7 @@ def build_app(
         route_handlers=route_handlers,
         http=runtime.settings.http,
         mode=runtime.settings.deployment.env,
-        readiness_checks=[runtime.check_database],
+        readiness_checks=[runtime.check_not_draining, runtime.check_database],
         degraded_checks={"nats": runtime.check_nats},
         audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],

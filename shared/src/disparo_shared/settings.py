@@ -34,6 +34,12 @@ class DeploymentSettings(BaseSettings):
         "what overruns is abandoned (leases and unacked events pass to others). Keep it below "
         "Kubernetes' terminationGracePeriodSeconds minus the preStop pause.",
     )
+    drain_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("DISPARO_DRAIN_FILE", "drain_file"),
+        description="When this file exists, /ready answers 503: Kubernetes' preStop creates it, "
+        "so the pod leaves the load balancer before SIGTERM starts the stop. Unset: no drain.",
+    )
 
 
 class DatabaseSettings(BaseSettings):
