@@ -128,6 +128,12 @@ class NatsSettings(BaseSettings):
         None, description="Client certificate, when the server verifies clients (mutual TLS)."
     )
     tls_key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    max_deliveries: int = Field(
+        20,
+        ge=1,
+        description="Deliveries of one event to a consumer whose handler keeps failing before "
+        "it is dead-lettered (dead_letter.<subject>) instead of redelivered again.",
+    )
     manage_streams: bool = Field(
         True,
         description="Create or update the streams at start; off where only the migration Job's "
