@@ -8,6 +8,7 @@ so the drains lost and doubled nothing.
 """
 
 import asyncio
+import signal
 import time
 import uuid
 
@@ -52,7 +53,10 @@ async def test_every_service_stops_in_bounded_time_under_load(stack):
                 stopped = await asyncio.to_thread(process.wait, STOP_BOUND_SECONDS)
                 took = time.monotonic() - began
                 assert stopped, f"{name} did not stop within {STOP_BOUND_SECONDS:.0f} s"
-                assert process.returncode == 0, f"{name} exited with {process.returncode}"
+                # A clean stop: uvicorn re-raises SIGTERM once its shutdown is done, and the
+                # runtime said its stop completed (nothing was abandoned by force).
+                assert process.returncode in (0, -signal.SIGTERM), process.returncode
+                assert "service stopped" in process.last_output(), process.last_output()
                 stop_seconds[name].append(round(took, 2))
                 await asyncio.to_thread(stack.start, name)
                 await asyncio.sleep(1.0)  # back under load before the next stop

@@ -38,6 +38,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # Below the 5 s idle timeout of Node (Evolution) and uvicorn servers, so a pooled connection is
 # dropped by us before the server closes it under a request we are writing.
 KEEPALIVE_SECONDS = 4.0
+# The whole call may take this much longer than the provider timeout (within the 2 s margin
+# DispatcherSettings keeps between the longest call and the message lease).
+TOTAL_MARGIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,8 @@ def open_session(
     """A client session holding at most ``connections`` open connections per provider host.
 
     ``timeout_seconds`` bounds the wait for a free pooled connection (then ``connect_error``),
-    the wait for each piece of the answer, and the whole call (``timeout``): a provider that
+    the wait for each piece of the answer, and, one second more, the whole call (``timeout``):
+    a provider that
     trickles its answer a byte at a time cannot keep a call going past it, and so past the
     message's lease (``DispatcherSettings`` keeps the lease longer than the longest call);
     opening a connection has its own 5 s within it. Cookies
@@ -72,7 +76,8 @@ def open_session(
         ssl=ssl_context if ssl_context is not None else True,
     )
     timeout = aiohttp.ClientTimeout(
-        total=timeout_seconds,
+        # A second past the pool wait, so that one ends first, as the unambiguous connect_error.
+        total=timeout_seconds + TOTAL_MARGIN_SECONDS,
         connect=timeout_seconds,
         sock_connect=CONNECT_TIMEOUT_SECONDS,
         sock_read=timeout_seconds,
