@@ -59,3 +59,9 @@ IN_DOUBT_SETTLED = Counter(
     "the grace).",
     ["outcome"],
 )
+TABLE_CARE = Counter(
+    "disparo_dispatcher_table_care_total",
+    "Vacuum and analyse passes the dispatcher ran on its hot tables because autovacuum had not "
+    "(table_care.py), by table and action.",
+    ["table", "action"],
+)

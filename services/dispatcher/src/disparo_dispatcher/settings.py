@@ -152,6 +152,24 @@ class DispatcherSettings(BaseSettings):
     metrics_refresh_seconds: float = Field(
         5.0, gt=0, description="Queue-depth gauge refresh period."
     )
+    table_care_interval_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often the queue's hot tables are checked for a vacuum or analyse that "
+        "autovacuum has not done (table_care.py); 0 turns the check off.",
+    )
+    table_care_min_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Rows dead or changed since the last pass below which a table is left alone.",
+    )
+    table_care_fraction: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Share of a table's live rows dead or changed that calls for a pass, when "
+        "larger than table_care_min_rows.",
+    )
 
     # --- per sender -----------------------------------------------------------------------
     spacing_jitter: float = Field(
