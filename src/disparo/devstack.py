@@ -26,6 +26,13 @@ from rich.text import Text
 
 from disparo.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from disparo.nats_config import ADMIN_USER, bus_users, render_config
+from disparo.observability import (
+    ALERT_RULES,
+    INSTALL_HINT,
+    PrometheusServer,
+    find_binary,
+    prometheus_config,
+)
 from disparo.processes import ManagedProcess, ProcessFailed, StackPorts, stack_processes, stop_all
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect
@@ -102,6 +109,12 @@ class DevStackSettings(BaseSettings):
         "unless DISPARO_DISPATCHER_SEND_WINDOW_* are set.",
     )
 
+    prometheus_port: int = Field(
+        9090,
+        validation_alias="DISPARO_DEV_PROMETHEUS_PORT",
+        description="Port of the Prometheus that `disparo dev --observability` starts.",
+    )
+
     def ports(self) -> StackPorts:
         return StackPorts(
             campaign_api=self.campaign_api_port,
@@ -176,6 +189,7 @@ class DevStack:
         evolution_numbers: int = 2,
         cloud_numbers: int = 1,
         base_env: dict[str, str] | None = None,
+        observability: bool = False,
     ) -> None:
         self.settings = settings
         self.console = console
@@ -184,6 +198,8 @@ class DevStack:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self._stop = threading.Event()
         self._processes: list[ManagedProcess] = []
+        self.observability = observability
+        self._prometheus: PrometheusServer | None = None
         self._nats_passwords: dict[str, str] = {}
         """Per-user passwords of the embedded NATS (a closed bus); empty for NATS_URL's server."""
 
@@ -278,6 +294,8 @@ class DevStack:
             else:
                 docs = f"{spec.url}/_sim/sends" if spec.name == "simulator" else ""
             table.add_row(spec.name, spec.url, docs)
+        if self._prometheus is not None:
+            table.add_row("prometheus", self._prometheus.url, f"{self._prometheus.url}/alerts")
         table.add_row("postgres", _hide_password(database_url), "")
         table.add_row("nats", nats_url, "")
         return table
@@ -301,9 +319,27 @@ class DevStack:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def _start_prometheus(self, stack: ExitStack, ports: StackPorts) -> None:
+        """A real Prometheus scraping every service, with the alert rules loaded."""
+        server = PrometheusServer(
+            self.settings.data_dir.absolute() / "prometheus", self.settings.prometheus_port
+        )
+        self._say(f"starting Prometheus (log: {server.log_file})")
+        server.start(prometheus_config(ports, [ALERT_RULES]))
+        stack.callback(self._stop_server, "Prometheus", server.stop)
+        self._prometheus = server
+
     def _run(self, stack: ExitStack) -> int:
         ports = self.settings.ports()
         self._check_ports(ports)
+        if self.observability and find_binary("prometheus") is None:
+            self.console.print(Text(f"--observability: {INSTALL_HINT}.", style="red"))
+            return 1
+        if self.observability and not port_is_free(self.settings.prometheus_port):
+            raise ProcessFailed(
+                f"port {self.settings.prometheus_port} (Prometheus) is in use: stop what holds it "
+                "or set DISPARO_DEV_PROMETHEUS_PORT."
+            )
         database_url, nats_url = self._servers(stack)
         if self._stop.is_set():
             return 130
@@ -337,6 +373,8 @@ class DevStack:
             self.console.print(Text(str(failure), style="red"))
             return 1
 
+        if self.observability:
+            self._start_prometheus(stack, ports)
         # A pipe or a log file has no width to fit; never cut a URL short there.
         width = None if self.console.is_terminal else 140
         self.console.print(self._table(database_url, nats_url), width=width)

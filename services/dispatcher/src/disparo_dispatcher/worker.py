@@ -47,6 +47,7 @@ from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
+from disparo_dispatcher.operator_gauges import set_operator_gauges
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.quiet_hours import SendWindow
 from disparo_dispatcher.recipients import Recipients
@@ -220,6 +221,10 @@ class Dispatcher:
     async def _refresh_gauges(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
             rows = await queue.queue_depth(conn)
+            ages = await queue.oldest_due_age(conn, self._clock())
+            dead = await queue.dead_by_code(conn)
+            sender_rows = await queue.sender_states(conn)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
+        set_operator_gauges(ages, dead, sender_rows)
