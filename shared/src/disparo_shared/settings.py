@@ -71,6 +71,12 @@ class NatsSettings(BaseSettings):
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
     )
+    max_age_days: float = Field(
+        30,
+        gt=0,
+        description="How long the streams keep an event (phones and message texts included): "
+        "the span a rebuild can replay, and the bus's LGPD retention.",
+    )
     user: str | None = Field(
         None,
         description="NATS user of this process (one per service, see `disparo nats-config`); "
