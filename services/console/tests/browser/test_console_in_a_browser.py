@@ -104,7 +104,7 @@ def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     expect(admin.locator("#previa")).to_contain_text("Plantão de Pediatria?")
 
     admin.get_by_label("Mensagem (Modelo)").fill("Olá, {nme}!")
-    expect(admin.locator("#previa")).to_contain_text("{nme}")
+    expect(admin.locator("#erro-no-modelo mark")).to_have_text("{nme}")
     admin.get_by_label("Mensagem (Modelo)").fill(
         "Olá, {primeiro_nome}! Plantão de {especialidade}?"
     )
