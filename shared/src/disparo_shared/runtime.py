@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import prometheus_client
 import uvicorn
 from faststream.nats import NatsBroker
 from litestar import Litestar
@@ -131,7 +132,13 @@ class Runtime:
                     "so its NATS user may not read them"
                 )
         await self.broker.start()
-        relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
+        relay = OutboxRelay(
+            self._pool,
+            self._js,
+            self.settings.nats.stream_prefix,
+            max_payload=self._nc.max_payload,
+            schema=self.spec.schema,
+        )
         tasks = [
             asyncio.create_task(
                 supervise(f"{self.spec.name}.outbox_relay", relay.run), name="outbox_relay"
@@ -274,6 +281,7 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
     tune_garbage_collector()
+    serve_metrics_apart(settings.http)
     uvicorn.run(
         app,
         host=settings.http.host,
@@ -284,6 +292,13 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
         # In-flight requests get a share of the stop; the lifespan's stop bounds the rest.
         timeout_graceful_shutdown=max(1, int(settings.deployment.stop_seconds * HTTP_SHARE)),
     )
+
+
+def serve_metrics_apart(settings: HttpSettings) -> None:
+    """Serve the process's Prometheus registry on ``metrics_port`` too, from a daemon thread, so
+    a network policy can open that port to the monitoring namespace and nothing else."""
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
 
 
 def tune_garbage_collector() -> None:

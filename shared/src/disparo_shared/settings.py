@@ -169,6 +169,11 @@ class HttpSettings(BaseSettings):
     )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
+    metrics_port: int | None = Field(
+        None,
+        description="Also serve Prometheus /metrics on this port of its own (Kubernetes: only "
+        "the monitoring namespace may reach it); unset means on the service's port only.",
+    )
     api_keys: list[ApiKeyEntry | str] = Field(
         default_factory=list,
         validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS", "api_keys"),
