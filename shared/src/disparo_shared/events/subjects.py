@@ -29,7 +29,8 @@ MESSAGE_READ = "message.read"
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_ALL = "message.>"
 
-# campaign-api → dispatcher, followup
+# campaign-api → dispatcher, followup; contact.opted_out also dispatcher (provider 131050) →
+# campaign-api, followup
 CONTACT_OPTED_OUT = "contact.opted_out"
 CONTACT_OPTED_IN = "contact.opted_in"
 CONTACT_ALL = "contact.>"

@@ -55,6 +55,12 @@ UPDATE contacts SET opted_out_at = $2::timestamptz, opt_out_reason = $3::text, u
 WHERE id = $1::uuid AND opted_out_at IS NULL
 RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
 
+-- name: mark_phones_opted_out
+-- Opt out every contact of the phones $1 not out yet (the import's "optout" rows), one statement.
+UPDATE contacts SET opted_out_at = $2::timestamptz, opt_out_reason = $3::text, updated_at = now()
+WHERE phone = ANY($1::text[]) AND opted_out_at IS NULL
+RETURNING id, phone;
+
 -- name: mark_opted_in
 -- Opt a contact back in if it was out (else no row).
 UPDATE contacts SET opted_out_at = NULL, opt_out_reason = NULL, updated_at = now()
@@ -65,6 +71,30 @@ RETURNING id, phone, name, specialty, region, tags, status, time_zone, attribute
 -- Append to the LGPD history of opt-outs and opt-ins.
 INSERT INTO opt_outs (contact_id, phone, action, reason, source, source_ref, event_id, occurred_at)
 VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::uuid, $8::timestamptz);
+
+-- name: record_consent_changes
+-- Append several rows of the same change (arrays of contact, phone and event id) at once.
+INSERT INTO opt_outs (contact_id, phone, action, reason, source, source_ref, event_id, occurred_at)
+SELECT c.contact_id, c.phone, $3::text, $4::text, $5::text, NULL, c.event_id, $7::timestamptz
+FROM unnest($1::uuid[], $2::text[], $6::uuid[]) AS c(contact_id, phone, event_id);
+
+-- name: consent_event_recorded
+-- Whether the history already holds this event (published here, or applied before).
+SELECT EXISTS (SELECT 1 FROM opt_outs WHERE event_id = $1::uuid);
+
+-- name: opted_in_since
+-- Whether the contact with this phone opted in after the instant $2.
+SELECT EXISTS (
+    SELECT 1 FROM opt_outs
+    WHERE phone = $1::text AND action = 'opted_in' AND occurred_at > $2::timestamptz
+);
+
+-- name: find_or_create_contact
+-- The contact with this phone, created (with defaults) when unknown.
+-- (DO UPDATE rather than DO NOTHING: it returns the id of a row another writer just committed.)
+INSERT INTO contacts (phone) VALUES ($1::text)
+ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone
+RETURNING id;
 
 -- name: list_consent_changes
 -- A contact's opt-out/opt-in history, oldest first.
