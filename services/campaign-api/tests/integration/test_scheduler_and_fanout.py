@@ -23,7 +23,13 @@ from disparo_campaign_api.campaigns.outcomes import handle_message_failed, handl
 from disparo_campaign_api.campaigns.scheduler import scheduler_tick, start_due_campaigns
 from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageFailed, MessageKind, MessageSent, MessagesRequested
+from disparo_shared.events import (
+    MessageFailed,
+    MessageKind,
+    MessageSent,
+    MessagesRequested,
+    campaign_conversation_id,
+)
 from disparo_shared.settings import DatabaseSettings
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -116,6 +122,10 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["campaign_id"] == str(cid)
     assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
     assert sample["body"].startswith("Olá Dra., H")
+    # each message opens the doctor's conversation for the campaign, the id every service derives
+    for m in messages:
+        assert m["conversation_id"] == str(campaign_conversation_id(cid, UUID(m["contact_id"])))
+    assert sample["contact_name"].startswith("Dra. Ana ")
     stored_ids = {
         str(campaign_message_id(cid, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")

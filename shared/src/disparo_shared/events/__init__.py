@@ -14,11 +14,14 @@ from disparo_shared.events.campaigns import (
 from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
 from disparo_shared.events.conversations import (
     Controller,
+    ConversationControlChanged,
     ConversationStage,
     ConversationStageChanged,
+    campaign_conversation_id,
 )
 from disparo_shared.events.messages import (
     EnqueuedMessage,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -42,9 +45,11 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Controller",
+    "ConversationControlChanged",
     "ConversationStage",
     "ConversationStageChanged",
     "Event",
+    "MessageCancelled",
     "MessageDelivered",
     "EnqueuedMessage",
     "MessagesEnqueued",
@@ -55,5 +60,6 @@ __all__ = [
     "MessageSent",
     "MessagesRequested",
     "RequestedMessage",
+    "campaign_conversation_id",
     "utc_now",
 ]

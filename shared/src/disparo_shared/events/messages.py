@@ -34,6 +34,9 @@ class RequestedMessage(BaseModel):
     campaign_id: UUID | None = None
     conversation_id: UUID | None = None
     max_attempts: int = Field(5, ge=1, le=50)
+    contact_name: str | None = Field(
+        None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
+    )
 
 
 class MessagesRequested(Event):
@@ -112,3 +115,16 @@ class MessageReceived(Event):
     body: str
     provider_message_id: str
     at: datetime
+
+
+class MessageCancelled(Event):
+    """An automatic message the dispatcher will not send because its conversation moved on:
+    the doctor replied, opted out, a human took over, or the conversation ended. ``reason`` is
+    one of ``replied``, ``opted_out``, ``taken_over``, ``closed``."""
+
+    subject = subjects.MESSAGE_CANCELLED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    conversation_id: UUID | None = None
+    kind: MessageKind
+    reason: str

@@ -27,6 +27,7 @@ MESSAGE_FAILED = "message.failed"
 MESSAGE_DELIVERED = "message.delivered"
 MESSAGE_READ = "message.read"
 MESSAGE_RECEIVED = "message.received"
+MESSAGE_CANCELLED = "message.cancelled"
 MESSAGE_ALL = "message.>"
 
 # campaign-api → dispatcher, followup; contact.opted_out also dispatcher (provider 131050) →
@@ -37,6 +38,8 @@ CONTACT_ALL = "contact.>"
 
 # the recruiter system → followup
 CONVERSATION_STAGE_CHANGED = "conversation.stage_changed"
+# followup → dispatcher (a takeover, a release or a closed conversation)
+CONVERSATION_CONTROL_CHANGED = "conversation.control_changed"
 CONVERSATION_ALL = "conversation.>"
 
 STREAM_SUBJECTS: dict[str, list[str]] = {
