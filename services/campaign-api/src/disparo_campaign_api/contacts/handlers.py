@@ -82,8 +82,14 @@ class Contact(BaseModel):
     status: str
     time_zone: str
     attributes: dict[str, Any]
-    interactions: int
-    last_contact_at: datetime | None
+    interactions: int = Field(description="Replies received from the contact (engagement).")
+    last_contact_at: datetime | None = Field(
+        description="Our last message or theirs, whichever is later (the spec's último contato)."
+    )
+    last_inbound_at: datetime | None = Field(description="Their last message to us.")
+    last_outbound_at: datetime | None = Field(
+        description="Our last message that reached the provider (message.sent)."
+    )
     created_at: datetime
     updated_at: datetime
     opted_out: bool
