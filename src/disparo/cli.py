@@ -1,7 +1,8 @@
 """The ``disparo`` command: the front door to running, migrating and measuring the system.
 
 ``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
-real Postgres and NATS (what a deployment's init job runs); ``disparo simulator`` runs the
+real Postgres and NATS (what a deployment's init job runs); ``disparo nats-config`` writes the
+NATS users and permissions of the closed bus; ``disparo simulator`` runs the
 WhatsApp simulator alone; ``disparo bench …`` holds the benchmarks.
 """
 
@@ -93,6 +94,45 @@ def streams() -> None:
     for config in stream_configs(settings):
         table.add_row(config.name, ", ".join(config.subjects or []))
     console.print(table)
+
+
+@app.command("nats-config")
+def nats_config(
+    output: Annotated[
+        Path | None, typer.Option(help="Write the configuration here [default: stdout]")
+    ] = None,
+    nkey: Annotated[
+        list[str] | None,
+        typer.Option(help="USER=PUBLIC_NKEY: that user signs in with an NKey, not a password."),
+    ] = None,
+    tls_cert: Annotated[str | None, typer.Option(help="Server certificate file.")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="Server private key file.")] = None,
+    tls_client_ca: Annotated[
+        str | None, typer.Option(help="CA of client certificates (demands mutual TLS).")
+    ] = None,
+) -> None:
+    """Print the NATS server configuration of the closed bus: one user per service.
+
+    Each user may publish only its service's subjects and read only its own consumers
+    (ServiceSpec.bus); passwords are $DISPARO_NATS_PASSWORD_<USER> references nats-server
+    reads from its environment. Subjects carry DISPARO_NATS_STREAM_PREFIX.
+    """
+    from disparo.nats_config import ServerTls, bus_users, render_config
+    from disparo_shared.settings import NatsSettings
+
+    nkeys = dict(item.split("=", 1) for item in nkey or [])
+    users = bus_users()
+    unknown = set(nkeys) - set(users)
+    if unknown:
+        raise typer.BadParameter(f"unknown NATS users: {sorted(unknown)}", param_hint="--nkey")
+    if bool(tls_cert) != bool(tls_key):
+        raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+    tls = ServerTls(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
+    text = render_config(users, prefix=NatsSettings().stream_prefix, nkeys=nkeys, tls=tls)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
 
 
 @app.command(

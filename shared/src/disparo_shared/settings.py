@@ -5,7 +5,9 @@ Every field has a default that works on a laptop, except secrets: they have none
 settings; nothing else in the code base reads ``os.environ``.
 """
 
-from pydantic import AliasChoices, Field
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_shared.secrets import DeploymentMode
@@ -62,6 +64,29 @@ class NatsSettings(BaseSettings):
     duplicate_window_seconds: int = Field(
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
+    )
+    user: str | None = Field(
+        None,
+        description="NATS user of this process (one per service, see `disparo nats-config`); "
+        "unset means an open server.",
+    )
+    password: SecretStr | None = Field(None, description="Password of the NATS user.")
+    nkey_seed_file: Path | None = Field(
+        None,
+        description="File holding this process's NKey seed, instead of a password (the user "
+        "then only names its reply inbox).",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="CA bundle that signed the NATS server's certificate; set means TLS."
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="Client certificate, when the server verifies clients (mutual TLS)."
+    )
+    tls_key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    manage_streams: bool = Field(
+        True,
+        description="Create or update the streams at start; off where only the migration Job's "
+        "NATS user may (a closed bus).",
     )
 
 
