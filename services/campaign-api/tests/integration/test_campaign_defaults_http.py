@@ -90,3 +90,17 @@ async def test_a_followup_campaign_sends_followup_messages(kernel_settings, db):
         await eventually(requested)
         [message] = seen.events[0]["messages"]
         assert (message["kind"], message["priority"]) == ("followup", 3)
+
+
+async def test_a_template_syntax_fault_is_a_422_naming_the_position(kernel_settings, db):
+    async with api_client(kernel_settings) as client:
+        bad = await client.post(
+            "/v1/campaigns",
+            headers=AUTH,
+            json={"name": "x", "template": "Oi {nome, tudo bem?", "filter": ABC},
+        )
+        assert bad.status_code == 422, bad.text
+        [error] = bad.json()["errors"]
+        assert error["field"] == "template"
+        assert error["reason"].startswith("position 4: a { that is never closed")
+        assert await db.fetchval("SELECT count(*) FROM campaign_api.campaigns") == 0

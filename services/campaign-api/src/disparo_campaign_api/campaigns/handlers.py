@@ -107,7 +107,10 @@ class CampaignFields(BaseModel):
         " (its messages are follow-ups: a reply cancels those still waiting).",
     )
     template: str | None = Field(
-        None, description="Text with {nome}, {primeiro_nome}, {especialidade}, {regiao}, {attr.x}."
+        None,
+        description="Text with {nome} (the name as stored), {primeiro_nome} (its first word),"
+        " {especialidade}, {regiao}, {attr.x}; {{ and }} for literal braces. A syntax fault is a"
+        " 422 naming its position.",
     )
     segment_id: str | None = Field(None, description="A saved segment's uuid or predefined:<key>.")
     filter: dict[str, Any] | None = Field(
