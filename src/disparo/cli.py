@@ -110,6 +110,9 @@ def nats_config(
     tls_client_ca: Annotated[
         str | None, typer.Option(help="CA of client certificates (demands mutual TLS).")
     ] = None,
+    helm_values: Annotated[
+        bool, typer.Option(help="Write the NATS Helm chart's values (YAML) instead.")
+    ] = False,
 ) -> None:
     """Print the NATS server configuration of the closed bus: one user per service.
 
@@ -117,6 +120,9 @@ def nats_config(
     (ServiceSpec.bus); passwords are $DISPARO_NATS_PASSWORD_<USER> references nats-server
     reads from its environment. Subjects carry DISPARO_NATS_STREAM_PREFIX.
     """
+    import json
+
+    from disparo import nats_config
     from disparo.nats_config import ServerTls, bus_users, render_config
     from disparo_shared.settings import NatsSettings
 
@@ -128,7 +134,12 @@ def nats_config(
     if bool(tls_cert) != bool(tls_key):
         raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
     tls = ServerTls(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
-    text = render_config(users, prefix=NatsSettings().stream_prefix, nkeys=nkeys, tls=tls)
+    prefix = NatsSettings().stream_prefix
+    if helm_values:
+        values = nats_config.helm_values(users, prefix=prefix)
+        text = nats_config.HELM_VALUES_HEADER + json.dumps(values, indent=2) + "\n"
+    else:
+        text = render_config(users, prefix=prefix, nkeys=nkeys, tls=tls)
     if output is None:
         typer.echo(text, nl=False)
     else:

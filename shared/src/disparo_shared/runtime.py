@@ -98,7 +98,8 @@ class Runtime:
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
     ) -> AsyncIterator[None]:
         """Start everything the service needs, yield while it serves, stop in reverse."""
-        await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
+        if self.settings.database.migrate_at_start:
+            await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
         self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()

@@ -40,6 +40,11 @@ class DatabaseSettings(BaseSettings):
     )
     pool_min_size: int = Field(1, description="Connections opened at start.")
     pool_max_size: int = Field(10, description="Upper bound of pooled connections per process.")
+    migrate_at_start: bool = Field(
+        True,
+        description="Apply the service's migrations at start; off where its Postgres role may "
+        "not change the schema (the migration Job's role does).",
+    )
 
 
 class NatsSettings(BaseSettings):
