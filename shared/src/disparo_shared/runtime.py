@@ -21,10 +21,12 @@ from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
+from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect
@@ -93,6 +95,16 @@ class Runtime:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
 
+    async def _watch_kernel_metrics(self) -> None:
+        await watch_kernel_metrics(
+            self.pool,
+            self.js,
+            self.settings.nats.stream_prefix,
+            self.spec.name,
+            self.spec.bus.consumes,
+            self.settings.telemetry.kernel_metrics_interval_seconds,
+        )
+
     @contextlib.asynccontextmanager
     async def running(
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
@@ -116,6 +128,9 @@ class Runtime:
         relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
         tasks = [
             asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
+            asyncio.create_task(
+                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics)
+            ),
             *(
                 asyncio.create_task(
                     supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self))
@@ -176,13 +191,10 @@ def build_app(
 ) -> Litestar:
     """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan.
 
-    ``secrets`` are the service's own (by variable name), checked with the API keys before
-    anything starts: in production a missing, public or short one stops the process here.
+    ``secrets`` are the service's own (by variable name), checked before anything starts (the
+    edge checks the API keys): in production a missing, public or short one stops the process.
     """
-    require_secrets(
-        runtime.settings.deployment.env,
-        {"DISPARO_API_KEYS": runtime.settings.http.api_keys, **(secrets or {})},
-    )
+    require_secrets(runtime.settings.deployment.env, secrets or {})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -193,8 +205,10 @@ def build_app(
         service_name=runtime.spec.name,
         version=runtime.spec.version,
         route_handlers=route_handlers,
-        api_keys=runtime.settings.http.api_keys,
+        http=runtime.settings.http,
+        mode=runtime.settings.deployment.env,
         readiness_checks=[runtime.check_database, runtime.check_nats],
+        audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
     app.state.runtime = runtime  # lets tests compare the wired subscribers with the spec

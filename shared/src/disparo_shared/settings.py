@@ -1,8 +1,8 @@
 """Typed settings of the kernel, one class per concern, read from the environment.
 
 Every field has a default that works on a laptop, except secrets: they have none, and outside
-``DISPARO_ENV=dev``/``test`` a service refuses to start without them (``secrets.py``). Services compose these classes into their own
-settings; nothing else in the code base reads ``os.environ``.
+``DISPARO_ENV=dev``/``test`` a service refuses to start without them (``secrets.py``). Services
+compose these classes into their own settings; nothing else in the code base reads ``os.environ``.
 """
 
 from pathlib import Path
@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from disparo_shared.api_keys import ApiKeyEntry
 from disparo_shared.secrets import DeploymentMode
 
 
@@ -107,6 +108,12 @@ class TelemetrySettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
     )
+    kernel_metrics_interval_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the outbox and consumer gauges are refreshed (one count, one "
+        "JetStream call per stream).",
+    )
 
 
 class HttpSettings(BaseSettings):
@@ -117,9 +124,15 @@ class HttpSettings(BaseSettings):
     )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
-    api_keys: list[str] = Field(
+    api_keys: list[ApiKeyEntry | str] = Field(
         default_factory=list,
-        validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS"),
-        description="Accepted values of the X-API-Key header (JSON list; none by default, so"
-        " nothing is accepted). Health is always open.",
+        validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS", "api_keys"),
+        description="Accepted X-API-Key keys, JSON list of {name, hash, scopes} (`disparo keys"
+        " create`); a plain string is a clear key with every scope, in dev and tests only."
+        " None by default, so nothing is accepted. Health is always open.",
+    )
+    api_key_pepper: str = Field(
+        "",
+        validation_alias=AliasChoices("DISPARO_API_KEY_PEPPER", "api_key_pepper"),
+        description="Secret key of the API-key hashes (HMAC-SHA256); the same in every service.",
     )

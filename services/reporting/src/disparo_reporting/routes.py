@@ -34,6 +34,7 @@ from disparo_reporting.reports import (
 )
 from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.access import caller_grants
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
 
@@ -51,13 +52,13 @@ class Deps:
         return self.runtime.pool
 
 
-def may_see_phones(request: Request, settings: ReportingSettings) -> bool:
-    """Whether this caller gets phones and reply texts in clear.
+PHONES_SCOPE = "contacts:phones"
 
-    The one place that decides: today a service-wide setting; once API keys carry scopes, the
-    "see phones" scope of the key behind ``request``.
-    """
-    return settings.reveal_phones
+
+def may_see_phones(request: Request) -> bool:
+    """Whether this caller gets phones and reply texts in clear: its key holds
+    ``contacts:phones`` (the same scope that shows phones in campaign-api)."""
+    return caller_grants(request, PHONES_SCOPE)
 
 
 def _campaign_not_found(campaign_id: UUID) -> Problem:
@@ -67,6 +68,7 @@ def _campaign_not_found(campaign_id: UUID) -> Problem:
 class ReportsController(Controller):
     path = "/v1"
     tags = ("reports",)
+    opt = {"resource": "reports"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @get("/messages/{message_id:uuid}")
     async def get_message(
@@ -140,7 +142,7 @@ class ReportsController(Controller):
         still hold its events."""
         options = ReportOptions(
             top_responders=deps.settings.top_responders,
-            reveal_phones=may_see_phones(request, deps.settings),
+            reveal_phones=may_see_phones(request),
             time_zone=deps.settings.time_zone,
             stream_max_age=await stream_max_age(deps.runtime),
         )
@@ -169,7 +171,7 @@ class ReportsController(Controller):
                 deps.pool,
                 campaign_id,
                 deps.settings.csv_batch_size,
-                reveal_phones=may_see_phones(request, deps.settings),
+                reveal_phones=may_see_phones(request),
                 time_zone=deps.settings.time_zone,
                 bom=bom,
             ),
@@ -177,7 +179,7 @@ class ReportsController(Controller):
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
         )
 
-    @post("/admin/rebuild", status_code=200)
+    @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})
     async def post_rebuild(self, deps: NamedDependency[Deps]) -> RebuildResult:
         """Empty the projections and replay the streams from the start; answers when done."""
         try:

@@ -22,11 +22,6 @@ class ReportingSettings(BaseSettings):
     top_responders: int = Field(
         10, ge=1, le=100, description="How many doctors a campaign report lists as top responders."
     )
-    reveal_phones: bool = Field(
-        False,
-        description="Show phones and reply texts in clear in reports and CSV exports. Stands in "
-        "for the 'see phones' API-key scope until keys carry scopes; off masks them.",
-    )
     time_zone: str = Field(
         "America/Sao_Paulo", description="Zone of the reports' series and the CSV's times."
     )
