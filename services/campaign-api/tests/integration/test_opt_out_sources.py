@@ -134,7 +134,11 @@ async def test_a_late_or_echoed_opt_out_does_not_undo_a_newer_opt_in(kernel_sett
             f"/v1/contacts/{contact['id']}/opt-out", json={"reason": "pediu"}, headers=AUTH
         )
         assert out.status_code == 200
-        back = await client.post(f"/v1/contacts/{contact['id']}/opt-in", headers=AUTH)
+        back = await client.post(
+            f"/v1/contacts/{contact['id']}/opt-in",
+            json={"consent_reference": "termo-2026-1"},
+            headers=AUTH,
+        )
         assert back.json()["opted_out"] is False
         # campaign-api's own event comes back on the subject it subscribes to
         own_event_id = await db.fetchval(
