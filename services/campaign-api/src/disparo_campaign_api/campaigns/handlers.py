@@ -64,6 +64,7 @@ from disparo_shared.outbox import add_events
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
+from disparo_shared.text_input import SafeLine, SafeText
 
 SQL = load_queries(Path(__file__).parent / "queries.sql")
 # NOTIFY channel that wakes the fan-out worker when a campaign starts or resumes.
@@ -100,13 +101,13 @@ class CampaignFields(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: SafeLine | None = Field(None, min_length=1, max_length=200)
     kind: Kind | None = Field(
         None,
         description="campaign, promotional (sent like campaign), first_contact, or followup"
         " (its messages are follow-ups: a reply cancels those still waiting).",
     )
-    template: str | None = Field(
+    template: SafeText | None = Field(
         None,
         description="Text with {nome} (the name as stored), {primeiro_nome} (its first word),"
         " {especialidade}, {regiao}, {attr.x}; {{ and }} for literal braces. A syntax fault is a"
@@ -129,9 +130,9 @@ class CampaignFields(BaseModel):
 class CreateCampaign(CampaignFields):
     """The body of ``POST /v1/campaigns``: the spec's defaults unless the request says otherwise."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeLine = Field(min_length=1, max_length=200)
     kind: Kind = Kind.CAMPAIGN
-    template: str
+    template: SafeText
     priority: int = Field(
         DEFAULT_PRIORITY, ge=1, le=10, description="1–10, 10 most urgent; default 3 (the spec's)."
     )
