@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import prometheus_client
 import uvicorn
 from faststream.nats import NatsBroker
 from litestar import Litestar
@@ -219,9 +220,17 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
     tune_garbage_collector()
+    serve_metrics_apart(settings.http)
     uvicorn.run(
         app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on"
     )
+
+
+def serve_metrics_apart(settings: HttpSettings) -> None:
+    """Serve the process's Prometheus registry on ``metrics_port`` too, from a daemon thread, so
+    a network policy can open that port to the monitoring namespace and nothing else."""
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
 
 
 def tune_garbage_collector() -> None:

@@ -50,3 +50,18 @@ def build_funnel(campaign: dict, report: dict | None) -> Funnel:
         response_rate=(report or {}).get("response_rate"),
         progress=share(done),
     )
+
+
+def report_from_summary(summary: dict) -> dict:
+    """reporting's overview row in the shape of a report's funnel, for the list's funnels."""
+    return {
+        "funnel": {
+            "targeted": summary.get("size"),
+            "sent": summary.get("sent", 0),
+            "delivered": summary.get("delivered", 0),
+            "read": summary.get("read", 0),
+            "replied": summary.get("replied", 0),
+            "dead": summary.get("dead", 0),
+        },
+        "response_rate": summary.get("reply_rate"),
+    }

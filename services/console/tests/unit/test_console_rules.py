@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from disparo_console.auth.login_limit import RecentFailures, retry_after
 from disparo_console.auth.roles import Permission, may
-from disparo_console.funnel import build_funnel
+from disparo_console.funnel import build_funnel, report_from_summary
 from disparo_console.template_marks import mark_unknown
 
 NOW = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
@@ -60,3 +60,12 @@ def test_a_draft_has_a_funnel_of_nothing_and_no_shares():
     funnel = build_funnel({"audience_size": None}, None)
     assert funnel.audience is None
     assert all(step.count == 0 and step.share is None for step in funnel.steps)
+
+
+def test_an_overview_row_gives_the_lists_funnel():
+    summary = {"size": 200, "sent": 150, "delivered": 140, "read": 90, "replied": 30, "dead": 10,
+               "reply_rate": 0.2}  # fmt: skip
+    funnel = build_funnel({"audience_size": 200}, report_from_summary(summary))
+    assert funnel.replied == 30
+    assert funnel.response_rate == 0.2
+    assert funnel.progress == 0.8  # 150 sent and 10 dead of 200

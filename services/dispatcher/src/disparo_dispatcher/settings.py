@@ -58,6 +58,17 @@ class DispatcherSettings(BaseSettings):
         None, description="This process's name in leases; a random one when unset."
     )
 
+    # --- LGPD retention ---------------------------------------------------------------------
+    message_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days after a message was sent or cancelled before its phone and text are "
+        "blanked (dead messages keep theirs to be re-queued); idle phones are forgotten too.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
+    )
+
     # --- claiming, leases, flushing -------------------------------------------------------
     sender_lease_seconds: float = Field(
         10.0, gt=0, description="How long a replica's hold on a sender lasts without renewal."

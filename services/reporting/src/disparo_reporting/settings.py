@@ -25,6 +25,15 @@ class ReportingSettings(BaseSettings):
     time_zone: str = Field(
         "America/Sao_Paulo", description="Zone of the reports' series and the CSV's times."
     )
+    phone_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days after which a message loses its phone and name, and a reply its phone "
+        "and first words (LGPD retention); the counts stay.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
+    )
     message_price: float = Field(
         0.35,
         ge=0,

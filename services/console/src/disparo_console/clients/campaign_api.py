@@ -72,6 +72,11 @@ class CampaignApi:
     async def predefined_segments(self) -> list[dict]:
         return await self.client.request("GET", "/v1/segments/predefined")
 
+    async def save_segment(self, name: str, filter_: dict) -> dict:
+        return await self.client.request(
+            "POST", "/v1/segments", json={"name": name, "filter": filter_}
+        )
+
     async def saved_segments(self, limit: int = 100) -> dict:
         return await self.client.request("GET", "/v1/segments", params={"limit": limit})
 

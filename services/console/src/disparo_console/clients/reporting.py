@@ -22,5 +22,13 @@ class Reporting:
                 return None
             raise
 
+    async def campaigns_overview(self, period_from: str, period_to: str, limit: int = 500) -> dict:
+        """Each campaign started or created in [from, to) with its counts, in one call."""
+        return await self.client.request(
+            "GET",
+            "/v1/campaigns/report",
+            params={"from": period_from, "to": period_to, "limit": limit},
+        )
+
     def campaign_csv(self, campaign_id: str) -> AsyncIterator[bytes]:
         return self.client.stream(f"/v1/campaigns/{campaign_id}/messages.csv")

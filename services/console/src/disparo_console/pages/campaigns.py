@@ -1,9 +1,8 @@
 """Campanhas: the list with each funnel, a campaign's page (live funnel, hourly series, errors,
 CSV), its message editor with preview, and pause / resume / cancel / start with confirmation."""
 
-import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -13,7 +12,8 @@ from litestar.response import Redirect, Stream, Template
 
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
-from disparo_console.funnel import build_funnel
+from disparo_console.funnel import build_funnel, report_from_summary
+from disparo_console.template_marks import mark_unknown
 from disparo_console.web import console, form_values, page, requires, services
 
 COMMANDS = {"start": ("draft", "scheduled"), "pause": ("running",), "resume": ("paused",),
@@ -21,9 +21,21 @@ COMMANDS = {"start": ("draft", "scheduled"), "pause": ("running",), "resume": ("
 LIST_SIZE = 20
 
 
-async def _with_report(svc: Any, campaign: dict) -> dict:
-    report = await svc.reporting.campaign_report(campaign["id"])
-    return {"campaign": campaign, "report": report, "funnel": build_funnel(campaign, report)}
+async def _with_funnels(svc: Any, campaigns: list[dict], now: datetime) -> list[dict]:
+    """Each campaign with its funnel from one overview call to reporting (not one per row)."""
+    if not campaigns:
+        return []
+    earliest = min(datetime.fromisoformat(c["created_at"]) for c in campaigns)
+    overview = await svc.reporting.campaigns_overview(
+        (earliest - timedelta(seconds=1)).isoformat(), (now + timedelta(minutes=1)).isoformat()
+    )
+    by_id = {row["campaign_id"]: row for row in overview.get("campaigns", [])}
+    rows = []
+    for campaign in campaigns:
+        summary = by_id.get(campaign["id"])
+        report = report_from_summary(summary) if summary else None
+        rows.append({"campaign": campaign, "funnel": build_funnel(campaign, report)})
+    return rows
 
 
 @get("/campanhas", guards=[requires(Permission.READ)])
@@ -32,7 +44,7 @@ async def campaign_list(
 ) -> Template:
     svc = services(request)
     listing = await svc.campaigns.campaigns(state=estado or None, limit=LIST_SIZE, cursor=cursor)
-    rows = await asyncio.gather(*(_with_report(svc, c) for c in listing["items"]))
+    rows = await _with_funnels(svc, listing["items"], console(request).clock())
     return page(
         request,
         "campaigns/list.html",
@@ -233,5 +245,6 @@ async def edit_template(request: Request, campaign_id: FromPath[uuid.UUID]) -> R
             "partials/template_preview.html",
             preview=preview,
             template_text=form.get("template", ""),
+            template_marks=mark_unknown(form.get("template", ""), [e["reason"] for e in errors]),
         )
     return Redirect(f"/campanhas/{campaign_id}")
