@@ -46,6 +46,7 @@ def run_schemathesis(url: str, workdir: Path) -> tuple[int, int, str]:
     return result.returncode, int(generated.group(1)) if generated else 0, output
 
 
+@pytest.mark.timeout(900)  # campaign-api's ~1,500 cases take minutes on a loaded 2-core box
 @pytest.mark.parametrize("service", SERVICES)
 def test_schemathesis_finds_nothing_the_openapi_does_not_say(stack, service, tmp_path) -> None:
     code, generated, output = run_schemathesis(stack.ports.url(service), tmp_path)
