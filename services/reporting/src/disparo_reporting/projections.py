@@ -27,6 +27,7 @@ from disparo_shared.events import (
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageRead,
@@ -49,6 +50,7 @@ SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
 
 MESSAGE_EVENTS: tuple[type[Event], ...] = (
     MessagesEnqueued,
+    MessageCancelled,
     MessageSent,
     MessageFailed,
     MessageDelivered,
@@ -248,6 +250,21 @@ async def on_message_failed(
     await _history(conn, event, event.message_id, status, event.occurred_at, detail)
 
 
+async def on_message_cancelled(
+    conn: asyncpg.Connection, event: MessageCancelled, reply_window: timedelta
+) -> None:
+    """Never sent, on purpose: no longer pending, and the history says why."""
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="cancelled",
+        campaign_id=event.campaign_id,
+        conversation_id=event.conversation_id,
+        kind=event.kind.value,
+    )
+    await _history(conn, event, event.message_id, "cancelled", event.occurred_at, event.reason)
+
+
 async def on_message_delivered(
     conn: asyncpg.Connection, event: MessageDelivered, reply_window: timedelta
 ) -> None:
@@ -341,6 +358,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MessagesRequested: on_messages_requested,
     MessagesEnqueued: on_messages_enqueued,
     MessageSent: on_message_sent,
+    MessageCancelled: on_message_cancelled,
     MessageFailed: on_message_failed,
     MessageDelivered: on_message_delivered,
     MessageRead: on_message_read,

@@ -75,9 +75,18 @@ class ContactPage(BaseModel):
     )
 
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Text Postgres can store and a person can read: a NUL in a reason failed the insert (500)."""
+
+
 class OptOutRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    reason: str = Field(min_length=1, max_length=500, examples=["asked by phone call"])
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=NO_CONTROL_CHARACTERS,
+        examples=["asked by phone call"],
+    )
 
 
 class OptInRequest(BaseModel):
@@ -87,10 +96,16 @@ class OptInRequest(BaseModel):
     consent_reference: str = Field(
         min_length=1,
         max_length=200,
+        pattern=NO_CONTROL_CHARACTERS,
         description="Where the doctor's consent is kept: a signed term's id, a ticket, a URL.",
         examples=["termo-2025-118"],
     )
-    reason: str | None = Field(None, max_length=500, examples=["consent renewed in writing"])
+    reason: str | None = Field(
+        None,
+        max_length=500,
+        pattern=NO_CONTROL_CHARACTERS,
+        examples=["consent renewed in writing"],
+    )
 
 
 class ConsentChange(BaseModel):
