@@ -10,6 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_followup.controls import SQL as CONTROLS_SQL
+from disparo_followup.controls import record_event_change
 from disparo_followup.metrics import EVENTS_APPLIED
 from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
@@ -71,14 +73,28 @@ async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
             event.sent_at,
             event.campaign_id,
         )
+        await conn.execute(
+            SQL.record_outbound_entry,
+            event.conversation_id,
+            str(event.message_id),
+            event.kind.value,
+            event.sent_at,
+        )
 
 
 async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) -> None:
-    await conn.execute(SQL.record_inbound, canonical_phone(event.phone), event.at)
+    """A reply stops the cadence of every conversation of the phone and joins their timelines."""
+    phone = canonical_phone(event.phone)
+    await conn.execute(SQL.record_inbound, phone, event.at)
+    await conn.execute(
+        SQL.record_inbound_entries, phone, event.provider_message_id, event.at, event.body
+    )
 
 
 async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageChanged) -> None:
-    await conn.execute(
+    """The recruiter system's fact, applied when newer than what the conversation shows."""
+    before = await conn.fetchrow(CONTROLS_SQL.lock_conversation, event.conversation_id)
+    applied = await conn.fetchval(
         SQL.record_stage,
         event.conversation_id,
         event.contact_id,
@@ -88,6 +104,15 @@ async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageCha
         event.controlled_by.value,
         event.occurred_at,
     )
+    if applied is not None:
+        await record_event_change(
+            conn,
+            before,
+            event.conversation_id,
+            event.stage.value,
+            event.controlled_by.value,
+            event.occurred_at,
+        )
 
 
 async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactOptedIn) -> None:

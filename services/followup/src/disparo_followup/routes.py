@@ -1,22 +1,35 @@
-"""The HTTP edge of followup: a conversation's cadence state and a manual run of the job."""
+"""The HTTP edge of followup: conversations (list, timeline, stage, takeover, release) and a
+manual run of the job. Routes parse and validate, then call plain functions."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Router, get, post
+from litestar import Controller as HttpController
+from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
-from litestar.status_codes import HTTP_404_NOT_FOUND
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, ConfigDict, Field
 
+from disparo_followup.controls import (
+    ChangeResult,
+    ConversationChange,
+    change_conversation,
+    not_found,
+)
 from disparo_followup.conversations import conversation_state
 from disparo_followup.job import FollowupSummary
-from disparo_followup.rules import ConversationState, due_followup
+from disparo_followup.rules import due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
-from disparo_shared.problems import Problem
+from disparo_followup.views import conversation_detail, list_conversations, parse_filter
+from disparo_shared.events import Controller, ConversationStage
+from disparo_shared.problems import invalid
 from disparo_shared.runtime import Runtime
+
+MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -26,29 +39,88 @@ class Deps:
     clock: Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class ConversationView:
-    conversation_id: UUID
-    state: ConversationState
-    due_followup: int | None
+class Who(BaseModel):
+    """Who acts and why: kept in the conversation's history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(min_length=1, max_length=200, description="The person acting, e.g. ana.lima")
+    reason: str | None = Field(None, max_length=1000, description="Why, in their words.")
 
 
-class FollowupController(Controller):
+class StageChange(Who):
+    stage: ConversationStage = Field(
+        description="primeiro_contato, pos_interesse, pos_oferta or encerrada"
+        " (first_contact, interested, offer_made are accepted too)."
+    )
+
+
+class ConversationsController(HttpController):
     path = "/v1"
-    tags = ("followup",)
+    tags = ("conversations",)
+
+    @get("/conversations")
+    async def list_conversations(
+        self,
+        deps: NamedDependency[Deps],
+        contact: FromQuery[str | None] = None,
+        campaign: FromQuery[str | None] = None,
+        stage: FromQuery[str | None] = None,
+        controller: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> dict[str, Any]:
+        """Conversations by contact, campaign, stage and controller, a page at a time."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
+        where = parse_filter(contact, campaign, stage, controller)
+        return await list_conversations(deps.runtime.pool, where, cursor, limit)
 
     @get("/conversations/{conversation_id:uuid}")
     async def get_conversation(
         self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID]
-    ) -> ConversationView:
-        """What followup knows of a conversation and which follow-up (if any) is due now."""
+    ) -> dict[str, Any]:
+        """The conversation, its timeline and history, and the follow-up due now, if any."""
+        detail = await conversation_detail(deps.runtime.pool, conversation_id)
         state = await conversation_state(deps.runtime.pool, conversation_id)
-        if state is None:
-            raise Problem(
-                HTTP_404_NOT_FOUND, "Conversation not found", f"no events of {conversation_id}"
-            )
+        if detail is None or state is None:
+            raise not_found(conversation_id)
         rules = deps.settings.followup_rules()
-        return ConversationView(conversation_id, state, due_followup(state, rules, deps.clock()))
+        return {
+            **detail,
+            "state": state,
+            "due_followup": due_followup(state, rules, deps.clock()),
+        }
+
+    @post("/conversations/{conversation_id:uuid}/stage", status_code=200)
+    async def move_stage(
+        self,
+        deps: NamedDependency[Deps],
+        conversation_id: FromPath[UUID],
+        data: JSONBody[StageChange],
+    ) -> ChangeResult:
+        """Move the conversation to another stage; ``encerrada`` ends its follow-ups."""
+        change = ConversationChange(by=data.by, reason=data.reason, stage=data.stage)
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @post("/conversations/{conversation_id:uuid}/takeover", status_code=200)
+    async def take_over(
+        self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
+    ) -> ChangeResult:
+        """A person takes the conversation: nothing automatic goes out until released
+        (409 when someone else holds it)."""
+        change = ConversationChange(by=data.by, reason=data.reason, controller=Controller.HUMAN)
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @post("/conversations/{conversation_id:uuid}/release", status_code=200)
+    async def release(
+        self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
+    ) -> ChangeResult:
+        """Hand the conversation back to automation (409 when it was not taken over)."""
+        change = ConversationChange(
+            by=data.by, reason=data.reason, controller=Controller.AUTOMATION
+        )
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
 
     @post("/admin/followups/run", status_code=200)
     async def run_now(self, deps: NamedDependency[Deps]) -> FollowupSummary:
@@ -62,6 +134,6 @@ def followup_router(
     deps = Deps(runtime, settings, clock)
     return Router(
         path="/",
-        route_handlers=[FollowupController],
+        route_handlers=[ConversationsController],
         dependencies={"deps": Provide(lambda: deps, sync_to_thread=False)},
     )

@@ -25,6 +25,7 @@ from disparo_shared.events import (
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageRead,
@@ -47,6 +48,7 @@ SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
 
 MESSAGE_EVENTS: tuple[type[Event], ...] = (
     MessagesEnqueued,
+    MessageCancelled,
     MessageSent,
     MessageFailed,
     MessageDelivered,
@@ -210,6 +212,24 @@ async def on_message_failed(
     await _history(conn, event, event.message_id, status, event.occurred_at, detail)
 
 
+async def on_message_cancelled(
+    conn: asyncpg.Connection, event: MessageCancelled, reply_window: timedelta
+) -> None:
+    """A follow-up not sent because its conversation moved on; ``reason`` is the error code."""
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="cancelled",
+        campaign_id=event.campaign_id,
+        conversation_id=event.conversation_id,
+        kind=event.kind.value,
+        failed_at=event.occurred_at,
+        error_code=event.reason,
+        error=f"not sent: the conversation moved on ({event.reason})",
+    )
+    await _history(conn, event, event.message_id, "cancelled", event.occurred_at, event.reason)
+
+
 async def on_message_delivered(
     conn: asyncpg.Connection, event: MessageDelivered, reply_window: timedelta
 ) -> None:
@@ -290,6 +310,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MessagesEnqueued: on_messages_enqueued,
     MessageSent: on_message_sent,
     MessageFailed: on_message_failed,
+    MessageCancelled: on_message_cancelled,
     MessageDelivered: on_message_delivered,
     MessageRead: on_message_read,
     MessageReceived: on_message_received,

@@ -20,6 +20,7 @@ from disparo_shared.events import (
     ContactOptedOut,
     EnqueuedMessage,
     Event,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -159,6 +160,26 @@ async def test_out_of_order_and_duplicated_events_end_in_the_furthest_state(
         "delivered",
         "read",
     ]
+
+
+async def test_a_cancelled_followup_shows_why_it_was_not_sent(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    message_id, conversation_id = uuid4(), uuid4()
+    await publish(
+        MessageCancelled(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            kind=MessageKind.FOLLOWUP,
+            reason="replied",
+            occurred_at=T0 + timedelta(minutes=3),
+        )
+    )
+    body = await wait_for_json(
+        client, f"/v1/messages/{message_id}", lambda b: b["state"] == "cancelled"
+    )
+    assert body["kind"] == "followup"
+    assert [(h["status"], h["detail"]) for h in body["history"]] == [("cancelled", "replied")]
 
 
 async def test_unknown_message_is_a_404_problem(client: AsyncTestClient) -> None:

@@ -1,0 +1,14 @@
+-- A follow-up the dispatcher cancelled because its conversation moved on (message.cancelled)
+-- ends 'cancelled', above the waiting states and below 'sent' (a cancelled message never went).
+CREATE OR REPLACE FUNCTION message_state_rank(state text) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE state
+    WHEN 'requested' THEN 0
+    WHEN 'enqueued' THEN 10
+    WHEN 'retrying' THEN 20
+    WHEN 'cancelled' THEN 25
+    WHEN 'sent' THEN 30
+    WHEN 'delivered' THEN 40
+    WHEN 'read' THEN 50
+    WHEN 'dead' THEN 60
+END;
