@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller as HttpController
-from litestar import Router, get, post
+from litestar import Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,14 @@ from disparo_followup.controls import (
 )
 from disparo_followup.conversations import conversation_state
 from disparo_followup.job import FollowupSummary
+from disparo_followup.rule_sets import (
+    DEFAULT_RULE_SET,
+    NAME_PATTERN,
+    current_rule_sets,
+    parse_rules,
+    rule_set_json,
+    save_rule_set,
+)
 from disparo_followup.rules import due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
@@ -55,6 +63,22 @@ class StageChange(Who):
     )
 
 
+class RuleSetUpdate(BaseModel):
+    """The body of ``PUT /v1/followup-rules``: the whole rule set, replacing the previous."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(DEFAULT_RULE_SET, pattern=NAME_PATTERN, description="Rule set name.")
+    by: str = Field(min_length=1, max_length=200, description="Who changes it.")
+    expected_version: int | None = Field(
+        None, ge=0, description="The version read before editing: a 409 if another was saved."
+    )
+    rules: dict[str, Any] = Field(
+        description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
+        " [variants of the 2nd]]}; a stage left out gets no follow-ups."
+    )
+
+
 class ConversationsController(HttpController):
     path = "/v1"
     tags = ("conversations",)
@@ -85,11 +109,12 @@ class ConversationsController(HttpController):
         state = await conversation_state(deps.runtime.pool, conversation_id)
         if detail is None or state is None:
             raise not_found(conversation_id)
-        rules = deps.settings.followup_rules()
+        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
+        rule_set = sets.get(detail["rule_set"]) or sets[DEFAULT_RULE_SET]
         return {
             **detail,
             "state": state,
-            "due_followup": due_followup(state, rules, deps.clock()),
+            "due_followup": due_followup(state, rule_set.rules, deps.clock()),
         }
 
     @post("/conversations/{conversation_id:uuid}/stage", status_code=200)
@@ -121,6 +146,24 @@ class ConversationsController(HttpController):
             by=data.by, reason=data.reason, controller=Controller.AUTOMATION
         )
         return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @get("/followup-rules")
+    async def read_rules(self, deps: NamedDependency[Deps]) -> dict[str, Any]:
+        """The newest version of every rule set (``padrao`` is the default)."""
+        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
+        return {"rule_sets": [rule_set_json(s) for _, s in sorted(sets.items())]}
+
+    @put("/followup-rules", status_code=200)
+    async def change_rules(
+        self, deps: NamedDependency[Deps], data: JSONBody[RuleSetUpdate]
+    ) -> dict[str, Any]:
+        """Save a rule set's next version (422 naming the field of the first problem; 409 when
+        ``expected_version`` is not the newest)."""
+        rules = parse_rules(data.rules)
+        saved = await save_rule_set(
+            deps.runtime.pool, data.name, rules, data.by, data.expected_version, deps.clock()
+        )
+        return rule_set_json(saved)
 
     @post("/admin/followups/run", status_code=200)
     async def run_now(self, deps: NamedDependency[Deps]) -> FollowupSummary:

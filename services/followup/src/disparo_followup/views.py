@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from disparo_followup.controls import SQL as CONTROLS_SQL
+from disparo_followup.rule_sets import DEFAULT_RULE_SET
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid
 from disparo_shared.queries import load_queries
@@ -83,6 +84,7 @@ def summary_json(row: asyncpg.Record) -> dict[str, Any]:
         "last_inbound_at": row["last_inbound_at"],
         "opted_out": row["opted_out"],
         "changed_at": row["changed_at"],
+        "rule_set": row["rule_set"] or DEFAULT_RULE_SET,
     }
 
 

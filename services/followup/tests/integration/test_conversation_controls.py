@@ -7,70 +7,17 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
-from followup_harness import T0, Clock, Publish
+from followup_harness import T0, Clock, Publish, open_campaign_conversation
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
 from disparo_shared.events import (
-    MessageKind,
     MessageReceived,
-    MessageSent,
-    MessagesRequested,
-    RequestedMessage,
-    campaign_conversation_id,
 )
 from disparo_shared.events.subjects import CONVERSATION_CONTROL_CHANGED, STREAM_CONVERSATIONS
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.streams import stream_name
 from disparo_shared.testing.fixtures import eventually
-
-
-async def open_campaign_conversation(
-    client: AsyncTestClient, publish: Publish, phone: str, campaign_id: UUID | None = None
-) -> UUID:
-    """A campaign message requested and sent: the conversation followup learns from them."""
-    campaign_id = campaign_id or uuid4()
-    contact_id = uuid4()
-    conversation_id = campaign_conversation_id(campaign_id, contact_id)
-    message_id = uuid4()
-    await publish(
-        MessagesRequested(
-            messages=[
-                RequestedMessage(
-                    message_id=message_id,
-                    idempotency_key=f"campaign:{campaign_id}:{contact_id}",
-                    contact_id=contact_id,
-                    phone=phone,
-                    kind=MessageKind.CAMPAIGN,
-                    body="Olá! Temos plantões no ABC.",
-                    campaign_id=campaign_id,
-                    conversation_id=conversation_id,
-                    contact_name="Ana Lima",
-                )
-            ],
-            occurred_at=T0 - timedelta(minutes=5),
-        )
-    )
-    await publish(
-        MessageSent(
-            message_id=message_id,
-            campaign_id=campaign_id,
-            contact_id=contact_id,
-            conversation_id=conversation_id,
-            kind=MessageKind.CAMPAIGN,
-            provider_message_id="wamid.1",
-            sender="sender-1",
-            attempt=1,
-            sent_at=T0,
-        )
-    )
-
-    async def known():
-        answer = await client.get(f"/v1/conversations/{conversation_id}")
-        return answer.status_code == 200 and answer.json()["last_outbound_at"] is not None
-
-    await eventually(known)
-    return conversation_id
 
 
 async def test_takeover_release_and_stage_are_kept_as_history(

@@ -3,7 +3,7 @@
 -- name: list_conversations
 -- Conversations matching the filters (NULL = any), in id order after the cursor ($5).
 SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
-       c.opened_at, c.last_outbound_at, c.changed_at,
+       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
        p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
@@ -33,7 +33,7 @@ ORDER BY requested_at, stage, n;
 -- name: conversation_row
 -- One conversation as the list shows it.
 SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
-       c.opened_at, c.last_outbound_at, c.changed_at,
+       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
        p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
