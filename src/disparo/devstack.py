@@ -10,6 +10,7 @@ reported and the whole stack stops: nothing is restarted behind your back.
 
 import asyncio
 import os
+import secrets
 import signal
 import threading
 from collections.abc import Callable
@@ -17,16 +18,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import nats
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from disparo.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
+from disparo.nats_config import ADMIN_USER, bus_users, render_config
 from disparo.processes import ManagedProcess, ProcessFailed, StackPorts, stack_processes, stop_all
 from disparo_shared.migrations import migrate
+from disparo_shared.nats_connection import connect
 from disparo_shared.runtime import ServiceSpec
 from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import ensure_streams
@@ -125,7 +127,7 @@ async def migrate_all(database_url: str) -> dict[str, list[str]]:
 
 
 async def declare_streams(settings: NatsSettings) -> None:
-    nc = await nats.connect(settings.url, connect_timeout=5, max_reconnect_attempts=2)
+    nc = await connect(settings, "disparo-streams", connect_timeout=5, max_reconnect_attempts=2)
     try:
         await ensure_streams(nc.jetstream(), settings)
     finally:
@@ -158,6 +160,8 @@ class DevStack:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self._stop = threading.Event()
         self._processes: list[ManagedProcess] = []
+        self._nats_passwords: dict[str, str] = {}
+        """Per-user passwords of the embedded NATS (a closed bus); empty for NATS_URL's server."""
 
     # -- the parts -------------------------------------------------------------------------
 
@@ -181,8 +185,18 @@ class DevStack:
             self._say("using Postgres from DATABASE_URL")
         nats_url = self.settings.nats_url
         if nats_url is None:
-            nats_server = EmbeddedNats(data_dir / "nats", port=self.settings.embedded_nats_port)
-            self._say(f"starting embedded NATS JetStream (store in {nats_server.store_dir})")
+            self._nats_passwords = {user: secrets.token_urlsafe(24) for user in bus_users()}
+            config = data_dir / "nats.conf"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.touch(mode=0o600)
+            config.write_text(render_config(bus_users(), passwords=self._nats_passwords))
+            nats_server = EmbeddedNats(
+                data_dir / "nats", port=self.settings.embedded_nats_port, config_file=config
+            )
+            self._say(
+                f"starting embedded NATS JetStream (store in {nats_server.store_dir}), "
+                f"one user per service ({config})"
+            )
             nats_url = nats_server.start()
             stack.callback(self._stop_server, "NATS", nats_server.stop)
             self._say(f"NATS ready at {nats_url} (log: {nats_server.log_file})")
@@ -211,6 +225,22 @@ class DevStack:
         if self.settings.always_open_send_window and not window_set:
             common.update(ALWAYS_OPEN_WINDOW)
         return common
+
+    def _nats_settings(self, nats_url: str, user: str) -> NatsSettings:
+        if not self._nats_passwords:
+            return NatsSettings(url=nats_url)
+        password = SecretStr(self._nats_passwords[user])
+        return NatsSettings(url=nats_url, user=user, password=password)
+
+    def _nats_env(self, service: str) -> dict[str, str]:
+        """A service's own NATS user on the closed embedded bus; nothing on NATS_URL's server."""
+        if not self._nats_passwords:
+            return {}
+        return {
+            "DISPARO_NATS_USER": service,
+            "DISPARO_NATS_PASSWORD": self._nats_passwords[service],
+            "DISPARO_NATS_MANAGE_STREAMS": "false",
+        }
 
     def _table(self, database_url: str, nats_url: str) -> Table:
         table = Table(title="disparo is running", title_justify="left")
@@ -254,7 +284,7 @@ class DevStack:
         applied = asyncio.run(migrate_all(database_url))
         count = sum(len(versions) for versions in applied.values())
         self._say(f"migrations: {count} applied" if count else "migrations: up to date")
-        asyncio.run(declare_streams(NatsSettings(url=nats_url)))
+        asyncio.run(declare_streams(self._nats_settings(nats_url, ADMIN_USER)))
         self._say("streams declared")
 
         specs = stack_processes(
@@ -264,6 +294,7 @@ class DevStack:
             evolution_numbers=self.evolution_numbers,
             cloud_numbers=self.cloud_numbers,
             common_env=self._service_env(),
+            extra_env={spec.name: self._nats_env(spec.name) for spec in service_specs()},
         )
         base_env = {k: v for k, v in self.base_env.items() if k not in ("DATABASE_URL", "NATS_URL")}
         self._processes = [ManagedProcess(spec, self._sink, base_env) for spec in specs]

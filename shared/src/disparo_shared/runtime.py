@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import nats
 import uvicorn
 from faststream.nats import NatsBroker
 from litestar import Litestar
@@ -22,11 +21,14 @@ from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
+from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
+from disparo_shared.nats_connection import connect
 from disparo_shared.outbox import OutboxRelay
 from disparo_shared.secrets import require_secrets
 from disparo_shared.settings import (
@@ -36,7 +38,7 @@ from disparo_shared.settings import (
     NatsSettings,
     TelemetrySettings,
 )
-from disparo_shared.streams import ensure_streams
+from disparo_shared.streams import ensure_streams, stream_name
 from disparo_shared.telemetry import configure_tracing
 
 log = get_logger(__name__)
@@ -47,6 +49,8 @@ class ServiceSpec:
     name: str
     schema: str
     migrations: Path
+    bus: BusRights = field(default_factory=BusRights)
+    """What the service publishes and consumes; its NATS user's permissions come from this."""
     version: str = "0.1.0"
 
 
@@ -95,11 +99,20 @@ class Runtime:
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
     ) -> AsyncIterator[None]:
         """Start everything the service needs, yield while it serves, stop in reverse."""
-        await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
+        if self.settings.database.migrate_at_start:
+            await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
-        self._nc = await nats.connect(self.settings.nats.url, max_reconnect_attempts=-1)
+        self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()
-        await ensure_streams(self._js, self.settings.nats)
+        if self.settings.nats.manage_streams:
+            await ensure_streams(self._js, self.settings.nats)
+        if self.settings.nats.user:
+            missing = undeclared_consumers(self.spec, self.broker, self.settings.nats.stream_prefix)
+            if missing:
+                raise RuntimeError(
+                    f"{self.spec.name}: consumers {missing} are not in ServiceSpec.bus.consumes, "
+                    "so its NATS user may not read them"
+                )
         await self.broker.start()
         relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
         tasks = [
@@ -122,6 +135,23 @@ class Runtime:
             await self._nc.drain()
             await self._pool.close()
             log.info("service stopped", service=self.spec.name)
+
+
+def undeclared_consumers(spec: ServiceSpec, broker: NatsBroker, prefix: str) -> list[str]:
+    """The broker's subscribers that ``spec.bus.consumes`` does not declare, as ``stream/durable``.
+
+    On a closed bus their NATS user may not read them: the server refuses the consumer.
+    """
+    declared = set(spec.bus.consumes)
+    missing = []
+    for subscriber in broker.subscribers:
+        stream = getattr(subscriber, "stream", None)
+        config = getattr(subscriber, "config", None)
+        durable = getattr(config, "durable_name", None)
+        unprefixed = stream.name.removeprefix(stream_name(prefix, "")) if stream else "?"
+        if durable is None or Consumer(unprefixed, durable) not in declared:
+            missing.append(f"{unprefixed}/{durable}")
+    return missing
 
 
 async def supervise(
@@ -147,27 +177,28 @@ def build_app(
 ) -> Litestar:
     """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan.
 
-    ``secrets`` are the service's own (by variable name), checked with the API keys before
-    anything starts: in production a missing, public or short one stops the process here.
+    ``secrets`` are the service's own (by variable name), checked before anything starts (the
+    edge checks the API keys): in production a missing, public or short one stops the process.
     """
-    require_secrets(
-        runtime.settings.deployment.env,
-        {"DISPARO_API_KEYS": runtime.settings.http.api_keys, **(secrets or {})},
-    )
+    require_secrets(runtime.settings.deployment.env, secrets or {})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with runtime.running(workers):
             yield
 
-    return create_http_app(
+    app = create_http_app(
         service_name=runtime.spec.name,
         version=runtime.spec.version,
         route_handlers=route_handlers,
-        api_keys=runtime.settings.http.api_keys,
+        http=runtime.settings.http,
+        mode=runtime.settings.deployment.env,
         readiness_checks=[runtime.check_database, runtime.check_nats],
+        audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
+    app.state.runtime = runtime  # lets tests compare the wired subscribers with the spec
+    return app
 
 
 def serve(app: Litestar, settings: KernelSettings, port: int) -> None:

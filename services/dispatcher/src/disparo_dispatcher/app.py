@@ -1,7 +1,8 @@
 """Wiring of the dispatcher: its subscriptions, HTTP routes and background loops, in one place."""
 
 import importlib.util
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from litestar import Litestar, Router
@@ -9,6 +10,7 @@ from litestar.di import Provide
 
 from disparo_dispatcher.admin import admin_router
 from disparo_dispatcher.clock import utc_now
+from disparo_dispatcher.sender_policy import SenderPolicy
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.spec import SPEC
@@ -39,14 +41,34 @@ def _webhooks(runtime: Runtime) -> tuple[list[Router], list[Worker]]:
     return [router], workers
 
 
+def sender_policy(settings: DispatcherSettings, mode: str) -> SenderPolicy:
+    """The sender policy of these settings; configured seeds that break it stop the start."""
+    policy = SenderPolicy(
+        credential_variables=frozenset(settings.credential_variables),
+        provider_hosts=frozenset(settings.provider_hosts),
+        mode=mode,
+    )
+    for seed in settings.senders:
+        found = policy.problems(
+            base_url=seed.base_url, credential_ref=seed.credential_ref, from_settings=True
+        )
+        if found:
+            reasons = "; ".join(f"{field} {reason}" for field, reason in found)
+            raise ValueError(f"DISPARO_DISPATCHER_SENDERS: sender {seed.sender_id}: {reasons}")
+    return policy
+
+
 def create_app(
     kernel: KernelSettings,
     settings: DispatcherSettings,
     clock: Callable[[], datetime] = utc_now,
     webhook_settings: WebhookSettings | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> Litestar:
     """The dispatcher as an ASGI app; ``app.state.dispatcher`` is its send loop (for tests)."""
     webhook_secrets = (webhook_settings or load_webhook_settings()).secrets()
+    policy = sender_policy(settings, kernel.deployment.env)
+    provider_tokens = {name: environ.get(name, "") for name in settings.credential_variables}
     runtime = Runtime(SPEC, kernel)
     placement = PlacementCache(settings)
     dispatcher = Dispatcher(settings, placement, clock=clock)
@@ -58,9 +80,9 @@ def create_app(
     webhook_routes, webhook_workers = _webhooks(runtime)
     app = build_app(
         runtime,
-        [admin_router(runtime, clock), *webhook_routes],
+        [admin_router(runtime, clock, policy), *webhook_routes],
         workers=[send_queue, *webhook_workers],
-        secrets=webhook_secrets,
+        secrets={**webhook_secrets, **provider_tokens},
     )
     app.state.dispatcher = dispatcher
     app.state.runtime = runtime

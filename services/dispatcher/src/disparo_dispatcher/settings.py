@@ -44,6 +44,16 @@ class DispatcherSettings(BaseSettings):
         default_factory=list,
         description="Senders upserted at start (JSON list); the API can add and change more.",
     )
+    credential_variables: list[str] = Field(
+        default_factory=list,
+        description="Names of the variables that hold provider tokens; a sender's credential_ref"
+        ' may only be env:NAME with NAME in this list (JSON list, e.g. ["EVOLUTION_RECIFE_KEY"]).',
+    )
+    provider_hosts: list[str] = Field(
+        default_factory=lambda: ["graph.facebook.com"],
+        description="Hosts a sender's base_url may point at, exactly (add your Evolution"
+        " server's); https only outside DISPARO_ENV=dev/test.",
+    )
     replica_id: str | None = Field(
         None, description="This process's name in leases; a random one when unset."
     )

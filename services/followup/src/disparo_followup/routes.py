@@ -82,6 +82,7 @@ class RuleSetUpdate(BaseModel):
 class ConversationsController(HttpController):
     path = "/v1"
     tags = ("conversations",)
+    opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @get("/conversations")
     async def list_conversations(
@@ -165,7 +166,7 @@ class ConversationsController(HttpController):
         )
         return rule_set_json(saved)
 
-    @post("/admin/followups/run", status_code=200)
+    @post("/admin/followups/run", status_code=200, opt={"scope": "admin"})
     async def run_now(self, deps: NamedDependency[Deps]) -> FollowupSummary:
         """Request every follow-up due now, outside the daily schedule (safe to repeat)."""
         return await run_and_report(deps.runtime.pool, deps.settings, deps.clock())

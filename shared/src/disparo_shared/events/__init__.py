@@ -30,6 +30,7 @@ from disparo_shared.events.messages import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    RecipientSnapshot,
     RequestedMessage,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "MessageReceived",
     "MessageSent",
     "MessagesRequested",
+    "RecipientSnapshot",
     "RequestedMessage",
     "campaign_conversation_id",
     "utc_now",

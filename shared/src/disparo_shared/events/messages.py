@@ -17,6 +17,20 @@ class MessageKind(StrEnum):
     FIRST_CONTACT = "first_contact"
 
 
+class RecipientSnapshot(BaseModel):
+    """Whom a campaign message went to, beyond ``contact_name``: the doctor's specialty and
+    region as they stood when the campaign fanned out.
+
+    Carried on the request so readers (reports, exports) know the doctor without reading the
+    contacts schema; a snapshot, so a report keeps showing whom the campaign targeted even after
+    the contact is edited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specialty: str | None = None
+    region: str | None = None
+
+
 class RequestedMessage(BaseModel):
     """One message to send. ``message_id`` is chosen by the requester, so a retried request
     names the same message and the dispatcher keeps one row for it."""
@@ -37,6 +51,7 @@ class RequestedMessage(BaseModel):
     contact_name: str | None = Field(
         None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
     )
+    recipient: RecipientSnapshot | None = None
 
 
 class MessagesRequested(Event):

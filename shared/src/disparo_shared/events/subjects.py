@@ -30,9 +30,10 @@ MESSAGE_RECEIVED = "message.received"
 MESSAGE_CANCELLED = "message.cancelled"
 MESSAGE_ALL = "message.>"
 
-# campaign-api → dispatcher, followup
+# campaign-api → dispatcher, followup, reporting (the dispatcher also says opted_out)
 CONTACT_OPTED_OUT = "contact.opted_out"
 CONTACT_OPTED_IN = "contact.opted_in"
+CONTACT_ERASED = "contact.erased"  # LGPD: every service forgets the person
 CONTACT_ALL = "contact.>"
 
 # the recruiter system → followup

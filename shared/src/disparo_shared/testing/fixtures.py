@@ -17,7 +17,12 @@ import asyncpg
 import nats
 import pytest
 
-from disparo_shared.dev_secrets import DEV_ENVIRONMENT, TEST_API_KEY
+from disparo_shared.dev_secrets import (
+    DEV_ENVIRONMENT,
+    SIM_CLOUD_TOKEN,
+    SIM_EVOLUTION_KEY,
+    TEST_API_KEY,
+)
 from disparo_shared.migrations import migrate
 from disparo_shared.runtime import KernelSettings, ServiceSpec
 from disparo_shared.settings import (
@@ -36,6 +41,8 @@ TEST_ENVIRONMENT = {
     **DEV_ENVIRONMENT,
     "DISPARO_ENV": "test",
     "DISPARO_API_KEYS": json.dumps([TEST_API_KEY]),
+    "SIM_EVOLUTION_KEY": SIM_EVOLUTION_KEY,
+    "SIM_CLOUD_TOKEN": SIM_CLOUD_TOKEN,
 }
 
 

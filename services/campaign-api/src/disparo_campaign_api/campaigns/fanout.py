@@ -45,7 +45,8 @@ from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.runtime import Runtime
 
 MAX_MESSAGES_PER_EVENT = 2000
-# counted as body and name bytes + 460 per message (ids, conversation, phone, key, times)
+# counted as body, name, specialty and region bytes + 500 per message (ids, conversation,
+# phone, key, times)
 MAX_EVENT_BYTES = 768 * 1024
 
 log = get_logger(__name__)

@@ -38,6 +38,8 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.pagination import check_limit
+from disparo_shared.access import caller_grants
+from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 
 IMPORT_SCOPE = "POST /v1/contacts/import"
@@ -46,6 +48,16 @@ JSON_TYPES = {
     "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
     "application/x-jsonlines", "application/jsonlines",
 }  # fmt: skip
+
+
+PHONES_SCOPE = "contacts:phones"
+
+
+def _shown(request: Request, contact: Contact) -> Contact:
+    """The contact as this caller may see it: the phone in clear only with contacts:phones."""
+    if caller_grants(request, PHONES_SCOPE):
+        return contact
+    return contact.model_copy(update={"phone": mask_phone(contact.phone)})
 
 
 class ContactPage(BaseModel):
@@ -61,7 +73,15 @@ class OptOutRequest(BaseModel):
 
 
 class OptInRequest(BaseModel):
+    """Opting a doctor back in needs proof they agreed: where the consent is recorded (LGPD)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+    consent_reference: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Where the doctor's consent is kept: a signed term's id, a ticket, a URL.",
+        examples=["termo-2025-118"],
+    )
     reason: str | None = Field(None, max_length=500, examples=["consent renewed in writing"])
 
 
@@ -98,6 +118,7 @@ def _dump(contact: Contact) -> dict[str, Any]:
 class ContactsController(Controller):
     path = "/v1/contacts"
     tags = ["contacts"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"resource": "contacts"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @post("/", summary="Create or update a contact by phone", status_code=200)
     async def upsert(
@@ -121,8 +142,9 @@ class ContactsController(Controller):
         return stored.to_response()
 
     @get("/{contact_id:uuid}", summary="Read a contact")
-    async def read(self, contact_id: FromPath[UUID], pool: Pool) -> Contact:
-        return await get_contact(pool, contact_id)
+    async def read(self, request: Request, contact_id: FromPath[UUID], pool: Pool) -> Contact:
+        """The phone is masked unless the key holds ``contacts:phones``."""
+        return _shown(request, await get_contact(pool, contact_id))
 
     @patch("/{contact_id:uuid}", summary="Change some fields of a contact")
     async def change(
@@ -134,6 +156,7 @@ class ContactsController(Controller):
     @get("/", summary="List contacts (filters, cursor pagination)")
     async def search(
         self,
+        request: Request,
         pool: Pool,
         settings: Settings,
         specialty: FromQuery[str | None] = None,
@@ -144,7 +167,8 @@ class ContactsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> ContactPage:
-        """Filters combine with AND; several ``tag`` require all of them."""
+        """Filters combine with AND; several ``tag`` require all of them. Phones are masked
+        unless the key holds ``contacts:phones``."""
         page = await list_contacts(
             pool,
             specialty=specialty,
@@ -155,7 +179,8 @@ class ContactsController(Controller):
             limit=check_limit(limit, settings.page_max_limit),
             cursor=cursor,
         )
-        return ContactPage(items=page.items, next_cursor=page.next_cursor)
+        items = [_shown(request, contact) for contact in page.items]
+        return ContactPage(items=items, next_cursor=page.next_cursor)
 
     @post("/{contact_id:uuid}/opt-out", summary="Opt a contact out (LGPD)", status_code=200)
     async def request_opt_out(
@@ -188,17 +213,22 @@ class ContactsController(Controller):
     async def request_opt_in(
         self,
         contact_id: FromPath[UUID],
+        data: JSONBody[OptInRequest],
         pool: Pool,
         clock: Clock,
-        data: JSONBody[OptInRequest | None] = None,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Contact]:
-        """Publishes ``contact.opted_in``; kept in the contact's consent history."""
-        reason = data.reason if data else None
+        """Publishes ``contact.opted_in``; kept in the contact's consent history with its
+        ``consent_reference`` (as ``source_ref``)."""
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             contact = await opt_in(
-                conn, contact_id, reason=reason, source=ConsentSource.API, at=clock()
+                conn,
+                contact_id,
+                reason=data.reason,
+                source=ConsentSource.API,
+                at=clock(),
+                consent_reference=data.consent_reference,
             )
             return 200, _dump(contact)
 
@@ -206,7 +236,7 @@ class ContactsController(Controller):
             pool,
             scope=f"POST /v1/contacts/{contact_id}/opt-in",
             key=check_key(idempotency_key),
-            request_body={"reason": reason},
+            request_body=data.model_dump(mode="json"),
             work=work,
         )
         return stored.to_response()
