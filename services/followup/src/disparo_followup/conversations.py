@@ -21,6 +21,8 @@ from disparo_shared.events import (
     ConversationStage,
     ConversationStageChanged,
     Event,
+    MessageCancelled,
+    MessageKind,
     MessageReceived,
     MessageSent,
     MessagesRequested,
@@ -73,6 +75,8 @@ async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
             event.sent_at,
             event.campaign_id,
         )
+        if event.kind == MessageKind.FOLLOWUP:
+            await conn.execute(SQL.record_followup_sent, event.message_id, event.sent_at)
         await conn.execute(
             SQL.record_outbound_entry,
             event.conversation_id,
@@ -89,6 +93,12 @@ async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) 
     await conn.execute(
         SQL.record_inbound_entries, phone, event.provider_message_id, event.at, event.body
     )
+
+
+async def on_message_cancelled(conn: asyncpg.Connection, event: MessageCancelled) -> None:
+    """The dispatcher did not send a follow-up of ours: the conversation moved on."""
+    if event.kind == MessageKind.FOLLOWUP:
+        await conn.execute(SQL.record_followup_cancelled, event.message_id, event.reason)
 
 
 async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageChanged) -> None:
@@ -127,6 +137,7 @@ async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactO
 HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
     MessagesRequested: on_messages_requested,
     MessageSent: on_message_sent,
+    MessageCancelled: on_message_cancelled,
     MessageReceived: on_message_received,
     ConversationStageChanged: on_stage_changed,
     ContactOptedOut: on_consent,

@@ -83,6 +83,8 @@ def _requested_message(
         conversation_id=row["conversation_id"],
         max_attempts=settings.max_attempts,
         contact_name=row["contact_name"],
+        followup_attempt=row["n"],
+        followup_rule=f"{row['rule_set']}/{stage}",
     )
 
 

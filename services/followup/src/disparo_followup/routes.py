@@ -21,6 +21,7 @@ from disparo_followup.controls import (
 )
 from disparo_followup.conversations import conversation_state
 from disparo_followup.job import FollowupSummary
+from disparo_followup.loop_report import loop_report
 from disparo_followup.rule_sets import (
     DEFAULT_RULE_SET,
     NAME_PATTERN,
@@ -147,6 +148,15 @@ class ConversationsController(HttpController):
             by=data.by, reason=data.reason, controller=Controller.AUTOMATION
         )
         return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @get("/reports/followups")
+    async def followup_report(
+        self, deps: NamedDependency[Deps], campaign: FromQuery[str | None] = None
+    ) -> dict[str, Any]:
+        """The loop in numbers for one campaign (or all): replies and after which follow-up,
+        follow-ups sent and cancelled by reason, opt-outs, takeovers, reply rate per rule."""
+        where = parse_filter(None, campaign, None, None)
+        return await loop_report(deps.runtime.pool, where.campaign_id)
 
     @get("/followup-rules")
     async def read_rules(self, deps: NamedDependency[Deps]) -> dict[str, Any]:

@@ -1,12 +1,20 @@
 """Follow-up rules over HTTP, versioned in Postgres, and the job that follows them."""
 
 from datetime import timedelta
+from uuid import uuid4
 
+import asyncpg
 from followup_harness import T0, Clock, Publish, open_campaign_conversation
 from litestar.testing import AsyncTestClient
 
 from disparo_followup.texts import DEFAULT_TEXTS
-from disparo_shared.events import ConversationStage, MessageReceived
+from disparo_shared.events import (
+    ConversationStage,
+    MessageCancelled,
+    MessageKind,
+    MessageReceived,
+    MessageSent,
+)
 from disparo_shared.testing.fixtures import eventually
 
 QUICK = {
@@ -99,3 +107,72 @@ async def test_the_job_follows_the_saved_rules_and_says_what_it_skipped_and_why(
     }
     view = (await client.get(f"/v1/conversations/{silent}")).json()
     assert [(f["stage"], f["attempt"]) for f in view["followups"]] == [("primeiro_contato", 1)]
+
+
+async def test_the_loop_report_counts_followups_sent_and_cancelled_by_reason(
+    client: AsyncTestClient, publish: Publish, clock: Clock, db: asyncpg.Connection
+) -> None:
+    assert (
+        await client.put("/v1/followup-rules", json={"by": "ops", "rules": QUICK})
+    ).status_code == 200
+    campaign_id = uuid4()
+    first = await open_campaign_conversation(client, publish, "+5511955560001", campaign_id)
+    second = await open_campaign_conversation(client, publish, "+5511955560002", campaign_id)
+    clock.now = T0 + timedelta(seconds=2)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 2
+    rows = {
+        r["conversation_id"]: r["message_id"]
+        for r in await db.fetch("SELECT conversation_id, message_id FROM followup.followups")
+    }
+    await publish(
+        MessageSent(
+            message_id=rows[first],
+            campaign_id=campaign_id,
+            conversation_id=first,
+            kind=MessageKind.FOLLOWUP,
+            provider_message_id="wamid.f1",
+            sender="sender-1",
+            attempt=1,
+            sent_at=T0 + timedelta(seconds=3),
+        )
+    )
+    await publish(
+        MessageCancelled(
+            message_id=rows[second],
+            campaign_id=campaign_id,
+            conversation_id=second,
+            kind=MessageKind.FOLLOWUP,
+            reason="replied",
+        )
+    )
+    await publish(
+        MessageReceived(
+            phone="+5511955560001",
+            sender="sender-1",
+            body="Agora vi!",
+            provider_message_id="wamid.r1",
+            at=T0 + timedelta(seconds=4),
+        )
+    )
+
+    async def counted():
+        report = (
+            await client.get("/v1/reports/followups", params={"campaign": str(campaign_id)})
+        ).json()
+        done = report["followups_sent"] == 1 and report["followups_cancelled"] and report["replied"]
+        return report if done else None
+
+    report = await eventually(counted)
+    assert report["conversations"] == 2
+    assert report["followups_requested"] == 2
+    assert report["followups_cancelled"] == {"replied": 1}
+    assert report["replied_after_followups"] == {"1": 1}
+    assert report["by_rule"] == [
+        {
+            "rule": "padrao/primeiro_contato",
+            "attempt": 1,
+            "sent": 1,
+            "replied_after": 1,
+            "reply_rate": 1.0,
+        }
+    ]

@@ -97,3 +97,12 @@ SELECT c.conversation_id, c.contact_id, c.stage, c.controlled_by, c.last_outboun
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
 WHERE c.conversation_id = $1::uuid;
+
+-- name: record_followup_sent
+-- A follow-up we requested went out (first send time kept).
+UPDATE followups SET sent_at = coalesce(sent_at, $2::timestamptz) WHERE message_id = $1::uuid;
+
+-- name: record_followup_cancelled
+-- A follow-up we requested was cancelled by the dispatcher, and why.
+UPDATE followups SET cancelled_reason = $2::text
+WHERE message_id = $1::uuid AND sent_at IS NULL;
