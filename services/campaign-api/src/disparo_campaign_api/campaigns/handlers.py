@@ -120,7 +120,10 @@ class CreateCampaign(CampaignFields):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["campaign", "first_contact"] = "campaign"
     template: str
-    priority: int = Field(5, ge=1, le=10, description="1–10, 10 most urgent; default 5.")
+    priority: int = Field(
+        3, ge=1, le=10, description="1–10, 10 most urgent; default 3 (the spec: campaigns 3,"
+        " follow-ups 4, replies 8)."
+    )
 
 
 class ScheduleCampaign(BaseModel):
