@@ -87,12 +87,16 @@ async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
 
 
 async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) -> None:
-    """A reply stops the cadence of every conversation of the phone and joins their timelines."""
+    """A reply stops the cadence of every conversation of the phone and joins their timelines.
+
+    Its time is when the dispatcher recorded it, if later than the provider's: providers give
+    whole seconds (Evolution's ``messageTimestamp``), so a reply a few hundred milliseconds after
+    our message would otherwise seem to come before it and not stop anything.
+    """
     phone = canonical_phone(event.phone)
-    await conn.execute(SQL.record_inbound, phone, event.at)
-    await conn.execute(
-        SQL.record_inbound_entries, phone, event.provider_message_id, event.at, event.body
-    )
+    at = max(event.at, event.occurred_at)
+    await conn.execute(SQL.record_inbound, phone, at)
+    await conn.execute(SQL.record_inbound_entries, phone, event.provider_message_id, at, event.body)
 
 
 async def on_message_cancelled(conn: asyncpg.Connection, event: MessageCancelled) -> None:
