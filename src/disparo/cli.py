@@ -50,6 +50,13 @@ def dev(
         int, typer.Option(min=0, help="Simulated Evolution API numbers.")
     ] = 2,
     cloud_numbers: Annotated[int, typer.Option(min=0, help="Simulated Cloud API numbers.")] = 1,
+    observability: Annotated[
+        bool,
+        typer.Option(
+            help="Also start Prometheus (Debian package `prometheus`) scraping every service, "
+            "with the alert rules of deploy/prometheus, on DISPARO_DEV_PROMETHEUS_PORT (9090)."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole stack here: Postgres, NATS, the four services and the simulator.
 
@@ -63,7 +70,11 @@ def dev(
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     stack = DevStack(
-        settings, console, evolution_numbers=evolution_numbers, cloud_numbers=cloud_numbers
+        settings,
+        console,
+        evolution_numbers=evolution_numbers,
+        cloud_numbers=cloud_numbers,
+        observability=observability,
     )
     raise typer.Exit(stack.run())
 
@@ -98,6 +109,23 @@ def streams() -> None:
     for config in stream_configs(settings):
         table.add_row(config.name, ", ".join(config.subjects or []))
     console.print(table)
+
+
+@app.command()
+def asyncapi(
+    output: Annotated[
+        Path | None, typer.Option(help="Write the document here [default: stdout]")
+    ] = None,
+) -> None:
+    """Print (or write) the AsyncAPI document of the event bus, generated from the code."""
+    from disparo.asyncapi import render
+
+    document = render()
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document)
+        console.print(f"wrote {output}")
 
 
 @keys_app.command("create")

@@ -110,8 +110,12 @@ def test_pods_are_hardened(workloads) -> None:
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
 
 
+def _container(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]["containers"][0]
+
+
 def _env(workload: dict) -> dict[str, str]:
-    container = workload["spec"]["template"]["spec"]["containers"][0]
+    container = _container(workload)
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
@@ -130,6 +134,8 @@ def test_each_workload_has_its_own_secret_nats_user_and_no_ddl(workloads) -> Non
         assert env["DISPARO_NATS_USER"] == name
         assert env["DISPARO_NATS_MANAGE_STREAMS"] == "false"
         assert env["DISPARO_DB_MIGRATE_AT_START"] == "false"
+        ports = {p["name"]: p["containerPort"] for p in _container(workload)["ports"]}
+        assert env["DISPARO_HTTP_METRICS_PORT"] == str(ports["metrics"]) != str(ports["http"])
 
 
 def test_reporting_never_holds_a_provider_token() -> None:
@@ -159,6 +165,8 @@ def test_network_policies_deny_by_default_and_let_only_services_reach_data() -> 
     deny = policies["disparo-default-deny"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert not deny.get("ingress") and not deny.get("egress")
+    monitoring = policies["disparo-metrics-from-monitoring"]
+    assert [p["port"] for r in monitoring["ingress"] for p in r["ports"]] == ["metrics"]
     webhooks = policies["disparo-webhooks-from-ingress"]
     assert webhooks["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "dispatcher"}}
 

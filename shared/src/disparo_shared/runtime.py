@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import prometheus_client
 import uvicorn
 from faststream.nats import NatsBroker
 from litestar import Litestar
@@ -26,6 +27,7 @@ from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
+from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect
@@ -94,6 +96,16 @@ class Runtime:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
 
+    async def _watch_kernel_metrics(self) -> None:
+        await watch_kernel_metrics(
+            self.pool,
+            self.js,
+            self.settings.nats.stream_prefix,
+            self.spec.name,
+            self.spec.bus.consumes,
+            self.settings.telemetry.kernel_metrics_interval_seconds,
+        )
+
     @contextlib.asynccontextmanager
     async def running(
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
@@ -117,6 +129,9 @@ class Runtime:
         relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
         tasks = [
             asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
+            asyncio.create_task(
+                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics)
+            ),
             *(
                 asyncio.create_task(
                     supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self))
@@ -205,9 +220,17 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
     tune_garbage_collector()
+    serve_metrics_apart(settings.http)
     uvicorn.run(
         app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on"
     )
+
+
+def serve_metrics_apart(settings: HttpSettings) -> None:
+    """Serve the process's Prometheus registry on ``metrics_port`` too, from a daemon thread, so
+    a network policy can open that port to the monitoring namespace and nothing else."""
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
 
 
 def tune_garbage_collector() -> None:

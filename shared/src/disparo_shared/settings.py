@@ -71,6 +71,12 @@ class NatsSettings(BaseSettings):
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
     )
+    max_age_days: float = Field(
+        30,
+        gt=0,
+        description="How long the streams keep an event (phones and message texts included): "
+        "the span a rebuild can replay, and the bus's LGPD retention.",
+    )
     user: str | None = Field(
         None,
         description="NATS user of this process (one per service, see `disparo nats-config`); "
@@ -108,6 +114,12 @@ class TelemetrySettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
     )
+    kernel_metrics_interval_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the outbox and consumer gauges are refreshed (one count, one "
+        "JetStream call per stream).",
+    )
 
 
 class HttpSettings(BaseSettings):
@@ -118,6 +130,11 @@ class HttpSettings(BaseSettings):
     )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
+    metrics_port: int | None = Field(
+        None,
+        description="Also serve Prometheus /metrics on this port of its own (Kubernetes: only "
+        "the monitoring namespace may reach it); unset means on the service's port only.",
+    )
     api_keys: list[ApiKeyEntry | str] = Field(
         default_factory=list,
         validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS", "api_keys"),

@@ -3,11 +3,12 @@
 import importlib.util
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from litestar import Litestar, Router
 from litestar.di import Provide
 
+from disparo_dispatcher import privacy
 from disparo_dispatcher.admin import admin_router
 from disparo_dispatcher.clock import utc_now
 from disparo_dispatcher.sender_policy import SenderPolicy
@@ -17,6 +18,7 @@ from disparo_dispatcher.spec import SPEC
 from disparo_dispatcher.subscribers import register_subscribers
 from disparo_dispatcher.webhooks.settings import WebhookSettings, load_webhook_settings
 from disparo_dispatcher.worker import Dispatcher
+from disparo_shared.retention import retention_worker
 from disparo_shared.runtime import KernelSettings, Runtime, build_app
 
 Worker = Callable[[Runtime], Awaitable[None]]
@@ -81,9 +83,19 @@ def create_app(
     app = build_app(
         runtime,
         [admin_router(runtime, clock, policy), *webhook_routes],
-        workers=[send_queue, *webhook_workers],
+        workers=[send_queue, *webhook_workers, _retention(settings, clock)],
         secrets={**webhook_secrets, **provider_tokens},
     )
     app.state.dispatcher = dispatcher
     app.state.runtime = runtime
     return app
+
+
+def _retention(settings: DispatcherSettings, clock: Callable[[], datetime]):
+    return retention_worker(
+        "dispatcher_messages",
+        privacy.prune_expired,
+        keep=timedelta(days=settings.message_retention_days),
+        interval_seconds=settings.retention_interval_seconds,
+        clock=clock,
+    )

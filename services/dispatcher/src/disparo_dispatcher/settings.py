@@ -58,6 +58,17 @@ class DispatcherSettings(BaseSettings):
         None, description="This process's name in leases; a random one when unset."
     )
 
+    # --- LGPD retention ---------------------------------------------------------------------
+    message_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days after a message was sent or cancelled before its phone and text are "
+        "blanked (dead messages keep theirs to be re-queued); idle phones are forgotten too.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
+    )
+
     # --- claiming, leases, flushing -------------------------------------------------------
     sender_lease_seconds: float = Field(
         10.0, gt=0, description="How long a replica's hold on a sender lasts without renewal."
@@ -151,6 +162,24 @@ class DispatcherSettings(BaseSettings):
     )
     metrics_refresh_seconds: float = Field(
         5.0, gt=0, description="Queue-depth gauge refresh period."
+    )
+    table_care_interval_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often the queue's hot tables are checked for a vacuum or analyse that "
+        "autovacuum has not done (table_care.py); 0 turns the check off.",
+    )
+    table_care_min_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Rows dead or changed since the last pass below which a table is left alone.",
+    )
+    table_care_fraction: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Share of a table's live rows dead or changed that calls for a pass, when "
+        "larger than table_care_min_rows.",
     )
 
     # --- per sender -----------------------------------------------------------------------

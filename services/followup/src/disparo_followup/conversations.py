@@ -10,11 +10,13 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_followup import privacy
 from disparo_followup.controls import SQL as CONTROLS_SQL
 from disparo_followup.controls import record_event_change
 from disparo_followup.metrics import EVENTS_APPLIED
 from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
+    ContactErased,
     ContactOptedIn,
     ContactOptedOut,
     Controller,
@@ -138,6 +140,10 @@ async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactO
     )
 
 
+async def on_erasure(conn: asyncpg.Connection, event: ContactErased) -> None:
+    await privacy.on_contact_erased(conn, event, canonical_phone(event.phone))
+
+
 HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
     MessagesRequested: on_messages_requested,
     MessageSent: on_message_sent,
@@ -146,6 +152,7 @@ HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None
     ConversationStageChanged: on_stage_changed,
     ContactOptedOut: on_consent,
     ContactOptedIn: on_consent,
+    ContactErased: on_erasure,
 }
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_reporting import privacy
 from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 from disparo_shared.events import (
     CampaignCancelled,
@@ -22,6 +23,7 @@ from disparo_shared.events import (
     CampaignResumed,
     CampaignScheduled,
     CampaignStarted,
+    ContactErased,
     ContactOptedIn,
     ContactOptedOut,
     Event,
@@ -64,7 +66,7 @@ CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
     CampaignCancelled,
     CampaignCompleted,
 )
-CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn)
+CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn, ContactErased)
 REQUEST_EVENTS: tuple[type[Event], ...] = (MessagesRequested,)
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -347,6 +349,12 @@ async def on_contact_consent(
     )
 
 
+async def on_contact_erased(
+    conn: asyncpg.Connection, event: ContactErased, reply_window: timedelta
+) -> None:
+    await privacy.on_contact_erased(conn, event, canonical_phone(event.phone), reply_window)
+
+
 Handler = Callable[[asyncpg.Connection, Event, timedelta], Awaitable[None]]
 
 HANDLERS: dict[type[Event], Handler] = {
@@ -359,7 +367,9 @@ HANDLERS: dict[type[Event], Handler] = {
     MessageRead: on_message_read,
     MessageReceived: on_message_received,
     **{cls: on_campaign_event for cls in CAMPAIGN_EVENTS},
-    **{cls: on_contact_consent for cls in CONTACT_EVENTS},
+    ContactOptedOut: on_contact_consent,
+    ContactOptedIn: on_contact_consent,
+    ContactErased: on_contact_erased,
 }
 
 

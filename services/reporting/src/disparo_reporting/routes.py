@@ -34,6 +34,7 @@ from disparo_reporting.reports import (
 )
 from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.access import caller_grants
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
 
@@ -51,13 +52,13 @@ class Deps:
         return self.runtime.pool
 
 
-def may_see_phones(request: Request, settings: ReportingSettings) -> bool:
-    """Whether this caller gets phones and reply texts in clear.
+PHONES_SCOPE = "contacts:phones"
 
-    The one place that decides: today a service-wide setting; once API keys carry scopes, the
-    "see phones" scope of the key behind ``request``.
-    """
-    return settings.reveal_phones
+
+def may_see_phones(request: Request) -> bool:
+    """Whether this caller gets phones and reply texts in clear: its key holds
+    ``contacts:phones`` (the same scope that shows phones in campaign-api)."""
+    return caller_grants(request, PHONES_SCOPE)
 
 
 def _campaign_not_found(campaign_id: UUID) -> Problem:
@@ -141,7 +142,7 @@ class ReportsController(Controller):
         still hold its events."""
         options = ReportOptions(
             top_responders=deps.settings.top_responders,
-            reveal_phones=may_see_phones(request, deps.settings),
+            reveal_phones=may_see_phones(request),
             time_zone=deps.settings.time_zone,
             stream_max_age=await stream_max_age(deps.runtime),
         )
@@ -170,7 +171,7 @@ class ReportsController(Controller):
                 deps.pool,
                 campaign_id,
                 deps.settings.csv_batch_size,
-                reveal_phones=may_see_phones(request, deps.settings),
+                reveal_phones=may_see_phones(request),
                 time_zone=deps.settings.time_zone,
                 bom=bom,
             ),

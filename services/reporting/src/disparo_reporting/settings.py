@@ -22,13 +22,17 @@ class ReportingSettings(BaseSettings):
     top_responders: int = Field(
         10, ge=1, le=100, description="How many doctors a campaign report lists as top responders."
     )
-    reveal_phones: bool = Field(
-        False,
-        description="Show phones and reply texts in clear in reports and CSV exports. Stands in "
-        "for the 'see phones' API-key scope until keys carry scopes; off masks them.",
-    )
     time_zone: str = Field(
         "America/Sao_Paulo", description="Zone of the reports' series and the CSV's times."
+    )
+    phone_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days after which a message loses its phone and name, and a reply its phone "
+        "and first words (LGPD retention); the counts stay.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
     )
     message_price: float = Field(
         0.35,

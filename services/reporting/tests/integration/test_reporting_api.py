@@ -5,6 +5,7 @@ answers out over HTTP.
 import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from disparo_reporting.app import create_app
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.api_keys import ApiKeyEntry, hash_api_key
 from disparo_shared.events import (
     CampaignCreated,
     CampaignStarted,
@@ -33,18 +35,40 @@ from disparo_shared.events import (
     RequestedMessage,
 )
 from disparo_shared.runtime import KernelSettings
+from disparo_shared.settings import HttpSettings
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
-HEADERS = {"X-API-Key": TEST_API_KEY}
+REPORTS_KEY, PHONES_KEY = "reports-key", "reports-and-phones-key"
+HEADERS = {"X-API-Key": REPORTS_KEY}
+"""Most tests read as a key with reports:read only: phones and reply texts come masked."""
 Publish = Callable[..., Awaitable[None]]
+
+
+def with_report_keys(kernel: KernelSettings) -> KernelSettings:
+    """``kernel`` with a reports-only key and one that may also see phones (plus the admin
+    test key, for the rebuild)."""
+    keys = [
+        TEST_API_KEY,
+        ApiKeyEntry(
+            name="reports", hash=hash_api_key("", REPORTS_KEY), scopes=frozenset({"reports:read"})
+        ),
+        ApiKeyEntry(
+            name="reports-phones",
+            hash=hash_api_key("", PHONES_KEY),
+            scopes=frozenset({"reports:read", "contacts:phones"}),
+        ),
+    ]
+    return replace(kernel, http=HttpSettings(api_keys=keys))
 
 
 @pytest.fixture
 async def client(kernel_settings: KernelSettings) -> AsyncIterator[AsyncTestClient]:
     app = create_app(
-        kernel_settings, ReportingSettings(csv_batch_size=2), clock=lambda: T0 + timedelta(hours=1)
+        with_report_keys(kernel_settings),
+        ReportingSettings(csv_batch_size=2),
+        clock=lambda: T0 + timedelta(hours=1),
     )
     async with AsyncTestClient(app, base_url="http://reporting.local") as test_client:
         test_client.headers.update(HEADERS)
@@ -420,8 +444,8 @@ async def test_csv_export_streams_the_recruiters_columns_with_masked_phones(
     assert missing.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_phones_in_clear_only_where_settings_reveal_them(
-    kernel_settings: KernelSettings, publish: Publish
+async def test_phones_in_clear_only_for_a_key_that_may_see_them(
+    client: AsyncTestClient, publish: Publish
 ) -> None:
     campaign_id, message_id = uuid4(), uuid4()
     await publish(CampaignStarted(campaign_id=campaign_id, audience_size=1, occurred_at=T0))
@@ -436,15 +460,16 @@ async def test_phones_in_clear_only_where_settings_reveal_them(
             at=T0 + timedelta(minutes=3),
         )
     )
-    app = create_app(kernel_settings, ReportingSettings(reveal_phones=True), clock=lambda: T0)
-    async with AsyncTestClient(app, base_url="http://reporting.local") as revealing:
-        revealing.headers.update(HEADERS)
-        report = await wait_for_json(
-            revealing,
-            f"/v1/campaigns/{campaign_id}/report",
-            lambda b: bool(b["top_responders"]),
-        )
-        csv_text = (await revealing.get(f"/v1/campaigns/{campaign_id}/messages.csv")).text
+    revealing = {"X-API-Key": PHONES_KEY}
+    report = await wait_for_json(
+        client, f"/v1/campaigns/{campaign_id}/report", lambda b: bool(b["top_responders"])
+    )
+    assert report["top_responders"][0]["phone"] == "+5511*******77"  # reports:read only
+    assert "98765 0077" not in report["top_responders"][0]["first_words"]
+    report = (await client.get(f"/v1/campaigns/{campaign_id}/report", headers=revealing)).json()
+    csv_text = (
+        await client.get(f"/v1/campaigns/{campaign_id}/messages.csv", headers=revealing)
+    ).text
     [responder] = report["top_responders"]
     assert responder["phone"] == "+5511987650077"
     assert responder["first_words"] == "Pode ligar no 11 98765 0077"
@@ -467,7 +492,7 @@ async def test_rebuild_replays_the_streams_into_the_same_projections(
         lambda b: b["funnel"]["sent"] == 1 and b["funnel"]["targeted"] == 1,
     )
 
-    response = await client.post("/v1/admin/rebuild")
+    response = await client.post("/v1/admin/rebuild", headers={"X-API-Key": TEST_API_KEY})
     assert response.status_code == 200
     assert response.json()["replayed"] == 4
     assert response.json()["applied"] == 3  # the copy of "sent" is stopped by the inbox again

@@ -8,7 +8,7 @@ import pytest
 from disparo_reporting.error_catalog import catalog, explain
 from disparo_reporting.overview import InvalidCursor, decode_cursor, encode_cursor
 from disparo_reporting.projections import first_words
-from disparo_reporting.reports import retention_of
+from disparo_reporting.reports import mask_numbers, retention_of
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 
@@ -48,3 +48,9 @@ def test_a_cursor_round_trips_and_a_forged_one_is_refused() -> None:
     assert decode_cursor(encode_cursor(0.25, campaign_id)) == (0.25, campaign_id)
     with pytest.raises(InvalidCursor):
         decode_cursor("bm90LWpzb24")
+
+
+def test_numbers_in_a_reply_are_masked_however_they_are_written() -> None:
+    assert mask_numbers("ligue 11 98765 0077") == "ligue ** ***** **77"
+    assert mask_numbers("+5511987650077 ou (11) 9876-5432") == "+***********77 ou (**) ****-**32"
+    assert mask_numbers("Sim, plantão dia 12") == "Sim, plantão dia 12"

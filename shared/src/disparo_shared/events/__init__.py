@@ -11,7 +11,7 @@ from disparo_shared.events.campaigns import (
     CampaignSendWindow,
     CampaignStarted,
 )
-from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
+from disparo_shared.events.contacts import ContactErased, ContactOptedIn, ContactOptedOut
 from disparo_shared.events.conversations import (
     Controller,
     ConversationControlChanged,
@@ -43,6 +43,7 @@ __all__ = [
     "CampaignScheduled",
     "CampaignSendWindow",
     "CampaignStarted",
+    "ContactErased",
     "ContactOptedIn",
     "ContactOptedOut",
     "Controller",

@@ -66,6 +66,13 @@ def all_service_specs() -> list[ServiceSpec]:
     return [campaign_api, dispatcher, followup, reporting]
 
 
+def console_spec() -> ServiceSpec:
+    """The console: a schema of its own, no bus (it reaches the services over HTTP only)."""
+    from disparo_console.spec import SPEC as console
+
+    return console
+
+
 @pytest.fixture(scope="session")
 def test_servers() -> Iterator[TestServers]:
     with ExitStack() as stack:
@@ -79,7 +86,7 @@ async def template_database(test_servers: TestServers) -> AsyncIterator[str]:
     try:
         await admin.execute(f"CREATE DATABASE {name}")
         url = with_database(test_servers.database_url, name)
-        for spec in all_service_specs():
+        for spec in [*all_service_specs(), console_spec()]:
             await migrate(url, spec.schema, spec.migrations)
         yield name
     finally:

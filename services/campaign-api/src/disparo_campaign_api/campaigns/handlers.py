@@ -121,8 +121,11 @@ class CreateCampaign(CampaignFields):
     kind: Literal["campaign", "first_contact"] = "campaign"
     template: str
     priority: int = Field(
-        3, ge=1, le=10, description="1–10, 10 most urgent; default 3 (the spec: campaigns 3,"
-        " follow-ups 4, replies 8)."
+        3,
+        ge=1,
+        le=10,
+        description="1–10, 10 most urgent; default 3 (the spec: campaigns 3,"
+        " follow-ups 4, replies 8).",
     )
 
 

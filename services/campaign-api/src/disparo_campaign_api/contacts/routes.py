@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ from disparo_campaign_api.contacts.handlers import (
     update_contact,
     upsert_contact,
 )
+from disparo_campaign_api.contacts.privacy import erase_contact, export_contact
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (
     IdempotencyKeyHeader,
@@ -48,6 +49,11 @@ JSON_TYPES = {
     "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
     "application/x-jsonlines", "application/jsonlines",
 }  # fmt: skip
+
+
+class ContactErasure(BaseModel):
+    contact_id: UUID
+    erased_at: datetime = Field(description="When the doctor was erased (the first request).")
 
 
 PHONES_SCOPE = "contacts:phones"
@@ -152,6 +158,29 @@ class ContactsController(Controller):
     ) -> Contact:
         async with pool.acquire() as conn:
             return await update_contact(conn, contact_id, data)
+
+    @delete(
+        "/{contact_id:uuid}",
+        summary="Erase a contact everywhere (LGPD)",
+        status_code=200,
+        opt={"scope": "admin"},  # irreversible, in every service
+    )
+    async def erase(self, contact_id: FromPath[UUID], pool: Pool, clock: Clock) -> ContactErasure:
+        """Deletes the doctor's profile and consent history here and tells every service to
+        forget them (``contact.erased``): queued messages are cancelled, phones, names and
+        message texts are blanked; counts stay. Erasing again answers the first erasure."""
+        async with pool.acquire() as conn, conn.transaction():
+            erased_at = await erase_contact(conn, contact_id, clock())
+        return ContactErasure(contact_id=contact_id, erased_at=erased_at)
+
+    @get(
+        "/{contact_id:uuid}/export",
+        summary="Everything held about a contact (LGPD)",
+        opt={"scope": PHONES_SCOPE},  # the phone in clear, the whole history
+    )
+    async def export(self, contact_id: FromPath[UUID], pool: Pool) -> dict[str, Any]:
+        """The doctor's profile, consent history and the campaigns that reached them, as JSON."""
+        return await export_contact(pool, contact_id)
 
     @get("/", summary="List contacts (filters, cursor pagination)")
     async def search(

@@ -83,3 +83,7 @@ RETURNING slot;
 -- name: finish_slot
 -- Records how many follow-ups the slot's run requested.
 UPDATE job_runs SET requested = $2::int WHERE slot = $1::timestamptz;
+
+-- name: last_successful_run
+-- When the latest daily slot that finished started (NULL before the first one).
+SELECT max(started_at) FROM job_runs WHERE requested IS NOT NULL;
