@@ -185,7 +185,7 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
         (campaign_message_id(cid, r["seq"]), r["contact_id"]) for r in seqs
     }
     assert {(m.kind, m.priority, m.campaign_id, m.max_attempts) for m in messages} == {
-        (MessageKind.CAMPAIGN, 5, cid, 5)
+        (MessageKind.CAMPAIGN, 3, cid, 5)  # the default priority: campaigns 3
     }
 
 

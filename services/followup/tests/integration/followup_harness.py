@@ -74,7 +74,10 @@ async def open_campaign_conversation(
 
     async def known():
         answer = await client.get(f"/v1/conversations/{conversation_id}")
-        return answer.status_code == 200 and answer.json()["last_outbound_at"] is not None
+        if answer.status_code != 200:
+            return False
+        # both events applied: the request (stage, phone) and the send (time)
+        return answer.json()["last_outbound_at"] is not None and answer.json()["stage"]
 
     await eventually(known)
     return conversation_id
