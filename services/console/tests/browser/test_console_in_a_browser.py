@@ -87,6 +87,12 @@ def test_build_a_segment_and_see_the_count_change(admin: Page, console_stack: Co
     expect(total).to_have_attribute("data-count", "20")  # pediatras OR noturno
     console_stack.shoot(admin, "nova-campanha")
 
+    admin.get_by_label("Nome do segmento (para usar de novo)").fill("Pediatras ou noturnos")
+    admin.get_by_role("button", name="Salvar segmento").click()
+    expect(admin.get_by_text("Segmento salvo")).to_be_visible()
+    admin.get_by_label("Segmento", exact=True).select_option(label="Pediatras ou noturnos")
+    expect(admin.locator("#contagem-total")).to_have_attribute("data-count", "20")
+
 
 def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     admin: Page, console_stack: ConsoleStack
@@ -104,7 +110,7 @@ def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     expect(admin.locator("#previa")).to_contain_text("Plantão de Pediatria?")
 
     admin.get_by_label("Mensagem (Modelo)").fill("Olá, {nme}!")
-    expect(admin.locator("#previa")).to_contain_text("{nme}")
+    expect(admin.locator("#erro-no-modelo mark")).to_have_text("{nme}")
     admin.get_by_label("Mensagem (Modelo)").fill(
         "Olá, {primeiro_nome}! Plantão de {especialidade}?"
     )

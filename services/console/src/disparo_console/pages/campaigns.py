@@ -13,6 +13,7 @@ from litestar.response import Redirect, Stream, Template
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
 from disparo_console.funnel import build_funnel, report_from_summary
+from disparo_console.template_marks import mark_unknown
 from disparo_console.web import console, form_values, page, requires, services
 
 COMMANDS = {"start": ("draft", "scheduled"), "pause": ("running",), "resume": ("paused",),
@@ -244,5 +245,6 @@ async def edit_template(request: Request, campaign_id: FromPath[uuid.UUID]) -> R
             "partials/template_preview.html",
             preview=preview,
             template_text=form.get("template", ""),
+            template_marks=mark_unknown(form.get("template", ""), [e["reason"] for e in errors]),
         )
     return Redirect(f"/campanhas/{campaign_id}")
