@@ -110,6 +110,9 @@ async def test_control_and_bidi_characters_are_a_422_naming_the_field(kernel_set
             {"phone": "+5511987654321", "attributes": {"crm": "12\x00"}},
             "attributes",
         ),
+        ("/v1/campaigns", {"name": "Plantão\u202eABC", "template": "Oi {nome}"}, "name"),
+        ("/v1/campaigns", {"name": "Plantão", "template": "Oi\x00 {nome}"}, "template"),
+        ("/v1/segments", {"name": "SP\x07", "filter": {"all": []}}, "name"),
     ]
     async with api_client(kernel_settings) as client:
         for path, body, field in cases:

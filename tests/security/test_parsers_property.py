@@ -6,7 +6,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disparo_campaign_api.contacts.fields import FieldError, clean_attributes, clean_tags, clean_text
+from disparo_campaign_api.contacts.fields import (
+    FieldError,
+    clean_attributes,
+    clean_tags,
+    clean_text,
+)
 from disparo_campaign_api.pagination import decode_cursor
 from disparo_campaign_api.segments.filters import FilterError, parse_filter
 from disparo_shared.problems import Problem
@@ -14,8 +19,9 @@ from disparo_shared.text_input import JsonInputError, loads_json
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=40,
 )
 filter_like = st.recursive(

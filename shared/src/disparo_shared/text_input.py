@@ -10,9 +10,10 @@ multi-line (message bodies).
 """
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator
 
 MAX_JSON_DEPTH = 16
 _BIDI = "\u202a-\u202e\u2066-\u2069"
@@ -76,3 +77,24 @@ def first_unsafe_string(value: Any) -> str | None:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return None
+
+
+def _refuse_unsafe_line(text: str) -> str:
+    reason = unsafe_character(text)
+    if reason:
+        raise ValueError(reason)
+    return text
+
+
+def _refuse_unsafe_text(text: str) -> str:
+    reason = unsafe_character(text, multiline=True)
+    if reason:
+        raise ValueError(reason)
+    return text
+
+
+SafeLine = Annotated[str, AfterValidator(_refuse_unsafe_line)]
+"""A one-line text field (a name): no control or bidi character; a 422 naming it otherwise."""
+
+SafeText = Annotated[str, AfterValidator(_refuse_unsafe_text)]
+"""A multi-line text field (a template): line breaks and tabs allowed, other controls not."""

@@ -130,6 +130,9 @@ def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     named = [c for c in console_stack.api.get("/v1/campaigns").json()["items"]
              if c["name"] == CAMPAIGN]  # fmt: skip
     assert len(named) == 1
+    trail = console_stack.api.get("/v1/audit").json()["items"]
+    starts = [e for e in trail if e["path"] == f"/v1/campaigns/{named[0]['id']}/start"]
+    assert [e["acting_user"] for e in starts] == ["ana"]  # the audit trail names the person
 
     admin.goto("/campanhas")
     expect(admin.locator("#lista-campanhas")).to_contain_text(CAMPAIGN)

@@ -43,5 +43,15 @@ class Followup:
             "POST", f"/v1/conversations/{conversation_id}/{action}", json=body
         )
 
+    async def rule_sets(self) -> list[dict] | None:
+        """Every rule set's newest version, or None when this followup does not serve them yet."""
+        try:
+            answer = await self.client.request("GET", "/v1/followup-rules")
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        return answer.get("rule_sets", [])
+
     async def run_job(self) -> dict:
         return await self.client.request("POST", "/v1/admin/followups/run")

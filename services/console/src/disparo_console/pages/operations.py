@@ -78,13 +78,15 @@ async def requeue_message(request: Request) -> Response:
 
 @get("/follow-ups", guards=[requires(Permission.READ)])
 async def followups_page(request: Request) -> Template:
-    return page(request, "followups.html", summary=None)
+    rule_sets = await services(request).followup.rule_sets()
+    return page(request, "followups.html", summary=None, rule_sets=rule_sets)
 
 
 @post("/follow-ups/executar", guards=[requires(Permission.OPERATE)])
 async def run_followups(request: Request) -> Template:
-    summary = await services(request).followup.run_job()
-    return page(request, "followups.html", summary=summary)
+    followup = services(request).followup
+    summary = await followup.run_job()
+    return page(request, "followups.html", summary=summary, rule_sets=await followup.rule_sets())
 
 
 STAGES = ("primeiro_contato", "pos_interesse", "pos_oferta", "encerrada")
