@@ -29,6 +29,7 @@ class Stats:
     template_required: int = 0
     spam_limited: int = 0
     sender_locked: int = 0
+    lookups: int = 0  # Evolution findMessages searches answered
     by_sender: dict[str, SenderStats] = field(default_factory=dict)
 
     def count_accepted(self, sender: str, in_window: int, duplicate: bool) -> None:
@@ -97,6 +98,7 @@ class Stats:
             "template_required": self.template_required,
             "spam_limited": self.spam_limited,
             "sender_locked": self.sender_locked,
+            "lookups": self.lookups,
             "by_sender": {
                 sender: {
                     "accepted": s.accepted,

@@ -83,7 +83,12 @@ def create_app(
     app = build_app(
         runtime,
         [admin_router(runtime, clock, policy), *webhook_routes],
-        workers=[send_queue, *webhook_workers, _retention(settings, clock)],
+        workers=[
+            send_queue,
+            *webhook_workers,
+            _retention(settings, clock),
+            privacy.pending_erasures_worker(settings.erasure_check_seconds),
+        ],
         secrets={**webhook_secrets, **provider_tokens},
     )
     app.state.dispatcher = dispatcher

@@ -373,6 +373,14 @@ HANDLERS: dict[type[Event], Handler] = {
 }
 
 
+def event_phones(event: Event) -> list[str]:
+    """The doctors' phones an event carries, in reporting's canonical form."""
+    if isinstance(event, MessagesRequested):
+        return [canonical_phone(m.phone) for m in event.messages]
+    phone = getattr(event, "phone", None)
+    return [canonical_phone(phone)] if phone else []
+
+
 async def project(
     pool: asyncpg.Pool,
     event: Event,
@@ -391,6 +399,9 @@ async def project(
             EVENTS_DUPLICATE.labels(event_type).inc()
             return False
         await handler(conn, event, reply_window)
+        phones = event_phones(event) if live else []  # a replay forgets at its end
+        if phones:
+            await privacy.forget_late(conn, phones, event.occurred_at)
     EVENTS_PROJECTED.labels(event_type).inc()
     if live:
         PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))
