@@ -253,7 +253,7 @@ async def on_message_failed(
 async def on_message_cancelled(
     conn: asyncpg.Connection, event: MessageCancelled, reply_window: timedelta
 ) -> None:
-    """A follow-up not sent because its conversation moved on; ``reason`` is the error code."""
+    """Never sent, on purpose: no longer pending, and the history says why."""
     await _fact(
         conn,
         message_id=event.message_id,
@@ -261,9 +261,6 @@ async def on_message_cancelled(
         campaign_id=event.campaign_id,
         conversation_id=event.conversation_id,
         kind=event.kind.value,
-        failed_at=event.occurred_at,
-        error_code=event.reason,
-        error=f"not sent: the conversation moved on ({event.reason})",
     )
     await _history(conn, event, event.message_id, "cancelled", event.occurred_at, event.reason)
 
@@ -361,8 +358,8 @@ HANDLERS: dict[type[Event], Handler] = {
     MessagesRequested: on_messages_requested,
     MessagesEnqueued: on_messages_enqueued,
     MessageSent: on_message_sent,
-    MessageFailed: on_message_failed,
     MessageCancelled: on_message_cancelled,
+    MessageFailed: on_message_failed,
     MessageDelivered: on_message_delivered,
     MessageRead: on_message_read,
     MessageReceived: on_message_received,

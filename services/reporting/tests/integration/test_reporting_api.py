@@ -195,26 +195,6 @@ async def test_out_of_order_and_duplicated_events_end_in_the_furthest_state(
     ]
 
 
-async def test_a_cancelled_followup_shows_why_it_was_not_sent(
-    client: AsyncTestClient, publish: Publish
-) -> None:
-    message_id, conversation_id = uuid4(), uuid4()
-    await publish(
-        MessageCancelled(
-            message_id=message_id,
-            conversation_id=conversation_id,
-            kind=MessageKind.FOLLOWUP,
-            reason="replied",
-            occurred_at=T0 + timedelta(minutes=3),
-        )
-    )
-    body = await wait_for_json(
-        client, f"/v1/messages/{message_id}", lambda b: b["state"] == "cancelled"
-    )
-    assert body["kind"] == "followup"
-    assert [(h["status"], h["detail"]) for h in body["history"]] == [("cancelled", "replied")]
-
-
 async def test_unknown_message_is_a_404_problem(client: AsyncTestClient) -> None:
     response = await client.get(f"/v1/messages/{uuid4()}")
     assert response.status_code == 404
@@ -574,3 +554,36 @@ async def test_overview_sorts_and_pages_the_campaigns_of_a_period(
     )
     assert naive.status_code == 422
     assert naive.json()["errors"][0]["field"] == "from"
+
+
+async def test_a_cancelled_follow_up_is_no_longer_pending(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    campaign_id, message_id = uuid4(), uuid4()
+    await publish(requested(message_id, "+5511987650090", campaign_id))
+    await publish(
+        MessagesEnqueued(
+            messages=[
+                EnqueuedMessage(
+                    message_id=message_id, campaign_id=campaign_id, kind=MessageKind.FOLLOWUP
+                )
+            ],
+            occurred_at=T0,
+        )
+    )
+    await publish(
+        MessageCancelled(
+            message_id=message_id,
+            campaign_id=campaign_id,
+            kind=MessageKind.FOLLOWUP,
+            reason="replied",
+            occurred_at=T0 + timedelta(minutes=1),
+        )
+    )
+    body = await wait_for_json(
+        client, f"/v1/messages/{message_id}", lambda b: b["state"] == "cancelled"
+    )
+    assert [h["status"] for h in body["history"]] == ["requested", "enqueued", "cancelled"]
+    assert body["history"][-1]["detail"] == "replied"
+    report = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
+    assert report["funnel"]["pending"] == 0

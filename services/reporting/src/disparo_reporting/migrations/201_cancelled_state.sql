@@ -1,5 +1,6 @@
--- A follow-up the dispatcher cancelled because its conversation moved on (message.cancelled)
--- ends 'cancelled', above the waiting states and below 'sent' (a cancelled message never went).
+-- A message the dispatcher will not send (its conversation moved on: the doctor replied, opted
+-- out, a human took over) is "cancelled": past waiting, so it no longer counts as pending, and
+-- below "sent", which it never reached.
 CREATE OR REPLACE FUNCTION message_state_rank(state text) RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE state
