@@ -11,7 +11,7 @@ from litestar import Controller as HttpController
 from litestar import Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from disparo_followup.controls import (
     ChangeResult,
@@ -78,6 +78,13 @@ class RuleSetUpdate(BaseModel):
         description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
         " [variants of the 2nd]]}; a stage left out gets no follow-ups."
     )
+
+    @field_validator("expected_version", mode="before")
+    @classmethod
+    def _a_whole_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true/false is not a version
+            raise ValueError("must be a whole number")
+        return value
 
 
 class ConversationsController(HttpController):

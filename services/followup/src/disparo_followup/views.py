@@ -31,10 +31,11 @@ class ConversationFilter:
 def parse_filter(
     contact: str | None, campaign: str | None, stage: str | None, controller: str | None
 ) -> ConversationFilter:
-    """The query string's filters, typed; a bad value is a 422 naming its parameter."""
+    """The query string's filters, typed; a bad value is a 422 naming its parameter, an empty one
+    (``?contact=``, as a form sends it) filters nothing."""
 
     def uuid_of(name: str, value: str | None) -> UUID | None:
-        if value is None:
+        if not value:
             return None
         try:
             return UUID(value)
@@ -42,7 +43,7 @@ def parse_filter(
             raise invalid(name, f"{value!r} is not a UUID") from None
 
     def member(name: str, kind: type, value: str | None):
-        if value is None:
+        if not value:
             return None
         try:
             return kind(value)
