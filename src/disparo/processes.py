@@ -131,6 +131,8 @@ def stack_processes(
                 "SIM_EVOLUTION_API_KEY": SIM_EVOLUTION_KEY,
                 "SIM_CLOUD_ACCESS_TOKEN": SIM_CLOUD_TOKEN,
                 "SIM_CLOUD_APP_SECRET": SIM_APP_SECRET,
+                # Free text to any doctor until the dispatcher chooses templates itself.
+                "SIM_CLOUD_REQUIRE_WINDOW": "false",
             },
             ready_path="/health",
             docs_path=None,

@@ -70,6 +70,23 @@ class SimulatorConfig(BaseModel):
             "time until the send can pass if longer. Unset, like Meta: no header."
         ),
     )
+    cloud_require_window: bool = Field(
+        True,
+        description=(
+            "Cloud: free text only inside the 24 h window a doctor's message opens for that "
+            "number; outside it 131047, as Meta answers. False accepts free text anywhere."
+        ),
+    )
+    cloud_window_hours: float = Field(
+        24.0, gt=0, description="Cloud: how long a doctor's message keeps the window open."
+    )
+    cloud_number_wabas: dict[str, str] = Field(
+        {},
+        description=(
+            "Cloud: the account (WABA id) of each phone number id; numbers not named belong to "
+            "`cloud_waba_id`. A template send is checked against its number's account."
+        ),
+    )
     seed: int | None = Field(
         None, description="Seeds every random draw (faults, reads, replies, ids) when set."
     )

@@ -12,7 +12,7 @@ from litestar import Router, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_dispatcher import handlers, queue, senders
+from disparo_dispatcher import handlers, queue, senders, tiers
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import SenderSeed
@@ -33,10 +33,25 @@ class SenderOut(BaseModel):
     paused_until: datetime | None
     pause_reason: str | None
     lease_owner: str | None
+    waba_id: str | None = None
+    portfolio: str | None = None
+    display_phone_number: str | None = None
+    quality: str = "GREEN"
+    tier: str | None = Field(None, description="The portfolio's messaging tier (Cloud)")
+    tier_limit: int | None = Field(
+        None, description="Unique business-initiated recipients per rolling 24 h; null: none"
+    )
+    portfolio_recipients_24h: int | None = Field(
+        None, description="Distinct doctors the portfolio initiated with in the last 24 h"
+    )
+    recipients_24h: int | None = Field(
+        None, description="Of those, the ones this number reached last (its share)"
+    )
 
     @classmethod
-    def of(cls, sender: Sender) -> "SenderOut":
-        return cls(**{f: getattr(sender, f) for f in cls.model_fields})
+    def of(cls, sender: Sender, health: dict[str, Any] | None = None) -> "SenderOut":
+        fields = {f: getattr(sender, f) for f in cls.model_fields if hasattr(sender, f)}
+        return cls(**fields, **(health or {}))
 
 
 class SenderChange(BaseModel):
@@ -80,7 +95,10 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
     async def list_all() -> list[SenderOut]:
         """Every sender with its status and which replica holds it."""
         async with runtime.pool.acquire() as conn:
-            return [SenderOut.of(s) for s in await senders.list_senders(conn)]
+            health = await tiers.sender_health(conn, clock())
+            return [
+                SenderOut.of(s, health.get(s.sender_id)) for s in await senders.list_senders(conn)
+            ]
 
     @post("/senders")
     async def create(data: SenderSeed) -> SenderOut:

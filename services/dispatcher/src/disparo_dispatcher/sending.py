@@ -228,7 +228,13 @@ class SendDriver:
         self._keep(asyncio.create_task(self._send(slot, message, typing_ms)))
 
     async def _send(self, slot: SenderSlot, message: ClaimedMessage, typing_ms: int) -> None:
-        outgoing = OutgoingText(message.message_id, message.phone, message.body, typing_ms)
+        outgoing = OutgoingText(
+            message.message_id,
+            message.phone,
+            message.body,
+            typing_ms,
+            template=message.template if message.as_template else None,
+        )
         if tracing_exported():
             with tracer.start_as_current_span(
                 "dispatcher.send",

@@ -32,6 +32,16 @@ class SenderSeed(BaseModel):
     warmup_started_on: date | None = Field(
         None, description="First day of the warm-up ramp; none = a mature number"
     )
+    waba_id: str | None = Field(
+        None, description="Cloud: the WhatsApp Business Account whose templates it sends"
+    )
+    portfolio: str | None = Field(
+        None,
+        description="Cloud: the business portfolio sharing one messaging tier (default: waba_id)",
+    )
+    display_phone_number: str | None = Field(
+        None, description="Cloud: the number as Meta's quality webhooks name it, e.g. 5511955550001"
+    )
 
 
 class DispatcherSettings(BaseSettings):

@@ -68,6 +68,7 @@ def _specs(database_url: str, nats_url: str, prefix: str) -> tuple[ProcessSpec, 
             "SIM_LATENCY_MS": "[100, 300]",  # sends are in flight when the kill lands
             "SIM_READ_PROBABILITY": "0",
             "SIM_SEED": "3",
+            "SIM_CLOUD_REQUIRE_WINDOW": "false",  # free text to doctors who never wrote
         },
         ready_path="/health",
         docs_path=None,

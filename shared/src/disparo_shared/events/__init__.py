@@ -27,7 +27,9 @@ from disparo_shared.events.messages import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    MessageTemplate,
     RequestedMessage,
+    TemplateParameter,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "MessageReceived",
     "MessageSent",
     "MessagesRequested",
+    "MessageTemplate",
     "RequestedMessage",
+    "TemplateParameter",
     "utc_now",
 ]
