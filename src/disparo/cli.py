@@ -1,8 +1,9 @@
 """The ``disparo`` command: the front door to running, migrating and measuring the system.
 
 ``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
-real Postgres and NATS (what a deployment's init job runs); ``disparo simulator`` runs the
-WhatsApp simulator alone; ``disparo bench …`` holds the benchmarks.
+real Postgres and NATS (what a deployment's init job runs); ``disparo nats-config`` writes the
+NATS users and permissions of the closed bus; ``disparo simulator`` runs the WhatsApp simulator
+alone; ``disparo keys create`` makes an API key; ``disparo bench …`` holds the benchmarks.
 """
 
 import asyncio
@@ -21,6 +22,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(
+    help="API keys: named, scoped, stored as keyed hashes.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -45,6 +50,13 @@ def dev(
         int, typer.Option(min=0, help="Simulated Evolution API numbers.")
     ] = 2,
     cloud_numbers: Annotated[int, typer.Option(min=0, help="Simulated Cloud API numbers.")] = 1,
+    observability: Annotated[
+        bool,
+        typer.Option(
+            help="Also start Prometheus (Debian package `prometheus`) scraping every service, "
+            "with the alert rules of deploy/prometheus, on DISPARO_DEV_PROMETHEUS_PORT (9090)."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole stack here: Postgres, NATS, the four services and the simulator.
 
@@ -58,7 +70,11 @@ def dev(
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     stack = DevStack(
-        settings, console, evolution_numbers=evolution_numbers, cloud_numbers=cloud_numbers
+        settings,
+        console,
+        evolution_numbers=evolution_numbers,
+        cloud_numbers=cloud_numbers,
+        observability=observability,
     )
     raise typer.Exit(stack.run())
 
@@ -93,6 +109,104 @@ def streams() -> None:
     for config in stream_configs(settings):
         table.add_row(config.name, ", ".join(config.subjects or []))
     console.print(table)
+
+
+@app.command()
+def asyncapi(
+    output: Annotated[
+        Path | None, typer.Option(help="Write the document here [default: stdout]")
+    ] = None,
+) -> None:
+    """Print (or write) the AsyncAPI document of the event bus, generated from the code."""
+    from disparo.asyncapi import render
+
+    document = render()
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document)
+        console.print(f"wrote {output}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. crm, console, ops-ana.")],
+    scope: Annotated[list[str], typer.Option(help="A scope the key grants (repeat for several).")],
+) -> None:
+    """Make a key: prints it once, and the {name, hash, scopes} entry for DISPARO_API_KEYS.
+
+    The hash is keyed by DISPARO_API_KEY_PEPPER (read from the environment, the same secret
+    every service has); the key itself is stored nowhere, so copy it now.
+    """
+    import json
+
+    from disparo_shared.api_keys import SCOPES, ApiKeyEntry, generate_api_key, hash_api_key
+    from disparo_shared.secrets import secret_problem
+    from disparo_shared.settings import HttpSettings
+
+    pepper = HttpSettings().api_key_pepper
+    problem = secret_problem(pepper)
+    if problem:
+        console.print(f"[red]DISPARO_API_KEY_PEPPER {problem}[/red]")
+        raise typer.Exit(2)
+    try:
+        key = generate_api_key()
+        entry = ApiKeyEntry(name=name, hash=hash_api_key(pepper, key), scopes=frozenset(scope))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]\nscopes: " + ", ".join(SCOPES))
+        raise typer.Exit(2) from exc
+    typer.echo(f"key (shown once): {key}")
+    typer.echo("add to DISPARO_API_KEYS: " + json.dumps(entry.model_dump(mode="json")))
+
+
+@app.command("nats-config")
+def nats_config(
+    output: Annotated[
+        Path | None, typer.Option(help="Write the configuration here [default: stdout]")
+    ] = None,
+    nkey: Annotated[
+        list[str] | None,
+        typer.Option(help="USER=PUBLIC_NKEY: that user signs in with an NKey, not a password."),
+    ] = None,
+    tls_cert: Annotated[str | None, typer.Option(help="Server certificate file.")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="Server private key file.")] = None,
+    tls_client_ca: Annotated[
+        str | None, typer.Option(help="CA of client certificates (demands mutual TLS).")
+    ] = None,
+    helm_values: Annotated[
+        bool, typer.Option(help="Write the NATS Helm chart's values (YAML) instead.")
+    ] = False,
+) -> None:
+    """Print the NATS server configuration of the closed bus: one user per service.
+
+    Each user may publish only its service's subjects and read only its own consumers
+    (ServiceSpec.bus); passwords are $DISPARO_NATS_PASSWORD_<USER> references nats-server
+    reads from its environment. Subjects carry DISPARO_NATS_STREAM_PREFIX.
+    """
+    import json
+
+    from disparo import nats_config
+    from disparo.nats_config import ServerTls, bus_users, render_config
+    from disparo_shared.settings import NatsSettings
+
+    nkeys = dict(item.split("=", 1) for item in nkey or [])
+    users = bus_users()
+    unknown = set(nkeys) - set(users)
+    if unknown:
+        raise typer.BadParameter(f"unknown NATS users: {sorted(unknown)}", param_hint="--nkey")
+    if bool(tls_cert) != bool(tls_key):
+        raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+    tls = ServerTls(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
+    prefix = NatsSettings().stream_prefix
+    if helm_values:
+        values = nats_config.helm_values(users, prefix=prefix)
+        text = nats_config.HELM_VALUES_HEADER + json.dumps(values, indent=2) + "\n"
+    else:
+        text = render_config(users, prefix=prefix, nkeys=nkeys, tls=tls)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
 
 
 @app.command(

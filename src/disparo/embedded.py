@@ -382,6 +382,8 @@ class EmbeddedNats:
 
     store_dir: Path
     port: int | None = None
+    config_file: Path | None = None
+    """A nats-server configuration (``disparo nats-config``: users and permissions), if any."""
     log_file: Path = field(init=False)
     _process: subprocess.Popen | None = field(init=False, default=None)
 
@@ -413,6 +415,8 @@ class EmbeddedNats:
             "-l",
             str(self.log_file),
         ]
+        if self.config_file is not None:
+            command += ["-c", str(self.config_file)]
         # Own session: a Ctrl-C in the terminal reaches our supervisor, which stops NATS last.
         self._process = subprocess.Popen(
             command,

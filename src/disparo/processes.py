@@ -42,6 +42,7 @@ class StackPorts:
     dispatcher: int = 8002
     followup: int = 8003
     simulator: int = 8025
+    console: int = 8080
 
     def url(self, name: str) -> str:
         return f"http://{HOST}:{getattr(self, name.replace('-', '_'))}"
@@ -102,8 +103,12 @@ def stack_processes(
     cloud_numbers: int = 1,
     common_env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
+    with_console: bool = False,
 ) -> list[ProcessSpec]:
     """The simulator first, then the four services, wired to each other and to the servers.
+
+    ``with_console`` adds the console last, pointed at the four services with the stack's API
+    key (plain HTTP on loopback, so its cookies are not marked Secure here).
 
     Every service runs as ``DISPARO_ENV=dev`` with the public development secrets
     (``DEV_ENVIRONMENT``): this stack is the dev stack, the end-to-end tests' and the benchmarks'.
@@ -170,10 +175,33 @@ def stack_processes(
             env={**servers, "DISPARO_CAMPAIGN_API_PORT": str(ports.campaign_api)},
         ),
     ]
+    if with_console:
+        specs.append(console_process(ports, servers))
     return [
         ProcessSpec(**{**spec.__dict__, "env": {**spec.env, **extra.get(spec.name, {})}})
         for spec in specs
     ]
+
+
+def console_process(ports: StackPorts, servers: Mapping[str, str]) -> ProcessSpec:
+    """The console, a client of the four services' HTTP APIs with the stack's first API key."""
+    api_keys = json.loads(servers.get("DISPARO_API_KEYS", "[]"))
+    return ProcessSpec(
+        name="console",
+        module="disparo_console",
+        port=ports.console,
+        env={
+            **servers,
+            "DISPARO_CONSOLE_PORT": str(ports.console),
+            "DISPARO_CONSOLE_CAMPAIGN_API_URL": ports.url("campaign-api"),
+            "DISPARO_CONSOLE_REPORTING_URL": ports.url("reporting"),
+            "DISPARO_CONSOLE_DISPATCHER_URL": ports.url("dispatcher"),
+            "DISPARO_CONSOLE_FOLLOWUP_URL": ports.url("followup"),
+            "DISPARO_CONSOLE_API_KEY": api_keys[0] if api_keys else "",
+            "DISPARO_CONSOLE_SECURE_COOKIES": "false",
+        },
+        docs_path=None,
+    )
 
 
 class ProcessFailed(RuntimeError):

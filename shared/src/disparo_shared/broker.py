@@ -8,6 +8,7 @@ from faststream.nats.prometheus import NatsPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
+from disparo_shared.nats_connection import broker_options, reply_inbox_prefix
 from disparo_shared.redelivery import RedeliverWithBackoff
 from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import qualified, stream_name
@@ -29,8 +30,7 @@ def create_broker(
     settings: NatsSettings, service_name: str, tracer_provider: TracerProvider
 ) -> NatsBroker:
     return NatsBroker(
-        settings.url,
-        name=service_name,
+        **broker_options(settings, service_name),
         middlewares=[
             RedeliverWithBackoff,
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
@@ -62,9 +62,12 @@ def durable_subscriber(
     arrives while a pull is waiting is handed over only when the pull ends, so a subscriber
     that must react within a second (the dispatcher's urgent replies) asks for a short one.
     """
+    inbox = reply_inbox_prefix(settings)
     return broker.subscriber(
         qualified(settings.stream_prefix, subject),
         stream=JStream(stream_name(settings.stream_prefix, stream), declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
+        # pulled messages come to this inbox; on a closed bus it must be the user's own
+        **({"inbox_prefix": f"{inbox}.".encode()} if inbox else {}),
     )

@@ -31,4 +31,7 @@ DEV_ENVIRONMENT: dict[str, str] = {
     "DISPARO_DISPATCHER_EVOLUTION_WEBHOOK_KEY": SIM_EVOLUTION_KEY,
     "DISPARO_DISPATCHER_CLOUD_APP_SECRET": SIM_APP_SECRET,
     "DISPARO_DISPATCHER_CLOUD_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
+    # The simulator's tokens are the only provider credentials, and it listens on loopback.
+    "DISPARO_DISPATCHER_CREDENTIAL_VARIABLES": json.dumps(["SIM_EVOLUTION_KEY", "SIM_CLOUD_TOKEN"]),
+    "DISPARO_DISPATCHER_PROVIDER_HOSTS": json.dumps(["127.0.0.1", "localhost"]),
 }

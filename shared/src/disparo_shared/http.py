@@ -1,6 +1,7 @@
-"""The HTTP edge every service shares: health, readiness, API keys, metrics, problem details."""
+"""The HTTP edge every service shares: health, readiness, API keys and scopes, the audit trail,
+metrics, problem details. Every service builds its app here, so these rules hold everywhere.
+"""
 
-import hmac
 from collections.abc import Awaitable, Callable, Sequence
 
 from litestar import Controller, Litestar, Router, get
@@ -17,26 +18,40 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler, LifespanHook
 
+from disparo_shared.access import Caller, require_route_scope
+from disparo_shared.api_keys import ACTING_USER, KeyRing
+from disparo_shared.audit import AuditLog, AuditMiddleware, audit_router
 from disparo_shared.problems import EXCEPTION_HANDLERS
+from disparo_shared.settings import HttpSettings
 
 OPEN_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/webhooks/"]
 API_KEY_HEADER = "X-API-Key"
+ACTING_USER_HEADER = "X-Acting-User"
+ACTING_USER_MAX_LENGTH = 200
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
-    """Accepts a request only with a configured ``X-API-Key`` (compared in constant time)."""
+    """Accepts a request only with a known ``X-API-Key``; the caller is its named key.
 
-    def __init__(self, app, api_keys: Sequence[str], **kwargs) -> None:
+    ``X-Acting-User`` (the console's signed-in person) is believed only from a key with the
+    ``acting-user`` scope; from any other key it is ignored.
+    """
+
+    def __init__(self, app, keyring: KeyRing, **kwargs) -> None:
         super().__init__(app, exclude=OPEN_PATHS, exclude_from_auth_key="no_auth", **kwargs)
-        self._keys = [k.encode() for k in api_keys if k]  # an empty key opens nothing
+        self._keyring = keyring
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        given = (connection.headers.get(API_KEY_HEADER) or "").encode()
-        if given and any(hmac.compare_digest(given, key) for key in self._keys):
-            return AuthenticationResult(user="api-client", auth=None)
-        raise NotAuthorizedException(f"missing or invalid {API_KEY_HEADER} header")
+        key = self._keyring.find(connection.headers.get(API_KEY_HEADER) or "")
+        if key is None:
+            raise NotAuthorizedException(f"missing or invalid {API_KEY_HEADER} header")
+        acting_user = None
+        if key.grants(ACTING_USER):
+            claimed = (connection.headers.get(ACTING_USER_HEADER) or "").strip()
+            acting_user = claimed[:ACTING_USER_MAX_LENGTH] or None
+        return AuthenticationResult(user=Caller(key, acting_user), auth=None)
 
 
 def health_router(readiness_checks: Sequence[ReadinessCheck]) -> Router:
@@ -63,23 +78,41 @@ def create_http_app(
     service_name: str,
     version: str,
     route_handlers: Sequence[ControllerRouterHandler],
-    api_keys: Sequence[str],
+    http: HttpSettings,
+    mode: str,
     readiness_checks: Sequence[ReadinessCheck],
+    audit: AuditLog | None = None,
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
     lifespan: Sequence = (),
 ) -> Litestar:
-    """A Litestar app with the shared edge; services pass only their own controllers."""
+    """A Litestar app with the shared edge; services pass only their own controllers.
+
+    ``mode`` is ``DISPARO_ENV``: in production the keys must be hashed with a strong pepper.
+    With an ``audit`` log, state-changing calls are recorded and ``GET /v1/audit`` serves them.
+    """
+    keyring = KeyRing.from_settings(http, mode)
+    audit_layer = (
+        [DefineMiddleware(AuditMiddleware, audit=audit, open_paths=OPEN_PATHS)] if audit else []
+    )
+    audit_routes = [audit_router(audit)] if audit else []
     prometheus = PrometheusConfig(
         app_name=service_name, prefix="disparo_http", group_path=True, exclude=["^/metrics$"]
     )
     metrics_controller: type[Controller] = PrometheusController
     return Litestar(
-        route_handlers=[health_router(readiness_checks), metrics_controller, *route_handlers],
+        route_handlers=[
+            health_router(readiness_checks),
+            metrics_controller,
+            *audit_routes,
+            *route_handlers,
+        ],
         middleware=[
-            DefineMiddleware(ApiKeyMiddleware, api_keys=list(api_keys)),
+            *audit_layer,
+            DefineMiddleware(ApiKeyMiddleware, keyring=keyring),
             prometheus.middleware,
         ],
+        guards=[require_route_scope],
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(

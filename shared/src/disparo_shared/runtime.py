@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import nats
+import prometheus_client
 import uvicorn
 from faststream.nats import NatsBroker
 from litestar import Litestar
@@ -22,11 +22,15 @@ from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
+from disparo_shared.bus_rights import BusRights, Consumer
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
+from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
+from disparo_shared.nats_connection import connect
 from disparo_shared.outbox import OutboxRelay
 from disparo_shared.secrets import require_secrets
 from disparo_shared.settings import (
@@ -36,7 +40,7 @@ from disparo_shared.settings import (
     NatsSettings,
     TelemetrySettings,
 )
-from disparo_shared.streams import ensure_streams
+from disparo_shared.streams import ensure_streams, stream_name
 from disparo_shared.telemetry import configure_tracing
 
 log = get_logger(__name__)
@@ -47,6 +51,8 @@ class ServiceSpec:
     name: str
     schema: str
     migrations: Path
+    bus: BusRights = field(default_factory=BusRights)
+    """What the service publishes and consumes; its NATS user's permissions come from this."""
     version: str = "0.1.0"
 
 
@@ -90,20 +96,42 @@ class Runtime:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
 
+    async def _watch_kernel_metrics(self) -> None:
+        await watch_kernel_metrics(
+            self.pool,
+            self.js,
+            self.settings.nats.stream_prefix,
+            self.spec.name,
+            self.spec.bus.consumes,
+            self.settings.telemetry.kernel_metrics_interval_seconds,
+        )
+
     @contextlib.asynccontextmanager
     async def running(
         self, workers: Sequence[Callable[["Runtime"], Awaitable[None]]]
     ) -> AsyncIterator[None]:
         """Start everything the service needs, yield while it serves, stop in reverse."""
-        await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
+        if self.settings.database.migrate_at_start:
+            await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
-        self._nc = await nats.connect(self.settings.nats.url, max_reconnect_attempts=-1)
+        self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()
-        await ensure_streams(self._js, self.settings.nats)
+        if self.settings.nats.manage_streams:
+            await ensure_streams(self._js, self.settings.nats)
+        if self.settings.nats.user:
+            missing = undeclared_consumers(self.spec, self.broker, self.settings.nats.stream_prefix)
+            if missing:
+                raise RuntimeError(
+                    f"{self.spec.name}: consumers {missing} are not in ServiceSpec.bus.consumes, "
+                    "so its NATS user may not read them"
+                )
         await self.broker.start()
         relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
         tasks = [
             asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
+            asyncio.create_task(
+                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics)
+            ),
             *(
                 asyncio.create_task(
                     supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self))
@@ -122,6 +150,23 @@ class Runtime:
             await self._nc.drain()
             await self._pool.close()
             log.info("service stopped", service=self.spec.name)
+
+
+def undeclared_consumers(spec: ServiceSpec, broker: NatsBroker, prefix: str) -> list[str]:
+    """The broker's subscribers that ``spec.bus.consumes`` does not declare, as ``stream/durable``.
+
+    On a closed bus their NATS user may not read them: the server refuses the consumer.
+    """
+    declared = set(spec.bus.consumes)
+    missing = []
+    for subscriber in broker.subscribers:
+        stream = getattr(subscriber, "stream", None)
+        config = getattr(subscriber, "config", None)
+        durable = getattr(config, "durable_name", None)
+        unprefixed = stream.name.removeprefix(stream_name(prefix, "")) if stream else "?"
+        if durable is None or Consumer(unprefixed, durable) not in declared:
+            missing.append(f"{unprefixed}/{durable}")
+    return missing
 
 
 async def supervise(
@@ -147,36 +192,45 @@ def build_app(
 ) -> Litestar:
     """The service's ASGI app: shared edge, its controllers, and the runtime as lifespan.
 
-    ``secrets`` are the service's own (by variable name), checked with the API keys before
-    anything starts: in production a missing, public or short one stops the process here.
+    ``secrets`` are the service's own (by variable name), checked before anything starts (the
+    edge checks the API keys): in production a missing, public or short one stops the process.
     """
-    require_secrets(
-        runtime.settings.deployment.env,
-        {"DISPARO_API_KEYS": runtime.settings.http.api_keys, **(secrets or {})},
-    )
+    require_secrets(runtime.settings.deployment.env, secrets or {})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with runtime.running(workers):
             yield
 
-    return create_http_app(
+    app = create_http_app(
         service_name=runtime.spec.name,
         version=runtime.spec.version,
         route_handlers=route_handlers,
-        api_keys=runtime.settings.http.api_keys,
+        http=runtime.settings.http,
+        mode=runtime.settings.deployment.env,
         readiness_checks=[runtime.check_database, runtime.check_nats],
+        audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
+    app.state.runtime = runtime  # lets tests compare the wired subscribers with the spec
+    return app
 
 
 def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     """Run ``app`` under uvicorn with our logging; returns when the process is told to stop."""
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_json)
     tune_garbage_collector()
+    serve_metrics_apart(settings.http)
     uvicorn.run(
         app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on"
     )
+
+
+def serve_metrics_apart(settings: HttpSettings) -> None:
+    """Serve the process's Prometheus registry on ``metrics_port`` too, from a daemon thread, so
+    a network policy can open that port to the monitoring namespace and nothing else."""
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
 
 
 def tune_garbage_collector() -> None:

@@ -1,13 +1,16 @@
 """Typed settings of the kernel, one class per concern, read from the environment.
 
 Every field has a default that works on a laptop, except secrets: they have none, and outside
-``DISPARO_ENV=dev``/``test`` a service refuses to start without them (``secrets.py``). Services compose these classes into their own
-settings; nothing else in the code base reads ``os.environ``.
+``DISPARO_ENV=dev``/``test`` a service refuses to start without them (``secrets.py``). Services
+compose these classes into their own settings; nothing else in the code base reads ``os.environ``.
 """
 
-from pydantic import AliasChoices, Field
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from disparo_shared.api_keys import ApiKeyEntry
 from disparo_shared.secrets import DeploymentMode
 
 
@@ -38,6 +41,11 @@ class DatabaseSettings(BaseSettings):
     )
     pool_min_size: int = Field(1, description="Connections opened at start.")
     pool_max_size: int = Field(10, description="Upper bound of pooled connections per process.")
+    migrate_at_start: bool = Field(
+        True,
+        description="Apply the service's migrations at start; off where its Postgres role may "
+        "not change the schema (the migration Job's role does).",
+    )
 
 
 class NatsSettings(BaseSettings):
@@ -63,6 +71,35 @@ class NatsSettings(BaseSettings):
         600,
         description="How long JetStream remembers a Nats-Msg-Id; bounds the outbox relay's replay.",
     )
+    max_age_days: float = Field(
+        30,
+        gt=0,
+        description="How long the streams keep an event (phones and message texts included): "
+        "the span a rebuild can replay, and the bus's LGPD retention.",
+    )
+    user: str | None = Field(
+        None,
+        description="NATS user of this process (one per service, see `disparo nats-config`); "
+        "unset means an open server.",
+    )
+    password: SecretStr | None = Field(None, description="Password of the NATS user.")
+    nkey_seed_file: Path | None = Field(
+        None,
+        description="File holding this process's NKey seed, instead of a password (the user "
+        "then only names its reply inbox).",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="CA bundle that signed the NATS server's certificate; set means TLS."
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="Client certificate, when the server verifies clients (mutual TLS)."
+    )
+    tls_key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    manage_streams: bool = Field(
+        True,
+        description="Create or update the streams at start; off where only the migration Job's "
+        "NATS user may (a closed bus).",
+    )
 
 
 class TelemetrySettings(BaseSettings):
@@ -77,6 +114,12 @@ class TelemetrySettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "DISPARO_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector, e.g. http://otel-collector:4318; unset means no export.",
     )
+    kernel_metrics_interval_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the outbox and consumer gauges are refreshed (one count, one "
+        "JetStream call per stream).",
+    )
 
 
 class HttpSettings(BaseSettings):
@@ -87,9 +130,20 @@ class HttpSettings(BaseSettings):
     )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
-    api_keys: list[str] = Field(
+    metrics_port: int | None = Field(
+        None,
+        description="Also serve Prometheus /metrics on this port of its own (Kubernetes: only "
+        "the monitoring namespace may reach it); unset means on the service's port only.",
+    )
+    api_keys: list[ApiKeyEntry | str] = Field(
         default_factory=list,
-        validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS"),
-        description="Accepted values of the X-API-Key header (JSON list; none by default, so"
-        " nothing is accepted). Health is always open.",
+        validation_alias=AliasChoices("DISPARO_API_KEYS", "DISPARO_HTTP_API_KEYS", "api_keys"),
+        description="Accepted X-API-Key keys, JSON list of {name, hash, scopes} (`disparo keys"
+        " create`); a plain string is a clear key with every scope, in dev and tests only."
+        " None by default, so nothing is accepted. Health is always open.",
+    )
+    api_key_pepper: str = Field(
+        "",
+        validation_alias=AliasChoices("DISPARO_API_KEY_PEPPER", "api_key_pepper"),
+        description="Secret key of the API-key hashes (HMAC-SHA256); the same in every service.",
     )

@@ -9,8 +9,6 @@ from nats.js.errors import NotFoundError
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 from disparo_shared.settings import NatsSettings
 
-_MAX_AGE = timedelta(days=30)  # long enough to rebuild projections by replay
-
 
 def qualified(prefix: str, subject: str) -> str:
     """The subject as it travels: ``stream_prefix`` lets isolated worlds share one server."""
@@ -29,7 +27,7 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
-            max_age=_MAX_AGE.total_seconds(),
+            max_age=timedelta(days=settings.max_age_days).total_seconds(),
             duplicate_window=float(settings.duplicate_window_seconds),
             num_replicas=settings.replicas,
         )

@@ -172,14 +172,21 @@ async def test_opt_out_and_in_are_recorded_and_published(kernel_settings):
         ).json()
         assert [c["id"] for c in listed["items"]] == [contact["id"]]
 
-        back = await client.post(f"{url}/opt-in", json={"reason": "autorizou"}, headers=AUTH)
+        bare = await client.post(f"{url}/opt-in", json={"reason": "autorizou"}, headers=AUTH)
+        assert bare.status_code == 422  # an opt-in needs proof of consent
+        assert "consent_reference" in bare.text
+        back = await client.post(
+            f"{url}/opt-in",
+            json={"reason": "autorizou", "consent_reference": "termo-2025-118"},
+            headers=AUTH,
+        )
         assert back.status_code == 200
         assert back.json()["opted_out"] is False
 
         history = (await client.get(f"{url}/consent", headers=AUTH)).json()
-        assert [(h["action"], h["reason"], h["source"]) for h in history] == [
-            ("opted_out", "pediu por telefone", "api"),
-            ("opted_in", "autorizou", "api"),
+        assert [(h["action"], h["reason"], h["source"], h["source_ref"]) for h in history] == [
+            ("opted_out", "pediu por telefone", "api", None),
+            ("opted_in", "autorizou", "api", "termo-2025-118"),
         ]
         await eventually(lambda: _at_least(seen, 2))
         assert [e["phone"] for e in seen.events] == ["+5511987654321"] * 2

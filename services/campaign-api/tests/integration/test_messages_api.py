@@ -22,10 +22,11 @@ async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settin
         assert first.status_code == 202, first.text
         message_id = first.json()["message_id"]
         uuid.UUID(message_id)
+        conversation_id = first.json()["conversation_id"]  # none named: one is opened
 
         again = await client.post("/v1/messages", json=body, headers=_headers("k-1"))
         assert again.status_code == 202
-        assert again.json() == {"message_id": message_id}
+        assert again.json() == {"message_id": message_id, "conversation_id": conversation_id}
         assert again.headers["Idempotent-Replayed"] == "true"
 
         await eventually(lambda: outbox_is_empty(db))
@@ -38,6 +39,7 @@ async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settin
         assert message["priority"] == 8
         assert message["idempotency_key"] == "k-1"
         assert message["contact_id"] is None
+        assert message["conversation_id"] == conversation_id
         assert seen.ids == [seen.events[0]["event_id"]]
 
 
@@ -153,3 +155,25 @@ async def test_known_contact_is_attached_and_opted_out_contact_refused(kernel_se
         problem = refused.json()
         assert problem["errors"][0] == {"field": "phone", "reason": "contact opted out"}
         assert "pediu" in problem["detail"]
+
+
+async def test_a_named_conversation_is_kept_and_the_contact_name_travels(kernel_settings, db):
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+    ):
+        await client.post(
+            "/v1/contacts", json={"phone": "+55 21 97777-6666", "name": "Ana Lima"}, headers=AUTH
+        )
+        conversation_id = str(uuid.uuid4())
+        sent = await client.post(
+            "/v1/messages",
+            json={"phone": "21977776666", "body": "oi", "conversation_id": conversation_id},
+            headers=_headers("k-8"),
+        )
+        assert sent.status_code == 202
+        assert sent.json()["conversation_id"] == conversation_id
+        await eventually(seen.count)
+        message = seen.events[0]["messages"][0]
+        assert message["conversation_id"] == conversation_id
+        assert message["contact_name"] == "Ana Lima"

@@ -23,7 +23,13 @@ from disparo_campaign_api.campaigns.outcomes import handle_message_failed, handl
 from disparo_campaign_api.campaigns.scheduler import scheduler_tick, start_due_campaigns
 from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageFailed, MessageKind, MessageSent, MessagesRequested
+from disparo_shared.events import (
+    MessageFailed,
+    MessageKind,
+    MessageSent,
+    MessagesRequested,
+    campaign_conversation_id,
+)
 from disparo_shared.settings import DatabaseSettings
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -116,6 +122,13 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["campaign_id"] == str(cid)
     assert sample["idempotency_key"] == f"campaign:{cid}:{sample['contact_id']}"
     assert sample["body"].startswith("Olá Dra., H")
+    # each message opens the doctor's conversation for the campaign, the id every service derives
+    for m in messages:
+        assert m["conversation_id"] == str(campaign_conversation_id(cid, UUID(m["contact_id"])))
+    # the doctor as targeted travels along, so reports never read this schema
+    n = int(sample["phone"][-8:])
+    assert sample["contact_name"] == f"Dra. Ana {n}"
+    assert sample["recipient"] == {"specialty": "Anestesiologia", "region": "ABC"}
     stored_ids = {
         str(campaign_message_id(cid, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
@@ -155,6 +168,9 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
     messages = [m for r in rows for m in MessagesRequested.model_validate(r["payload"]).messages]
     template = load_template(source)
     contacts = await pool.fetch("SELECT id, name, phone FROM contacts")
+    assert {m.contact_id: m.contact_name for m in messages} == {
+        c["id"]: c["name"] for c in contacts
+    }
     assert {m.contact_id: (m.phone, m.body) for m in messages} == {
         c["id"]: (
             c["phone"],

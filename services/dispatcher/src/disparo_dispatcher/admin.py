@@ -9,11 +9,17 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Router, get, patch, post, put
-from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from disparo_dispatcher import handlers, queue, senders, tiers
 from disparo_dispatcher.providers.registry import PROVIDERS
+from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import SenderSeed
 from disparo_shared.problems import Problem, invalid
@@ -50,8 +56,11 @@ class SenderOut(BaseModel):
 
     @classmethod
     def of(cls, sender: Sender, health: dict[str, Any] | None = None) -> "SenderOut":
-        fields = {f: getattr(sender, f) for f in cls.model_fields if hasattr(sender, f)}
-        return cls(**fields, **(health or {}))
+        """The sender as the API shows it: a literal credential is never shown; Cloud numbers
+        carry their portfolio's tier and its use (``health``)."""
+        shown = {f: getattr(sender, f) for f in cls.model_fields if hasattr(sender, f)}
+        shown["credential_ref"] = shown_credential(sender.credential_ref)
+        return cls(**shown, **(health or {}))
 
 
 class SenderChange(BaseModel):
@@ -90,7 +99,18 @@ def _check_provider(name: str) -> None:
         )
 
 
-def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
+def _check_policy(policy: SenderPolicy, base_url: str, credential_ref: str) -> None:
+    found = policy.problems(base_url=base_url, credential_ref=credential_ref, from_settings=False)
+    if found:
+        raise Problem(
+            HTTP_422_UNPROCESSABLE_ENTITY,
+            "Invalid request",
+            "; ".join(f"{field}: {reason}" for field, reason in found),
+            errors=[{"field": field, "reason": reason} for field, reason in found],
+        )
+
+
+def admin_router(runtime: Runtime, clock: Callable[[], datetime], policy: SenderPolicy) -> Router:
     @get("/senders")
     async def list_all() -> list[SenderOut]:
         """Every sender with its status and which replica holds it."""
@@ -102,8 +122,10 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
 
     @post("/senders")
     async def create(data: SenderSeed) -> SenderOut:
-        """Add a sender; 409 when the id is taken."""
+        """Add a sender; 409 when the id is taken. Its credential must be a declared variable
+        and its host an allowed provider host (``sender_policy``)."""
         _check_provider(data.provider)
+        _check_policy(policy, data.base_url, data.credential_ref)
         async with runtime.pool.acquire() as conn:
             created = await senders.insert_sender(conn, data)
         if created is None:
@@ -147,6 +169,8 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
                     HTTP_404_NOT_FOUND, "No such sender", f"sender {sender_id} does not exist"
                 )
             merged = {**current.__dict__, **given}
+            if "base_url" in given or "credential_ref" in given:
+                _check_policy(policy, merged["base_url"], merged["credential_ref"])
             if given.get("status") == senders.ACTIVE:
                 merged.update(paused_until=None, pause_reason=None)
             saved = await senders.save_sender(conn, Sender(**merged))
@@ -204,6 +228,7 @@ def admin_router(runtime: Runtime, clock: Callable[[], datetime]) -> Router:
 
     return Router(
         path="/v1",
+        opt={"scope": "admin"},  # senders, dead letters, limits: administration only
         route_handlers=[
             list_all,
             create,

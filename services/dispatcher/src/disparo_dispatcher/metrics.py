@@ -53,3 +53,43 @@ IN_DOUBT_SETTLED = Counter(
     "the grace).",
     ["outcome"],
 )
+OLDEST_DUE_AGE = Gauge(
+    "disparo_dispatcher_oldest_due_age_seconds",
+    "Age of the oldest queued message that is due (its due time passed) by priority: how long "
+    "the most patient ready message has been waiting. 0 when none is due.",
+    ["priority"],
+)
+DEAD_MESSAGES = Gauge(
+    "disparo_dispatcher_dead_messages",
+    "Dead messages in the queue by reason (the failure class of their last error); its rise "
+    "per minute is the dead rate, refreshed periodically.",
+    ["reason"],
+)
+SENDER_PAUSED = Gauge(
+    "disparo_dispatcher_sender_paused",
+    "1 when the sender is paused or banned (no message leaves through it), else 0.",
+    ["sender"],
+)
+SENDER_RATE_LIMIT = Gauge(
+    "disparo_dispatcher_sender_rate_limit_per_second",
+    "Each sender's configured messages per second (what it is allowed, not what it sends).",
+    ["sender"],
+)
+WEBHOOK_LAG = Histogram(
+    "disparo_dispatcher_webhook_lag_seconds",
+    "From the provider's event time to our recording of the webhook, by provider and kind "
+    "(status, inbound).",
+    ["provider", "kind"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+)
+WEBHOOK_LAST_RECEIVED = Gauge(
+    "disparo_dispatcher_webhook_last_received_timestamp_seconds",
+    "Unix time of the last status or inbound webhook recorded, by provider.",
+    ["provider"],
+)
+TABLE_CARE = Counter(
+    "disparo_dispatcher_table_care_total",
+    "Vacuum and analyse passes the dispatcher ran on its hot tables because autovacuum had not "
+    "(table_care.py), by table and action.",
+    ["table", "action"],
+)

@@ -355,3 +355,15 @@ async def count_sent_since(
 
 async def queue_depth(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(SQL.queue_depth)
+
+
+async def oldest_due_age(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(SQL.oldest_due_age, now)
+
+
+async def dead_by_code(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(SQL.dead_by_code)
+
+
+async def sender_states(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(SQL.sender_states)

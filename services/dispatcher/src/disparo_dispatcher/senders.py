@@ -12,7 +12,7 @@ than a reply a day late, and pushing a flagged number gets it banned.
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import accumulate
@@ -67,24 +67,31 @@ class Sender:
             return True
         return self.status == PAUSED and self.paused_until is not None and self.paused_until <= now
 
-    def account(self, environ: Mapping[str, str] = os.environ) -> SenderAccount:
+    def account(
+        self, environ: Mapping[str, str] = os.environ, declared: Collection[str] | None = None
+    ) -> SenderAccount:
         return SenderAccount(
             sender_id=self.sender_id,
             provider=self.provider,
             address=self.address,
             base_url=self.base_url,
-            credential=resolve_credential(self.credential_ref, environ),
+            credential=resolve_credential(self.credential_ref, environ, declared),
         )
 
 
-def resolve_credential(reference: str, environ: Mapping[str, str] = os.environ) -> str:
+def resolve_credential(
+    reference: str, environ: Mapping[str, str] = os.environ, declared: Collection[str] | None = None
+) -> str:
     """The secret a reference stands for: ``env:NAME`` reads ``NAME``; anything else is literal.
 
     Secrets live in the process environment (a Kubernetes Secret), never in the database; the
-    literal form is for a laptop against the simulator.
+    literal form is for a laptop against the simulator. With ``declared``, only those variables
+    are read: a row written before the sender policy existed cannot read ``DATABASE_URL``.
     """
     if reference.startswith("env:"):
         name = reference[4:]
+        if declared is not None and name not in declared:
+            raise MissingCredential(f"credential variable {name} is not a declared one")
         try:
             return environ[name]
         except KeyError:

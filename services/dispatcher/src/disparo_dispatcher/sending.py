@@ -91,7 +91,7 @@ class SendDriver:
         http = self._http_client(sender.rate_per_second)
         try:
             provider = self._provider_factory(sender.provider, http)
-            account = sender.account(self._environ)
+            account = sender.account(self._environ, self._settings.credential_variables)
         except (LookupError, ValueError):
             await http.close()
             raise

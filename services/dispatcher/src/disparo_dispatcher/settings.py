@@ -54,8 +54,29 @@ class DispatcherSettings(BaseSettings):
         default_factory=list,
         description="Senders upserted at start (JSON list); the API can add and change more.",
     )
+    credential_variables: list[str] = Field(
+        default_factory=list,
+        description="Names of the variables that hold provider tokens; a sender's credential_ref"
+        ' may only be env:NAME with NAME in this list (JSON list, e.g. ["EVOLUTION_RECIFE_KEY"]).',
+    )
+    provider_hosts: list[str] = Field(
+        default_factory=lambda: ["graph.facebook.com"],
+        description="Hosts a sender's base_url may point at, exactly (add your Evolution"
+        " server's); https only outside DISPARO_ENV=dev/test.",
+    )
     replica_id: str | None = Field(
         None, description="This process's name in leases; a random one when unset."
+    )
+
+    # --- LGPD retention ---------------------------------------------------------------------
+    message_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days after a message was sent or cancelled before its phone and text are "
+        "blanked (dead messages keep theirs to be re-queued); idle phones are forgotten too.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
     )
 
     # --- claiming, leases, flushing -------------------------------------------------------
@@ -151,6 +172,24 @@ class DispatcherSettings(BaseSettings):
     )
     metrics_refresh_seconds: float = Field(
         5.0, gt=0, description="Queue-depth gauge refresh period."
+    )
+    table_care_interval_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often the queue's hot tables are checked for a vacuum or analyse that "
+        "autovacuum has not done (table_care.py); 0 turns the check off.",
+    )
+    table_care_min_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Rows dead or changed since the last pass below which a table is left alone.",
+    )
+    table_care_fraction: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Share of a table's live rows dead or changed that calls for a pass, when "
+        "larger than table_care_min_rows.",
     )
 
     # --- per sender -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from disparo_dispatcher import handlers
+from disparo_dispatcher import handlers, privacy
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.broker import durable_subscriber
@@ -12,6 +12,7 @@ from disparo_shared.events import (
     CampaignPaused,
     CampaignResumed,
     CampaignStarted,
+    ContactErased,
     ContactOptedIn,
     ContactOptedOut,
     MessagesRequested,
@@ -105,3 +106,13 @@ def register_subscribers(
     )
     async def on_contact_opted_in(event: ContactOptedIn) -> None:
         await handlers.opt_in(runtime.pool, event)
+
+    @durable_subscriber(
+        broker,
+        nats,
+        stream=subjects.STREAM_CONTACTS,
+        subject=subjects.CONTACT_ERASED,
+        durable="dispatcher-contact-erased",
+    )
+    async def on_contact_erased(event: ContactErased) -> None:
+        await privacy.forget_contact(runtime.pool, event, clock())

@@ -1,6 +1,6 @@
 """The send loop of one dispatcher replica: lease senders, claim, pace, send, record.
 
-Five loops share one process, each in its own module:
+Six loops share one process, each in its own module:
 
 - **leases** (``leasing``, every ``sender_lease_renew_seconds``): beat, renew this replica's
   sender leases, give back or take senders to hold a fair share, reclaim messages a dead replica
@@ -15,7 +15,9 @@ Five loops share one process, each in its own module:
   paused senders, opt-outs and their events — so the database sees a few statements per batch,
   not per message;
 - **doubts** (every ``in_doubt_resolve_interval_seconds``): settles sends whose outcome is
-  unknown by the providers' sent-echoes (``in_doubt``), and prunes old echoes.
+  unknown by the providers' sent-echoes (``in_doubt``), and prunes old echoes;
+- **table care** (``table_care``, every ``table_care_interval_seconds``): vacuums and analyses
+  the hot tables when autovacuum has not, so the claim's cost does not grow with the backlog.
 
 Crash safety: a claimed message is 'sending' with a lease in Postgres until its outcome is
 written. If the replica dies between the provider's answer and the flush, the message's lease
@@ -40,11 +42,12 @@ from uuid import uuid4
 
 import asyncpg
 
-from disparo_dispatcher import in_doubt, metrics, queue, senders
+from disparo_dispatcher import in_doubt, metrics, queue, senders, table_care
 from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
+from disparo_dispatcher.operator_gauges import set_operator_gauges
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.quiet_hours import SendWindow
 from disparo_dispatcher.recipients import Recipients
@@ -155,6 +158,12 @@ class Dispatcher:
                 self._every(settings.metrics_refresh_seconds, self._refresh_gauges, pool)
             ),
         ]
+        if settings.table_care_interval_seconds > 0:
+            loops.append(
+                asyncio.create_task(
+                    self._every(settings.table_care_interval_seconds, self._tend_tables, pool)
+                )
+            )
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -203,9 +212,19 @@ class Dispatcher:
                     conn, self._clock(), timedelta(seconds=settings.echo_retention_seconds)
                 )
 
+    async def _tend_tables(self, pool: asyncpg.Pool) -> None:
+        policy = table_care.CarePolicy(
+            min_rows=self.settings.table_care_min_rows, fraction=self.settings.table_care_fraction
+        )
+        await table_care.tend_tables(pool, policy)
+
     async def _refresh_gauges(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
             rows = await queue.queue_depth(conn)
+            ages = await queue.oldest_due_age(conn, self._clock())
+            dead = await queue.dead_by_code(conn)
+            sender_rows = await queue.sender_states(conn)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
+        set_operator_gauges(ages, dead, sender_rows)

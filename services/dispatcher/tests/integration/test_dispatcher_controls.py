@@ -234,6 +234,19 @@ async def test_senders_are_managed_over_http(kernel_settings, db):
     async with simulator() as sim:
         async with dispatcher(kernel_settings, []) as client:
             seed = evolution_sender(sim, "api-1").model_dump(mode="json")
+            literal = await client.post("/v1/senders", json=seed)  # a literal token: refused
+            assert literal.status_code == 422 and "credential_ref" in literal.text
+            seed = {**seed, "credential_ref": "env:SIM_EVOLUTION_KEY"}
+            stolen = await client.post(
+                "/v1/senders", json={**seed, "credential_ref": "env:DATABASE_URL"}
+            )
+            assert stolen.status_code == 422 and stolen.json()["errors"][0]["field"] == (
+                "credential_ref"
+            )
+            elsewhere = await client.post(
+                "/v1/senders", json={**seed, "base_url": "http://attacker.example.net"}
+            )
+            assert elsewhere.status_code == 422 and "base_url" in elsewhere.text
             created = await client.post("/v1/senders", json=seed)
             assert created.status_code == 201, created.text
             assert (await client.post("/v1/senders", json=seed)).status_code == 409
@@ -248,6 +261,10 @@ async def test_senders_are_managed_over_http(kernel_settings, db):
             await request(kernel_settings.nats, message(phone(1)))
             await asyncio.sleep(0.8)
             assert sim.stats()["accepted"] == 0  # nobody sends for a paused sender
+            moved = await client.patch(
+                "/v1/senders/api-1", json={"base_url": "https://attacker.example.net"}
+            )
+            assert moved.status_code == 422
             resumed = await client.patch("/v1/senders/api-1", json={"status": "active"})
             assert resumed.json()["pause_reason"] is None
             await eventually(lambda: _at_least(db, "sent", 1))

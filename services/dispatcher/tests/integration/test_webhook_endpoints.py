@@ -24,7 +24,7 @@ from disparo_dispatcher.webhooks.settings import WebhookSettings
 from disparo_dispatcher.webhooks.verification import cloud_signature
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
-from disparo_shared.settings import DatabaseSettings
+from disparo_shared.settings import DatabaseSettings, HttpSettings
 from disparo_shared.testing.fixtures import eventually
 
 APP_SECRET = "sim-app-secret"
@@ -80,7 +80,8 @@ async def client(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[AsyncTe
                 dependencies={"pool": Provide(provide_pool, sync_to_thread=False)},
             )
         ],
-        api_keys=["not-sent-by-providers"],
+        http=HttpSettings(api_keys=["not-sent-by-providers"]),
+        mode="test",
         readiness_checks=[],
         on_startup=[open_pool],
         on_shutdown=[close_pool],

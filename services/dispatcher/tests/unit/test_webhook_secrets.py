@@ -57,3 +57,16 @@ def test_production_dispatcher_refuses_to_start_without_webhook_secrets(monkeypa
         create_app(kernel, DispatcherSettings(), webhook_settings=WebhookSettings())
     for name in WEBHOOK_VARIABLES:
         assert name in str(raised.value)
+
+
+def test_production_dispatcher_refuses_to_start_without_its_declared_provider_tokens():
+    kernel = KernelSettings(
+        deployment=DeploymentSettings(env="production"),
+        http=HttpSettings(api_keys=["k" * 40]),
+    )
+    strong = WebhookSettings(
+        evolution_webhook_key="e" * 40, cloud_app_secret="a" * 40, cloud_verify_token="v" * 40
+    )
+    settings = DispatcherSettings(credential_variables=["EVOLUTION_RECIFE_KEY"])
+    with pytest.raises(UnsafeSecrets, match="EVOLUTION_RECIFE_KEY is not set"):
+        create_app(kernel, settings, webhook_settings=strong, environ={})

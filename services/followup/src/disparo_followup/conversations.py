@@ -10,9 +10,11 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_followup import privacy
 from disparo_followup.metrics import EVENTS_APPLIED
 from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
+    ContactErased,
     ContactOptedIn,
     ContactOptedOut,
     Controller,
@@ -21,6 +23,7 @@ from disparo_shared.events import (
     Event,
     MessageReceived,
     MessageSent,
+    MessagesRequested,
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.phones import InvalidPhone, normalize_phone
@@ -38,11 +41,37 @@ def canonical_phone(phone: str) -> str:
         return phone.strip()
 
 
+async def on_messages_requested(conn: asyncpg.Connection, event: MessagesRequested) -> None:
+    """Learn the conversations of requested messages: who, which phone, which campaign.
+
+    This is how followup knows every conversation without anyone announcing it: a campaign's
+    fan-out names each doctor's conversation (``campaign_conversation_id``) on each message.
+    """
+    by_conversation = {m.conversation_id: m for m in event.messages if m.conversation_id}
+    if not by_conversation:
+        return
+    messages = list(by_conversation.values())
+    await conn.execute(
+        SQL.record_requested,
+        [m.conversation_id for m in messages],
+        [m.contact_id for m in messages],
+        [canonical_phone(m.phone) for m in messages],
+        [m.contact_name for m in messages],
+        [m.campaign_id for m in messages],
+        [m.kind.value for m in messages],
+        event.occurred_at,
+    )
+
+
 async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
-    """Only messages sent in a conversation move its cadence; campaign blasts have none."""
+    """Only messages sent in a conversation move its cadence."""
     if event.conversation_id is not None:
         await conn.execute(
-            SQL.record_outbound, event.conversation_id, event.contact_id, event.sent_at
+            SQL.record_outbound,
+            event.conversation_id,
+            event.contact_id,
+            event.sent_at,
+            event.campaign_id,
         )
 
 
@@ -72,12 +101,18 @@ async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactO
     )
 
 
+async def on_erasure(conn: asyncpg.Connection, event: ContactErased) -> None:
+    await privacy.on_contact_erased(conn, event, canonical_phone(event.phone))
+
+
 HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
+    MessagesRequested: on_messages_requested,
     MessageSent: on_message_sent,
     MessageReceived: on_message_received,
     ConversationStageChanged: on_stage_changed,
     ContactOptedOut: on_consent,
     ContactOptedIn: on_consent,
+    ContactErased: on_erasure,
 }
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}

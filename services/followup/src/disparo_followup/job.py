@@ -15,9 +15,15 @@ from pathlib import Path
 import asyncpg
 
 from disparo_followup.metrics import FOLLOWUPS_REQUESTED
+from disparo_followup.rules import FollowupRule
 from disparo_followup.settings import FollowupSettings
-from disparo_followup.texts import render
-from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
+from disparo_followup.texts import pick_variant, render
+from disparo_shared.events import (
+    ConversationStage,
+    MessageKind,
+    MessagesRequested,
+    RequestedMessage,
+)
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
@@ -44,18 +50,24 @@ def _rule_arrays(settings: FollowupSettings) -> tuple[list[str], list, list[int]
     )
 
 
-def _requested_message(row: asyncpg.Record, settings: FollowupSettings) -> RequestedMessage:
+def _requested_message(
+    row: asyncpg.Record, rules: dict[ConversationStage, FollowupRule], settings: FollowupSettings
+) -> RequestedMessage:
     stage = row["stage"]
+    variants = rules[ConversationStage(stage)].variants(row["n"])
+    text = pick_variant(variants, row["conversation_id"], row["n"])
     return RequestedMessage(
         message_id=row["message_id"],
         idempotency_key=f"followup:{row['conversation_id']}:{stage}:{row['n']}",
         contact_id=row["contact_id"],
         phone=row["phone"],
         kind=MessageKind.FOLLOWUP,
-        body=render(settings.texts[stage], row["contact_name"]),
+        body=render(text, row["contact_name"]),
         priority=settings.priority,
+        campaign_id=row["campaign_id"],
         conversation_id=row["conversation_id"],
         max_attempts=settings.max_attempts,
+        contact_name=row["contact_name"],
     )
 
 
@@ -63,6 +75,7 @@ async def request_due_followups(
     pool: asyncpg.Pool, settings: FollowupSettings, now: datetime
 ) -> FollowupSummary:
     """Request the follow-ups due at ``now``; return how many, per stage."""
+    rules = settings.followup_rules()
     stages, delays, caps = _rule_arrays(settings)
     by_stage: Counter[str] = Counter()
     while True:
@@ -71,7 +84,7 @@ async def request_due_followups(
                 SQL.request_due_followups, now, stages, delays, caps, settings.batch_size
             )
             if rows:
-                messages = [_requested_message(row, settings) for row in rows]
+                messages = [_requested_message(row, rules, settings) for row in rows]
                 await add_events(conn, [MessagesRequested(messages=messages)])
         by_stage.update(row["stage"] for row in rows)
         if len(rows) < settings.batch_size:

@@ -36,6 +36,7 @@ class ConversationView:
 class FollowupController(Controller):
     path = "/v1"
     tags = ("followup",)
+    opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @get("/conversations/{conversation_id:uuid}")
     async def get_conversation(
@@ -50,7 +51,7 @@ class FollowupController(Controller):
         rules = deps.settings.followup_rules()
         return ConversationView(conversation_id, state, due_followup(state, rules, deps.clock()))
 
-    @post("/admin/followups/run", status_code=200)
+    @post("/admin/followups/run", status_code=200, opt={"scope": "admin"})
     async def run_now(self, deps: NamedDependency[Deps]) -> FollowupSummary:
         """Request every follow-up due now, outside the daily schedule (safe to repeat)."""
         return await run_and_report(deps.runtime.pool, deps.settings, deps.clock())

@@ -2,7 +2,8 @@
 
 A conversation is due when the last message was ours, the stage's delay has passed since it,
 the stage's cap is not reached, no earlier follow-up is still waiting to go out, the contact
-has not opted out, and the AI recruiter (not a human) controls it. A reply stops the cadence
+has not opted out, and automation (not a human) controls it. ``encerrada`` has no rule: a
+closed conversation gets nothing. A reply stops the cadence
 until we write again.
 
 With the defaults, a first contact sent Monday 10:00 and left unanswered gets its first
@@ -15,26 +16,46 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from disparo_followup.texts import DEFAULT_TEXTS
 from disparo_shared.events import Controller, ConversationStage
 
 
 @dataclass(frozen=True)
 class FollowupRule:
-    """The cadence of one stage: wait ``delay`` after our last message,
-    at most ``max_followups``.
-    """
+    """The cadence of one stage: wait ``delay`` after our last message, at most
+    ``max_followups``; attempt n says one of ``texts[n - 1]`` (its variants)."""
 
     stage: ConversationStage
     delay: timedelta
     max_followups: int
+    texts: tuple[tuple[str, ...], ...] = ()
+
+    def variants(self, attempt: int) -> tuple[str, ...]:
+        """The texts of follow-up number ``attempt`` (1-based); past the last, the last."""
+        return self.texts[min(attempt, len(self.texts)) - 1]
 
 
 DEFAULT_RULES: Mapping[ConversationStage, FollowupRule] = {
     rule.stage: rule
     for rule in (
-        FollowupRule(ConversationStage.FIRST_CONTACT, timedelta(days=3), 2),
-        FollowupRule(ConversationStage.INTERESTED, timedelta(days=1), 1),
-        FollowupRule(ConversationStage.OFFER_MADE, timedelta(days=2), 1),
+        FollowupRule(
+            ConversationStage.PRIMEIRO_CONTATO,
+            timedelta(days=3),
+            2,
+            DEFAULT_TEXTS[ConversationStage.PRIMEIRO_CONTATO],
+        ),
+        FollowupRule(
+            ConversationStage.POS_INTERESSE,
+            timedelta(days=1),
+            1,
+            DEFAULT_TEXTS[ConversationStage.POS_INTERESSE],
+        ),
+        FollowupRule(
+            ConversationStage.POS_OFERTA,
+            timedelta(days=2),
+            1,
+            DEFAULT_TEXTS[ConversationStage.POS_OFERTA],
+        ),
     )
 }
 
@@ -60,7 +81,7 @@ def due_followup(
     if state.stage is None or state.stage not in rules:
         return None
     rule = rules[state.stage]
-    if state.controlled_by != Controller.AI or state.opted_out or not state.has_phone:
+    if state.controlled_by != Controller.AUTOMATION or state.opted_out or not state.has_phone:
         return None
     if state.last_outbound_at is None:
         return None  # we never wrote: nothing to follow up

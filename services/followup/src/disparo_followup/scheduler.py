@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from disparo_followup.job import FollowupSummary, request_due_followups
+from disparo_followup.metrics import JOB_LAST_SUCCESS
 from disparo_followup.schedule import latest_slot, next_run_at
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.slack import post_summary
@@ -32,10 +33,21 @@ async def run_and_report(
 ) -> FollowupSummary:
     """Request due follow-ups, then post the summary to Slack when a webhook is set."""
     summary = await request_due_followups(pool, settings, now)
+    record_success(now)
     if settings.slack_webhook_url is not None:
         async with httpx.AsyncClient() as client:
             await post_summary(client, settings.slack_webhook_url, summary)
     return summary
+
+
+_last_success = [0.0]  # unix seconds of the latest success this process has seen
+
+
+def record_success(at: datetime | None) -> None:
+    """Move the last-success gauge forward (never back: replicas and runs report in any order)."""
+    if at is not None and at.timestamp() > _last_success[0]:
+        _last_success[0] = at.timestamp()
+        JOB_LAST_SUCCESS.set(_last_success[0])
 
 
 async def run_slot_if_due(
@@ -61,6 +73,8 @@ def daily_followups_worker(
         while True:
             now = clock()
             await run_slot_if_due(runtime.pool, settings, now)
+            # any replica reports the shared slot's success, not only the one that ran it
+            record_success(await runtime.pool.fetchval(SQL.last_successful_run))
             until_next = next_run_at(now, settings.run_at, settings.zone) - now
             await sleep(min(until_next, _POLL).total_seconds())
 

@@ -1,32 +1,37 @@
 """Typed settings of the followup service (env prefix ``DISPARO_FOLLOWUP_``).
 
-Rules and texts are JSON in the environment, e.g.
-``DISPARO_FOLLOWUP_RULES='{"first_contact": {"delay_hours": 48, "max_followups": 3}}'``
-(stages left out keep their defaults).
+Rules are JSON in the environment, e.g.
+``DISPARO_FOLLOWUP_RULES='{"primeiro_contato": {"delay": "2d", "max_followups": 2}}'``
+(stages left out keep their defaults; the older stage words are accepted too).
 """
 
-from datetime import time, timedelta
+from datetime import time
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from disparo_followup.durations import format_duration, parse_duration
 from disparo_followup.rules import DEFAULT_RULES, FollowupRule
-from disparo_followup.texts import DEFAULT_TEXTS, unknown_placeholders
+from disparo_followup.texts import DEFAULT_TEXTS
 from disparo_shared.events import ConversationStage
 
 
 class StageRuleSettings(BaseModel):
-    delay_hours: float = Field(
-        gt=0, description="Hours after our last message before following up."
-    )
+    delay: str = Field(description="Wait after our last message: 3d, 36h, 1d12h, PT30M…")
     max_followups: int = Field(ge=0, description="Follow-ups at most in this stage.")
+
+    @field_validator("delay")
+    @classmethod
+    def _a_duration(cls, value: str) -> str:
+        parse_duration(value)  # raises, naming what is accepted
+        return value
 
 
 def _default_rule_settings() -> dict[ConversationStage, StageRuleSettings]:
     return {
         stage: StageRuleSettings(
-            delay_hours=rule.delay.total_seconds() / 3600, max_followups=rule.max_followups
+            delay=format_duration(rule.delay), max_followups=rule.max_followups
         )
         for stage, rule in DEFAULT_RULES.items()
     }
@@ -41,10 +46,6 @@ class FollowupSettings(BaseSettings):
     rules: dict[ConversationStage, StageRuleSettings] = Field(
         default_factory=_default_rule_settings,
         description="Per stage: delay after our last message and the cap (the spec's defaults).",
-    )
-    texts: dict[ConversationStage, str] = Field(
-        default_factory=lambda: dict(DEFAULT_TEXTS),
-        description="Follow-up text per stage; '{nome}' is the only placeholder.",
     )
     run_at: time = Field(time(10, 0), description="Local time of the daily job.")
     timezone: str = Field("America/Sao_Paulo", description="IANA zone of run_at.")
@@ -72,16 +73,6 @@ class FollowupSettings(BaseSettings):
     ) -> dict[ConversationStage, StageRuleSettings]:
         return {**_default_rule_settings(), **value}
 
-    @field_validator("texts")
-    @classmethod
-    def _only_known_placeholders(
-        cls, value: dict[ConversationStage, str]
-    ) -> dict[ConversationStage, str]:
-        for stage, text in value.items():
-            if unknown := unknown_placeholders(text):
-                raise ValueError(f"text of {stage}: unknown placeholders {unknown}; only {{nome}}")
-        return {**DEFAULT_TEXTS, **value}
-
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -94,6 +85,8 @@ class FollowupSettings(BaseSettings):
 
     def followup_rules(self) -> dict[ConversationStage, FollowupRule]:
         return {
-            stage: FollowupRule(stage, timedelta(hours=rule.delay_hours), rule.max_followups)
+            stage: FollowupRule(
+                stage, parse_duration(rule.delay), rule.max_followups, DEFAULT_TEXTS[stage]
+            )
             for stage, rule in self.rules.items()
         }

@@ -15,7 +15,7 @@ log = get_logger(__name__)
 
 
 def summary_text(summary: FollowupSummary) -> str:
-    """E.g. "Follow-ups de 02/03/2026: 12 solicitados (first_contact: 9, interested: 3)"."""
+    """E.g. "Follow-ups de 02/03/2026: 12 solicitados (pos_interesse: 3, primeiro_contato: 9)"."""
     day = summary.ran_at.strftime("%d/%m/%Y")
     if not summary.requested:
         return f"Follow-ups de {day}: nenhum follow-up devido."

@@ -1,9 +1,22 @@
-"""Identity of the followup service: its name, Postgres schema and migrations."""
+"""Identity of the followup service: its name, Postgres schema, migrations and bus rights."""
 
 from pathlib import Path
 
+from disparo_shared.bus_rights import BusRights, Consumer
+from disparo_shared.events import subjects
 from disparo_shared.runtime import ServiceSpec
 
 SPEC = ServiceSpec(
-    name="followup", schema="followup", migrations=Path(__file__).parent / "migrations"
+    name="followup",
+    schema="followup",
+    migrations=Path(__file__).parent / "migrations",
+    bus=BusRights(
+        publishes=(subjects.MESSAGES_REQUESTED,),
+        consumes=(
+            Consumer(subjects.STREAM_COMMANDS, "followup-requests"),
+            Consumer(subjects.STREAM_MESSAGES, "followup-messages"),
+            Consumer(subjects.STREAM_CONVERSATIONS, "followup-conversations"),
+            Consumer(subjects.STREAM_CONTACTS, "followup-contacts"),
+        ),
+    ),
 )

@@ -19,19 +19,26 @@ from disparo_shared.runtime import Runtime
 
 log = get_logger(__name__)
 
-SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
-    # (stream, subject, durable name)
-    (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "followup-messages"),
-    (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL, "followup-conversations"),
-    (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "followup-contacts"),
+SUBSCRIPTIONS: tuple[tuple[str, str, str, int], ...] = (
+    # (stream, subject, durable name, events per pull)
+    # A campaign's requests hold up to 2,000 messages each: a few at once, as in the dispatcher.
+    (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED, "followup-requests", 8),
+    (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "followup-messages", 50),
+    (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL, "followup-conversations", 50),
+    (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "followup-contacts", 50),
 )
 
 
 def register_subscribers(runtime: Runtime, settings: FollowupSettings) -> None:
     """Attach followup's subscribers to the runtime's broker (before it starts)."""
-    for stream, subject, durable in SUBSCRIPTIONS:
+    for stream, subject, durable, batch_size in SUBSCRIPTIONS:
         durable_subscriber(
-            runtime.broker, runtime.settings.nats, stream=stream, subject=subject, durable=durable
+            runtime.broker,
+            runtime.settings.nats,
+            stream=stream,
+            subject=subject,
+            durable=durable,
+            batch_size=batch_size,
         )(_handler(runtime, settings))
 
 

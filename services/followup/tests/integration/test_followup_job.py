@@ -1,6 +1,7 @@
 """Followup against real Postgres and NATS: events in, the job's requests out on the stream."""
 
 import itertools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -16,6 +17,7 @@ from disparo_followup.job import request_due_followups
 from disparo_followup.rules import ConversationState, due_followup
 from disparo_followup.scheduler import run_slot_if_due
 from disparo_followup.settings import FollowupSettings
+from disparo_followup.texts import DEFAULT_TEXTS, pick_variant, render
 from disparo_shared.db import create_pool
 from disparo_shared.events import (
     ContactOptedOut,
@@ -27,6 +29,8 @@ from disparo_shared.events import (
     MessageReceived,
     MessageSent,
     MessagesRequested,
+    RequestedMessage,
+    campaign_conversation_id,
 )
 from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
 from disparo_shared.runtime import KernelSettings
@@ -106,8 +110,8 @@ def stage_changed(conversation_id: UUID, phone: str, **overrides) -> Conversatio
         "contact_id": uuid4(),
         "phone": phone,
         "contact_name": "Maria Souza",
-        "stage": ConversationStage.FIRST_CONTACT,
-        "controlled_by": Controller.AI,
+        "stage": ConversationStage.PRIMEIRO_CONTATO,
+        "controlled_by": Controller.AUTOMATION,
         "occurred_at": T0 - timedelta(minutes=1),
     }
     return ConversationStageChanged(**{**fields, **overrides})
@@ -150,7 +154,7 @@ async def test_the_job_requests_each_due_followup_once_even_when_run_twice(
         opted_out: "+5511911110004",
     }
     for conversation_id, phone in phones.items():
-        controlled_by = Controller.HUMAN if conversation_id == human else Controller.AI
+        controlled_by = Controller.HUMAN if conversation_id == human else Controller.AUTOMATION
         await publish(stage_changed(conversation_id, phone, controlled_by=controlled_by))
         await publish(sent_in(conversation_id, T0))
     await publish(
@@ -178,7 +182,7 @@ async def test_the_job_requests_each_due_followup_once_even_when_run_twice(
     first = (await client.post("/v1/admin/followups/run")).json()
     second = (await client.post("/v1/admin/followups/run")).json()
     assert first["requested"] == 1
-    assert first["by_stage"] == {"first_contact": 1}
+    assert first["by_stage"] == {"primeiro_contato": 1}
     assert second["requested"] == 0
 
     prefix = kernel_settings.nats.stream_prefix
@@ -192,10 +196,10 @@ async def test_the_job_requests_each_due_followup_once_even_when_run_twice(
     assert requested[0]["conversation_id"] == str(due)
     assert requested[0]["kind"] == "followup"
     assert requested[0]["phone"] == phones[due]
-    assert (
-        requested[0]["body"] == "Oi Maria, tudo bem? Conseguiu ver a vaga de plantão que te mandei?"
-    )
-    assert requested[0]["idempotency_key"] == f"followup:{due}:first_contact:1"
+    first_attempt = DEFAULT_TEXTS[ConversationStage.PRIMEIRO_CONTATO][0]
+    assert requested[0]["body"] == render(pick_variant(first_attempt, due, 1), "Maria Souza")
+    assert requested[0]["body"].startswith(("Oi Maria Souza", "Maria Souza"))
+    assert requested[0]["idempotency_key"] == f"followup:{due}:primeiro_contato:1"
 
 
 async def test_the_cadence_follows_the_sends_and_stops_at_the_cap(
@@ -244,13 +248,83 @@ async def test_the_cadence_follows_the_sends_and_stops_at_the_cap(
         stage_changed(
             conversation_id,
             "+5511922220001",
-            stage=ConversationStage.INTERESTED,
+            stage=ConversationStage.POS_INTERESSE,
             occurred_at=clock.now - timedelta(days=2),
         )
     )
-    await conversation(client, conversation_id, lambda c: c["state"]["stage"] == "interested")
+    await conversation(client, conversation_id, lambda c: c["state"]["stage"] == "pos_interesse")
     summary = (await client.post("/v1/admin/followups/run")).json()
-    assert (summary["requested"], summary["by_stage"]) == (1, {"interested": 1})
+    assert (summary["requested"], summary["by_stage"]) == (1, {"pos_interesse": 1})
+
+
+async def test_a_campaign_conversation_is_learned_from_the_messages_that_flow(
+    client: AsyncTestClient,
+    publish: Publish,
+    js: JetStreamContext,
+    clock: Clock,
+    kernel_settings: KernelSettings,
+    db: asyncpg.Connection,
+) -> None:
+    """No stage event: the campaign's request and its sent fact are all followup needs."""
+    campaign_id, contact_id = uuid4(), uuid4()
+    conversation_id = campaign_conversation_id(campaign_id, contact_id)
+    phone = "+5511933330001"
+    requested = RequestedMessage(
+        message_id=uuid4(),
+        idempotency_key=f"campaign:{campaign_id}:{contact_id}",
+        contact_id=contact_id,
+        phone=phone,
+        kind=MessageKind.CAMPAIGN,
+        body="Olá! Temos plantões no ABC.",
+        campaign_id=campaign_id,
+        conversation_id=conversation_id,
+        contact_name="Ana Lima",
+    )
+    await publish(MessagesRequested(messages=[requested], occurred_at=T0 - timedelta(minutes=5)))
+    sent = sent_in(conversation_id, T0)
+    await publish(sent.model_copy(update={"campaign_id": campaign_id, "contact_id": contact_id}))
+    view = await conversation(
+        client,
+        conversation_id,
+        lambda c: c["state"]["last_outbound_at"] is not None and c["state"]["stage"] is not None,
+    )
+    assert view["state"]["stage"] == "primeiro_contato"
+    assert view["state"]["controlled_by"] == "automation"
+
+    clock.now = T0 + timedelta(days=3)
+    summary = (await client.post("/v1/admin/followups/run")).json()
+    assert summary["by_stage"] == {"primeiro_contato": 1}
+
+    async def outbox_published() -> bool:
+        return await db.fetchval("SELECT count(*) FROM followup.outbox") == 0
+
+    await eventually(outbox_published)
+    followups = [
+        m
+        for m in await requested_followups(js, kernel_settings.nats.stream_prefix)
+        if m["kind"] == "followup"
+    ]
+    assert len(followups) == 1
+    assert followups[0]["conversation_id"] == str(conversation_id)
+    assert followups[0]["campaign_id"] == str(campaign_id)
+    assert followups[0]["phone"] == phone
+    assert followups[0]["priority"] == 4  # the spec's: campaigns 3, follow-ups 4, replies 8+
+    assert "Ana Lima" in followups[0]["body"]
+
+
+async def test_the_recruiter_systems_older_words_still_move_a_conversation(
+    client: AsyncTestClient, js: JetStreamContext, kernel_settings: KernelSettings
+) -> None:
+    conversation_id = uuid4()
+    body = stage_changed(conversation_id, "+5511933330002").model_dump(mode="json")
+    body.update(stage="offer_made", controlled_by="ai")
+    await js.publish(
+        qualified(kernel_settings.nats.stream_prefix, ConversationStageChanged.subject),
+        json.dumps(body).encode(),
+    )
+    view = await conversation(client, conversation_id, lambda c: True)
+    assert view["state"]["stage"] == "pos_oferta"
+    assert view["state"]["controlled_by"] == "automation"
 
 
 async def test_unknown_conversation_is_a_404_problem(client: AsyncTestClient) -> None:

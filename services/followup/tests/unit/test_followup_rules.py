@@ -2,26 +2,28 @@
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from disparo_followup.durations import InvalidDuration, format_duration, parse_duration
 from disparo_followup.job import FollowupSummary
 from disparo_followup.rules import DEFAULT_RULES, ConversationState, due_followup
 from disparo_followup.schedule import latest_slot, next_run_at
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.slack import post_summary, summary_text
-from disparo_followup.texts import render, unknown_placeholders
+from disparo_followup.texts import DEFAULT_TEXTS, pick_variant, render, text_problem
 from disparo_shared.events import Controller, ConversationStage
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 WAITING = ConversationState(
-    stage=ConversationStage.FIRST_CONTACT,
-    controlled_by=Controller.AI,
+    stage=ConversationStage.PRIMEIRO_CONTATO,
+    controlled_by=Controller.AUTOMATION,
     last_outbound_at=T0,
     last_inbound_at=None,
     followups_in_stage=0,
@@ -51,8 +53,8 @@ def test_first_contact_gets_at_most_two_followups() -> None:
 @pytest.mark.parametrize(
     ("stage", "delay", "cap"),
     [
-        (ConversationStage.INTERESTED, timedelta(days=1), 1),
-        (ConversationStage.OFFER_MADE, timedelta(days=2), 1),
+        (ConversationStage.POS_INTERESSE, timedelta(days=1), 1),
+        (ConversationStage.POS_OFERTA, timedelta(days=2), 1),
     ],
 )
 def test_each_stage_has_its_own_delay_and_cap(
@@ -91,10 +93,11 @@ def test_a_followup_not_yet_sent_blocks_the_next() -> None:
 
 
 def test_rules_are_configurable() -> None:
-    settings = FollowupSettings(rules={"first_contact": {"delay_hours": 1, "max_followups": 5}})
+    # the recruiter system's older stage words still name the stages
+    settings = FollowupSettings(rules={"first_contact": {"delay": "PT1H", "max_followups": 5}})
     rules = settings.followup_rules()
-    assert rules[ConversationStage.FIRST_CONTACT].delay == timedelta(hours=1)
-    assert rules[ConversationStage.INTERESTED] == DEFAULT_RULES[ConversationStage.INTERESTED]
+    assert rules[ConversationStage.PRIMEIRO_CONTATO].delay == timedelta(hours=1)
+    assert rules[ConversationStage.POS_INTERESSE] == DEFAULT_RULES[ConversationStage.POS_INTERESSE]
     assert due_followup(replace(WAITING, followups_in_stage=4), rules, T0 + timedelta(hours=1)) == 5
 
 
@@ -109,16 +112,75 @@ def test_the_daily_slot_is_ten_in_sao_paulo() -> None:
     assert latest_slot(exactly, time(10), SAO_PAULO) == exactly
 
 
-def test_texts_render_the_first_name_and_nothing_else() -> None:
-    text = "Oi {nome}, tudo bem? {0.__class__} {x}"
-    assert render(text, "Maria Souza") == "Oi Maria, tudo bem? {0.__class__} {x}"
-    assert render("Oi {nome}, tudo bem?", None) == "Oi, tudo bem?"
-    assert unknown_placeholders(text) == ["{0.__class__}", "{x}"]
+def test_placeholders_mean_what_they_mean_in_campaigns() -> None:
+    text = "Oi {primeiro_nome}! {nome}, {{literal}}"
+    assert render(text, "Maria  Souza") == "Oi Maria! Maria Souza, {literal}"
+    assert render("Oi {nome}, tudo bem?", None) == "Oi Dr(a)., tudo bem?"
 
 
-def test_a_text_with_an_unknown_placeholder_is_rejected() -> None:
-    with pytest.raises(ValidationError, match="unknown placeholders"):
-        FollowupSettings(texts={"interested": "Oi {name}"})
+@pytest.mark.parametrize(
+    ("text", "position", "reason"),
+    [
+        ("Oi {nome", 3, "unmatched '{'"),
+        ("Oi nome}", 7, "unmatched '}'"),
+        ("Oi {}", 3, "empty placeholder"),
+        ("Oi {0.__class__}", 3, "unknown placeholder"),
+        ("Oi {x{nome}}", 3, "unmatched '{'"),
+        ("Oi\x07 {nome}", 2, "control character U+0007"),
+        ("   ", 0, "blank"),
+    ],
+)
+def test_a_bad_text_is_refused_at_its_position(text: str, position: int, reason: str) -> None:
+    problem = text_problem(text)
+    assert problem is not None
+    assert problem.position == position
+    assert reason in problem.reason
+
+
+def test_every_default_text_is_valid_and_no_attempt_repeats_another() -> None:
+    for stage, attempts in DEFAULT_TEXTS.items():
+        seen: set[str] = set()
+        for variants in attempts:
+            assert len(variants) >= 2, stage
+            for text in variants:
+                assert text_problem(text) is None, text
+            assert not seen & set(variants)
+            seen |= set(variants)
+
+
+def test_a_conversation_gets_the_same_variant_every_time_and_doctors_differ() -> None:
+    variants = DEFAULT_TEXTS[ConversationStage.PRIMEIRO_CONTATO][0]
+    conversation = uuid4()
+    assert pick_variant(variants, conversation, 1) == pick_variant(variants, conversation, 1)
+    picked = {pick_variant(variants, uuid4(), 1) for _ in range(60)}
+    assert picked == set(variants)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3d", timedelta(days=3)),
+        ("36h", timedelta(hours=36)),
+        ("1d12h", timedelta(hours=36)),
+        ("PT30M", timedelta(minutes=30)),
+        ("P1DT12H", timedelta(hours=36)),
+        ("2s", timedelta(seconds=2)),
+    ],
+)
+def test_delays_are_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["", "3", "3 days", "P1M", "0h", "PT", "-1d"])
+def test_a_bad_duration_is_refused(text: str) -> None:
+    with pytest.raises(InvalidDuration):
+        parse_duration(text)
+
+
+def test_a_bad_delay_in_the_settings_is_refused() -> None:
+    with pytest.raises(ValidationError, match="not a duration"):
+        FollowupSettings(rules={"pos_interesse": {"delay": "amanhã", "max_followups": 1}})
 
 
 async def test_slack_summary_is_posted_and_failures_do_not_leak_the_url(capsys) -> None:
@@ -129,12 +191,12 @@ async def test_slack_summary_is_posted_and_failures_do_not_leak_the_url(capsys) 
         return httpx.Response(200, text="ok")
 
     summary = FollowupSummary(
-        ran_at=T0, requested=3, by_stage={"first_contact": 2, "interested": 1}
+        ran_at=T0, requested=3, by_stage={"primeiro_contato": 2, "pos_interesse": 1}
     )
     url = SecretStr("https://hooks.slack.test/services/T000/B000/secret")
     async with httpx.AsyncClient(transport=httpx.MockTransport(accept)) as client:
         assert await post_summary(client, url, summary)
-    assert b"3 solicitados (first_contact: 2, interested: 1)" in posted[0].content
+    assert b"3 solicitados (pos_interesse: 1, primeiro_contato: 2)" in posted[0].content
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("unreachable", request=request)

@@ -8,8 +8,6 @@ import argparse
 import asyncio
 from datetime import timedelta
 
-import nats
-
 from disparo_reporting.app import create_app
 from disparo_reporting.replay import rebuild
 from disparo_reporting.settings import ReportingSettings
@@ -17,6 +15,7 @@ from disparo_reporting.spec import SPEC
 from disparo_shared.db import create_pool
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
+from disparo_shared.nats_connection import connect
 from disparo_shared.runtime import KernelSettings, serve
 
 log = get_logger(__name__)
@@ -25,7 +24,7 @@ log = get_logger(__name__)
 async def _rebuild(kernel: KernelSettings, settings: ReportingSettings) -> None:
     await migrate(kernel.database.url, SPEC.schema, SPEC.migrations)
     pool = await create_pool(kernel.database, SPEC.schema)
-    nc = await nats.connect(kernel.nats.url)
+    nc = await connect(kernel.nats, SPEC.name)
     try:
         result = await rebuild(
             pool, nc.jetstream(), kernel.nats, timedelta(hours=settings.reply_window_hours)

@@ -1,15 +1,21 @@
-"""A campaign's messages as CSV, streamed in keyset pages so memory stays constant.
+"""A campaign's recipients as CSV for a recruiting team, streamed in keyset pages.
 
-Each page is one short query (``message_id > last seen ORDER BY message_id LIMIT n``) on a
-pooled connection, so a million-row export holds neither a million rows nor a connection for
-the whole download. Phones leave only masked (``+5511*******21``).
+The spec's columns, in pt-BR, ``;``-separated so Excel in pt-BR splits them (it reads ``,`` as the
+decimal mark), optionally behind a UTF-8 BOM so it also reads "região" right. Times are local
+(America/Sao_Paulo by default) as ``dd/mm/aaaa hh:mm``. Each page is one short query
+(``message_id > last seen ORDER BY message_id LIMIT n``) on a pooled connection, so a
+million-row export holds neither a million rows nor a connection for the whole download.
+Phones leave in clear only for a caller allowed to see them, masked otherwise
+(``+5511*******21``).
 """
 
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -19,60 +25,75 @@ from disparo_shared.queries import load_queries
 SQL = load_queries(Path(__file__).parent / "sql" / "reports.sql")
 
 COLUMNS = (
-    "message_id",
-    "kind",
-    "sender",
-    "phone_masked",
-    "state",
-    "attempts",
-    "requested_at",
-    "enqueued_at",
-    "sent_at",
-    "delivered_at",
-    "read_at",
-    "failed_at",
-    "first_reply_at",
-    "last_error_code",
-    "dead",
+    "nome",
+    "telefone",
+    "especialidade",
+    "região",
+    "status de envio",
+    "respondeu",
+    "primeira resposta em",
+    "respondeu após",
+    "id da mensagem",
 )
+SEND_STATUS = {
+    "requested": "Na fila",
+    "enqueued": "Na fila",
+    "retrying": "Nova tentativa agendada",
+    "sent": "Enviada (aguardando confirmação do WhatsApp)",
+    "delivered": "Entregue",
+    "read": "Lida",
+    "dead": "Falhou",
+}
+"""pt-BR words of each message state; *sent* is never called "Entregue"."""
+REPLIED_AFTER = {"campaign": "mensagem da campanha", "followup": "follow-up"}
+BOM = "\ufeff"
 _FIRST_KEY = UUID(int=0)
 
 
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+def _local(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%d/%m/%Y %H:%M") if at else ""
 
 
-def _render(rows: list[list[object]]) -> str:
+def _row(r: asyncpg.Record, reveal_phones: bool, zone: ZoneInfo) -> list[str]:
+    phone = r["phone"] or ""
+    replied = r["first_reply_at"] is not None
+    return [
+        r["contact_name"] or "",
+        phone if reveal_phones else mask_phone(phone),
+        r["specialty"] or "",
+        r["region"] or "",
+        SEND_STATUS.get(r["state"], r["state"]),
+        "Sim" if replied else "Não",
+        _local(r["first_reply_at"], zone),
+        REPLIED_AFTER.get(r["replied_after"], r["replied_after"] or "") if replied else "",
+        str(r["message_id"]),
+    ]
+
+
+def _render(rows: list[list[str]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
 
 
-async def campaign_messages_csv(
-    pool: asyncpg.Pool, campaign_id: UUID, batch_size: int
+async def campaign_recipients_csv(
+    pool: asyncpg.Pool,
+    campaign_id: UUID,
+    batch_size: int,
+    *,
+    reveal_phones: bool,
+    time_zone: str,
+    bom: bool,
 ) -> AsyncIterator[str]:
-    """The header, then one chunk of CSV text per page of messages."""
-    yield _render([list(COLUMNS)])
+    """The header (after a BOM when asked), then one chunk of CSV text per page of messages."""
+    zone = ZoneInfo(time_zone)
+    yield (BOM if bom else "") + _render([list(COLUMNS)])
     after = _FIRST_KEY
     while True:
         rows = await pool.fetch(SQL.campaign_messages_page, campaign_id, after, batch_size)
         if not rows:
             return
-        yield _render(
-            [
-                [
-                    _cell(mask_phone(r["phone"]) if r["phone"] else None)
-                    if column == "phone_masked"
-                    else _cell(r[column])
-                    for column in COLUMNS
-                ]
-                for r in rows
-            ]
-        )
+        yield _render([_row(r, reveal_phones, zone) for r in rows])
         if len(rows) < batch_size:
             return
         after = rows[-1]["message_id"]

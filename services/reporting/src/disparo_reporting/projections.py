@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_reporting import privacy
 from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 from disparo_shared.events import (
     CampaignCancelled,
@@ -22,6 +23,7 @@ from disparo_shared.events import (
     CampaignResumed,
     CampaignScheduled,
     CampaignStarted,
+    ContactErased,
     ContactOptedIn,
     ContactOptedOut,
     Event,
@@ -62,13 +64,29 @@ CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
     CampaignCancelled,
     CampaignCompleted,
 )
-CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn)
+CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn, ContactErased)
 REQUEST_EVENTS: tuple[type[Event], ...] = (MessagesRequested,)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls for cls in MESSAGE_EVENTS + CAMPAIGN_EVENTS + CONTACT_EVENTS + REQUEST_EVENTS
 }
 """Event class by unprefixed subject, so one subscriber on a wildcard can parse each message."""
+
+
+PREVIEW_CHARS = 80
+
+
+def first_words(body: str, limit: int = PREVIEW_CHARS) -> str:
+    """The start of a reply, cut at a word and marked with "…" when cut: what a recruiter
+    needs to tell "Sim, tenho interesse" from "PARAR", and no more of a doctor's text.
+
+    ``first_words("Sim, tenho interesse no plantão de sábado", 20)`` → ``"Sim, tenho interesse…"``.
+    """
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut[:limit].rstrip(" ,.;:") + "…"
 
 
 def canonical_phone(phone: str) -> str:
@@ -129,10 +147,26 @@ async def _history(
     await conn.execute(SQL.add_history, message_id, event.event_id, status, at, detail)
 
 
+REPLY_ATTRIBUTION_LOCK = 0x7265706C79  # "reply"
+
+
+async def attribution_may_change(conn: asyncpg.Connection) -> None:
+    """Taken (shared) by a transaction that makes a send or its phone known.
+
+    A reply and the send it answers arrive on different streams and are projected concurrently:
+    without a lock, the reply's transaction could look for the send before the send's commits,
+    while the send's re-attribution looked for replies before the reply's commits, and the
+    reply would stay unattributed for good. Sends share the lock (they never wait on each
+    other); a reply takes it exclusively, so one of the two always sees the other committed.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REPLY_ATTRIBUTION_LOCK)
+
+
 async def on_messages_requested(
     conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
 ) -> None:
     """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
+    await attribution_may_change(conn)
     ids = [m.message_id for m in event.messages]
     await conn.execute(
         SQL.project_requested,
@@ -142,6 +176,9 @@ async def on_messages_requested(
         [m.kind.value for m in event.messages],
         [canonical_phone(m.phone) for m in event.messages],
         event.occurred_at,
+        [m.contact_name for m in event.messages],
+        [m.recipient.specialty if m.recipient else None for m in event.messages],
+        [m.recipient.region if m.recipient else None for m in event.messages],
     )
     await conn.execute(SQL.add_requested_history, ids, event.event_id, event.occurred_at)
     await conn.execute(SQL.reattribute_replies, ids, reply_window)
@@ -166,6 +203,7 @@ async def on_messages_enqueued(
 async def on_message_sent(
     conn: asyncpg.Connection, event: MessageSent, reply_window: timedelta
 ) -> None:
+    await attribution_may_change(conn)
     await _fact(
         conn,
         message_id=event.message_id,
@@ -239,8 +277,15 @@ async def on_message_read(
 async def on_message_received(
     conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
 ) -> None:
+    """Stored with the send it answers; see ``attribution_may_change`` for why it locks."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", REPLY_ATTRIBUTION_LOCK)
     await conn.execute(
-        SQL.record_reply, event.event_id, canonical_phone(event.phone), event.at, reply_window
+        SQL.record_reply,
+        event.event_id,
+        canonical_phone(event.phone),
+        event.at,
+        reply_window,
+        first_words(event.body),
     )
 
 
@@ -269,6 +314,7 @@ async def on_campaign_event(
         event.audience_size if isinstance(event, CampaignStarted) else None,
         event.occurred_at if isinstance(event, CampaignStarted) else None,
         event.occurred_at if finished else None,
+        event.occurred_at if isinstance(event, CampaignCreated) else None,
     )
 
 
@@ -283,6 +329,12 @@ async def on_contact_consent(
     )
 
 
+async def on_contact_erased(
+    conn: asyncpg.Connection, event: ContactErased, reply_window: timedelta
+) -> None:
+    await privacy.on_contact_erased(conn, event, canonical_phone(event.phone), reply_window)
+
+
 Handler = Callable[[asyncpg.Connection, Event, timedelta], Awaitable[None]]
 
 HANDLERS: dict[type[Event], Handler] = {
@@ -294,7 +346,9 @@ HANDLERS: dict[type[Event], Handler] = {
     MessageRead: on_message_read,
     MessageReceived: on_message_received,
     **{cls: on_campaign_event for cls in CAMPAIGN_EVENTS},
-    **{cls: on_contact_consent for cls in CONTACT_EVENTS},
+    ContactOptedOut: on_contact_consent,
+    ContactOptedIn: on_contact_consent,
+    ContactErased: on_contact_erased,
 }
 
 

@@ -4,8 +4,9 @@ Why it is safe while the service keeps consuming: the tables and reporting's inb
 emptied first, then each stream's last sequence is read; an ephemeral ordered consumer replays
 every message up to that sequence through the same ``project`` the live subscribers use, and
 anything newer reaches the live durable consumers as usual. An event both paths see is applied
-once, because both record it in the same inbox. Streams keep 30 days (``streams._MAX_AGE``), so
-a rebuild restores what happened in that span.
+once, because both record it in the same inbox. Streams keep ``DISPARO_NATS_MAX_AGE_DAYS``
+(30 by default), so a rebuild restores what happened in that span; erased doctors are
+forgotten again at the end (``privacy.forget_erased_phones``).
 
 Run it with ``POST /v1/admin/rebuild`` on a running service, or offline with
 ``python -m disparo_reporting rebuild``.
@@ -19,6 +20,7 @@ import asyncpg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
+from disparo_reporting import privacy
 from disparo_reporting.projections import CONSUMER, EVENT_TYPES, SQL, parse_event, project
 from disparo_shared.events import subjects, utc_now
 from disparo_shared.logging import get_logger
@@ -79,6 +81,7 @@ async def rebuild(
                 )
                 by_stream[stream] = count
                 applied += stream_applied
+            await privacy.forget_erased_phones(pool)
             log.info("projections rebuilt", replayed=sum(by_stream.values()), applied=applied)
             return RebuildResult(sum(by_stream.values()), applied, by_stream)
         finally:

@@ -3,28 +3,39 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Router, get, post
+from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
-from disparo_reporting.csv_export import campaign_messages_csv
+from disparo_reporting.csv_export import campaign_recipients_csv
+from disparo_reporting.overview import (
+    Direction,
+    InvalidCursor,
+    OverviewPage,
+    SortKey,
+    campaigns_overview,
+)
 from disparo_reporting.replay import RebuildInProgress, RebuildResult, rebuild
 from disparo_reporting.reports import (
     CampaignReport,
     MessageStatus,
+    ReportOptions,
     Stats,
     campaign_known,
     campaign_report,
     global_stats,
     message_status,
 )
+from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
-from disparo_shared.problems import Problem
+from disparo_shared.access import caller_grants
+from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
 
 
@@ -41,6 +52,15 @@ class Deps:
         return self.runtime.pool
 
 
+PHONES_SCOPE = "contacts:phones"
+
+
+def may_see_phones(request: Request) -> bool:
+    """Whether this caller gets phones and reply texts in clear: its key holds
+    ``contacts:phones`` (the same scope that shows phones in campaign-api)."""
+    return caller_grants(request, PHONES_SCOPE)
+
+
 def _campaign_not_found(campaign_id: UUID) -> Problem:
     return Problem(HTTP_404_NOT_FOUND, "Campaign not found", f"no events of campaign {campaign_id}")
 
@@ -48,6 +68,7 @@ def _campaign_not_found(campaign_id: UUID) -> Problem:
 class ReportsController(Controller):
     path = "/v1"
     tags = ("reports",)
+    opt = {"resource": "reports"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @get("/messages/{message_id:uuid}")
     async def get_message(
@@ -68,30 +89,97 @@ class ReportsController(Controller):
         """
         return await global_stats(deps.pool, deps.clock())
 
+    @get("/campaigns/report")
+    async def get_campaigns_overview(
+        self,
+        deps: NamedDependency[Deps],
+        period_from: Annotated[
+            datetime,
+            QueryParameter(name="from", description="Start of the period (ISO 8601, inclusive)."),
+        ],
+        period_to: Annotated[
+            datetime,
+            QueryParameter(name="to", description="End of the period (ISO 8601, exclusive)."),
+        ],
+        sort: Annotated[
+            SortKey, QueryParameter(description="Column to sort by.")
+        ] = SortKey.STARTED_AT,
+        order: Annotated[Direction, QueryParameter(description="Sort direction.")] = Direction.DESC,
+        limit: Annotated[
+            int | None, QueryParameter(ge=1, le=500, description="Campaigns per page.")
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            QueryParameter(max_length=200, description="next_cursor of the previous page."),
+        ] = None,
+    ) -> OverviewPage:
+        """Every campaign that started (or was created) in [from, to), with size, sends,
+        delivery, read, reply and opt-out rates and the cost of failures; sortable, paginated."""
+        if period_from.tzinfo is None or period_to.tzinfo is None:
+            raise invalid("from" if period_from.tzinfo is None else "to", "needs a UTC offset")
+        if period_to <= period_from:
+            raise invalid("to", "must be after from")
+        try:
+            return await campaigns_overview(
+                deps.pool,
+                period_from,
+                period_to,
+                sort,
+                order,
+                limit or deps.settings.overview_page_size,
+                cursor,
+                deps.settings.message_price,
+            )
+        except InvalidCursor as exc:
+            raise invalid("cursor", str(exc)) from exc
+
     @get("/campaigns/{campaign_id:uuid}/report")
     async def get_campaign_report(
-        self, deps: NamedDependency[Deps], campaign_id: FromPath[UUID]
+        self, request: Request, deps: NamedDependency[Deps], campaign_id: FromPath[UUID]
     ) -> CampaignReport:
-        """The campaign's funnel, rates, time to first reply, top errors and sends per hour."""
-        report = await campaign_report(deps.pool, campaign_id, deps.settings.top_errors)
+        """The campaign's funnel and rates, top responders, errors explained by sender, hourly
+        and daily series in the report's zone, reply times (p50/p90) and whether the streams
+        still hold its events."""
+        options = ReportOptions(
+            top_responders=deps.settings.top_responders,
+            reveal_phones=may_see_phones(request),
+            time_zone=deps.settings.time_zone,
+            stream_max_age=await stream_max_age(deps.runtime),
+        )
+        report = await campaign_report(deps.pool, campaign_id, options, deps.clock())
         if report is None:
             raise _campaign_not_found(campaign_id)
         return report
 
     @get("/campaigns/{campaign_id:uuid}/messages.csv", media_type="text/csv")
     async def get_campaign_csv(
-        self, deps: NamedDependency[Deps], campaign_id: FromPath[UUID]
+        self,
+        request: Request,
+        deps: NamedDependency[Deps],
+        campaign_id: FromPath[UUID],
+        bom: Annotated[
+            bool,
+            QueryParameter(description="Start with a UTF-8 byte order mark (for Excel in pt-BR)."),
+        ] = False,
     ) -> Stream:
-        """Every message of the campaign as CSV, streamed; phones are masked."""
+        """The campaign's recipients as ``;``-separated CSV (nome, telefone, especialidade,
+        região, status de envio, respondeu, primeira resposta em, respondeu após), streamed."""
         if not await campaign_known(deps.pool, campaign_id):
             raise _campaign_not_found(campaign_id)
         return Stream(
-            campaign_messages_csv(deps.pool, campaign_id, deps.settings.csv_batch_size),
+            campaign_recipients_csv(
+                deps.pool,
+                campaign_id,
+                deps.settings.csv_batch_size,
+                reveal_phones=may_see_phones(request),
+                time_zone=deps.settings.time_zone,
+                bom=bom,
+            ),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
         )
 
-    @post("/admin/rebuild", status_code=200)
+    @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})
     async def post_rebuild(self, deps: NamedDependency[Deps]) -> RebuildResult:
         """Empty the projections and replay the streams from the start; answers when done."""
         try:

@@ -19,7 +19,30 @@ class ReportingSettings(BaseSettings):
     csv_batch_size: int = Field(
         1000, ge=1, le=50_000, description="Rows fetched per keyset page of the CSV export."
     )
-    top_errors: int = Field(5, ge=1, description="How many error codes a campaign report lists.")
+    top_responders: int = Field(
+        10, ge=1, le=100, description="How many doctors a campaign report lists as top responders."
+    )
+    time_zone: str = Field(
+        "America/Sao_Paulo", description="Zone of the reports' series and the CSV's times."
+    )
+    phone_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days after which a message loses its phone and name, and a reply its phone "
+        "and first words (LGPD retention); the counts stay.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job runs."
+    )
+    message_price: float = Field(
+        0.35,
+        ge=0,
+        description="Price of one business-initiated message in the account's currency (BRL by "
+        "default), behind the overview's cost of failures: dead messages × this price.",
+    )
+    overview_page_size: int = Field(
+        50, ge=1, le=500, description="Campaigns per page of the overview when none is asked."
+    )
     max_deliveries: int = Field(
         20,
         ge=1,

@@ -1,9 +1,27 @@
-"""Identity of the reporting service: its name, Postgres schema and migrations."""
+"""Identity of the reporting service: its name, Postgres schema, migrations and bus rights."""
 
 from pathlib import Path
 
+from disparo_shared.bus_rights import BusRights, Consumer
+from disparo_shared.events import subjects
 from disparo_shared.runtime import ServiceSpec
 
 SPEC = ServiceSpec(
-    name="reporting", schema="reporting", migrations=Path(__file__).parent / "migrations"
+    name="reporting",
+    schema="reporting",
+    migrations=Path(__file__).parent / "migrations",
+    bus=BusRights(
+        consumes=(
+            Consumer(subjects.STREAM_MESSAGES, "reporting-messages"),
+            Consumer(subjects.STREAM_COMMANDS, "reporting-requests"),
+            Consumer(subjects.STREAM_CAMPAIGNS, "reporting-campaigns"),
+            Consumer(subjects.STREAM_CONTACTS, "reporting-contacts"),
+        ),
+        replays=(
+            subjects.STREAM_CAMPAIGNS,
+            subjects.STREAM_CONTACTS,
+            subjects.STREAM_COMMANDS,
+            subjects.STREAM_MESSAGES,
+        ),
+    ),
 )

@@ -5,6 +5,7 @@ answers out over HTTP.
 import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from disparo_reporting.app import create_app
 from disparo_reporting.settings import ReportingSettings
+from disparo_shared.api_keys import ApiKeyEntry, hash_api_key
 from disparo_shared.events import (
     CampaignCreated,
     CampaignStarted,
@@ -28,21 +30,44 @@ from disparo_shared.events import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    RecipientSnapshot,
     RequestedMessage,
 )
 from disparo_shared.runtime import KernelSettings
+from disparo_shared.settings import HttpSettings
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
-HEADERS = {"X-API-Key": TEST_API_KEY}
+REPORTS_KEY, PHONES_KEY = "reports-key", "reports-and-phones-key"
+HEADERS = {"X-API-Key": REPORTS_KEY}
+"""Most tests read as a key with reports:read only: phones and reply texts come masked."""
 Publish = Callable[..., Awaitable[None]]
+
+
+def with_report_keys(kernel: KernelSettings) -> KernelSettings:
+    """``kernel`` with a reports-only key and one that may also see phones (plus the admin
+    test key, for the rebuild)."""
+    keys = [
+        TEST_API_KEY,
+        ApiKeyEntry(
+            name="reports", hash=hash_api_key("", REPORTS_KEY), scopes=frozenset({"reports:read"})
+        ),
+        ApiKeyEntry(
+            name="reports-phones",
+            hash=hash_api_key("", PHONES_KEY),
+            scopes=frozenset({"reports:read", "contacts:phones"}),
+        ),
+    ]
+    return replace(kernel, http=HttpSettings(api_keys=keys))
 
 
 @pytest.fixture
 async def client(kernel_settings: KernelSettings) -> AsyncIterator[AsyncTestClient]:
     app = create_app(
-        kernel_settings, ReportingSettings(csv_batch_size=2), clock=lambda: T0 + timedelta(hours=1)
+        with_report_keys(kernel_settings),
+        ReportingSettings(csv_batch_size=2),
+        clock=lambda: T0 + timedelta(hours=1),
     )
     async with AsyncTestClient(app, base_url="http://reporting.local") as test_client:
         test_client.headers.update(HEADERS)
@@ -73,7 +98,13 @@ async def publish(
     await nc.close()
 
 
-def requested(message_id: UUID, phone: str, campaign_id: UUID | None = None) -> MessagesRequested:
+def requested(
+    message_id: UUID,
+    phone: str,
+    campaign_id: UUID | None = None,
+    recipient: RecipientSnapshot | None = None,
+    contact_name: str | None = None,
+) -> MessagesRequested:
     return MessagesRequested(
         occurred_at=T0,
         messages=[
@@ -84,6 +115,8 @@ def requested(message_id: UUID, phone: str, campaign_id: UUID | None = None) -> 
                 kind=MessageKind.CAMPAIGN,
                 body="Oi, temos um plantão",
                 campaign_id=campaign_id,
+                recipient=recipient,
+                contact_name=contact_name,
             )
         ],
     )
@@ -276,13 +309,42 @@ async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publis
         "failed": 1,
         "dead": 1,
         "opted_out": 1,
+        "needs_template": 0,
         "pending": 1,
     }
     assert report["delivery_rate"] == 1.0
+    assert report["read_rate"] == 0.5
     assert report["response_rate"] == 0.5
-    assert report["median_seconds_to_first_reply"] == 120.0
-    assert report["top_errors"] == [{"code": "131026", "count": 1}]
-    assert report["sends_per_hour"] == [{"hour": "2026-03-02T13:00:00Z", "sent": 2}]
+    assert report["reply_times"] == {"p50_seconds": 120.0, "p90_seconds": 120.0}
+    assert report["top_responders"] == [
+        {
+            "phone": "+5511*******01",
+            "name": None,
+            "specialty": None,
+            "region": None,
+            "replies": 1,
+            "first_reply_at": "2026-03-02T13:07:00Z",
+            "seconds_to_first_reply": 120.0,
+            "first_words": "Tenho interesse",
+        }
+    ]
+    [errors] = report["errors_by_sender"]
+    assert errors["sender"] is None  # it failed before the dispatcher named a sender
+    [undeliverable] = errors["errors"]
+    assert undeliverable["code"] == "131026" and undeliverable["error_class"] == "permanent"
+    assert (undeliverable["messages"], undeliverable["dead"]) == (1, 1)
+    assert "não usa WhatsApp" in undeliverable["explanation"] and undeliverable["action"]
+    # 13:00 UTC is 10:00 in São Paulo; every step of this campaign fell in that hour
+    point = {"sent": 2, "delivered": 2, "read": 1, "replied": 1, "failed": 1}
+    assert report["time_zone"] == "America/Sao_Paulo"
+    assert report["hourly"] == [{"start": "2026-03-02T10:00:00-03:00", **point}]
+    assert report["daily"] == [{"start": "2026-03-02T00:00:00-03:00", **point}]
+    assert report["retention"] == {
+        "stream_max_age_days": 30.0,
+        "older_than_retention": False,
+        "note": None,
+    }
+    assert report["followup"] is None
 
     stats = (await client.get("/v1/stats")).json()
     assert stats["totals_by_state"] == {"dead": 1, "enqueued": 1, "delivered": 1, "read": 1}
@@ -294,34 +356,103 @@ async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publis
     assert missing.status_code == 404
 
 
-async def test_csv_export_streams_every_message_with_masked_phones(
+async def test_csv_export_streams_the_recruiters_columns_with_masked_phones(
     client: AsyncTestClient, publish: Publish
 ) -> None:
     campaign_id = uuid4()
     ids = [uuid4() for _ in range(5)]
     for i, message_id in enumerate(ids):
-        await publish(requested(message_id, f"+55119876543{i:02d}", campaign_id))
+        doctor = RecipientSnapshot(specialty="Pediatria", region="SP")
+        phone = f"+55119876543{i:02d}"
+        await publish(requested(message_id, phone, campaign_id, doctor, f"Dra. Ana {i}"))
         await publish(sent(message_id, T0 + timedelta(minutes=i), campaign_id))
+    await publish(
+        MessageReceived(
+            phone="+5511987654302",
+            sender="sender-1",
+            body="Sim, tenho interesse",
+            provider_message_id="wamid.in",
+            at=T0 + timedelta(minutes=30),
+        )
+    )
 
     async def all_projected() -> list[dict] | None:
-        # sends and requests travel on different streams: wait for both halves of each row
+        # requests, sends and replies travel on different streams: wait for every half
         response = await client.get(f"/v1/campaigns/{campaign_id}/messages.csv")
-        rows = list(csv.DictReader(io.StringIO(response.text)))
-        complete = len(rows) == 5 and all(r["phone_masked"] and r["sent_at"] for r in rows)
+        rows = list(csv.DictReader(io.StringIO(response.text), delimiter=";"))
+        complete = (
+            len(rows) == 5
+            and all(r["nome"] and r["status de envio"] != "Na fila" for r in rows)
+            and any(r["respondeu"] == "Sim" for r in rows)
+        )
         return complete and rows
 
     rows = await eventually(all_projected)
     response = await client.get(f"/v1/campaigns/{campaign_id}/messages.csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert sorted(UUID(r["message_id"]) for r in rows) == sorted(ids)  # 5 rows over 3 pages of 2
-    assert {r["state"] for r in rows} == {"sent"}
+    assert not response.text.startswith("\ufeff")
+    assert list(rows[0]) == [
+        "nome",
+        "telefone",
+        "especialidade",
+        "região",
+        "status de envio",
+        "respondeu",
+        "primeira resposta em",
+        "respondeu após",
+        "id da mensagem",
+    ]
+    assert sorted(UUID(r["id da mensagem"]) for r in rows) == sorted(ids)  # 3 pages of 2
+    assert {r["status de envio"] for r in rows} == {"Enviada (aguardando confirmação do WhatsApp)"}
     assert "+5511987654300" not in response.text
-    assert rows[0]["phone_masked"].startswith("+5511") and "*" in rows[0]["phone_masked"]
+    by_name = {r["nome"]: r for r in rows}
+    answered = by_name["Dra. Ana 2"]
+    assert answered["telefone"] == "+5511*******02"
+    assert (answered["especialidade"], answered["região"]) == ("Pediatria", "SP")
+    # 13:30 UTC is 10:30 in São Paulo
+    assert (answered["respondeu"], answered["primeira resposta em"]) == ("Sim", "02/03/2026 10:30")
+    assert answered["respondeu após"] == "mensagem da campanha"
+    assert [r["respondeu"] for r in rows].count("Não") == 4
+
+    with_bom = await client.get(f"/v1/campaigns/{campaign_id}/messages.csv?bom=true")
+    assert with_bom.content.startswith("\ufeff".encode())
 
     missing = await client.get(f"/v1/campaigns/{uuid4()}/messages.csv")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_phones_in_clear_only_for_a_key_that_may_see_them(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    campaign_id, message_id = uuid4(), uuid4()
+    await publish(CampaignStarted(campaign_id=campaign_id, audience_size=1, occurred_at=T0))
+    await publish(requested(message_id, "+5511987650077", campaign_id))
+    await publish(sent(message_id, T0, campaign_id))
+    await publish(
+        MessageReceived(
+            phone="+5511987650077",
+            sender="sender-1",
+            body="Pode ligar no 11 98765 0077",
+            provider_message_id="wamid.in",
+            at=T0 + timedelta(minutes=3),
+        )
+    )
+    revealing = {"X-API-Key": PHONES_KEY}
+    report = await wait_for_json(
+        client, f"/v1/campaigns/{campaign_id}/report", lambda b: bool(b["top_responders"])
+    )
+    assert report["top_responders"][0]["phone"] == "+5511*******77"  # reports:read only
+    assert "98765 0077" not in report["top_responders"][0]["first_words"]
+    report = (await client.get(f"/v1/campaigns/{campaign_id}/report", headers=revealing)).json()
+    csv_text = (
+        await client.get(f"/v1/campaigns/{campaign_id}/messages.csv", headers=revealing)
+    ).text
+    [responder] = report["top_responders"]
+    assert responder["phone"] == "+5511987650077"
+    assert responder["first_words"] == "Pode ligar no 11 98765 0077"
+    assert "+5511987650077" in csv_text
 
 
 async def test_rebuild_replays_the_streams_into_the_same_projections(
@@ -340,7 +471,7 @@ async def test_rebuild_replays_the_streams_into_the_same_projections(
         lambda b: b["funnel"]["sent"] == 1 and b["funnel"]["targeted"] == 1,
     )
 
-    response = await client.post("/v1/admin/rebuild")
+    response = await client.post("/v1/admin/rebuild", headers={"X-API-Key": TEST_API_KEY})
     assert response.status_code == 200
     assert response.json()["replayed"] == 4
     assert response.json()["applied"] == 3  # the copy of "sent" is stopped by the inbox again
@@ -358,3 +489,69 @@ async def test_metrics_count_projected_events(client: AsyncTestClient, publish: 
     metrics = (await client.get("/metrics")).text
     assert 'disparo_reporting_events_projected_total{event_type="MessageSent"}' in metrics
     assert "disparo_reporting_projection_lag_seconds" in metrics
+
+
+async def test_overview_sorts_and_pages_the_campaigns_of_a_period(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    # three campaigns in March answered by 0, 1 and 2 of their 2 doctors; one in February
+    reply_counts = {uuid4(): 0, uuid4(): 1, uuid4(): 2}
+    for n, (campaign_id, replies) in enumerate(reply_counts.items()):
+        started = T0 + timedelta(days=n)
+        await publish(CampaignCreated(campaign_id=campaign_id, name=f"c{n}", occurred_at=started))
+        await publish(
+            CampaignStarted(campaign_id=campaign_id, audience_size=2, occurred_at=started)
+        )
+        for d in range(2):
+            message_id, phone = uuid4(), f"+551198700{n}{d:03d}"
+            await publish(requested(message_id, phone, campaign_id))
+            await publish(sent(message_id, started, campaign_id))
+            if d < replies:
+                await publish(
+                    MessageReceived(
+                        phone=phone,
+                        sender="sender-1",
+                        body="Sim",
+                        provider_message_id=f"in.{n}.{d}",
+                        at=started + timedelta(minutes=1),
+                    )
+                )
+    february = uuid4()
+    await publish(
+        CampaignStarted(campaign_id=february, audience_size=9, occurred_at=T0 - timedelta(days=20))
+    )
+    period = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z"
+
+    first = await wait_for_json(
+        client,
+        f"/v1/campaigns/report?{period}&sort=reply_rate&order=desc&limit=2",
+        lambda b: [c["reply_rate"] for c in b["campaigns"]] == [1.0, 0.5],
+    )
+    assert [c["campaign_id"] for c in first["campaigns"]] == [
+        str(i) for i in list(reply_counts)[::-1][:2]
+    ]
+    assert first["campaigns"][0]["size"] == 2 and first["campaigns"][0]["sent"] == 2
+    second = (
+        await client.get(
+            f"/v1/campaigns/report?{period}&sort=reply_rate&order=desc&limit=2"
+            f"&cursor={first['next_cursor']}"
+        )
+    ).json()
+    assert [c["reply_rate"] for c in second["campaigns"]] == [0.0]
+    assert second["next_cursor"] is None
+
+    ascending = (
+        await client.get(f"/v1/campaigns/report?{period}&sort=started_at&order=asc")
+    ).json()
+    assert [c["name"] for c in ascending["campaigns"]] == ["c0", "c1", "c2"]
+
+    bad_cursor = await client.get(f"/v1/campaigns/report?{period}&cursor=nonsense")
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["errors"] == [
+        {"field": "cursor", "reason": "cursor is not one this endpoint returned"}
+    ]
+    backwards = await client.get(
+        "/v1/campaigns/report?from=2026-04-01T00:00:00Z&to=2026-03-01T00:00:00Z"
+    )
+    assert backwards.status_code == 422
+    assert backwards.json()["errors"][0]["field"] == "to"

@@ -11,14 +11,17 @@ from disparo_shared.events.campaigns import (
     CampaignSendWindow,
     CampaignStarted,
 )
-from disparo_shared.events.contacts import ContactOptedIn, ContactOptedOut
+from disparo_shared.events.contacts import ContactErased, ContactOptedIn, ContactOptedOut
 from disparo_shared.events.conversations import (
     Controller,
+    ConversationControlChanged,
     ConversationStage,
     ConversationStageChanged,
+    campaign_conversation_id,
 )
 from disparo_shared.events.messages import (
     EnqueuedMessage,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -28,6 +31,7 @@ from disparo_shared.events.messages import (
     MessageSent,
     MessagesRequested,
     MessageTemplate,
+    RecipientSnapshot,
     RequestedMessage,
     TemplateParameter,
 )
@@ -41,12 +45,15 @@ __all__ = [
     "CampaignScheduled",
     "CampaignSendWindow",
     "CampaignStarted",
+    "ContactErased",
     "ContactOptedIn",
     "ContactOptedOut",
     "Controller",
+    "ConversationControlChanged",
     "ConversationStage",
     "ConversationStageChanged",
     "Event",
+    "MessageCancelled",
     "MessageDelivered",
     "EnqueuedMessage",
     "MessagesEnqueued",
@@ -57,7 +64,9 @@ __all__ = [
     "MessageSent",
     "MessagesRequested",
     "MessageTemplate",
+    "RecipientSnapshot",
     "RequestedMessage",
     "TemplateParameter",
+    "campaign_conversation_id",
     "utc_now",
 ]

@@ -17,3 +17,15 @@ class ContactOptedIn(Event):
     subject = subjects.CONTACT_OPTED_IN
     contact_id: UUID | None = None
     phone: str
+
+
+class ContactErased(Event):
+    """LGPD erasure: every service forgets this doctor (by contact id and by phone).
+
+    The phone travels so services that key by phone (the queue, reporting) find the person; the
+    event ages out of the CONTACTS stream with the stream's ``max_age`` like every other.
+    """
+
+    subject = subjects.CONTACT_ERASED
+    contact_id: UUID
+    phone: str

@@ -38,6 +38,20 @@ class MessageTemplate(BaseModel):
     parameters: list[TemplateParameter] = Field(default_factory=list, max_length=100)
 
 
+class RecipientSnapshot(BaseModel):
+    """Whom a campaign message went to, beyond ``contact_name``: the doctor's specialty and
+    region as they stood when the campaign fanned out.
+
+    Carried on the request so readers (reports, exports) know the doctor without reading the
+    contacts schema; a snapshot, so a report keeps showing whom the campaign targeted even after
+    the contact is edited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specialty: str | None = None
+    region: str | None = None
+
+
 class RequestedMessage(BaseModel):
     """One message to send. ``message_id`` is chosen by the requester, so a retried request
     names the same message and the dispatcher keeps one row for it."""
@@ -56,6 +70,10 @@ class RequestedMessage(BaseModel):
     conversation_id: UUID | None = None
     max_attempts: int = Field(5, ge=1, le=50)
     template: MessageTemplate | None = None
+    contact_name: str | None = Field(
+        None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
+    )
+    recipient: RecipientSnapshot | None = None
 
 
 class MessagesRequested(Event):
@@ -134,3 +152,16 @@ class MessageReceived(Event):
     body: str
     provider_message_id: str
     at: datetime
+
+
+class MessageCancelled(Event):
+    """An automatic message the dispatcher will not send because its conversation moved on:
+    the doctor replied, opted out, a human took over, or the conversation ended. ``reason`` is
+    one of ``replied``, ``opted_out``, ``taken_over``, ``closed``."""
+
+    subject = subjects.MESSAGE_CANCELLED
+    message_id: UUID
+    campaign_id: UUID | None = None
+    conversation_id: UUID | None = None
+    kind: MessageKind
+    reason: str

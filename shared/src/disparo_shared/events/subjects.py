@@ -27,15 +27,19 @@ MESSAGE_FAILED = "message.failed"
 MESSAGE_DELIVERED = "message.delivered"
 MESSAGE_READ = "message.read"
 MESSAGE_RECEIVED = "message.received"
+MESSAGE_CANCELLED = "message.cancelled"
 MESSAGE_ALL = "message.>"
 
-# campaign-api → dispatcher, followup
+# campaign-api → dispatcher, followup, reporting (the dispatcher also says opted_out)
 CONTACT_OPTED_OUT = "contact.opted_out"
 CONTACT_OPTED_IN = "contact.opted_in"
+CONTACT_ERASED = "contact.erased"  # LGPD: every service forgets the person
 CONTACT_ALL = "contact.>"
 
 # the recruiter system → followup
 CONVERSATION_STAGE_CHANGED = "conversation.stage_changed"
+# followup → dispatcher (a takeover, a release or a closed conversation)
+CONVERSATION_CONTROL_CHANGED = "conversation.control_changed"
 CONVERSATION_ALL = "conversation.>"
 
 STREAM_SUBJECTS: dict[str, list[str]] = {

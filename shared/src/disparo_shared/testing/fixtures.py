@@ -17,7 +17,12 @@ import asyncpg
 import nats
 import pytest
 
-from disparo_shared.dev_secrets import DEV_ENVIRONMENT, TEST_API_KEY
+from disparo_shared.dev_secrets import (
+    DEV_ENVIRONMENT,
+    SIM_CLOUD_TOKEN,
+    SIM_EVOLUTION_KEY,
+    TEST_API_KEY,
+)
 from disparo_shared.migrations import migrate
 from disparo_shared.runtime import KernelSettings, ServiceSpec
 from disparo_shared.settings import (
@@ -36,6 +41,8 @@ TEST_ENVIRONMENT = {
     **DEV_ENVIRONMENT,
     "DISPARO_ENV": "test",
     "DISPARO_API_KEYS": json.dumps([TEST_API_KEY]),
+    "SIM_EVOLUTION_KEY": SIM_EVOLUTION_KEY,
+    "SIM_CLOUD_TOKEN": SIM_CLOUD_TOKEN,
 }
 
 
@@ -59,6 +66,13 @@ def all_service_specs() -> list[ServiceSpec]:
     return [campaign_api, dispatcher, followup, reporting]
 
 
+def console_spec() -> ServiceSpec:
+    """The console: a schema of its own, no bus (it reaches the services over HTTP only)."""
+    from disparo_console.spec import SPEC as console
+
+    return console
+
+
 @pytest.fixture(scope="session")
 def test_servers() -> Iterator[TestServers]:
     with ExitStack() as stack:
@@ -72,7 +86,7 @@ async def template_database(test_servers: TestServers) -> AsyncIterator[str]:
     try:
         await admin.execute(f"CREATE DATABASE {name}")
         url = with_database(test_servers.database_url, name)
-        for spec in all_service_specs():
+        for spec in [*all_service_specs(), console_spec()]:
             await migrate(url, spec.schema, spec.migrations)
         yield name
     finally:

@@ -45,7 +45,9 @@ from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.runtime import Runtime
 
 MAX_MESSAGES_PER_EVENT = 2000
-MAX_EVENT_BYTES = 768 * 1024  # counted as body bytes + 420 per message (ids, phone, key, times)
+# counted as body, name, specialty and region bytes + 500 per message (ids, conversation,
+# phone, key, times)
+MAX_EVENT_BYTES = 768 * 1024
 
 log = get_logger(__name__)
 

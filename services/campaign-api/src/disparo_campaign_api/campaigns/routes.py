@@ -99,6 +99,7 @@ async def _once(
 class CampaignsController(Controller):
     path = "/v1/campaigns"
     tags = ["campaigns"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
     dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}  # noqa: RUF012
 
     @post("/", summary="Create a campaign (draft)", status_code=201)

@@ -57,15 +57,21 @@ async def opt_in(
     reason: str | None,
     source: ConsentSource,
     at: datetime,
+    consent_reference: str,
 ) -> Contact:
-    """Opt the contact back in (404 problem if unknown); no-op when it was not out."""
+    """Opt the contact back in (404 problem if unknown); no-op when it was not out.
+
+    ``consent_reference`` says where the doctor's renewed consent is kept (history's
+    ``source_ref``): an opt-in without proof of consent is not accepted (LGPD).
+    """
     row = await conn.fetchrow(Q.mark_opted_in, contact_id)
     if row is None:
         return await get_contact(conn, contact_id)
     event = ContactOptedIn(contact_id=contact_id, phone=row["phone"], occurred_at=at)
     await conn.execute(
         Q.record_consent_change,
-        contact_id, row["phone"], "opted_in", reason, source.value, None, event.event_id, at,
+        contact_id, row["phone"], "opted_in", reason, source.value, consent_reference,
+        event.event_id, at,
     )  # fmt: skip
     await add_events(conn, [event])
     return to_contact(row)

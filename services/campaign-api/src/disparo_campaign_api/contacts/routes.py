@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ from disparo_campaign_api.contacts.handlers import (
     update_contact,
     upsert_contact,
 )
+from disparo_campaign_api.contacts.privacy import erase_contact, export_contact
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (
     IdempotencyKeyHeader,
@@ -38,6 +39,8 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.pagination import check_limit
+from disparo_shared.access import caller_grants
+from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 
 IMPORT_SCOPE = "POST /v1/contacts/import"
@@ -46,6 +49,21 @@ JSON_TYPES = {
     "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
     "application/x-jsonlines", "application/jsonlines",
 }  # fmt: skip
+
+
+class ContactErasure(BaseModel):
+    contact_id: UUID
+    erased_at: datetime = Field(description="When the doctor was erased (the first request).")
+
+
+PHONES_SCOPE = "contacts:phones"
+
+
+def _shown(request: Request, contact: Contact) -> Contact:
+    """The contact as this caller may see it: the phone in clear only with contacts:phones."""
+    if caller_grants(request, PHONES_SCOPE):
+        return contact
+    return contact.model_copy(update={"phone": mask_phone(contact.phone)})
 
 
 class ContactPage(BaseModel):
@@ -61,7 +79,15 @@ class OptOutRequest(BaseModel):
 
 
 class OptInRequest(BaseModel):
+    """Opting a doctor back in needs proof they agreed: where the consent is recorded (LGPD)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+    consent_reference: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Where the doctor's consent is kept: a signed term's id, a ticket, a URL.",
+        examples=["termo-2025-118"],
+    )
     reason: str | None = Field(None, max_length=500, examples=["consent renewed in writing"])
 
 
@@ -98,6 +124,7 @@ def _dump(contact: Contact) -> dict[str, Any]:
 class ContactsController(Controller):
     path = "/v1/contacts"
     tags = ["contacts"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"resource": "contacts"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @post("/", summary="Create or update a contact by phone", status_code=200)
     async def upsert(
@@ -121,8 +148,9 @@ class ContactsController(Controller):
         return stored.to_response()
 
     @get("/{contact_id:uuid}", summary="Read a contact")
-    async def read(self, contact_id: FromPath[UUID], pool: Pool) -> Contact:
-        return await get_contact(pool, contact_id)
+    async def read(self, request: Request, contact_id: FromPath[UUID], pool: Pool) -> Contact:
+        """The phone is masked unless the key holds ``contacts:phones``."""
+        return _shown(request, await get_contact(pool, contact_id))
 
     @patch("/{contact_id:uuid}", summary="Change some fields of a contact")
     async def change(
@@ -131,9 +159,33 @@ class ContactsController(Controller):
         async with pool.acquire() as conn:
             return await update_contact(conn, contact_id, data)
 
+    @delete(
+        "/{contact_id:uuid}",
+        summary="Erase a contact everywhere (LGPD)",
+        status_code=200,
+        opt={"scope": "admin"},  # irreversible, in every service
+    )
+    async def erase(self, contact_id: FromPath[UUID], pool: Pool, clock: Clock) -> ContactErasure:
+        """Deletes the doctor's profile and consent history here and tells every service to
+        forget them (``contact.erased``): queued messages are cancelled, phones, names and
+        message texts are blanked; counts stay. Erasing again answers the first erasure."""
+        async with pool.acquire() as conn, conn.transaction():
+            erased_at = await erase_contact(conn, contact_id, clock())
+        return ContactErasure(contact_id=contact_id, erased_at=erased_at)
+
+    @get(
+        "/{contact_id:uuid}/export",
+        summary="Everything held about a contact (LGPD)",
+        opt={"scope": PHONES_SCOPE},  # the phone in clear, the whole history
+    )
+    async def export(self, contact_id: FromPath[UUID], pool: Pool) -> dict[str, Any]:
+        """The doctor's profile, consent history and the campaigns that reached them, as JSON."""
+        return await export_contact(pool, contact_id)
+
     @get("/", summary="List contacts (filters, cursor pagination)")
     async def search(
         self,
+        request: Request,
         pool: Pool,
         settings: Settings,
         specialty: FromQuery[str | None] = None,
@@ -144,7 +196,8 @@ class ContactsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> ContactPage:
-        """Filters combine with AND; several ``tag`` require all of them."""
+        """Filters combine with AND; several ``tag`` require all of them. Phones are masked
+        unless the key holds ``contacts:phones``."""
         page = await list_contacts(
             pool,
             specialty=specialty,
@@ -155,7 +208,8 @@ class ContactsController(Controller):
             limit=check_limit(limit, settings.page_max_limit),
             cursor=cursor,
         )
-        return ContactPage(items=page.items, next_cursor=page.next_cursor)
+        items = [_shown(request, contact) for contact in page.items]
+        return ContactPage(items=items, next_cursor=page.next_cursor)
 
     @post("/{contact_id:uuid}/opt-out", summary="Opt a contact out (LGPD)", status_code=200)
     async def request_opt_out(
@@ -188,17 +242,22 @@ class ContactsController(Controller):
     async def request_opt_in(
         self,
         contact_id: FromPath[UUID],
+        data: JSONBody[OptInRequest],
         pool: Pool,
         clock: Clock,
-        data: JSONBody[OptInRequest | None] = None,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Contact]:
-        """Publishes ``contact.opted_in``; kept in the contact's consent history."""
-        reason = data.reason if data else None
+        """Publishes ``contact.opted_in``; kept in the contact's consent history with its
+        ``consent_reference`` (as ``source_ref``)."""
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             contact = await opt_in(
-                conn, contact_id, reason=reason, source=ConsentSource.API, at=clock()
+                conn,
+                contact_id,
+                reason=data.reason,
+                source=ConsentSource.API,
+                at=clock(),
+                consent_reference=data.consent_reference,
             )
             return 200, _dump(contact)
 
@@ -206,7 +265,7 @@ class ContactsController(Controller):
             pool,
             scope=f"POST /v1/contacts/{contact_id}/opt-in",
             key=check_key(idempotency_key),
-            request_body={"reason": reason},
+            request_body=data.model_dump(mode="json"),
             work=work,
         )
         return stored.to_response()

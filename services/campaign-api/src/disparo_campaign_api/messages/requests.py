@@ -24,7 +24,7 @@ Q = load_queries(Path(__file__).parent / "queries.sql")
 DEFAULT_PRIORITY: dict[MessageKind, int] = {
     MessageKind.REPLY: 8,
     MessageKind.FIRST_CONTACT: 6,
-    MessageKind.FOLLOWUP: 5,
+    MessageKind.FOLLOWUP: 4,
     MessageKind.CAMPAIGN: 3,
 }
 
@@ -41,7 +41,11 @@ class SendMessage(BaseModel):
     )
     not_before: AwareDatetime | None = Field(None, description="Do not send earlier (with offset).")
     kind: MessageKind = MessageKind.REPLY
-    conversation_id: UUID | None = None
+    conversation_id: UUID | None = Field(
+        None,
+        description="The conversation the message belongs to; without one, a new one is opened"
+        " and its id returned.",
+    )
 
 
 def opted_out_problem(opted_out_at: datetime, reason: str | None) -> Problem:
@@ -60,7 +64,8 @@ async def request_message(
 ) -> dict[str, str]:
     """Stage a ``MessagesRequested`` for one message in the caller's transaction.
 
-    Returns ``{"message_id": ...}``; the id is new on every call, so the caller must run this once
+    Returns ``{"message_id": ..., "conversation_id": ...}``: the named conversation, or a new
+    one when the request names none. Both ids are new on every call, so the caller must run this once
     per idempotency key (``idempotency.run_once``) to keep it stable across retries.
     """
     try:
@@ -79,8 +84,9 @@ async def request_message(
         body=command.body,
         priority=command.priority or DEFAULT_PRIORITY[command.kind],
         not_before=command.not_before.astimezone(UTC) if command.not_before else None,
-        conversation_id=command.conversation_id,
+        conversation_id=command.conversation_id or uuid4(),
         max_attempts=max_attempts,
+        contact_name=contact["name"] if contact else None,
     )
     await add_events(conn, [MessagesRequested(messages=[message])])
-    return {"message_id": str(message.message_id)}
+    return {"message_id": str(message.message_id), "conversation_id": str(message.conversation_id)}

@@ -17,6 +17,7 @@ from disparo_campaign_api.messages.requests import SendMessage, request_message
 class MessagesController(Controller):
     path = "/v1/messages"
     tags = ["messages"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"scope": "messages:send"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
     @post(
         "/",

@@ -102,6 +102,7 @@ class SegmentPage(BaseModel):
 class SegmentsController(Controller):
     path = "/v1/segments"
     tags = ["segments"]  # noqa: RUF012 - the Litestar idiom
+    opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
     dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}  # noqa: RUF012
 
     @post(

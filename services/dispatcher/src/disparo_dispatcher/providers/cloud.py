@@ -33,9 +33,9 @@ from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
     ProviderAnswer,
+    body_summary,
     json_or_empty,
     post_json,
-    short_text,
 )
 from disparo_shared.phones import whatsapp_id
 
@@ -68,14 +68,14 @@ def classify_response(response: ProviderAnswer) -> SendResult:
         return Rejected(
             FailureClass.TRANSIENT,
             "malformed_response",
-            f"{status} without messages[0].id: {short_text(response)}",
+            f"{status} without messages[0].id: {body_summary(response)}",
         )
     graph_code, detail = _graph_error(body)
     failure, code = classify.classify_graph_error(status, graph_code)
     return Rejected(
         failure,
         code,
-        detail or short_text(response),
+        detail or body_summary(response),
         parse_retry_after(response.retry_after),
     )
 

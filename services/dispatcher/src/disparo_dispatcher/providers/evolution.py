@@ -39,9 +39,9 @@ from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
     ProviderAnswer,
+    body_summary,
     json_or_empty,
     post_json,
-    short_text,
 )
 from disparo_shared.phones import whatsapp_id
 
@@ -70,14 +70,14 @@ def classify_response(response: ProviderAnswer) -> SendResult:
         return Rejected(
             FailureClass.TRANSIENT,
             "malformed_response",
-            f"{status} without key.id: {short_text(response)}",
+            f"{status} without key.id: {body_summary(response)}",
         )
     if status == 400 and _says_not_on_whatsapp(body):
         return Rejected(FailureClass.PERMANENT, classify.EXISTS_FALSE, "number is not on WhatsApp")
     return Rejected(
         classify.classify_http_status(status),
         f"http_{status}",
-        short_text(response),
+        body_summary(response),
         parse_retry_after(response.retry_after),
     )
 

@@ -141,6 +141,10 @@ def json_or_empty(answer: ProviderAnswer) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def short_text(answer: ProviderAnswer, limit: int = 300) -> str:
-    """The start of the body, for an error's detail."""
-    return answer.body[: limit * 4].decode("utf-8", errors="replace")[:limit]
+def body_summary(answer: ProviderAnswer) -> str:
+    """What an error's detail says of a body we could not read: its status and size.
+
+    Never its text: the detail reaches ``last_error`` and the API, and a body may echo what we
+    sent, the credential included.
+    """
+    return f"HTTP {answer.status}, {len(answer.body)}-byte body not shown"

@@ -410,3 +410,21 @@ WHERE state IN ('queued', 'sending', 'in_doubt', 'held')
 GROUP BY state, priority
 UNION ALL
 SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;
+
+-- name: oldest_due_age
+-- Per priority, seconds since the oldest queued message fell due (a message waiting for a
+-- limit has its due time moved, so only messages that could go and did not count).
+SELECT priority, extract(epoch FROM $1::timestamptz - min(due_at))::float8 AS age_seconds
+FROM messages
+WHERE state = 'queued' AND due_at <= $1::timestamptz
+GROUP BY priority;
+
+-- name: dead_by_code
+-- Dead messages by their last error code (a bounded set: provider codes and a few of ours).
+SELECT coalesce(last_error_code, 'unknown') AS code, count(*)::bigint AS messages
+FROM messages WHERE state = 'dead'
+GROUP BY 1;
+
+-- name: sender_states
+-- Each configured sender, whether it can send, and its configured rate.
+SELECT sender_id, status, rate_per_second FROM senders;

@@ -41,7 +41,7 @@ from uuid import UUID
 
 import asyncpg
 
-from disparo_dispatcher import queue, templates
+from disparo_dispatcher import metrics, queue, templates
 from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.providers.base import FailureClass
 from disparo_dispatcher.providers.classify import graph_code_class
@@ -362,4 +362,15 @@ async def receive_webhook(
         if not (batch.statuses or batch.inbound or batch.template_changes or batch.health):
             await record_echoes(conn, batch.echoes, now)
             return RecordedWebhook(told=0, parked=0)
-        return await record_webhook(conn, batch, now)
+        recorded = await record_webhook(conn, batch, now)
+    observe_webhook_lag(batch, now)
+    return recorded
+
+
+def observe_webhook_lag(batch: WebhookBatch, now: datetime) -> None:
+    """How late each provider's news reached us (provider event time → recorded)."""
+    for kind, updates in (("status", batch.statuses), ("inbound", batch.inbound)):
+        for update in updates:
+            lag = max(0.0, (now - update.at).total_seconds())
+            metrics.WEBHOOK_LAG.labels(update.provider, kind).observe(lag)
+            metrics.WEBHOOK_LAST_RECEIVED.labels(update.provider).set(now.timestamp())

@@ -2,11 +2,38 @@
 
 -- name: record_outbound
 -- Our message went out in a conversation: its latest outbound time only moves forward.
-INSERT INTO conversations AS c (conversation_id, contact_id, last_outbound_at)
-VALUES ($1::uuid, $2::uuid, $3::timestamptz)
+INSERT INTO conversations AS c (conversation_id, contact_id, campaign_id, last_outbound_at)
+VALUES ($1::uuid, $2::uuid, $4::uuid, $3::timestamptz)
 ON CONFLICT (conversation_id) DO UPDATE SET
     contact_id = coalesce(c.contact_id, excluded.contact_id),
+    campaign_id = coalesce(c.campaign_id, excluded.campaign_id),
     last_outbound_at = greatest(c.last_outbound_at, excluded.last_outbound_at),
+    updated_at = now();
+
+-- name: record_requested
+-- Messages requested in conversations (a campaign's fan-out, a recruiter's message, a
+-- follow-up): each opens its conversation or fills what the conversation does not know yet.
+-- A campaign or first-contact message opens it at primeiro_contato under automation; any other
+-- opens it without a stage (no follow-ups until someone sets one). Parallel arrays, one
+-- statement per event, so a 2,000-message fan-out batch is one round trip.
+INSERT INTO conversations AS c
+    (conversation_id, contact_id, phone, contact_name, campaign_id, kind, stage, controlled_by,
+     opened_at)
+SELECT conversation_id, contact_id, phone, contact_name, campaign_id, kind,
+       CASE WHEN kind IN ('campaign', 'first_contact') THEN 'primeiro_contato' END,
+       'automation', $7::timestamptz
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[])
+     AS m (conversation_id, contact_id, phone, contact_name, campaign_id, kind)
+ORDER BY conversation_id  -- one lock order, so two batches touching the same rows never deadlock
+ON CONFLICT (conversation_id) DO UPDATE SET
+    contact_id = coalesce(c.contact_id, excluded.contact_id),
+    phone = coalesce(c.phone, excluded.phone),
+    contact_name = coalesce(c.contact_name, excluded.contact_name),
+    campaign_id = coalesce(c.campaign_id, excluded.campaign_id),
+    kind = coalesce(c.kind, excluded.kind),
+    stage = coalesce(c.stage, excluded.stage),
+    controlled_by = coalesce(c.controlled_by, excluded.controlled_by),
+    opened_at = least(c.opened_at, excluded.opened_at),
     updated_at = now();
 
 -- name: record_inbound

@@ -8,7 +8,7 @@ WITH rules AS (
     SELECT * FROM unnest($2::text[], $3::interval[], $4::int[]) AS r (stage, delay, max_followups)
 ),
 due AS (
-    SELECT c.conversation_id, c.contact_id, c.phone, c.contact_name, c.stage,
+    SELECT c.conversation_id, c.contact_id, c.phone, c.contact_name, c.stage, c.campaign_id,
            f.sent + 1 AS n, gen_random_uuid() AS message_id
     FROM conversations c
     JOIN rules r ON r.stage = c.stage
@@ -18,7 +18,7 @@ due AS (
         FROM followups f
         WHERE f.conversation_id = c.conversation_id AND f.stage = c.stage
     ) f
-    WHERE c.controlled_by = 'ai'
+    WHERE c.controlled_by = 'automation'
       AND c.phone IS NOT NULL
       AND c.last_outbound_at IS NOT NULL
       AND c.last_outbound_at <= $1::timestamptz - r.delay
@@ -35,7 +35,8 @@ inserted AS (
     ON CONFLICT DO NOTHING
     RETURNING conversation_id, stage, n, message_id
 )
-SELECT i.conversation_id, i.stage, i.n, i.message_id, d.contact_id, d.phone, d.contact_name
+SELECT i.conversation_id, i.stage, i.n, i.message_id, d.contact_id, d.phone, d.contact_name,
+       d.campaign_id
 FROM inserted i
 JOIN due d USING (conversation_id);
 
@@ -48,3 +49,7 @@ RETURNING slot;
 -- name: finish_slot
 -- Records how many follow-ups the slot's run requested.
 UPDATE job_runs SET requested = $2::int WHERE slot = $1::timestamptz;
+
+-- name: last_successful_run
+-- When the latest daily slot that finished started (NULL before the first one).
+SELECT max(started_at) FROM job_runs WHERE requested IS NOT NULL;

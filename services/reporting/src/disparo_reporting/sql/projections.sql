@@ -1,18 +1,25 @@
 -- Writes of the projections: each statement applies one fact and is safe to repeat or reorder.
 
 -- name: project_requested
--- Creates the rows of newly requested messages, or fills what later events could not carry.
+-- Creates the rows of newly requested messages, or fills what later events could not carry:
+-- kind, campaign, conversation, the phone replies are matched on, and the recipient snapshot.
 INSERT INTO messages AS m
-    (message_id, campaign_id, conversation_id, kind, phone, state, requested_at)
-SELECT r.message_id, r.campaign_id, r.conversation_id, r.kind, r.phone, 'requested', $6::timestamptz
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
-    AS r (message_id, campaign_id, conversation_id, kind, phone)
+    (message_id, campaign_id, conversation_id, kind, phone, state, requested_at,
+     contact_name, specialty, region)
+SELECT r.message_id, r.campaign_id, r.conversation_id, r.kind, r.phone, 'requested', $6::timestamptz,
+       r.contact_name, r.specialty, r.region
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+            $7::text[], $8::text[], $9::text[])
+    AS r (message_id, campaign_id, conversation_id, kind, phone, contact_name, specialty, region)
 ON CONFLICT (message_id) DO UPDATE SET
     campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
     conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
     kind = coalesce(m.kind, excluded.kind),
     phone = coalesce(m.phone, excluded.phone),
     requested_at = least(m.requested_at, excluded.requested_at),
+    contact_name = coalesce(m.contact_name, excluded.contact_name),
+    specialty = coalesce(m.specialty, excluded.specialty),
+    region = coalesce(m.region, excluded.region),
     updated_at = now();
 
 -- name: add_requested_history
@@ -79,11 +86,13 @@ VALUES ($1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text)
 ON CONFLICT DO NOTHING;
 
 -- name: record_reply
--- Stores an inbound message, attributed to the latest message sent to that phone in the window.
-INSERT INTO replies (event_id, phone, at, message_id)
-VALUES ($1::uuid, $2::text, $3::timestamptz, (
+-- Providers stamp a reply in whole seconds, so a quick answer can bear a time up to a second
+-- before our own record of the send: a send counts as before a reply within 2 s of slack.
+-- Stores an inbound message (its first words only), attributed to the latest message sent to that phone in the window.
+INSERT INTO replies (event_id, phone, at, preview, message_id)
+VALUES ($1::uuid, $2::text, $3::timestamptz, $5::text, (
     SELECT m.message_id FROM messages m
-    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz
+    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz + interval '2 seconds'
       AND m.sent_at > $3::timestamptz - $4::interval
     ORDER BY m.sent_at DESC LIMIT 1))
 ON CONFLICT DO NOTHING;
@@ -92,17 +101,20 @@ ON CONFLICT DO NOTHING;
 -- After sends or phones become known late, re-attributes the replies that fall in their windows.
 UPDATE replies r SET message_id = (
     SELECT m2.message_id FROM messages m2
-    WHERE m2.phone = r.phone AND m2.sent_at <= r.at AND m2.sent_at > r.at - $2::interval
+    WHERE m2.phone = r.phone AND m2.sent_at <= r.at + interval '2 seconds'
+      AND m2.sent_at > r.at - $2::interval
     ORDER BY m2.sent_at DESC LIMIT 1)
 FROM messages m
 WHERE m.message_id = ANY($1::uuid[]) AND m.sent_at IS NOT NULL
-  AND r.phone = m.phone AND r.at >= m.sent_at AND r.at < m.sent_at + $2::interval;
+  AND r.phone = m.phone AND r.at >= m.sent_at - interval '2 seconds'
+  AND r.at < m.sent_at + $2::interval;
 
 -- name: project_campaign
 -- Applies one lifecycle fact; the status follows the latest fact by occurrence, not arrival.
 INSERT INTO campaigns AS c
-    (campaign_id, name, status, status_at, audience_size, started_at, finished_at)
-VALUES ($1::uuid, $2::text, $3::text, $4::timestamptz, $5::int, $6::timestamptz, $7::timestamptz)
+    (campaign_id, name, status, status_at, audience_size, started_at, finished_at, created_at)
+VALUES ($1::uuid, $2::text, $3::text, $4::timestamptz, $5::int, $6::timestamptz, $7::timestamptz,
+        $8::timestamptz)
 ON CONFLICT (campaign_id) DO UPDATE SET
     name = coalesce(excluded.name, c.name),
     status = CASE WHEN c.status_at IS NULL OR excluded.status_at >= c.status_at
@@ -110,7 +122,8 @@ ON CONFLICT (campaign_id) DO UPDATE SET
     status_at = greatest(c.status_at, excluded.status_at),
     audience_size = coalesce(excluded.audience_size, c.audience_size),
     started_at = least(c.started_at, excluded.started_at),
-    finished_at = least(c.finished_at, excluded.finished_at);
+    finished_at = least(c.finished_at, excluded.finished_at),
+    created_at = least(c.created_at, excluded.created_at);
 
 -- name: project_consent
 -- Keeps the latest consent fact per phone.

@@ -1,0 +1,28 @@
+"""dispatcher: numbers (senders), queue depth, dead letters."""
+
+from dataclasses import dataclass
+
+from disparo_console.clients.base import ServiceClient
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    client: ServiceClient
+
+    async def senders(self) -> list[dict]:
+        return await self.client.request("GET", "/v1/senders")
+
+    async def set_sender_status(self, sender_id: str, status: str) -> dict:
+        """``status`` is active (resume) or paused."""
+        return await self.client.request(
+            "PATCH", f"/v1/senders/{sender_id}", json={"status": status}
+        )
+
+    async def queue_stats(self) -> dict:
+        return await self.client.request("GET", "/v1/queue/stats")
+
+    async def requeue_message(self, message_id: str) -> dict:
+        return await self.client.request("POST", f"/v1/dead-letters/{message_id}/requeue")
+
+    async def requeue_campaign_failures(self, campaign_id: str) -> dict:
+        return await self.client.request("POST", f"/v1/campaigns/{campaign_id}/requeue-failed")

@@ -1,0 +1,128 @@
+"""Nova campanha: the segment builder with its live count, the message, and the draft.
+
+The form carries an idempotency key made when the page was drawn, handed to campaign-api as
+``Idempotency-Key``: a double click, or a reload that posts again, creates one campaign.
+"""
+
+import uuid
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from disparo_console.auth.roles import Permission
+from disparo_console.clients.base import ApiError
+from disparo_console.segment_form import FIELDS, SegmentForm, read_segment_form
+from disparo_console.template_marks import mark_unknown
+from disparo_console.web import form_values, page, requires, services
+
+DEFAULT_TEMPLATE = (
+    "Olá, {primeiro_nome}! Temos plantões de {especialidade} em {regiao}. Podemos conversar?"
+)
+
+
+async def _segments(request: Request) -> dict[str, list[dict]]:
+    svc = services(request)
+    predefined = await svc.campaigns.predefined_segments()
+    saved = (await svc.campaigns.saved_segments()).get("items", [])
+    return {"predefined": predefined, "saved": saved}
+
+
+async def _count(request: Request, form: SegmentForm) -> dict[str, Any]:
+    """The audience preview, or the API's reasons when the filter is refused."""
+    try:
+        answer = await services(request).campaigns.preview_segment(
+            filter_=form.filter() if not form.segment_id else None,
+            segment_id=form.segment_id or None,
+            max_per_day=form.max_per_day_value(),
+        )
+        return {"answer": answer, "errors": []}
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        return {
+            "answer": None,
+            "errors": exc.errors or [{"field": "filter", "reason": exc.detail or exc.title}],
+        }
+
+
+def _builder(
+    request: Request, form: SegmentForm, count: dict | None, segments: dict, **extra: Any
+) -> Template:
+    return page(
+        request,
+        "campaigns/new.html",
+        form=form,
+        fields=FIELDS,
+        count=count,
+        segments=segments,
+        idempotency_key=extra.pop("idempotency_key", None) or str(uuid.uuid4()),
+        **extra,
+    )
+
+
+@get("/campanhas/nova", guards=[requires(Permission.RUN_CAMPAIGNS)])
+async def new_campaign(request: Request) -> Template:
+    form = read_segment_form({})
+    return _builder(
+        request,
+        form,
+        await _count(request, form),
+        await _segments(request),
+        name="",
+        template_text=DEFAULT_TEMPLATE,
+    )
+
+
+@post("/campanhas/nova/contagem", guards=[requires(Permission.RUN_CAMPAIGNS)])
+async def live_count(request: Request) -> Template:
+    """The count, the estimate and a sample for the builder as it stands (htmx partial)."""
+    form = read_segment_form(form_values(await request.form()))
+    return page(request, "partials/segment_count.html", count=await _count(request, form))
+
+
+@post("/campanhas/nova", guards=[requires(Permission.RUN_CAMPAIGNS)])
+async def create_draft(request: Request) -> Response:
+    values = form_values(await request.form())
+    action = values.get("acao", "criar")
+    form = read_segment_form(values, add_row=action == "adicionar")
+    name = values.get("name", "").strip()
+    template_text = values.get("template", "")
+    if action != "criar":  # add a row or refresh the count without JavaScript
+        return _builder(
+            request,
+            form,
+            await _count(request, form),
+            await _segments(request),
+            name=name,
+            template_text=template_text,
+            idempotency_key=values.get("idempotency_key"),
+        )
+    fields: dict[str, Any] = {"name": name, "template": template_text}
+    if form.segment_id:
+        fields["segment_id"] = form.segment_id
+    else:
+        fields["filter"] = form.filter()
+    if form.max_per_day_value():
+        fields["max_per_day"] = form.max_per_day_value()
+    try:
+        created = await services(request).campaigns.create_campaign(
+            fields, values.get("idempotency_key") or str(uuid.uuid4())
+        )
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = exc.errors or [{"field": "", "reason": exc.detail or exc.title}]
+        return _builder(
+            request,
+            form,
+            await _count(request, form),
+            await _segments(request),
+            status_code=422,
+            name=name,
+            template_text=template_text,
+            create_errors=errors,
+            template_marks=mark_unknown(template_text, [e["reason"] for e in errors]),
+            idempotency_key=values.get("idempotency_key"),
+        )
+    return Redirect(f"/campanhas/{created['id']}")

@@ -1,0 +1,220 @@
+"""The console as a recruiter uses it, in a real headless Chromium against the whole stack.
+
+The tests run in order on one stack: the doctors imported first are the audience of the
+campaign built next, whose funnel moves as the simulator sends, delivers, reads and replies.
+"""
+
+import random
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import ConsoleStack, log_in
+
+pytestmark = pytest.mark.e2e
+
+CAMPAIGN = "Plantões de pediatria — dezembro"
+
+
+def _phone(rng: random.Random) -> str:
+    return f"+55119{rng.randrange(10**7, 10**8):08d}"
+
+
+def _doctors_csv(rng: random.Random) -> str:
+    rows = ["phone,name,specialty,region,tags"]
+    for n in range(8):
+        rows.append(f"{_phone(rng)},Dra. Pediatra {n},Pediatria,ABC,disponível")
+    for n in range(12):
+        rows.append(f"{_phone(rng)},Dr. Clínico {n},Clínica Médica,Centro,noturno")
+    rows.append("12345,Dr. Sem Telefone,Pediatria,ABC,")  # the bad row
+    return "\n".join(rows) + "\n"
+
+
+@pytest.fixture(scope="module")
+def admin(browser: Browser, console_stack: ConsoleStack) -> Page:
+    return log_in(browser, console_stack, "ana")
+
+
+def test_log_in_and_see_the_panel(admin: Page, console_stack: ConsoleStack):
+    expect(admin.get_by_role("heading", name="Painel", level=1)).to_be_visible()
+    expect(admin.get_by_role("navigation", name="Seções")).to_contain_text("Campanhas")
+    console_stack.shoot(admin, "painel")
+
+
+def test_import_a_csv_with_a_bad_row_and_see_it_reported(admin: Page, console_stack: ConsoleStack):
+    admin.goto("/medicos/importar")
+    admin.get_by_label("Arquivo CSV").set_input_files(
+        files=[
+            {
+                "name": "medicos.csv",
+                "mimeType": "text/csv",
+                "buffer": _doctors_csv(random.Random(7)).encode(),
+            }
+        ]  # fmt: skip
+    )
+    admin.get_by_role("button", name="Importar").click()
+    expect(admin.get_by_role("heading", name="Resultado da importação")).to_be_visible()
+    expect(admin.locator("[data-invalid]")).to_have_attribute("data-invalid", "1")
+    invalid = admin.locator("#linhas-invalidas tbody tr")
+    expect(invalid).to_have_count(1)
+    expect(invalid.first).to_contain_text("22")  # the header is row 1, the bad row is row 22
+    console_stack.shoot(admin, "importacao")
+
+    with admin.expect_download() as download:
+        admin.get_by_role("link", name="Baixar linhas inválidas (CSV)").click()
+    assert "22" in download.value.path().read_text(encoding="utf-8")
+
+    admin.goto("/medicos?specialty=Pediatria")
+    expect(admin.locator("table tbody tr")).to_have_count(8)
+    console_stack.shoot(admin, "medicos")
+
+
+def test_build_a_segment_and_see_the_count_change(admin: Page, console_stack: ConsoleStack):
+    admin.goto("/campanhas/nova")
+    total = admin.locator("#contagem-total")
+    expect(total).to_have_attribute("data-count", "20")  # everyone imported, no condition yet
+
+    admin.locator("#cond-0-value").fill("Pediatria")
+    expect(total).to_have_attribute("data-count", "8")
+
+    admin.locator("#cond-1-field").select_option("tags")
+    expect(admin.locator("#cond-1-op")).to_contain_text("tem alguma de")
+    admin.locator("#cond-1-value").fill("disponível")
+    expect(total).to_have_attribute("data-count", "8")
+    admin.locator("#combinator").select_option("any")
+    admin.locator("#cond-1-value").fill("noturno")
+    expect(total).to_have_attribute("data-count", "20")  # pediatras OR noturno
+    console_stack.shoot(admin, "nova-campanha")
+
+
+def test_create_and_start_a_campaign_and_watch_its_funnel_move(
+    admin: Page, console_stack: ConsoleStack
+):
+    admin.goto("/campanhas/nova")
+    admin.get_by_label("Nome da campanha").fill(CAMPAIGN)
+    admin.locator("#cond-0-value").fill("Pediatria")
+    expect(admin.locator("#contagem-total")).to_have_attribute("data-count", "8")
+    admin.get_by_label("Mensagem (Modelo)").fill(
+        "Olá, {primeiro_nome}! Plantão de {especialidade}?"
+    )
+    admin.locator("#criar").dblclick()  # a double click makes one campaign
+    admin.wait_for_url(re.compile(r"/campanhas/[0-9a-f-]{36}$"))
+    expect(admin.get_by_role("heading", name="Prévia para médicos do público")).to_be_visible()
+    expect(admin.locator("#previa")).to_contain_text("Plantão de Pediatria?")
+
+    admin.get_by_label("Mensagem (Modelo)").fill("Olá, {nme}!")
+    expect(admin.locator("#previa")).to_contain_text("{nme}")
+    admin.get_by_label("Mensagem (Modelo)").fill(
+        "Olá, {primeiro_nome}! Plantão de {especialidade}?"
+    )
+    expect(admin.locator("#previa")).to_contain_text("Plantão de Pediatria?")
+    console_stack.shoot(admin, "rascunho")
+
+    admin.get_by_role("link", name="Disparar agora").click()
+    expect(admin.get_by_role("heading", level=1)).to_contain_text("Disparar")
+    admin.get_by_role("button", name="Sim, disparar").click()
+    admin.wait_for_url(re.compile(r"/campanhas/[0-9a-f-]{36}$"))
+
+    expect(admin.locator("[data-funnel='sent']")).to_have_text("8", timeout=60_000)
+    expect(admin.locator("[data-funnel='read']")).to_have_text("8", timeout=60_000)
+    expect(admin.locator("[data-funnel='replied']")).to_have_text("8", timeout=60_000)
+    console_stack.shoot(admin, "campanha")
+
+    named = [c for c in console_stack.api.get("/v1/campaigns").json()["items"]
+             if c["name"] == CAMPAIGN]  # fmt: skip
+    assert len(named) == 1
+
+    admin.goto("/campanhas")
+    expect(admin.locator("#lista-campanhas")).to_contain_text(CAMPAIGN)
+    console_stack.shoot(admin, "campanhas")
+
+
+def test_a_viewer_sees_no_start_button_and_their_post_is_refused(
+    browser: Browser, console_stack: ConsoleStack
+):
+    draft = console_stack.api.post(
+        "/v1/campaigns",
+        json={"name": "Rascunho para leitura", "template": "Olá, {nome}!",
+              "filter": {"all": [{"field": "specialty", "op": "eq", "value": "Pediatria"}]}},
+    ).json()  # fmt: skip
+    viewer = log_in(browser, console_stack, "vera")
+    viewer.goto(f"/campanhas/{draft['id']}")
+    expect(viewer.get_by_role("heading", name="Rascunho para leitura")).to_be_visible()
+    expect(viewer.get_by_role("link", name="Disparar agora")).to_have_count(0)
+    expect(viewer.get_by_role("link", name="Nova campanha")).to_have_count(0)
+
+    token = viewer.locator("body").get_attribute("data-csrf")
+    refused = viewer.request.post(
+        f"/campanhas/{draft['id']}/comando/start", form={"_csrf": token}, max_redirects=0
+    )
+    assert refused.status == 403
+    assert console_stack.api.get(f"/v1/campaigns/{draft['id']}").json()["state"] == "draft"
+    viewer.context.close()
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(admin: Page, console_stack: ConsoleStack):
+    refused = admin.request.post(
+        "/campanhas/nova",
+        form={"name": "Sem token", "template": "Olá", "acao": "criar"},
+        max_redirects=0,
+    )
+    assert refused.status == 403
+    assert "CSRF" in refused.text()
+    names = [c["name"] for c in console_stack.api.get("/v1/campaigns").json()["items"]]
+    assert "Sem token" not in names
+
+
+MAIN_PAGES = ["/", "/campanhas", "/campanhas/nova", "/medicos", "/medicos/importar", "/numeros",
+              "/falhas", "/follow-ups", "/conversas", "/usuarios"]  # fmt: skip
+
+
+def test_every_control_is_labelled_reachable_by_keyboard_with_visible_focus(
+    admin: Page, console_stack: ConsoleStack
+):
+    for path in MAIN_PAGES:
+        assert admin.goto(path).status == 200, path
+        if path in ("/numeros", "/falhas", "/usuarios"):
+            console_stack.shoot(admin, path.strip("/"))
+        unlabelled = admin.evaluate(
+            """() => [...document.querySelectorAll('input, select, textarea')]
+                .filter(el => el.type !== 'hidden')
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                .map(el => el.name || el.id)"""
+        )
+        assert unlabelled == [], f"{path}: controls without a label: {unlabelled}"
+
+    admin.goto("/campanhas")
+    seen = set()
+    for _ in range(12):
+        admin.keyboard.press("Tab")
+        focus = admin.evaluate(
+            """() => { const el = document.activeElement; const s = getComputedStyle(el);
+                return {text: (el.textContent || el.name || '').trim(), tag: el.tagName,
+                        outline: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"""
+        )
+        assert focus["tag"] != "BODY", "Tab left the page's controls"
+        assert focus["outline"] != "none" and focus["width"] >= 2, f"no visible focus: {focus}"
+        seen.add(focus["text"])
+    assert {"Campanhas", "Médicos", "Painel"} <= seen
+
+
+def test_base_palette_has_enough_contrast(admin: Page):
+    admin.goto("/campanhas")
+    ratios = admin.evaluate(
+        """() => {
+          const rgb = c => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+          const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255;
+              return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+              return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+          const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+              return (x + 0.05) / (y + 0.05); };
+          const bg = getComputedStyle(document.body).backgroundColor;
+          const style = sel => getComputedStyle(document.querySelector(sel));
+          const pick = sel => style(sel).color;
+          return {text: ratio(pick('body'), bg), link: ratio(pick('main td a'), bg),
+                  footer: ratio(pick('footer p'), bg),
+                  button: ratio(pick('a.button'), style('a.button').backgroundColor)};
+        }"""
+    )
+    assert all(value >= 4.5 for value in ratios.values()), ratios

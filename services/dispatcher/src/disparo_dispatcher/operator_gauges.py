@@ -1,0 +1,60 @@
+"""The gauges an operator pages on, set from the periodic queue reads (``worker._refresh_gauges``).
+
+Each is read from Postgres, the one truth all replicas share, so every replica reports the same
+value (dashboards and alerts take ``max`` over replicas). Labels stay bounded: priority (1–10),
+a failure class (a handful) and the configured senders — never a campaign, message or phone.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from disparo_dispatcher import metrics
+from disparo_dispatcher.providers import classify
+
+_TEXT_CODES = {
+    classify.TIMEOUT: "transient",
+    classify.CONNECTION_ERROR: "transient",
+    "malformed_response": "transient",
+    "lease_expired": "transient",
+    "in_doubt": "transient",
+    classify.EXISTS_FALSE: "permanent",
+    "opted_out": "opted_out",
+    "campaign_cancelled": "cancelled",
+}
+PAUSED_STATUSES = frozenset({"paused", "banned"})
+
+
+def dead_reason(code: str) -> str:
+    """The failure class behind a dead message's last code, a bounded label.
+
+    ``dead_reason("131026")`` → ``"permanent"``; ``dead_reason("http_503")`` → ``"transient"``
+    (it ran out of attempts); an unknown code → ``"other"``.
+    """
+    graph = classify.graph_code_class(code)
+    if graph is not None:
+        return graph.value
+    if code.startswith("http_") and code[5:].isdigit():
+        return classify.classify_http_status(int(code[5:])).value
+    return _TEXT_CODES.get(code, "other")
+
+
+def set_operator_gauges(
+    oldest_due: Iterable[Mapping], dead_by_code: Iterable[Mapping], senders: Iterable[Mapping]
+) -> None:
+    """Replace the oldest-due, dead and sender gauges with this read's values."""
+    metrics.OLDEST_DUE_AGE.clear()
+    for row in oldest_due:
+        metrics.OLDEST_DUE_AGE.labels(str(row["priority"])).set(max(0.0, row["age_seconds"]))
+    dead: Counter[str] = Counter()
+    for row in dead_by_code:
+        dead[dead_reason(row["code"])] += row["messages"]
+    metrics.DEAD_MESSAGES.clear()
+    for reason, count in dead.items():
+        metrics.DEAD_MESSAGES.labels(reason).set(count)
+    metrics.SENDER_PAUSED.clear()
+    metrics.SENDER_RATE_LIMIT.clear()
+    for row in senders:
+        metrics.SENDER_PAUSED.labels(row["sender_id"]).set(
+            1 if row["status"] in PAUSED_STATUSES else 0
+        )
+        metrics.SENDER_RATE_LIMIT.labels(row["sender_id"]).set(row["rate_per_second"])

@@ -1,0 +1,40 @@
+-- name: cancel_pending_of_erased
+-- An erased doctor's messages not yet claimed are never sent; those in flight finish first.
+UPDATE messages
+SET state = 'cancelled', last_error_code = 'erased', last_error = 'the contact was erased',
+    finished_at = $2::timestamptz
+WHERE phone = $1::text AND state IN ('queued', 'held')
+RETURNING message_id;
+
+-- name: blank_erased_messages
+-- The erased doctor's kept messages lose phone and text (ids, states and times stay for counts).
+UPDATE messages SET phone = '', body = ''
+WHERE (phone = $1::text OR contact_id = $2::uuid) AND state <> 'sending';
+
+-- name: forget_recipient
+-- The queue's memory of the phone (sticky sender, pacing, consent) goes with the doctor.
+DELETE FROM recipients WHERE phone = $1::text;
+
+-- name: blank_expired_messages
+-- Sent and cancelled messages finished before $1 lose phone and text, a batch at a time.
+-- Dead ones keep theirs: they may be put back in line.
+UPDATE messages SET phone = '', body = ''
+WHERE message_id IN (
+    SELECT message_id FROM messages
+    WHERE state IN ('sent', 'cancelled') AND coalesce(finished_at, sent_at) < $1::timestamptz
+      AND body <> ''
+    LIMIT $2::int
+);
+
+-- name: forget_idle_recipients
+-- Phones not written to since $1, with nothing pending and no opt-out to honour, are forgotten.
+DELETE FROM recipients r
+WHERE r.phone IN (
+    SELECT phone FROM recipients
+    WHERE opted_out_at IS NULL AND (last_sent_at IS NULL OR last_sent_at < $1::timestamptz)
+      AND NOT EXISTS (
+          SELECT 1 FROM messages m
+          WHERE m.phone = recipients.phone AND m.state IN ('queued', 'held', 'sending')
+      )
+    LIMIT $2::int
+);

@@ -1,0 +1,115 @@
+"""Vacuum and analyse the queue's hot tables when autovacuum has not, so claims stay cheap.
+
+Every message is rewritten two or three times on its way (queued → sending → sent), and each
+rewrite leaves a dead row and dead index entries behind. The claim walks the head of each
+sender's line in ``messages_claimable``; until a vacuum passes, the dead entries of everything
+already claimed lie at that head, and planner statistics taken when the table was small steer
+the intake and claim statements to plans for a small table. A server with autovacuum off (or
+tuned for tables that change slowly) lets both grow with the backlog: a million-message backlog
+was seen claiming at a tenth of its speed.
+
+So the dispatcher watches the cumulative statistics (no table scan) every
+``table_care_interval_seconds`` and, when a table has changed by more than
+``max(table_care_min_rows, table_care_fraction × live rows)`` since the last pass by anyone,
+analyses it (after a bulk intake) or vacuums and analyses it (after churn). Where autovacuum runs
+with the thresholds of migration 260 (2%), it passes first and this never fires. One replica
+tends the tables at a time (an advisory lock); ``VACUUM (SKIP_LOCKED)`` never waits behind a
+vacuum already running.
+
+Worked example, defaults (50,000 rows, 5%): a campaign of 1,000,000 arrives in an empty queue.
+The table is analysed at about 50,000 rows, then each time it grows by 5% more; once sending,
+it is vacuumed after every ~50,000 finished messages (2-3 dead rows each), i.e. every ~20 s at
+2,500 msg/s.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import asyncpg
+
+from disparo_dispatcher import metrics
+from disparo_shared.logging import get_logger
+from disparo_shared.queries import load_queries
+
+SQL = load_queries(Path(__file__).parent / "sql" / "table_care.sql")
+HOT_TABLES = ("messages", "recipients")
+
+log = get_logger(__name__)
+
+
+class CareAction(StrEnum):
+    ANALYZE = "analyze"
+    VACUUM = "vacuum"  # VACUUM (ANALYZE): also refreshes the statistics
+
+
+@dataclass(frozen=True)
+class TableChurn:
+    """What the cumulative statistics say of one table since its last vacuum and analyse."""
+
+    table: str
+    live: int
+    dead: int
+    changed_since_analyze: int
+
+
+@dataclass(frozen=True)
+class CarePolicy:
+    min_rows: int = 50_000
+    fraction: float = 0.05
+
+    def action_for(self, churn: TableChurn) -> CareAction | None:
+        """The pass a table needs now, if any: dead rows call for a vacuum, changed rows for a
+        fresh analyse."""
+        threshold = max(self.min_rows, self.fraction * churn.live)
+        if churn.dead >= threshold:
+            return CareAction.VACUUM
+        if churn.changed_since_analyze >= threshold:
+            return CareAction.ANALYZE
+        return None
+
+
+async def read_churn(conn: asyncpg.Connection) -> list[TableChurn]:
+    rows = await conn.fetch(SQL.table_churn, list(HOT_TABLES))
+    return [
+        TableChurn(
+            table=row["table_name"],
+            live=row["live"],
+            dead=row["dead"],
+            changed_since_analyze=row["changed_since_analyze"],
+        )
+        for row in rows
+    ]
+
+
+async def tend_tables(pool: asyncpg.Pool, policy: CarePolicy) -> dict[str, CareAction]:
+    """One pass: vacuum or analyse each hot table that needs it; returns what was done."""
+    done: dict[str, CareAction] = {}
+    async with pool.acquire() as conn:
+        if not await conn.fetchval(SQL.try_care_lock):
+            return done  # another replica is tending them right now
+        try:
+            for churn in await read_churn(conn):
+                action = policy.action_for(churn)
+                if action is None:
+                    continue
+                # Names come from HOT_TABLES, never from input; VACUUM cannot take a parameter.
+                statement = (
+                    f"VACUUM (ANALYZE, SKIP_LOCKED) {churn.table}"
+                    if action is CareAction.VACUUM
+                    else f"ANALYZE (SKIP_LOCKED) {churn.table}"
+                )
+                await conn.execute(statement)
+                metrics.TABLE_CARE.labels(churn.table, action.value).inc()
+                log.info(
+                    "queue table tended",
+                    table=churn.table,
+                    action=action.value,
+                    live=churn.live,
+                    dead=churn.dead,
+                    changed_since_analyze=churn.changed_since_analyze,
+                )
+                done[churn.table] = action
+        finally:
+            await conn.fetchval(SQL.release_care_lock)
+    return done

@@ -1,0 +1,46 @@
+"""The operator gauges: bounded reasons for dead messages, and values replaced on each read."""
+
+from prometheus_client import REGISTRY
+
+from disparo_dispatcher.operator_gauges import dead_reason, set_operator_gauges
+
+
+def sample(name: str, labels: dict[str, str]) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_dead_reasons_are_failure_classes_not_codes() -> None:
+    assert dead_reason("131026") == "permanent"
+    assert dead_reason("131050") == "opted_out"
+    assert dead_reason("131047") == "needs_template"
+    assert dead_reason("http_503") == "transient"
+    assert dead_reason("http_404") == "pause_sender"
+    assert dead_reason("exists_false") == "permanent"
+    assert dead_reason("timeout") == "transient"
+    assert dead_reason("something new") == "other"
+
+
+def test_each_read_replaces_the_previous_values() -> None:
+    set_operator_gauges(
+        oldest_due=[{"priority": 10, "age_seconds": 75.0}, {"priority": 5, "age_seconds": 3.0}],
+        dead_by_code=[
+            {"code": "131026", "messages": 4},
+            {"code": "exists_false", "messages": 2},
+            {"code": "http_503", "messages": 1},
+        ],
+        senders=[
+            {"sender_id": "n1", "status": "active", "rate_per_second": 80},
+            {"sender_id": "n2", "status": "paused", "rate_per_second": 20},
+        ],
+    )
+    assert sample("disparo_dispatcher_oldest_due_age_seconds", {"priority": "10"}) == 75.0
+    assert sample("disparo_dispatcher_dead_messages", {"reason": "permanent"}) == 6
+    assert sample("disparo_dispatcher_dead_messages", {"reason": "transient"}) == 1
+    assert sample("disparo_dispatcher_sender_paused", {"sender": "n2"}) == 1
+    assert sample("disparo_dispatcher_sender_paused", {"sender": "n1"}) == 0
+    assert sample("disparo_dispatcher_sender_rate_limit_per_second", {"sender": "n1"}) == 80
+
+    set_operator_gauges(oldest_due=[], dead_by_code=[], senders=[])
+    # nothing due any more: the series goes away rather than keeping its last age
+    assert sample("disparo_dispatcher_oldest_due_age_seconds", {"priority": "10"}) is None
+    assert sample("disparo_dispatcher_dead_messages", {"reason": "permanent"}) is None

@@ -1,0 +1,134 @@
+"""The audit trail: every state-changing call through the HTTP edge, queryable by an admin.
+
+The edge writes one row for each POST/PUT/PATCH/DELETE it routes (refused ones included: a
+401 or 403 is worth knowing about): the key's name, the console user it spoke for (only from a
+key with the ``acting-user`` scope), method, path, status, client address and time. Reads and
+the provider webhooks (open paths, thousands a second) are not recorded. Each service keeps its
+own trail in its own schema (``audit_log``); ``GET /v1/audit`` on a service shows that
+service's trail.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+from litestar import Router, get
+from litestar.params import Parameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from disparo_shared.access import SAFE_METHODS, Caller
+from disparo_shared.api_keys import ADMIN
+from disparo_shared.logging import get_logger
+from disparo_shared.queries import load_queries
+
+SQL = load_queries(Path(__file__).parent / "sql" / "audit.sql")
+MAX_PAGE = 500
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    key_name: str | None
+    acting_user: str | None
+    method: str
+    path: str
+    status: int
+    client: str | None
+
+
+class AuditLog:
+    """Where the trail is kept: the service's pool, given lazily (it opens at start-up)."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool
+
+    async def record(self, entry: AuditEntry) -> None:
+        await self._pool().execute(
+            SQL.record_audit_entry,
+            entry.at,
+            entry.key_name,
+            entry.acting_user,
+            entry.method,
+            entry.path,
+            entry.status,
+            entry.client,
+        )
+
+    async def page(
+        self, before: int | None, key_name: str | None, since: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._pool().fetch(SQL.list_audit_entries, before, key_name, since, limit)
+        return [dict(row) for row in rows]
+
+
+class AuditMiddleware:
+    """Outermost ASGI middleware of a route: records a state-changing call as it answers.
+
+    The row is written when the status is known and before the response starts, so a call
+    the client saw answered is already in the trail. A failure to write it is logged (an
+    alert-worthy error) and does not change the answer.
+    """
+
+    def __init__(self, app: ASGIApp, audit: AuditLog, open_paths: Sequence[str]) -> None:
+        self.app = app
+        self.audit = audit
+        self.open_paths = [re.compile(p) for p in open_paths]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or any(p.search(scope["path"]) for p in self.open_paths)
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def record_then_answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await self._record(scope, message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_then_answer)
+        except Exception as exc:  # answered by the exception handlers outside this layer
+            await self._record(scope, getattr(exc, "status_code", 500))
+            raise
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        caller = scope.get("user")
+        client = scope.get("client")
+        entry = AuditEntry(
+            at=datetime.now(UTC),
+            key_name=caller.key.name if isinstance(caller, Caller) else None,
+            acting_user=caller.acting_user if isinstance(caller, Caller) else None,
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            client=client[0] if client else None,
+        )
+        try:
+            await self.audit.record(entry)
+        except Exception:
+            log.exception("audit entry not recorded", method=entry.method, path=entry.path)
+
+
+def audit_router(audit: AuditLog) -> Router:
+    @get("/v1/audit", opt={"scope": ADMIN}, summary="The audit trail, newest first")
+    async def audit_trail(
+        before: Annotated[int | None, Parameter(description="audit_id cursor")] = None,
+        key_name: str | None = None,
+        since: datetime | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
+    ) -> dict[str, Any]:
+        """Who changed what, when and from where; ``next_before`` pages back in time."""
+        items = await audit.page(before, key_name, since, limit)
+        next_before = items[-1]["audit_id"] if len(items) == limit else None
+        return {"items": items, "next_before": next_before}
+
+    return Router(path="/", route_handlers=[audit_trail], tags=["audit"])
