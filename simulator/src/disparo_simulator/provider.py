@@ -68,6 +68,8 @@ class SimulatedProvider:
         )
         self.windows = self.lifecycle.windows
         self.templates = TemplateRegistry()
+        for template in settings.cloud_templates:
+            self.templates.register(template, self.config.cloud_waba_id)
 
     async def submit(self, request: SendRequest) -> SendResult:
         """Decide ``request``'s fate, start its webhooks, then wait as the faults say."""

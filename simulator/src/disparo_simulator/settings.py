@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_simulator.faults import FaultConfig, Probability
+from disparo_simulator.templates import TemplateSpec
 
 Seconds = Annotated[float, Field(ge=0.0)]
 
@@ -97,6 +98,13 @@ class SimulatorSettings(BaseSettings, SimulatorConfig, FaultConfig):
 
     model_config = SettingsConfigDict(env_prefix="SIM_", extra="forbid")
 
+    cloud_templates: list[TemplateSpec] = Field(
+        [],
+        description=(
+            "Cloud templates registered at start (JSON list of {name, language, category, "
+            "status, body, waba_id}); kept across resets, more via POST /_sim/templates."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8025, ge=0, le=65535, description="Port to listen on.")
 

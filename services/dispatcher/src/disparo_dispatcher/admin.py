@@ -110,12 +110,17 @@ def _check_policy(policy: SenderPolicy, base_url: str, credential_ref: str) -> N
         )
 
 
-def admin_router(runtime: Runtime, clock: Callable[[], datetime], policy: SenderPolicy) -> Router:
+def admin_router(
+    runtime: Runtime,
+    clock: Callable[[], datetime],
+    policy: SenderPolicy,
+    default_tier: str = "TIER_250",
+) -> Router:
     @get("/senders")
     async def list_all() -> list[SenderOut]:
         """Every sender with its status and which replica holds it."""
         async with runtime.pool.acquire() as conn:
-            health = await tiers.sender_health(conn, clock())
+            health = await tiers.sender_health(conn, clock(), default_tier)
             return [
                 SenderOut.of(s, health.get(s.sender_id)) for s in await senders.list_senders(conn)
             ]

@@ -83,7 +83,11 @@ def create_app(
     webhook_routes, webhook_workers = _webhooks(runtime)
     app = build_app(
         runtime,
-        [admin_router(runtime, clock, policy), templates_router(runtime, clock), *webhook_routes],
+        [
+            admin_router(runtime, clock, policy, settings.default_messaging_tier),
+            templates_router(runtime, clock),
+            *webhook_routes,
+        ],
         workers=[send_queue, *webhook_workers, _retention(settings, clock)],
         secrets={**webhook_secrets, **provider_tokens},
     )

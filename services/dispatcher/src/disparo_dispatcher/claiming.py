@@ -147,7 +147,7 @@ class Claimer:
         if not wanted:
             return kept
         async with conn.transaction():
-            granted = await tiers.reserve(conn, wanted, now)
+            granted = await tiers.reserve(conn, wanted, now, self._settings.default_messaging_tier)
         passed = []
         for message in kept:
             if (

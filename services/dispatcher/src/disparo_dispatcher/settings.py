@@ -50,6 +50,13 @@ class DispatcherSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPARO_DISPATCHER_", extra="ignore")
 
     port: int = Field(8002, description="HTTP port of `python -m disparo_dispatcher`.")
+    default_messaging_tier: str = Field(
+        "TIER_250",
+        description=(
+            "A Cloud portfolio's messaging tier until Meta's webhook names it (a row of "
+            "messaging_tiers: TIER_250, TIER_2K, TIER_10K, TIER_100K, TIER_UNLIMITED)"
+        ),
+    )
     senders: list[SenderSeed] = Field(
         default_factory=list,
         description="Senders upserted at start (JSON list); the API can add and change more.",

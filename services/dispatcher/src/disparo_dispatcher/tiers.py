@@ -61,9 +61,13 @@ def quality_allows(quality: str, kind: str) -> bool:
 
 
 async def usage(
-    conn: asyncpg.Connection, portfolios: list[str], phones: list[str], now: datetime
+    conn: asyncpg.Connection,
+    portfolios: list[str],
+    phones: list[str],
+    now: datetime,
+    default_tier: str,
 ) -> dict[str, Usage]:
-    rows = await conn.fetch(SQL.portfolio_usage, portfolios, now - WINDOW, phones)
+    rows = await conn.fetch(SQL.portfolio_usage, portfolios, now - WINDOW, phones, default_tier)
     return {
         row["portfolio"]: Usage(row["tier_limit"], row["used"], frozenset(row["known"]))
         for row in rows
@@ -71,14 +75,17 @@ async def usage(
 
 
 async def reserve(
-    conn: asyncpg.Connection, wanted: dict[str, list[tuple[str, str]]], now: datetime
+    conn: asyncpg.Connection,
+    wanted: dict[str, list[tuple[str, str]]],
+    now: datetime,
+    default_tier: str = "TIER_250",
 ) -> dict[str, set[str]]:
     """For each portfolio, the (phone, sender) pairs asking for a place, most urgent first:
     returns the phones granted per portfolio and records them. Call inside a transaction."""
     portfolios = sorted(wanted)
     await conn.execute(SQL.lock_portfolios, portfolios)
     phones = sorted({phone for pairs in wanted.values() for phone, _ in pairs})
-    current = await usage(conn, portfolios, phones, now)
+    current = await usage(conn, portfolios, phones, now, default_tier)
     granted: dict[str, set[str]] = {}
     rows: list[tuple[str, str, str]] = []
     for portfolio in portfolios:
@@ -98,9 +105,11 @@ async def reserve(
     return granted
 
 
-async def sender_health(conn: asyncpg.Connection, now: datetime) -> dict[str, dict[str, Any]]:
+async def sender_health(
+    conn: asyncpg.Connection, now: datetime, default_tier: str = "TIER_250"
+) -> dict[str, dict[str, Any]]:
     """Tier, limit and the window's use per Cloud sender, for ``GET /v1/senders``."""
-    rows = await conn.fetch(SQL.sender_health, now - WINDOW)
+    rows = await conn.fetch(SQL.sender_health, now - WINDOW, default_tier)
     return {
         row["sender_id"]: {
             "tier": row["tier"],

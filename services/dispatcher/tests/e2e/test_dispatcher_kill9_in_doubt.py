@@ -29,7 +29,7 @@ from disparo.processes import (
     simulated_senders,
     stop_all,
 )
-from disparo_shared.events import MessagesRequested, RequestedMessage
+from disparo_shared.events import MessagesRequested, MessageTemplate, RequestedMessage
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
@@ -99,6 +99,12 @@ def _specs(database_url: str, nats_url: str, prefix: str) -> tuple[ProcessSpec, 
     return simulator, *replicas
 
 
+TEMPLATE_AT_META = {
+    "name": "plantoes_recife",
+    "body": "Olá! Temos plantões em Recife nesta semana. Tem interesse?",
+}
+
+
 async def _request_all(nats_url: str, prefix: str) -> list[str]:
     """Publish MESSAGES messages (one campaign text, distinct doctors) in batches."""
     ids = []
@@ -117,6 +123,8 @@ async def _request_all(nats_url: str, prefix: str) -> list[str]:
                         phone=f"+55119{n:08d}",
                         kind="campaign",
                         body="Olá! Temos plantões em Recife nesta semana. Tem interesse?",
+                        # Cold doctors: the Cloud numbers send the template.
+                        template=MessageTemplate(name="plantoes_recife", language="pt_BR"),
                     )
                 )
             event = MessagesRequested(messages=batch)
@@ -164,6 +172,9 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
             process.start()
         for process in processes.values():
             await asyncio.to_thread(process.wait_ready, 60)
+        async with httpx.AsyncClient(base_url=simulator.url) as client:
+            registered = await client.post("/_sim/templates", json=TEMPLATE_AT_META)
+            registered.raise_for_status()
         ids = await _request_all(test_servers.nats_url, prefix)
 
         kills = []
