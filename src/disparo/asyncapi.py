@@ -18,7 +18,7 @@ from typing import Any
 from disparo_shared.events import Event
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 from disparo_shared.runtime import KernelSettings
-from disparo_shared.settings import NatsSettings
+from disparo_shared.settings import DeploymentSettings, NatsSettings
 
 SERVICES = {
     "campaign-api": ("disparo_campaign_api", "CampaignApiSettings"),
@@ -77,7 +77,11 @@ def _service_wiring() -> dict[str, dict[str, Any]]:
     for service, (package, settings_name) in SERVICES.items():
         app_module = importlib.import_module(f"{package}.app")
         settings = getattr(importlib.import_module(f"{package}.settings"), settings_name)()
-        kernel = KernelSettings(nats=NatsSettings(stream_prefix=""))  # subjects as declared
+        # Subjects as declared; the apps are built to be read, never served, so they need no
+        # secrets (dev mode skips the start-up check that would refuse to build them).
+        kernel = KernelSettings(
+            nats=NatsSettings(stream_prefix=""), deployment=DeploymentSettings(env="dev")
+        )
         runtime = app_module.create_app(kernel, settings).state.runtime
         readers = sorted(
             (_subject_of(subscriber), subscriber.config.durable_name)

@@ -5,6 +5,10 @@ Writers call ``add_events`` inside their transaction. ``OutboxRelay`` wakes on N
 event with ``Nats-Msg-Id = event_id`` and deletes the batch in the same transaction. If the relay
 dies between publish and delete, the batch is published again and JetStream's duplicate window
 drops the copies; consumers' inboxes catch anything older than the window.
+
+An event NATS can never take (larger than the server's max payload) would be retried forever
+and hold back every event behind it, so the relay moves it to ``outbox_dead`` instead, counts it
+(``disparo_outbox_dead_letters_total``, alert on any increase) and logs it as an error.
 """
 
 import asyncio
@@ -12,8 +16,10 @@ from collections.abc import Sequence
 
 import asyncpg
 from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 from opentelemetry import propagate
+from prometheus_client import Counter
 
 from disparo_shared.events.base import Event
 from disparo_shared.logging import get_logger
@@ -24,6 +30,13 @@ NOTIFY_CHANNEL = "disparo_outbox"
 log = get_logger(__name__)
 
 PUBLISH_ACK_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_PAYLOAD = 1024 * 1024  # NATS's default; the relay is told the server's own
+
+DEAD_LETTERS = Counter(
+    "disparo_outbox_dead_letters_total",
+    "Outbox events moved to outbox_dead because NATS cannot take them (alert on any).",
+    ["schema", "subject"],
+)
 
 
 def _trace_headers() -> dict[str, str]:
@@ -57,6 +70,8 @@ class OutboxRelay:
         batch_size: int = 500,
         batch_max_bytes: int = 8 * 1024 * 1024,
         poll_seconds: float = 1.0,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        schema: str = "",
     ) -> None:
         self._pool = pool
         self._js = js
@@ -64,6 +79,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
         self._poll_seconds = poll_seconds
+        self._max_payload = max_payload
+        self._schema = schema
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -115,28 +132,69 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            await self._publish_all(rows)
+            publishable = []
+            for row in rows:
+                size = len(row["payload"].encode())
+                if size > self._max_payload:
+                    await self._dead_letter(
+                        conn,
+                        row,
+                        size,
+                        f"over the max payload ({size} > {self._max_payload} bytes)",
+                    )
+                else:
+                    publishable.append(row)
+            too_large = await self._publish_all(publishable)
+            for row in too_large:
+                size = len(row["payload"].encode())
+                await self._dead_letter(conn, row, size, "NATS refused it: over the max payload")
             await conn.execute(
                 "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
             )
-            return len(rows)
+            return len(publishable) - len(too_large)
 
-    async def _publish_all(self, rows: list[asyncpg.Record]) -> None:
+    async def _dead_letter(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, size: int, reason: str
+    ) -> None:
+        """Move one unpublishable event aside, count it and say so (an operator must act)."""
+        await conn.execute(
+            "INSERT INTO outbox_dead (id, event_id, subject, payload, headers, size_bytes,"
+            " reason, created_at) SELECT id, event_id, subject, payload::text, headers, $2, $3,"
+            " created_at FROM outbox WHERE id = $1 ON CONFLICT (event_id) DO NOTHING",
+            row["id"],
+            size,
+            reason,
+        )
+        DEAD_LETTERS.labels(self._schema, row["subject"]).inc()
+        log.error(
+            "outbox event dead-lettered",
+            event_id=str(row["event_id"]),
+            subject=row["subject"],
+            size_bytes=size,
+            reason=reason,
+        )
+
+    async def _publish_all(self, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
         """Publish every row, then wait for all of JetStream's acks at once.
 
         ``publish_async`` writes each event without waiting for its ack; one awaited
         ``publish`` per event cost a request round trip and a timer each. A batch that is not
         fully acked within the timeout raises, stays in the outbox and is published again (the
-        stream's duplicate window drops the copies).
+        stream's duplicate window drops the copies). Returns the rows the client refused as
+        too large (the server's max payload, counted with headers), for the dead letters.
         """
-        acks = []
+        acks, too_large = [], []
         for row in rows:
             headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
-            acks.append(
-                await self._js.publish_async(
+            try:
+                ack = await self._js.publish_async(
                     qualified(self._prefix, row["subject"]),
                     row["payload"].encode(),
                     headers=headers,
                 )
-            )
+            except MaxPayloadError:
+                too_large.append(row)
+                continue
+            acks.append(ack)
         await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_ACK_TIMEOUT_SECONDS)
+        return too_large

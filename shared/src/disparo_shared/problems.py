@@ -2,9 +2,14 @@
 
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
 from disparo_shared.logging import get_logger
 
@@ -71,6 +76,21 @@ def _on_http(_: Request, exc: HTTPException) -> Response:
     )
 
 
+def _on_too_deep(request: Request, exc: RecursionError) -> Response:
+    """A body nested past the parser's recursion (msgspec raises RecursionError) is the
+    client's fault: a 400, never a 500."""
+    log.warning("request nested too deeply", path=request.url.path)
+    detail = "the body is nested too deeply to parse"
+    return _response(HTTP_400_BAD_REQUEST, {"title": "Invalid request", "detail": detail})
+
+
+def _on_unstorable_text(request: Request, exc: asyncpg.PostgresError) -> Response:
+    """Text Postgres cannot store (a NUL character) that no field check caught: a 422."""
+    log.warning("unstorable text", path=request.url.path, error=type(exc).__name__)
+    detail = "the request holds a character that cannot be stored (e.g. NUL)"
+    return _response(HTTP_422_UNPROCESSABLE_ENTITY, {"title": "Invalid request", "detail": detail})
+
+
 def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
     return _response(
@@ -82,5 +102,8 @@ EXCEPTION_HANDLERS = {
     Problem: _on_problem,
     ValidationException: _on_validation,
     HTTPException: _on_http,
+    RecursionError: _on_too_deep,
+    asyncpg.UntranslatableCharacterError: _on_unstorable_text,
+    asyncpg.CharacterNotInRepertoireError: _on_unstorable_text,
     Exception: _on_unexpected,
 }

@@ -126,7 +126,13 @@ class Runtime:
                     "so its NATS user may not read them"
                 )
         await self.broker.start()
-        relay = OutboxRelay(self._pool, self._js, self.settings.nats.stream_prefix)
+        relay = OutboxRelay(
+            self._pool,
+            self._js,
+            self.settings.nats.stream_prefix,
+            max_payload=self._nc.max_payload,
+            schema=self.spec.schema,
+        )
         tasks = [
             asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
             asyncio.create_task(

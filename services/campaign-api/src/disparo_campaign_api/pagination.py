@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic_core import to_jsonable_python
 
 from disparo_shared.problems import invalid
+from disparo_shared.text_input import loads_json
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def decode_cursor(cursor: str | None, types: Sequence[Callable[[Any], Any]]) -> 
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = loads_json(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
         if not isinstance(values, list) or len(values) != len(types):
             raise ValueError("wrong shape")
         return [convert(value) for convert, value in zip(types, values, strict=True)]

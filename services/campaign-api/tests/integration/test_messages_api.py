@@ -37,10 +37,26 @@ async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settin
         assert message["phone"] == "+5511987654321"
         assert message["kind"] == "reply"
         assert message["priority"] == 8
-        assert message["idempotency_key"] == "k-1"
+        assert message["idempotency_key"] == "client:k-1"  # apart from internal keys
         assert message["contact_id"] is None
         assert message["conversation_id"] == conversation_id
         assert seen.ids == [seen.events[0]["event_id"]]
+
+
+async def test_a_client_key_cannot_take_a_campaign_messages_slot(kernel_settings):
+    """``campaign:<id>:<contact>`` is the key of a campaign's message to that doctor; a client
+    using it must not be deduplicated against it (and so take the doctor's slot)."""
+    campaign_key = f"campaign:{uuid.uuid4()}:{uuid.uuid4()}"
+    async with (
+        api_client(kernel_settings) as client,
+        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+    ):
+        body = {"phone": "+5511987654321", "body": "Oi"}
+        answer = await client.post("/v1/messages", json=body, headers=_headers(campaign_key))
+        assert answer.status_code == 202
+        await eventually(seen.count)
+    [message] = seen.events[0]["messages"]
+    assert message["idempotency_key"] == f"client:{campaign_key}"
 
 
 async def test_same_key_with_another_body_is_refused_naming_the_header(kernel_settings):

@@ -39,7 +39,6 @@ def admin(browser: Browser, console_stack: ConsoleStack) -> Page:
 def test_log_in_and_see_the_panel(admin: Page, console_stack: ConsoleStack):
     expect(admin.get_by_role("heading", name="Painel", level=1)).to_be_visible()
     expect(admin.get_by_role("navigation", name="Seções")).to_contain_text("Campanhas")
-    console_stack.shoot(admin, "painel")
 
 
 def test_import_a_csv_with_a_bad_row_and_see_it_reported(admin: Page, console_stack: ConsoleStack):
@@ -87,6 +86,12 @@ def test_build_a_segment_and_see_the_count_change(admin: Page, console_stack: Co
     expect(total).to_have_attribute("data-count", "20")  # pediatras OR noturno
     console_stack.shoot(admin, "nova-campanha")
 
+    admin.get_by_label("Nome do segmento (para usar de novo)").fill("Pediatras ou noturnos")
+    admin.get_by_role("button", name="Salvar segmento").click()
+    expect(admin.get_by_text("Segmento salvo")).to_be_visible()
+    admin.get_by_label("Segmento", exact=True).select_option(label="Pediatras ou noturnos")
+    expect(admin.locator("#contagem-total")).to_have_attribute("data-count", "20")
+
 
 def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     admin: Page, console_stack: ConsoleStack
@@ -104,7 +109,7 @@ def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     expect(admin.locator("#previa")).to_contain_text("Plantão de Pediatria?")
 
     admin.get_by_label("Mensagem (Modelo)").fill("Olá, {nme}!")
-    expect(admin.locator("#previa")).to_contain_text("{nme}")
+    expect(admin.locator("#erro-no-modelo mark")).to_have_text("{nme}")
     admin.get_by_label("Mensagem (Modelo)").fill(
         "Olá, {primeiro_nome}! Plantão de {especialidade}?"
     )
@@ -124,10 +129,16 @@ def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     named = [c for c in console_stack.api.get("/v1/campaigns").json()["items"]
              if c["name"] == CAMPAIGN]  # fmt: skip
     assert len(named) == 1
+    trail = console_stack.api.get("/v1/audit").json()["items"]
+    starts = [e for e in trail if e["path"] == f"/v1/campaigns/{named[0]['id']}/start"]
+    assert [e["acting_user"] for e in starts] == ["ana"]  # the audit trail names the person
 
     admin.goto("/campanhas")
     expect(admin.locator("#lista-campanhas")).to_contain_text(CAMPAIGN)
     console_stack.shoot(admin, "campanhas")
+    admin.goto("/")
+    expect(admin.get_by_text("enviadas na última hora")).to_be_visible()
+    console_stack.shoot(admin, "painel")
 
 
 def test_a_viewer_sees_no_start_button_and_their_post_is_refused(
@@ -143,6 +154,12 @@ def test_a_viewer_sees_no_start_button_and_their_post_is_refused(
     expect(viewer.get_by_role("heading", name="Rascunho para leitura")).to_be_visible()
     expect(viewer.get_by_role("link", name="Disparar agora")).to_have_count(0)
     expect(viewer.get_by_role("link", name="Nova campanha")).to_have_count(0)
+
+    started = [c for c in console_stack.api.get("/v1/campaigns").json()["items"]
+               if c["name"] == CAMPAIGN][0]  # fmt: skip
+    viewer.goto(f"/campanhas/{started['id']}")
+    expect(viewer.get_by_role("heading", name="Quem mais respondeu")).to_be_visible()
+    assert "*" in viewer.locator("table", has_text="Primeiras palavras").inner_text()
 
     token = viewer.locator("body").get_attribute("data-csrf")
     refused = viewer.request.post(

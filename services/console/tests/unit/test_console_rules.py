@@ -28,6 +28,7 @@ def test_roles_grow_from_viewer_to_admin():
     assert may("recruiter", Permission.RUN_CAMPAIGNS)
     assert not may("recruiter", Permission.MANAGE_USERS)
     assert may("admin", Permission.MANAGE_USERS)
+    assert may("admin", Permission.SEE_PHONES) and not may("recruiter", Permission.SEE_PHONES)
     assert not may("intruder", Permission.READ)
 
 

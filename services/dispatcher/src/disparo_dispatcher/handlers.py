@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from disparo_dispatcher import queue
+from disparo_dispatcher.metrics import REQUESTS_DROPPED
 from disparo_dispatcher.queue import CANCELLED, NewMessage
 from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
 from disparo_dispatcher.senders import PlacementCache
@@ -31,9 +32,14 @@ from disparo_shared.events import (
     RequestedMessage,
 )
 from disparo_shared.inbox import first_delivery
+from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
 
+log = get_logger(__name__)
+
 REQUESTS_CONSUMER = "dispatcher.messages_requested"
+ENQUEUED_PER_EVENT = 1000
+KEY_TAKEN = "idempotency_key_taken"
 CAMPAIGNS_CONSUMER = "dispatcher.campaign_controls"
 CONTACTS_CONSUMER = "dispatcher.contact_consent"
 
@@ -100,8 +106,10 @@ async def enqueue_requested(
         inserted = await queue.insert_messages(
             conn, rows, event.occurred_at, now, where.sender_ids, where.cumulative_weights
         )
-        events: list[Event] = [_enqueued(inserted)] if inserted else []
+        events: list[Event] = [*_enqueued(inserted)]
         events += [_not_sent(row) for row in inserted if row["state"] == CANCELLED]
+        if len(inserted) < len(rows):
+            events += await _key_taken(conn, rows, inserted)
         await add_events(conn, events)
         return len(inserted)
 
@@ -128,6 +136,36 @@ async def _reserve_lanes(
         return await queue.reserve_campaign_ranks(
             conn, dict(counts), {cid: heads[p] for cid, p in priority.items()}, step
         )
+
+
+async def _key_taken(
+    conn: asyncpg.Connection, rows: list[NewMessage], inserted: list[asyncpg.Record]
+) -> list[MessageFailed]:
+    """Messages skipped because another message holds their idempotency key end as failed.
+
+    A known message id is a redelivery and changes nothing; a new id whose key is taken (a
+    client reusing a key after the API forgot it, a colliding key) was accepted by the API
+    with a 202 and must not vanish: it fails, final, where reports and alerts see it.
+    """
+    skipped = {m.message_id for m in rows} - {r["message_id"] for r in inserted}
+    found = await conn.fetch(queue.SQL.existing_message_ids, list(skipped))
+    known = {r["message_id"] for r in found}
+    taken = [m for m in rows if m.message_id in skipped - known]
+    if taken:
+        REQUESTS_DROPPED.labels(KEY_TAKEN).inc(len(taken))
+        log.warning("requested messages dropped: idempotency key taken", messages=len(taken))
+    return [
+        MessageFailed(
+            message_id=m.message_id,
+            campaign_id=m.campaign_id,
+            attempt=0,
+            error_code=KEY_TAKEN,
+            error="not sent: another message already holds its idempotency key",
+            retryable=False,
+            final=True,
+        )
+        for m in taken
+    ]
 
 
 def _not_sent(row: asyncpg.Record) -> MessageFailed:
@@ -226,7 +264,7 @@ async def requeue_dead_message(
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(queue.SQL.requeue_dead_message, message_id, now, extra_attempts)
         if row is not None:
-            await add_events(conn, [_enqueued([row])])
+            await add_events(conn, _enqueued([row]))
         return row
 
 
@@ -238,27 +276,35 @@ async def requeue_dead_for_campaign(
         rows = await conn.fetch(
             queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts
         )
-        if rows:
-            await add_events(conn, [_enqueued(rows)])
+        await add_events(conn, _enqueued(rows))
         return len(rows)
 
 
-def _enqueued(rows: list[asyncpg.Record]) -> MessagesEnqueued:
-    # Validated as one document: building a model per message costs 1.6x as much.
-    return MessagesEnqueued.model_validate(
-        {
-            "messages": [
-                {
-                    "message_id": row["message_id"],
-                    "campaign_id": row["campaign_id"],
-                    "kind": row["kind"],
-                    "sender": row["sender_id"],
-                    "not_before": row["due_at"],
-                }
-                for row in rows
-            ]
-        }
-    )
+def _enqueued(rows: list[asyncpg.Record]) -> list[MessagesEnqueued]:
+    """One ``message.enqueued`` per ``ENQUEUED_PER_EVENT`` rows (none for none).
+
+    An enqueued message is at most ~250 bytes of JSON, so 1,000 make ~250 KB, well under the
+    event byte cap; re-queuing a campaign's 5,600 dead messages once made one 1.4 MB event that
+    NATS refused, stalling the outbox behind it.
+    """
+    # Validated as one document per event: building a model per message costs 1.6x as much.
+    return [
+        MessagesEnqueued.model_validate(
+            {
+                "messages": [
+                    {
+                        "message_id": row["message_id"],
+                        "campaign_id": row["campaign_id"],
+                        "kind": row["kind"],
+                        "sender": row["sender_id"],
+                        "not_before": row["due_at"],
+                    }
+                    for row in rows[start : start + ENQUEUED_PER_EVENT]
+                ]
+            }
+        )
+        for start in range(0, len(rows), ENQUEUED_PER_EVENT)
+    ]
 
 
 async def set_campaign_max_per_day(

@@ -22,6 +22,12 @@ FAILURES = Counter(
     "Rejected sends by sender, provider error code and failure class.",
     ["sender", "code", "failure_class"],
 )
+REQUESTS_DROPPED = Counter(
+    "disparo_dispatcher_requests_dropped_total",
+    "Requested messages not queued because another message holds their idempotency key "
+    "(reason idempotency_key_taken); each also ends with a final message.failed.",
+    ["reason"],
+)
 LIMIT_WAITS = Counter(
     "disparo_dispatcher_limit_waits_total",
     "Claimed messages put back to wait for a limit (quiet_hours, pair_spacing, recipient_daily, "

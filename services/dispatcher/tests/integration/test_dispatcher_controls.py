@@ -297,3 +297,34 @@ async def test_dead_messages_can_be_requeued_one_by_one_or_per_campaign(kernel_s
             await eventually(lambda: _at_least(db, "sent", 3))
             shown = (await client.get(f"/v1/messages/{msgs[1].message_id}")).json()
     assert shown["state"] == "sent" and shown["attempt"] == 2 and "phone" not in shown
+
+
+async def test_requeuing_thousands_of_dead_messages_splits_the_enqueued_event(db, kernel_settings):
+    """5,600 dead messages of one campaign once made one 1.4 MB event NATS refused."""
+    from disparo_dispatcher.handlers import ENQUEUED_PER_EVENT, requeue_dead_for_campaign
+    from disparo_shared.db import create_pool
+    from disparo_shared.events.sizing import MAX_EVENT_BYTES
+
+    campaign = uuid4()
+    await db.execute(
+        "INSERT INTO dispatcher.messages (message_id, idempotency_key, phone, kind, body,"
+        " priority, campaign_id, time_zone, state, due_at, rank_at, attempt, max_attempts,"
+        " requested_at, enqueued_at)"
+        " SELECT gen_random_uuid(), 'k' || n, '+55119' || lpad(n::text, 8, '0'), 'campaign',"
+        " 'Oi', 5, $1, 'America/Sao_Paulo', 'dead', now(), now(), 5, 5, now(), now()"
+        " FROM generate_series(1, 5600) n",
+        campaign,
+    )
+    pool = await create_pool(kernel_settings.database, "dispatcher")
+    try:
+        requeued = await requeue_dead_for_campaign(pool, campaign, datetime.now(UTC), 3)
+    finally:
+        await pool.close()
+    assert requeued == 5600
+    sizes = await db.fetch(
+        "SELECT octet_length(payload::text) AS size, json_array_length(payload->'messages') AS n"
+        " FROM dispatcher.outbox WHERE subject = 'message.enqueued'"
+    )
+    assert len(sizes) == 6 and sum(row["n"] for row in sizes) == 5600
+    assert max(row["n"] for row in sizes) == ENQUEUED_PER_EVENT
+    assert all(row["size"] <= MAX_EVENT_BYTES for row in sizes)

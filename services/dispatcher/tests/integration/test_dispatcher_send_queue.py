@@ -37,7 +37,11 @@ async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, d
 
 
 async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_settings, db):
-    async with simulator() as sim:
+    dropped_before = _dropped()
+    async with (
+        simulator() as sim,
+        collect(kernel_settings.nats, "message.failed") as failed_events,
+    ):
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
             first = message(phone(1))
             same_key = message(phone(2), idempotency_key="same-key")
@@ -45,13 +49,31 @@ async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_sett
             # The same event again (redelivery), the same message in a new event, and a new
             # message id reusing an idempotency key: none of them adds a row or a send.
             await publish(kernel_settings.nats, event)
-            await request(
-                kernel_settings.nats, first, message(phone(3), idempotency_key="same-key")
-            )
+            taken = message(phone(3), idempotency_key="same-key")
+            await request(kernel_settings.nats, first, taken)
             await eventually(lambda: _count_sent(db, 2))
+            # The message whose key was taken is not silently dropped: it fails, visibly.
+            await eventually(lambda: _has(failed_events, taken.message_id))
             await asyncio.sleep(0.3)  # let any duplicate that slipped through surface
     assert await db.fetchval("SELECT count(*) FROM dispatcher.messages") == 2
     assert sim.stats()["accepted"] == 2 and sim.stats()["duplicates"] == 0
+    [dropped] = [e for e in failed_events if e["message_id"] == str(taken.message_id)]
+    assert dropped["error_code"] == "idempotency_key_taken" and dropped["final"] is True
+    assert _dropped() == dropped_before + 1
+    assert not [e for e in failed_events if e["message_id"] == str(first.message_id)]
+
+
+def _dropped() -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(
+        "disparo_dispatcher_requests_dropped_total", {"reason": "idempotency_key_taken"}
+    )
+    return value or 0.0
+
+
+async def _has(events: list, message_id) -> bool:
+    return any(e["message_id"] == str(message_id) for e in events)
 
 
 async def _count_sent(db, n: int) -> bool:

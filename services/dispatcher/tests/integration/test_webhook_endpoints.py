@@ -486,3 +486,26 @@ async def test_inbound_to_an_unknown_number_names_the_address(client, pool):
     await post_evolution(client, payload)
     [(_, received)] = await outbox(pool)
     assert received["sender"] == "other-instance"
+
+
+async def test_the_evolution_key_is_checked_before_the_body_is_parsed(client):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for body in (b"not json", deep, b"   "):
+        forged = await client.post("/webhooks/evolution", content=body, headers={"apikey": "wrong"})
+        assert forged.status_code == 401, (body[:10], forged.status_code)
+        keyless = await client.post("/webhooks/evolution", content=body)
+        assert keyless.status_code == 401, (body[:10], keyless.status_code)
+        genuine = await client.post(
+            "/webhooks/evolution", content=body, headers={"apikey": EVOLUTION_KEY}
+        )
+        assert genuine.status_code == 400, (body[:10], genuine.status_code)
+
+
+async def test_a_deeply_nested_signed_cloud_body_is_a_400(client):
+    deep = b'{"entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = await client.post(
+        "/webhooks/cloud",
+        content=deep,
+        headers={"X-Hub-Signature-256": cloud_signature(APP_SECRET, deep)},
+    )
+    assert answer.status_code == 400

@@ -2,9 +2,9 @@
 
 Each batch is one transaction: one set-based statement selects up to ``batch_size`` due
 conversations and records their follow-ups under the (conversation, stage, n) key, and one
-``MessagesRequested`` event carrying those messages is staged in the outbox. A batch that
-commits has both; a crash has neither. Running the job twice requests nothing new: the second
-run finds each conversation waiting for the follow-up the first one requested.
+``MessagesRequested`` event (more when its bytes would pass the cap) is staged in the outbox. A
+batch that commits has both; a crash has neither. Running the job twice requests nothing new:
+the second run finds each conversation waiting for the follow-up the first one requested.
 """
 
 from collections import Counter
@@ -21,9 +21,9 @@ from disparo_followup.texts import pick_variant, render
 from disparo_shared.events import (
     ConversationStage,
     MessageKind,
-    MessagesRequested,
     RequestedMessage,
 )
+from disparo_shared.events.sizing import split_requested
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
@@ -85,7 +85,7 @@ async def request_due_followups(
             )
             if rows:
                 messages = [_requested_message(row, rules, settings) for row in rows]
-                await add_events(conn, [MessagesRequested(messages=messages)])
+                await add_events(conn, split_requested(messages))  # each under the byte cap
         by_stage.update(row["stage"] for row in rows)
         if len(rows) < settings.batch_size:
             break

@@ -15,7 +15,7 @@ from test_reporting_api import (  # the API tests' fixtures and event builders
 )
 
 from disparo_shared.events import CampaignStarted, ContactErased, MessageReceived
-from disparo_shared.testing.fixtures import eventually
+from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 PHONE = "+5511987650042"
 
@@ -66,7 +66,7 @@ async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
     assert responder["phone"].startswith("erased:") and responder["name"] is None
     assert responder["first_words"] is None
 
-    response = await client.post("/v1/admin/rebuild")
+    response = await client.post("/v1/admin/rebuild", headers={"X-API-Key": TEST_API_KEY})
     assert response.status_code == 200
     assert await person_forgotten()
     rebuilt = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from disparo_shared.events import subjects
 from disparo_shared.events.base import Event
 
+# A cap on every batch event's list (the byte cap is enforced by splitting, ``sizing.py``).
+MAX_MESSAGES_PER_EVENT = 5000
+
 
 class MessageKind(StrEnum):
     CAMPAIGN = "campaign"
@@ -78,7 +81,7 @@ class RequestedMessage(BaseModel):
 
 class MessagesRequested(Event):
     subject = subjects.MESSAGES_REQUESTED
-    messages: list[RequestedMessage]
+    messages: list[RequestedMessage] = Field(max_length=MAX_MESSAGES_PER_EVENT)
 
 
 class EnqueuedMessage(BaseModel):
@@ -99,7 +102,7 @@ class MessagesEnqueued(Event):
     """
 
     subject = subjects.MESSAGE_ENQUEUED
-    messages: list[EnqueuedMessage]
+    messages: list[EnqueuedMessage] = Field(max_length=MAX_MESSAGES_PER_EVENT)
 
 
 class MessageSent(Event):

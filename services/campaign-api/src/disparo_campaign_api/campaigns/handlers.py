@@ -61,6 +61,7 @@ from disparo_shared.outbox import add_events
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
+from disparo_shared.text_input import SafeLine, SafeText
 
 SQL = load_queries(Path(__file__).parent / "queries.sql")
 # NOTIFY channel that wakes the fan-out worker when a campaign starts or resumes.
@@ -97,9 +98,9 @@ class CampaignFields(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: SafeLine | None = Field(None, min_length=1, max_length=200)
     kind: Literal["campaign", "first_contact"] | None = None
-    template: str | None = Field(
+    template: SafeText | None = Field(
         None, description="Text with {nome}, {primeiro_nome}, {especialidade}, {regiao}, {attr.x}."
     )
     segment_id: str | None = Field(None, description="A saved segment's uuid or predefined:<key>.")
@@ -117,9 +118,9 @@ class CampaignFields(BaseModel):
 class CreateCampaign(CampaignFields):
     """The body of ``POST /v1/campaigns``."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeLine = Field(min_length=1, max_length=200)
     kind: Literal["campaign", "first_contact"] = "campaign"
-    template: str
+    template: SafeText
     priority: int = Field(5, ge=1, le=10, description="1–10, 10 most urgent; default 5.")
 
 

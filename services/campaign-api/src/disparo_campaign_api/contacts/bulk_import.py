@@ -44,6 +44,15 @@ from disparo_campaign_api.contacts.fields import (
     clean_time_zone,
 )
 from disparo_shared.queries import load_queries
+from disparo_shared.text_input import (
+    MAX_JSON_DEPTH,
+    JsonInputError,
+    loads_json,
+    nesting_exceeds,
+)
+
+# A row is an object whose "attributes" object may nest MAX_JSON_DEPTH deep.
+JSON_ROW_DEPTH = MAX_JSON_DEPTH + 2
 
 Q = load_queries(Path(__file__).parent / "queries.sql")
 UPSERT_BATCH = Q.upsert_contacts_batch.replace("{on_conflict}", "")
@@ -164,9 +173,9 @@ def attributes_json(attributes: Any, extra_attributes: dict[str, Any] | None) ->
     """
     if isinstance(attributes, str):
         try:
-            attributes = json.loads(attributes) if attributes.strip() else None
-        except json.JSONDecodeError:
-            raise FieldError("attributes", "not a JSON object") from None
+            attributes = loads_json(attributes) if attributes.strip() else None
+        except JsonInputError as exc:
+            raise FieldError("attributes", f"not a JSON object ({exc})") from None
     attributes = clean_attributes(attributes)
     if extra_attributes:
         attributes = {**(attributes or {}), **extra_attributes}
@@ -483,9 +492,9 @@ class JsonContacts:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.append((self._row, RowError(self._row, "row", f"invalid JSON: {exc.msg}")))
+                value = loads_json(line, max_depth=JSON_ROW_DEPTH)
+            except JsonInputError as exc:
+                out.append((self._row, RowError(self._row, "row", f"invalid JSON: {exc}")))
                 continue
             out.append((self._row, json_contact(self._row, value)))
         return out
@@ -505,6 +514,14 @@ class JsonContacts:
                     break
                 try:
                     value, end = self._decoder.raw_decode(buf, pos)
+                    if nesting_exceeds(value, JSON_ROW_DEPTH):
+                        raise RecursionError
+                except RecursionError:
+                    self._row += 1
+                    reason = f"invalid JSON: nested deeper than {JSON_ROW_DEPTH} levels"
+                    out.append((self._row, RowError(self._row, "row", reason)))
+                    self._mode = "done"
+                    break
                 except json.JSONDecodeError as exc:
                     if not final and size - pos <= self._max:
                         break  # the element continues in the next chunk

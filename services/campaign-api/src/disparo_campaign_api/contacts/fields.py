@@ -12,6 +12,7 @@ from typing import Any
 
 from disparo_campaign_api.contacts.phones import normalize_phone_fast
 from disparo_shared.phones import InvalidPhone
+from disparo_shared.text_input import MAX_JSON_DEPTH, first_unsafe_string, nesting_exceeds
 
 MAX_TEXT = 200
 MAX_TAGS = 50
@@ -21,7 +22,7 @@ DEFAULT_STATUS = "active"
 DEFAULT_TIME_ZONE = "America/Sao_Paulo"
 TAG_SEPARATORS = re.compile(r"[|;,]")
 _STATUS = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")  # controls and bidi
 
 
 class FieldError(ValueError):
@@ -54,7 +55,7 @@ def clean_text(field: str, value: Any) -> str | None:
     if len(text) > MAX_TEXT:
         raise FieldError(field, f"at most {MAX_TEXT} characters")
     if _CONTROL.search(text):
-        raise FieldError(field, "control characters are not allowed")
+        raise FieldError(field, "control and bidi characters are not allowed")
     return text
 
 
@@ -129,4 +130,9 @@ def clean_attributes(value: Any) -> dict[str, Any] | None:
     for key in value:
         if not key.strip():
             raise FieldError("attributes", "keys must not be empty")
+    if nesting_exceeds(value, MAX_JSON_DEPTH):
+        raise FieldError("attributes", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    unsafe = first_unsafe_string(value)
+    if unsafe:
+        raise FieldError("attributes", unsafe)
     return value or None

@@ -10,13 +10,14 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
 from disparo_shared.outbox import add_events
 from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
+from disparo_shared.text_input import unsafe_character
 
 Q = load_queries(Path(__file__).parent / "queries.sql")
 
@@ -27,6 +28,11 @@ DEFAULT_PRIORITY: dict[MessageKind, int] = {
     MessageKind.FOLLOWUP: 4,
     MessageKind.CAMPAIGN: 3,
 }
+
+# Keys the dispatcher deduplicates by share one space: campaigns use "campaign:<id>:<contact>",
+# follow-ups "followup:…". A client's Idempotency-Key goes there as "client:<key>", so no client
+# can name (and so take) a campaign's or a follow-up's slot.
+CLIENT_KEY_PREFIX = "client:"
 
 
 class SendMessage(BaseModel):
@@ -46,6 +52,17 @@ class SendMessage(BaseModel):
         description="The conversation the message belongs to; without one, a new one is opened"
         " and its id returned.",
     )
+
+    @field_validator("body")
+    @classmethod
+    def _clean_body(cls, body: str) -> str:
+        """Line breaks and tabs are fine; NUL, other controls and bidi overrides are not."""
+        if not body.strip():
+            raise ValueError("must not be blank")
+        reason = unsafe_character(body, multiline=True)
+        if reason:
+            raise ValueError(reason)
+        return body
 
 
 def opted_out_problem(opted_out_at: datetime, reason: str | None) -> Problem:
@@ -77,7 +94,7 @@ async def request_message(
         raise opted_out_problem(contact["opted_out_at"], contact["opt_out_reason"])
     message = RequestedMessage(
         message_id=uuid4(),
-        idempotency_key=idempotency_key,
+        idempotency_key=CLIENT_KEY_PREFIX + idempotency_key,
         contact_id=contact["id"] if contact else None,
         phone=phone,
         kind=command.kind,

@@ -50,6 +50,9 @@ from zoneinfo import ZoneInfo
 DEFAULT_ZONE = ZoneInfo("America/Sao_Paulo")
 MAX_DEPTH = 8
 MAX_CONDITIONS = 100
+# Groups count too: 20,000 empty groups hold no condition but would compile to a statement of
+# 20,000 clauses (the "empty-group bomb").
+MAX_NODES = 200
 MAX_LIST_ITEMS = 1000
 MAX_TEXT_LENGTH = 200
 MAX_DAYS_AGO = 36_500
@@ -123,11 +126,14 @@ Filter = Group | Condition
 
 def parse_filter(raw: Any, path: str = "filter") -> Filter:
     """Validate JSON (already decoded) into a filter tree; raise ``FilterError`` naming the node."""
-    counter = [0]
+    counter = [0, 0]  # conditions, nodes
     return _parse(raw, path, 0, counter)
 
 
 def _parse(raw: Any, path: str, depth: int, counter: list[int]) -> Filter:
+    counter[1] += 1
+    if counter[1] > MAX_NODES:
+        raise FilterError(path, f"a filter holds at most {MAX_NODES} groups and conditions")
     if not isinstance(raw, dict):
         raise FilterError(path, 'must be an object: a group {"all"|"any": [...]} or a condition')
     if depth > MAX_DEPTH:

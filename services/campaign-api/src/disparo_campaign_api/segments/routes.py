@@ -22,6 +22,7 @@ from disparo_campaign_api.segments.handlers import (
     preview_segment,
     update_segment,
 )
+from disparo_shared.text_input import SafeLine
 
 FILTER_DOC = (
     'A filter: {"all": [...]} / {"any": [...]} groups of {"field", "op", "value"} conditions over'
@@ -70,7 +71,7 @@ class PreviewAnswer(BaseModel):
 class SegmentIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeLine = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     filter: dict[str, Any] = Field(description=FILTER_DOC, examples=[EXAMPLE_FILTER])
 
@@ -78,7 +79,7 @@ class SegmentIn(BaseModel):
 class SegmentPatch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: SafeLine | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     filter: dict[str, Any] | None = Field(None, description=FILTER_DOC)
 

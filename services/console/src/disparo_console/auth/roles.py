@@ -22,6 +22,7 @@ class Permission(StrEnum):
     EDIT_DOCTORS = "edit_doctors"
     HANDLE_CONVERSATIONS = "handle_conversations"
     OPERATE = "operate"  # numbers, dead letters, follow-up job
+    SEE_PHONES = "see_phones"  # phone numbers in clear where a service shows them
     MANAGE_USERS = "manage_users"
 
 

@@ -72,6 +72,11 @@ class CampaignApi:
     async def predefined_segments(self) -> list[dict]:
         return await self.client.request("GET", "/v1/segments/predefined")
 
+    async def save_segment(self, name: str, filter_: dict) -> dict:
+        return await self.client.request(
+            "POST", "/v1/segments", json={"name": name, "filter": filter_}
+        )
+
     async def saved_segments(self, limit: int = 100) -> dict:
         return await self.client.request("GET", "/v1/segments", params={"limit": limit})
 
@@ -99,11 +104,12 @@ class CampaignApi:
             headers=_key(idempotency_key),
         )
 
-    async def opt_in(self, contact_id: str, reason: str | None, idempotency_key: str) -> dict:
+    async def opt_in(self, contact_id: str, consent_reference: str, idempotency_key: str) -> dict:
+        """campaign-api refuses an opt-in without a reference to the doctor's consent."""
         return await self.client.request(
             "POST",
             f"/v1/contacts/{contact_id}/opt-in",
-            json={"reason": reason},
+            json={"consent_reference": consent_reference},
             headers=_key(idempotency_key),
         )
 

@@ -10,10 +10,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
-from disparo_console.auth.roles import Permission
+from disparo_console.auth.roles import Permission, may
 from disparo_console.clients.base import ApiError
 from disparo_console.funnel import build_funnel, report_from_summary
-from disparo_console.web import console, form_values, page, requires, services
+from disparo_console.template_marks import mark_unknown
+from disparo_console.web import console, current_session, form_values, page, requires, services
+from disparo_shared.privacy import mask_phone
 
 COMMANDS = {"start": ("draft", "scheduled"), "pause": ("running",), "resume": ("paused",),
             "cancel": ("draft", "scheduled", "running", "paused")}  # fmt: skip
@@ -62,6 +64,11 @@ async def _campaign_view(request: Request, campaign_id: str) -> dict[str, Any]:
             raise NotFoundException() from exc
         raise
     report = await svc.reporting.campaign_report(campaign_id)
+    if report and not may(current_session(request).role, Permission.SEE_PHONES):
+        responders = [
+            {**r, "phone": mask_phone(r["phone"])} for r in report.get("top_responders", [])
+        ]
+        report = {**report, "top_responders": responders}
     return {
         "campaign": campaign,
         "report": report,
@@ -244,5 +251,6 @@ async def edit_template(request: Request, campaign_id: FromPath[uuid.UUID]) -> R
             "partials/template_preview.html",
             preview=preview,
             template_text=form.get("template", ""),
+            template_marks=mark_unknown(form.get("template", ""), [e["reason"] for e in errors]),
         )
     return Redirect(f"/campanhas/{campaign_id}")

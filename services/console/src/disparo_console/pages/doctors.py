@@ -64,24 +64,25 @@ async def doctor_page(request: Request, contact_id: FromPath[uuid.UUID]) -> Temp
 
 @post("/medicos/{contact_id:uuid}/consentimento", guards=[requires(Permission.EDIT_DOCTORS)])
 async def change_consent(request: Request, contact_id: FromPath[uuid.UUID]) -> Response:
-    """``acao`` descadastrar (reason required) or recadastrar."""
+    """``acao`` descadastrar or recadastrar; both need ``motivo``: the reason to opt out, or
+    where the doctor's renewed consent is kept (campaign-api refuses an opt-in without it)."""
     form = form_values(await request.form())
     reason = form.get("motivo", "").strip()
     key = form.get("idempotency_key") or str(uuid.uuid4())
     campaigns = services(request).campaigns
+    if not reason:
+        return page(
+            request,
+            "doctors/show.html",
+            status_code=422,
+            reason_missing=True,
+            idempotency_key=key,
+            **await _doctor(request, str(contact_id)),
+        )
     if form.get("acao") == "descadastrar":
-        if not reason:
-            return page(
-                request,
-                "doctors/show.html",
-                status_code=422,
-                reason_missing=True,
-                idempotency_key=key,
-                **await _doctor(request, str(contact_id)),
-            )
         await campaigns.opt_out(str(contact_id), reason, key)
     else:
-        await campaigns.opt_in(str(contact_id), reason or None, key)
+        await campaigns.opt_in(str(contact_id), reason, key)
     return Redirect(f"/medicos/{contact_id}")
 
 

@@ -88,6 +88,8 @@ async def create_draft(request: Request) -> Response:
     form = read_segment_form(values, add_row=action == "adicionar")
     name = values.get("name", "").strip()
     template_text = values.get("template", "")
+    if action == "salvar":
+        return await _save_segment(request, form, values, name, template_text)
     if action != "criar":  # add a row or refresh the count without JavaScript
         return _builder(
             request,
@@ -126,3 +128,26 @@ async def create_draft(request: Request) -> Response:
             idempotency_key=values.get("idempotency_key"),
         )
     return Redirect(f"/campanhas/{created['id']}")
+
+
+async def _save_segment(
+    request: Request, form: SegmentForm, values: dict[str, str], name: str, template_text: str
+) -> Template:
+    """Save the builder's filter as a named segment and show the builder again, with it."""
+    segment_name = values.get("segment_name", "").strip()
+    notice, status = None, 200
+    if not segment_name:
+        notice, status = "segment.save.name_missing", 422
+    else:
+        try:
+            await services(request).campaigns.save_segment(segment_name, form.filter())
+            notice = "segment.save.done"
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            notice, status = "segment.save.refused", 422
+    return _builder(
+        request, form, await _count(request, form), await _segments(request),
+        status_code=status, name=name, template_text=template_text, segment_notice=notice,
+        segment_name=segment_name, idempotency_key=values.get("idempotency_key"),
+    )  # fmt: skip

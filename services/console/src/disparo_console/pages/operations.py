@@ -1,16 +1,17 @@
 """The operators' pages: Números (pause/resume), Falhas (requeue), Follow-ups (run the job),
-Conversas (a conversation's follow-up state, until followup serves lists and takeovers)."""
+Conversas (by stage and by who is in control; take over, hand back, move stage)."""
 
 import asyncio
 import uuid
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
-from disparo_console.web import form_values, page, requires, services
+from disparo_console.web import current_session, form_values, page, requires, services
 
 SENDER_ACTIONS = {"pausar": "paused", "retomar": "active"}
 
@@ -77,25 +78,70 @@ async def requeue_message(request: Request) -> Response:
 
 @get("/follow-ups", guards=[requires(Permission.READ)])
 async def followups_page(request: Request) -> Template:
-    return page(request, "followups.html", summary=None)
+    rule_sets = await services(request).followup.rule_sets()
+    return page(request, "followups.html", summary=None, rule_sets=rule_sets)
 
 
 @post("/follow-ups/executar", guards=[requires(Permission.OPERATE)])
 async def run_followups(request: Request) -> Template:
-    summary = await services(request).followup.run_job()
-    return page(request, "followups.html", summary=summary)
+    followup = services(request).followup
+    summary = await followup.run_job()
+    return page(request, "followups.html", summary=summary, rule_sets=await followup.rule_sets())
+
+
+STAGES = ("primeiro_contato", "pos_interesse", "pos_oferta", "encerrada")
+CONTROLLERS = ("automation", "human")
+CONVERSATION_ACTIONS = {"assumir": "takeover", "devolver": "release", "etapa": "stage"}
 
 
 @get("/conversas", guards=[requires(Permission.READ)])
-async def conversations_page(request: Request, conversa: FromQuery[str | None] = None) -> Template:
-    found, missing = None, False
-    if conversa:
-        try:
-            found = await services(request).followup.conversation(str(uuid.UUID(conversa.strip())))
-        except (ValueError, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status not in (404, 422):
-                raise
-            missing = True
-    return page(
-        request, "conversations.html", conversation=found, missing=missing, conversa=conversa or ""
-    )
+async def conversations_page(
+    request: Request,
+    etapa: FromQuery[str | None] = None,
+    conduzida_por: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Template:
+    filters = {
+        "stage": etapa if etapa in STAGES else None,
+        "controller": conduzida_por if conduzida_por in CONTROLLERS else None,
+    }
+    listing = await services(request).followup.conversations(filters, cursor)
+    return page(request, "conversations.html", listing=listing, stages=STAGES,
+                controllers=CONTROLLERS, etapa=filters["stage"] or "",
+                conduzida_por=filters["controller"] or "")  # fmt: skip
+
+
+@get("/conversas/{conversation_id:uuid}", guards=[requires(Permission.READ)])
+async def conversation_page(request: Request, conversation_id: FromPath[uuid.UUID]) -> Template:
+    try:
+        found = await services(request).followup.conversation(str(conversation_id))
+    except ApiError as exc:
+        if exc.status == 404:
+            raise NotFoundException() from exc
+        raise
+    return page(request, "conversation.html", conversation=found, stages=STAGES,
+                conflict=request.query_params.get("conflito"))  # fmt: skip
+
+
+@post(
+    "/conversas/{conversation_id:uuid}/{action:str}",
+    guards=[requires(Permission.HANDLE_CONVERSATIONS)],
+)
+async def change_conversation(
+    request: Request, conversation_id: FromPath[uuid.UUID], action: FromPath[str]
+) -> Response:
+    """Take over, hand back, or move the stage, in the user's name (kept in its history)."""
+    if action not in CONVERSATION_ACTIONS:
+        raise NotFoundException()
+    form = form_values(await request.form())
+    stage = form.get("stage") if form.get("stage") in STAGES else None
+    try:
+        await services(request).followup.change(
+            str(conversation_id), CONVERSATION_ACTIONS[action],
+            current_session(request).username, form.get("motivo", "").strip() or None, stage,
+        )  # fmt: skip
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return Redirect(f"/conversas/{conversation_id}?conflito=1")
+    return Redirect(f"/conversas/{conversation_id}")

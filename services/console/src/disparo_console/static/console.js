@@ -27,6 +27,7 @@
           columns[i + 1].push(Number(cell.getAttribute("data-y")));
         });
       });
+      if (columns[0].length < 2) { return; }  // one hour is a row of the table, not a line
       var colours = ["#0b5cad", "#1e7d32", "#7a4500", "#b00020"];
       var series = [{ label: headers[0] }];
       for (var s = 1; s < headers.length; s++) {

@@ -53,6 +53,10 @@ FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
 
+-- name: existing_message_ids
+-- Which of these message ids are already queued or sent (a redelivered request, not a conflict).
+SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[]);
+
 -- name: queue_head_rank
 -- The place in line of the first queued message of one priority: where a new campaign joins,
 -- so it interleaves with the backlog instead of queueing behind it.

@@ -7,7 +7,6 @@ problem. The app that mounts ``WEBHOOK_ROUTES`` must provide the ``pool`` depend
 service's ``asyncpg.Pool``); settings and the clock have defaults here.
 """
 
-import json
 from typing import Annotated, Any
 
 import asyncpg
@@ -33,10 +32,12 @@ from disparo_dispatcher.webhooks.verification import (
 )
 from disparo_shared.logging import get_logger
 from disparo_shared.problems import Problem
+from disparo_shared.text_input import JsonInputError, loads_json
 
 log = get_logger(__name__)
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+WEBHOOK_MAX_DEPTH = 32  # Meta's and Evolution's payloads nest about 8 deep
 
 
 def _provide_clock() -> Clock:
@@ -44,13 +45,18 @@ def _provide_clock() -> Clock:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object; malformed, empty or too deeply nested is a 400."""
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(HTTP_400_BAD_REQUEST, "Invalid webhook", f"body is not JSON: {exc}") from exc
+        payload = loads_json(raw, max_depth=WEBHOOK_MAX_DEPTH)
+    except JsonInputError as exc:
+        raise Problem(HTTP_400_BAD_REQUEST, "Invalid webhook", f"body: {exc}") from None
     if not isinstance(payload, dict):
         raise Problem(HTTP_400_BAD_REQUEST, "Invalid webhook", "body must be a JSON object")
     return payload
+
+
+def _invalid_apikey() -> Problem:
+    return Problem(HTTP_401_UNAUTHORIZED, "Invalid apikey", "apikey does not match the webhook key")
 
 
 def _answer(provider: str, recorded: RecordedWebhook) -> Response[dict[str, int]]:
@@ -107,15 +113,20 @@ class WebhookController(Controller):
     async def evolution_webhook(
         self, request: Request, pool: asyncpg.Pool, webhook_settings: WebhookSettings, clock: Clock
     ) -> Response[dict[str, int]]:
-        payload = _json_object(await request.body())
-        if not evolution_key_is_valid(
-            webhook_settings.evolution_webhook_key,
-            request.headers.get("apikey"),
-            payload.get("apikey"),
-        ):
-            raise Problem(
-                HTTP_401_UNAUTHORIZED, "Invalid apikey", "apikey does not match the webhook key"
-            )
+        header_key = request.headers.get("apikey")
+        if header_key is not None:  # checked before the body is even parsed
+            if not evolution_key_is_valid(webhook_settings.evolution_webhook_key, header_key):
+                raise _invalid_apikey()
+            payload = _json_object(await request.body())
+        else:  # the key travels in the body: only a parsed body says, and a bad one says no
+            try:
+                payload = _json_object(await request.body())
+            except Problem:
+                raise _invalid_apikey() from None
+            if not evolution_key_is_valid(
+                webhook_settings.evolution_webhook_key, payload.get("apikey")
+            ):
+                raise _invalid_apikey()
         batch = parse_evolution_webhook(payload, clock)
         return _answer("evolution", await receive_webhook(pool, batch, clock()))
 
