@@ -1,14 +1,22 @@
 """A failing event handler gets the event again, later, instead of losing it."""
 
+import json
+from dataclasses import replace
+from uuid import uuid4
+
 from litestar import post
 from litestar.testing import AsyncTestClient
+from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY
 
 from disparo_dispatcher.spec import SPEC
 from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import MessagesRequested, subjects
+from disparo_shared.events import MessagesRequested, RequestedMessage, subjects
+from disparo_shared.events.subjects import DEAD_LETTER_PREFIX
 from disparo_shared.outbox import add_events
 from disparo_shared.redelivery import MAX_DELAY_SECONDS, apply_or_give_up, redelivery_delay
 from disparo_shared.runtime import Runtime, build_app
+from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 
@@ -67,11 +75,83 @@ async def _failing() -> None:
     raise ConnectionError("database briefly away")
 
 
-async def test_a_failed_apply_is_redelivered_with_backoff_then_given_up():
-    early, late = _FakeDelivery(3), _FakeDelivery(20)
-    for delivery in (early, late):
-        await apply_or_give_up(
-            delivery, _failing, max_deliveries=20, subject="message.sent", event_id="e1"
-        )
+async def test_a_failed_apply_is_redelivered_with_backoff():
+    early = _FakeDelivery(3)
+    await apply_or_give_up(
+        early, _failing, max_deliveries=20, subject="message.sent", event_id="e1"
+    )
     assert early.answer == ("nack", redelivery_delay(3))
-    assert late.answer == ("reject", None)
+
+
+async def test_a_poison_event_is_dead_lettered_and_never_blocks_the_events_behind_it(
+    kernel_settings,
+):
+    settings = replace(
+        kernel_settings, nats=kernel_settings.nats.model_copy(update={"max_deliveries": 2})
+    )
+    runtime = Runtime(SPEC, settings)
+    handled: list[int] = []
+    before = _dead_lettered(subjects.MESSAGES_REQUESTED)
+
+    @durable_subscriber(
+        runtime.broker,
+        settings.nats,
+        stream=subjects.STREAM_COMMANDS,
+        subject=subjects.MESSAGES_REQUESTED,
+        durable="poison-test",
+        batch_size=1,
+    )
+    async def handler(event: MessagesRequested) -> None:
+        if not event.messages:
+            raise ValueError("a body no version of this handler can process")
+        handled.append(len(event.messages))
+
+    poison = MessagesRequested(messages=[])
+    healthy = MessagesRequested(messages=[_requested()])
+
+    @post("/emit", status_code=204)
+    async def emit() -> None:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await add_events(conn, [poison, healthy])
+
+    prefix = settings.nats.stream_prefix
+    async with AsyncTestClient(build_app(runtime, [emit])) as client:
+        await client.post("/emit", headers={"X-API-Key": TEST_API_KEY})
+        await eventually(lambda: _has(handled, 1), timeout=20)  # not held back by the poison
+
+        async def dead_lettered():
+            try:
+                return await runtime.js.get_last_msg(
+                    stream_name(prefix, subjects.STREAM_DEAD_LETTERS),
+                    qualified(prefix, DEAD_LETTER_PREFIX + subjects.MESSAGES_REQUESTED),
+                )
+            except NotFoundError:
+                return None
+
+        letter = await eventually(dead_lettered, timeout=20)
+    assert json.loads(letter.data)["event_id"] == str(poison.event_id)
+    assert letter.headers["Disparo-Dead-Letter-Deliveries"] == "2"
+    assert "ValueError" in letter.headers["Disparo-Dead-Letter-Reason"]
+    assert _dead_lettered(subjects.MESSAGES_REQUESTED) == before + 1
+    assert handled == [1]
+
+
+def _requested() -> RequestedMessage:
+    message_id = uuid4()
+    return RequestedMessage(
+        message_id=message_id,
+        idempotency_key=f"poison:{message_id}",
+        phone="+5511987654321",
+        kind="campaign",
+        body="Olá!",
+    )
+
+
+def _dead_lettered(subject: str) -> float:
+    return (
+        REGISTRY.get_sample_value("disparo_events_dead_lettered_total", {"subject": subject}) or 0.0
+    )
+
+
+async def _has(items: list, count: int) -> bool:
+    return len(items) >= count

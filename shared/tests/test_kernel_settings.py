@@ -2,8 +2,10 @@
 
 import pytest
 
+from disparo_shared.runtime import KernelSettings, Runtime, ServiceSpec
 from disparo_shared.settings import (
     DatabaseSettings,
+    DeploymentSettings,
     HttpSettings,
     NatsSettings,
     TelemetrySettings,
@@ -94,3 +96,13 @@ def test_a_malformed_value_fails_at_start_not_later(monkeypatch):
 
     with pytest.raises(ValueError, match="pool_max_size"):
         DatabaseSettings()
+
+
+async def test_ready_fails_once_the_drain_file_exists(tmp_path):
+    drain_file = tmp_path / "draining"
+    settings = KernelSettings(deployment=DeploymentSettings(drain_file=drain_file))
+    runtime = Runtime(ServiceSpec("svc", "svc", tmp_path), settings)
+    await runtime.check_not_draining()  # ready
+    drain_file.touch()  # what the preStop hook does
+    with pytest.raises(ConnectionAbortedError):
+        await runtime.check_not_draining()

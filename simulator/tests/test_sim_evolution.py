@@ -168,3 +168,68 @@ async def test_injected_5xx_is_500_connection_closed(make_client):
         "error": "Internal Server Error",
         "response": {"message": ["Connection Closed"]},
     }
+
+
+FIND_URL = "/chat/findMessages/recruiter-1"
+
+
+def _chat(number: str = "5511987654321") -> dict:
+    return {"where": {"key": {"remoteJid": f"{number}@s.whatsapp.net"}}, "page": 1, "offset": 50}
+
+
+async def test_find_messages_lists_a_chats_sends_newest_first_in_evolution_v2_shape(client, clock):
+    first = await client.post(
+        EVOLUTION_URL, json=evolution_message(text="um"), headers=EVOLUTION_AUTH
+    )
+    clock.advance(60)  # past the pair spacing
+    second = await client.post(
+        EVOLUTION_URL, json=evolution_message(text="dois"), headers=EVOLUTION_AUTH
+    )
+    await client.post(
+        EVOLUTION_URL, json=evolution_message(number="5511900000000"), headers=EVOLUTION_AUTH
+    )
+
+    response = await client.post(FIND_URL, json=_chat(), headers=EVOLUTION_AUTH)
+
+    assert response.status_code == 200
+    page = response.json()["messages"]
+    assert (page["total"], page["pages"], page["currentPage"]) == (2, 1, 1)
+    ids = [record["key"]["id"] for record in page["records"]]
+    assert ids == [second.json()["key"]["id"], first.json()["key"]["id"]]
+    newest = page["records"][0]
+    assert newest["key"] == {
+        "id": second.json()["key"]["id"],
+        "fromMe": True,
+        "remoteJid": "5511987654321@s.whatsapp.net",
+    }
+    assert newest["message"] == {"conversation": "dois"}
+    assert isinstance(newest["messageTimestamp"], int)
+    assert (await stats(client))["lookups"] == 1
+
+
+async def test_find_messages_pages_by_offset_and_finds_nothing_for_an_unknown_chat(client, clock):
+    for n in range(3):
+        clock.advance(60)
+        await client.post(
+            EVOLUTION_URL, json=evolution_message(text=f"texto {n}"), headers=EVOLUTION_AUTH
+        )
+
+    second_page = await client.post(
+        FIND_URL, json={**_chat(), "page": 2, "offset": 2}, headers=EVOLUTION_AUTH
+    )
+    unknown = await client.post(FIND_URL, json=_chat("5511911111111"), headers=EVOLUTION_AUTH)
+
+    assert second_page.json()["messages"]["pages"] == 2
+    assert [r["message"]["conversation"] for r in second_page.json()["messages"]["records"]] == [
+        "texto 0"
+    ]
+    assert unknown.json()["messages"]["records"] == []
+
+
+async def test_find_messages_needs_the_apikey_and_a_chat(client):
+    no_key = await client.post(FIND_URL, json=_chat(), headers={"apikey": "wrong"})
+    no_chat = await client.post(FIND_URL, json={"where": {}}, headers=EVOLUTION_AUTH)
+
+    assert no_key.status_code == 401
+    assert no_chat.status_code == 400
+    assert "remoteJid" in no_chat.json()["response"]["message"][0]

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
 from disparo_shared.nats_connection import broker_options, reply_inbox_prefix
-from disparo_shared.redelivery import RedeliverWithBackoff
+from disparo_shared.redelivery import bounded_redelivery
 from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import qualified, stream_name
 
@@ -32,7 +32,7 @@ def create_broker(
     return NatsBroker(
         **broker_options(settings, service_name),
         middlewares=[
-            RedeliverWithBackoff,
+            bounded_redelivery(settings.stream_prefix, settings.max_deliveries),
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
         ],

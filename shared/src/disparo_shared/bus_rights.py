@@ -18,6 +18,7 @@ pulled messages) come to the user's own inbox ``_INBOX.<user>.>``, so nobody rea
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from disparo_shared.events.subjects import DEAD_LETTER_ALL
 from disparo_shared.streams import qualified, stream_name
 
 
@@ -55,6 +56,9 @@ def permissions(user: str, rights: BusRights, prefix: str = "") -> dict[str, dic
     """
     publish = [qualified(prefix, subject) for subject in rights.publishes]
     publish.append("$JS.API.INFO")
+    if rights.consumes:
+        # A consumer copies an event it cannot process to the dead letters (redelivery.py).
+        publish.append(qualified(prefix, DEAD_LETTER_ALL))
     for consumer in rights.consumes:
         stream = stream_name(prefix, consumer.stream)
         durable = consumer.durable

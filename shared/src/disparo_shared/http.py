@@ -2,7 +2,7 @@
 metrics, problem details. Every service builds its app here, so these rules hold everywhere.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from litestar import Controller, Litestar, Router, get
 from litestar.connection import ASGIConnection
@@ -54,21 +54,32 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=Caller(key, acting_user), auth=None)
 
 
-def health_router(readiness_checks: Sequence[ReadinessCheck]) -> Router:
+def health_router(
+    readiness_checks: Sequence[ReadinessCheck],
+    degraded_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> Router:
     @get("/health", sync_to_thread=False, include_in_schema=False)
     def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
     @get("/ready", include_in_schema=False)
-    async def ready() -> dict[str, str]:
-        """Readiness: Postgres and NATS answer."""
+    async def ready() -> dict[str, object]:
+        """Readiness: Postgres answers. NATS is reported, never required: the API and webhook
+        paths only write to Postgres (events wait in the outbox), so a NATS outage must not
+        take a pod out of the load balancer and turn Evolution's one-shot webhooks away."""
         for check in readiness_checks:
             try:
                 await check()
             except Exception as exc:
                 raise ServiceUnavailableException(f"not ready: {exc}") from exc
-        return {"status": "ready"}
+        degraded = []
+        for name, check in (degraded_checks or {}).items():
+            try:
+                await check()
+            except Exception:  # noqa: BLE001 - reported, not raised
+                degraded.append(name)
+        return {"status": "ready", "degraded": degraded}
 
     return Router(path="/", route_handlers=[health, ready])
 
@@ -81,6 +92,7 @@ def create_http_app(
     http: HttpSettings,
     mode: str,
     readiness_checks: Sequence[ReadinessCheck],
+    degraded_checks: Mapping[str, ReadinessCheck] | None = None,
     audit: AuditLog | None = None,
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
@@ -102,7 +114,7 @@ def create_http_app(
     metrics_controller: type[Controller] = PrometheusController
     return Litestar(
         route_handlers=[
-            health_router(readiness_checks),
+            health_router(readiness_checks, degraded_checks),
             metrics_controller,
             *audit_routes,
             *route_handlers,

@@ -24,6 +24,7 @@ from prometheus_client import Counter
 from disparo_shared.events.base import Event
 from disparo_shared.logging import get_logger
 from disparo_shared.streams import qualified
+from disparo_shared.waiting import wait_for_event
 
 NOTIFY_CHANNEL = "disparo_outbox"
 
@@ -96,10 +97,7 @@ class OutboxRelay:
                     log.warning("outbox relay batch failed; retrying", error=str(exc))
                     published = 0
                 if published == 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-                    except TimeoutError:
-                        pass
+                    await wait_for_event(self._wake, self._poll_seconds)
         finally:
             await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             await self._pool.release(listener)
@@ -196,5 +194,8 @@ class OutboxRelay:
                 too_large.append(row)
                 continue
             acks.append(ack)
-        await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_ACK_TIMEOUT_SECONDS)
+        # asyncio.timeout, not wait_for: a stop landing as the acks arrive must not be lost
+        # (``waiting``).
+        async with asyncio.timeout(PUBLISH_ACK_TIMEOUT_SECONDS):
+            await asyncio.gather(*acks)
         return too_large

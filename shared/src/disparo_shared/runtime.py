@@ -92,6 +92,12 @@ class Runtime:
     async def check_database(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
+    async def check_not_draining(self) -> None:
+        """Not ready once the preStop hook created the drain file (see ``drain_file``)."""
+        drain_file = self.settings.deployment.drain_file
+        if drain_file is not None and drain_file.exists():
+            raise ConnectionAbortedError("draining: the pod is stopping")
+
     async def check_nats(self) -> None:
         if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
@@ -134,13 +140,17 @@ class Runtime:
             schema=self.spec.schema,
         )
         tasks = [
-            asyncio.create_task(supervise(f"{self.spec.name}.outbox_relay", relay.run)),
             asyncio.create_task(
-                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics)
+                supervise(f"{self.spec.name}.outbox_relay", relay.run), name="outbox_relay"
+            ),
+            asyncio.create_task(
+                supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics),
+                name="kernel_metrics",
             ),
             *(
                 asyncio.create_task(
-                    supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self))
+                    supervise(f"{self.spec.name}.{w.__name__}", lambda w=w: w(self)),
+                    name=w.__name__,
                 )
                 for w in workers
             ),
@@ -149,13 +159,57 @@ class Runtime:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.broker.stop()
-            await self._nc.drain()
-            await self._pool.close()
-            log.info("service stopped", service=self.spec.name)
+            await self._stop(tasks)
+
+    async def _stop(self, tasks: list[asyncio.Task]) -> None:
+        """Stop in reverse order within ``stop_seconds`` (less the in-flight requests' share,
+        spent before), whatever each part is doing.
+
+        Workers get most of the time (the dispatcher drains in-flight sends, flushes and gives
+        its leases back); the broker (in-flight handlers, acks), NATS (drain) and the pool
+        share the rest, each bounded by what is left. A part that overruns is abandoned and
+        named in the log, and the pool is terminated rather than waited for: a stuck stop
+        would only be killed later, with less said about why.
+        """
+        loop = asyncio.get_running_loop()
+        budget = self.settings.deployment.stop_seconds * (1 - HTTP_SHARE)
+        deadline = loop.time() + budget
+        workers_until = loop.time() + budget * WORKERS_SHARE
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=max(0.0, workers_until - loop.time()))
+        if pending:
+            log.error(
+                "workers did not stop in time; abandoned",
+                service=self.spec.name,
+                workers=sorted(task.get_name() for task in pending),
+            )
+        await _bounded("broker", self.broker.stop(), deadline, share=1 / 3)
+        if not await _bounded("nats", self._nc.drain(), deadline, share=1 / 2):
+            await _bounded("nats close", self._nc.close(), deadline, share=1 / 2)
+        if not await _bounded("pool", self._pool.close(), deadline, share=1.0):
+            self._pool.terminate()
+        log.info("service stopped", service=self.spec.name)
+
+
+WORKERS_SHARE = 0.6  # of stop_seconds, for the workers' own drain
+HTTP_SHARE = 0.25  # of stop_seconds, for in-flight HTTP requests before the lifespan stops
+
+
+async def _bounded(step: str, stopping: Awaitable[object], deadline: float, share: float) -> bool:
+    """Await one stop step for ``share`` of the time left before ``deadline``; True when it
+    finished (an error is logged: a failed stop step must not keep the next from running)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(max(0.05, (deadline - loop.time()) * share)):
+            await stopping
+    except TimeoutError:
+        log.error("stop step overran its time; abandoned", step=step)
+        return False
+    except Exception as exc:  # noqa: BLE001 - every step must get its turn
+        log.warning("stop step failed", step=step, error=repr(exc))
+        return False
+    return True
 
 
 def undeclared_consumers(spec: ServiceSpec, broker: NatsBroker, prefix: str) -> list[str]:
@@ -214,7 +268,8 @@ def build_app(
         route_handlers=route_handlers,
         http=runtime.settings.http,
         mode=runtime.settings.deployment.env,
-        readiness_checks=[runtime.check_database, runtime.check_nats],
+        readiness_checks=[runtime.check_not_draining, runtime.check_database],
+        degraded_checks={"nats": runtime.check_nats},
         audit=AuditLog(lambda: runtime.pool),
         lifespan=[lifespan],
     )
@@ -228,7 +283,14 @@ def serve(app: Litestar, settings: KernelSettings, port: int) -> None:
     tune_garbage_collector()
     serve_metrics_apart(settings.http)
     uvicorn.run(
-        app, host=settings.http.host, port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host=settings.http.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        # In-flight requests get a share of the stop; the lifespan's stop bounds the rest.
+        timeout_graceful_shutdown=max(1, int(settings.deployment.stop_seconds * HTTP_SHARE)),
     )
 
 

@@ -25,6 +25,21 @@ class DeploymentSettings(BaseSettings):
         description="production (default), dev (set by `disparo dev` and benchmarks) or test"
         " (set by the test fixtures); only dev and test run with missing or public secrets.",
     )
+    stop_seconds: float = Field(
+        20.0,
+        gt=0,
+        validation_alias=AliasChoices("DISPARO_STOP_SECONDS", "stop_seconds"),
+        description="Upper bound of a service's stop after SIGTERM: in-flight HTTP requests, "
+        "then workers (drain sends, flush results, give leases back), broker, NATS and pool; "
+        "what overruns is abandoned (leases and unacked events pass to others). Keep it below "
+        "Kubernetes' terminationGracePeriodSeconds minus the preStop pause.",
+    )
+    drain_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("DISPARO_DRAIN_FILE", "drain_file"),
+        description="When this file exists, /ready answers 503: Kubernetes' preStop creates it, "
+        "so the pod leaves the load balancer before SIGTERM starts the stop. Unset: no drain.",
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -41,6 +56,24 @@ class DatabaseSettings(BaseSettings):
     )
     pool_min_size: int = Field(1, description="Connections opened at start.")
     pool_max_size: int = Field(10, description="Upper bound of pooled connections per process.")
+    acquire_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for a pooled connection; past it the caller fails (a timeout) "
+        "instead of queueing forever behind a stuck holder.",
+    )
+    statement_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Postgres statement_timeout of every pooled connection: the longest "
+        "statement allowed (a million-recipient campaign start takes a few seconds).",
+    )
+    idle_in_transaction_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Postgres idle_in_transaction_session_timeout: a transaction left open "
+        "this long (a stuck holder) is ended by the server and its locks released.",
+    )
     migrate_at_start: bool = Field(
         True,
         description="Apply the service's migrations at start; off where its Postgres role may "
@@ -95,6 +128,12 @@ class NatsSettings(BaseSettings):
         None, description="Client certificate, when the server verifies clients (mutual TLS)."
     )
     tls_key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    max_deliveries: int = Field(
+        20,
+        ge=1,
+        description="Deliveries of one event to a consumer whose handler keeps failing before "
+        "it is dead-lettered (dead_letter.<subject>) instead of redelivered again.",
+    )
     manage_streams: bool = Field(
         True,
         description="Create or update the streams at start; off where only the migration Job's "

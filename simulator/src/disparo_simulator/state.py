@@ -40,6 +40,7 @@ class SendLog:
     def __init__(self) -> None:
         self._sends: list[AcceptedSend] = []
         self._accepted_message_ids: set[str] = set()
+        self._by_chat: dict[tuple[str, str], list[AcceptedSend]] = {}
 
     def __len__(self) -> int:
         return len(self._sends)
@@ -47,10 +48,12 @@ class SendLog:
     def clear(self) -> None:
         self._sends.clear()
         self._accepted_message_ids.clear()
+        self._by_chat.clear()
 
     def append(self, send: AcceptedSend) -> bool:
         """Record ``send``; return True when its message id had been accepted before."""
         self._sends.append(send)
+        self._by_chat.setdefault((send.sender, send.recipient), []).append(send)
         if send.message_id is None:
             return False
         if send.message_id in self._accepted_message_ids:
@@ -76,6 +79,10 @@ class SendLog:
         if limit is not None:
             matches = matches[-limit:] if limit > 0 else []
         return matches
+
+    def chat(self, sender: str, recipient: str) -> list[AcceptedSend]:
+        """What ``sender`` sent to ``recipient``, oldest first (a chat's history, by index)."""
+        return list(self._by_chat.get((sender, recipient), ()))
 
     def __iter__(self) -> Iterator[AcceptedSend]:
         return iter(self._sends)

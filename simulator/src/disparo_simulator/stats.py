@@ -29,6 +29,7 @@ class Stats:
     template_required: int = 0
     spam_limited: int = 0
     sender_locked: int = 0
+    lookups: int = 0  # Evolution findMessages searches answered
     marketing_limited: int = 0
     template_errors: dict[str, int] = field(default_factory=dict)  # by verdict, e.g. 132015's
     by_sender: dict[str, SenderStats] = field(default_factory=dict)
@@ -103,6 +104,7 @@ class Stats:
             "template_required": self.template_required,
             "spam_limited": self.spam_limited,
             "sender_locked": self.sender_locked,
+            "lookups": self.lookups,
             "marketing_limited": self.marketing_limited,
             "template_errors": dict(self.template_errors),
             "by_sender": {

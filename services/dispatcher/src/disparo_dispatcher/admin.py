@@ -17,7 +17,7 @@ from litestar.status_codes import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_dispatcher import handlers, queue, senders, tiers
+from disparo_dispatcher import handlers, in_doubt, queue, senders, tiers
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
@@ -84,6 +84,17 @@ class Requeue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     extra_attempts: int = Field(3, ge=1, le=50, description="Tries the message gets again")
+
+
+class InDoubtRequeue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: UUID | None = Field(
+        None, description="Only this campaign's held sends; all of them when left out"
+    )
+    message_ids: list[UUID] | None = Field(
+        None, max_length=10000, description="Only these held sends (those checked as not sent)"
+    )
 
 
 class CampaignLimits(BaseModel):
@@ -225,6 +236,25 @@ def admin_router(
         count = await handlers.requeue_dead_for_campaign(runtime.pool, campaign_id, clock(), extra)
         return {"campaign_id": str(campaign_id), "requeued": count}
 
+    @get("/in-doubt")
+    async def held_in_doubt() -> dict[str, Any]:
+        """Sends held in doubt for a person (nothing could tell whether the provider took
+        them; their kind is sent at most once), by campaign."""
+        async with runtime.pool.acquire() as conn:
+            rows = await conn.fetch(in_doubt.SQL.count_held_in_doubt)
+        by_campaign = {str(row["campaign_id"]): row["held"] for row in rows}
+        return {"held": sum(by_campaign.values()), "by_campaign": by_campaign}
+
+    @post("/in-doubt/requeue", status_code=HTTP_200_OK)
+    async def requeue_in_doubt(data: InDoubtRequeue | None = None) -> dict[str, Any]:
+        """Send again the sends held in doubt (one campaign's, or all): one call after a person
+        decided they did not go out."""
+        choice = data or InDoubtRequeue()
+        count = await handlers.requeue_held_in_doubt(
+            runtime.pool, choice.campaign_id, clock(), choice.message_ids
+        )
+        return {"requeued": count}
+
     @put("/campaigns/{campaign_id:uuid}/limits")
     async def campaign_limits(campaign_id: UUID, data: CampaignLimits) -> dict[str, Any]:
         """Set the campaign's ``max_per_day`` (the spec's ``max_por_dia``)."""
@@ -243,6 +273,8 @@ def admin_router(
             message,
             requeue_one,
             requeue_campaign,
+            held_in_doubt,
+            requeue_in_doubt,
             campaign_limits,
         ],
     )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from disparo_dispatcher import queue
+from disparo_dispatcher import in_doubt, queue
 from disparo_dispatcher.metrics import REQUESTS_DROPPED
 from disparo_dispatcher.queue import CANCELLED, NewMessage
 from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
@@ -277,6 +277,25 @@ async def requeue_dead_for_campaign(
             queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts
         )
         await add_events(conn, _enqueued(rows))
+        return len(rows)
+
+
+async def requeue_held_in_doubt(
+    pool: asyncpg.Pool,
+    campaign_id: UUID | None,
+    now: datetime,
+    message_ids: list[UUID] | None = None,
+) -> int:
+    """Put the sends held in doubt (of one campaign, or all; only ``message_ids`` when given)
+    back in line; returns how many.
+
+    A person looked (the doctor's chat, the provider's panel) and chose to send again: each
+    gets one more attempt. ``message.enqueued`` tells reporting they are pending again.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(in_doubt.SQL.requeue_held_in_doubt, campaign_id, now, message_ids)
+        if rows:
+            await add_events(conn, _enqueued(rows))
         return len(rows)
 
 

@@ -238,10 +238,9 @@ class LeaseKeeper:
         return list(ids)
 
     def _resolves_doubts(self, sender_id: str) -> bool:
-        """Whether a crashed replica's sends on this sender wait for the provider's echo."""
-        return self._settings.reclaim_sending_as == "resolve" and self._settings.echoes_from(
-            sender_id
-        )
+        """Whether a crashed replica's sends on this sender wait 'in_doubt' to be settled by
+        an echo, the provider's search or the kind's policy (``in_doubt``)."""
+        return self._settings.reclaim_sending_as == "resolve"
 
 
 async def publish_reclaimed(conn: asyncpg.Connection, rows: list, now: datetime) -> None:

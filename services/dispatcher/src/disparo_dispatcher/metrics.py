@@ -55,9 +55,15 @@ IN_DOUBT_ENTERED = Counter(
 )
 IN_DOUBT_SETTLED = Counter(
     "disparo_dispatcher_in_doubt_settled_total",
-    "Doubtful sends settled: sent (the provider echoed them), retried or dead (no echo within "
-    "the grace).",
+    "Doubtful sends settled: sent (the provider echoed them), found (its search listed them), "
+    "retried or dead (back in line: the provider said it never took them, or the kind is sent "
+    "at least once), held (at most once: waiting for a person).",
     ["outcome"],
+)
+IN_DOUBT_LOOKUPS = Counter(
+    "disparo_dispatcher_in_doubt_lookups_total",
+    "Searches of a provider's sent messages for doubtful sends: answered or failed.",
+    ["result"],
 )
 OLDEST_DUE_AGE = Gauge(
     "disparo_dispatcher_oldest_due_age_seconds",

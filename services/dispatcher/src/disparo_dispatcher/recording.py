@@ -38,6 +38,7 @@ from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
+from disparo_shared.waiting import wait_for_event
 
 log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
@@ -97,9 +98,9 @@ def sort_results(
             marketing_put_offs=m.marketing_limit_retries,
         )
         batch.rejected[m.message_id] = outcome
-        if result.code in AMBIGUOUS_CODES and settings.echoes_from(outcome.sender_id):
-            # The provider may have taken it and only the answer was lost: its echo decides
-            # (``in_doubt``); without one it is retried at the backoff chosen here.
+        if result.code in AMBIGUOUS_CODES:
+            # The provider may have taken it and only the answer was lost: its echo, its search
+            # or the kind's policy decides (``in_doubt``); sent again, it keeps this backoff.
             doubt = Settlement(
                 m.message_id,
                 m.attempt,
@@ -157,10 +158,7 @@ class Recorder:
         results = self._results
         while True:
             results.wake.clear()
-            try:
-                await asyncio.wait_for(results.wake.wait(), self._settings.flush_interval_seconds)
-            except TimeoutError:
-                pass
+            await wait_for_event(results.wake, self._settings.flush_interval_seconds)
             while results.waiting():
                 try:
                     await self.flush(pool)

@@ -7,9 +7,12 @@ laptop against the simulator. Lists and objects are JSON, e.g.
 """
 
 from datetime import date, time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from disparo_dispatcher.doubt_policy import DEFAULT_POLICIES
 
 
 class SenderSeed(BaseModel):
@@ -118,26 +121,49 @@ class DispatcherSettings(BaseSettings):
         "resolve",
         pattern="^(resolve|retry|dead)$",
         description="What a crashed replica's in-flight messages become: 'resolve' (in doubt until "
-        "the provider's sent-echo says whether they went out; resent after the grace without one), "
+        "an echo, the provider's search or the kind's policy settles them: see in_doubt), "
         "'retry' (at least once: the provider may have sent them) or 'dead' (at most once, "
-        "re-queue by hand). Senders without echoes fall back from 'resolve' to 'retry'.",
+        "re-queue by hand).",
     )
     provider_echoes: bool = Field(
         True,
         description="The providers post a sent-echo for every send they take (Cloud `sent` "
-        "status, Evolution `send.message` webhook), so doubtful sends can be resolved. Off: "
-        "nothing is held in doubt (reclaims retry, timeouts back off as before).",
+        "status, Evolution `send.message` webhook), so a doubt waits the grace for one. Off: no "
+        "sender's doubt waits for an echo.",
     )
     senders_without_echoes: list[str] = Field(
         default_factory=list,
         description="Sender ids whose provider posts no sent-echo (e.g. an Evolution instance "
-        "without the SEND_MESSAGE webhook event); their doubtful sends are retried at once.",
+        "without the SEND_MESSAGE webhook event): their doubts wait for no echo.",
+    )
+    provider_lookup: bool = Field(
+        True,
+        description="Ask Evolution (POST /chat/findMessages/{instance}) whether a doubtful send "
+        "went out, instead of waiting out the grace. Needs the instance to store what it sends "
+        "(DATABASE_SAVE_DATA_NEW_MESSAGE, Evolution's default). Cloud has no such search.",
+    )
+    senders_without_lookup: list[str] = Field(
+        default_factory=list,
+        description="Sender ids whose Evolution instance keeps no messages: never asked.",
+    )
+    in_doubt_lookup_after_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="How long after a doubt began its provider is asked (a request still inside "
+        "the provider has finished by then); for senders without echoes, also when the policy "
+        "applies if nothing could tell.",
+    )
+    in_doubt_policy: dict[str, Literal["at_most_once", "at_least_once"]] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICIES),
+        description="Per message kind, what a doubt nothing could settle becomes: 'at_most_once' "
+        "holds it 'in_doubt' for a person (counted in the report, requeued with POST "
+        "/v1/in-doubt/requeue), 'at_least_once' sends it again. Unnamed kinds: at most once.",
     )
     in_doubt_grace_seconds: float = Field(
         30.0,
         gt=0,
-        description="How long a doubtful send waits for its echo before it is sent again (at "
-        "least once). Must exceed the providers' webhook latency, backlog included.",
+        description="How long a doubtful send of a sender that echoes waits for its echo before "
+        "its kind's policy applies. Must exceed the providers' webhook latency, backlog included.",
     )
     in_doubt_resolve_interval_seconds: float = Field(
         1.0, gt=0, description="How often doubtful sends are matched to the echoes received."
@@ -280,6 +306,10 @@ class DispatcherSettings(BaseSettings):
     def echoes_from(self, sender_id: str) -> bool:
         """Whether ``sender_id``'s provider tells us every send it takes (see ``in_doubt``)."""
         return self.provider_echoes and sender_id not in self.senders_without_echoes
+
+    def looks_up(self, sender_id: str) -> bool:
+        """Whether ``sender_id``'s provider may be asked what it sent (Evolution only)."""
+        return self.provider_lookup and sender_id not in self.senders_without_lookup
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> "DispatcherSettings":

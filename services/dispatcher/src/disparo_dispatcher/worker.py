@@ -15,19 +15,21 @@ Six loops share one process, each in its own module:
   paused senders, opt-outs and their events — so the database sees a few statements per batch,
   not per message;
 - **doubts** (every ``in_doubt_resolve_interval_seconds``): settles sends whose outcome is
-  unknown by the providers' sent-echoes (``in_doubt``), and prunes old echoes;
+  unknown by the providers' sent-echoes, their search of what they sent, or the kind's policy
+  (``in_doubt``), and prunes old echoes;
 - **table care** (``table_care``, every ``table_care_interval_seconds``): vacuums and analyses
   the hot tables when autovacuum has not, so the claim's cost does not grow with the backlog.
 
 Crash safety: a claimed message is 'sending' with a lease in Postgres until its outcome is
 written. If the replica dies between the provider's answer and the flush, the message's lease
 expires and the sender's next holder moves it to 'in_doubt' (``reclaim_sending_as=resolve``,
-the default): the provider's sent-echo then says whether it went out, and only a message the
-provider never echoed is sent again, after ``in_doubt_grace_seconds``. A call that timed out is
-in doubt the same way, since the provider may have taken it. ``reclaim_sending_as=retry`` puts
-reclaimed messages straight back in line (at least once: the provider may have sent them), and
-``dead`` chooses at-most-once (they wait, dead with ``lease_expired``, for a person to re-queue);
-senders without echoes (``senders_without_echoes``) always fall back to ``retry``. A clean stop
+the default): the provider's sent-echo or its search of what it sent then says whether it went
+out, and only a message the provider never took is sent again; where nothing can tell, the
+kind's policy decides (campaigns held for a person, replies sent again: ``doubt_policy``). A call
+that timed out is in doubt the same way, since the provider may have taken it.
+``reclaim_sending_as=retry`` puts reclaimed messages straight back in line (at least once: the
+provider may have sent them), and ``dead`` chooses at-most-once (they wait, dead with
+``lease_expired``, for a person to re-queue). A clean stop
 (SIGTERM) drains in-flight sends and flushes before giving its leases back, so only a hard kill
 leaves anything to reclaim.
 """
@@ -40,6 +42,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from uuid import uuid4
 
+import aiohttp
 import asyncpg
 
 from disparo_dispatcher import in_doubt, metrics, queue, senders, table_care
@@ -49,6 +52,8 @@ from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
 from disparo_dispatcher.operator_gauges import set_operator_gauges
 from disparo_dispatcher.providers.registry import get_provider
+from disparo_dispatcher.providers.sent_lookup import find_sent
+from disparo_dispatcher.providers.transport import open_session
 from disparo_dispatcher.quiet_hours import SendWindow
 from disparo_dispatcher.recipients import Recipients
 from disparo_dispatcher.recording import Recorder
@@ -62,6 +67,7 @@ from disparo_shared.logging import get_logger
 log = get_logger(__name__)
 
 ECHO_PRUNE_EVERY = 60  # resolver passes between two prunes of old echoes
+LOOKUP_CONNECTIONS = 16  # per provider host, for searches of what a provider sent
 
 Tick = Callable[[asyncpg.Pool], Awaitable[object]]
 
@@ -73,6 +79,18 @@ def admission_rules(settings: DispatcherSettings) -> AdmissionRules:
         window=send_window(settings),
         quiet_hours_exempt_kinds=frozenset(settings.quiet_hours_exempt_kinds),
         day_zone=settings.time_zone,
+    )
+
+
+def doubt_rules(settings: DispatcherSettings) -> in_doubt.DoubtRules:
+    return in_doubt.DoubtRules(
+        grace=timedelta(seconds=settings.in_doubt_grace_seconds),
+        skew=timedelta(seconds=settings.echo_match_skew_seconds),
+        time_zone=settings.time_zone,
+        lookup_after=timedelta(seconds=settings.in_doubt_lookup_after_seconds),
+        policies=settings.in_doubt_policy,
+        echoes_from=settings.echoes_from,
+        looks_up=settings.looks_up,
     )
 
 
@@ -139,6 +157,7 @@ class Dispatcher:
         )
         self._recorder = Recorder(settings, placement_cache, self._results, clock=clock, rng=rng)
         self._resolver_passes = 0
+        self._lookup_http: aiohttp.ClientSession | None = None
 
     async def run(self, pool: asyncpg.Pool) -> None:
         """Send until cancelled; then drain in-flight sends, flush, and give the senders back."""
@@ -191,21 +210,35 @@ class Dispatcher:
         await self._driver.stop(list(self.slots.values()))
         await self._recorder.flush_remaining(pool)
         await self._leases.give_back_all(pool)
+        if self._lookup_http is not None:
+            await self._lookup_http.close()
+            self._lookup_http = None
         self.slots.clear()
         metrics.SENDERS_HELD.set(0)
 
     async def _resolve_doubts(self, pool: asyncpg.Pool) -> None:
-        """Settle doubtful sends by the providers' echoes; now and then forget old echoes."""
+        """Settle doubtful sends (echoes, the providers' search, the policies); now and then
+        forget old echoes."""
         settings = self.settings
-        rules = in_doubt.DoubtRules(
-            grace=timedelta(seconds=settings.in_doubt_grace_seconds),
-            skew=timedelta(seconds=settings.echo_match_skew_seconds),
-            time_zone=settings.time_zone,
-        )
+        if self._lookup_http is None:
+            self._lookup_http = open_session(LOOKUP_CONNECTIONS, settings.provider_timeout_seconds)
+        http = self._lookup_http
         async with pool.acquire() as conn:
-            done = await in_doubt.resolve_all_in_doubt(conn, self._clock(), rules)
-            if done.sent or done.given_up:
-                log.info("doubtful sends settled", sent=done.sent, given_up=done.given_up)
+            done = await in_doubt.resolve_all_in_doubt(
+                conn,
+                self._clock(),
+                doubt_rules(settings),
+                look_up=lambda account, phone: find_sent(http, account, phone),
+            )
+            if done.sent or done.given_up or done.held:
+                log.info(
+                    "doubtful sends settled",
+                    sent=done.sent,
+                    found_by_lookup=done.found,
+                    absent_by_lookup=done.absent,
+                    given_up=done.given_up,
+                    held=done.held,
+                )
             self._resolver_passes += 1
             if self._resolver_passes % ECHO_PRUNE_EVERY == 1:
                 await in_doubt.prune_echoes(

@@ -1,6 +1,7 @@
 """The in-doubt resolver against real Postgres, with an injected clock: reclaim, echoes, grace."""
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -8,7 +9,9 @@ import pytest
 from dispatcher_harness import FAST, message, phone
 
 from disparo_dispatcher import handlers, in_doubt, queue
+from disparo_dispatcher.doubt_policy import AT_LEAST_ONCE
 from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
+from disparo_dispatcher.providers.sent_lookup import EVERYTHING, SentHistory
 from disparo_dispatcher.queue import SentMessage, Settlement
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
@@ -23,6 +26,8 @@ SETTINGS = DispatcherSettings(**FAST)
 RULES = in_doubt.DoubtRules(
     grace=timedelta(seconds=30), skew=timedelta(seconds=2), time_zone="America/Sao_Paulo"
 )
+# Campaign messages sent again when nothing can tell (the default holds them: see below).
+RESEND = replace(RULES, policies={"campaign": AT_LEAST_ONCE})
 
 
 @pytest.fixture
@@ -86,7 +91,7 @@ async def test_a_crashed_replicas_message_waits_in_doubt_from_its_lease_end(pool
     assert await outbox(pool) == []  # only the outcome is told
 
 
-async def test_senders_without_echoes_retry_at_once(pool):
+async def test_reclaim_as_retry_puts_a_crashed_replicas_message_straight_back(pool):
     event = MessagesRequested(messages=[message(phone(1))])
     await handlers.enqueue_requested(pool, event, NOW, PlacementCache(SETTINGS), SETTINGS)
     async with pool.acquire() as conn:
@@ -95,6 +100,97 @@ async def test_senders_without_echoes_retry_at_once(pool):
             conn, ["s1"], NOW + LEASE + timedelta(seconds=1), retry=True, in_doubt_senders=[]
         )
     assert [(r["state"], r["attempt"]) for r in rows] == [("queued", 1)]
+
+
+async def test_a_campaign_doubt_nothing_can_settle_is_held_counted_and_requeued_in_one_call(pool):
+    [campaign] = await claimed_then_crashed(pool, message(phone(1)))
+    after_grace = NOW + LEASE + RULES.grace
+    async with pool.acquire() as conn:
+        done = await in_doubt.resolve_all_in_doubt(conn, after_grace, RULES)
+        assert (done.held, done.given_up) == (1, 0)
+        # Held: later passes leave it alone, whatever the time.
+        again = await in_doubt.resolve_all_in_doubt(conn, after_grace + timedelta(hours=1), RULES)
+        assert again.taken == 0
+    row = await state_of(pool, campaign.message_id)
+    assert (row["state"], row["attempt"]) == ("in_doubt", 1)
+    [(subject, payload)] = await outbox(pool)
+    assert subject == "message.failed"
+    assert (payload["error_code"], payload["retryable"], payload["final"]) == (
+        "in_doubt",
+        False,
+        False,
+    )
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE in_doubt_held_at IS NOT NULL")
+
+    requeued = await handlers.requeue_held_in_doubt(pool, None, after_grace)
+    assert requeued == 1
+    row = await pool.fetchrow(
+        "SELECT state, attempt, max_attempts, in_doubt_held_at FROM messages WHERE message_id = $1",
+        campaign.message_id,
+    )
+    assert (row["state"], row["in_doubt_held_at"]) == ("queued", None)
+    assert row["max_attempts"] > row["attempt"]
+
+
+async def test_a_reply_doubt_nothing_can_settle_is_sent_again(pool):
+    [reply] = await claimed_then_crashed(pool, message(phone(1), kind="reply"))
+    async with pool.acquire() as conn:
+        done = await in_doubt.resolve_all_in_doubt(conn, NOW + LEASE + RULES.grace, RULES)
+    assert (done.held, done.given_up) == (0, 1)
+    assert (await state_of(pool, reply.message_id))["state"] == "queued"
+
+
+def _provider_says(*histories: SentHistory | None):
+    """A provider search answering ``histories`` in turn (the rule under test is ours)."""
+    answers = list(histories)
+
+    async def look_up(account, phone):
+        assert account.provider == "evolution" and account.address == "inst-1"
+        return answers.pop(0)
+
+    return look_up
+
+
+LOOKUP = replace(RULES, looks_up=lambda sender_id: True, echoes_from=lambda sender_id: False)
+
+
+async def test_a_send_the_provider_lists_is_settled_as_sent_without_waiting_for_an_echo(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1), "Plantão domingo?"))
+    listed = echo_of(claimed, "3EB0LISTED", NOW + timedelta(seconds=1))
+    when = NOW + LEASE + LOOKUP.lookup_after
+    async with pool.acquire() as conn:
+        done = await in_doubt.resolve_all_in_doubt(
+            conn, when, LOOKUP, look_up=_provider_says(SentHistory([listed], EVERYTHING))
+        )
+    assert (done.found, done.sent) == (1, 1)
+    row = await state_of(pool, claimed.message_id)
+    assert (row["state"], row["provider_message_id"]) == ("sent", "3EB0LISTED")
+
+
+async def test_absence_counts_only_when_the_history_reaches_back_before_the_claim(pool):
+    first, second = await claimed_then_crashed(pool, message(phone(1)), message(phone(2)))
+    when = NOW + LEASE + LOOKUP.lookup_after
+    # The first chat's page is full and starts after the claim: older sends are unknown.
+    partial = SentHistory([], NOW + timedelta(seconds=1))
+    async with pool.acquire() as conn:
+        done = await in_doubt.resolve_all_in_doubt(
+            conn, when, LOOKUP, look_up=_provider_says(partial, SentHistory([], EVERYTHING))
+        )
+    assert (done.absent, done.held) == (1, 0)
+    states = {m.message_id: (await state_of(pool, m.message_id))["state"] for m in (first, second)}
+    assert sorted(states.values()) == ["in_doubt", "queued"]
+
+
+async def test_a_provider_that_does_not_answer_leaves_the_doubt_to_the_policy(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    due = LOOKUP.policy_due("s1", "evolution", NOW + LEASE)
+    async with pool.acquire() as conn:
+        early = await in_doubt.resolve_all_in_doubt(
+            conn, due - timedelta(seconds=1), LOOKUP, look_up=_provider_says(None)
+        )
+        late = await in_doubt.resolve_all_in_doubt(conn, due, LOOKUP, look_up=_provider_says(None))
+    assert (early.held, late.held) == (0, 1)
+    assert (await state_of(pool, claimed.message_id))["state"] == "in_doubt"
 
 
 async def test_an_echo_in_the_window_settles_the_message_as_sent_and_tells_it(pool):
@@ -127,12 +223,12 @@ async def test_an_echo_in_the_window_settles_the_message_as_sent_and_tells_it(po
 
 async def test_without_an_echo_it_waits_the_grace_then_goes_back_in_line(pool):
     [claimed] = await claimed_then_crashed(pool, message(phone(1)))
-    too_early = NOW + LEASE + RULES.grace - timedelta(seconds=1)
+    too_early = NOW + LEASE + RESEND.grace - timedelta(seconds=1)
     async with pool.acquire() as conn:
-        assert (await in_doubt.resolve_all_in_doubt(conn, too_early, RULES)).given_up == 0
+        assert (await in_doubt.resolve_all_in_doubt(conn, too_early, RESEND)).given_up == 0
         assert (await state_of(pool, claimed.message_id))["state"] == "in_doubt"
-        after = NOW + LEASE + RULES.grace
-        assert (await in_doubt.resolve_all_in_doubt(conn, after, RULES)).given_up == 1
+        after = NOW + LEASE + RESEND.grace
+        assert (await in_doubt.resolve_all_in_doubt(conn, after, RESEND)).given_up == 1
     row = await state_of(pool, claimed.message_id)
     assert (row["state"], row["attempt"], row["due_at"]) == ("queued", 1, after)
     [(subject, payload)] = await outbox(pool)
@@ -147,7 +243,7 @@ async def test_without_an_echo_it_waits_the_grace_then_goes_back_in_line(pool):
 async def test_a_doubt_out_of_attempts_without_an_echo_is_dead(pool):
     [claimed] = await claimed_then_crashed(pool, message(phone(1), max_attempts=1))
     async with pool.acquire() as conn:
-        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(minutes=5), RULES)
+        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(minutes=5), RESEND)
     assert (await state_of(pool, claimed.message_id))["state"] == "dead"
     [(_, payload)] = await outbox(pool)
     assert payload["final"] is True
@@ -163,7 +259,7 @@ async def test_a_timed_out_call_keeps_its_backoff_when_no_echo_comes(pool):
             claimed.message_id, 1, "in_doubt", due_at=backoff_until, error_code="timeout"
         )
         assert await queue.settle(conn, [doubt], NOW + timedelta(seconds=1)) == {claimed.message_id}
-        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(seconds=40), RULES)
+        await in_doubt.resolve_all_in_doubt(conn, NOW + timedelta(seconds=40), RESEND)
     row = await state_of(pool, claimed.message_id)
     assert (row["state"], row["due_at"]) == ("queued", backoff_until)
 

@@ -66,8 +66,9 @@ async def test_a_sender_never_exceeds_its_rate_at_the_provider(kernel_settings, 
 async def test_messages_and_senders_of_a_dead_replica_are_taken_over(kernel_settings, db):
     async with simulator() as sim:
         seed = evolution_sender(sim, "sim-1")
-        # A replica that died holding the sender and one message in flight (attempt 1 spent);
-        # no echo of it ever comes, so after the in-doubt grace it is sent again.
+        # A replica that died holding the sender and one message it had claimed (attempt 1
+        # spent) but not sent: no echo ever comes, the simulator's search (Evolution's
+        # findMessages) says it never took it, so it is sent again.
         async with dispatcher(kernel_settings, [seed], claim_interval_seconds=3600.0):
             await request(kernel_settings.nats, message(phone(1)))
 
@@ -78,8 +79,9 @@ async def test_messages_and_senders_of_a_dead_replica_are_taken_over(kernel_sett
         now = datetime.now(UTC)
         await db.execute(
             "UPDATE dispatcher.messages SET state = 'sending', attempt = 1, lease_owner = 'ghost',"
-            " lease_until = $1",
+            " lease_until = $1, claimed_at = $2",
             now + timedelta(seconds=1),
+            now,
         )
         await db.execute(
             "UPDATE dispatcher.senders SET lease_owner = 'ghost', lease_until = $1",
@@ -96,3 +98,4 @@ async def test_messages_and_senders_of_a_dead_replica_are_taken_over(kernel_sett
         row = await db.fetchrow("SELECT attempt, lease_owner FROM dispatcher.messages")
     assert row["attempt"] == 2 and row["lease_owner"] is None
     assert sim.stats()["accepted"] == 1
+    assert sim.stats()["lookups"] >= 1

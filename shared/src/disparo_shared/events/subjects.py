@@ -6,6 +6,7 @@ STREAM_COMMANDS = "COMMANDS"
 STREAM_MESSAGES = "MESSAGES"
 STREAM_CONTACTS = "CONTACTS"
 STREAM_CONVERSATIONS = "CONVERSATIONS"
+STREAM_DEAD_LETTERS = "DEAD_LETTERS"
 
 # campaign-api → reporting, dispatcher
 CAMPAIGN_CREATED = "campaign.created"
@@ -42,10 +43,16 @@ CONVERSATION_STAGE_CHANGED = "conversation.stage_changed"
 CONVERSATION_CONTROL_CHANGED = "conversation.control_changed"
 CONVERSATION_ALL = "conversation.>"
 
+# any consumer → operators: an event its handler failed on max_deliveries times, copied to
+# dead_letter.<its subject> (see redelivery.py) so it stops blocking and can be inspected
+DEAD_LETTER_PREFIX = "dead_letter."
+DEAD_LETTER_ALL = "dead_letter.>"
+
 STREAM_SUBJECTS: dict[str, list[str]] = {
     STREAM_CAMPAIGNS: [CAMPAIGN_ALL],
     STREAM_COMMANDS: [MESSAGES_REQUESTED],
     STREAM_MESSAGES: [MESSAGE_ALL],
     STREAM_CONTACTS: [CONTACT_ALL],
     STREAM_CONVERSATIONS: [CONVERSATION_ALL],
+    STREAM_DEAD_LETTERS: [DEAD_LETTER_ALL],
 }

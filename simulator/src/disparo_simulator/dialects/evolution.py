@@ -1,4 +1,5 @@
-"""The Evolution API v2 dialect: ``POST /message/sendText/{instance}`` and its webhooks.
+"""The Evolution API v2 dialect: ``POST /message/sendText/{instance}``, its webhooks, and the
+sent-message search ``POST /chat/findMessages/{instance}``.
 
 Evolution answers every error as ``{"status", "error", "response": {"message": [...]}}``. It has
 no codes for opted-out recipients, spam limits, the 24 h window or a locked account (it drives a
@@ -17,6 +18,7 @@ from disparo_simulator.dialects import HttpAnswer
 from disparo_simulator.events import EchoEvent, StatusEvent, WebhookEvent
 from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
 from disparo_simulator.phones import wa_id
+from disparo_simulator.state import AcceptedSend
 
 JID_SUFFIX = "@s.whatsapp.net"
 
@@ -84,6 +86,72 @@ def answer(request: SendRequest, result: SendResult) -> HttpAnswer:
             return HttpAnswer(504, _error_body(504, "Gateway Timeout", ["Timed Out"]))
         case _:
             return HttpAnswer(500, _error_body(500, "Internal Server Error", ["Connection Closed"]))
+
+
+class MessageKey(msgspec.Struct):
+    remoteJid: str | None = None  # noqa: N815 (Evolution's field name)
+    fromMe: bool | None = None  # noqa: N815
+    id: str | None = None
+
+
+class MessageWhere(msgspec.Struct):
+    key: MessageKey = msgspec.field(default_factory=MessageKey)
+
+
+class FindMessagesBody(msgspec.Struct):
+    """``{"where": {"key": {"remoteJid": "...@s.whatsapp.net"}}, "page": 1, "offset": 50}``:
+    Evolution v2 pages by ``page`` (from 1) and ``offset`` (the page size, default 50)."""
+
+    where: MessageWhere = msgspec.field(default_factory=MessageWhere)
+    page: int = 1
+    offset: int = 50
+
+
+def parse_find_messages(raw_body: bytes) -> FindMessagesBody | HttpAnswer:
+    """The search as asked, or Evolution's 400 for a malformed one."""
+    try:
+        body = msgspec.json.decode(raw_body or b"{}", type=FindMessagesBody)
+    except msgspec.DecodeError as error:
+        return bad_request([str(error)])
+    if body.page < 1 or body.offset < 1:
+        return bad_request(["page and offset must be positive"])
+    return body
+
+
+def found_messages(sends: list[AcceptedSend], page: int, offset: int) -> HttpAnswer:
+    """One page of an instance's stored messages, newest first, as Evolution v2 lists them:
+    ``{"messages": {"total", "pages", "currentPage", "records": [...]}}``."""
+    newest_first = sorted(sends, key=lambda s: s.accepted_at, reverse=True)
+    start = (page - 1) * offset
+    records = [
+        {
+            "id": send.provider_message_id,
+            "key": {
+                "id": send.provider_message_id,
+                "fromMe": True,
+                "remoteJid": send.recipient + JID_SUFFIX,
+            },
+            "pushName": "",
+            "messageType": "conversation",
+            "message": {"conversation": send.body},
+            "messageTimestamp": int(send.accepted_at),
+            "instanceId": send.sender,
+            "source": "unknown",
+        }
+        for send in newest_first[start : start + offset]
+    ]
+    total = len(sends)
+    return HttpAnswer(
+        200,
+        {
+            "messages": {
+                "total": total,
+                "pages": -(-total // offset),
+                "currentPage": page,
+                "records": records,
+            }
+        },
+    )
 
 
 def unauthorized() -> HttpAnswer:

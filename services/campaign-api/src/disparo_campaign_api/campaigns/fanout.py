@@ -43,6 +43,7 @@ from disparo_shared.events import MessageKind, MessagesRequested, utc_now
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.runtime import Runtime
+from disparo_shared.waiting import wait_for_event
 
 MAX_MESSAGES_PER_EVENT = 2000
 # counted as body, name, specialty and region bytes + 500 per message (ids, conversation,
@@ -161,10 +162,7 @@ async def run_fanout(
                 if result.done:
                     log.info("campaign fan-out done", campaign_id=str(result.campaign_id))
                 continue
-            try:
-                await asyncio.wait_for(wake.wait(), poll_seconds)
-            except TimeoutError:
-                pass
+            await wait_for_event(wake, poll_seconds)
     finally:
         await listener.remove_listener(FANOUT_CHANNEL, on_notify)
         await pool.release(listener)

@@ -38,6 +38,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # Below the 5 s idle timeout of Node (Evolution) and uvicorn servers, so a pooled connection is
 # dropped by us before the server closes it under a request we are writing.
 KEEPALIVE_SECONDS = 4.0
+# The whole call may take this much longer than the provider timeout (within the 2 s margin
+# DispatcherSettings keeps between the longest call and the message lease).
+TOTAL_MARGIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +59,12 @@ def open_session(
 ) -> aiohttp.ClientSession:
     """A client session holding at most ``connections`` open connections per provider host.
 
-    ``timeout_seconds`` bounds the wait for a free pooled connection (then ``connect_error``)
-    and the wait for the answer (``timeout``); opening a connection has its own 5 s. Cookies
+    ``timeout_seconds`` bounds the wait for a free pooled connection (then ``connect_error``),
+    the wait for each piece of the answer, and, one second more, the whole call (``timeout``):
+    a provider that
+    trickles its answer a byte at a time cannot keep a call going past it, and so past the
+    message's lease (``DispatcherSettings`` keeps the lease longer than the longest call);
+    opening a connection has its own 5 s within it. Cookies
     are not kept (providers use none, and the jar costs CPU on every call) and redirects are
     not followed: a provider API that redirects is misconfigured, and the 3xx is classified.
     Call it inside the running event loop; close it with ``await session.close()``.
@@ -69,6 +76,8 @@ def open_session(
         ssl=ssl_context if ssl_context is not None else True,
     )
     timeout = aiohttp.ClientTimeout(
+        # A second past the pool wait, so that one ends first, as the unambiguous connect_error.
+        total=timeout_seconds + TOTAL_MARGIN_SECONDS,
         connect=timeout_seconds,
         sock_connect=CONNECT_TIMEOUT_SECONDS,
         sock_read=timeout_seconds,
@@ -84,12 +93,13 @@ def _timeout_with_extra_read(
     """The session's timeout, with ``extra_read_seconds`` more patience for the answer.
 
     Evolution holds the request while it shows the typing indicator (``delay``), so a 4 s typing
-    indicator under a 10 s read timeout must wait 14 s before calling it a timeout.
+    indicator under a 10 s timeout must wait 14 s, in all and for the answer, before calling it
+    a timeout.
     """
     base = http.timeout
     read = None if base.sock_read is None else base.sock_read + extra_read_seconds
     return aiohttp.ClientTimeout(
-        total=base.total,
+        total=None if base.total is None else base.total + extra_read_seconds,
         connect=base.connect,
         sock_read=read,
         sock_connect=base.sock_connect,

@@ -1,15 +1,17 @@
--- Doubtful sends (state 'in_doubt'): taken in batches, matched to provider echoes, then settled
--- as sent or put back in line. Every settlement is fenced by attempt and state.
+-- Doubtful sends (state 'in_doubt'): taken in batches, matched to provider echoes or to what the
+-- provider says it sent, then settled as sent, put back in line, or held for a person. Every
+-- settlement is fenced by attempt and state.
 
 -- name: take_in_doubt
--- Lock up to $1 doubtful messages after the page cursor ($2, $3), oldest doubt first, with
--- their sender's provider and number.
+-- Lock up to $1 doubtful messages not held for a person, after the page cursor ($2, $3), oldest
+-- doubt first, with their sender's provider, number and API.
 SELECT m.message_id, m.attempt, m.max_attempts, m.phone, m.body, m.kind, m.priority,
        m.campaign_id, m.contact_id, m.conversation_id, m.sender_id, m.claimed_at,
-       m.in_doubt_since, m.enqueued_at, s.provider, s.address
+       m.in_doubt_since, m.enqueued_at, s.provider, s.address, s.base_url, s.credential_ref
 FROM messages m
 LEFT JOIN senders s ON s.sender_id = m.sender_id
-WHERE m.state = 'in_doubt' AND (m.in_doubt_since, m.message_id) > ($2::timestamptz, $3::uuid)
+WHERE m.state = 'in_doubt' AND m.in_doubt_held_at IS NULL
+  AND (m.in_doubt_since, m.message_id) > ($2::timestamptz, $3::uuid)
 ORDER BY m.in_doubt_since, m.message_id
 LIMIT $1::int
 FOR UPDATE OF m SKIP LOCKED;
@@ -63,6 +65,52 @@ FROM d
 WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'in_doubt'
 RETURNING m.message_id, m.campaign_id, m.attempt, m.state, m.due_at, m.last_error_code,
           m.last_error;
+
+-- name: owned_provider_ids
+-- Which of these provider ids ($1) are already recorded on one of our messages.
+SELECT provider_message_id FROM messages WHERE provider_message_id = ANY($1::text[]);
+
+-- name: lock_in_doubt
+-- Lock again, for their settlement, the doubts ($1, at attempts $2) still open after a lookup.
+SELECT m.message_id, m.attempt, m.phone, m.kind, m.campaign_id, m.contact_id,
+       m.conversation_id, m.sender_id
+FROM messages m
+JOIN unnest($1::uuid[], $2::int[]) AS d(message_id, attempt)
+  ON m.message_id = d.message_id AND m.attempt = d.attempt
+WHERE m.state = 'in_doubt' AND m.in_doubt_held_at IS NULL
+FOR UPDATE OF m SKIP LOCKED;
+
+-- name: hold_in_doubt
+-- Nothing can tell whether the provider took them, and their kind is sent at most once: held
+-- 'in_doubt' for a person from $3 on.
+WITH d AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[]) AS d(message_id, attempt)
+)
+UPDATE messages m
+SET in_doubt_held_at = $3::timestamptz
+FROM d
+WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'in_doubt'
+  AND m.in_doubt_held_at IS NULL
+RETURNING m.message_id, m.campaign_id, m.attempt;
+
+-- name: requeue_held_in_doubt
+-- A person decided: the held doubts (of campaign $1, or all when null; only those in $3 when
+-- given) back in line at $2, with one more attempt.
+UPDATE messages
+SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
+    max_attempts = greatest(max_attempts, attempt + 1), in_doubt_since = NULL,
+    in_doubt_held_at = NULL, finished_at = NULL
+WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL
+  AND ($1::uuid IS NULL OR campaign_id = $1::uuid)
+  AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
+RETURNING message_id, campaign_id, kind, sender_id, due_at;
+
+-- name: count_held_in_doubt
+-- Doubts held for a person, by campaign (null: messages of no campaign).
+SELECT campaign_id, count(*)::bigint AS held
+FROM messages
+WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL
+GROUP BY campaign_id;
 
 -- name: prune_echoes
 -- Forget echoes older than the retention: no send stays in doubt that long.

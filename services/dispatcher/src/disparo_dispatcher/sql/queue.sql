@@ -407,11 +407,13 @@ SELECT message_id, idempotency_key, contact_id, phone, kind, priority, campaign_
 FROM messages WHERE message_id = $1::uuid;
 
 -- name: queue_depth
--- Pending messages by state and priority, for the gauges and the stats endpoint.
-SELECT state, priority, count(*)::bigint AS messages
+-- Pending messages by state and priority, for the gauges and the stats endpoint; doubts held
+-- for a person count apart, as 'in_doubt_held'.
+SELECT CASE WHEN in_doubt_held_at IS NOT NULL THEN 'in_doubt_held' ELSE state END AS state,
+       priority, count(*)::bigint AS messages
 FROM messages
 WHERE state IN ('queued', 'sending', 'in_doubt', 'held')
-GROUP BY state, priority
+GROUP BY 1, priority
 UNION ALL
 SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;
 
