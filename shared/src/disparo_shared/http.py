@@ -21,6 +21,7 @@ from litestar.types import ControllerRouterHandler, LifespanHook
 from disparo_shared.access import Caller, require_route_scope
 from disparo_shared.api_keys import ACTING_USER, KeyRing
 from disparo_shared.audit import AuditLog, AuditMiddleware, audit_router
+from disparo_shared.openapi_truth import document_metrics, document_the_edge
 from disparo_shared.problems import EXCEPTION_HANDLERS
 from disparo_shared.settings import HttpSettings
 
@@ -112,7 +113,7 @@ def create_http_app(
         app_name=service_name, prefix="disparo_http", group_path=True, exclude=["^/metrics$"]
     )
     metrics_controller: type[Controller] = PrometheusController
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health_router(readiness_checks, degraded_checks),
             metrics_controller,
@@ -144,3 +145,7 @@ def create_http_app(
         on_shutdown=list(on_shutdown),
         lifespan=list(lifespan),
     )
+    # The document is built once, here, and served as amended with what the edge answers.
+    document_the_edge(app.openapi_schema, OPEN_PATHS)
+    document_metrics(app.openapi_schema)
+    return app

@@ -28,6 +28,8 @@ SPEC = ServiceSpec(
             Consumer(subjects.STREAM_MESSAGES, "campaign-api-inbound-replies"),
             Consumer(subjects.STREAM_MESSAGES, "campaign-api-campaign-sent"),
             Consumer(subjects.STREAM_MESSAGES, "campaign-api-campaign-failed"),
+            Consumer(subjects.STREAM_MESSAGES, "campaign-api-outbound-messages"),
+            Consumer(subjects.STREAM_CONTACTS, "campaign-api-reported-opt-outs"),
         ),
     ),
 )

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from disparo_campaign_api.campaigns.outcomes import subscribe_campaign_outcomes
 from disparo_campaign_api.contacts.inbound_replies import handle_inbound_reply
 from disparo_campaign_api.contacts.optout_words import OptOutPhrases
+from disparo_campaign_api.contacts.outbound_messages import handle_message_sent
+from disparo_campaign_api.contacts.reported_opt_outs import handle_reported_opt_out
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import MessageReceived, subjects
+from disparo_shared.events import ContactOptedOut, MessageReceived, MessageSent, subjects
 from disparo_shared.runtime import Runtime
 
 Registration = Callable[[Runtime, CampaignApiSettings], None]
@@ -32,7 +34,38 @@ def subscribe_inbound_replies(runtime: Runtime, settings: CampaignApiSettings) -
         await handle_inbound_reply(runtime.pool, event, phrases)
 
 
+def subscribe_outbound_messages(runtime: Runtime, settings: CampaignApiSettings) -> None:
+    """``message.sent`` → the contact's last outbound and last contact."""
+
+    @durable_subscriber(
+        runtime.broker,
+        runtime.settings.nats,
+        stream=subjects.STREAM_MESSAGES,
+        subject=subjects.MESSAGE_SENT,
+        durable="campaign-api-outbound-messages",
+        batch_size=200,
+    )
+    async def on_message_sent(event: MessageSent) -> None:
+        await handle_message_sent(runtime.pool, event)
+
+
+def subscribe_reported_opt_outs(runtime: Runtime, settings: CampaignApiSettings) -> None:
+    """``contact.opted_out`` from the dispatcher (provider 131050) → consent history, audiences."""
+
+    @durable_subscriber(
+        runtime.broker,
+        runtime.settings.nats,
+        stream=subjects.STREAM_CONTACTS,
+        subject=subjects.CONTACT_OPTED_OUT,
+        durable="campaign-api-reported-opt-outs",
+    )
+    async def on_contact_opted_out(event: ContactOptedOut) -> None:
+        await handle_reported_opt_out(runtime.pool, event)
+
+
 SUBSCRIBERS: list[Registration] = [
     subscribe_inbound_replies,
+    subscribe_outbound_messages,
+    subscribe_reported_opt_outs,
     subscribe_campaign_outcomes,
 ]

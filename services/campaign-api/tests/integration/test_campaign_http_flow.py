@@ -44,7 +44,15 @@ async def test_segment_endpoints(kernel_settings, db):
         inactive = await client.post(
             "/v1/segments/preview", headers=AUTH, json={"segment_id": "predefined:inactive_30d"}
         )
-        assert inactive.json()["count"] == 12  # never contacted counts as inactive
+        assert inactive.json()["count"] == 0  # never contacted, but known only since today
+        await db.execute(
+            "UPDATE campaign_api.contacts SET created_at = now() - interval '40 days'"
+            " WHERE phone <= '+5511900000004'"
+        )
+        inactive = await client.post(
+            "/v1/segments/preview", headers=AUTH, json={"segment_id": "predefined:inactive_30d"}
+        )
+        assert inactive.json()["count"] == 4  # never contacted in 40 days known
 
         created = await client.post(
             "/v1/segments",

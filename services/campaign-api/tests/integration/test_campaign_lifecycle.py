@@ -73,7 +73,8 @@ async def test_lifecycle_publishes_an_event_per_transition(pool):
     await add_contacts(pool, 3)
     campaign = await create(pool)
     cid = UUID(campaign["id"])
-    assert campaign["state"] == "draft" and campaign["priority"] == 5
+    assert campaign["state"] == "draft" and campaign["priority"] == 3  # the spec's default
+    assert campaign["max_per_day"] == 50  # the spec's max_por_dia
     assert (await run(pool, schedule_campaign, cid, NOW + timedelta(hours=1), NOW))[
         "state"
     ] == "scheduled"

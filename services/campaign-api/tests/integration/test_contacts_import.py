@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from disparo_campaign_api.contacts.bulk_import import CsvContacts, import_contacts, parse_stream
 from disparo_campaign_api.settings import CampaignApiSettings
@@ -214,6 +215,7 @@ async def test_a_phone_another_writer_commits_meanwhile_is_updated_not_skipped(k
                     parse_stream(body(), CsvContacts(10_000)),
                     batch_size=100,
                     max_listed_errors=10,
+                    at=datetime(2026, 3, 2, 13, 0, tzinfo=UTC),
                 )
             )
             # the import's INSERT waits for this transaction to decide on the same phone

@@ -61,6 +61,7 @@ async def create(pool, **fields) -> UUID:
             "name": "Plantões",
             "template": "Olá {primeiro_nome}, {attr.hospital}",
             "filter": ABC,
+            "max_per_day": None,  # no daily cap unless a test sets one
             **fields,
         }
     )
@@ -185,7 +186,7 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
         (campaign_message_id(cid, r["seq"]), r["contact_id"]) for r in seqs
     }
     assert {(m.kind, m.priority, m.campaign_id, m.max_attempts) for m in messages} == {
-        (MessageKind.CAMPAIGN, 5, cid, 5)
+        (MessageKind.CAMPAIGN, 3, cid, 5)  # priority: the spec's campaign default
     }
 
 

@@ -193,14 +193,17 @@ def test_depth_and_size_are_bounded():
     assert "at most 100 conditions" in error_of(wide).reason
 
 
-def test_predefined_segments_parse_and_inactive_means_old_or_never():
+def test_predefined_segments_parse_and_inactive_means_old_or_never_for_an_old_contact():
     for segment in PREDEFINED.values():
         parse_filter(segment.filter)
     inactive = parse_filter(PREDEFINED["inactive_30d"].filter)
     assert isinstance(inactive, Group) and inactive.kind == "any"
     sql, values = compiled(PREDEFINED["inactive_30d"].filter)
-    assert sql == "(c.last_contact_at < $1::timestamptz OR c.last_contact_at IS NULL)"
-    assert values == [NOW - timedelta(days=30)]
+    assert sql == (
+        "(c.last_contact_at < $1::timestamptz"
+        " OR (c.last_contact_at IS NULL AND c.created_at < $2::timestamptz))"
+    )
+    assert values == [NOW - timedelta(days=30), NOW - timedelta(days=30)]
     assert parse_filter(PREDEFINED["new_7d"].filter).value == DaysAgo(7)
 
 

@@ -46,11 +46,41 @@ def test_non_scalar_attributes_are_never_rendered():
     assert render("x{attr.nested}x") == "xx"
 
 
-def test_braces_escape_and_stray_braces_stay_literal():
+def test_braces_escape():
     assert render("{{nome}} = {nome}") == "{nome} = Ana Souza"
-    assert render("preço: R$ {  100 } } {") == "preço: R$ {  100 } } {"
-    assert render("{nome}}") == "Ana Souza}"
     assert render("{{{nome}}}") == "{Ana Souza}"
+    assert render("preço: {{ R$ 100 }}") == "preço: { R$ 100 }"
+
+
+@pytest.mark.parametrize(
+    ("source", "position", "reason"),
+    [
+        ("Olá {}", 5, "empty placeholder"),
+        ("Olá {nome", 5, "never closed"),
+        ("Olá nome}", 9, "closes nothing"),
+        ("Olá {nome}}", 11, "closes nothing"),
+        ("Olá {nome {regiao}}", 11, "inside the placeholder opened at position 5"),
+        ("preço: R$ {  100 }", 11, "unknown placeholder {  100 }"),
+        ("Olá\x00 {nome}", 4, "control character U+0000"),
+        ("Olá {nome}\x1b[31m", 11, "control character U+001B"),
+        ("Olá {no\x07me}", 8, "control character U+0007"),
+        ("Olá\u0085", 4, "control character U+0085"),
+    ],
+)
+def test_syntax_faults_are_refused_naming_the_position(source, position, reason):
+    with pytest.raises(TemplateError) as info:
+        parse_template(source)
+    assert info.value.reason.startswith(f"position {position}: ")
+    assert reason in info.value.reason
+
+
+def test_line_breaks_and_tabs_are_text():
+    assert render("Olá {primeiro_nome},\r\n\tvaga!") == "Olá Ana,\r\n\tvaga!"
+
+
+def test_a_stored_template_from_before_the_strict_syntax_still_renders_literally():
+    assert load_template("preço: R$ {  100 } } {").render(DOCTOR) == "preço: R$ {  100 } } {"
+    assert load_template("{nome}}").render(DOCTOR) == "Ana Souza}"
 
 
 @pytest.mark.parametrize(
@@ -105,3 +135,10 @@ def test_any_text_renders_without_error(source):
     body = load_template(source).render(DOCTOR)
     assert isinstance(body, str)
     assert "__class__" not in body or "__class__" in source
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["Oi ", "{nome}", "{{", "}}", "😀", "{attr.x}", "\n", "é"])))
+def test_an_accepted_template_reads_the_same_when_loaded_back(pieces):
+    source = "x" + "".join(pieces)
+    assert load_template(source).parts == parse_template(source).parts

@@ -88,7 +88,12 @@ def create_app(
             templates_router(runtime, clock),
             *webhook_routes,
         ],
-        workers=[send_queue, *webhook_workers, _retention(settings, clock)],
+        workers=[
+            send_queue,
+            *webhook_workers,
+            _retention(settings, clock),
+            privacy.pending_erasures_worker(settings.erasure_check_seconds),
+        ],
         secrets={**webhook_secrets, **provider_tokens},
     )
     app.state.dispatcher = dispatcher

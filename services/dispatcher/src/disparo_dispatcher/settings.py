@@ -88,6 +88,11 @@ class DispatcherSettings(BaseSettings):
     retention_interval_seconds: float = Field(
         3600.0, gt=0, description="How often the retention job runs."
     )
+    erasure_check_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often an erasure that met a send in flight checks whether it is over.",
+    )
 
     # --- claiming, leases, flushing -------------------------------------------------------
     sender_lease_seconds: float = Field(

@@ -119,12 +119,23 @@ EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}
 """Event class by unprefixed subject; other subjects on the wildcards are not followup's concern."""
 
 
+def event_phones(event: Event) -> list[str]:
+    """The doctors' phones an event carries, in followup's canonical form."""
+    if isinstance(event, MessagesRequested):
+        return [canonical_phone(m.phone) for m in event.messages]
+    phone = getattr(event, "phone", None)
+    return [canonical_phone(phone)] if phone else []
+
+
 async def apply(pool: asyncpg.Pool, event: Event) -> bool:
     """Apply ``event`` once; False when the inbox shows it was already applied."""
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, CONSUMER, event.event_id):
             return False
         await HANDLERS[type(event)](conn, event)
+        phones = event_phones(event)
+        if phones:
+            await privacy.forget_late(conn, phones, event.occurred_at)
     EVENTS_APPLIED.labels(type(event).__name__).inc()
     return True
 

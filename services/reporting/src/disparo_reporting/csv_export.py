@@ -39,6 +39,7 @@ SEND_STATUS = {
     "requested": "Na fila",
     "enqueued": "Na fila",
     "retrying": "Nova tentativa agendada",
+    "cancelled": "Cancelada (não enviada)",
     "sent": "Enviada (aguardando confirmação do WhatsApp)",
     "delivered": "Entregue",
     "read": "Lida",

@@ -31,6 +31,13 @@ async def on_contact_erased(
     await conn.execute(SQL.forget_phone, phone, pseudonym)
 
 
+async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: datetime) -> None:
+    """After projecting an event from before an erasure that arrived after it (streams are not
+    ordered among each other): forget its erased phones again, in the same transaction."""
+    for row in await conn.fetch(SQL.erased_among, phones, occurred_at):
+        await conn.execute(SQL.forget_phone, row["phone"], row["pseudonym"])
+
+
 async def forget_erased_phones(pool: asyncpg.Pool) -> None:
     """Blank again, after a rebuild, whatever the replay brought back of erased doctors."""
     await pool.execute(SQL.forget_erased_phones)

@@ -27,6 +27,7 @@ from disparo_shared.events import (
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageRead,
@@ -49,6 +50,7 @@ SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
 
 MESSAGE_EVENTS: tuple[type[Event], ...] = (
     MessagesEnqueued,
+    MessageCancelled,
     MessageSent,
     MessageFailed,
     MessageDelivered,
@@ -248,6 +250,21 @@ async def on_message_failed(
     await _history(conn, event, event.message_id, status, event.occurred_at, detail)
 
 
+async def on_message_cancelled(
+    conn: asyncpg.Connection, event: MessageCancelled, reply_window: timedelta
+) -> None:
+    """Never sent, on purpose: no longer pending, and the history says why."""
+    await _fact(
+        conn,
+        message_id=event.message_id,
+        state="cancelled",
+        campaign_id=event.campaign_id,
+        conversation_id=event.conversation_id,
+        kind=event.kind.value,
+    )
+    await _history(conn, event, event.message_id, "cancelled", event.occurred_at, event.reason)
+
+
 async def on_message_delivered(
     conn: asyncpg.Connection, event: MessageDelivered, reply_window: timedelta
 ) -> None:
@@ -341,6 +358,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MessagesRequested: on_messages_requested,
     MessagesEnqueued: on_messages_enqueued,
     MessageSent: on_message_sent,
+    MessageCancelled: on_message_cancelled,
     MessageFailed: on_message_failed,
     MessageDelivered: on_message_delivered,
     MessageRead: on_message_read,
@@ -350,6 +368,14 @@ HANDLERS: dict[type[Event], Handler] = {
     ContactOptedIn: on_contact_consent,
     ContactErased: on_contact_erased,
 }
+
+
+def event_phones(event: Event) -> list[str]:
+    """The doctors' phones an event carries, in reporting's canonical form."""
+    if isinstance(event, MessagesRequested):
+        return [canonical_phone(m.phone) for m in event.messages]
+    phone = getattr(event, "phone", None)
+    return [canonical_phone(phone)] if phone else []
 
 
 async def project(
@@ -370,6 +396,9 @@ async def project(
             EVENTS_DUPLICATE.labels(event_type).inc()
             return False
         await handler(conn, event, reply_window)
+        phones = event_phones(event) if live else []  # a replay forgets at its end
+        if phones:
+            await privacy.forget_late(conn, phones, event.occurred_at)
     EVENTS_PROJECTED.labels(event_type).inc()
     if live:
         PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))

@@ -117,8 +117,8 @@ class ReportsController(Controller):
         delivery, read, reply and opt-out rates and the cost of failures; sortable, paginated."""
         if period_from.tzinfo is None or period_to.tzinfo is None:
             raise invalid("from" if period_from.tzinfo is None else "to", "needs a UTC offset")
-        if period_to <= period_from:
-            raise invalid("to", "must be after from")
+        if period_to <= period_from:  # [from, to) holds no instant: no campaign started in it
+            return OverviewPage([], None)
         try:
             return await campaigns_overview(
                 deps.pool,

@@ -22,6 +22,7 @@ from disparo_shared.events import (
     ContactOptedOut,
     EnqueuedMessage,
     Event,
+    MessageCancelled,
     MessageDelivered,
     MessageFailed,
     MessageKind,
@@ -547,5 +548,42 @@ async def test_overview_sorts_and_pages_the_campaigns_of_a_period(
     backwards = await client.get(
         "/v1/campaigns/report?from=2026-04-01T00:00:00Z&to=2026-03-01T00:00:00Z"
     )
-    assert backwards.status_code == 422
-    assert backwards.json()["errors"][0]["field"] == "to"
+    assert backwards.json() == {"campaigns": [], "next_cursor": None}  # an empty period
+    naive = await client.get(
+        "/v1/campaigns/report?from=2026-03-01T00:00:00&to=2026-04-01T00:00:00Z"
+    )
+    assert naive.status_code == 422
+    assert naive.json()["errors"][0]["field"] == "from"
+
+
+async def test_a_cancelled_follow_up_is_no_longer_pending(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    campaign_id, message_id = uuid4(), uuid4()
+    await publish(requested(message_id, "+5511987650090", campaign_id))
+    await publish(
+        MessagesEnqueued(
+            messages=[
+                EnqueuedMessage(
+                    message_id=message_id, campaign_id=campaign_id, kind=MessageKind.FOLLOWUP
+                )
+            ],
+            occurred_at=T0,
+        )
+    )
+    await publish(
+        MessageCancelled(
+            message_id=message_id,
+            campaign_id=campaign_id,
+            kind=MessageKind.FOLLOWUP,
+            reason="replied",
+            occurred_at=T0 + timedelta(minutes=1),
+        )
+    )
+    body = await wait_for_json(
+        client, f"/v1/messages/{message_id}", lambda b: b["state"] == "cancelled"
+    )
+    assert [h["status"] for h in body["history"]] == ["requested", "enqueued", "cancelled"]
+    assert body["history"][-1]["detail"] == "replied"
+    report = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
+    assert report["funnel"]["pending"] == 0

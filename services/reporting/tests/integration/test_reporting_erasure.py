@@ -21,7 +21,9 @@ PHONE = "+5511987650042"
 
 
 async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
-    client: AsyncTestClient, publish: Publish, db  # noqa: F811 (fixtures imported above)
+    client: AsyncTestClient,  # noqa: F811 (the fixture imported above)
+    publish: Publish,  # noqa: F811
+    db,
 ) -> None:
     campaign_id, message_id = uuid4(), uuid4()
     await publish(CampaignStarted(campaign_id=campaign_id, audience_size=1, occurred_at=T0))
@@ -60,6 +62,19 @@ async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
         return messages == 0 and replies == 0
 
     await eventually(person_forgotten)
+    late_at = T0 + timedelta(minutes=3)  # said before the erasure, arriving after it
+    await publish(
+        MessageReceived(
+            phone=PHONE, sender="sender-1", body="Ainda estou aqui",
+            provider_message_id="wamid.in-2", at=late_at, occurred_at=late_at,
+        )
+    )  # fmt: skip
+
+    async def late_reply_projected() -> bool:
+        return await db.fetchval("SELECT count(*) FROM reporting.replies") == 2
+
+    await eventually(late_reply_projected)
+    assert await person_forgotten()
     after = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
     assert after["funnel"] == before["funnel"]  # counts stay
     (responder,) = after["top_responders"]  # still one doctor who answered, now no one

@@ -1,4 +1,5 @@
-"""Consent facts about a contact, published by campaign-api."""
+"""Consent facts about a contact, published by campaign-api (and by the dispatcher when a
+provider reports an opt-out, Cloud 131050)."""
 
 from uuid import UUID
 

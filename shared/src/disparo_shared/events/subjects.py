@@ -31,7 +31,8 @@ MESSAGE_RECEIVED = "message.received"
 MESSAGE_CANCELLED = "message.cancelled"
 MESSAGE_ALL = "message.>"
 
-# campaign-api → dispatcher, followup, reporting (the dispatcher also says opted_out)
+# campaign-api → dispatcher, followup, reporting; contact.opted_out also dispatcher (provider
+# 131050) → campaign-api, followup, reporting
 CONTACT_OPTED_OUT = "contact.opted_out"
 CONTACT_OPTED_IN = "contact.opted_in"
 CONTACT_ERASED = "contact.erased"  # LGPD: every service forgets the person

@@ -36,10 +36,11 @@ from disparo_campaign_api.campaigns.handlers import (
     daily_spread,
 )
 from disparo_campaign_api.campaigns.message_ids import campaign_message_id
+from disparo_campaign_api.campaigns.rules import MESSAGE_KIND, Kind
 from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template, render_sql
 from disparo_campaign_api.segments.filters import Parameters
 from disparo_campaign_api.settings import CampaignApiSettings
-from disparo_shared.events import MessageKind, MessagesRequested, utc_now
+from disparo_shared.events import MessagesRequested, utc_now
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.runtime import Runtime
@@ -115,7 +116,7 @@ async def fan_out_next_chunk(
             campaign_id,
             cursor,
             settings.chunk_size,
-            MessageKind(campaign["kind"]).value,
+            MESSAGE_KIND[Kind(campaign["kind"])].value,
             campaign["priority"],
             settings.max_attempts,
             days,

@@ -19,9 +19,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from disparo_campaign_api.campaigns.message_ids import recipient_seq
 from disparo_campaign_api.campaigns.rules import (
+    DEFAULT_MAX_PER_DAY,
+    DEFAULT_PRIORITY,
     Command,
     DailySpread,
     IllegalTransition,
+    Kind,
     SendWindow,
     State,
     decide,
@@ -99,16 +102,25 @@ class CampaignFields(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: SafeLine | None = Field(None, min_length=1, max_length=200)
-    kind: Literal["campaign", "first_contact"] | None = None
+    kind: Kind | None = Field(
+        None,
+        description="campaign, promotional (sent like campaign), first_contact, or followup"
+        " (its messages are follow-ups: a reply cancels those still waiting).",
+    )
     template: SafeText | None = Field(
-        None, description="Text with {nome}, {primeiro_nome}, {especialidade}, {regiao}, {attr.x}."
+        None,
+        description="Text with {nome} (the name as stored), {primeiro_nome} (its first word),"
+        " {especialidade}, {regiao}, {attr.x}; {{ and }} for literal braces. A syntax fault is a"
+        " 422 naming its position.",
     )
     segment_id: str | None = Field(None, description="A saved segment's uuid or predefined:<key>.")
     filter: dict[str, Any] | None = Field(
         None, description="An inline filter instead of a segment."
     )
     priority: int | None = Field(None, ge=1, le=10, description="1–10, 10 most urgent.")
-    max_per_day: int | None = Field(None, ge=1, description="At most this many messages due a day.")
+    max_per_day: int | None = Field(
+        None, ge=1, description="At most this many messages due a day; null: no cap."
+    )
     send_window: SendWindowIn | None = None
     not_before: AwareDatetime | None = Field(
         None, description="No message of it earlier than this."
@@ -116,12 +128,25 @@ class CampaignFields(BaseModel):
 
 
 class CreateCampaign(CampaignFields):
-    """The body of ``POST /v1/campaigns``."""
+    """The body of ``POST /v1/campaigns``: the spec's defaults unless the request says otherwise."""
 
     name: SafeLine = Field(min_length=1, max_length=200)
-    kind: Literal["campaign", "first_contact"] = "campaign"
+    kind: Kind = Kind.CAMPAIGN
     template: SafeText
-    priority: int = Field(5, ge=1, le=10, description="1–10, 10 most urgent; default 5.")
+    priority: int = Field(
+        DEFAULT_PRIORITY, ge=1, le=10, description="1–10, 10 most urgent; default 3 (the spec's)."
+    )
+    max_per_day: int | None = Field(
+        DEFAULT_MAX_PER_DAY,
+        ge=1,
+        description="At most this many messages due a day; default 50 (the spec's max_por_dia);"
+        " null explicitly for no cap.",
+    )
+    scheduled_for: AwareDatetime | None = Field(
+        None,
+        description="Schedule at creation (the spec's agendar_para): the campaign is created"
+        " scheduled, as POST /{id}/schedule would; absent: a draft.",
+    )
 
 
 class ScheduleCampaign(BaseModel):
@@ -233,6 +258,8 @@ async def create_campaign(
     await add_events(
         conn, [CampaignCreated(campaign_id=row["id"], name=row["name"], occurred_at=now)]
     )
+    if data.scheduled_for is not None:
+        return await _schedule(conn, row, data.scheduled_for, now, field="scheduled_for")
     return campaign_json(row)
 
 
@@ -300,13 +327,19 @@ async def schedule_campaign(
     conn: asyncpg.Connection, campaign_id: UUID, at: datetime, now: datetime
 ) -> dict[str, Any]:
     """Draft (or already scheduled) → scheduled for ``at``; the scheduler starts it then."""
+    return await _schedule(conn, await _locked(conn, campaign_id), at, now, field="at")
+
+
+async def _schedule(
+    conn: asyncpg.Connection, row: asyncpg.Record, at: datetime, now: datetime, *, field: str
+) -> dict[str, Any]:
+    """Schedule the campaign whose row the caller holds (locked, or just inserted)."""
     if at < now:
-        raise invalid("at", "must not be in the past")
-    row = await _locked(conn, campaign_id)
+        raise invalid(field, "must not be in the past")
     _decide(Command.SCHEDULE, row)
-    updated = await conn.fetchrow(SQL.set_scheduled, campaign_id, at, now)
+    updated = await conn.fetchrow(SQL.set_scheduled, row["id"], at, now)
     await add_events(
-        conn, [CampaignScheduled(campaign_id=campaign_id, scheduled_for=at, occurred_at=now)]
+        conn, [CampaignScheduled(campaign_id=row["id"], scheduled_for=at, occurred_at=now)]
     )
     return campaign_json(updated)
 

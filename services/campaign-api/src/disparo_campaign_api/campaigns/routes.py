@@ -111,7 +111,9 @@ class CampaignsController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """The template's placeholders and the audience (``segment_id`` or ``filter``) are checked
-        now (422 naming the problem); the audience is evaluated when the campaign starts."""
+        now (422 naming the problem); the audience is evaluated when the campaign starts.
+        Defaults are the spec's: ``max_per_day`` 50 (send ``null`` for no cap), ``priority`` 3.
+        With ``scheduled_for`` the campaign is created scheduled (as ``/schedule`` would)."""
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             return 201, await create_campaign(conn, data, clock())

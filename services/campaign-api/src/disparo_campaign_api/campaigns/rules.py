@@ -20,6 +20,37 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from disparo_shared.events import MessageKind
+
+# The spec's campaign defaults: max_por_dia = 50 and prioridade = 3 (campaigns wait behind
+# follow-ups, 4, and replies, 8+). A request may say otherwise; max_per_day null means no cap.
+DEFAULT_MAX_PER_DAY = 50
+DEFAULT_PRIORITY = 3
+
+
+class Kind(StrEnum):
+    """What a campaign is for (the spec's tipo), and so how its messages travel.
+
+    ``campaign`` is the generic kind; ``promotional`` (promocional: an offer of shifts) is sent
+    exactly like it and is kept as a label for reports and for the Cloud API's marketing
+    templates; ``first_contact`` (primeiro_contato) opens a conversation with a doctor never
+    written to, and the follow-up rules pick it up; ``followup`` is a campaign of reminders: its
+    messages are follow-ups, which a reply or an opt-out cancels while they still wait in line.
+    """
+
+    CAMPAIGN = "campaign"
+    PROMOTIONAL = "promotional"
+    FIRST_CONTACT = "first_contact"
+    FOLLOWUP = "followup"
+
+
+MESSAGE_KIND: dict[Kind, MessageKind] = {
+    Kind.CAMPAIGN: MessageKind.CAMPAIGN,
+    Kind.PROMOTIONAL: MessageKind.CAMPAIGN,
+    Kind.FIRST_CONTACT: MessageKind.FIRST_CONTACT,
+    Kind.FOLLOWUP: MessageKind.FOLLOWUP,
+}
+
 
 class State(StrEnum):
     DRAFT = "draft"

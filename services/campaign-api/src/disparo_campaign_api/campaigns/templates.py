@@ -1,35 +1,47 @@
 """Message templates: the spec's ``{nome}`` placeholders, checked on create, rendered safely.
 
-Syntax, read by a small tokenizer (never ``str.format``, which would evaluate ``{0.__class__}``,
-``{nome!r}`` or ``{nome:>99999}`` and crash on a stray brace):
+Syntax is ``disparo_shared.template_syntax`` (the follow-up texts share it): ``{{``/``}}`` for
+literal braces, and a 422 naming the position for an empty ``{}``, an unmatched brace, a
+placeholder inside a placeholder, an unknown name or a control character. Never ``str.format``,
+which would evaluate ``{0.__class__}``, ``{nome!r}`` or ``{nome:>99999}``. The names, and what
+they mean — the same in campaigns and follow-ups:
 
-- ``{nome}`` — full name; ``{primeiro_nome}`` — its first word; ``{especialidade}``;
-  ``{regiao}``; ``{attr.NAME}`` — the contact's custom attribute ``NAME`` (letters, digits, _).
-- ``{{`` and ``}}`` — a literal ``{`` and ``}``.
-- Anything else in braces that contains no space (``{foo}``, ``{nome.__init__}``, ``{0}``) looks
-  like a placeholder: creating a template with it is a 422 naming it and listing the allowed ones.
-  Braces around text with spaces (``{ veja abaixo }``) and single stray braces are plain text.
+- ``{nome}`` — the contact's name as stored, whole ("Ana Souza"; an import's ``nome``,
+  ``nome_completo`` or ``primeiro_nome`` column — the spec's ``clientes`` table fills {nome} from
+  ``primeiro_nome``, and importing that column gives the same text);
+- ``{primeiro_nome}`` — its first word ("Ana");
+- ``{especialidade}``, ``{regiao}``; ``{attr.NAME}`` — the custom attribute ``NAME``.
 
-Rendering substitutes values only — never looks anything up on an object — and is total: a stored
-template with an unknown placeholder renders it literally rather than failing a fan-out. A missing
+Rendering substitutes values only — never looks anything up on an object — and is total: a
+template stored before the syntax was strict renders what it cannot read literally rather than
+failing a fan-out (``load_template``). A missing
 or empty value becomes the placeholder's fallback (settings ``template_fallbacks``; by default
 ``{nome}``/``{primeiro_nome}`` → "Dr(a).", the others → empty text), so "Olá {nome}!" to a contact
 without a name reads "Olá Dr(a).!". Values are trimmed of ASCII whitespace; ``{primeiro_nome}`` is
 the first run of non-whitespace; attributes render text as is, numbers as written, booleans as
 sim/não, and objects or lists not at all. Each value is cut to ``MAX_VALUE_LENGTH`` characters
-and the message to ``MAX_BODY_LENGTH`` (WhatsApp's text limit).
+and the message to ``MAX_BODY_LENGTH`` (WhatsApp's text limit), both on a grapheme boundary
+(``cut_at_grapheme``: never inside an emoji, a flag or an accented letter).
 
 There are two renderers of the same parts with the same rules: ``Template.render`` in Python, and
 ``render_sql``, which compiles the template into a SQL text expression over ``contacts c`` so a
-fan-out renders a million messages inside Postgres. The SQL holds literals and fallbacks only as
-``$n`` parameters and reaches only the four columns and ``attributes`` below; a test checks the
-two renderers agree.
+fan-out renders a million messages inside Postgres (cutting with the SQL ``cut_at_grapheme`` of
+migration 123). The SQL holds literals and fallbacks only as ``$n`` parameters and reaches only
+the four columns and ``attributes`` below; a test checks the two renderers agree.
 """
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from disparo_shared.template_syntax import (
+    Part,
+    Placeholder,
+    TemplateSyntaxError,
+    cut_at_grapheme,
+    parse_template_syntax,
+)
 
 MAX_TEMPLATE_LENGTH = 4096
 MAX_BODY_LENGTH = 4096
@@ -55,14 +67,6 @@ class TemplateError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Placeholder:
-    name: str  # "nome", ..., or "attr.<campo>"
-
-
-Part = str | Placeholder
-
-
 def is_known_placeholder(name: str) -> bool:
     if name in STANDARD_PLACEHOLDERS:
         return True
@@ -74,7 +78,8 @@ def is_known_placeholder(name: str) -> bool:
 def tokenize(template: str) -> tuple[tuple[Part, ...], tuple[str, ...]]:
     """Split into literal text and known placeholders; also return the unknown candidates.
 
-    Unknown candidates stay in the parts as their literal text.
+    The lenient reading of stored templates: unknown candidates and stray braces stay in the parts
+    as their literal text. For a template ``parse_template`` accepts, it gives the same parts.
     """
     parts: list[Part] = []
     unknown: list[str] = []
@@ -120,24 +125,24 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = _value(part.name, contact)
-            out.append(value[:MAX_VALUE_LENGTH] if value else fallbacks.get(part.name, ""))
-        return "".join(out)[:MAX_BODY_LENGTH]
+            value = cut_at_grapheme(_value(part.name, contact), MAX_VALUE_LENGTH)
+            out.append(value or fallbacks.get(part.name, ""))
+        return cut_at_grapheme("".join(out), MAX_BODY_LENGTH)
 
 
 def parse_template(source: str) -> Template:
-    """Accept a template for storage: non-blank, bounded, every placeholder known."""
+    """Accept a template for storage: non-blank, bounded, valid syntax, every placeholder known.
+
+    ``TemplateError.reason`` names the position, e.g. "position 4: a { that is never closed".
+    """
     if not isinstance(source, str) or not source.strip():
         raise TemplateError("the template must not be empty")
     if len(source) > MAX_TEMPLATE_LENGTH:
         raise TemplateError(f"at most {MAX_TEMPLATE_LENGTH} characters")
-    parts, unknown = tokenize(source)
-    if unknown:
-        names = ", ".join("{" + name + "}" for name in dict.fromkeys(unknown))
-        raise TemplateError(
-            f"unknown placeholder {names}; allowed: {ALLOWED_DESCRIPTION}"
-            " (write {{ and }} for literal braces)"
-        )
+    try:
+        parts = parse_template_syntax(source, is_known_placeholder, ALLOWED_DESCRIPTION)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.reason) from None
     return Template(source, parts)
 
 
@@ -216,7 +221,28 @@ def render_sql(
         else:
             value = _attribute_sql(add_param(part.name[len(ATTRIBUTE_PREFIX) :], "text"))
         fallback = add_param(fallbacks.get(part.name, ""), "text")
-        pieces.append(f"coalesce(nullif(left({value}, {MAX_VALUE_LENGTH}), ''), {fallback})")
+        pieces.append(f"coalesce(nullif({_cut_sql(value, MAX_VALUE_LENGTH)}, ''), {fallback})")
     if not pieces:
         return "''::text"
-    return f"left({' || '.join(pieces)}, {MAX_BODY_LENGTH})"
+    body = " || ".join(pieces)
+    if _longest_body(template, fallbacks) <= MAX_BODY_LENGTH:
+        return body  # cannot exceed the limit: no cut to compute per recipient
+    return _cut_sql(f"({body})", MAX_BODY_LENGTH)
+
+
+def _cut_sql(value: str, limit: int) -> str:
+    """``cut_at_grapheme(value, limit)`` in SQL, the function called only for a long value."""
+    return (
+        f"CASE WHEN length({value}) <= {limit} THEN {value}"
+        f" ELSE cut_at_grapheme({value}, {limit}) END"
+    )
+
+
+def _longest_body(template: Template, fallbacks: Mapping[str, str]) -> int:
+    """The most characters a rendering can have: literals, plus the longest each value can be."""
+    return sum(
+        len(part)
+        if isinstance(part, str)
+        else max(MAX_VALUE_LENGTH, len(fallbacks.get(part.name, "")))
+        for part in template.parts
+    )

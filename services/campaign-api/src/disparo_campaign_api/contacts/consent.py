@@ -24,6 +24,8 @@ Q = load_queries(Path(__file__).parent / "queries.sql")
 class ConsentSource(StrEnum):
     API = "api"
     INBOUND_MESSAGE = "inbound_message"
+    IMPORT = "import"  # a row whose status is the spec's marker, ``optout``
+    PROVIDER = "provider"  # the provider refused a send (Cloud 131050), told by the dispatcher
 
 
 async def opt_out(
@@ -48,6 +50,61 @@ async def opt_out(
     )  # fmt: skip
     await add_events(conn, [event])
     return to_contact(row)
+
+
+async def opt_out_phones(
+    conn: asyncpg.Connection,
+    phones: list[str],
+    *,
+    reason: str,
+    source: ConsentSource,
+    at: datetime,
+) -> int:
+    """Opt out, in one statement, every contact of ``phones`` not out yet; returns how many.
+
+    The set-based form of ``opt_out`` for the bulk import: the same state, history row and
+    ``contact.opted_out`` event per contact, and the same no-op for one already out.
+    """
+    rows = await conn.fetch(Q.mark_phones_opted_out, phones, at, reason)
+    if not rows:
+        return 0
+    events = [
+        ContactOptedOut(contact_id=r["id"], phone=r["phone"], reason=reason, occurred_at=at)
+        for r in rows
+    ]
+    await conn.execute(
+        Q.record_consent_changes,
+        [r["id"] for r in rows], [r["phone"] for r in rows], "opted_out", reason, source.value,
+        [e.event_id for e in events], at,
+    )  # fmt: skip
+    await add_events(conn, events)
+    return len(rows)
+
+
+async def record_reported_opt_out(
+    conn: asyncpg.Connection, event: ContactOptedOut, source: ConsentSource
+) -> bool:
+    """Apply an opt-out another service already announced; True if it changed the contact.
+
+    The fact is on the bus already, so nothing is published again: the history row keeps the
+    announcing event's id (which also makes a redelivery a no-op). The contact is found by
+    phone — created when unknown, so the refusal is kept — and an opt-in recorded after the
+    event's ``occurred_at`` wins over it (a late delivery must not undo a newer consent).
+    """
+    if await conn.fetchval(Q.consent_event_recorded, event.event_id):
+        return False  # ours (published by this service) or a redelivery
+    if await conn.fetchval(Q.opted_in_since, event.phone, event.occurred_at):
+        return False
+    contact_id = await conn.fetchval(Q.find_or_create_contact, event.phone)
+    row = await conn.fetchrow(Q.mark_opted_out, contact_id, event.occurred_at, event.reason)
+    if row is None:
+        return False
+    await conn.execute(
+        Q.record_consent_change,
+        contact_id, row["phone"], "opted_out", event.reason, source.value, None, event.event_id,
+        event.occurred_at,
+    )  # fmt: skip
+    return True
 
 
 async def opt_in(

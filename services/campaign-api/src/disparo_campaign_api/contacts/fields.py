@@ -19,6 +19,11 @@ MAX_TAGS = 50
 MAX_TAG = 64
 MAX_ATTRIBUTES_KEYS = 100
 DEFAULT_STATUS = "active"
+# The spec's opt-out marker (what the old ``clientes`` table holds in ``status``). A write that
+# carries it opts the contact out (consent history, ``contact.opted_out``) instead of storing it
+# as a business status: opt-out lives apart from status so that no later status can undo it.
+OPT_OUT_STATUS = "optout"
+_OPT_OUT_SPELLINGS = frozenset({"optout", "opt_out", "opted_out"})
 DEFAULT_TIME_ZONE = "America/Sao_Paulo"
 TAG_SEPARATORS = re.compile(r"[|;,]")
 _STATUS = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -91,7 +96,11 @@ def clean_tags(value: Any) -> list[str] | None:
 
 
 def clean_status(value: Any) -> str | None:
-    """A lower-case slug such as ``active``, ``inactive``, ``on_leave``."""
+    """A lower-case slug such as ``active``, ``inactive``, ``on_leave``.
+
+    ``optout`` (also ``opt_out``, ``opted_out``, any case) comes back as ``OPT_OUT_STATUS``: the
+    caller opts the contact out and stores no status for it (``stored_status``).
+    """
     text = clean_text("status", value)
     return None if text is None else _status(text)
 
@@ -101,7 +110,20 @@ def _status(text: str) -> str:
     status = text.lower()
     if not _STATUS.fullmatch(status):
         raise FieldError("status", "a lower-case word of letters, digits and _ (e.g. active)")
-    return status
+    return OPT_OUT_STATUS if status in _OPT_OUT_SPELLINGS else status
+
+
+def marks_opt_out(value: Any) -> bool:
+    """Whether a status as sent is the opt-out marker (an invalid one is not: it fails cleaning)."""
+    try:
+        return clean_status(value) == OPT_OUT_STATUS
+    except FieldError:
+        return False
+
+
+def stored_status(status: str | None) -> str | None:
+    """The business status to store for a cleaned status: none for the opt-out marker."""
+    return None if status == OPT_OUT_STATUS else status
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,8 @@
 
 A contact is identified by its phone in E.164, so every path that writes one — this API, the
 bulk import, an inbound opt-out — lands on the same row for the same person. Opt-out state is
-changed only by ``consent``; nothing here touches it.
+changed only by ``consent``; nothing here touches it (a status ``optout``, the spec's marker, is
+stored as no status; the HTTP edge then opts the contact out).
 """
 
 from datetime import datetime
@@ -21,6 +22,7 @@ from disparo_campaign_api.contacts.fields import (
     clean_tags,
     clean_text,
     clean_time_zone,
+    stored_status,
 )
 from disparo_campaign_api.pagination import Page, decode_cursor, paginate
 from disparo_shared.problems import Problem, invalid
@@ -42,7 +44,11 @@ class ContactIn(BaseModel):
     specialty: str | None = Field(None, examples=["Anestesiologia"])
     region: str | None = Field(None, examples=["ABC"])
     tags: list[str] | None = Field(None, examples=[["disponível", "noturno"]])
-    status: str | None = Field(None, description="A lower-case word; default active.")
+    status: str | None = Field(
+        None,
+        description="A lower-case word; default active. 'optout' (the spec's marker) is not"
+        " stored: it opts the contact out (consent history source 'api').",
+    )
     time_zone: str | None = Field(None, description="IANA zone; default America/Sao_Paulo.")
     attributes: dict[str, Any] | None = Field(
         None, description="Custom fields for segments/templates."
@@ -76,8 +82,14 @@ class Contact(BaseModel):
     status: str
     time_zone: str
     attributes: dict[str, Any]
-    interactions: int
-    last_contact_at: datetime | None
+    interactions: int = Field(description="Replies received from the contact (engagement).")
+    last_contact_at: datetime | None = Field(
+        description="Our last message or theirs, whichever is later (the spec's último contato)."
+    )
+    last_inbound_at: datetime | None = Field(description="Their last message to us.")
+    last_outbound_at: datetime | None = Field(
+        description="Our last message that reached the provider (message.sent)."
+    )
     created_at: datetime
     updated_at: datetime
     opted_out: bool
@@ -109,7 +121,7 @@ async def upsert_contact(conn: asyncpg.Connection, data: ContactIn) -> tuple[Con
             clean_text("specialty", data.specialty),
             clean_text("region", data.region),
             clean_tags(data.tags),
-            clean_status(data.status),
+            stored_status(clean_status(data.status)),
             clean_time_zone(data.time_zone),
             clean_attributes(data.attributes),
         )
@@ -153,7 +165,7 @@ async def update_contact(
             clean_text("region", patch.region),
             "tags" in given,
             tags if tags is not None else [],
-            clean_status(patch.status),
+            stored_status(clean_status(patch.status)),
             clean_time_zone(patch.time_zone),
             "attributes" in given and patch.attributes is not None,
             merge,

@@ -1,9 +1,9 @@
 """What campaign-api does with an inbound reply (``message.received``).
 
-Every reply from a known contact counts as an interaction and moves ``last_contact_at`` (the
-engagement and last-contact segments read them). A reply that is an opt-out phrase
-(``optout_words.OptOutPhrases``) opts the sender out — creating a minimal contact when the phone is
-unknown, so the refusal is kept even for someone never imported.
+Every reply from a known contact counts as an interaction and moves ``last_inbound_at`` and
+``last_contact_at`` (the engagement and last-contact segments read them). A reply that is an
+opt-out phrase (``optout_words.OptOutPhrases``) opts the sender out — creating a minimal contact
+when the phone is unknown, so the refusal is kept even for someone never imported.
 """
 
 from pathlib import Path

@@ -14,11 +14,11 @@ ON CONFLICT (phone) DO UPDATE SET
     time_zone = COALESCE($7::text, contacts.time_zone),
     attributes = contacts.attributes || COALESCE($8::jsonb, '{}'),
     updated_at = now()
-RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason, (xmax = 0) AS created;
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason, (xmax = 0) AS created;
 
 -- name: get_contact
 -- One contact by id.
-SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason FROM contacts WHERE id = $1::uuid;
+SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason FROM contacts WHERE id = $1::uuid;
 
 -- name: update_contact
 -- PATCH: each field changes only when its flag is set; attributes get a JSON merge patch
@@ -33,12 +33,12 @@ UPDATE contacts SET
     attributes = CASE WHEN $12::bool THEN (attributes || $13::jsonb) - $14::text[] ELSE attributes END,
     updated_at = now()
 WHERE id = $1::uuid
-RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason;
 
 -- name: list_contacts
 -- A page of contacts matching the filters (NULL = no filter), in id order (the primary key,
 -- so no index of its own slows the import), after the cursor's id; tags must all be present.
-SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason
+SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason
 FROM contacts
 WHERE ($1::text IS NULL OR specialty = $1::text)
   AND ($2::text IS NULL OR region = $2::text)
@@ -53,18 +53,48 @@ LIMIT $7::int;
 -- Opt a contact out unless it already is (then no row: the first opt-out's when/why stay).
 UPDATE contacts SET opted_out_at = $2::timestamptz, opt_out_reason = $3::text, updated_at = now()
 WHERE id = $1::uuid AND opted_out_at IS NULL
-RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason;
+
+-- name: mark_phones_opted_out
+-- Opt out every contact of the phones $1 not out yet (the import's "optout" rows), one statement.
+UPDATE contacts SET opted_out_at = $2::timestamptz, opt_out_reason = $3::text, updated_at = now()
+WHERE phone = ANY($1::text[]) AND opted_out_at IS NULL
+RETURNING id, phone;
 
 -- name: mark_opted_in
 -- Opt a contact back in if it was out (else no row).
 UPDATE contacts SET opted_out_at = NULL, opt_out_reason = NULL, updated_at = now()
 WHERE id = $1::uuid AND opted_out_at IS NOT NULL
-RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, created_at, updated_at, opted_out_at, opt_out_reason;
+RETURNING id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason;
 
 -- name: record_consent_change
 -- Append to the LGPD history of opt-outs and opt-ins.
 INSERT INTO opt_outs (contact_id, phone, action, reason, source, source_ref, event_id, occurred_at)
 VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::uuid, $8::timestamptz);
+
+-- name: record_consent_changes
+-- Append several rows of the same change (arrays of contact, phone and event id) at once.
+INSERT INTO opt_outs (contact_id, phone, action, reason, source, source_ref, event_id, occurred_at)
+SELECT c.contact_id, c.phone, $3::text, $4::text, $5::text, NULL, c.event_id, $7::timestamptz
+FROM unnest($1::uuid[], $2::text[], $6::uuid[]) AS c(contact_id, phone, event_id);
+
+-- name: consent_event_recorded
+-- Whether the history already holds this event (published here, or applied before).
+SELECT EXISTS (SELECT 1 FROM opt_outs WHERE event_id = $1::uuid);
+
+-- name: opted_in_since
+-- Whether the contact with this phone opted in after the instant $2.
+SELECT EXISTS (
+    SELECT 1 FROM opt_outs
+    WHERE phone = $1::text AND action = 'opted_in' AND occurred_at > $2::timestamptz
+);
+
+-- name: find_or_create_contact
+-- The contact with this phone, created (with defaults) when unknown.
+-- (DO UPDATE rather than DO NOTHING: it returns the id of a row another writer just committed.)
+INSERT INTO contacts (phone) VALUES ($1::text)
+ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone
+RETURNING id;
 
 -- name: list_consent_changes
 -- A contact's opt-out/opt-in history, oldest first.
@@ -72,20 +102,30 @@ SELECT action, reason, source, source_ref, event_id, occurred_at
 FROM opt_outs WHERE contact_id = $1::uuid ORDER BY occurred_at, id;
 
 -- name: touch_contact
--- An inbound reply from a known phone: one more interaction, last contact moves forward.
+-- An inbound reply from a known phone: one more interaction, last inbound and last contact move
+-- forward (never back: a late event leaves a newer instant in place).
 UPDATE contacts SET interactions = interactions + 1,
+    last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz),
     last_contact_at = GREATEST(last_contact_at, $2::timestamptz), updated_at = now()
 WHERE phone = $1::text
 RETURNING id;
 
 -- name: touch_or_create_contact
 -- Like touch_contact, creating a minimal contact for an unknown phone (so an opt-out is kept).
-INSERT INTO contacts (phone, interactions, last_contact_at)
-VALUES ($1::text, 1, $2::timestamptz)
+INSERT INTO contacts (phone, interactions, last_inbound_at, last_contact_at)
+VALUES ($1::text, 1, $2::timestamptz, $2::timestamptz)
 ON CONFLICT (phone) DO UPDATE SET interactions = contacts.interactions + 1,
+    last_inbound_at = GREATEST(contacts.last_inbound_at, EXCLUDED.last_inbound_at),
     last_contact_at = GREATEST(contacts.last_contact_at, EXCLUDED.last_contact_at),
     updated_at = now()
 RETURNING id;
+
+-- name: record_outbound_message
+-- A message of ours reached the provider: last outbound and last contact move forward. The
+-- condition makes a redelivered or late event write nothing.
+UPDATE contacts SET last_outbound_at = $2::timestamptz,
+    last_contact_at = GREATEST(last_contact_at, $2::timestamptz)
+WHERE id = $1::uuid AND (last_outbound_at IS NULL OR last_outbound_at < $2::timestamptz);
 
 -- name: upsert_contacts_batch
 -- The bulk import's one statement per batch (phones unique within the batch). One probe of the

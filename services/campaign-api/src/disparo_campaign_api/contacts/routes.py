@@ -18,7 +18,7 @@ from disparo_campaign_api.contacts.bulk_import import (
     parse_stream,
 )
 from disparo_campaign_api.contacts.consent import ConsentSource, consent_history, opt_in, opt_out
-from disparo_campaign_api.contacts.fields import FieldError
+from disparo_campaign_api.contacts.fields import FieldError, marks_opt_out
 from disparo_campaign_api.contacts.handlers import (
     Contact,
     ContactIn,
@@ -44,6 +44,7 @@ from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 
 IMPORT_SCOPE = "POST /v1/contacts/import"
+STATUS_OPT_OUT_REASON = "status optout"
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 JSON_TYPES = {
     "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
@@ -73,9 +74,18 @@ class ContactPage(BaseModel):
     )
 
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Text Postgres can store and a person can read: a NUL in a reason failed the insert (500)."""
+
+
 class OptOutRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    reason: str = Field(min_length=1, max_length=500, examples=["asked by phone call"])
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=NO_CONTROL_CHARACTERS,
+        examples=["asked by phone call"],
+    )
 
 
 class OptInRequest(BaseModel):
@@ -85,10 +95,16 @@ class OptInRequest(BaseModel):
     consent_reference: str = Field(
         min_length=1,
         max_length=200,
+        pattern=NO_CONTROL_CHARACTERS,
         description="Where the doctor's consent is kept: a signed term's id, a ticket, a URL.",
         examples=["termo-2025-118"],
     )
-    reason: str | None = Field(None, max_length=500, examples=["consent renewed in writing"])
+    reason: str | None = Field(
+        None,
+        max_length=500,
+        pattern=NO_CONTROL_CHARACTERS,
+        examples=["consent renewed in writing"],
+    )
 
 
 class ConsentChange(BaseModel):
@@ -113,8 +129,18 @@ class ImportAnswer(BaseModel):
     unchanged: int
     duplicates: int = Field(description="Rows replaced by a later row with the same phone.")
     invalid: int
+    opted_out: int = Field(
+        description="Contacts this import opted out: rows whose status is the spec's marker"
+        " 'optout' (consent history source 'import'), not counting those already out."
+    )
     errors: list[ImportRowError]
     errors_truncated: bool
+
+
+async def _opt_out_by_status(conn: asyncpg.Connection, contact_id: UUID, at: datetime) -> Contact:
+    return await opt_out(
+        conn, contact_id, reason=STATUS_OPT_OUT_REASON, source=ConsentSource.API, at=at
+    )
 
 
 def _dump(contact: Contact) -> dict[str, Any]:
@@ -128,14 +154,20 @@ class ContactsController(Controller):
 
     @post("/", summary="Create or update a contact by phone", status_code=200)
     async def upsert(
-        self, data: JSONBody[ContactIn], pool: Pool, idempotency_key: IdempotencyKeyHeader = None
+        self,
+        data: JSONBody[ContactIn],
+        pool: Pool,
+        clock: Clock,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Contact]:
         """201 when created, 200 when the phone already existed
-        (omitted fields keep their value).
+        (omitted fields keep their value); status ``optout`` opts the contact out.
         """
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
             contact, created = await upsert_contact(conn, data)
+            if marks_opt_out(data.status):
+                contact = await _opt_out_by_status(conn, contact.id, clock())
             return (201 if created else 200), _dump(contact)
 
         stored = await run_once(
@@ -154,10 +186,14 @@ class ContactsController(Controller):
 
     @patch("/{contact_id:uuid}", summary="Change some fields of a contact")
     async def change(
-        self, contact_id: FromPath[UUID], data: JSONBody[ContactPatch], pool: Pool
+        self, contact_id: FromPath[UUID], data: JSONBody[ContactPatch], pool: Pool, clock: Clock
     ) -> Contact:
-        async with pool.acquire() as conn:
-            return await update_contact(conn, contact_id, data)
+        """Status ``optout`` (the spec's marker) opts the contact out instead of being stored."""
+        async with pool.acquire() as conn, conn.transaction():
+            contact = await update_contact(conn, contact_id, data)
+            if marks_opt_out(data.status):
+                contact = await _opt_out_by_status(conn, contact_id, clock())
+            return contact
 
     @delete(
         "/{contact_id:uuid}",
@@ -285,6 +321,7 @@ class ContactsController(Controller):
         request: Request,
         pool: Pool,
         settings: Settings,
+        clock: Clock,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[ImportAnswer]:
         """Upserts by phone, 5,000 rows per statement, without holding the file in memory.
@@ -293,7 +330,9 @@ class ContactsController(Controller):
         region, tags (`|`/`;`/`,` separated), status, time_zone, attributes (JSON); any other
         column becomes a custom attribute) or `application/json` (an array of objects) or
         `application/x-ndjson`. Invalid rows are counted and listed (the first 1,000) with their
-        row and reason; valid rows are kept. Empty cells keep stored values; opt-outs stay.
+        row and reason; valid rows are kept. Empty cells keep stored values; opt-outs stay. A
+        row whose status is ``optout`` (the spec's marker) opts its contact out: consent history
+        source ``import``, ``contact.opted_out`` published, never in an audience.
         """
         media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if media_type in CSV_TYPES:
@@ -327,6 +366,7 @@ class ContactsController(Controller):
                 parse_stream(body, parser),
                 batch_size=settings.import_batch_size,
                 max_listed_errors=settings.import_max_listed_errors,
+                at=clock(),
                 writers=settings.import_writers,
             )
         except FieldError as exc:

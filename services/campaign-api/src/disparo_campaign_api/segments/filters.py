@@ -12,10 +12,14 @@ A filter is a tree of groups and conditions::
     region           in, not_in                  [text, ...] (1–1000 items)
     status
     tags             any, all, none              [text, ...] (any = overlaps, all = contains all)
-    interactions     eq, gte, gt, lte, lt        integer ≥ 0 (engagement)
+    interactions     eq, gte, gt, lte, lt        integer ≥ 0 (replies received: engagement)
     last_contact_at  before, after               "2026-01-31" or "2026-01-31T09:00:00-03:00"
-    created_at                                   or {"days_ago": 30} (evaluated at use)
-                     exists                      true | false (false = never contacted)
+    last_inbound_at                              or {"days_ago": 30} (evaluated at use)
+    last_outbound_at exists                      true | false (false = never happened)
+    created_at
+
+``last_contact_at`` is our last message or theirs, whichever is later (the spec's "último
+contato"); ``last_inbound_at`` is their last message, ``last_outbound_at`` ours (sent).
     attributes.NAME  eq, neq                     text, number or boolean
                      in                          [scalar, ...]
                      exists                      true | false
@@ -85,6 +89,8 @@ FIELDS: dict[str, tuple[str, FieldType]] = {
     "tags": ("c.tags", FieldType.TAGS),
     "interactions": ("c.interactions", FieldType.INTEGER),
     "last_contact_at": ("c.last_contact_at", FieldType.TIMESTAMP),
+    "last_inbound_at": ("c.last_inbound_at", FieldType.TIMESTAMP),
+    "last_outbound_at": ("c.last_outbound_at", FieldType.TIMESTAMP),
     "created_at": ("c.created_at", FieldType.TIMESTAMP),
 }
 

@@ -2,8 +2,17 @@
 
 The spec's sketch computed "7 days ago" once at import and compared "inactive for 30 days" the
 wrong way round (last contact *after* 30 days ago is the active ones). Here both dates are
-``{"days_ago": n}``, turned into instants by each preview or start, and "inactive" means the last
-contact was before 30 days ago — or there never was one.
+``{"days_ago": n}``, turned into instants by each preview or start. What each one means:
+
+- ``new_7d`` "Novos últimos 7 dias": contacts that entered the base in the last 7 days
+  (``created_at``). The sketch filtered on the last contact, which picks anyone we talked to this
+  week, however long known; "novos" names new doctors, the audience of a first contact.
+- ``engaged`` "Médicos engajados": at least 5 interactions, and an interaction is a reply of the
+  doctor's (our own messages would make every campaign target "engaged").
+- ``inactive_30d`` "Inativos há 30 dias": no message either way for 30 days — ``last_contact_at``
+  (ours or theirs) before 30 days ago, or never any, for a contact known for more than 30 days.
+  A doctor written to yesterday is not inactive, nor is one imported yesterday.
+- ``anesthesiologists_abc`` "Anestesistas do ABC": specialty Anestesiologia in region ABC.
 
 Each is addressed as ``predefined:<key>`` wherever a segment id is accepted.
 """
@@ -43,17 +52,23 @@ PREDEFINED: dict[str, PredefinedSegment] = {
         PredefinedSegment(
             "engaged",
             "Médicos engajados",
-            "Contacts with at least 5 interactions.",
+            "Contacts who replied at least 5 times.",
             {"field": "interactions", "op": "gte", "value": 5},
         ),
         PredefinedSegment(
             "inactive_30d",
             "Inativos há 30 dias",
-            "Contacts last reached more than 30 days ago, or never reached.",
+            "No message either way for 30 days (ours or theirs), or none ever for a contact"
+            " known for more than 30 days.",
             {
                 "any": [
                     {"field": "last_contact_at", "op": "before", "value": {"days_ago": 30}},
-                    {"field": "last_contact_at", "op": "exists", "value": False},
+                    {
+                        "all": [
+                            {"field": "last_contact_at", "op": "exists", "value": False},
+                            {"field": "created_at", "op": "before", "value": {"days_ago": 30}},
+                        ]
+                    },
                 ]
             },
         ),

@@ -27,8 +27,9 @@ from disparo_shared.text_input import SafeLine
 FILTER_DOC = (
     'A filter: {"all": [...]} / {"any": [...]} groups of {"field", "op", "value"} conditions over'
     " specialty, region, status (eq, neq, in, not_in), tags (any, all, none), interactions"
-    " (eq, gte, gt, lte, lt), last_contact_at / created_at (before, after with an ISO date or"
-    ' {"days_ago": n}; exists), attributes.<name> (eq, neq, in, exists).'
+    " (replies received: eq, gte, gt, lte, lt), last_contact_at (our last message or theirs) /"
+    " last_inbound_at (theirs) / last_outbound_at (ours) / created_at (before, after with an ISO"
+    ' date or {"days_ago": n}; exists), attributes.<name> (eq, neq, in, exists).'
 )
 EXAMPLE_FILTER = {
     "all": [

@@ -38,3 +38,23 @@ WHERE r.phone IN (
       )
     LIMIT $2::int
 );
+
+-- name: hold_erasure_for_sends
+-- The doctor has a message being sent right now: finish the erasure when it is over.
+INSERT INTO pending_erasures (phone, contact_id, erased_at)
+SELECT $1::text, $2::uuid, $3::timestamptz
+WHERE EXISTS (SELECT 1 FROM messages WHERE phone = $1::text AND state = 'sending')
+ON CONFLICT (phone) DO NOTHING;
+
+-- name: finish_pending_erasures
+-- Erasures whose sends are over: blank those messages too and forget the phone.
+WITH done AS (
+    DELETE FROM pending_erasures p
+    WHERE NOT EXISTS (
+        SELECT 1 FROM messages m WHERE m.phone = p.phone AND m.state = 'sending'
+    )
+    RETURNING phone
+), blanked AS (
+    UPDATE messages m SET phone = '', body = '' FROM done d WHERE m.phone = d.phone
+)
+DELETE FROM recipients r USING done d WHERE r.phone = d.phone;

@@ -5,6 +5,14 @@ VALUES (sha256(convert_to($1::text, 'UTF8')), $2::text, $3::timestamptz)
 ON CONFLICT (phone_sha256) DO UPDATE SET erased_at = erased_phones.erased_at
 RETURNING pseudonym;
 
+-- name: erased_among
+-- Which of these phones belong to doctors erased after $2 (the event's time), and their
+-- pseudonyms.
+SELECT p.phone, e.pseudonym
+FROM unnest($1::text[]) AS p (phone)
+JOIN erased_phones e ON e.phone_sha256 = sha256(convert_to(p.phone, 'UTF8'))
+WHERE e.erased_at >= $2::timestamptz;
+
 -- name: forget_phone
 -- Counts stay (messages, states, replies attributed to messages, per-doctor grouping under the
 -- pseudonym $2); the person goes: phone, name and the first words of replies.

@@ -1,0 +1,69 @@
+"""The dispatcher forgets an erased doctor: queued messages cancelled, kept ones blanked, and a
+message being sent at that instant blanked as soon as its send is over."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import asyncpg
+
+from disparo_dispatcher.privacy import finish_pending_erasures, forget_contact
+from disparo_shared.events import ContactErased
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+PHONE = "+5511980000099"
+
+
+async def _message(db, state: str, contact_id) -> str:
+    message_id = uuid4()
+    await db.execute(
+        "INSERT INTO dispatcher.messages (message_id, idempotency_key, contact_id, phone, kind,"
+        " body, priority, time_zone, state, due_at, rank_at, max_attempts, requested_at,"
+        " enqueued_at)"
+        " VALUES ($1, $2, $3, $4, 'reply', 'Olá, Dra.!', 5, 'America/Sao_Paulo', $5, $6, $6, 5,"
+        " $6, $6)",
+        message_id, str(message_id), contact_id, PHONE, state, NOW,
+    )  # fmt: skip
+    return str(message_id)
+
+
+async def test_erasure_cancels_blanks_and_waits_for_the_send_in_flight(database_url, db) -> None:
+    contact_id = uuid4()
+    queued = await _message(db, "queued", contact_id)
+    sent = await _message(db, "sent", contact_id)
+    sending = await _message(db, "sending", contact_id)
+    await db.execute(
+        "INSERT INTO dispatcher.recipients (phone, last_sent_at) VALUES ($1, $2)", PHONE, NOW
+    )
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=2, server_settings={"search_path": "dispatcher"}
+    )
+    try:
+        event = ContactErased(contact_id=contact_id, phone=PHONE, occurred_at=NOW)
+        assert await forget_contact(pool, event, NOW) == 1
+        assert await forget_contact(pool, event, NOW) == 0  # a redelivery changes nothing
+
+        async def rows() -> dict[str, tuple[str, str, str]]:
+            return {
+                str(r["message_id"]): (r["state"], r["phone"], r["body"])
+                for r in await db.fetch("SELECT message_id, state, phone, body FROM messages")
+            }
+
+        await db.execute("SET search_path = dispatcher")
+        after = await rows()
+        assert after[queued] == ("cancelled", "", "")
+        assert after[sent] == ("sent", "", "")
+        assert after[sending] == ("sending", PHONE, "Olá, Dra.!")  # its send is under way
+        assert await db.fetchval("SELECT count(*) FROM recipients") == 0
+
+        await finish_pending_erasures(pool)  # still being sent: nothing yet
+        assert (await rows())[sending][1] == PHONE
+        await db.execute("UPDATE messages SET state = 'sent' WHERE message_id = $1", sending)
+        await db.execute(
+            "INSERT INTO recipients (phone, last_sent_at) VALUES ($1, $2)", PHONE, NOW
+        )  # the send's own bookkeeping
+        await finish_pending_erasures(pool)
+        assert (await rows())[sending] == ("sent", "", "")
+        assert await db.fetchval("SELECT count(*) FROM recipients") == 0
+        assert await db.fetchval("SELECT count(*) FROM pending_erasures") == 0
+    finally:
+        await pool.close()
