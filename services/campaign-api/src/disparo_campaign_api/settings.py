@@ -60,6 +60,12 @@ class CampaignApiSettings(BaseSettings):
     import_max_listed_errors: int = Field(
         1000, ge=0, description="Invalid rows listed in an import's answer (all are counted)."
     )
+    import_max_concurrent: int = Field(
+        2,
+        ge=1,
+        description="Bulk imports one process runs at once; more are answered 429 with "
+        "Retry-After (each writes through import_writers connections).",
+    )
     import_max_body_bytes: int = Field(
         2 * 1024**3, description="Largest import body accepted, in bytes (2 GiB ≈ 15 M contacts)."
     )

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from disparo_dispatcher import in_doubt, queue
+from disparo_dispatcher.automatic_messages import stop_for_opt_outs
 from disparo_dispatcher.metrics import REQUESTS_DROPPED
 from disparo_dispatcher.queue import CANCELLED, NewMessage
 from disparo_dispatcher.quiet_hours import next_send_time, recipient_time_zone
@@ -241,14 +242,17 @@ async def cancel_campaign(pool: asyncpg.Pool, event: CampaignCancelled, now: dat
 async def opt_out(pool: asyncpg.Pool, event: ContactOptedOut, now: datetime) -> int:
     """Remember the opt-out and drop the phone's pending messages; returns how many dropped.
 
-    Messages already claimed are stopped by the send-time check (``admission``).
+    Messages already claimed are stopped by the send-time check (``admission``); follow-ups are
+    told cancelled (``message.cancelled``), claimed ones included (``automatic_messages``).
     """
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, CONTACTS_CONSUMER + ".opted_out", event.event_id):
             return 0
         await conn.execute(queue.SQL.record_opt_out, event.phone, now, event.reason)
+        followups = await stop_for_opt_outs(conn, [event.phone], now)
+        await add_events(conn, followups)
         dropped = await conn.fetch(queue.SQL.cancel_pending_for_phones, [event.phone], now)
-        return len(dropped)
+        return len(dropped) + len(followups)
 
 
 async def opt_in(pool: asyncpg.Pool, event: ContactOptedIn) -> None:

@@ -3,21 +3,25 @@
 Each held sender runs ``SendDriver.drive`` as its own task, with an HTTP session of its own;
 all senders together keep at most ``max_in_flight`` provider calls under way (urgent messages
 may go ``urgent_in_flight_reserve`` past it, so a reply never queues behind a campaign's calls).
-A finished call becomes an ``Outcome`` for the flush (``recording``); nothing here touches the
-database.
+A finished call becomes an ``Outcome`` for the flush (``recording``). The one database call
+here is the confirmation of an automatic message (a follow-up) right before its provider call
+(``automatic_messages.confirm_send``), so a reply that arrives while it waits in a buffer still
+stops it.
 """
 
 import asyncio
 import random
 import ssl
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import date
 
 import aiohttp
+import asyncpg
 from opentelemetry import trace
 
 from disparo_dispatcher import metrics
 from disparo_dispatcher.admission import wait_until
+from disparo_dispatcher.automatic_messages import AUTOMATIC_KINDS
 from disparo_dispatcher.clock import Clock, Monotonic
 from disparo_dispatcher.providers.base import (
     FailureClass,
@@ -43,6 +47,7 @@ log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
 
 ProviderFactory = Callable[[str, aiohttp.ClientSession], Provider]
+ConfirmAutomatic = Callable[[ClaimedMessage], Awaitable[bool]]
 
 LEASE_MARGIN_SECONDS = 2.0  # connect time and clock slack on top of the provider's read timeout
 
@@ -77,6 +82,8 @@ class SendDriver:
         # senders waiting for ``_in_flight`` to drop below the cap, woken when it does
         self._waiting_for_room: dict[str, SenderSlot] = {}
         self._tls: ssl.SSLContext | None = None  # loaded once: reading the CA bundle costs ~40 ms
+        # Checks a claimed follow-up just before its call (set by the worker, which has the pool).
+        self.confirm_automatic: ConfirmAutomatic | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -227,7 +234,49 @@ class SendDriver:
         self._results.held[message.message_id] = lease_ends
         self._keep(asyncio.create_task(self._send(slot, message, typing_ms)))
 
+    async def _confirmed(self, slot: SenderSlot, message: ClaimedMessage) -> bool:
+        """Whether a launched follow-up may still go; if not, its launch is undone (cancelled in
+        the database, or back in line when the check itself failed)."""
+        if self.confirm_automatic is None or message.kind not in AUTOMATIC_KINDS:
+            return True
+        try:
+            if await self.confirm_automatic(message):
+                return True
+            metrics.LIMIT_WAITS.labels("conversation_moved_on").inc()
+            self._undo_launch(slot, message)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            log.warning("follow-up not confirmed; back in line", error=str(exc))
+            self._undo_launch(slot, message)
+            now = self._clock()
+            self._results.put_back(
+                PendingSettlement(
+                    wait_until(message, now, now, False),
+                    message,
+                    returns_quota=holds_campaign_quota(message),
+                )
+            )
+        return False
+
+    def _undo_launch(self, slot: SenderSlot, message: ClaimedMessage) -> None:
+        """Give back what ``_launch`` took for a call that is not made."""
+        slot.limiter.finished(self._monotonic())
+        slot.sent_today -= 1
+        slot.in_flight -= 1
+        self._in_flight -= 1
+        self._results.held.pop(message.message_id, None)
+        self._recipients.released(message.phone)
+        self._wake_waiting_for_room()
+        slot.wake.set()
+
+    def _wake_waiting_for_room(self) -> None:
+        if self._in_flight < self._settings.max_in_flight and self._waiting_for_room:
+            for waiting in self._waiting_for_room.values():
+                waiting.wake.set()
+            self._waiting_for_room.clear()
+
     async def _send(self, slot: SenderSlot, message: ClaimedMessage, typing_ms: int) -> None:
+        if not await self._confirmed(slot, message):
+            return
         outgoing = OutgoingText(
             message.message_id,
             message.phone,
@@ -256,10 +305,7 @@ class SendDriver:
         slot.limiter.finished(self._monotonic())
         slot.in_flight -= 1
         self._in_flight -= 1
-        if self._in_flight < self._settings.max_in_flight and self._waiting_for_room:
-            for waiting in self._waiting_for_room.values():
-                waiting.wake.set()
-            self._waiting_for_room.clear()
+        self._wake_waiting_for_room()
         self._recipients.answered(message.phone, finished_at)
         if (
             isinstance(result, Rejected)

@@ -18,6 +18,7 @@ SPEC = ServiceSpec(
             subjects.MESSAGE_DELIVERED,
             subjects.MESSAGE_READ,
             subjects.MESSAGE_RECEIVED,
+            subjects.MESSAGE_CANCELLED,  # a follow-up whose conversation moved on
             subjects.CONTACT_OPTED_OUT,  # a provider's "stopped marketing" answer
         ),
         consumes=(
@@ -29,6 +30,8 @@ SPEC = ServiceSpec(
             Consumer(subjects.STREAM_CONTACTS, "dispatcher-contact-opted-out"),
             Consumer(subjects.STREAM_CONTACTS, "dispatcher-contact-opted-in"),
             Consumer(subjects.STREAM_CONTACTS, "dispatcher-contact-erased"),
+            Consumer(subjects.STREAM_CONVERSATIONS, "dispatcher-conversation-stage-changed"),
+            Consumer(subjects.STREAM_CONVERSATIONS, "dispatcher-conversation-control-changed"),
         ),
     ),
 )

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from disparo_dispatcher import handlers, privacy
+from disparo_dispatcher import automatic_messages, handlers, privacy
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.broker import durable_subscriber
@@ -15,6 +15,8 @@ from disparo_shared.events import (
     ContactErased,
     ContactOptedIn,
     ContactOptedOut,
+    ConversationControlChanged,
+    ConversationStageChanged,
     MessagesRequested,
     subjects,
 )
@@ -116,3 +118,23 @@ def register_subscribers(
     )
     async def on_contact_erased(event: ContactErased) -> None:
         await privacy.forget_contact(runtime.pool, event, clock())
+
+    @durable_subscriber(
+        broker,
+        nats,
+        stream=subjects.STREAM_CONVERSATIONS,
+        subject=subjects.CONVERSATION_STAGE_CHANGED,
+        durable="dispatcher-conversation-stage-changed",
+    )
+    async def on_conversation_stage_changed(event: ConversationStageChanged) -> None:
+        await automatic_messages.apply_conversation_control(runtime.pool, event, clock())
+
+    @durable_subscriber(
+        broker,
+        nats,
+        stream=subjects.STREAM_CONVERSATIONS,
+        subject=subjects.CONVERSATION_CONTROL_CHANGED,
+        durable="dispatcher-conversation-control-changed",
+    )
+    async def on_conversation_control_changed(event: ConversationControlChanged) -> None:
+        await automatic_messages.apply_conversation_control(runtime.pool, event, clock())

@@ -45,7 +45,7 @@ from uuid import uuid4
 import aiohttp
 import asyncpg
 
-from disparo_dispatcher import in_doubt, metrics, queue, senders, table_care
+from disparo_dispatcher import automatic_messages, in_doubt, metrics, queue, senders, table_care
 from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
@@ -163,6 +163,9 @@ class Dispatcher:
         """Send until cancelled; then drain in-flight sends, flush, and give the senders back."""
         async with pool.acquire() as conn:
             await senders.seed_senders(conn, self.settings.senders)
+        self._driver.confirm_automatic = lambda message: automatic_messages.confirm_send(
+            pool, message, self._clock()
+        )
         settings = self.settings
         loops = [
             asyncio.create_task(

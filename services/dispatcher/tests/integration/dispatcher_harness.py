@@ -216,3 +216,18 @@ async def collect(nats_settings: NatsSettings, subject: str) -> AsyncIterator[li
         yield received
     finally:
         await nc.close()
+
+
+@asynccontextmanager
+async def served_dispatcher(
+    kernel: KernelSettings, senders: list[SenderSeed], **overrides: Any
+) -> AsyncIterator[str]:
+    """One dispatcher replica served over HTTP (so the simulator can post webhooks to it);
+    yields its base URL."""
+    settings = DispatcherSettings(senders=senders, **{**FAST, **overrides})
+    server, task, url = await _serve(create_app(kernel, settings))
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        await task

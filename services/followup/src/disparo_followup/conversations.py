@@ -11,6 +11,8 @@ from uuid import UUID
 import asyncpg
 
 from disparo_followup import privacy
+from disparo_followup.controls import SQL as CONTROLS_SQL
+from disparo_followup.controls import record_event_change
 from disparo_followup.metrics import EVENTS_APPLIED
 from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
@@ -21,6 +23,8 @@ from disparo_shared.events import (
     ConversationStage,
     ConversationStageChanged,
     Event,
+    MessageCancelled,
+    MessageKind,
     MessageReceived,
     MessageSent,
     MessagesRequested,
@@ -73,14 +77,40 @@ async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
             event.sent_at,
             event.campaign_id,
         )
+        if event.kind == MessageKind.FOLLOWUP:
+            await conn.execute(SQL.record_followup_sent, event.message_id, event.sent_at)
+        await conn.execute(
+            SQL.record_outbound_entry,
+            event.conversation_id,
+            str(event.message_id),
+            event.kind.value,
+            event.sent_at,
+        )
 
 
 async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) -> None:
-    await conn.execute(SQL.record_inbound, canonical_phone(event.phone), event.at)
+    """A reply stops the cadence of every conversation of the phone and joins their timelines.
+
+    Its time is when the dispatcher recorded it, if later than the provider's: providers give
+    whole seconds (Evolution's ``messageTimestamp``), so a reply a few hundred milliseconds after
+    our message would otherwise seem to come before it and not stop anything.
+    """
+    phone = canonical_phone(event.phone)
+    at = max(event.at, event.occurred_at)
+    await conn.execute(SQL.record_inbound, phone, at)
+    await conn.execute(SQL.record_inbound_entries, phone, event.provider_message_id, at, event.body)
+
+
+async def on_message_cancelled(conn: asyncpg.Connection, event: MessageCancelled) -> None:
+    """The dispatcher did not send a follow-up of ours: the conversation moved on."""
+    if event.kind == MessageKind.FOLLOWUP:
+        await conn.execute(SQL.record_followup_cancelled, event.message_id, event.reason)
 
 
 async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageChanged) -> None:
-    await conn.execute(
+    """The recruiter system's fact, applied when newer than what the conversation shows."""
+    before = await conn.fetchrow(CONTROLS_SQL.lock_conversation, event.conversation_id)
+    applied = await conn.fetchval(
         SQL.record_stage,
         event.conversation_id,
         event.contact_id,
@@ -90,6 +120,15 @@ async def on_stage_changed(conn: asyncpg.Connection, event: ConversationStageCha
         event.controlled_by.value,
         event.occurred_at,
     )
+    if applied is not None:
+        await record_event_change(
+            conn,
+            before,
+            event.conversation_id,
+            event.stage.value,
+            event.controlled_by.value,
+            event.occurred_at,
+        )
 
 
 async def on_consent(conn: asyncpg.Connection, event: ContactOptedOut | ContactOptedIn) -> None:
@@ -108,6 +147,7 @@ async def on_erasure(conn: asyncpg.Connection, event: ContactErased) -> None:
 HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
     MessagesRequested: on_messages_requested,
     MessageSent: on_message_sent,
+    MessageCancelled: on_message_cancelled,
     MessageReceived: on_message_received,
     ConversationStageChanged: on_stage_changed,
     ContactOptedOut: on_consent,

@@ -1,4 +1,5 @@
-"""followup's part of LGPD: an erased doctor's conversations lose the phone and the name.
+"""followup's part of LGPD: an erased doctor's conversations lose the phone, the name and
+what the doctor wrote in them.
 
 Their ids, stages and follow-up counts stay (they are counts, not a person); with no phone a
 conversation is never due again, so no follow-up reaches the erased doctor. The phone's digest
@@ -31,5 +32,6 @@ async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: 
 
 
 async def _forget(conn: asyncpg.Connection, contact_id: UUID | None, phone: str) -> None:
+    await conn.execute(SQL.forget_replies, contact_id, phone)
     await conn.execute(SQL.forget_conversations, contact_id, phone)
     await conn.execute(SQL.forget_phone, phone)

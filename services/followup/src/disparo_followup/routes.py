@@ -1,22 +1,44 @@
-"""The HTTP edge of followup: a conversation's cadence state and a manual run of the job."""
+"""The HTTP edge of followup: conversations (list, timeline, stage, takeover, release) and a
+manual run of the job. Routes parse and validate, then call plain functions."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Router, get, post
+from litestar import Controller as HttpController
+from litestar import Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
-from litestar.status_codes import HTTP_404_NOT_FOUND
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, ConfigDict, Field
 
+from disparo_followup.controls import (
+    ChangeResult,
+    ConversationChange,
+    change_conversation,
+    not_found,
+)
 from disparo_followup.conversations import conversation_state
 from disparo_followup.job import FollowupSummary
-from disparo_followup.rules import ConversationState, due_followup
+from disparo_followup.loop_report import loop_report
+from disparo_followup.rule_sets import (
+    DEFAULT_RULE_SET,
+    NAME_PATTERN,
+    current_rule_sets,
+    parse_rules,
+    rule_set_json,
+    save_rule_set,
+)
+from disparo_followup.rules import due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
-from disparo_shared.problems import Problem
+from disparo_followup.views import conversation_detail, list_conversations, parse_filter
+from disparo_shared.events import Controller, ConversationStage
+from disparo_shared.problems import invalid
 from disparo_shared.runtime import Runtime
+
+MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -26,30 +48,133 @@ class Deps:
     clock: Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class ConversationView:
-    conversation_id: UUID
-    state: ConversationState
-    due_followup: int | None
+class Who(BaseModel):
+    """Who acts and why: kept in the conversation's history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(min_length=1, max_length=200, description="The person acting, e.g. ana.lima")
+    reason: str | None = Field(None, max_length=1000, description="Why, in their words.")
 
 
-class FollowupController(Controller):
+class StageChange(Who):
+    stage: ConversationStage = Field(
+        description="primeiro_contato, pos_interesse, pos_oferta or encerrada"
+        " (first_contact, interested, offer_made are accepted too)."
+    )
+
+
+class RuleSetUpdate(BaseModel):
+    """The body of ``PUT /v1/followup-rules``: the whole rule set, replacing the previous."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(DEFAULT_RULE_SET, pattern=NAME_PATTERN, description="Rule set name.")
+    by: str = Field(min_length=1, max_length=200, description="Who changes it.")
+    expected_version: int | None = Field(
+        None, ge=0, description="The version read before editing: a 409 if another was saved."
+    )
+    rules: dict[str, Any] = Field(
+        description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
+        " [variants of the 2nd]]}; a stage left out gets no follow-ups."
+    )
+
+
+class ConversationsController(HttpController):
     path = "/v1"
-    tags = ("followup",)
+    tags = ("conversations",)
     opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
+
+    @get("/conversations")
+    async def list_conversations(
+        self,
+        deps: NamedDependency[Deps],
+        contact: FromQuery[str | None] = None,
+        campaign: FromQuery[str | None] = None,
+        stage: FromQuery[str | None] = None,
+        controller: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> dict[str, Any]:
+        """Conversations by contact, campaign, stage and controller, a page at a time."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
+        where = parse_filter(contact, campaign, stage, controller)
+        return await list_conversations(deps.runtime.pool, where, cursor, limit)
 
     @get("/conversations/{conversation_id:uuid}")
     async def get_conversation(
         self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID]
-    ) -> ConversationView:
-        """What followup knows of a conversation and which follow-up (if any) is due now."""
+    ) -> dict[str, Any]:
+        """The conversation, its timeline and history, and the follow-up due now, if any."""
+        detail = await conversation_detail(deps.runtime.pool, conversation_id)
         state = await conversation_state(deps.runtime.pool, conversation_id)
-        if state is None:
-            raise Problem(
-                HTTP_404_NOT_FOUND, "Conversation not found", f"no events of {conversation_id}"
-            )
-        rules = deps.settings.followup_rules()
-        return ConversationView(conversation_id, state, due_followup(state, rules, deps.clock()))
+        if detail is None or state is None:
+            raise not_found(conversation_id)
+        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
+        rule_set = sets.get(detail["rule_set"]) or sets[DEFAULT_RULE_SET]
+        return {
+            **detail,
+            "state": state,
+            "due_followup": due_followup(state, rule_set.rules, deps.clock()),
+        }
+
+    @post("/conversations/{conversation_id:uuid}/stage", status_code=200)
+    async def move_stage(
+        self,
+        deps: NamedDependency[Deps],
+        conversation_id: FromPath[UUID],
+        data: JSONBody[StageChange],
+    ) -> ChangeResult:
+        """Move the conversation to another stage; ``encerrada`` ends its follow-ups."""
+        change = ConversationChange(by=data.by, reason=data.reason, stage=data.stage)
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @post("/conversations/{conversation_id:uuid}/takeover", status_code=200)
+    async def take_over(
+        self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
+    ) -> ChangeResult:
+        """A person takes the conversation: nothing automatic goes out until released
+        (409 when someone else holds it)."""
+        change = ConversationChange(by=data.by, reason=data.reason, controller=Controller.HUMAN)
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @post("/conversations/{conversation_id:uuid}/release", status_code=200)
+    async def release(
+        self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
+    ) -> ChangeResult:
+        """Hand the conversation back to automation (409 when it was not taken over)."""
+        change = ConversationChange(
+            by=data.by, reason=data.reason, controller=Controller.AUTOMATION
+        )
+        return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @get("/reports/followups")
+    async def followup_report(
+        self, deps: NamedDependency[Deps], campaign: FromQuery[str | None] = None
+    ) -> dict[str, Any]:
+        """The loop in numbers for one campaign (or all): replies and after which follow-up,
+        follow-ups sent and cancelled by reason, opt-outs, takeovers, reply rate per rule."""
+        where = parse_filter(None, campaign, None, None)
+        return await loop_report(deps.runtime.pool, where.campaign_id)
+
+    @get("/followup-rules")
+    async def read_rules(self, deps: NamedDependency[Deps]) -> dict[str, Any]:
+        """The newest version of every rule set (``padrao`` is the default)."""
+        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
+        return {"rule_sets": [rule_set_json(s) for _, s in sorted(sets.items())]}
+
+    @put("/followup-rules", status_code=200)
+    async def change_rules(
+        self, deps: NamedDependency[Deps], data: JSONBody[RuleSetUpdate]
+    ) -> dict[str, Any]:
+        """Save a rule set's next version (422 naming the field of the first problem; 409 when
+        ``expected_version`` is not the newest)."""
+        rules = parse_rules(data.rules)
+        saved = await save_rule_set(
+            deps.runtime.pool, data.name, rules, data.by, data.expected_version, deps.clock()
+        )
+        return rule_set_json(saved)
 
     @post("/admin/followups/run", status_code=200, opt={"scope": "admin"})
     async def run_now(self, deps: NamedDependency[Deps]) -> FollowupSummary:
@@ -63,6 +188,6 @@ def followup_router(
     deps = Deps(runtime, settings, clock)
     return Router(
         path="/",
-        route_handlers=[FollowupController],
+        route_handlers=[ConversationsController],
         dependencies={"deps": Provide(lambda: deps, sync_to_thread=False)},
     )

@@ -14,13 +14,37 @@ from disparo_shared.logging import get_logger
 log = get_logger(__name__)
 
 
+SKIP_REASONS_PT = {
+    "replied": "responderam",
+    "opted_out": "pediram para sair",
+    "taken_over": "com um humano",
+    "max_reached": "já no limite",
+    "waiting_for_delay": "ainda no prazo",
+    "previous_not_sent_yet": "anterior não enviado",
+    "no_phone": "sem telefone",
+    "never_written": "sem mensagem nossa",
+}
+
+
 def summary_text(summary: FollowupSummary) -> str:
-    """E.g. "Follow-ups de 02/03/2026: 12 solicitados (pos_interesse: 3, primeiro_contato: 9)"."""
+    """E.g. "Follow-ups de 02/03/2026: 12 solicitados" and a line per rule:
+    "• padrao/primeiro_contato: 9 agendados; pulados: 3 responderam, 1 com um humano"."""
     day = summary.ran_at.strftime("%d/%m/%Y")
-    if not summary.requested:
-        return f"Follow-ups de {day}: nenhum follow-up devido."
-    stages = ", ".join(f"{stage}: {count}" for stage, count in sorted(summary.by_stage.items()))
-    return f"Follow-ups de {day}: {summary.requested} solicitados ({stages})"
+    head = (
+        f"Follow-ups de {day}: {summary.requested} solicitados"
+        if summary.requested
+        else f"Follow-ups de {day}: nenhum follow-up devido."
+    )
+    lines = [head]
+    for key, outcome in sorted(summary.by_rule.items()):
+        skipped = ", ".join(
+            f"{n} {SKIP_REASONS_PT.get(reason, reason)}"
+            for reason, n in sorted(outcome.skipped.items())
+        )
+        lines.append(
+            f"• {key}: {outcome.scheduled} agendados" + (f"; pulados: {skipped}" if skipped else "")
+        )
+    return "\n".join(lines)
 
 
 async def post_summary(

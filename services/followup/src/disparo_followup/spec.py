@@ -11,7 +11,7 @@ SPEC = ServiceSpec(
     schema="followup",
     migrations=Path(__file__).parent / "migrations",
     bus=BusRights(
-        publishes=(subjects.MESSAGES_REQUESTED,),
+        publishes=(subjects.MESSAGES_REQUESTED, subjects.CONVERSATION_CONTROL_CHANGED),
         consumes=(
             Consumer(subjects.STREAM_COMMANDS, "followup-requests"),
             Consumer(subjects.STREAM_MESSAGES, "followup-messages"),

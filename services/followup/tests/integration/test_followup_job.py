@@ -2,17 +2,14 @@
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
-import nats
-import pytest
+from followup_harness import T0, Clock, Publish
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
-from disparo_followup.app import create_app
 from disparo_followup.job import request_due_followups
 from disparo_followup.rules import ConversationState, due_followup
 from disparo_followup.scheduler import run_slot_if_due
@@ -24,7 +21,6 @@ from disparo_shared.events import (
     Controller,
     ConversationStage,
     ConversationStageChanged,
-    Event,
     MessageKind,
     MessageReceived,
     MessageSent,
@@ -36,54 +32,7 @@ from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
 from disparo_shared.streams import qualified, stream_name
-from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
-
-T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
-Publish = Callable[[Event], Awaitable[None]]
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-async def client(kernel_settings: KernelSettings, clock: Clock) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(kernel_settings, FollowupSettings(), clock=clock, run_daily_job=False)
-    async with AsyncTestClient(app, base_url="http://followup.local") as test_client:
-        test_client.headers["X-API-Key"] = TEST_API_KEY
-        yield test_client
-
-
-@pytest.fixture
-async def js(
-    kernel_settings: KernelSettings, client: AsyncTestClient
-) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(kernel_settings.nats.url)
-    yield nc.jetstream()
-    await nc.close()
-
-
-@pytest.fixture
-def publish(kernel_settings: KernelSettings, js: JetStreamContext) -> Publish:
-    async def _publish(event: Event) -> None:
-        await js.publish(
-            qualified(kernel_settings.nats.stream_prefix, event.subject),
-            event.model_dump_json().encode(),
-            headers={"Nats-Msg-Id": str(event.event_id)},
-        )
-
-    return _publish
+from disparo_shared.testing.fixtures import eventually
 
 
 async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:

@@ -1,5 +1,6 @@
 """The cadence rules, the daily schedule, the texts and the settings, with an injected clock."""
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
@@ -10,13 +11,15 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from disparo_followup.durations import InvalidDuration, format_duration, parse_duration
-from disparo_followup.job import FollowupSummary
+from disparo_followup.job import FollowupSummary, RuleOutcome
+from disparo_followup.rule_sets import parse_rules, rules_json
 from disparo_followup.rules import DEFAULT_RULES, ConversationState, due_followup
 from disparo_followup.schedule import latest_slot, next_run_at
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.slack import post_summary, summary_text
 from disparo_followup.texts import DEFAULT_TEXTS, pick_variant, render, text_problem
 from disparo_shared.events import Controller, ConversationStage
+from disparo_shared.problems import Problem
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -191,12 +194,23 @@ async def test_slack_summary_is_posted_and_failures_do_not_leak_the_url(capsys) 
         return httpx.Response(200, text="ok")
 
     summary = FollowupSummary(
-        ran_at=T0, requested=3, by_stage={"primeiro_contato": 2, "pos_interesse": 1}
+        ran_at=T0,
+        requested=3,
+        by_stage={"primeiro_contato": 2, "pos_interesse": 1},
+        by_rule={
+            "padrao/primeiro_contato": RuleOutcome(2, {"replied": 4, "taken_over": 1}),
+            "padrao/pos_interesse": RuleOutcome(1, {}),
+        },
     )
     url = SecretStr("https://hooks.slack.test/services/T000/B000/secret")
     async with httpx.AsyncClient(transport=httpx.MockTransport(accept)) as client:
         assert await post_summary(client, url, summary)
-    assert b"3 solicitados (pos_interesse: 1, primeiro_contato: 2)" in posted[0].content
+    text = json.loads(posted[0].content)["text"]
+    assert text.splitlines() == [
+        "Follow-ups de 02/03/2026: 3 solicitados",
+        "• padrao/pos_interesse: 1 agendados",
+        "• padrao/primeiro_contato: 2 agendados; pulados: 4 responderam, 1 com um humano",
+    ]
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("unreachable", request=request)
@@ -208,3 +222,42 @@ async def test_slack_summary_is_posted_and_failures_do_not_leak_the_url(capsys) 
     assert summary_text(FollowupSummary(ran_at=T0, requested=0)).endswith(
         "nenhum follow-up devido."
     )
+
+
+def _rules(**stage) -> dict:
+    return {"pos_oferta": {"delay": "2d", "max_followups": 1, "texts": [["Oi {nome}!"]], **stage}}
+
+
+@pytest.mark.parametrize(
+    ("rules", "field", "reason"),
+    [
+        ({"talvez": {}}, "rules.talvez", "not a stage"),
+        ({"encerrada": {}}, "rules.encerrada", "closed"),
+        (_rules(delay="amanhã"), "rules.pos_oferta.delay", "not a duration"),
+        (_rules(max_followups=-1), "rules.pos_oferta.max_followups", "whole number"),
+        (_rules(max_followups=2), "rules.pos_oferta.texts", "each of the 2 follow-ups"),
+        (_rules(texts=[["Oi {nome"]]), "rules.pos_oferta.texts[0][0]", "position 3: unmatched"),
+        (_rules(texts=[[]]), "rules.pos_oferta.texts[0]", "non-empty"),
+        (
+            _rules(max_followups=2, texts=[["Oi {nome}!"], ["Olá", "Oi {nome}!"]]),
+            "rules.pos_oferta.texts[1][1]",
+            "repeats a text of follow-up 1",
+        ),
+        (_rules(extra=1), "rules.pos_oferta.extra", "unknown field"),
+    ],
+)
+def test_a_bad_rule_set_is_refused_naming_the_field(rules: dict, field: str, reason: str) -> None:
+    with pytest.raises(Problem) as refused:
+        parse_rules(rules)
+    [error] = refused.value.errors
+    assert error["field"] == field
+    assert reason in error["reason"]
+
+
+def test_a_rule_set_reads_back_as_it_was_written() -> None:
+    written = rules_json(DEFAULT_RULES)
+    assert parse_rules(written) == dict(DEFAULT_RULES)
+    assert written["primeiro_contato"]["delay"] == "3d"
+    assert parse_rules({"primeiro_contato": {"delay": "PT2S", "max_followups": 0, "texts": []}})[
+        ConversationStage.PRIMEIRO_CONTATO
+    ].delay == timedelta(seconds=2)

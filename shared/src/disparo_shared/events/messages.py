@@ -76,6 +76,12 @@ class RequestedMessage(BaseModel):
     contact_name: str | None = Field(
         None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
     )
+    followup_attempt: int | None = Field(
+        None, ge=1, description="A follow-up's number in its stage (1, 2…), for reports."
+    )
+    followup_rule: str | None = Field(
+        None, description="The rule a follow-up was requested under, e.g. padrao/primeiro_contato."
+    )
     recipient: RecipientSnapshot | None = None
 
 

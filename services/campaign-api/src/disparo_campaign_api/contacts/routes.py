@@ -28,6 +28,7 @@ from disparo_campaign_api.contacts.handlers import (
     update_contact,
     upsert_contact,
 )
+from disparo_campaign_api.contacts.import_slots import IMPORTS
 from disparo_campaign_api.contacts.privacy import erase_contact, export_contact
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (
@@ -361,14 +362,15 @@ class ContactsController(Controller):
                 raise key_reused()
             return stored[1].to_response()
         try:
-            result = await import_contacts(
-                pool,
-                parse_stream(body, parser),
-                batch_size=settings.import_batch_size,
-                max_listed_errors=settings.import_max_listed_errors,
-                at=clock(),
-                writers=settings.import_writers,
-            )
+            with IMPORTS.take(settings.import_max_concurrent):
+                result = await import_contacts(
+                    pool,
+                    parse_stream(body, parser),
+                    batch_size=settings.import_batch_size,
+                    max_listed_errors=settings.import_max_listed_errors,
+                    at=clock(),
+                    writers=settings.import_writers,
+                )
         except FieldError as exc:
             raise invalid(exc.field, exc.reason) from None
         answer = result.as_dict()

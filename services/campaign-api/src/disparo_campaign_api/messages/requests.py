@@ -82,8 +82,8 @@ async def request_message(
     """Stage a ``MessagesRequested`` for one message in the caller's transaction.
 
     Returns ``{"message_id": ..., "conversation_id": ...}``: the named conversation, or a new
-    one when the request names none. Both ids are new on every call, so the caller must run this once
-    per idempotency key (``idempotency.run_once``) to keep it stable across retries.
+    one when the request names none. Both ids are new on every call, so the caller must run
+    this once per idempotency key (``idempotency.run_once``) to keep it stable across retries.
     """
     try:
         phone = normalize_phone(command.phone)

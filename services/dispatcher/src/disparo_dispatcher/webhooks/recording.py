@@ -18,7 +18,9 @@ reports in the status webhook, not in the send's answer) also records the opt-ou
 phone's pending messages and tells ``contact.opted_out``, exactly as the send path does for a
 synchronous 131050, and only when the failure fact is new.
 
-Inbound messages are told once per (provider, provider message id) through ``inbound_receipts``.
+Inbound messages are told once per (provider, provider message id) through ``inbound_receipts``;
+the first telling also cancels the follow-ups still pending for that phone, in the same
+transaction (``automatic_messages.stop_for_replies``).
 
 Sent-echoes (Cloud ``sent`` statuses, Evolution ``send.message``) tell nothing by themselves:
 they are kept in ``provider_echoes``, one row per provider id, with one set-based insert per
@@ -42,6 +44,7 @@ from uuid import UUID
 import asyncpg
 
 from disparo_dispatcher import metrics, queue, templates
+from disparo_dispatcher.automatic_messages import stop_for_replies
 from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.providers.base import FailureClass
 from disparo_dispatcher.providers.classify import graph_code_class
@@ -238,7 +241,8 @@ async def park_statuses(
 async def tell_inbound(
     conn: asyncpg.Connection, inbound: list[InboundText], now: datetime
 ) -> list[Event]:
-    """``message.received`` for each inbound message not seen before, sender resolved to our id."""
+    """``message.received`` for each inbound message not seen before, sender resolved to our id;
+    the follow-ups pending for those phones are cancelled (``automatic_messages``)."""
     by_key = {(m.provider, m.provider_message_id): m for m in inbound}
     unique = [by_key[key] for key in sorted(by_key)]  # a stable lock order, as for facts
     new_rows = await conn.fetch(
@@ -266,7 +270,8 @@ async def tell_inbound(
         ],
         now,
     )
-    return [
+    stopped = await stop_for_replies(conn, [m.phone for m in fresh], now)
+    return stopped + [
         MessageReceived(
             phone=m.phone,
             sender=senders.get((m.provider, m.address), m.address),

@@ -36,6 +36,21 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     opened_at = least(c.opened_at, excluded.opened_at),
     updated_at = now();
 
+-- name: record_outbound_entry
+-- Our message in the conversation's timeline.
+INSERT INTO conversation_messages (conversation_id, entry_key, direction, kind, at)
+VALUES ($1::uuid, $2::text, 'out', $3::text, $4::timestamptz)
+ON CONFLICT DO NOTHING;
+
+-- name: record_inbound_entries
+-- The doctor's message in the timeline of every open conversation of the phone (a reply names
+-- only the phone: it belongs to whatever we are talking about with that doctor).
+INSERT INTO conversation_messages (conversation_id, entry_key, direction, at, body)
+SELECT c.conversation_id, $2::text, 'in', $3::timestamptz, $4::text
+FROM conversations c
+WHERE c.phone = $1::text AND c.stage IS DISTINCT FROM 'encerrada'
+ON CONFLICT DO NOTHING;
+
 -- name: record_inbound
 -- The contact wrote to us: the phone's latest inbound time only moves forward.
 INSERT INTO phones AS p (phone, last_inbound_at)
@@ -55,8 +70,11 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     stage = excluded.stage,
     controlled_by = excluded.controlled_by,
     stage_changed_at = excluded.stage_changed_at,
+    changed_at = excluded.stage_changed_at,
+    held_by = CASE WHEN excluded.controlled_by = 'human' THEN c.held_by END,
     updated_at = now()
-WHERE c.stage_changed_at IS NULL OR excluded.stage_changed_at >= c.stage_changed_at;
+WHERE c.stage_changed_at IS NULL OR excluded.stage_changed_at >= c.stage_changed_at
+RETURNING conversation_id;
 
 -- name: record_consent
 -- Opt-out or opt-in of a phone; the latest fact by occurrence wins.
@@ -79,3 +97,12 @@ SELECT c.conversation_id, c.contact_id, c.stage, c.controlled_by, c.last_outboun
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
 WHERE c.conversation_id = $1::uuid;
+
+-- name: record_followup_sent
+-- A follow-up we requested went out (first send time kept).
+UPDATE followups SET sent_at = coalesce(sent_at, $2::timestamptz) WHERE message_id = $1::uuid;
+
+-- name: record_followup_cancelled
+-- A follow-up we requested was cancelled by the dispatcher, and why.
+UPDATE followups SET cancelled_reason = $2::text
+WHERE message_id = $1::uuid AND sent_at IS NULL;

@@ -20,3 +20,10 @@ WHERE contact_id = $1::uuid OR phone = $2::text;
 -- name: forget_phone
 -- Last reply and consent known for the erased phone.
 DELETE FROM phones WHERE phone = $1::text;
+
+-- name: forget_replies
+-- What an erased doctor wrote, in the timelines of their conversations (before the phone goes).
+UPDATE conversation_messages SET body = NULL
+WHERE direction = 'in' AND conversation_id IN (
+    SELECT conversation_id FROM conversations WHERE contact_id = $1::uuid OR phone = $2::text
+);

@@ -1,0 +1,40 @@
+-- What the HTTP API reads: conversations by filter, one conversation's timeline.
+
+-- name: list_conversations
+-- Conversations matching the filters (NULL = any), in id order after the cursor ($5).
+SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
+       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
+       p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
+FROM conversations c
+LEFT JOIN phones p ON p.phone = c.phone
+WHERE ($1::uuid IS NULL OR c.contact_id = $1::uuid)
+  AND ($2::uuid IS NULL OR c.campaign_id = $2::uuid)
+  AND ($3::text IS NULL OR c.stage = $3::text)
+  AND ($4::text IS NULL OR c.controlled_by = $4::text)
+  AND ($5::uuid IS NULL OR c.conversation_id > $5::uuid)
+ORDER BY c.conversation_id
+LIMIT $6::int;
+
+-- name: conversation_messages
+-- A conversation's messages, oldest first (at most $2).
+SELECT entry_key, direction, kind, at, body
+FROM conversation_messages
+WHERE conversation_id = $1::uuid
+ORDER BY at, entry_key
+LIMIT $2::int;
+
+-- name: conversation_followups
+-- The follow-ups requested in a conversation, oldest first.
+SELECT stage, n, message_id, requested_at
+FROM followups
+WHERE conversation_id = $1::uuid
+ORDER BY requested_at, stage, n;
+
+-- name: conversation_row
+-- One conversation as the list shows it.
+SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
+       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
+       p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
+FROM conversations c
+LEFT JOIN phones p ON p.phone = c.phone
+WHERE c.conversation_id = $1::uuid;

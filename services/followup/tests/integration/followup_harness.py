@@ -1,0 +1,83 @@
+"""What followup's integration tests share: the start time, a clock the test moves, the shape
+of the publish fixture (``conftest.py`` has the fixtures) and a campaign conversation opened by
+the events that flow."""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from litestar.testing import AsyncTestClient
+
+from disparo_shared.events import (
+    Event,
+    MessageKind,
+    MessageSent,
+    MessagesRequested,
+    RequestedMessage,
+    campaign_conversation_id,
+)
+from disparo_shared.testing.fixtures import eventually
+
+T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+Publish = Callable[[Event], Awaitable[None]]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def open_campaign_conversation(
+    client: AsyncTestClient, publish: Publish, phone: str, campaign_id: UUID | None = None
+) -> UUID:
+    """A campaign message requested and sent: the conversation followup learns from them."""
+    campaign_id = campaign_id or uuid4()
+    contact_id = uuid4()
+    conversation_id = campaign_conversation_id(campaign_id, contact_id)
+    message_id = uuid4()
+    await publish(
+        MessagesRequested(
+            messages=[
+                RequestedMessage(
+                    message_id=message_id,
+                    idempotency_key=f"campaign:{campaign_id}:{contact_id}",
+                    contact_id=contact_id,
+                    phone=phone,
+                    kind=MessageKind.CAMPAIGN,
+                    body="Olá! Temos plantões no ABC.",
+                    campaign_id=campaign_id,
+                    conversation_id=conversation_id,
+                    contact_name="Ana Lima",
+                )
+            ],
+            occurred_at=T0 - timedelta(minutes=5),
+        )
+    )
+    await publish(
+        MessageSent(
+            message_id=message_id,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            conversation_id=conversation_id,
+            kind=MessageKind.CAMPAIGN,
+            provider_message_id="wamid.1",
+            sender="sender-1",
+            attempt=1,
+            sent_at=T0,
+        )
+    )
+
+    async def known():
+        answer = await client.get(f"/v1/conversations/{conversation_id}")
+        if answer.status_code != 200:
+            return False
+        # both events applied: the request (stage, phone) and the send (time)
+        return answer.json()["last_outbound_at"] is not None and answer.json()["stage"]
+
+    await eventually(known)
+    return conversation_id
