@@ -64,10 +64,15 @@ def clock() -> FakeClock:
 def make_client(
     clock: FakeClock,
 ) -> Callable[..., Any]:
-    """Build a test client for a simulator with the given settings overrides."""
+    """Build a test client for a simulator with the given settings overrides.
+
+    The 24 h window is off unless a test turns it on: the tests of limits, faults and webhooks
+    send free text to doctors who never wrote; the window's own tests (``test_sim_templates``)
+    set ``cloud_require_window=True``.
+    """
 
     def build(**overrides: Any) -> AsyncTestClient[Litestar]:
-        settings = SimulatorSettings(**overrides)
+        settings = SimulatorSettings(**{"cloud_require_window": False, **overrides})
         return AsyncTestClient(app=create_app(settings, clock=clock))
 
     return build

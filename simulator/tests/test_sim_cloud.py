@@ -196,11 +196,16 @@ async def test_template_goes_through_to_a_recipient_outside_the_24h_window(make_
         "template": {"name": "plantao_disponivel", "language": {"code": "pt_BR"}},
     }
     async with make_client(template_required_numbers=["5511987654321"]) as client:
+        await client.post(
+            "/_sim/templates",
+            json={"name": "plantao_disponivel", "body": "Temos um plantão para você."},
+        )
         response = await client.post(CLOUD_URL, json=template, headers=CLOUD_AUTH)
         (send,) = (await client.get("/_sim/sends")).json()
 
     assert response.status_code == 200
-    assert send["body"] == "template:plantao_disponivel"
+    assert send["body"] == "Temos um plantão para você."
+    assert send["template"] == "plantao_disponivel/pt_BR"
 
 
 async def test_injected_5xx_is_500_graph_code_2(make_client):

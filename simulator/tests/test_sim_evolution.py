@@ -177,9 +177,7 @@ def _chat(number: str = "5511987654321") -> dict:
     return {"where": {"key": {"remoteJid": f"{number}@s.whatsapp.net"}}, "page": 1, "offset": 50}
 
 
-async def test_find_messages_lists_a_chats_sends_newest_first_in_evolution_v2_shape(
-    client, clock
-):
+async def test_find_messages_lists_a_chats_sends_newest_first_in_evolution_v2_shape(client, clock):
     first = await client.post(
         EVOLUTION_URL, json=evolution_message(text="um"), headers=EVOLUTION_AUTH
     )

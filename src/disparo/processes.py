@@ -64,6 +64,19 @@ class ProcessSpec:
         return f"http://{HOST}:{self.port}"
 
 
+SIM_WABA_ID = "100000000000001"
+"""The simulator's Cloud account: every simulated Cloud number belongs to it."""
+SIM_TEMPLATES = [
+    {
+        "name": "plantao_aviso",
+        "language": "pt_BR",
+        "category": "MARKETING",
+        "body": "Olá, {{1}}! Temos um plantão de {{2}} para você. Podemos conversar?",
+    }
+]
+"""Templates the simulated Cloud account has approved from the start (dev, e2e, benchmarks)."""
+
+
 def simulated_senders(
     simulator_url: str, evolution_numbers: int, cloud_numbers: int, rate_per_second: int = 80
 ) -> list[dict[str, object]]:
@@ -89,6 +102,8 @@ def simulated_senders(
                 "base_url": f"{simulator_url}/{CLOUD_GRAPH_VERSION}",
                 "credential_ref": "env:SIM_CLOUD_TOKEN",
                 "rate_per_second": rate_per_second,
+                "waba_id": SIM_WABA_ID,
+                "display_phone_number": f"55119555{n:05d}",
             }
         )
     return senders
@@ -136,6 +151,7 @@ def stack_processes(
                 "SIM_EVOLUTION_API_KEY": SIM_EVOLUTION_KEY,
                 "SIM_CLOUD_ACCESS_TOKEN": SIM_CLOUD_TOKEN,
                 "SIM_CLOUD_APP_SECRET": SIM_APP_SECRET,
+                "SIM_CLOUD_TEMPLATES": json.dumps(SIM_TEMPLATES),
             },
             ready_path="/health",
             docs_path=None,

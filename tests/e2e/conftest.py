@@ -147,7 +147,9 @@ async def stack(test_servers, e2e_database_url) -> AsyncIterator[Stack]:
         e2e_database_url,
         test_servers.nats_url,
         evolution_numbers=2,
-        cloud_numbers=1,
+        # Cloud numbers send cold doctors templates: the Cloud flows have their own stack
+        # (test_e2e_cloud_templates); these tests send free text through Evolution numbers.
+        cloud_numbers=0,
         common_env={
             "DISPARO_NATS_STREAM_PREFIX": prefix,
             "DISPARO_API_KEYS": json.dumps([TEST_API_KEY]),

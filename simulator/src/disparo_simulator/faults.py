@@ -57,6 +57,10 @@ class FaultConfig(BaseModel):
     opted_out_numbers: frozenset[str] = Field(
         frozenset(), description="Recipients who stopped marketing messages: Cloud 131050."
     )
+    marketing_limited_numbers: frozenset[str] = Field(
+        frozenset(),
+        description="Recipients at Meta's per-user marketing cap: Cloud template sends get 131049.",
+    )
     locked_senders: frozenset[str] = Field(
         frozenset(),
         description=(
@@ -125,6 +129,12 @@ class FaultInjector:
             and request.recipient in config.template_required_numbers
         ):
             return Verdict.TEMPLATE_REQUIRED
+        if (
+            is_cloud
+            and request.is_template
+            and request.recipient in config.marketing_limited_numbers
+        ):
+            return Verdict.MARKETING_LIMITED
         if config.permanent_rate and self._rng.random() < config.permanent_rate:
             if request.message_id is not None:
                 self._permanent_message_ids.add(request.message_id)

@@ -28,6 +28,7 @@ from disparo_simulator.outcomes import Dialect, Verdict
 from disparo_simulator.settings import SimulatorConfig
 from disparo_simulator.state import AcceptedSend
 from disparo_simulator.webhooks import WebhookPoster
+from disparo_simulator.windows import CustomerWindows
 
 WallClock = Callable[[], float]
 """Returns unix seconds, for webhook timestamps."""
@@ -57,7 +58,9 @@ class MessageLifecycle:
         rng: random.Random,
         ids: IdFactory,
         wall_clock: WallClock,
+        windows: CustomerWindows | None = None,
     ) -> None:
+        self.windows = windows or CustomerWindows()
         self._poster = poster
         self._config = config
         self._rng = rng
@@ -114,7 +117,10 @@ class MessageLifecycle:
     def inbound_event(
         self, dialect: Dialect, sender: str, from_number: str, text: str
     ) -> InboundEvent:
-        """Doctor ``from_number`` writing ``text`` to our number ``sender``, now."""
+        """Doctor ``from_number`` writing ``text`` to our number ``sender``, now: this opens
+        their 24 h window."""
+        at = self._wall_clock()
+        self.windows.opened(sender, from_number, at)
         provider_message_id = (
             self._ids.cloud_message_id(from_number)
             if dialect is Dialect.CLOUD
@@ -127,7 +133,7 @@ class MessageLifecycle:
             profile_name=doctor_name(from_number),
             text=text,
             provider_message_id=provider_message_id,
-            at=self._wall_clock(),
+            at=at,
         )
 
     def _schedule_next(self, journey: _Journey) -> None:

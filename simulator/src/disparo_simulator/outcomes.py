@@ -6,6 +6,10 @@ in its own error codes, so the rules in between are written once.
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from disparo_simulator.templates import TemplateSend
 
 
 class Dialect(StrEnum):
@@ -28,6 +32,13 @@ class Verdict(StrEnum):
     TEMPLATE_REQUIRED = "template_required"  # outside the 24 h window: Cloud 131047
     SPAM_LIMITED = "spam_limited"  # sender under a spam limit: Cloud 131048
     SENDER_LOCKED = "sender_locked"  # sender's account locked: Cloud 131031, Evolution 404
+    MARKETING_LIMITED = "marketing_limited"  # Meta's per-user marketing cap: Cloud 131049
+    TEMPLATE_PARAM_COUNT = "template_param_count"  # Cloud 132000
+    TEMPLATE_MISSING = "template_missing"  # not in that language, or not approved: Cloud 132001
+    TEMPLATE_TOO_LONG = "template_too_long"  # filled body over 1,024 characters: Cloud 132005
+    TEMPLATE_PARAM_FORMAT = "template_param_format"  # Cloud 132012
+    TEMPLATE_PAUSED = "template_paused"  # Cloud 132015
+    TEMPLATE_DISABLED = "template_disabled"  # Cloud 132016
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,7 @@ class SendRequest:
     callback_data: str | None = None
     delay_ms: int | None = None
     is_template: bool = False
+    template: "TemplateSend | None" = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from disparo_simulator.randomness import RandomStreams
 from disparo_simulator.settings import SimulatorConfig, SimulatorSettings
 from disparo_simulator.state import AcceptedSend, SendLog
 from disparo_simulator.stats import Stats
+from disparo_simulator.templates import TemplateRegistry, check_and_render
 from disparo_simulator.webhooks import WebhookPoster
 
 
@@ -65,6 +66,10 @@ class SimulatedProvider:
         self.lifecycle = MessageLifecycle(
             self.poster, lambda: self.config, self.random.recipients, self.ids, wall_clock
         )
+        self.windows = self.lifecycle.windows
+        self.templates = TemplateRegistry()
+        for template in settings.cloud_templates:
+            self.templates.register(template, self.config.cloud_waba_id)
 
     async def submit(self, request: SendRequest) -> SendResult:
         """Decide ``request``'s fate, start its webhooks, then wait as the faults say."""
@@ -87,6 +92,10 @@ class SimulatedProvider:
             return _Decision(
                 SendResult(check.verdict, retry_after_seconds=check.retry_after_seconds)
             )
+        body = self._cloud_body(request)
+        if isinstance(body, Verdict):
+            self.stats.count_refused(request.sender, body)
+            return _Decision(SendResult(body))
         fault = self.faults.decide(request)
         if fault is not None and not self.faults.is_deferred(request, fault):
             self.stats.count_refused(request.sender, fault)
@@ -101,12 +110,17 @@ class SimulatedProvider:
         send = AcceptedSend(
             sender=request.sender,
             recipient=request.recipient,
-            body=request.body,
+            body=body,
             message_id=request.message_id,
             provider_message_id=provider_message_id,
             dialect=request.dialect,
             accepted_at=accepted_at,
             delay_ms=request.delay_ms,
+            template=(
+                None
+                if request.template is None
+                else f"{request.template.name}/{request.template.language}"
+            ),
         )
         result = SendResult(Verdict.ACCEPTED, provider_message_id, accepted_at)
         if fault is not None:
@@ -116,6 +130,30 @@ class SimulatedProvider:
         duplicate = self.log.append(send)
         self.stats.count_accepted(request.sender, in_window, duplicate)
         return _Decision(result, send)
+
+    def wall_clock(self) -> float:
+        return self._wall_clock()
+
+    def waba_of(self, phone_number_id: str) -> str:
+        """The account a Cloud phone number id belongs to."""
+        return self.config.cloud_number_wabas.get(phone_number_id, self.config.cloud_waba_id)
+
+    def _cloud_body(self, request: SendRequest) -> str | Verdict:
+        """What the doctor would read, or why Meta refuses it: a template is checked and filled
+        (``templates``), free text needs the pair's 24 h window open (131047 otherwise)."""
+        if request.dialect is not Dialect.CLOUD:
+            return request.body
+        if request.template is not None:
+            template = self.templates.find(
+                self.waba_of(request.sender), request.template.name, request.template.language
+            )
+            return check_and_render(template, request.template)
+        config = self.config
+        if config.cloud_require_window and not self.windows.is_open(
+            request.sender, request.recipient, self._wall_clock(), config.cloud_window_hours
+        ):
+            return Verdict.TEMPLATE_REQUIRED
+        return request.body
 
     def configure(self, changes: dict[str, Any]) -> SimulatorConfig:
         """Apply ``changes`` to the runtime config; fields not named keep their value.
@@ -151,6 +189,7 @@ class SimulatedProvider:
         self.log.clear()
         self.stats = Stats()
         self.limits.reset()
+        self.windows.clear()
         self.faults.reset(self.settings.fault_config())
         self.poster.reset()
         self.random.reseed(self.config.seed)

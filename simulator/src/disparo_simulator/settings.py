@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_simulator.faults import FaultConfig, Probability
+from disparo_simulator.templates import TemplateSpec
 
 Seconds = Annotated[float, Field(ge=0.0)]
 
@@ -70,6 +71,23 @@ class SimulatorConfig(BaseModel):
             "time until the send can pass if longer. Unset, like Meta: no header."
         ),
     )
+    cloud_require_window: bool = Field(
+        True,
+        description=(
+            "Cloud: free text only inside the 24 h window a doctor's message opens for that "
+            "number; outside it 131047, as Meta answers. False accepts free text anywhere."
+        ),
+    )
+    cloud_window_hours: float = Field(
+        24.0, gt=0, description="Cloud: how long a doctor's message keeps the window open."
+    )
+    cloud_number_wabas: dict[str, str] = Field(
+        {},
+        description=(
+            "Cloud: the account (WABA id) of each phone number id; numbers not named belong to "
+            "`cloud_waba_id`. A template send is checked against its number's account."
+        ),
+    )
     seed: int | None = Field(
         None, description="Seeds every random draw (faults, reads, replies, ids) when set."
     )
@@ -80,6 +98,13 @@ class SimulatorSettings(BaseSettings, SimulatorConfig, FaultConfig):
 
     model_config = SettingsConfigDict(env_prefix="SIM_", extra="forbid")
 
+    cloud_templates: list[TemplateSpec] = Field(
+        [],
+        description=(
+            "Cloud templates registered at start (JSON list of {name, language, category, "
+            "status, body, waba_id}); kept across resets, more via POST /_sim/templates."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8025, ge=0, le=65535, description="Port to listen on.")
 

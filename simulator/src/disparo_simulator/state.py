@@ -18,6 +18,7 @@ class AcceptedSend:
     dialect: Dialect
     accepted_at: float
     delay_ms: int | None
+    template: str | None = None  # "name/language" of a template send; ``body`` is it filled
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -29,6 +30,7 @@ class AcceptedSend:
             "dialect": self.dialect.value,
             "accepted_at": self.accepted_at,
             "delay_ms": self.delay_ms,
+            "template": self.template,
         }
 
 

@@ -30,6 +30,8 @@ class Stats:
     spam_limited: int = 0
     sender_locked: int = 0
     lookups: int = 0  # Evolution findMessages searches answered
+    marketing_limited: int = 0
+    template_errors: dict[str, int] = field(default_factory=dict)  # by verdict, e.g. 132015's
     by_sender: dict[str, SenderStats] = field(default_factory=dict)
 
     def count_accepted(self, sender: str, in_window: int, duplicate: bool) -> None:
@@ -55,6 +57,8 @@ class Stats:
     def count_refused(self, sender: str, verdict: Verdict) -> None:
         """Count a send that was not accepted, under its verdict."""
         match verdict:
+            case _ if verdict.startswith("template_") and verdict != Verdict.TEMPLATE_REQUIRED:
+                self.template_errors[verdict.value] = self.template_errors.get(verdict.value, 0) + 1
             case Verdict.THROTTLED:
                 self.throttled += 1
                 self._sender(sender).violations += 1
@@ -75,6 +79,8 @@ class Stats:
                 self.spam_limited += 1
             case Verdict.SENDER_LOCKED:
                 self.sender_locked += 1
+            case Verdict.MARKETING_LIMITED:
+                self.marketing_limited += 1
             case Verdict.ACCEPTED:
                 raise ValueError("accepted sends are counted by count_accepted")
 
@@ -99,6 +105,8 @@ class Stats:
             "spam_limited": self.spam_limited,
             "sender_locked": self.sender_locked,
             "lookups": self.lookups,
+            "marketing_limited": self.marketing_limited,
+            "template_errors": dict(self.template_errors),
             "by_sender": {
                 sender: {
                     "accepted": s.accepted,

@@ -93,6 +93,30 @@ class WebhookPoster:
         """Post ``event`` as soon as a worker is free; then run ``event.then``."""
         self._queues[event.dialect].put_nowait(event)
 
+    async def post_change(
+        self, waba_id: str, field: str, value: dict[str, object], at: float
+    ) -> bool:
+        """Post one Cloud account-level change (``field`` and its ``value``: a template status,
+        a number's quality or tier, an account update) in Meta's envelope, signed; return whether
+        the receiver took it. No Cloud URL configured: skipped, False."""
+        url = self.url_for(Dialect.CLOUD)
+        if url is None or self._client is None:
+            return False
+        payload = cloud.change_body(waba_id, field, value, at)
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = cloud.webhook_headers(self._config().cloud_app_secret, body)
+        headers["Content-Type"] = "application/json"
+        try:
+            response = await self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            self._failed(url, 1, repr(error))
+            return False
+        if not response.is_success:
+            self._failed(url, 1, f"HTTP {response.status_code}")
+            return False
+        self._succeeded(url, 1)
+        return True
+
     async def post(self, dialect: Dialect, events: list[WebhookEvent]) -> bool:
         """Post ``events`` in one request now; return whether the receiver took them (2xx).
 

@@ -14,13 +14,26 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
-from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.events import (
+    MessageKind,
+    MessagesRequested,
+    MessageTemplate,
+    RequestedMessage,
+)
 from disparo_shared.streams import qualified
 
 CAMPAIGN_BODY = (
     "Olá! Temos plantões disponíveis na sua região esta semana. Posso enviar os detalhes?"
 )
 REPLY_BODY = "Obrigado pela resposta! Um recrutador fala com você em instantes."
+# The bench's doctors never wrote to the Cloud numbers: those send these approved templates
+# (registered in the simulator by ``stack``); Evolution numbers send the texts.
+CAMPAIGN_TEMPLATE = MessageTemplate(name="bench_campanha", language="pt_BR")
+REPLY_TEMPLATE = MessageTemplate(name="bench_resposta", language="pt_BR")
+BENCH_TEMPLATES = [
+    {"name": CAMPAIGN_TEMPLATE.name, "language": "pt_BR", "body": CAMPAIGN_BODY},
+    {"name": REPLY_TEMPLATE.name, "language": "pt_BR", "category": "UTILITY", "body": REPLY_BODY},
+]
 CAMPAIGN_PRIORITY = 5
 URGENT_PRIORITY = 10
 
@@ -58,6 +71,7 @@ class CampaignLoad:
                         priority=CAMPAIGN_PRIORITY,
                         campaign_id=self.campaign_id,
                         max_attempts=self.max_attempts,
+                        template=CAMPAIGN_TEMPLATE,
                     )
                     for index in range(start, stop)
                 ]
@@ -77,6 +91,7 @@ def urgent_command(index: int, max_attempts: int) -> MessagesRequested:
                 priority=URGENT_PRIORITY,
                 conversation_id=uuid.uuid4(),
                 max_attempts=max_attempts,
+                template=REPLY_TEMPLATE,
             )
         ]
     )

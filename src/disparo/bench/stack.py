@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
+from disparo.bench.load import BENCH_TEMPLATES
 from disparo.devstack import ALWAYS_OPEN_WINDOW
 from disparo.embedded import free_port
 from disparo.processes import ProcessSpec, StackPorts, simulated_senders, stack_processes
@@ -122,10 +123,13 @@ def bench_process_specs(
                 "dispatcher": {
                     **dispatcher_overrides(shape),
                     "DISPARO_DISPATCHER_SENDERS": json.dumps(senders),
+                    # 100,000 distinct doctors a run: a portfolio past the 100K tier.
+                    "DISPARO_DISPATCHER_DEFAULT_MESSAGING_TIER": "TIER_UNLIMITED",
                 },
                 "simulator": {
                     "SIM_RATE_PER_SECOND": str(shape.rate_per_second),
                     "SIM_PAIR_SPACING_SECONDS": str(PAIR_SPACING_SECONDS),
+                    "SIM_CLOUD_TEMPLATES": json.dumps(BENCH_TEMPLATES),
                 },
             },
         )

@@ -235,3 +235,19 @@ def test_base_palette_has_enough_contrast(admin: Page):
         }"""
     )
     assert all(value >= 4.5 for value in ratios.values()), ratios
+
+
+def test_take_over_a_conversation_and_hand_it_back(admin: Page, console_stack: ConsoleStack):
+    admin.goto("/conversas?etapa=primeiro_contato")
+    rows = admin.locator("#lista-conversas tbody tr")
+    expect(rows.first).to_be_visible(timeout=30_000)
+    rows.first.get_by_role("link", name="Abrir").click()
+    expect(admin.locator("#conduzida-por")).to_have_text("Automação")
+
+    admin.get_by_label("Motivo").first.fill("médico pediu para falar com uma pessoa")
+    admin.get_by_role("button", name="Assumir conversa").click()
+    expect(admin.locator("#conduzida-por")).to_have_text("Pessoa (ana)")
+    console_stack.shoot(admin, "conversa")
+
+    admin.get_by_role("button", name="Devolver à automação").click()
+    expect(admin.locator("#conduzida-por")).to_have_text("Automação")

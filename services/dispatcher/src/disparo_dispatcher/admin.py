@@ -17,7 +17,7 @@ from litestar.status_codes import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_dispatcher import handlers, in_doubt, queue, senders
+from disparo_dispatcher import handlers, in_doubt, queue, senders, tiers
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
@@ -39,12 +39,28 @@ class SenderOut(BaseModel):
     paused_until: datetime | None
     pause_reason: str | None
     lease_owner: str | None
+    waba_id: str | None = None
+    portfolio: str | None = None
+    display_phone_number: str | None = None
+    quality: str = "GREEN"
+    tier: str | None = Field(None, description="The portfolio's messaging tier (Cloud)")
+    tier_limit: int | None = Field(
+        None, description="Unique business-initiated recipients per rolling 24 h; null: none"
+    )
+    portfolio_recipients_24h: int | None = Field(
+        None, description="Distinct doctors the portfolio initiated with in the last 24 h"
+    )
+    recipients_24h: int | None = Field(
+        None, description="Of those, the ones this number reached last (its share)"
+    )
 
     @classmethod
-    def of(cls, sender: Sender) -> "SenderOut":
-        """The sender as the API shows it: a literal credential is never shown."""
-        shown = {f: getattr(sender, f) for f in cls.model_fields}
-        return cls(**{**shown, "credential_ref": shown_credential(sender.credential_ref)})
+    def of(cls, sender: Sender, health: dict[str, Any] | None = None) -> "SenderOut":
+        """The sender as the API shows it: a literal credential is never shown; Cloud numbers
+        carry their portfolio's tier and its use (``health``)."""
+        shown = {f: getattr(sender, f) for f in cls.model_fields if hasattr(sender, f)}
+        shown["credential_ref"] = shown_credential(sender.credential_ref)
+        return cls(**shown, **(health or {}))
 
 
 class SenderChange(BaseModel):
@@ -105,12 +121,20 @@ def _check_policy(policy: SenderPolicy, base_url: str, credential_ref: str) -> N
         )
 
 
-def admin_router(runtime: Runtime, clock: Callable[[], datetime], policy: SenderPolicy) -> Router:
+def admin_router(
+    runtime: Runtime,
+    clock: Callable[[], datetime],
+    policy: SenderPolicy,
+    default_tier: str = "TIER_250",
+) -> Router:
     @get("/senders")
     async def list_all() -> list[SenderOut]:
         """Every sender with its status and which replica holds it."""
         async with runtime.pool.acquire() as conn:
-            return [SenderOut.of(s) for s in await senders.list_senders(conn)]
+            health = await tiers.sender_health(conn, clock(), default_tier)
+            return [
+                SenderOut.of(s, health.get(s.sender_id)) for s in await senders.list_senders(conn)
+            ]
 
     @post("/senders")
     async def create(data: SenderSeed) -> SenderOut:

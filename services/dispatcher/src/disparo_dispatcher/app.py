@@ -16,6 +16,7 @@ from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.spec import SPEC
 from disparo_dispatcher.subscribers import register_subscribers
+from disparo_dispatcher.templates_api import templates_router
 from disparo_dispatcher.webhooks.settings import WebhookSettings, load_webhook_settings
 from disparo_dispatcher.worker import Dispatcher
 from disparo_shared.retention import retention_worker
@@ -82,7 +83,11 @@ def create_app(
     webhook_routes, webhook_workers = _webhooks(runtime)
     app = build_app(
         runtime,
-        [admin_router(runtime, clock, policy), *webhook_routes],
+        [
+            admin_router(runtime, clock, policy, settings.default_messaging_tier),
+            templates_router(runtime, clock),
+            *webhook_routes,
+        ],
         workers=[
             send_queue,
             *webhook_workers,

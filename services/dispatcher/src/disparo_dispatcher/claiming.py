@@ -15,9 +15,10 @@ from datetime import date, datetime, timedelta
 import asyncpg
 from opentelemetry import trace
 
-from disparo_dispatcher import metrics, queue
+from disparo_dispatcher import metrics, queue, tiers
 from disparo_dispatcher.admission import AdmissionRules, admit, wait_until
 from disparo_dispatcher.clock import Clock, Monotonic, local_today
+from disparo_dispatcher.cloud_rules import choose_form
 from disparo_dispatcher.queue import ClaimedMessage
 from disparo_dispatcher.quiet_hours import next_day_start
 from disparo_dispatcher.recipients import Recipients
@@ -87,6 +88,7 @@ class Claimer:
                     return 0
                 metrics.CLAIMED.inc(len(claimed))
                 admitted = self._admit(claimed, now, today)
+                admitted = await self._apply_portfolio_tiers(conn, admitted, now)
                 admitted = await self._apply_campaign_caps(conn, admitted, now, today)
         self._buffer(admitted, now, mono + settings.message_lease_seconds)
         return len(admitted)
@@ -115,6 +117,10 @@ class Claimer:
             last_here = self._recipients.last_send(message.phone, now)
             wait = admit(message, now, today, self._rules, last_here)
             if wait is None:
+                slot = self._slots.get(message.sender_id)
+                if slot is not None:
+                    wait = choose_form(message, slot.sender.provider, now)
+            if wait is None:
                 self._recipients.claimed(message.phone)
                 admitted.append(message)
                 continue
@@ -123,6 +129,43 @@ class Claimer:
                 PendingSettlement(wait.settlement, message, wait.publish_failure)
             )
         return admitted
+
+    async def _apply_portfolio_tiers(
+        self, conn: asyncpg.Connection, admitted: list[ClaimedMessage], now: datetime
+    ) -> list[ClaimedMessage]:
+        """RED numbers take no campaign message; template sends need room in their portfolio's
+        tier (``tiers``); what may not go now waits, for no attempt."""
+        kept: list[ClaimedMessage] = []
+        wanted: dict[str, list[tuple[str, str]]] = {}
+        for message in admitted:
+            if not tiers.quality_allows(message.sender_quality or "", message.kind):
+                self._put_off(message, now + tiers.RETRY_WHEN_FULL, now, "sender_quality_red")
+                continue
+            if message.as_template and message.portfolio is not None:
+                wanted.setdefault(message.portfolio, []).append((message.phone, message.sender_id))
+            kept.append(message)
+        if not wanted:
+            return kept
+        async with conn.transaction():
+            granted = await tiers.reserve(conn, wanted, now, self._settings.default_messaging_tier)
+        passed = []
+        for message in kept:
+            if (
+                message.as_template
+                and message.portfolio is not None
+                and message.phone not in granted[message.portfolio]
+            ):
+                self._put_off(message, now + tiers.RETRY_WHEN_FULL, now, "portfolio_tier")
+                continue
+            passed.append(message)
+        return passed
+
+    def _put_off(self, message: ClaimedMessage, due: datetime, now: datetime, limit: str) -> None:
+        metrics.LIMIT_WAITS.labels(limit).inc()
+        self._recipients.released(message.phone)
+        self._results.put_back(
+            PendingSettlement(wait_until(message, due, now, shift=True), message)
+        )
 
     async def _apply_campaign_caps(
         self, conn: asyncpg.Connection, admitted: list[ClaimedMessage], now: datetime, today: date

@@ -97,6 +97,7 @@ async def enqueue_requested(
                 time_zone=time_zone,
                 due_at=due_at,
                 rank_at=rank_at,
+                template=None if m.template is None else m.template.model_dump_json(),
             )
         )
     async with pool.acquire() as conn, conn.transaction():

@@ -4,6 +4,7 @@ Every call takes a connection (the caller owns the transaction) and the current 
 single set-based statement over arrays, so a batch of a thousand messages is one round trip.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,6 +44,7 @@ class NewMessage:
     time_zone: str
     due_at: datetime
     rank_at: datetime
+    template: str | None = None  # MessageTemplate as JSON text
 
 
 @dataclass(slots=True)
@@ -70,6 +72,15 @@ class ClaimedMessage:
     campaign_status: str | None
     campaign_max_per_day: int | None
     campaign_window: ZonedWindow | None = None
+    # The Cloud API's rules (``cloud_rules``): the message's template, when its doctor last wrote
+    # to this sender, the template's status in the registry, the 131049 put-offs so far.
+    template: dict | None = None
+    last_inbound_at: datetime | None = None
+    template_status: str | None = None
+    marketing_limit_retries: int = 0
+    as_template: bool = False  # decided at claim: goes out as the template, not the text
+    sender_quality: str | None = None  # GREEN / YELLOW / RED, as Meta last rated the number
+    portfolio: str | None = None  # the business portfolio whose tier a template send uses
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ class Settlement:
     error: str | None = None
     sender_id: str | None = None
     rank_shift: timedelta = timedelta(0)
+    marketing_put_off: bool = False  # a 131049 put-off: counted towards the two allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,7 @@ async def insert_messages(
         now,
         list(sendable_senders),
         list(cumulative_weights),
+        [m.template for m in messages],
     )
 
 
@@ -187,6 +200,12 @@ async def claim(
             campaign_status=r["campaign_status"],
             campaign_max_per_day=r["max_per_day"],
             campaign_window=_campaign_window(r),
+            template=None if r["template"] is None else json.loads(r["template"]),
+            last_inbound_at=r["last_inbound_at"],
+            template_status=r["template_status"],
+            marketing_limit_retries=r["marketing_limit_retries"],
+            sender_quality=r["sender_quality"],
+            portfolio=r["portfolio"],
         )
         for r in rows
     ]
@@ -265,6 +284,7 @@ async def settle(
         [s.sender_id for s in settlements],
         [s.rank_shift for s in settlements],
         now,
+        [s.marketing_put_off for s in settlements],
     )
     return {row["message_id"] for row in rows}
 

@@ -16,13 +16,21 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 
-from disparo_dispatcher import metrics, queue, senders
+from disparo_dispatcher import metrics, queue, senders, templates
 from disparo_dispatcher.admission import CAMPAIGN_KIND
 from disparo_dispatcher.clock import Clock, local_today
+from disparo_dispatcher.cloud_rules import NEEDS_TEMPLATE
 from disparo_dispatcher.leasing import ORPHAN_MOVE_BATCH
 from disparo_dispatcher.providers import classify
 from disparo_dispatcher.providers.base import Accepted
-from disparo_dispatcher.queue import IN_DOUBT, QUEUED, ClaimedMessage, SentMessage, Settlement
+from disparo_dispatcher.queue import (
+    HELD,
+    IN_DOUBT,
+    QUEUED,
+    ClaimedMessage,
+    SentMessage,
+    Settlement,
+)
 from disparo_dispatcher.results import Outcome, PendingSettlement, Results
 from disparo_dispatcher.retry_policy import RetrySchedule, judge_rejection
 from disparo_dispatcher.senders import PlacementCache
@@ -51,6 +59,9 @@ class Batch:
     rejected: dict[UUID, Outcome] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # sender id → reason
     opted_out: dict[str, ClaimedMessage] = field(default_factory=dict)  # phone → message
+    closed_windows: set[tuple[str, str]] = field(default_factory=set)  # (sender id, phone)
+    # (sender id, campaign id or None, template name, language) → the provider's code
+    stopped_templates: dict[tuple[str, UUID | None, str, str], str] = field(default_factory=dict)
 
 
 def sort_results(
@@ -75,7 +86,16 @@ def sort_results(
             batch.accepted.append(outcome)
             continue
         verdict = judge_rejection(
-            result, m.attempt, m.max_attempts, now, retry, rng, settings.pair_spacing_seconds
+            result,
+            m.attempt,
+            m.max_attempts,
+            now,
+            retry,
+            rng,
+            settings.pair_spacing_seconds,
+            has_template=m.template is not None,
+            sent_as_template=m.as_template,
+            marketing_put_offs=m.marketing_limit_retries,
         )
         batch.rejected[m.message_id] = outcome
         if result.code in AMBIGUOUS_CODES:
@@ -91,16 +111,23 @@ def sort_results(
             )
             batch.settled.append(PendingSettlement(doubt, m))
             continue
+        held_for_template = verdict.state == HELD
         settlement = Settlement(
             m.message_id,
             m.attempt,
             verdict.state,
             due_at=verdict.due_at,
             attempt_change=0 if verdict.costs_attempt else -1,
-            error_code=result.code,
-            error=result.detail[:500],
+            error_code=NEEDS_TEMPLATE if held_for_template else result.code,
+            error=(f"{result.code}: " if held_for_template else "") + result.detail[:500],
+            marketing_put_off=verdict.marketing_put_off,
         )
         batch.settled.append(PendingSettlement(settlement, m, verdict.publish_failure))
+        if verdict.close_window:
+            batch.closed_windows.add((outcome.sender_id, m.phone))
+        if verdict.stop_template and m.template is not None:
+            key = (outcome.sender_id, m.campaign_id, m.template["name"], m.template["language"])
+            batch.stopped_templates[key] = result.code
         if verdict.pause_sender:
             batch.paused[outcome.sender_id] = f"{result.code}: {result.detail[:200]}"
         if verdict.opted_out:
@@ -176,6 +203,12 @@ class Recorder:
                 if batch.opted_out:
                     reason = self._settings.opt_out_reason_provider
                     events.extend(await record_opt_outs(conn, batch.opted_out, now, reason))
+                if batch.closed_windows:
+                    await templates.close_windows(conn, batch.closed_windows)
+                if batch.stopped_templates:
+                    events.extend(
+                        await templates.stop_templates(conn, batch.stopped_templates, now)
+                    )
                 await add_events(conn, events)
 
         self._forget(outcomes, pending)
@@ -258,7 +291,7 @@ async def record_settlements(
         if not p.publish_failure or p.message.message_id not in confirmed:
             continue
         s, m = p.settlement, p.message
-        retryable = s.state == QUEUED
+        retryable = s.state in (QUEUED, HELD)  # a held message waits for a window or template
         events.append(
             MessageFailed(
                 message_id=m.message_id,
@@ -267,7 +300,7 @@ async def record_settlements(
                 error_code=s.error_code or "unknown",
                 error=s.error or "",
                 retryable=retryable,
-                next_attempt_at=s.due_at if retryable else None,
+                next_attempt_at=s.due_at if s.state == QUEUED else None,
                 final=not retryable,
             )
         )

@@ -9,8 +9,15 @@ never less than the provider's ``Retry-After``. With the defaults (base 5 s, max
 failures (a provider blip fails hundreds of sends at once) so they do not return as one burst.
 
 The other classes: a pair rate limit (131056) and a paused sender (131048) cost no attempt —
-the message waits for the pair, or moves to another sender; permanent errors, opted-out
-recipients and texts that need a template are dead at once (retrying cannot change the answer).
+the message waits for the pair, or moves to another sender; permanent errors (template errors
+132000/132001/132005/132007/132012 among them) and opted-out recipients are dead at once
+(retrying cannot change the answer).
+
+The Cloud API's own: 131047 (the window closed between claim and send) closes our record of the
+window and costs no attempt — a message with a template goes again at once, as the template;
+one without is held as ``needs_template``. 131049 (Meta's per-user marketing limit) puts the
+message off 24 h, at most ``MARKETING_PUT_OFFS`` times, then it is dead with that code.
+132015/132016 (template paused/disabled) kill the message and stop its template.
 """
 
 import random
@@ -18,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from disparo_dispatcher.providers.base import FailureClass, Rejected
+
+MARKETING_PUT_OFFS = 2
+MARKETING_PUT_OFF = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,9 @@ class Verdict:
     publish_failure: bool  # whether message.failed is published
     pause_sender: bool = False
     opted_out: bool = False
+    close_window: bool = False  # 131047: the doctor's window with this sender is closed
+    marketing_put_off: bool = False  # 131049: one more day's wait counted
+    stop_template: bool = False  # 132015/132016: the template is stopped for the campaign
 
 
 def judge_rejection(
@@ -59,8 +72,16 @@ def judge_rejection(
     schedule: RetrySchedule,
     rng: random.Random,
     pair_spacing_seconds: float,
+    *,
+    has_template: bool = False,
+    sent_as_template: bool = False,
+    marketing_put_offs: int = 0,
 ) -> Verdict:
-    """Decide what happens after ``attempt`` (1-based) of a message was ``rejected``."""
+    """Decide what happens after ``attempt`` (1-based) of a message was ``rejected``.
+
+    ``has_template``: the message names a template; ``sent_as_template``: this attempt was it;
+    ``marketing_put_offs``: the 131049 waits it already had.
+    """
     match rejected.failure:
         case FailureClass.TRANSIENT:
             if attempt >= max_attempts:
@@ -74,6 +95,17 @@ def judge_rejection(
             return Verdict("queued", now, False, True, False, pause_sender=True)
         case FailureClass.OPTED_OUT:
             return Verdict("dead", None, True, False, True, opted_out=True)
-        case FailureClass.PERMANENT | FailureClass.NEEDS_TEMPLATE:
+        case FailureClass.NEEDS_TEMPLATE:
+            if has_template and not sent_as_template:
+                return Verdict("queued", now, False, True, False, close_window=True)
+            return Verdict("held", None, False, True, True, close_window=True)
+        case FailureClass.MARKETING_LIMITED:
+            if marketing_put_offs < MARKETING_PUT_OFFS:
+                due = now + MARKETING_PUT_OFF
+                return Verdict("queued", due, False, True, True, marketing_put_off=True)
+            return Verdict("dead", None, True, False, True)
+        case FailureClass.TEMPLATE_STOPPED:
+            return Verdict("dead", None, True, False, True, stop_template=True)
+        case FailureClass.PERMANENT:
             return Verdict("dead", None, True, False, True)
     raise ValueError(f"unknown failure class {rejected.failure!r}")

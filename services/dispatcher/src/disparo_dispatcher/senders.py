@@ -53,6 +53,10 @@ class Sender:
     pause_reason: str | None
     lease_owner: str | None
     lease_until: datetime | None
+    waba_id: str | None = None
+    portfolio: str | None = None
+    display_phone_number: str | None = None
+    quality: str = "GREEN"
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "Sender":
@@ -139,6 +143,9 @@ async def upsert_sender(conn: asyncpg.Connection, seed: SenderSeed) -> Sender:
         seed.rate_per_second,
         seed.daily_limit,
         seed.warmup_started_on,
+        seed.waba_id,
+        seed.portfolio or seed.waba_id,
+        seed.display_phone_number,
     )
     return Sender.from_row(row)
 
@@ -155,6 +162,9 @@ async def insert_sender(conn: asyncpg.Connection, seed: SenderSeed) -> Sender | 
         seed.rate_per_second,
         seed.daily_limit,
         seed.warmup_started_on,
+        seed.waba_id,
+        seed.portfolio or seed.waba_id,
+        seed.display_phone_number,
     )
     return Sender.from_row(row) if row else None
 

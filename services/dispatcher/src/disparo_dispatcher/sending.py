@@ -277,7 +277,13 @@ class SendDriver:
     async def _send(self, slot: SenderSlot, message: ClaimedMessage, typing_ms: int) -> None:
         if not await self._confirmed(slot, message):
             return
-        outgoing = OutgoingText(message.message_id, message.phone, message.body, typing_ms)
+        outgoing = OutgoingText(
+            message.message_id,
+            message.phone,
+            message.body,
+            typing_ms,
+            template=message.template if message.as_template else None,
+        )
         if tracing_exported():
             with tracer.start_as_current_span(
                 "dispatcher.send",

@@ -35,6 +35,16 @@ class SenderSeed(BaseModel):
     warmup_started_on: date | None = Field(
         None, description="First day of the warm-up ramp; none = a mature number"
     )
+    waba_id: str | None = Field(
+        None, description="Cloud: the WhatsApp Business Account whose templates it sends"
+    )
+    portfolio: str | None = Field(
+        None,
+        description="Cloud: the business portfolio sharing one messaging tier (default: waba_id)",
+    )
+    display_phone_number: str | None = Field(
+        None, description="Cloud: the number as Meta's quality webhooks name it, e.g. 5511955550001"
+    )
 
 
 class DispatcherSettings(BaseSettings):
@@ -43,6 +53,13 @@ class DispatcherSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPARO_DISPATCHER_", extra="ignore")
 
     port: int = Field(8002, description="HTTP port of `python -m disparo_dispatcher`.")
+    default_messaging_tier: str = Field(
+        "TIER_250",
+        description=(
+            "A Cloud portfolio's messaging tier until Meta's webhook names it (a row of "
+            "messaging_tiers: TIER_250, TIER_2K, TIER_10K, TIER_100K, TIER_UNLIMITED)"
+        ),
+    )
     senders: list[SenderSeed] = Field(
         default_factory=list,
         description="Senders upserted at start (JSON list); the API can add and change more.",

@@ -37,7 +37,7 @@ from disparo.processes import (
     simulated_senders,
     stop_all,
 )
-from disparo_shared.events import MessagesRequested, RequestedMessage
+from disparo_shared.events import MessagesRequested, MessageTemplate, RequestedMessage
 from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
@@ -79,6 +79,7 @@ def _specs(database_url: str, nats_url: str, prefix: str, echoes: bool) -> tuple
             "SIM_SEED": "3",
             "SIM_SEND_ECHO": str(echoes).lower(),
             "SIM_SENT_STATUS": str(echoes).lower(),
+            "SIM_CLOUD_REQUIRE_WINDOW": "false",  # free text to doctors who never wrote
         },
         ready_path="/health",
         docs_path=None,
@@ -95,6 +96,8 @@ def _specs(database_url: str, nats_url: str, prefix: str, echoes: bool) -> tuple
         ),
         "SIM_EVOLUTION_KEY": SIM_EVOLUTION_KEY,
         "SIM_CLOUD_TOKEN": SIM_CLOUD_TOKEN,
+        # Hundreds of cold doctors on the Cloud numbers: past the 250 tier of a new portfolio.
+        "DISPARO_DISPATCHER_DEFAULT_MESSAGING_TIER": "TIER_UNLIMITED",
         "DISPARO_DISPATCHER_PROVIDER_ECHOES": str(echoes).lower(),
         **REPLICA_ENV,
     }
@@ -108,6 +111,12 @@ def _specs(database_url: str, nats_url: str, prefix: str, echoes: bool) -> tuple
         for name, port in (("replica-a", a_port), ("replica-b", b_port))
     )
     return simulator, *replicas
+
+
+TEMPLATE_AT_META = {
+    "name": "plantoes_recife",
+    "body": "Olá! Temos plantões em Recife nesta semana. Tem interesse?",
+}
 
 
 async def _request_wave(nats_url: str, prefix: str, wave: int) -> list[str]:
@@ -132,6 +141,8 @@ async def _request_wave(nats_url: str, prefix: str, wave: int) -> list[str]:
                         phone=f"+55119{n:08d}",
                         kind="campaign",
                         body="Olá! Temos plantões em Recife nesta semana. Tem interesse?",
+                        # Cold doctors: the Cloud numbers send the template.
+                        template=MessageTemplate(name="plantoes_recife", language="pt_BR"),
                     )
                 )
             event = MessagesRequested(messages=batch)
@@ -180,6 +191,9 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
             process.start()
         for process in processes.values():
             await asyncio.to_thread(process.wait_ready, 60)
+        async with httpx.AsyncClient(base_url=simulator.url) as client:
+            registered = await client.post("/_sim/templates", json=TEMPLATE_AT_META)
+            registered.raise_for_status()
         ids = await _request_wave(test_servers.nats_url, prefix, 0)
 
         kills = []

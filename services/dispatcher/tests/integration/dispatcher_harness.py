@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from disparo_dispatcher.app import create_app
 from disparo_dispatcher.settings import DispatcherSettings, SenderSeed
-from disparo_shared.events import Event, MessagesRequested, RequestedMessage
+from disparo_shared.events import Event, MessagesRequested, MessageTemplate, RequestedMessage
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import NatsSettings
 from disparo_shared.streams import qualified
@@ -31,6 +31,7 @@ from disparo_shared.testing.fixtures import TEST_API_KEY
 from disparo_simulator.app import create_app as create_simulator
 from disparo_simulator.provider import SimulatedProvider
 from disparo_simulator.settings import SimulatorSettings
+from disparo_simulator.templates import TemplateSpec
 
 EVOLUTION_KEY = "sim-evolution-key"
 CLOUD_TOKEN = "sim-cloud-token"
@@ -87,8 +88,15 @@ async def _serve(app: Litestar) -> tuple[uvicorn.Server, asyncio.Task, str]:
 
 @asynccontextmanager
 async def simulator(**settings: Any) -> AsyncIterator[Simulator]:
-    values = {"pair_spacing_seconds": 0.3, "seed": 7, **settings}
-    app = create_simulator(SimulatorSettings(**values))
+    # The 24 h window is off unless a test turns it on: most tests send free text to doctors
+    # who never wrote; the window's tests set ``cloud_require_window=True``.
+    values = {"pair_spacing_seconds": 0.3, "seed": 7, "cloud_require_window": False, **settings}
+    sim_settings = SimulatorSettings(**values)
+    app = create_simulator(sim_settings)
+    app.state.provider.templates.register(
+        TemplateSpec(name=TEMPLATE.name, language=TEMPLATE.language, body="Olá, doutora!"),
+        sim_settings.cloud_waba_id,
+    )
     server, task, url = await _serve(app)
     try:
         yield Simulator(url, app.state.provider)
@@ -140,6 +148,22 @@ def message(phone: str, body: str = "Olá, doutora!", **fields: Any) -> Requeste
         kind=fields.pop("kind", "campaign"),
         body=body,
         **fields,
+    )
+
+
+TEMPLATE = MessageTemplate(name="aviso_plantao", language="pt_BR")
+"""A template without parameters, for tests whose Cloud doctors never wrote; ``simulator``
+registers it in the simulated account."""
+
+
+async def doctors_wrote(db: asyncpg.Connection, sender_id: str, *phones: str) -> None:
+    """As if each doctor had just written to ``sender_id``: their 24 h windows are open, so the
+    dispatcher may send them free text through that Cloud number."""
+    await db.executemany(
+        "INSERT INTO dispatcher.conversation_windows (sender_id, phone, last_inbound_at) "
+        "VALUES ($1, $2, now()) ON CONFLICT (sender_id, phone) DO UPDATE "
+        "SET last_inbound_at = now()",
+        [(sender_id, p) for p in phones],
     )
 
 

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 from dispatcher_harness import (
+    TEMPLATE,
     cloud_sender,
     collect,
     dispatcher,
+    doctors_wrote,
     evolution_sender,
     message,
     phone,
@@ -38,6 +40,9 @@ async def test_permanent_template_and_opted_out_answers_end_the_message_at_once(
         simulator(**faults) as sim,
         collect(kernel_settings.nats, "contact.opted_out") as opt_outs,
     ):
+        # Every doctor wrote to the number (free text may go); ``window``'s closed at Meta before
+        # the send (131047): with no template to fall back on, that message is held, not dead.
+        await doctors_wrote(db, "cloud-1", ok, gone, window, stopped)
         async with dispatcher(kernel_settings, [cloud_sender(sim, "cloud-1", "100000000000011")]):
             later = datetime.now(UTC) + timedelta(hours=1)
             msgs = {p: message(p) for p in (ok, gone, window, stopped)}
@@ -48,15 +53,21 @@ async def test_permanent_template_and_opted_out_answers_end_the_message_at_once(
                 s = await states(db)
                 return (
                     s.get("sent") == 1
-                    and s.get("dead") == 3
+                    and s.get("dead") == 2
+                    and s.get("held") == 1
                     and s.get("cancelled") == 1
                     and opt_outs
                 )
 
             await eventually(settled)
         codes = {p: (await _row(db, m.message_id))["last_error_code"] for p, m in msgs.items()}
-        assert codes[gone] == "131026" and codes[window] == "131047" and codes[stopped] == "131050"
-        assert [(await _row(db, m.message_id))["attempt"] for m in msgs.values()] == [1, 1, 1, 1]
+        assert codes[gone] == "131026" and codes[stopped] == "131050"
+        assert codes[window] == "needs_template"
+        assert [(await _row(db, m.message_id))["attempt"] for m in msgs.values()] == [1, 1, 0, 1]
+        closed = await db.fetchval(
+            "SELECT count(*) FROM dispatcher.conversation_windows WHERE phone = $1", window
+        )
+        assert closed == 0  # Meta said the window is closed: ours is forgotten
         opted = await db.fetchval(
             "SELECT opted_out_at FROM dispatcher.recipients WHERE phone = $1", stopped
         )
@@ -107,7 +118,11 @@ async def test_a_spam_flagged_sender_is_paused_and_its_queue_moves_on(kernel_set
             cloud_sender(sim, "healthy", "100000000000022"),
         ]
         async with dispatcher(kernel_settings, seeds):
-            await request(kernel_settings.nats, *(message(phone(i)) for i in range(40)))
+            # Doctors who never wrote: templates, whichever number takes them.
+            await request(
+                kernel_settings.nats,
+                *(message(phone(i), template=TEMPLATE) for i in range(40)),
+            )
 
             async def all_sent():
                 return (await states(db)).get("sent") == 40
@@ -133,6 +148,7 @@ async def test_a_pair_rate_limit_waits_for_the_recipient_without_spending_an_att
             pair_spacing_seconds=0.05,
         ):
             same = phone(7)
+            await doctors_wrote(db, "cloud-1", same)
             await request(kernel_settings.nats, message(same, "primeira"), message(same, "segunda"))
 
             async def both_sent():

@@ -30,6 +30,7 @@ from dispatcher_harness import (
     Simulator,
     cloud_sender,
     collect,
+    doctors_wrote,
     evolution_sender,
     message,
     phone,
@@ -160,6 +161,7 @@ async def test_a_dead_replicas_send_that_reached_the_provider_is_settled_by_its_
             # The ghost replica: holds the sender, claims both messages, sends only the first.
             now = datetime.now(UTC)
             reached, lost = message(phone(1), "Plantão sábado?"), message(phone(2), "Plantão?")
+            await doctors_wrote(db, seed.sender_id, phone(1), phone(2))
             async with pool.acquire() as conn:
                 await senders.upsert_sender(conn, seed)
                 await conn.execute(
@@ -221,6 +223,7 @@ async def test_a_timed_out_call_the_provider_took_is_sent_once(dialect, kernel_s
             kernel_settings, [seed], sock, provider_timeout_seconds=0.3, in_doubt_grace_seconds=5
         ):
             doubted = message(phone(3), "Olá, doutor! Plantão na UTI?")
+            await doctors_wrote(db, seed.sender_id, phone(3))
             await request(kernel_settings.nats, doubted)
 
             async def sent():

@@ -38,7 +38,8 @@ async def simulator_url() -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(SimulatorSettings(port=port)),
+        # Free text to doctors who never wrote: the window has its own tests.
+        create_app(SimulatorSettings(port=port, cloud_require_window=False)),
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -58,7 +59,7 @@ async def simulator_url() -> AsyncIterator[str]:
 async def control(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The simulator's control API, reset to defaults before each test."""
     async with httpx.AsyncClient(base_url=simulator_url, timeout=5) as client:
-        defaults = SimulatorConfig().model_dump(mode="json")
+        defaults = SimulatorConfig(cloud_require_window=False).model_dump(mode="json")
         (await client.put("/_sim/config", json=defaults)).raise_for_status()
         (await client.delete("/_sim/faults")).raise_for_status()
         (await client.post("/_sim/reset")).raise_for_status()

@@ -12,9 +12,11 @@ NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 SCHEDULE = RetrySchedule(base_seconds=5, max_seconds=60)
 
 
-def judge(failure, attempt=1, max_attempts=5, retry_after=None, seed=1):
+def judge(failure, attempt=1, max_attempts=5, retry_after=None, seed=1, **cloud):
     rejected = Rejected(failure, "code", "detail", retry_after)
-    return judge_rejection(rejected, attempt, max_attempts, NOW, SCHEDULE, random.Random(seed), 6.0)
+    return judge_rejection(
+        rejected, attempt, max_attempts, NOW, SCHEDULE, random.Random(seed), 6.0, **cloud
+    )
 
 
 def test_ceiling_doubles_from_base_and_stops_at_max():
@@ -53,10 +55,41 @@ def test_pause_sender_requeues_for_free_and_pauses():
     assert verdict.pause_sender and not verdict.costs_attempt and verdict.state == "queued"
 
 
-@pytest.mark.parametrize("failure", [FailureClass.PERMANENT, FailureClass.NEEDS_TEMPLATE])
-def test_permanent_failures_are_dead_at_once(failure):
-    verdict = judge(failure, attempt=1)
+def test_permanent_failures_are_dead_at_once():
+    verdict = judge(FailureClass.PERMANENT, attempt=1)
     assert verdict.state == "dead" and not verdict.retryable
+
+
+def test_window_closed_before_the_send_goes_again_as_the_template_at_once_for_free():
+    verdict = judge(FailureClass.NEEDS_TEMPLATE, attempt=3, max_attempts=3, has_template=True)
+    assert verdict.state == "queued" and verdict.due_at == NOW
+    assert not verdict.costs_attempt and verdict.close_window and not verdict.publish_failure
+
+
+@pytest.mark.parametrize("sent_as_template", [False, True])
+def test_window_closed_without_a_template_holds_the_message_visibly(sent_as_template):
+    verdict = judge(
+        FailureClass.NEEDS_TEMPLATE,
+        has_template=sent_as_template,
+        sent_as_template=sent_as_template,
+    )
+    assert verdict.state == "held" and verdict.retryable and verdict.publish_failure
+    assert not verdict.costs_attempt and verdict.close_window
+
+
+def test_marketing_limit_waits_a_day_twice_then_the_message_is_dead():
+    first = judge(FailureClass.MARKETING_LIMITED, marketing_put_offs=0)
+    second = judge(FailureClass.MARKETING_LIMITED, marketing_put_offs=1)
+    third = judge(FailureClass.MARKETING_LIMITED, marketing_put_offs=2)
+    for put_off in (first, second):
+        assert put_off.state == "queued" and put_off.due_at == NOW + timedelta(hours=24)
+        assert put_off.marketing_put_off and not put_off.costs_attempt and put_off.publish_failure
+    assert third.state == "dead" and not third.retryable and not third.marketing_put_off
+
+
+def test_stopped_template_kills_the_message_and_stops_the_template():
+    verdict = judge(FailureClass.TEMPLATE_STOPPED)
+    assert verdict.state == "dead" and verdict.stop_template
 
 
 def test_opted_out_is_dead_and_flags_the_contact():

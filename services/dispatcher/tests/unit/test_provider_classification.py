@@ -40,6 +40,14 @@ F = FailureClass
         (131050, F.OPTED_OUT),
         (131047, F.NEEDS_TEMPLATE),
         (470, F.NEEDS_TEMPLATE),
+        (131049, F.MARKETING_LIMITED),
+        (132000, F.PERMANENT),
+        (132001, F.PERMANENT),
+        (132005, F.PERMANENT),
+        (132007, F.PERMANENT),
+        (132012, F.PERMANENT),
+        (132015, F.TEMPLATE_STOPPED),
+        (132016, F.TEMPLATE_STOPPED),
     ],
 )
 def test_graph_codes_are_classified_as_documented(code, failure):

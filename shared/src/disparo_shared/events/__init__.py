@@ -30,8 +30,10 @@ from disparo_shared.events.messages import (
     MessagesEnqueued,
     MessageSent,
     MessagesRequested,
+    MessageTemplate,
     RecipientSnapshot,
     RequestedMessage,
+    TemplateParameter,
 )
 
 __all__ = [
@@ -61,8 +63,10 @@ __all__ = [
     "MessageReceived",
     "MessageSent",
     "MessagesRequested",
+    "MessageTemplate",
     "RecipientSnapshot",
     "RequestedMessage",
+    "TemplateParameter",
     "campaign_conversation_id",
     "utc_now",
 ]

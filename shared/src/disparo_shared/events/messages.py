@@ -20,6 +20,27 @@ class MessageKind(StrEnum):
     FIRST_CONTACT = "first_contact"
 
 
+class TemplateParameter(BaseModel):
+    """One filled body parameter of a template: ``name`` for a named template (``{{nome}}``),
+    none for a positional one (``{{1}}``, in order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = Field(None, max_length=128)
+    text: str = Field(min_length=1, max_length=1024)
+
+
+class MessageTemplate(BaseModel):
+    """The approved Cloud API template a message goes out as when the doctor's 24 h window with
+    its number is closed (Evolution numbers ignore it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16, description="Meta's locale, e.g. pt_BR")
+    parameters: list[TemplateParameter] = Field(default_factory=list, max_length=100)
+
+
 class RecipientSnapshot(BaseModel):
     """Whom a campaign message went to, beyond ``contact_name``: the doctor's specialty and
     region as they stood when the campaign fanned out.
@@ -51,6 +72,7 @@ class RequestedMessage(BaseModel):
     campaign_id: UUID | None = None
     conversation_id: UUID | None = None
     max_attempts: int = Field(5, ge=1, le=50)
+    template: MessageTemplate | None = None
     contact_name: str | None = Field(
         None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
     )

@@ -11,9 +11,10 @@ The same refusals, minus the HTTP status, describe a ``failed`` status webhook's
 when a send is taken and fails later (``async_failures``).
 """
 
+import base64
 import hashlib
 import hmac
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -22,6 +23,10 @@ from disparo_simulator.events import EchoEvent, InboundEvent, StatusEvent, Webho
 from disparo_simulator.ids import IdFactory
 from disparo_simulator.outcomes import Dialect, SendRequest, SendResult, Verdict
 from disparo_simulator.phones import wa_id
+from disparo_simulator.templates import TemplateParameter, TemplateSend
+
+if TYPE_CHECKING:
+    from disparo_simulator.templates import Template
 
 SUPPORTED_TYPES = ("text", "template")
 ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
@@ -103,6 +108,69 @@ _REFUSALS: dict[Verdict, Refusal] = {
         ),
         title="Unable to deliver the message",
     ),
+    Verdict.MARKETING_LIMITED: Refusal(
+        http_status=400,
+        code=131049,
+        message=(
+            "(#131049) This message was not delivered to maintain healthy ecosystem engagement."
+        ),
+        details=(
+            "In order to maintain a healthy ecosystem engagement, the message failed to be "
+            "delivered."
+        ),
+        title="This message was not delivered to maintain healthy ecosystem engagement.",
+    ),
+    Verdict.TEMPLATE_PARAM_COUNT: Refusal(
+        http_status=400,
+        code=132000,
+        message="(#132000) Number of parameters does not match the expected number of params",
+        details=(
+            "The number of variable parameter values included in the request did not match the "
+            "number of variable parameters defined in the template."
+        ),
+        title="Number of parameters does not match the expected number of params",
+    ),
+    Verdict.TEMPLATE_MISSING: Refusal(
+        http_status=400,
+        code=132001,
+        message="(#132001) Template name does not exist in the translation",
+        details=(
+            "The template does not exist in the specified language or the template has not "
+            "been approved."
+        ),
+        title="Template name does not exist in the translation",
+    ),
+    Verdict.TEMPLATE_TOO_LONG: Refusal(
+        http_status=400,
+        code=132005,
+        message="(#132005) Translated text too long",
+        details="Translated text is too long.",
+        title="Translated text too long",
+    ),
+    Verdict.TEMPLATE_PARAM_FORMAT: Refusal(
+        http_status=400,
+        code=132012,
+        message="(#132012) Parameter format does not match format in the created template",
+        details="Variable parameter values formatted incorrectly.",
+        title="Parameter format does not match format in the created template",
+    ),
+    Verdict.TEMPLATE_PAUSED: Refusal(
+        http_status=400,
+        code=132015,
+        message="(#132015) Template is Paused",
+        details="Template is paused due to low quality so it cannot be sent in a template message.",
+        title="Template is Paused",
+    ),
+    Verdict.TEMPLATE_DISABLED: Refusal(
+        http_status=400,
+        code=132016,
+        message="(#132016) Template is Disabled",
+        details=(
+            "Template has been paused too many times due to low quality and is now permanently "
+            "disabled."
+        ),
+        title="Template is Disabled",
+    ),
     Verdict.SERVER_ERROR: Refusal(
         http_status=500,
         code=2,
@@ -125,8 +193,36 @@ class _Text(msgspec.Struct):
     preview_url: bool = False
 
 
+class _Language(msgspec.Struct):
+    code: str
+    policy: str = "deterministic"
+
+
+class _Parameter(msgspec.Struct):
+    type: str
+    text: str | None = None
+    parameter_name: str | None = None
+
+
+class _Component(msgspec.Struct):
+    type: str
+    parameters: list[_Parameter] = []
+
+
 class _Template(msgspec.Struct):
     name: str
+    language: _Language
+    components: list[_Component] = []
+
+    def as_send(self) -> TemplateSend:
+        """The body parameters (header and button components are not simulated)."""
+        parameters = tuple(
+            TemplateParameter(p.type, p.text, p.parameter_name)
+            for component in self.components
+            if component.type.lower() == "body"
+            for p in component.parameters
+        )
+        return TemplateSend(self.name, self.language.code, parameters)
 
 
 class MessageBody(msgspec.Struct):
@@ -160,10 +256,12 @@ def parse_message(
     recipient = wa_id(body.to)
     if recipient is None:
         return invalid_parameter("(#100) Invalid parameter: to is not a phone number.", ids)
+    template = None
     if body.type == "text" and body.text is not None:
         text = body.text.body
     elif body.type == "template" and body.template is not None:
-        text = f"template:{body.template.name}"
+        template = body.template.as_send()
+        text = f"template:{template.name}"  # replaced by the filled body once checked
     elif body.type not in SUPPORTED_TYPES:
         return invalid_parameter(
             f"(#100) Param type must be one of {list(SUPPORTED_TYPES)} in this simulator.", ids
@@ -177,7 +275,8 @@ def parse_message(
         body=text,
         message_id=message_id or body.biz_opaque_callback_data,
         callback_data=body.biz_opaque_callback_data,
-        is_template=body.type == "template",
+        is_template=template is not None,
+        template=template,
     )
 
 
@@ -276,6 +375,74 @@ def webhook_body(waba_id: str, events: list[WebhookEvent]) -> dict[str, object]:
             value.setdefault("messages", []).append(_message(event))
     changes = [{"field": "messages", "value": value} for value in values.values()]
     return {"object": "whatsapp_business_account", "entry": [{"id": waba_id, "changes": changes}]}
+
+
+ACCOUNT_FIELDS = frozenset(
+    {
+        "message_template_status_update",
+        "phone_number_quality_update",
+        "account_update",
+        "business_capability_update",
+    }
+)
+"""The account-level webhook fields the simulator can emit on command."""
+
+
+def change_body(waba_id: str, field: str, value: dict[str, object], at: float) -> dict[str, object]:
+    """One account-level change in Meta's envelope, e.g. ``field`` =
+    ``message_template_status_update`` with ``{"event": "PAUSED", "message_template_id": …}``."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "time": int(at), "changes": [{"value": value, "field": field}]}],
+    }
+
+
+def template_status_value(template: "Template", reason: str | None) -> dict[str, object]:
+    """``message_template_status_update``'s value for ``template``'s current status."""
+    return {
+        "event": template.status.value,
+        "message_template_id": int(template.template_id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+        "message_template_category": template.category,
+        "reason": reason or "NONE",
+    }
+
+
+def templates_page(
+    templates: list["Template"], after: str | None, limit: int, next_url: str
+) -> dict[str, object]:
+    """``GET /{waba_id}/message_templates``: ``data`` and cursor ``paging``, as the Graph API
+    pages (``next`` only while more remain; cursors are opaque base64 positions)."""
+    start = _cursor_position(after)
+    page = templates[start : start + limit]
+    body: dict[str, object] = {"data": [t.as_graph() for t in page]}
+    if page:
+        paging: dict[str, object] = {
+            "cursors": {
+                "before": _cursor(start),
+                "after": _cursor(start + len(page) - 1),
+            }
+        }
+        if start + len(page) < len(templates):
+            paging["next"] = f"{next_url}?limit={limit}&after={_cursor(start + len(page) - 1)}"
+        body["paging"] = paging
+    return body
+
+
+def _cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"pos:{position}".encode()).decode().rstrip("=")
+
+
+def _cursor_position(cursor: str | None) -> int:
+    """The index after the one ``cursor`` names; an unreadable cursor starts over."""
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return int(text.removeprefix("pos:")) + 1
+    except (ValueError, UnicodeDecodeError):
+        return 0
 
 
 def _status(event: StatusEvent) -> dict[str, object]:

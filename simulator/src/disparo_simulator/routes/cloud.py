@@ -1,10 +1,12 @@
-"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` (version optional),
-bearer auth.
+"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` and
+``GET /{version}/{waba_id}/message_templates`` (version optional), bearer auth.
 """
 
-from litestar import Request, Response, post
+from typing import Annotated
+
+from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from disparo_simulator.dialects import HttpAnswer, cloud
 from disparo_simulator.provider import SimulatedProvider
@@ -41,4 +43,35 @@ def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
     ) -> Response[dict[str, object]]:
         return await send_message(phone_number_id, request)
 
-    return [send_versioned, send_unversioned]
+    async def list_templates(
+        waba_id: str, request: Request, limit: int, after: str | None
+    ) -> Response[dict[str, object]]:
+        expected = "Bearer " + provider.config.cloud_access_token
+        if request.headers.get("authorization") != expected:
+            return to_response(cloud.unauthorized(provider.ids))
+        templates = provider.templates.of_account(waba_id)
+        next_url = str(request.url).split("?")[0]
+        return Response(cloud.templates_page(templates, after, limit, next_url))
+
+    Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
+
+    @get("/{version:str}/{waba_id:str}/message_templates")
+    async def templates_versioned(
+        version: FromPath[str],
+        waba_id: FromPath[str],
+        request: Request,
+        limit: Limit = 25,
+        after: FromQuery[str | None] = None,
+    ) -> Response[dict[str, object]]:
+        return await list_templates(waba_id, request, limit, after)
+
+    @get("/{waba_id:str}/message_templates")
+    async def templates_unversioned(
+        waba_id: FromPath[str],
+        request: Request,
+        limit: Limit = 25,
+        after: FromQuery[str | None] = None,
+    ) -> Response[dict[str, object]]:
+        return await list_templates(waba_id, request, limit, after)
+
+    return [send_versioned, send_unversioned, templates_versioned, templates_unversioned]

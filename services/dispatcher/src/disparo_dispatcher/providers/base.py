@@ -15,6 +15,8 @@ class FailureClass(StrEnum):
     PERMANENT = "permanent"  # 131026, Evolution exists:false: dead at once
     OPTED_OUT = "opted_out"  # 131050: dead, and the contact is opted out
     NEEDS_TEMPLATE = "needs_template"  # 131047: outside the 24 h window, text will never pass
+    MARKETING_LIMITED = "marketing_limited"  # 131049: Meta's per-user marketing cap, a day later
+    TEMPLATE_STOPPED = "template_stopped"  # 132015/132016: the template is paused or disabled
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class OutgoingText:
     to: str  # E.164
     body: str
     typing_ms: int = 0  # typing indicator shown before the text (Evolution's ``delay``)
+    # Cloud only: send this template (``MessageTemplate`` as a dict) instead of the text.
+    template: dict | None = None
 
 
 @dataclass(frozen=True)

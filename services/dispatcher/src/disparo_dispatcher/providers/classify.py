@@ -57,6 +57,17 @@ GRAPH_CODES: dict[int, FailureClass] = {
     131021: PERM,  # recipient cannot be the sender
     131026: PERM,  # undeliverable (not on WhatsApp, old app, blocked us)
     131051: PERM,  # unsupported message type
+    # The template as sent will never pass: fix the campaign's template or its mapping.
+    132000: PERM,  # number of parameters does not match the template
+    132001: PERM,  # template does not exist in that language (or is not approved)
+    132005: PERM,  # filled text too long
+    132007: PERM,  # format character policy violated
+    132012: PERM,  # parameter format does not match the template
+    # The template itself is stopped: this message dies, the campaign's others through it wait.
+    132015: FailureClass.TEMPLATE_STOPPED,  # template paused for low quality
+    132016: FailureClass.TEMPLATE_STOPPED,  # template disabled
+    # Meta's per-user marketing limit: not the doctor's fault and not a retry-now.
+    131049: FailureClass.MARKETING_LIMITED,
     # The recipient stopped marketing messages: dead, and the contact is opted out.
     131050: OPTED_OUT,
     # Outside the 24 h customer-service window: only a template can reach them.

@@ -80,6 +80,23 @@ def classify_response(response: ProviderAnswer) -> SendResult:
     )
 
 
+def template_object(template: dict[str, Any]) -> dict[str, Any]:
+    """Meta's ``template`` object: name, language and one body component with the filled
+    parameters (``parameter_name`` on a named template's), e.g. ``{"name": "plantao_aviso",
+    "language": {"code": "pt_BR"}, "components": [{"type": "body", "parameters":
+    [{"type": "text", "text": "Dra. Ana"}]}]}``."""
+    parameters = []
+    for parameter in template.get("parameters") or []:
+        item = {"type": "text", "text": parameter["text"]}
+        if parameter.get("name"):
+            item["parameter_name"] = parameter["name"]
+        parameters.append(item)
+    shaped: dict[str, Any] = {"name": template["name"], "language": {"code": template["language"]}}
+    if parameters:
+        shaped["components"] = [{"type": "body", "parameters": parameters}]
+    return shaped
+
+
 class CloudProvider:
     """Sends texts through Cloud API phone numbers (``SenderAccount.address`` = phone-number id)."""
 
@@ -94,14 +111,18 @@ class CloudProvider:
             "Authorization": f"Bearer {account.credential}",
             MESSAGE_ID_HEADER: str(message.message_id),
         }
-        body = {
+        body: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": whatsapp_id(message.to),
-            "type": "text",
-            "text": {"body": message.body, "preview_url": False},
             "biz_opaque_callback_data": str(message.message_id),
         }
+        if message.template is None:
+            body["type"] = "text"
+            body["text"] = {"body": message.body, "preview_url": False}
+        else:
+            body["type"] = "template"
+            body["template"] = template_object(message.template)
         outcome = await post_json(self._http, url, headers, body)
         if isinstance(outcome, Rejected):
             return outcome

@@ -8,17 +8,23 @@ RETURNING message_id;
 
 -- name: blank_erased_messages
 -- The erased doctor's kept messages lose phone and text (ids, states and times stay for counts).
-UPDATE messages SET phone = '', body = ''
+UPDATE messages SET phone = '', body = '', template = NULL  -- a template holds filled-in names
 WHERE (phone = $1::text OR contact_id = $2::uuid) AND state <> 'sending';
 
 -- name: forget_recipient
--- The queue's memory of the phone (sticky sender, pacing, consent) goes with the doctor.
+-- The queue's memory of the phone (sticky sender, pacing, consent, its 24 h windows and its
+-- place in a portfolio's tier) goes with the doctor.
+WITH windows AS (
+    DELETE FROM conversation_windows WHERE phone = $1::text
+), tier_places AS (
+    DELETE FROM portfolio_recipients WHERE phone = $1::text
+)
 DELETE FROM recipients WHERE phone = $1::text;
 
 -- name: blank_expired_messages
 -- Sent and cancelled messages finished before $1 lose phone and text, a batch at a time.
 -- Dead ones keep theirs: they may be put back in line.
-UPDATE messages SET phone = '', body = ''
+UPDATE messages SET phone = '', body = '', template = NULL
 WHERE message_id IN (
     SELECT message_id FROM messages
     WHERE state IN ('sent', 'cancelled') AND coalesce(finished_at, sent_at) < $1::timestamptz
@@ -55,6 +61,10 @@ WITH done AS (
     )
     RETURNING phone
 ), blanked AS (
-    UPDATE messages m SET phone = '', body = '' FROM done d WHERE m.phone = d.phone
+    UPDATE messages m SET phone = '', body = '', template = NULL FROM done d WHERE m.phone = d.phone
+), windows AS (
+    DELETE FROM conversation_windows w USING done d WHERE w.phone = d.phone
+), tier_places AS (
+    DELETE FROM portfolio_recipients t USING done d WHERE t.phone = d.phone
 )
 DELETE FROM recipients r USING done d WHERE r.phone = d.phone;

@@ -9,9 +9,9 @@ WITH input AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
                 $7::int[], $8::uuid[], $9::uuid[], $10::int[], $11::text[],
-                $12::timestamptz[], $13::timestamptz[])
+                $12::timestamptz[], $13::timestamptz[], $18::text[])
          AS i(message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
-              conversation_id, max_attempts, time_zone, due_at, rank_at)
+              conversation_id, max_attempts, time_zone, due_at, rank_at, template)
 ),
 new_recipients AS (
     INSERT INTO recipients (phone, sender_id)
@@ -44,11 +44,11 @@ placed AS (
 INSERT INTO messages (message_id, idempotency_key, contact_id, phone, kind, body, priority,
                       campaign_id, conversation_id, time_zone, state, due_at, rank_at,
                       max_attempts, sender_id, last_error_code, requested_at, enqueued_at,
-                      finished_at)
+                      finished_at, template)
 SELECT message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
        conversation_id, time_zone, state, due_at, rank_at, max_attempts, sender_id, error_code,
        $14::timestamptz, $15::timestamptz,
-       CASE WHEN state = 'cancelled' THEN $15::timestamptz END
+       CASE WHEN state = 'cancelled' THEN $15::timestamptz END, template::jsonb
 FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
@@ -120,12 +120,30 @@ claimed AS (
     WHERE m.ctid = ANY (ARRAY(SELECT row_ref FROM picked))
     RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
               m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
-              m.enqueued_at
+              m.enqueued_at, m.template::text AS template, m.marketing_limit_retries
 )
 SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
        c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
-       c.window_weekdays, c.window_zone
+       c.window_weekdays, c.window_zone, w.last_inbound_at, t.status AS template_status,
+       sq.quality AS sender_quality, sq.portfolio
 FROM claimed
+LEFT JOIN LATERAL (
+    SELECT s.quality, coalesce(s.portfolio, s.waba_id) AS portfolio
+    FROM senders s WHERE s.sender_id = claimed.sender_id LIMIT 1
+) sq ON true
+-- The Cloud API's window and the template's registry status, probed by key like the rest.
+LEFT JOIN LATERAL (
+    SELECT w.last_inbound_at FROM conversation_windows w
+    WHERE w.sender_id = claimed.sender_id AND w.phone = claimed.phone LIMIT 1
+) w ON true
+LEFT JOIN LATERAL (
+    SELECT t.status
+    FROM senders s JOIN templates t ON t.waba_id = s.waba_id
+    WHERE claimed.template IS NOT NULL AND s.sender_id = claimed.sender_id
+      AND t.name = claimed.template::jsonb ->> 'name'
+      AND t.language = claimed.template::jsonb ->> 'language'
+    LIMIT 1
+) t ON true
 LEFT JOIN LATERAL (
     SELECT r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at
     FROM recipients r WHERE r.phone = claimed.phone LIMIT 1
@@ -201,9 +219,9 @@ WHERE r.phone = s.phone;
 WITH s AS (
     SELECT *
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[],
-                $7::text[], $8::text[], $9::interval[])
+                $7::text[], $8::text[], $9::interval[], $11::boolean[])
          AS s(message_id, attempt, state, due_at, attempt_change, error_code, error, sender_id,
-              rank_shift)
+              rank_shift, marketing_put_off)
 )
 UPDATE messages m
 SET state = s.state,
@@ -213,6 +231,7 @@ SET state = s.state,
     last_error_code = coalesce(s.error_code, m.last_error_code),
     last_error = coalesce(s.error, m.last_error),
     sender_id = coalesce(s.sender_id, m.sender_id),
+    marketing_limit_retries = m.marketing_limit_retries + s.marketing_put_off::int,
     lease_owner = NULL,
     lease_until = NULL,
     finished_at = CASE WHEN s.state IN ('dead', 'cancelled') THEN $10::timestamptz END,

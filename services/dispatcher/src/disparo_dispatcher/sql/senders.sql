@@ -3,20 +3,24 @@
 -- name: upsert_sender
 -- Create a sender or update its configuration; its status and lease are left alone.
 INSERT INTO senders (sender_id, provider, address, base_url, credential_ref, rate_per_second,
-                     daily_limit, warmup_started_on)
-VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::int, $7::int, $8::date)
+                     daily_limit, warmup_started_on, waba_id, portfolio, display_phone_number)
+VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::int, $7::int, $8::date,
+        $9::text, $10::text, $11::text)
 ON CONFLICT (sender_id) DO UPDATE
 SET provider = EXCLUDED.provider, address = EXCLUDED.address, base_url = EXCLUDED.base_url,
     credential_ref = EXCLUDED.credential_ref, rate_per_second = EXCLUDED.rate_per_second,
     daily_limit = EXCLUDED.daily_limit, warmup_started_on = EXCLUDED.warmup_started_on,
+    waba_id = EXCLUDED.waba_id, portfolio = EXCLUDED.portfolio,
+    display_phone_number = EXCLUDED.display_phone_number,
     updated_at = now()
 RETURNING *;
 
 -- name: insert_sender
 -- Create a sender; returns nothing when the id is taken.
 INSERT INTO senders (sender_id, provider, address, base_url, credential_ref, rate_per_second,
-                     daily_limit, warmup_started_on)
-VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::int, $7::int, $8::date)
+                     daily_limit, warmup_started_on, waba_id, portfolio, display_phone_number)
+VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::int, $7::int, $8::date,
+        $9::text, $10::text, $11::text)
 ON CONFLICT (sender_id) DO NOTHING
 RETURNING *;
 

@@ -28,7 +28,9 @@ from disparo_dispatcher.webhooks.parsing import (
 from disparo_dispatcher.webhooks.updates import (
     DeliveryStatus,
     InboundText,
+    NumberHealth,
     StatusUpdate,
+    TemplateStatusChange,
     WebhookBatch,
 )
 
@@ -41,8 +43,13 @@ SKIPPED_MESSAGE_TYPES = frozenset({"system", "unsupported", "ephemeral"})
 def parse_cloud_webhook(payload: dict[str, Any], now: Clock) -> WebhookBatch:
     batch = WebhookBatch()
     for entry in as_list(payload.get("entry")):
+        waba_id = str(as_dict(entry).get("id") or "")
         for change in as_list(as_dict(entry).get("changes")):
+            field = str(as_dict(change).get("field") or "messages")
             value = as_dict(as_dict(change).get("value"))
+            if field != "messages":
+                _account_change(batch, waba_id, field, value)
+                continue
             address = str(as_dict(value.get("metadata")).get("phone_number_id") or "")
             for item in as_list(value.get("statuses")):
                 status = as_dict(item)
@@ -59,6 +66,68 @@ def parse_cloud_webhook(payload: dict[str, Any], now: Clock) -> WebhookBatch:
                 if inbound is not None:
                     batch.inbound.append(inbound)
     return batch
+
+
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
+HEALTH_FIELDS = frozenset(
+    {"phone_number_quality_update", "account_update", "business_capability_update"}
+)
+QUALITY_BY_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "GREEN"}
+TIER_BY_NUMBER = {250: "TIER_250", 2000: "TIER_2K", 10000: "TIER_10K", 100000: "TIER_100K"}
+
+
+def _account_change(batch: WebhookBatch, waba_id: str, field: str, value: dict[str, Any]) -> None:
+    """A template's status, a number's quality or the portfolio's tier; other fields are
+    answered 200 and ignored."""
+    if field == TEMPLATE_STATUS_FIELD:
+        name = value.get("message_template_name")
+        language = value.get("message_template_language")
+        event = value.get("event")
+        if isinstance(name, str) and isinstance(language, str) and isinstance(event, str):
+            template_id = value.get("message_template_id")
+            batch.template_changes.append(
+                TemplateStatusChange(
+                    waba_id=waba_id,
+                    name=name,
+                    language=language,
+                    status=event.upper(),
+                    template_id=None if template_id is None else str(template_id),
+                    category=value.get("message_template_category"),
+                    reason=value.get("reason"),
+                )
+            )
+        return
+    if field not in HEALTH_FIELDS:
+        return
+    event = str(value.get("event") or "").upper()
+    quality = str(value["quality_rating"]).upper() if value.get("quality_rating") else None
+    tier = tier_name(
+        value.get("max_daily_conversations_per_business")
+        or value.get("current_limit")
+        or value.get("max_daily_conversation_per_phone")
+    )
+    if quality or event in QUALITY_BY_EVENT or tier:
+        display = value.get("display_phone_number") or value.get("phone_number")
+        batch.health.append(
+            NumberHealth(
+                waba_id=waba_id,
+                display_phone_number=None if display is None else str(display).lstrip("+"),
+                quality=quality or QUALITY_BY_EVENT.get(event),
+                tier=tier,
+            )
+        )
+
+
+def tier_name(limit: object) -> str | None:
+    """Meta's limit as one of our tier names: ``"TIER_2K"`` stays, ``2000`` → ``"TIER_2K"``,
+    ``-1`` → ``"TIER_UNLIMITED"``; anything else (TIER_NOT_SET, TIER_50) → None."""
+    if isinstance(limit, str) and limit.upper().startswith("TIER_"):
+        return limit.upper()
+    try:
+        number = int(limit)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return "TIER_UNLIMITED" if number < 0 else TIER_BY_NUMBER.get(number)
 
 
 def _status(status: dict[str, Any], address: str, now: Clock) -> StatusUpdate | None:

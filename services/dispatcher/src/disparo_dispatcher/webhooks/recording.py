@@ -43,7 +43,7 @@ from uuid import UUID
 
 import asyncpg
 
-from disparo_dispatcher import metrics, queue
+from disparo_dispatcher import metrics, queue, templates
 from disparo_dispatcher.automatic_messages import stop_for_replies
 from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.providers.base import FailureClass
@@ -51,6 +51,7 @@ from disparo_dispatcher.providers.classify import graph_code_class
 from disparo_dispatcher.webhooks.updates import (
     DeliveryStatus,
     InboundText,
+    NumberHealth,
     StatusUpdate,
     WebhookBatch,
 )
@@ -260,6 +261,15 @@ async def tell_inbound(
         [m.address for m in fresh],
     )
     senders = {(row["provider"], row["address"]): row["sender_id"] for row in sender_rows}
+    await templates.open_windows(
+        conn,
+        [
+            (senders[(m.provider, m.address)], m.phone, m.at)
+            for m in fresh
+            if (m.provider, m.address) in senders
+        ],
+        now,
+    )
     stopped = await stop_for_replies(conn, [m.phone for m in fresh], now)
     return stopped + [
         MessageReceived(
@@ -310,9 +320,37 @@ async def record_webhook(
             await park_statuses(conn, parked, now)
         if batch.inbound:
             events += await tell_inbound(conn, batch.inbound, now)
+        for change in batch.template_changes:
+            await templates.set_status(
+                conn,
+                change.waba_id,
+                change.name,
+                change.language,
+                change.status,
+                now,
+                template_id=change.template_id,
+                category=change.category,
+                reason=change.reason,
+            )
+        for health in batch.health:
+            await record_health(conn, health, now)
         await record_echoes(conn, batch.echoes, now)
         await add_events(conn, events)
     return RecordedWebhook(told=len(events), parked=len(parked))
+
+
+async def record_health(conn: asyncpg.Connection, health: NumberHealth, now: datetime) -> None:
+    """A number's quality rating and its portfolio's tier, as Meta last said."""
+    if health.quality is not None and health.display_phone_number is not None:
+        await conn.execute(
+            templates.SQL.set_number_quality,
+            health.waba_id,
+            health.display_phone_number,
+            health.quality,
+            now,
+        )
+    if health.tier is not None:
+        await conn.execute(templates.SQL.set_portfolio_tier, health.waba_id, health.tier, now)
 
 
 async def receive_webhook(
@@ -326,7 +364,7 @@ async def receive_webhook(
     if not batch:
         return RecordedWebhook(told=0, parked=0)
     async with pool.acquire() as conn:
-        if not (batch.statuses or batch.inbound):
+        if not (batch.statuses or batch.inbound or batch.template_changes or batch.health):
             await record_echoes(conn, batch.echoes, now)
             return RecordedWebhook(told=0, parked=0)
         recorded = await record_webhook(conn, batch, now)

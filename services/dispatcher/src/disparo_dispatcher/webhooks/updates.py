@@ -48,10 +48,38 @@ class InboundText:
 
 
 @dataclass(frozen=True)
+class TemplateStatusChange:
+    """Meta changed a template's status (``message_template_status_update``)."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str  # APPROVED, PAUSED, DISABLED, REJECTED, …
+    template_id: str | None
+    category: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NumberHealth:
+    """A number's quality and/or its portfolio's messaging tier changed
+    (``phone_number_quality_update``, ``account_update``, ``business_capability_update``)."""
+
+    waba_id: str
+    display_phone_number: str | None
+    quality: str | None  # GREEN / YELLOW / RED, when the change says
+    tier: str | None  # TIER_250 … TIER_UNLIMITED, when the change says
+
+
+@dataclass(frozen=True)
 class WebhookBatch:
     statuses: list[StatusUpdate] = field(default_factory=list)
     inbound: list[InboundText] = field(default_factory=list)
     echoes: list[RecordedEcho] = field(default_factory=list)
+    template_changes: list[TemplateStatusChange] = field(default_factory=list)
+    health: list[NumberHealth] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.statuses or self.inbound or self.echoes)
+        return bool(
+            self.statuses or self.inbound or self.echoes or self.template_changes or self.health
+        )

@@ -50,7 +50,10 @@ SELECT
         WHERE m.last_error_code = '131050'
            OR (c.opted_out AND c.changed_at >= coalesce(m.sent_at, m.enqueued_at, m.requested_at))
     ) AS opted_out,
-    count(*) FILTER (WHERE m.last_error_code = '131047' AND NOT m.dead) AS needs_template,
+    count(*) FILTER (
+        WHERE m.last_error_code IN ('131047', 'needs_template', 'template_paused', 'template_disabled')
+          AND NOT m.dead
+    ) AS needs_template,
     count(*) FILTER (WHERE m.state IN ('enqueued', 'retrying')) AS pending,
     min(coalesce(m.requested_at, m.enqueued_at, m.sent_at)) AS first_seen_at,
     percentile_cont(0.5) WITHIN GROUP (
