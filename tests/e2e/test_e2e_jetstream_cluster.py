@@ -156,7 +156,7 @@ def _specs(database_url: str, urls: str, prefix: str) -> tuple[ProcessSpec, Proc
             "DISPARO_LOG_LEVEL": "WARNING",
             "DISPARO_DISPATCHER_PORT": str(dispatcher_port),
             "DISPARO_DISPATCHER_SENDERS": json.dumps(
-                simulated_senders(simulator_url, 2, 1, rate_per_second=10)
+                simulated_senders(simulator_url, 3, 0, rate_per_second=10)
             ),
             "DISPARO_DISPATCHER_PAIR_SPACING_SECONDS": "0",
             "DISPARO_DISPATCHER_TYPING_INDICATOR": "false",
