@@ -79,3 +79,24 @@ def broker_options(settings: NatsSettings, client_name: str) -> dict[str, Any]:
 async def connect(settings: NatsSettings, client_name: str, **extra: Any) -> NatsClient:
     """A nats-py connection as ``client_name`` (``extra``: reconnect and timeout options)."""
     return await nats.connect(**client_options(settings, client_name), **extra)
+
+
+# Before 2.10 a delayed nak could be lost: seen on 2.9.10, the server re-sent the next event as a
+# first delivery and kept the nak-ed one until its ack wait (30 s) ran out. Nothing is lost (the
+# ack wait is the backstop, the inboxes absorb the extra copy), but retries come late.
+DELAYED_NAK_RELIABLE_SINCE = (2, 10, 0)
+
+
+def old_server_warning(nc: NatsClient) -> str | None:
+    """What an operator should know about the connected server, or None when it is recent."""
+    server = nc.connected_server_version
+    try:
+        version = (server.major, server.minor, server.patch)
+    except ValueError:  # not a semantic version: nothing to say about it
+        return None
+    if version >= DELAYED_NAK_RELIABLE_SINCE:
+        return None
+    return (
+        f"NATS server {'.'.join(map(str, version))} is older than 2.10: a failed event's "
+        "retry may wait for the 30 s ack wait instead of its backoff; upgrade the server"
+    )

@@ -30,7 +30,7 @@ from disparo_shared.http import create_http_app
 from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
-from disparo_shared.nats_connection import connect
+from disparo_shared.nats_connection import connect, old_server_warning
 from disparo_shared.outbox import OutboxRelay
 from disparo_shared.secrets import require_secrets
 from disparo_shared.settings import (
@@ -122,6 +122,8 @@ class Runtime:
         self._pool = await create_pool(self.settings.database, self.spec.schema)
         self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()
+        if warning := old_server_warning(self._nc):
+            log.warning(warning, service=self.spec.name)
         if self.settings.nats.manage_streams:
             await ensure_streams(self._js, self.settings.nats)
         if self.settings.nats.user:
