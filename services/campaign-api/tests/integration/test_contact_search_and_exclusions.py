@@ -14,9 +14,7 @@ async def _add(db, phone: str, name: str, region: str = "ABC", opted_out: bool =
     )  # fmt: skip
 
 
-async def test_a_name_fragment_finds_doctors_anywhere_in_the_name_in_any_case(
-    kernel_settings, db
-):
+async def test_a_name_fragment_finds_doctors_anywhere_in_the_name_in_any_case(kernel_settings, db):
     await _add(db, "+5511987650001", "Dra. Ana Beatriz Silva")
     await _add(db, "+5511987650002", "Dr. João Silveira")
     await _add(db, "+5511987650003", "Dra. Carla 100%_certa")

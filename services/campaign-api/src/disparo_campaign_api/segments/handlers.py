@@ -112,9 +112,7 @@ async def count_audience(conn: asyncpg.Connection, audience: Filter, now: dateti
     return await conn.fetchval(sql, *params)
 
 
-async def count_opted_out_matches(
-    conn: asyncpg.Connection, audience: Filter, now: datetime
-) -> int:
+async def count_opted_out_matches(conn: asyncpg.Connection, audience: Filter, now: datetime) -> int:
     """Opted-out contacts the filter matches: the audience's one exclusion known here."""
     params = Parameters(first_index=1)
     sql = SQL.count_opted_out_matches.replace(

@@ -73,9 +73,7 @@ class Exclusion(BaseModel):
 class PreviewAnswer(BaseModel):
     count: int = Field(description="Exact number of contacts (opted-out ones never count).")
     matched: int = Field(description="Contacts the filter matches before any exclusion.")
-    excluded: list[Exclusion] = Field(
-        description="matched minus the sum of these counts is count."
-    )
+    excluded: list[Exclusion] = Field(description="matched minus the sum of these counts is count.")
     sample: list[SampleContact]
     estimated_send_seconds: int = Field(description="An estimate; see estimate_note.")
     estimate_note: str
