@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from disparo_dispatcher import handlers, in_doubt, queue, senders, tiers
 from disparo_dispatcher.clock import local_today
+from disparo_dispatcher.operator_gauges import QueueReading
 from disparo_dispatcher.providers.registry import PROVIDERS
 from disparo_dispatcher.quiet_hours import local_day_start
 from disparo_dispatcher.rate_limits import daily_cap
@@ -142,6 +143,7 @@ def admin_router(
     default_tier: str = "TIER_250",
     time_zone: str = "America/Sao_Paulo",
     warmup_daily_caps: list[int] | None = None,
+    queue_reading: Callable[[], QueueReading | None] | None = None,
 ) -> Router:
     @get("/senders")
     async def list_all() -> list[SenderOut]:
@@ -234,20 +236,26 @@ def admin_router(
     async def stats() -> dict[str, Any]:
         """Pending and dead messages by state and priority, and per priority the age in seconds
         of the oldest message that could go and has not (a message waiting for a limit has its
-        due time moved, so it does not age): 0 messages waiting means no entry."""
-        async with runtime.pool.acquire() as conn:
-            rows = await queue.queue_depth(conn)
-            oldest = await queue.oldest_due_age(conn, clock())
+        due time moved, so it does not age); no entry when none waits. Served from the gauges'
+        last periodic read (``read_at``) when there is one: polling this counts nothing."""
+        reading = queue_reading() if queue_reading else None
+        if reading is None:
+            now = clock()
+            async with runtime.pool.acquire() as conn:
+                reading = QueueReading(
+                    now, await queue.queue_depth(conn), await queue.oldest_due_age(conn, now)
+                )
         by_state: dict[str, dict[str, int]] = {}
-        for row in rows:
+        for row in reading.depth:
             by_state.setdefault(row["state"], {})[str(row["priority"])] = row["messages"]
         totals = {state: sum(counts.values()) for state, counts in by_state.items()}
-        waiting = {str(row["priority"]): max(0.0, row["age_seconds"]) for row in oldest}
+        waiting = {str(row["priority"]): max(0.0, row["age_seconds"]) for row in reading.oldest_due}
         return {
             "totals": totals,
             "by_priority": by_state,
             "oldest_waiting_seconds": waiting,
             "oldest_waiting_seconds_max": max(waiting.values(), default=None),
+            "read_at": reading.read_at.isoformat(),
         }
 
     @get("/messages/{message_id:uuid}")

@@ -91,6 +91,7 @@ def create_app(
                 settings.default_messaging_tier,
                 settings.time_zone,
                 settings.warmup_daily_caps,
+                lambda: dispatcher.queue_reading,
             ),
             templates_router(runtime, clock),
             *webhook_routes,

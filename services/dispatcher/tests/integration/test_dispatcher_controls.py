@@ -261,9 +261,14 @@ async def test_senders_are_managed_over_http(kernel_settings, db):
             await request(kernel_settings.nats, message(phone(1)))
             await asyncio.sleep(0.8)
             assert sim.stats()["accepted"] == 0  # nobody sends for a paused sender
-            waiting = (await client.get("/v1/queue/stats")).json()
-            assert waiting["oldest_waiting_seconds"]["5"] > 0  # the held message ages
-            assert waiting["oldest_waiting_seconds_max"] == waiting["oldest_waiting_seconds"]["5"]
+
+            async def waiting():  # from the gauges' next periodic read
+                stats = (await client.get("/v1/queue/stats")).json()
+                return stats if stats["oldest_waiting_seconds"].get("5", 0) > 0 else None
+
+            stats = await eventually(waiting, timeout=15)  # the paused sender's message ages
+            assert stats["oldest_waiting_seconds_max"] == stats["oldest_waiting_seconds"]["5"]
+            assert stats["totals"]["queued"] == 1 and stats["read_at"]
             moved = await client.patch(
                 "/v1/senders/api-1", json={"base_url": "https://attacker.example.net"}
             )
