@@ -50,7 +50,7 @@ from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
-from disparo_dispatcher.operator_gauges import set_operator_gauges
+from disparo_dispatcher.operator_gauges import QueueReading, set_operator_gauges
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.providers.sent_lookup import find_sent
 from disparo_dispatcher.providers.transport import open_session
@@ -128,6 +128,7 @@ class Dispatcher:
         self.settings = settings
         self.replica_id = replica_id or settings.replica_id or f"dispatcher-{uuid4().hex[:12]}"
         self.placement = placement_cache
+        self.queue_reading: QueueReading | None = None  # the gauges' last read, for the API
         self.slots: dict[str, SenderSlot] = {}
         self._clock = clock
         rng = rng or random.Random()
@@ -276,11 +277,13 @@ class Dispatcher:
         await table_care.tend_tables(pool, policy)
 
     async def _refresh_gauges(self, pool: asyncpg.Pool) -> None:
+        now = self._clock()
         async with pool.acquire() as conn:
             rows = await queue.queue_depth(conn)
-            ages = await queue.oldest_due_age(conn, self._clock())
+            ages = await queue.oldest_due_age(conn, now)
             dead = await queue.dead_by_code(conn)
             sender_rows = await queue.sender_states(conn)
+        self.queue_reading = QueueReading(now, rows, ages)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
