@@ -232,3 +232,8 @@ SELECT id FROM campaigns
 WHERE state = 'running' AND fanout_done_at IS NOT NULL
 ORDER BY started_at
 LIMIT $1::int;
+
+-- name: set_followup_plan
+-- A draft's follow-up plan (NULL: the default rules).
+UPDATE campaigns SET followups = $2::jsonb WHERE id = $1::uuid
+RETURNING *;

@@ -50,6 +50,10 @@ class Campaign(BaseModel):
     max_per_day: int | None
     send_window: SendWindowOut
     not_before: AwareDatetime | None
+    followups: str | dict[str, Any] | None = Field(
+        description='The follow-up plan as written ({"delay", "max", "texts"}, {"rule_set"} or'
+        ' "none"), texts filled in with the defaults when left out; null: the default rules.'
+    )
     state: str = Field(description="draft, scheduled, running, paused, completed or cancelled.")
     scheduled_for: AwareDatetime | None
     audience_size: int | None = Field(description="Recipients snapshotted at start.")
@@ -108,6 +112,7 @@ class CampaignsController(Controller):
         data: JSONBody[CreateCampaign],
         pool: Pool,
         clock: Clock,
+        campaign_config: CampaignConfig,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """The template's placeholders and the audience (``segment_id`` or ``filter``) are checked
@@ -116,7 +121,9 @@ class CampaignsController(Controller):
         With ``scheduled_for`` the campaign is created scheduled (as ``/schedule`` would)."""
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
-            return 201, await create_campaign(conn, data, clock())
+            return 201, await create_campaign(
+                conn, data, clock(), campaign_config.followup_min_delay
+            )
 
         stored = await run_once(
             pool,
@@ -154,11 +161,19 @@ class CampaignsController(Controller):
 
     @patch("/{campaign_id:uuid}", summary="Edit a draft")
     async def change(
-        self, campaign_id: FromPath[UUID], data: JSONBody[CampaignFields], pool: Pool, clock: Clock
+        self,
+        campaign_id: FromPath[UUID],
+        data: JSONBody[CampaignFields],
+        pool: Pool,
+        clock: Clock,
+        campaign_config: CampaignConfig,
     ) -> Campaign:
         """Only a draft can be edited (409 otherwise); fields not sent keep their value."""
         async with pool.acquire() as conn, conn.transaction():
-            return Campaign.model_validate(await update_campaign(conn, campaign_id, data, clock()))
+            updated = await update_campaign(
+                conn, campaign_id, data, clock(), campaign_config.followup_min_delay
+            )
+            return Campaign.model_validate(updated)
 
     @post("/{campaign_id:uuid}/schedule", summary="Schedule a draft", status_code=200)
     async def schedule(
