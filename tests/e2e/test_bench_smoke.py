@@ -47,4 +47,7 @@ def test_bench_dispatch_completes_without_violations_or_duplicates(test_servers)
     assert summary["outcomes"]["simulator_duplicates"] == 0
     assert summary["outcomes"]["accepted"] == 305
     assert summary["outcomes"]["lost"] == 0
+    # the queue over time comes from the dispatcher's own claim counters
+    assert summary["timeline"], "no 10 s interval recorded"
+    assert sum(row["claims"] for row in summary["timeline"]) > 0
     assert result.returncode == 0, result.stderr[-3000:]

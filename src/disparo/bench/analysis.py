@@ -198,3 +198,126 @@ def outcomes(
         lost_states=dict(lost_states),
         unknown_sends=unknown,
     )
+
+
+# -- the queue over time: what the watcher sampled every poll ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSample:
+    """One poll: the queue's size and the dispatchers' cumulative claim counters (summed over
+    replicas, restarts folded in), at ``at`` seconds since the first publish."""
+
+    at: float
+    queued: int  # messages in the dispatcher's queue table (intake progress)
+    pending: int  # of which not finished: the backlog
+    accepted: int  # sends the simulator accepted so far
+    claims: int  # claim statements run so far
+    claim_seconds: float  # their total duration
+    claimed: int  # messages they claimed
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    """The interval ending at ``at``: sends per second and what a claim cost in it."""
+
+    at: float
+    queued: int
+    pending: int
+    sent_per_second: float
+    claims: int
+    claim_ms: float | None  # mean duration of one claim statement
+    claim_us_per_message: float | None  # claim time over the messages it claimed
+
+
+def _interval(first: QueueSample, last: QueueSample) -> TimelineRow:
+    seconds = max(last.at - first.at, 1e-9)
+    claims = last.claims - first.claims
+    spent = last.claim_seconds - first.claim_seconds
+    claimed = last.claimed - first.claimed
+    return TimelineRow(
+        at=last.at,
+        queued=last.queued,
+        pending=last.pending,
+        sent_per_second=(last.accepted - first.accepted) / seconds,
+        claims=claims,
+        claim_ms=spent / claims * 1000 if claims else None,
+        claim_us_per_message=spent / claimed * 1e6 if claimed else None,
+    )
+
+
+def timeline(samples: Sequence[QueueSample], every: float = 10.0) -> list[TimelineRow]:
+    """One row per ``every`` seconds of the run (the last one may be shorter).
+
+    Samples at 0, 5, 10, 15 and 20 s with ``every=10`` give the intervals 0→10 and 10→20.
+    """
+    rows: list[TimelineRow] = []
+    if len(samples) < 2:
+        return rows
+    start = samples[0]
+    for sample in samples[1:]:
+        if sample.at - start.at >= every - 1e-9:
+            rows.append(_interval(start, sample))
+            start = sample
+    if start is not samples[-1]:
+        rows.append(_interval(start, samples[-1]))
+    return rows
+
+
+BACKLOG_EDGES = (10_000, 100_000, 500_000, 1_000_000, 5_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCost:
+    """Claim time per claimed message while the backlog was within ``[low, high)``."""
+
+    low: int
+    high: int | None
+    intervals: int
+    claimed: int
+    us_per_message: float
+    p50_us: float | None  # over the intervals' own figures
+    p95_us: float | None
+
+
+def claim_cost_by_backlog(
+    samples: Sequence[QueueSample], edges: Sequence[int] = BACKLOG_EDGES, min_claimed: int = 1000
+) -> list[ClaimCost]:
+    """Each poll interval counts toward the backlog band it started in; a band needs
+    ``min_claimed`` messages claimed in it to be reported (fewer say nothing about cost)."""
+    bounds = [0, *edges]
+    spent: dict[int, float] = defaultdict(float)
+    claimed: dict[int, int] = defaultdict(int)
+    per_interval: dict[int, list[float]] = defaultdict(list)
+    for first, last in zip(samples, samples[1:], strict=False):
+        n = last.claimed - first.claimed
+        if n <= 0:
+            continue
+        band = max(i for i, low in enumerate(bounds) if first.pending >= low)
+        seconds = last.claim_seconds - first.claim_seconds
+        spent[band] += seconds
+        claimed[band] += n
+        per_interval[band].append(seconds / n * 1e6)
+    costs = []
+    for band in sorted(claimed):
+        if claimed[band] < min_claimed:
+            continue
+        values = per_interval[band]
+        costs.append(
+            ClaimCost(
+                low=bounds[band],
+                high=bounds[band + 1] if band + 1 < len(bounds) else None,
+                intervals=len(values),
+                claimed=claimed[band],
+                us_per_message=spent[band] / claimed[band] * 1e6,
+                p50_us=percentile(values, 0.50),
+                p95_us=percentile(values, 0.95),
+            )
+        )
+    return costs
+
+
+def claim_cost_spread(costs: Sequence[ClaimCost]) -> float | None:
+    """The dearest band's cost per message over the cheapest's (the goal: at most 1.5)."""
+    values = [cost.us_per_message for cost in costs if cost.us_per_message > 0]
+    return max(values) / min(values) if len(values) >= 2 else None

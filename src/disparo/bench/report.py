@@ -13,16 +13,20 @@ from rich.console import Console
 from rich.table import Table
 
 from disparo.bench.analysis import (
+    claim_cost_by_backlog,
+    claim_cost_spread,
     outcomes,
     peak_per_sender,
     percentile,
     throughput,
+    timeline,
     urgent_latency,
 )
 from disparo.bench.run import RunEvidence
 
 THROUGHPUT_GOAL = 0.95
 URGENT_P99_GOAL_SECONDS = 1.0
+CLAIM_SPREAD_GOAL = 1.5  # dearest backlog band's claim cost per message over the cheapest's
 _TRANSIENT_CODES = {"timeout", "130429", "80007", "4", "2", "connect_error", "network_error"}
 
 
@@ -38,6 +42,10 @@ def machine() -> dict[str, object]:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -91,10 +99,14 @@ def summarize(evidence: RunEvidence) -> dict:
         checks["every_permanent_failure_dead"] = permanent_not_dead == 0
     if options.kills:
         checks["every_kill_done"] = evidence.kills_done == options.kills
+    claim_costs = claim_cost_by_backlog(evidence.queue_samples)
+    spread = claim_cost_spread(claim_costs)
     goals = {
         "throughput_at_least_95_percent": speed.fraction_of_allowed >= THROUGHPUT_GOAL,
         "urgent_p99_at_most_1s": latency.p99 is not None and latency.p99 <= URGENT_P99_GOAL_SECONDS,
     }
+    if spread is not None:
+        goals["claim_cost_within_1_5x_across_backlogs"] = spread <= CLAIM_SPREAD_GOAL
     return {
         "machine": machine(),
         "scenario": {
@@ -179,6 +191,33 @@ def summarize(evidence: RunEvidence) -> dict:
             ],
         },
         "kills": {"asked": options.kills, "done": evidence.kills_done},
+        "claim_cost_by_backlog": {
+            "bands": [
+                {
+                    "backlog_from": cost.low,
+                    "backlog_to": cost.high,
+                    "intervals": cost.intervals,
+                    "claimed": cost.claimed,
+                    "us_per_message": round(cost.us_per_message, 1),
+                    "p50_us": _round(cost.p50_us),
+                    "p95_us": _round(cost.p95_us),
+                }
+                for cost in claim_costs
+            ],
+            "spread": _round(spread, 2),
+        },
+        "timeline": [
+            {
+                "at_seconds": round(r.at, 1),
+                "queued": r.queued,
+                "pending": r.pending,
+                "sent_per_second": round(r.sent_per_second, 1),
+                "claims": r.claims,
+                "claim_ms": _round(r.claim_ms, 2),
+                "claim_us_per_message": _round(r.claim_us_per_message),
+            }
+            for r in timeline(evidence.queue_samples)
+        ],
         "webhooks": {
             key: stats[key]
             for key in (
@@ -318,6 +357,8 @@ def render(summary: dict, console: Console) -> None:
         )
     row("completed within the timeout", "yes" if checks["completed"] else "no", checks["completed"])
     console.print(table)
+    _render_claim_costs(summary, console)
+    _render_timeline(summary["timeline"], console)
     settings = " ".join(f"{k}={v}" for k, v in sorted(scenario["dispatcher_env"].items()))
     console.print(f"[dim]dispatcher settings: {settings}[/dim]")
     for note in summary["notes"]:
@@ -330,3 +371,50 @@ def render(summary: dict, console: Console) -> None:
         "[green]all checks passed[/green]" if summary["passed"] else "[red]checks failed[/red]"
     )
     console.print(verdict)
+
+
+def _render_claim_costs(summary: dict, console: Console) -> None:
+    costs = summary["claim_cost_by_backlog"]
+    if not costs["bands"]:
+        return
+    table = Table(
+        title="claim cost by backlog (µs of claim statement per message claimed)",
+        title_justify="left",
+    )
+    for column in ("backlog", "intervals", "claimed", "µs/msg", "p50", "p95"):
+        table.add_column(column, justify="right")
+    for band in costs["bands"]:
+        high = band["backlog_to"]
+        table.add_row(
+            f"{band['backlog_from']:,}–{high:,}" if high else f"≥ {band['backlog_from']:,}",
+            str(band["intervals"]),
+            f"{band['claimed']:,}",
+            f"{band['us_per_message']:,.1f}",
+            f"{band['p50_us']:,.1f}",
+            f"{band['p95_us']:,.1f}",
+        )
+    console.print(table)
+    if costs["spread"] is not None:
+        ok = summary["goals"].get("claim_cost_within_1_5x_across_backlogs", False)
+        console.print(
+            f"dearest band over cheapest: {costs['spread']:.2f}× {_yes(ok)} (goal ≤ 1.5×)"
+        )
+
+
+def _render_timeline(rows: list[dict], console: Console) -> None:
+    if not rows:
+        return
+    table = Table(title="by 10 s", title_justify="left")
+    for column in ("t (s)", "in queue", "backlog", "sent/s", "claims", "claim ms", "µs/msg"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(
+            f"{r['at_seconds']:.0f}",
+            f"{r['queued']:,}",
+            f"{r['pending']:,}",
+            f"{r['sent_per_second']:,.0f}",
+            str(r["claims"]),
+            "–" if r["claim_ms"] is None else f"{r['claim_ms']:.1f}",
+            "–" if r["claim_us_per_message"] is None else f"{r['claim_us_per_message']:.1f}",
+        )
+    console.print(table)

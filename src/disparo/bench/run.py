@@ -23,7 +23,8 @@ import asyncpg
 import httpx
 import nats
 
-from disparo.bench.analysis import Send
+from disparo.bench.analysis import QueueSample, Send
+from disparo.bench.claim_counters import ClaimCounters
 from disparo.bench.cpu import CpuMeter
 from disparo.bench.load import CampaignLoad, publish, urgent_command
 from disparo.bench.servers import BenchServers, bench_servers
@@ -47,6 +48,7 @@ FAULTS = {
     "timeout_seconds": FAULT_SIMULATOR_HOLD_SECONDS,
 }
 POLL_SECONDS = 1.0
+COUNT_SECONDS = 10.0  # between full counts of the queue table (see DispatchBench._count)
 READY_TIMEOUT_SECONDS = 90.0
 
 
@@ -146,6 +148,7 @@ class RunEvidence:
     urgent_enqueued_at: dict[str, float]  # message id → unix seconds it entered the queue
     log_dir: Path
     notes: list[str]
+    queue_samples: list[QueueSample] = field(default_factory=list)  # one per poll
 
 
 class DispatchBench:
@@ -164,6 +167,9 @@ class DispatchBench:
         self.kills_done = 0
         self.notes: list[str] = []
         self.urgent_published_at: dict[str, float] = {}
+        self.claim_counters = ClaimCounters()
+        self.queue_samples: list[QueueSample] = []
+        self._counted_at = float("-inf")
         self._urgent_done = asyncio.Event()
         self._ingested = asyncio.Event()
         self._stopping = False
@@ -272,6 +278,7 @@ class DispatchBench:
                 cpu_seconds=cpu_seconds,
                 log_dir=self.logs.folder,
                 notes=self.notes,
+                queue_samples=self.queue_samples,
                 **collected,
             )
 
@@ -372,12 +379,14 @@ class DispatchBench:
                     raise BenchFailed(f"a benchmark task failed: {task.exception()!r}")
             now = time.monotonic()
             stats = (await simulator.get("/_sim/stats")).json()
-            row = await db.fetchrow(SQL.queue_progress)
+            await self.claim_counters.poll(
+                simulator, {p.name: p.spec.url for p in self.dispatchers}
+            )
             progress = self.progress
             progress.accepted = stats["accepted"]
-            progress.queued_rows, progress.pending = row["total"], row["pending"]
-            progress.sent, progress.dead = row["sent"], row["dead"]
             progress.samples.append((now, progress.accepted))
+            await self._count(db, now, expected)
+            self._sample(now)
             progress.webhook_backlog_max = max(
                 progress.webhook_backlog_max, int(stats.get("webhook_backlog", 0))
             )
@@ -417,6 +426,41 @@ class DispatchBench:
                 self.say(self.notes[-1])
                 return False
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _count(self, db: asyncpg.Connection, now: float, expected: int) -> None:
+        """Count the queue's rows by state when it matters: every ``COUNT_SECONDS``, when the
+        intake looks complete, and near the end. A full count of a million rows takes most of
+        a second of one Postgres backend; counted every poll it would weigh on the very claims
+        being measured."""
+        progress = self.progress
+        inserted = await db.fetchval(SQL.messages_inserted)
+        if progress.ingested_at is None:
+            progress.queued_rows = max(progress.queued_rows, min(inserted, expected))
+        due = (
+            now - self._counted_at >= COUNT_SECONDS
+            or (progress.ingested_at is None and inserted >= self.options.messages)
+            or progress.accepted + progress.dead >= expected
+        )
+        if not due:
+            return
+        row = await db.fetchrow(SQL.queue_progress)
+        self._counted_at = now
+        progress.queued_rows, progress.pending = row["total"], row["pending"]
+        progress.sent, progress.dead = row["sent"], row["dead"]
+
+    def _sample(self, now: float) -> None:
+        progress, claims = self.progress, self.claim_counters.totals()
+        self.queue_samples.append(
+            QueueSample(
+                at=now - progress.started,
+                queued=progress.queued_rows,
+                pending=progress.pending,
+                accepted=progress.accepted,
+                claims=int(claims["claims"]),
+                claim_seconds=claims["claim_seconds"],
+                claimed=int(claims["claimed"]),
+            )
+        )
 
     async def _collect(self, simulator: httpx.AsyncClient, db: asyncpg.Connection) -> dict:
         """Read the simulator's log and stats and the queue's final states."""

@@ -18,7 +18,11 @@ from litestar.status_codes import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from disparo_dispatcher import handlers, in_doubt, queue, senders, tiers
+from disparo_dispatcher.clock import local_today
+from disparo_dispatcher.operator_gauges import QueueReading
 from disparo_dispatcher.providers.registry import PROVIDERS
+from disparo_dispatcher.quiet_hours import local_day_start
+from disparo_dispatcher.rate_limits import daily_cap
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import SenderSeed
@@ -53,14 +57,25 @@ class SenderOut(BaseModel):
     recipients_24h: int | None = Field(
         None, description="Of those, the ones this number reached last (its share)"
     )
+    sent_today: int | None = Field(
+        None, description="Messages this number sent since local midnight (the 'today' zone)"
+    )
+    cap_today: int | None = Field(
+        None, description="Messages it may send today: its daily limit or warm-up step; null: none"
+    )
 
     @classmethod
-    def of(cls, sender: Sender, health: dict[str, Any] | None = None) -> "SenderOut":
+    def of(
+        cls,
+        sender: Sender,
+        health: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> "SenderOut":
         """The sender as the API shows it: a literal credential is never shown; Cloud numbers
-        carry their portfolio's tier and its use (``health``)."""
+        carry their portfolio's tier and its use (``health``); the list adds today's ``usage``."""
         shown = {f: getattr(sender, f) for f in cls.model_fields if hasattr(sender, f)}
         shown["credential_ref"] = shown_credential(sender.credential_ref)
-        return cls(**shown, **(health or {}))
+        return cls(**shown, **(health or {}), **(usage or {}))
 
 
 class SenderChange(BaseModel):
@@ -126,15 +141,40 @@ def admin_router(
     clock: Callable[[], datetime],
     policy: SenderPolicy,
     default_tier: str = "TIER_250",
+    time_zone: str = "America/Sao_Paulo",
+    warmup_daily_caps: list[int] | None = None,
+    queue_reading: Callable[[], QueueReading | None] | None = None,
 ) -> Router:
     @get("/senders")
     async def list_all() -> list[SenderOut]:
-        """Every sender with its status and which replica holds it."""
+        """Every sender with its status, which replica holds it, and today's use against its cap
+        (days begin at midnight in ``time_zone``, as the send loop counts them)."""
+        now = clock()
+        today = local_today(now, time_zone)
         async with runtime.pool.acquire() as conn:
-            health = await tiers.sender_health(conn, clock(), default_tier)
-            return [
-                SenderOut.of(s, health.get(s.sender_id)) for s in await senders.list_senders(conn)
-            ]
+            health = await tiers.sender_health(conn, now, default_tier)
+            found = await senders.list_senders(conn)
+            sent = {
+                row["sender_id"]: row["sent"]
+                for row in await conn.fetch(
+                    queue.SQL.count_sent_since,
+                    [s.sender_id for s in found],
+                    local_day_start(now, time_zone),
+                )
+            }
+        return [
+            SenderOut.of(
+                s,
+                health.get(s.sender_id),
+                {
+                    "sent_today": sent.get(s.sender_id, 0),
+                    "cap_today": daily_cap(
+                        s.daily_limit, s.warmup_started_on, today, warmup_daily_caps or []
+                    ),
+                },
+            )
+            for s in found
+        ]
 
     @post("/senders")
     async def create(data: SenderSeed) -> SenderOut:
@@ -194,14 +234,29 @@ def admin_router(
 
     @get("/queue/stats")
     async def stats() -> dict[str, Any]:
-        """Pending and dead messages by state and priority."""
-        async with runtime.pool.acquire() as conn:
-            rows = await queue.queue_depth(conn)
+        """Pending and dead messages by state and priority, and per priority the age in seconds
+        of the oldest message that could go and has not (a message waiting for a limit has its
+        due time moved, so it does not age); no entry when none waits. Served from the gauges'
+        last periodic read (``read_at``) when there is one: polling this counts nothing."""
+        reading = queue_reading() if queue_reading else None
+        if reading is None:
+            now = clock()
+            async with runtime.pool.acquire() as conn:
+                reading = QueueReading(
+                    now, await queue.queue_depth(conn), await queue.oldest_due_age(conn, now)
+                )
         by_state: dict[str, dict[str, int]] = {}
-        for row in rows:
+        for row in reading.depth:
             by_state.setdefault(row["state"], {})[str(row["priority"])] = row["messages"]
         totals = {state: sum(counts.values()) for state, counts in by_state.items()}
-        return {"totals": totals, "by_priority": by_state}
+        waiting = {str(row["priority"]): max(0.0, row["age_seconds"]) for row in reading.oldest_due}
+        return {
+            "totals": totals,
+            "by_priority": by_state,
+            "oldest_waiting_seconds": waiting,
+            "oldest_waiting_seconds_max": max(waiting.values(), default=None),
+            "read_at": reading.read_at.isoformat(),
+        }
 
     @get("/messages/{message_id:uuid}")
     async def message(message_id: UUID) -> dict[str, Any]:

@@ -84,7 +84,15 @@ def create_app(
     app = build_app(
         runtime,
         [
-            admin_router(runtime, clock, policy, settings.default_messaging_tier),
+            admin_router(
+                runtime,
+                clock,
+                policy,
+                settings.default_messaging_tier,
+                settings.time_zone,
+                settings.warmup_daily_caps,
+                lambda: dispatcher.queue_reading,
+            ),
             templates_router(runtime, clock),
             *webhook_routes,
         ],

@@ -6,7 +6,9 @@ a failure class (a handful) and the configured senders — never a campaign, mes
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from disparo_dispatcher import metrics
 from disparo_dispatcher.providers import classify
@@ -22,6 +24,16 @@ _TEXT_CODES = {
     "campaign_cancelled": "cancelled",
 }
 PAUSED_STATUSES = frozenset({"paused", "banned"})
+
+
+@dataclass(frozen=True)
+class QueueReading:
+    """The last periodic read of the backlog, kept for ``GET /v1/queue/stats``: a page that
+    polls it costs no count of the queue (most of a second at a million messages)."""
+
+    read_at: datetime
+    depth: Sequence[Mapping]  # state, priority, messages
+    oldest_due: Sequence[Mapping]  # priority, age_seconds (at read_at)
 
 
 def dead_reason(code: str) -> str:

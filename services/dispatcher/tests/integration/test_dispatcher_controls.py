@@ -233,7 +233,7 @@ async def test_a_started_campaign_brings_its_daily_cap_and_send_window(kernel_se
 async def test_senders_are_managed_over_http(kernel_settings, db):
     async with simulator() as sim:
         async with dispatcher(kernel_settings, []) as client:
-            seed = evolution_sender(sim, "api-1").model_dump(mode="json")
+            seed = evolution_sender(sim, "api-1", daily_limit=500).model_dump(mode="json")
             literal = await client.post("/v1/senders", json=seed)  # a literal token: refused
             assert literal.status_code == 422 and "credential_ref" in literal.text
             seed = {**seed, "credential_ref": "env:SIM_EVOLUTION_KEY"}
@@ -261,6 +261,14 @@ async def test_senders_are_managed_over_http(kernel_settings, db):
             await request(kernel_settings.nats, message(phone(1)))
             await asyncio.sleep(0.8)
             assert sim.stats()["accepted"] == 0  # nobody sends for a paused sender
+
+            async def waiting():  # from the gauges' next periodic read
+                stats = (await client.get("/v1/queue/stats")).json()
+                return stats if stats["oldest_waiting_seconds"].get("5", 0) > 0 else None
+
+            stats = await eventually(waiting, timeout=15)  # the paused sender's message ages
+            assert stats["oldest_waiting_seconds_max"] == stats["oldest_waiting_seconds"]["5"]
+            assert stats["totals"]["queued"] == 1 and stats["read_at"]
             moved = await client.patch(
                 "/v1/senders/api-1", json={"base_url": "https://attacker.example.net"}
             )
@@ -270,6 +278,8 @@ async def test_senders_are_managed_over_http(kernel_settings, db):
             await eventually(lambda: _at_least(db, "sent", 1))
             listing = (await client.get("/v1/senders")).json()
             assert [s["sender_id"] for s in listing] == ["api-1"] and listing[0]["lease_owner"]
+            assert listing[0]["sent_today"] == 1  # today's use, against its daily limit
+            assert listing[0]["cap_today"] == 500
             assert (await client.get("/v1/senders/nope")).status_code == 404
             stats = (await client.get("/v1/queue/stats")).json()
             assert "totals" in stats

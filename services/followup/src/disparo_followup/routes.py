@@ -34,7 +34,12 @@ from disparo_followup.rule_sets import (
 from disparo_followup.rules import due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
-from disparo_followup.views import conversation_detail, list_conversations, parse_filter
+from disparo_followup.views import (
+    contact_timeline,
+    conversation_detail,
+    list_conversations,
+    parse_filter,
+)
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid
 from disparo_shared.runtime import Runtime
@@ -156,6 +161,20 @@ class ConversationsController(HttpController):
             by=data.by, reason=data.reason, controller=Controller.AUTOMATION
         )
         return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
+
+    @get("/contacts/{contact_id:uuid}/timeline")
+    async def contact_messages(
+        self,
+        deps: NamedDependency[Deps],
+        contact_id: FromPath[UUID],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> dict[str, Any]:
+        """A doctor's messages across every conversation (campaigns, follow-ups, replies),
+        newest first, a page at a time; an unknown doctor has an empty timeline."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
+        return await contact_timeline(deps.runtime.pool, contact_id, cursor, limit)
 
     @get("/reports/followups")
     async def followup_report(

@@ -3,7 +3,9 @@ conversation with its timeline (messages both ways, follow-ups requested, change
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -141,4 +143,49 @@ async def conversation_detail(pool: asyncpg.Pool, conversation_id: UUID) -> dict
             for f in followups
         ],
         "history": [dict(change) for change in changes],
+    }
+
+
+def _timeline_cursor(at: datetime, entry_key: str) -> str:
+    raw = json.dumps([at.isoformat(), entry_key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _timeline_after(cursor: str | None) -> tuple[datetime | None, str | None]:
+    if not cursor:
+        return None, None
+    try:
+        at, entry_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), str(entry_key)
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid("cursor", "not a cursor returned by this endpoint") from None
+
+
+async def contact_timeline(
+    pool: asyncpg.Pool, contact_id: UUID, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """One page of a doctor's messages in every conversation, newest first: ours (campaign,
+    follow-up, reply, first contact; their text stays with the dispatcher) and theirs (with
+    what they wrote). ``next_cursor`` is None on the last page."""
+    at, entry_key = _timeline_after(cursor)
+    rows = await pool.fetch(SQL.contact_timeline, contact_id, at, entry_key, limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {
+        "items": [
+            {
+                "direction": row["direction"],
+                "kind": row["kind"],
+                "at": row["at"],
+                "message_id": row["entry_key"] if row["direction"] == "out" else None,
+                "body": row["body"],
+                "conversation_id": str(row["conversation_id"]),
+                "campaign_id": str(row["campaign_id"]) if row["campaign_id"] else None,
+                "stage": row["stage"],
+            }
+            for row in page
+        ],
+        "next_cursor": _timeline_cursor(page[-1]["at"], page[-1]["entry_key"])
+        if more and page
+        else None,
     }

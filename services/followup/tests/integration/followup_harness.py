@@ -33,11 +33,16 @@ class Clock:
 
 
 async def open_campaign_conversation(
-    client: AsyncTestClient, publish: Publish, phone: str, campaign_id: UUID | None = None
+    client: AsyncTestClient,
+    publish: Publish,
+    phone: str,
+    campaign_id: UUID | None = None,
+    contact_id: UUID | None = None,
+    sent_at: datetime = T0,
 ) -> UUID:
     """A campaign message requested and sent: the conversation followup learns from them."""
     campaign_id = campaign_id or uuid4()
-    contact_id = uuid4()
+    contact_id = contact_id or uuid4()
     conversation_id = campaign_conversation_id(campaign_id, contact_id)
     message_id = uuid4()
     await publish(
@@ -68,7 +73,7 @@ async def open_campaign_conversation(
             provider_message_id="wamid.1",
             sender="sender-1",
             attempt=1,
-            sent_at=T0,
+            sent_at=sent_at,
         )
     )
 

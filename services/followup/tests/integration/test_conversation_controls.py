@@ -214,3 +214,43 @@ async def test_bad_input_names_the_field(client: AsyncTestClient, publish: Publi
     assert (await client.get("/v1/conversations", params={"cursor": "@@"})).status_code == 422
     missing = await client.post(f"/v1/conversations/{uuid4()}/takeover", json={"by": "ana"})
     assert missing.status_code == 404
+
+
+async def test_a_doctors_timeline_spans_their_conversations_newest_first_a_page_at_a_time(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    phone, contact_id = "+5511944440009", uuid4()
+    first = await open_campaign_conversation(client, publish, phone, contact_id=contact_id)
+    second = await open_campaign_conversation(
+        client, publish, phone, contact_id=contact_id, sent_at=T0 + timedelta(hours=1)
+    )
+    await open_campaign_conversation(client, publish, "+5511944440010")  # someone else
+    await publish(
+        MessageReceived(
+            phone=phone,
+            sender="sender-1",
+            body="Tenho interesse",
+            provider_message_id="wamid.in.9",
+            at=T0 + timedelta(hours=2),
+        )
+    )
+
+    async def whole_timeline():
+        answer = (await client.get(f"/v1/contacts/{contact_id}/timeline")).json()
+        return answer["items"] if len(answer["items"]) == 3 else None
+
+    reply, newer, older = await eventually(whole_timeline)
+    assert (reply["direction"], reply["body"]) == ("in", "Tenho interesse")  # once, not twice
+    assert [newer["conversation_id"], older["conversation_id"]] == [str(second), str(first)]
+    assert newer["kind"] == "campaign" and newer["campaign_id"] and newer["message_id"]
+
+    page = (await client.get(f"/v1/contacts/{contact_id}/timeline", params={"limit": 2})).json()
+    assert [m["at"] for m in page["items"]] == [reply["at"], newer["at"]]
+    rest = await client.get(
+        f"/v1/contacts/{contact_id}/timeline", params={"limit": 2, "cursor": page["next_cursor"]}
+    )
+    assert rest.json() == {"items": [older], "next_cursor": None}
+    nobody = await client.get(f"/v1/contacts/{uuid4()}/timeline")
+    assert nobody.json() == {"items": [], "next_cursor": None}
+    bad = await client.get(f"/v1/contacts/{contact_id}/timeline", params={"cursor": "x"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"

@@ -1,5 +1,12 @@
 -- The benchmark reads the dispatcher's own tables (schema "dispatcher") to see the queue's side.
 
+-- name: messages_inserted
+-- Rows ever inserted into the queue table, from the statistics collector: free to read, at
+-- most a second late. The benchmark follows the intake with it between full counts.
+SELECT coalesce(sum(n_tup_ins), 0)::bigint
+FROM pg_stat_user_tables
+WHERE schemaname = current_schema() AND relname = 'messages';
+
 -- name: queue_progress
 -- How many messages the queue holds, and how many are not yet finished (sent, dead, cancelled).
 SELECT count(*)::bigint AS total,

@@ -178,6 +178,11 @@ async def update_contact(
     return to_contact(row)
 
 
+def like_escaped(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern: ``50%_off`` → ``50\\%\\_off``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def list_contacts(
     pool: asyncpg.Pool,
     *,
@@ -188,10 +193,23 @@ async def list_contacts(
     opted_out: bool | None,
     limit: int,
     cursor: str | None,
+    name_contains: str | None = None,
+    phone: str | None = None,
 ) -> Page[Contact]:
+    """``name_contains`` matches anywhere in the name, any case; ``phone`` is E.164."""
     after = decode_cursor(cursor, (UUID,)) or [None]
+    pattern = f"%{like_escaped(name_contains)}%" if name_contains else None
     rows = await pool.fetch(
-        Q.list_contacts, specialty, region, status, tags or None, opted_out, *after, limit + 1
+        Q.list_contacts,
+        specialty,
+        region,
+        status,
+        tags or None,
+        opted_out,
+        *after,
+        limit + 1,
+        pattern,
+        phone,
     )
     page = paginate(rows, limit, lambda r: (r["id"],))
     return Page(items=[to_contact(r) for r in page.items], next_cursor=page.next_cursor)

@@ -1,6 +1,7 @@
 """HTTP edge of contacts: CRUD, list with filters, opt-out/opt-in, and the streamed bulk import."""
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from disparo_campaign_api.contacts.handlers import (
     upsert_contact,
 )
 from disparo_campaign_api.contacts.import_slots import IMPORTS
+from disparo_campaign_api.contacts.phones import normalize_phone_fast
 from disparo_campaign_api.contacts.privacy import erase_contact, export_contact
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (
@@ -41,6 +43,7 @@ from disparo_campaign_api.idempotency import (
 )
 from disparo_campaign_api.pagination import check_limit
 from disparo_shared.access import caller_grants
+from disparo_shared.phones import InvalidPhone
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid
 
@@ -144,6 +147,25 @@ async def _opt_out_by_status(conn: asyncpg.Connection, contact_id: UUID, at: dat
     )
 
 
+_PHONE_WRITING = re.compile(r"^\+?[\d\s().-]+$")
+
+
+def search_terms(q: str | None) -> tuple[str | None, str | None]:
+    """``q`` as (name fragment, E.164 phone): digits and separators only are a phone (422 if
+    not a whole one), anything else a name fragment of 2 to 100 characters."""
+    text = (q or "").strip()
+    if not text:
+        return None, None
+    if _PHONE_WRITING.fullmatch(text):
+        try:
+            return None, normalize_phone_fast(text)
+        except InvalidPhone:
+            raise invalid("q", "digits only: a whole phone number, with its area code") from None
+    if not 2 <= len(text) <= 100:
+        raise invalid("q", "a name fragment must have 2 to 100 characters")
+    return text, None
+
+
 def _dump(contact: Contact) -> dict[str, Any]:
     return contact.model_dump(mode="json")
 
@@ -232,9 +254,13 @@ class ContactsController(Controller):
         opted_out: FromQuery[bool | None] = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
     ) -> ContactPage:
-        """Filters combine with AND; several ``tag`` require all of them. Phones are masked
+        """Filters combine with AND; several ``tag`` require all of them. ``q`` searches: a
+        whole phone in any usual writing ("(11) 98765-4321") finds that doctor, any other text
+        (2 to 100 characters) is found anywhere in the name, any case. Phones are masked
         unless the key holds ``contacts:phones``."""
+        name_contains, phone = search_terms(q)
         page = await list_contacts(
             pool,
             specialty=specialty,
@@ -244,6 +270,8 @@ class ContactsController(Controller):
             opted_out=opted_out,
             limit=check_limit(limit, settings.page_max_limit),
             cursor=cursor,
+            name_contains=name_contains,
+            phone=phone,
         )
         items = [_shown(request, contact) for contact in page.items]
         return ContactPage(items=items, next_cursor=page.next_cursor)

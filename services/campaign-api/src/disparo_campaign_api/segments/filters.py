@@ -366,3 +366,8 @@ def _compile_attribute(cond: Condition, params: Parameters) -> str:
 def audience_condition(node: Filter, now: datetime, params: Parameters) -> str:
     """The full WHERE of an audience: never an opted-out contact, then the filter."""
     return f"c.opted_out_at IS NULL AND {compile_filter(node, now, params)}"
+
+
+def opted_out_condition(node: Filter, now: datetime, params: Parameters) -> str:
+    """The WHERE of the opted-out contacts the filter matches: those the audience leaves out."""
+    return f"c.opted_out_at IS NOT NULL AND {compile_filter(node, now, params)}"

@@ -44,6 +44,11 @@ LIMIT 5;
 -- Exact number of contacts in an audience.
 SELECT count(*) FROM contacts c WHERE {audience};
 
+-- name: count_opted_out_matches
+-- Opted-out contacts the filter matches ({audience} is the opted-out condition here): what the
+-- audience loses to opt-outs, counted over the small opted-out index.
+SELECT count(*) FROM contacts c WHERE {audience};
+
 -- name: sample_audience
 -- A few contacts of an audience for previews (whichever the plan meets first: no sort).
 SELECT c.id, c.phone, c.name, c.specialty, c.region, c.tags, c.attributes

@@ -62,8 +62,18 @@ class SampleContact(BaseModel):
     tags: list[str]
 
 
+class Exclusion(BaseModel):
+    reason: str = Field(
+        description="Why these contacts are left out: opted_out (they asked to stop). Erased "
+        "doctors are gone from the table, so they match nothing and are not counted here."
+    )
+    count: int
+
+
 class PreviewAnswer(BaseModel):
     count: int = Field(description="Exact number of contacts (opted-out ones never count).")
+    matched: int = Field(description="Contacts the filter matches before any exclusion.")
+    excluded: list[Exclusion] = Field(description="matched minus the sum of these counts is count.")
     sample: list[SampleContact]
     estimated_send_seconds: int = Field(description="An estimate; see estimate_note.")
     estimate_note: str

@@ -42,3 +42,16 @@ FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
 LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
 WHERE c.conversation_id = $1::uuid;
+
+-- name: contact_timeline
+-- A doctor's messages across all their conversations (campaigns, follow-ups, replies), newest
+-- first, before the cursor ($2 at, $3 entry_key); a reply filed in several open conversations
+-- of the phone shows once, under the first of them.
+SELECT DISTINCT ON (m.at, m.entry_key)
+       m.entry_key, m.direction, m.kind, m.at, m.body, c.conversation_id, c.campaign_id, c.stage
+FROM conversations c
+JOIN conversation_messages m ON m.conversation_id = c.conversation_id
+WHERE c.contact_id = $1::uuid
+  AND ($2::timestamptz IS NULL OR (m.at, m.entry_key) < ($2::timestamptz, $3::text))
+ORDER BY m.at DESC, m.entry_key DESC, c.conversation_id
+LIMIT $4::int;

@@ -1,0 +1,68 @@
+"""The dispatchers' claim counters, read from their /metrics while the benchmark runs.
+
+Each replica counts its own claims (``disparo_dispatcher_claim_seconds``) and claimed messages
+(``disparo_dispatcher_claimed_total``) from zero, and a killed replica starts again from zero:
+``ClaimCounters`` keeps one running total per replica, folding a restart's reset into it.
+"""
+
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+_WANTED = {
+    "disparo_dispatcher_claim_seconds_count": "claims",
+    "disparo_dispatcher_claim_seconds_sum": "claim_seconds",
+    "disparo_dispatcher_claimed_total": "claimed",
+}
+
+
+def read_claim_counters(metrics_text: str) -> dict[str, float]:
+    """``claims``, ``claim_seconds`` and ``claimed`` from one replica's exposition."""
+    found = dict.fromkeys(_WANTED.values(), 0.0)
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name in _WANTED:
+                found[_WANTED[sample.name]] += sample.value
+    return found
+
+
+@dataclass
+class _Running:
+    last: dict[str, float] = field(default_factory=dict)
+    carried: dict[str, float] = field(default_factory=dict)  # totals before the last restart
+
+    def update(self, raw: dict[str, float]) -> dict[str, float]:
+        for key, value in raw.items():
+            if value < self.last.get(key, 0.0):  # the replica restarted from zero
+                self.carried[key] = self.carried.get(key, 0.0) + self.last[key]
+            self.last[key] = value
+        return {key: self.carried.get(key, 0.0) + value for key, value in self.last.items()}
+
+
+class ClaimCounters:
+    """Totals over every replica; a replica that does not answer keeps its last figures."""
+
+    def __init__(self) -> None:
+        self._replicas: dict[str, _Running] = {}
+        self._totals: dict[str, dict[str, float]] = {}
+
+    def fold(self, replica: str, metrics_text: str) -> None:
+        running = self._replicas.setdefault(replica, _Running())
+        self._totals[replica] = running.update(read_claim_counters(metrics_text))
+
+    async def poll(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+        for replica, url in urls.items():
+            try:
+                response = await client.get(f"{url}/metrics", timeout=2.0)
+            except httpx.HTTPError:
+                continue  # being killed or restarted: its last figures stand
+            if response.status_code == 200:
+                self.fold(replica, response.text)
+
+    def totals(self) -> dict[str, float]:
+        summed = dict.fromkeys(_WANTED.values(), 0.0)
+        for figures in self._totals.values():
+            for key, value in figures.items():
+                summed[key] += value
+        return summed

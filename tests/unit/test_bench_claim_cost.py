@@ -1,0 +1,91 @@
+"""The benchmark's view of the queue over time: intervals, claim cost by backlog, counters."""
+
+import pytest
+
+from disparo.bench.analysis import (
+    QueueSample,
+    claim_cost_by_backlog,
+    claim_cost_spread,
+    timeline,
+)
+from disparo.bench.claim_counters import ClaimCounters, read_claim_counters
+
+
+def _sample(at, pending, accepted=0, claims=0, seconds=0.0, claimed=0):
+    return QueueSample(at, 1_000_000, pending, accepted, claims, seconds, claimed)
+
+
+def test_the_timeline_cuts_the_run_into_ten_second_intervals():
+    samples = [
+        _sample(0, 1000),
+        _sample(5, 900, accepted=500, claims=10, seconds=0.1, claimed=500),
+        _sample(10, 800, accepted=1000, claims=20, seconds=0.2, claimed=1000),
+        _sample(14, 700, accepted=1400, claims=30, seconds=0.4, claimed=1400),
+    ]
+    rows = timeline(samples, every=10)
+    assert [r.at for r in rows] == [10, 14]
+    first, last = rows
+    assert first.sent_per_second == 100
+    assert first.claim_ms == pytest.approx(10.0)
+    assert first.claim_us_per_message == pytest.approx(200.0)
+    assert last.pending == 700
+    assert last.sent_per_second == 100
+    assert last.claim_us_per_message == pytest.approx(500.0)
+
+
+def test_an_interval_without_claims_has_no_claim_cost():
+    rows = timeline([_sample(0, 10), _sample(10, 10)], every=10)
+    assert rows[0].claim_ms is None and rows[0].claim_us_per_message is None
+
+
+def test_claim_cost_is_counted_in_the_backlog_band_each_interval_started_in():
+    samples = [
+        _sample(0, 2_000_000),
+        _sample(1, 1_500_000, claims=1, seconds=0.4, claimed=4000),  # 100 µs, band ≥ 1M
+        _sample(2, 50_000, claims=2, seconds=0.8, claimed=8000),  # 100 µs, still band ≥ 1M
+        _sample(3, 40_000, claims=3, seconds=0.9, claimed=10_000),  # 50 µs, band 10k–100k
+    ]
+    costs = claim_cost_by_backlog(samples, min_claimed=1000)
+    assert [(c.low, c.high) for c in costs] == [(10_000, 100_000), (1_000_000, 5_000_000)]
+    assert costs[0].us_per_message == pytest.approx(50.0)
+    assert costs[1].us_per_message == pytest.approx(100.0)
+    assert costs[1].intervals == 2
+    assert claim_cost_spread(costs) == pytest.approx(2.0)
+
+
+def test_a_band_with_too_few_claimed_messages_says_nothing():
+    samples = [_sample(0, 500), _sample(1, 400, claims=1, seconds=0.1, claimed=10)]
+    assert claim_cost_by_backlog(samples, min_claimed=1000) == []
+    assert claim_cost_spread([]) is None
+
+
+EXPOSITION = """# HELP disparo_dispatcher_claim_seconds Duration of one claim statement.
+# TYPE disparo_dispatcher_claim_seconds histogram
+disparo_dispatcher_claim_seconds_bucket{{le="0.01"}} 1.0
+disparo_dispatcher_claim_seconds_bucket{{le="+Inf"}} {claims}
+disparo_dispatcher_claim_seconds_count {claims}
+disparo_dispatcher_claim_seconds_sum {seconds}
+# HELP disparo_dispatcher_claimed_total Messages claimed by this replica.
+# TYPE disparo_dispatcher_claimed_total counter
+disparo_dispatcher_claimed_total {claimed}
+"""
+
+
+def _exposition(claims, seconds, claimed):
+    return EXPOSITION.format(claims=claims, seconds=seconds, claimed=claimed)
+
+
+def test_the_counters_are_read_from_a_replicas_metrics():
+    assert read_claim_counters(_exposition(3, 0.5, 1200)) == {
+        "claims": 3.0,
+        "claim_seconds": 0.5,
+        "claimed": 1200.0,
+    }
+
+
+def test_a_restarted_replica_keeps_what_it_had_counted_before():
+    counters = ClaimCounters()
+    counters.fold("dispatcher-1", _exposition(10, 1.0, 4000))
+    counters.fold("dispatcher-2", _exposition(5, 0.5, 2000))
+    counters.fold("dispatcher-1", _exposition(2, 0.25, 800))  # killed and restarted from zero
+    assert counters.totals() == {"claims": 17.0, "claim_seconds": 1.75, "claimed": 6800.0}
