@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from disparo_campaign_api.campaigns.cloud_templates import CloudTemplateIn
 from disparo_campaign_api.campaigns.message_ids import recipient_seq
 from disparo_campaign_api.campaigns.rules import (
     DEFAULT_MAX_PER_DAY,
@@ -140,6 +141,14 @@ class CampaignFields(BaseModel):
         " Left out or null: the default rules (padrao). A fault is a 422 naming the field.",
         examples=[{"delay": "2d", "max": 2}],
     )
+    cloud_template: CloudTemplateIn | None = Field(
+        None,
+        description="The approved WhatsApp Cloud API template for doctors outside their 24 h"
+        " window on a Cloud number (the text goes to the others): name, language and each body"
+        " parameter's contact field or text. Checked against the dispatcher's registry (422"
+        " naming the field at fault; 503 when the registry cannot be asked). null on edit drops"
+        " it.",
+    )
 
 
 class CreateCampaign(CampaignFields):
@@ -203,6 +212,8 @@ def campaign_json(row: asyncpg.Record) -> dict[str, Any]:
         "cancelled_at": iso("cancelled_at"),
         "created_at": iso("created_at"),
         "updated_at": iso("updated_at"),
+        "cloud_template": row["cloud_template"],
+        "without_template": row["without_template"],
     }
 
 
@@ -292,6 +303,8 @@ async def create_campaign(
     )
     if plan is not None:
         row = await conn.fetchrow(SQL.set_followup_plan, row["id"], plan)
+    if data.cloud_template is not None:
+        row = await _set_cloud_template(conn, row["id"], data.cloud_template, now)
     await add_events(
         conn, [CampaignCreated(campaign_id=row["id"], name=row["name"], occurred_at=now)]
     )
@@ -364,7 +377,17 @@ async def update_campaign(
         changes.not_before if "not_before" in given else row["not_before"],
         now,
     )
+    if "cloud_template" in given:
+        updated = await _set_cloud_template(conn, campaign_id, changes.cloud_template, now)
     return campaign_json(updated)
+
+
+async def _set_cloud_template(
+    conn: asyncpg.Connection, campaign_id: UUID, template: CloudTemplateIn | None, now: datetime
+) -> asyncpg.Record:
+    """Store the Cloud template the route checked against the registry (None drops it)."""
+    stored = template.model_dump(mode="json", exclude_none=True) if template else None
+    return await conn.fetchrow(SQL.set_cloud_template, campaign_id, stored, now)
 
 
 async def schedule_campaign(

@@ -5,7 +5,10 @@
 -- Persist a batch of requested messages in one statement; a message already known by id or
 -- idempotency key is skipped. Each lands on its recipient's sticky sender when that sender can
 -- send, else on a weighted draw over sendable senders (recorded as the new contact's sender).
-WITH input AS (
+-- A message for an erased doctor (``erased_contacts``: their contact id, or for a message with
+-- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
+-- with neither phone nor text, and makes no recipient row.
+WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
                 $7::int[], $8::uuid[], $9::uuid[], $10::int[], $11::text[],
@@ -13,18 +16,32 @@ WITH input AS (
          AS i(message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
               conversation_id, max_attempts, time_zone, due_at, rank_at, template)
 ),
+input AS (
+    SELECT r.*,
+           CASE WHEN r.contact_id IS NOT NULL THEN EXISTS (
+                    SELECT 1 FROM erased_contacts e WHERE e.contact_id = r.contact_id)
+                ELSE EXISTS (
+                    SELECT 1 FROM erased_contacts e
+                    WHERE e.phone_sha256 = sha256(convert_to(r.phone, 'UTF8'))
+                      AND e.erased_at >= $14::timestamptz)
+           END AS erased
+    FROM requested r
+),
 new_recipients AS (
     INSERT INTO recipients (phone, sender_id)
     SELECT DISTINCT phone, pick_sender(phone, $16::text[], $17::bigint[]) FROM input
+    WHERE NOT erased
     ON CONFLICT (phone) DO NOTHING
     RETURNING phone, sender_id
 ),
 placed AS (
     SELECT i.*,
-           CASE WHEN r.opted_out_at IS NOT NULL OR c.status = 'cancelled' THEN 'cancelled'
+           CASE WHEN i.erased OR r.opted_out_at IS NOT NULL OR c.status = 'cancelled'
+                    THEN 'cancelled'
                 WHEN c.status = 'paused' THEN 'held'
                 ELSE 'queued' END AS state,
-           CASE WHEN r.opted_out_at IS NOT NULL THEN 'opted_out'
+           CASE WHEN i.erased THEN 'contact_erased'
+                WHEN r.opted_out_at IS NOT NULL THEN 'opted_out'
                 WHEN c.status = 'cancelled' THEN 'campaign_cancelled' END AS error_code,
            coalesce(nr.sender_id,
                     CASE WHEN r.sender_id = ANY($16::text[]) THEN r.sender_id END,
@@ -45,10 +62,12 @@ INSERT INTO messages (message_id, idempotency_key, contact_id, phone, kind, body
                       campaign_id, conversation_id, time_zone, state, due_at, rank_at,
                       max_attempts, sender_id, last_error_code, requested_at, enqueued_at,
                       finished_at, template)
-SELECT message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
-       conversation_id, time_zone, state, due_at, rank_at, max_attempts, sender_id, error_code,
-       $14::timestamptz, $15::timestamptz,
-       CASE WHEN state = 'cancelled' THEN $15::timestamptz END, template::jsonb
+SELECT message_id, idempotency_key, contact_id,
+       CASE WHEN erased THEN '' ELSE phone END, kind, CASE WHEN erased THEN '' ELSE body END,
+       priority, campaign_id, conversation_id, time_zone, state, due_at, rank_at, max_attempts,
+       sender_id, error_code, $14::timestamptz, $15::timestamptz,
+       CASE WHEN state = 'cancelled' THEN $15::timestamptz END,
+       CASE WHEN NOT erased THEN template::jsonb END
 FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
@@ -388,7 +407,7 @@ SELECT opted_out_at IS NOT NULL FROM recipients WHERE phone = $1::text;
 UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = attempt + $3::int, finished_at = NULL
-WHERE message_id = $1::uuid AND state = 'dead'
+WHERE message_id = $1::uuid AND state = 'dead' AND phone <> ''  -- not an erased doctor's
 RETURNING message_id, campaign_id, kind, sender_id, due_at;
 
 -- name: requeue_dead_for_campaign
@@ -396,7 +415,7 @@ RETURNING message_id, campaign_id, kind, sender_id, due_at;
 UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = attempt + $3::int, finished_at = NULL
-WHERE campaign_id = $1::uuid AND state = 'dead'
+WHERE campaign_id = $1::uuid AND state = 'dead' AND phone <> ''  -- erased doctors stay
 RETURNING message_id, campaign_id, kind, sender_id, due_at;
 
 -- name: get_message
