@@ -3,7 +3,8 @@
 ``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
 real Postgres and NATS (what a deployment's init job runs); ``disparo nats-config`` writes the
 NATS users and permissions of the closed bus; ``disparo simulator`` runs the WhatsApp simulator
-alone; ``disparo keys create`` makes an API key; ``disparo bench …`` holds the benchmarks.
+alone; ``disparo keys create`` makes an API key; ``disparo bench …`` holds the benchmarks and
+``disparo chaos`` injects faults into the whole stack and checks nothing was lost or doubled.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from disparo.bench import bench_app
+from disparo.chaos import chaos
 
 app = typer.Typer(
     help="disparo: an open campaign engine for WhatsApp.",
@@ -22,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.command("chaos")(chaos)
 keys_app = typer.Typer(
     help="API keys: named, scoped, stored as keyed hashes.", no_args_is_help=True
 )

@@ -186,7 +186,13 @@ def stack_processes(
             name="campaign-api",
             module="disparo_campaign_api",
             port=ports.campaign_api,
-            env={**servers, "DISPARO_CAMPAIGN_API_PORT": str(ports.campaign_api)},
+            env={
+                **servers,
+                "DISPARO_CAMPAIGN_API_PORT": str(ports.campaign_api),
+                # asks the dispatcher's template registry when a campaign names a Cloud template
+                "DISPARO_CAMPAIGN_API_DISPATCHER_URL": dispatcher_url,
+                "DISPARO_CAMPAIGN_API_DISPATCHER_API_KEY": _first_api_key(servers),
+            },
         ),
     ]
     if with_console:
@@ -197,9 +203,14 @@ def stack_processes(
     ]
 
 
+def _first_api_key(servers: Mapping[str, str]) -> str:
+    """The stack's first clear API key (dev and tests list clear keys), for service clients."""
+    api_keys = json.loads(servers.get("DISPARO_API_KEYS", "[]"))
+    return api_keys[0] if api_keys and isinstance(api_keys[0], str) else ""
+
+
 def console_process(ports: StackPorts, servers: Mapping[str, str]) -> ProcessSpec:
     """The console, a client of the four services' HTTP APIs with the stack's first API key."""
-    api_keys = json.loads(servers.get("DISPARO_API_KEYS", "[]"))
     return ProcessSpec(
         name="console",
         module="disparo_console",
@@ -211,7 +222,7 @@ def console_process(ports: StackPorts, servers: Mapping[str, str]) -> ProcessSpe
             "DISPARO_CONSOLE_REPORTING_URL": ports.url("reporting"),
             "DISPARO_CONSOLE_DISPATCHER_URL": ports.url("dispatcher"),
             "DISPARO_CONSOLE_FOLLOWUP_URL": ports.url("followup"),
-            "DISPARO_CONSOLE_API_KEY": api_keys[0] if api_keys else "",
+            "DISPARO_CONSOLE_API_KEY": _first_api_key(servers),
             "DISPARO_CONSOLE_SECURE_COOKIES": "false",
         },
         docs_path=None,

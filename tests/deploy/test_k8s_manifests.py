@@ -191,6 +191,25 @@ def test_network_policies_deny_by_default_and_let_only_services_reach_data() -> 
         assert client_rules[0]["ports"] == [{"protocol": "TCP", "port": port}]
 
 
+def test_only_campaign_api_reaches_the_dispatcher_api_besides_the_ingress() -> None:
+    policies = {
+        d["metadata"]["name"]: d["spec"] for d in render(K8S) if d["kind"] == "NetworkPolicy"
+    }
+    egress = policies["disparo-campaign-api-to-dispatcher"]
+    assert egress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "campaign-api"}}
+    (rule,) = egress["egress"]
+    assert rule["to"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "dispatcher"}}}
+    ]
+    ingress = policies["disparo-dispatcher-from-campaign-api"]
+    assert ingress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "dispatcher"}}
+    (rule,) = ingress["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "campaign-api"}}}
+    ]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+
+
 def test_the_nats_chart_values_are_the_generated_ones() -> None:
     path = K8S / "data" / "nats-values.yaml"
     expected = HELM_VALUES_HEADER + json.dumps(helm_values(bus_users()), indent=2) + "\n"

@@ -6,9 +6,12 @@
 - a campaign with no template holds its cold recipients as ``needs_template``, visible in the
   campaign report, none dead; a doctor who then writes gets the text.
 
-The campaign goes through campaign-api; the template sends are requested on the bus
-(``messages.requested`` carrying a template), as campaign-api and followup will once campaigns
-name a template.
+The first tests request template sends on the bus (``messages.requested`` carrying a
+template). Then a campaign names the template through campaign-api (``cloud_template``): it is
+checked against the dispatcher's registry at creation (422 naming the field; 503 while the
+dispatcher is down), and fan-out fills each doctor's parameters from their contact fields — cold
+doctors are reached with the template, a doctor who wrote gets the text, and a doctor missing a
+mapped field is held as ``needs_template`` and counted on the campaign as ``without_template``.
 """
 
 import json
@@ -16,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+import httpx
 import nats
 import pytest
 
@@ -193,3 +197,140 @@ async def test_a_campaign_without_a_template_holds_cold_doctors_visibly_in_its_r
     (send,) = await eventually(released, timeout=60)
     assert send["template"] is None
     assert send["body"].endswith("temos plantões de Clínica.")
+
+
+# ---------------------------------------------------------------------------------------------
+# A campaign that names the template: checked at creation, filled per doctor at fan-out
+
+
+async def create_doctor(stack: Stack, phone: str, name: str, specialty: str | None, region: str):
+    fields = {"phone": phone, "name": name, "region": region}
+    if specialty is not None:
+        fields["specialty"] = specialty
+    created = await stack.api.post("/v1/contacts", json=fields)
+    assert created.status_code in (200, 201), created.text
+
+
+async def sync_registry(stack: Stack) -> None:
+    async with httpx.AsyncClient(
+        base_url=stack.ports.url("dispatcher"), headers={"X-API-Key": TEST_API_KEY}
+    ) as dispatcher:
+        synced = await dispatcher.post("/v1/templates/sync")
+    assert synced.status_code == 200, synced.text
+
+
+def plantao_campaign(region: str, **template) -> dict:
+    return {
+        "name": "Plantões de dezembro",
+        "template": "Oi {primeiro_nome}! Surgiu um plantão de {especialidade}, quer saber mais?",
+        "filter": {"field": "region", "op": "eq", "value": region},
+        "max_per_day": None,
+        "cloud_template": {
+            "name": "plantao_aviso",
+            "language": "pt_BR",
+            "parameters": [{"field": "first_name"}, {"field": "specialty"}],
+            **template,
+        },
+    }
+
+
+async def test_a_campaign_naming_an_unusable_template_is_refused_naming_the_field(cloud_stack):
+    await cloud_stack.simulator.post(
+        "/_sim/templates",
+        json={"name": "plantao_em_revisao", "status": "PENDING", "body": "Olá, {{1}}!"},
+    )
+    await sync_registry(cloud_stack)
+    region = f"R{uuid.uuid4().hex[:8]}"
+    cases = [
+        ({"name": "nao_existe"}, "cloud_template.name", "no template nao_existe (pt_BR)"),
+        (
+            {"name": "plantao_em_revisao", "parameters": [{"field": "first_name"}]},
+            "cloud_template.name",
+            "is PENDING, not APPROVED",
+        ),
+        (
+            {"parameters": [{"field": "first_name"}]},
+            "cloud_template.parameters",
+            "takes 2 body parameters ({{1}}, {{2}}), 1 mapped",
+        ),
+        (
+            {"parameters": [{"field": "first_name"}, {"field": "crm"}]},
+            "cloud_template.parameters.1.field",
+            "unknown contact field 'crm'",
+        ),
+    ]
+    for template, field, reason in cases:
+        answer = await cloud_stack.api.post(
+            "/v1/campaigns", json=plantao_campaign(region, **template)
+        )
+        assert answer.status_code == 422, answer.text
+        (error,) = answer.json()["errors"]
+        assert error["field"] == field and reason in error["reason"], error
+
+
+async def test_a_campaign_with_a_template_reaches_cold_doctors_with_their_own_parameters(
+    cloud_stack,
+):
+    await sync_registry(cloud_stack)
+    region = f"R{uuid.uuid4().hex[:8]}"
+    cold = {a_phone(): ("Ana Souza", "Pediatria"), a_phone(): ("Bruno Lima", "Cardiologia")}
+    warm = a_phone()
+    incomplete = a_phone()  # no specialty: no template for this doctor
+    for phone, (name, specialty) in cold.items():
+        await create_doctor(cloud_stack, phone, name, specialty, region)
+    await create_doctor(cloud_stack, warm, "Diego Alves", "Ortopedia", region)
+    await create_doctor(cloud_stack, incomplete, "Elisa Reis", None, region)
+    await doctor_writes(cloud_stack, warm)
+
+    created = await cloud_stack.api.post("/v1/campaigns", json=plantao_campaign(region))
+    assert created.status_code == 201, created.text
+    campaign_id = created.json()["id"]
+    assert created.json()["cloud_template"]["name"] == "plantao_aviso"
+    started = await cloud_stack.api.post(f"/v1/campaigns/{campaign_id}/start")
+    assert started.status_code == 200, started.text
+
+    async def all_received():
+        sends = {p: await received(cloud_stack, p) for p in [*cold, warm]}
+        return sends if all(sends.values()) else None
+
+    sends = await eventually(all_received, timeout=60)
+    for phone, (name, specialty) in cold.items():
+        (send,) = sends[phone]
+        assert send["template"] == "plantao_aviso/pt_BR"
+        first_name = name.split()[0]
+        assert send["body"] == (
+            f"Olá, {first_name}! Temos um plantão de {specialty} para você. Podemos conversar?"
+        )
+    (warm_send,) = sends[warm]
+    assert warm_send["template"] is None
+    assert warm_send["body"] == "Oi Diego! Surgiu um plantão de Ortopedia, quer saber mais?"
+
+    # The doctor without a specialty is held for a template, visibly; nobody else is.
+    async def settled_report():
+        answer = await cloud_stack.reporting.get(f"/v1/campaigns/{campaign_id}/report")
+        funnel = answer.json().get("funnel", {}) if answer.status_code == 200 else {}
+        return funnel if funnel.get("needs_template") == 1 and funnel.get("sent") == 3 else None
+
+    funnel = await eventually(settled_report, timeout=60)
+    assert funnel.get("dead", 0) == 0
+    assert await received(cloud_stack, incomplete) == []
+    campaign = (await cloud_stack.api.get(f"/v1/campaigns/{campaign_id}")).json()
+    assert campaign["without_template"] == 1
+    assert campaign["requested"] == 4
+
+
+async def test_a_campaign_template_is_not_accepted_unchecked_while_the_dispatcher_is_down(
+    cloud_stack,
+):
+    region = f"R{uuid.uuid4().hex[:8]}"
+    cloud_stack.processes["dispatcher"].stop()
+    try:
+        answer = await cloud_stack.api.post("/v1/campaigns", json=plantao_campaign(region))
+        text_only = {k: v for k, v in plantao_campaign(region).items() if k != "cloud_template"}
+        without_template = await cloud_stack.api.post("/v1/campaigns", json=text_only)
+    finally:
+        cloud_stack.start("dispatcher")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "30"
+    assert "cannot be checked now" in answer.json()["detail"]
+    assert without_template.status_code == 201, without_template.text

@@ -40,6 +40,8 @@ class BenchServers:
     postgres_pid: int | None  # for CPU accounting; None when not visible
     nats_pid: int | None
     embedded: bool  # both servers started for this run (their CPU is the run's alone)
+    postgres_server: EmbeddedPostgres | None = None  # when started here: it can be restarted
+    nats_server: EmbeddedNats | None = None
 
     @property
     def nats_settings(self) -> NatsSettings:
@@ -102,6 +104,8 @@ async def bench_servers(
         stack.callback(shutil.rmtree, work_dir / "pg", ignore_errors=True)
         stack.callback(shutil.rmtree, work_dir / "nats", ignore_errors=True)
         postgres_pid: int | None
+        postgres: EmbeddedPostgres | None = None
+        nats_server: EmbeddedNats | None = None
         if database_url is None:
             postgres = EmbeddedPostgres(work_dir / "pg", fast_and_unsafe=False)
             say(f"starting embedded Postgres in {postgres.data_dir}")
@@ -144,4 +148,6 @@ async def bench_servers(
             postgres_pid=postgres_pid,
             nats_pid=nats_pid,
             embedded=embedded,
+            postgres_server=postgres,
+            nats_server=nats_server,
         )

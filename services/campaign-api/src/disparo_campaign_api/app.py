@@ -7,6 +7,7 @@ import asyncpg
 from litestar import Litestar, Router
 from litestar.di import Provide
 
+from disparo_campaign_api.campaigns.template_registry import DispatcherTemplates
 from disparo_campaign_api.routes import ROUTES
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_campaign_api.spec import SPEC
@@ -28,6 +29,8 @@ def create_app(kernel: KernelSettings, settings: CampaignApiSettings) -> Litesta
     def clock() -> Callable[[], datetime]:
         return utc_now
 
+    registry = DispatcherTemplates.from_settings(settings)
+
     api = Router(
         path="/",
         route_handlers=ROUTES,
@@ -36,6 +39,7 @@ def create_app(kernel: KernelSettings, settings: CampaignApiSettings) -> Litesta
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
             "clock": Provide(clock, sync_to_thread=False),
+            "registry": Provide(lambda: registry, sync_to_thread=False),
         },
     )
     return build_app(runtime, [api], [_bind(worker, settings) for worker in WORKERS])

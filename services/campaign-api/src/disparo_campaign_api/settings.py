@@ -1,6 +1,6 @@
 """Typed settings of campaign-api (env prefix ``DISPARO_CAMPAIGN_API_``), beside the kernel's."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_OPT_OUT_PHRASES = [
@@ -88,4 +88,17 @@ class CampaignApiSettings(BaseSettings):
         3600.0,
         gt=0,
         description="Pause between prunings of expired idempotency keys and inbox ids.",
+    )
+    dispatcher_url: str = Field(
+        "http://127.0.0.1:8002",
+        description="Base URL of the dispatcher, asked at campaign create/edit whether a named"
+        " Cloud API template exists, is approved and takes the parameters mapped.",
+    )
+    dispatcher_api_key: SecretStr | None = Field(
+        None,
+        description="campaign-api's own X-API-Key for the dispatcher (the read scope is enough);"
+        " unset: a campaign naming a Cloud template is answered 503, never accepted unchecked.",
+    )
+    dispatcher_timeout_seconds: float = Field(
+        5.0, gt=0, description="Timeout of one call to the dispatcher's template registry."
     )

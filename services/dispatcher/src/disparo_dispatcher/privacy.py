@@ -1,11 +1,17 @@
 """The dispatcher's part of LGPD: forgetting an erased doctor, and pruning past retention.
 
-On ``contact.erased`` the doctor's queued and held messages are cancelled (never sent), every
-kept message of theirs loses its phone and text, and the recipient row (sticky sender,
-pacing) is deleted; a message being sent at that instant finishes, and ``pending_erasures``
+On ``contact.erased`` the doctor's queued, held and in-doubt messages are cancelled (never
+sent), every kept message of theirs loses its phone and text, and the recipient row (sticky
+sender, pacing) is deleted; a message being sent at that instant finishes, and ``pending_erasures``
 blanks it right after (the phone waits there no longer than that send). Retention blanks
 phone and text of messages sent or cancelled more than
 ``message_retention_days`` ago, and forgets idle phones that never opted out.
+
+``erased_contacts`` remembers the erasure (contact id, the phone's digest, when; no phone):
+``contact.erased`` and ``messages.requested`` travel on different streams, so a message
+requested before the erasure can reach the queue after it. Intake (``queue.sql``
+``enqueue_messages``) cancels such a message (``contact_erased``) and stores neither its phone
+nor its text. A doctor imported again is a new contact id, and is not blocked.
 """
 
 import asyncio
@@ -14,12 +20,14 @@ from pathlib import Path
 
 import asyncpg
 
-from disparo_shared.events import ContactErased
+from disparo_shared.events import ContactErased, MessageFailed
 from disparo_shared.inbox import first_delivery
+from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "privacy.sql")
 ERASURE_CONSUMER = "dispatcher.contact_erased"
+CONTACT_ERASED = "contact_erased"  # the error code of a message not sent for that reason
 
 
 async def forget_contact(pool: asyncpg.Pool, event: ContactErased, now: datetime) -> int:
@@ -27,11 +35,31 @@ async def forget_contact(pool: asyncpg.Pool, event: ContactErased, now: datetime
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, ERASURE_CONSUMER, event.event_id):
             return 0
-        cancelled = await conn.fetch(SQL.cancel_pending_of_erased, event.phone, now)
+        await conn.execute(
+            SQL.remember_erased_contact, event.contact_id, event.phone, event.occurred_at
+        )
+        cancelled = await conn.fetch(
+            SQL.cancel_pending_of_erased, event.phone, now, event.contact_id
+        )
+        await add_events(conn, [erased_message(row) for row in cancelled])
         await conn.execute(SQL.blank_erased_messages, event.phone, event.contact_id)
         await conn.execute(SQL.forget_recipient, event.phone)
         await conn.execute(SQL.hold_erasure_for_sends, event.phone, event.contact_id, now)
         return len(cancelled)
+
+
+def erased_message(row: asyncpg.Record) -> MessageFailed:
+    """A message that will never be sent because its doctor was erased: final, so the campaign
+    it belongs to can complete and reports count it."""
+    return MessageFailed(
+        message_id=row["message_id"],
+        campaign_id=row["campaign_id"],
+        attempt=0,
+        error_code=CONTACT_ERASED,
+        error="not sent: the contact was erased",
+        retryable=False,
+        final=True,
+    )
 
 
 async def finish_pending_erasures(pool: asyncpg.Pool) -> None:

@@ -1,13 +1,16 @@
-"""The dispatcher forgets an erased doctor: queued messages cancelled, kept ones blanked, and a
-message being sent at that instant blanked as soon as its send is over."""
+"""The dispatcher forgets an erased doctor: queued messages cancelled (and announced failed for
+good), kept ones blanked and never put back in line, and a message being sent at that instant
+blanked as soon as its send is over."""
 
+import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import asyncpg
-
+from disparo_dispatcher import queue
 from disparo_dispatcher.privacy import finish_pending_erasures, forget_contact
+from disparo_shared.db import create_pool
 from disparo_shared.events import ContactErased
+from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 PHONE = "+5511980000099"
@@ -31,12 +34,11 @@ async def test_erasure_cancels_blanks_and_waits_for_the_send_in_flight(database_
     queued = await _message(db, "queued", contact_id)
     sent = await _message(db, "sent", contact_id)
     sending = await _message(db, "sending", contact_id)
+    dead = await _message(db, "dead", contact_id)
     await db.execute(
         "INSERT INTO dispatcher.recipients (phone, last_sent_at) VALUES ($1, $2)", PHONE, NOW
     )
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=2, server_settings={"search_path": "dispatcher"}
-    )
+    pool = await create_pool(DatabaseSettings(url=database_url), "dispatcher")
     try:
         event = ContactErased(contact_id=contact_id, phone=PHONE, occurred_at=NOW)
         assert await forget_contact(pool, event, NOW) == 1
@@ -53,7 +55,17 @@ async def test_erasure_cancels_blanks_and_waits_for_the_send_in_flight(database_
         assert after[queued] == ("cancelled", "", "")
         assert after[sent] == ("sent", "", "")
         assert after[sending] == ("sending", PHONE, "Olá, Dra.!")  # its send is under way
+        assert after[dead] == ("dead", "", "")
         assert await db.fetchval("SELECT count(*) FROM recipients") == 0
+        announced = [
+            json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]
+            for r in await db.fetch("SELECT payload FROM outbox WHERE subject = 'message.failed'")
+        ]
+        assert [(a["message_id"], a["error_code"], a["final"]) for a in announced] == [
+            (queued, "contact_erased", True)
+        ]  # its campaign can complete, reports count it
+        requeued = await db.fetch(queue.SQL.requeue_dead_message, dead, NOW, 1)
+        assert requeued == []  # a blanked message never goes back in line
 
         await finish_pending_erasures(pool)  # still being sent: nothing yet
         assert (await rows())[sending][1] == PHONE

@@ -3,6 +3,7 @@
 The audience is already in ``campaign_recipients`` (one ``INSERT … SELECT`` at start). This
 worker walks it by ``seq`` in chunks (``fanout_batch_size`` rows, keyset, never OFFSET). Each
 chunk is one statement: Postgres renders the template per contact (``templates.render_sql``),
+fills the campaign's Cloud API template, if it names one (``cloud_templates.template_sql``),
 builds the ``MessagesRequested`` events and writes them to the outbox; then the campaign's
 ``fanout_cursor`` moves past the chunk, in the same transaction. A crash before commit leaves the
 cursor where it was and the chunk is redone with the same message ids (derived from campaign and
@@ -29,6 +30,7 @@ import asyncpg
 from opentelemetry import propagate
 
 from disparo_campaign_api.campaign_settings import campaign_settings
+from disparo_campaign_api.campaigns.cloud_templates import template_sql
 from disparo_campaign_api.campaigns.handlers import (
     FANOUT_CHANNEL,
     SQL,
@@ -110,9 +112,12 @@ async def fan_out_next_chunk(
         )
         params = Parameters(first_index=16)
         body = render_sql(load_template(campaign["template"]), params.add, settings.fallbacks)
+        cloud = template_sql(campaign["cloud_template"], params.add, settings.fallbacks)
         high_half = f"{campaign_message_id(campaign_id, 1).int >> 64:016x}"
         row = await conn.fetchrow(
-            SQL.request_chunk.replace("{body}", body),
+            SQL.request_chunk.replace("{template_values}", cloud.values)
+            .replace("{template}", cloud.template)
+            .replace("{body}", body),
             campaign_id,
             cursor,
             settings.chunk_size,
@@ -132,6 +137,8 @@ async def fan_out_next_chunk(
         )
         if row["events"]:
             await conn.execute(SQL.notify_outbox, NOTIFY_CHANNEL)
+        if row["without_template"]:
+            await conn.execute(SQL.count_without_template, campaign_id, row["without_template"])
         new_cursor = row["last_seq"] if row["last_seq"] is not None else campaign["audience_size"]
         await conn.execute(SQL.advance_fanout, campaign_id, new_cursor, now)
         done = new_cursor >= campaign["audience_size"]

@@ -98,7 +98,8 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: request_chunk
 -- One fan-out chunk in one statement: the recipients with seq in ($2, $2 + $3] (seq is dense,
--- so this range is exactly the chunk), each rendered with {body} (campaigns/templates.render_sql), become
+-- so this range is exactly the chunk), each rendered with {body} (campaigns/templates.render_sql)
+-- and, with a Cloud template, {template_values}/{template} (campaigns/cloud_templates), become
 -- messages.requested events in the outbox — at most $14 messages and about $15 bytes each;
 -- recipients who opted out, were deleted or whose message would be blank are marked skipped.
 -- Message ids are campaigns/message_ids.campaign_message_id: high half $10, low half 0b10 ‖ seq.
@@ -109,10 +110,13 @@ FOR UPDATE SKIP LOCKED;
 -- specialty and region for reports.
 WITH rendered AS (
     SELECT row_ref, seq, contact_id, phone, name, specialty, region, body,
-           body IS NULL OR btrim(body, E' \t\n\r\f\v') = '' AS blank
+           body IS NULL OR btrim(body, E' \t\n\r\f\v') = '' AS blank, template_values
     FROM (
         SELECT r.ctid AS row_ref, r.seq, r.contact_id, c.phone, c.name, c.specialty, c.region,
-               CASE WHEN c.id IS NOT NULL AND c.opted_out_at IS NULL THEN {body} END AS body
+               CASE WHEN c.id IS NOT NULL AND c.opted_out_at IS NULL THEN {body} END AS body,
+               -- the Cloud template's filled parameters (cloud_templates.template_sql), NULL
+               -- for a campaign without one; an element is NULL for a field the doctor lacks
+               {template_values} AS template_values
         FROM campaign_recipients r
         LEFT JOIN contacts c ON c.id = r.contact_id
         WHERE r.campaign_id = $1::uuid AND r.seq > $2::bigint AND r.seq <= $2::bigint + $3::int
@@ -149,10 +153,16 @@ WITH rendered AS (
                'max_attempts', $6::int,
                'contact_name', name,
                -- the rest of the doctor as targeted, so reports need not read this schema
-               'recipient', json_build_object('specialty', specialty, 'region', region)
+               'recipient', json_build_object('specialty', specialty, 'region', region),
+               -- the template only when every parameter has a value (Meta refuses an empty one)
+               'template', CASE WHEN array_position(template_values, NULL) IS NULL
+                                THEN {template} END
            ) AS message,
+           template_values IS NOT NULL AND array_position(template_values, NULL) IS NOT NULL
+               AS without_template,
            row_number() OVER (ORDER BY seq) AS n,
-           sum(octet_length(body) + octet_length(concat(name, specialty, region)) + 500)
+           sum(octet_length(body) + octet_length(concat(name, specialty, region)) + 500
+               + coalesce(octet_length(array_to_string(template_values, '')) + 200, 0))
                OVER (ORDER BY seq) AS bytes
     FROM rendered
     WHERE NOT blank
@@ -175,7 +185,8 @@ WITH rendered AS (
 SELECT (SELECT max(seq) FROM rendered) AS last_seq,
        (SELECT coalesce(sum(size), 0) FROM batches)::int AS requested,
        (SELECT count(*) FROM inserted)::int AS events,
-       (SELECT count(*) FROM skipped)::int AS skipped;
+       (SELECT count(*) FROM skipped)::int AS skipped,
+       (SELECT count(*) FROM messages WHERE without_template)::int AS without_template;
 
 -- name: notify_fanout
 -- Wake the fan-out workers: a campaign started or resumed.
@@ -232,3 +243,19 @@ SELECT id FROM campaigns
 WHERE state = 'running' AND fanout_done_at IS NOT NULL
 ORDER BY started_at
 LIMIT $1::int;
+
+-- name: set_followup_plan
+-- A draft's follow-up plan (NULL: the default rules).
+UPDATE campaigns SET followups = $2::jsonb WHERE id = $1::uuid
+RETURNING *;
+
+-- name: set_cloud_template
+-- Name (or, with NULL, drop) the Cloud API template of a draft, checked against the registry.
+UPDATE campaigns SET cloud_template = $2::jsonb, updated_at = $3::timestamptz
+WHERE id = $1::uuid
+RETURNING *;
+
+-- name: count_without_template
+-- Recipients of a chunk whose message went without the Cloud template (a field without value).
+UPDATE campaigns SET without_template = without_template + $2::bigint
+WHERE id = $1::uuid;

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
+from disparo_campaign_api.campaigns.cloud_templates import CloudTemplateIn
 from disparo_campaign_api.campaigns.handlers import (
     CampaignFields,
     CreateCampaign,
@@ -27,7 +28,8 @@ from disparo_campaign_api.campaigns.handlers import (
     start_campaign,
     update_campaign,
 )
-from disparo_campaign_api.dependencies import Clock, Pool, Settings
+from disparo_campaign_api.campaigns.template_registry import check_cloud_template
+from disparo_campaign_api.dependencies import Clock, Pool, Registry, Settings
 from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
 from disparo_shared.problems import invalid
@@ -50,6 +52,10 @@ class Campaign(BaseModel):
     max_per_day: int | None
     send_window: SendWindowOut
     not_before: AwareDatetime | None
+    followups: str | dict[str, Any] | None = Field(
+        description='The follow-up plan as written ({"delay", "max", "texts"}, {"rule_set"} or'
+        ' "none"), texts filled in with the defaults when left out; null: the default rules.'
+    )
     state: str = Field(description="draft, scheduled, running, paused, completed or cancelled.")
     scheduled_for: AwareDatetime | None
     audience_size: int | None = Field(description="Recipients snapshotted at start.")
@@ -61,6 +67,13 @@ class Campaign(BaseModel):
     cancelled_at: AwareDatetime | None
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    cloud_template: CloudTemplateIn | None = Field(
+        description="The Cloud API template of doctors outside their 24 h window; null: none."
+    )
+    without_template: int = Field(
+        description="Recipients whose message went without the Cloud template: a mapped field"
+        " had no value and no fallback (held as needs_template on a Cloud number)."
+    )
 
 
 class CampaignPage(BaseModel):
@@ -108,15 +121,23 @@ class CampaignsController(Controller):
         data: JSONBody[CreateCampaign],
         pool: Pool,
         clock: Clock,
+        campaign_config: CampaignConfig,
+        registry: Registry,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
         """The template's placeholders and the audience (``segment_id`` or ``filter``) are checked
         now (422 naming the problem); the audience is evaluated when the campaign starts.
         Defaults are the spec's: ``max_per_day`` 50 (send ``null`` for no cap), ``priority`` 3.
-        With ``scheduled_for`` the campaign is created scheduled (as ``/schedule`` would)."""
+        With ``scheduled_for`` the campaign is created scheduled (as ``/schedule`` would).
+        A ``cloud_template`` is checked against the dispatcher's registry first (503 when it
+        cannot be asked: never accepted unchecked)."""
+        if data.cloud_template is not None:
+            await check_cloud_template(registry, data.cloud_template)
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
-            return 201, await create_campaign(conn, data, clock())
+            return 201, await create_campaign(
+                conn, data, clock(), campaign_config.followup_min_delay
+            )
 
         stored = await run_once(
             pool,
@@ -154,11 +175,22 @@ class CampaignsController(Controller):
 
     @patch("/{campaign_id:uuid}", summary="Edit a draft")
     async def change(
-        self, campaign_id: FromPath[UUID], data: JSONBody[CampaignFields], pool: Pool, clock: Clock
+        self,
+        campaign_id: FromPath[UUID],
+        data: JSONBody[CampaignFields],
+        pool: Pool,
+        clock: Clock,
+        campaign_config: CampaignConfig,
+        registry: Registry,
     ) -> Campaign:
         """Only a draft can be edited (409 otherwise); fields not sent keep their value."""
+        if data.cloud_template is not None:
+            await check_cloud_template(registry, data.cloud_template)
         async with pool.acquire() as conn, conn.transaction():
-            return Campaign.model_validate(await update_campaign(conn, campaign_id, data, clock()))
+            updated = await update_campaign(
+                conn, campaign_id, data, clock(), campaign_config.followup_min_delay
+            )
+            return Campaign.model_validate(updated)
 
     @post("/{campaign_id:uuid}/schedule", summary="Schedule a draft", status_code=200)
     async def schedule(

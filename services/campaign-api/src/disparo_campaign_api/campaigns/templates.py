@@ -216,18 +216,25 @@ def render_sql(
         if isinstance(part, str):
             pieces.append(add_param(part, "text"))
             continue
-        if part.name in _COLUMN_SQL:
-            value = _COLUMN_SQL[part.name]
-        else:
-            value = _attribute_sql(add_param(part.name[len(ATTRIBUTE_PREFIX) :], "text"))
+        value = placeholder_value_sql(part.name, add_param)
         fallback = add_param(fallbacks.get(part.name, ""), "text")
-        pieces.append(f"coalesce(nullif({_cut_sql(value, MAX_VALUE_LENGTH)}, ''), {fallback})")
+        pieces.append(f"coalesce({value}, {fallback})")
     if not pieces:
         return "''::text"
     body = " || ".join(pieces)
     if _longest_body(template, fallbacks) <= MAX_BODY_LENGTH:
         return body  # cannot exceed the limit: no cut to compute per recipient
     return _cut_sql(f"({body})", MAX_BODY_LENGTH)
+
+
+def placeholder_value_sql(name: str, add_param) -> str:
+    """A known placeholder's value for ``contacts c`` in SQL, cut to ``MAX_VALUE_LENGTH``; NULL
+    when the contact has none (or only whitespace). The Cloud templates' parameters share it."""
+    if name in _COLUMN_SQL:
+        value = _COLUMN_SQL[name]
+    else:
+        value = _attribute_sql(add_param(name[len(ATTRIBUTE_PREFIX) :], "text"))
+    return f"nullif({_cut_sql(value, MAX_VALUE_LENGTH)}, '')"
 
 
 def _cut_sql(value: str, limit: int) -> str:

@@ -100,7 +100,7 @@ UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = greatest(max_attempts, attempt + 1), in_doubt_since = NULL,
     in_doubt_held_at = NULL, finished_at = NULL
-WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL
+WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL AND phone <> ''  -- not erased
   AND ($1::uuid IS NULL OR campaign_id = $1::uuid)
   AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
 RETURNING message_id, campaign_id, kind, sender_id, due_at;

@@ -1,10 +1,17 @@
 -- name: cancel_pending_of_erased
--- An erased doctor's messages not yet claimed are never sent; those in flight finish first.
+-- An erased doctor's messages not yet claimed are never sent, nor resent when in doubt; those
+-- in flight finish first. Each is announced failed for good (its campaign can complete).
 UPDATE messages
-SET state = 'cancelled', last_error_code = 'erased', last_error = 'the contact was erased',
+SET state = 'cancelled', last_error_code = 'contact_erased', last_error = 'the contact was erased',
     finished_at = $2::timestamptz
-WHERE phone = $1::text AND state IN ('queued', 'held')
-RETURNING message_id;
+WHERE (phone = $1::text OR contact_id = $3::uuid) AND state IN ('queued', 'held', 'in_doubt')
+RETURNING message_id, campaign_id;
+
+-- name: remember_erased_contact
+-- The tombstone intake checks (``enqueue_messages``): contact id, the phone's digest, when.
+INSERT INTO erased_contacts (contact_id, phone_sha256, erased_at)
+VALUES ($1::uuid, sha256(convert_to($2::text, 'UTF8')), $3::timestamptz)
+ON CONFLICT (contact_id) DO NOTHING;
 
 -- name: blank_erased_messages
 -- The erased doctor's kept messages lose phone and text (ids, states and times stay for counts).

@@ -5,7 +5,11 @@
 -- Persist a batch of requested messages in one statement; a message already known by id or
 -- idempotency key is skipped. Each lands on its recipient's sticky sender when that sender can
 -- send, else on a weighted draw over sendable senders (recorded as the new contact's sender).
-WITH input AS (
+-- A message for an erased doctor (``erased_contacts``: their contact id, or for a message with
+-- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
+-- with neither phone nor text, and makes no recipient row.
+-- Every message of one request shares its trace context ($19, packed; NULL when untraced).
+WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
                 $7::int[], $8::uuid[], $9::uuid[], $10::int[], $11::text[],
@@ -13,18 +17,32 @@ WITH input AS (
          AS i(message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
               conversation_id, max_attempts, time_zone, due_at, rank_at, template)
 ),
+input AS (
+    SELECT r.*,
+           CASE WHEN r.contact_id IS NOT NULL THEN EXISTS (
+                    SELECT 1 FROM erased_contacts e WHERE e.contact_id = r.contact_id)
+                ELSE EXISTS (
+                    SELECT 1 FROM erased_contacts e
+                    WHERE e.phone_sha256 = sha256(convert_to(r.phone, 'UTF8'))
+                      AND e.erased_at >= $14::timestamptz)
+           END AS erased
+    FROM requested r
+),
 new_recipients AS (
     INSERT INTO recipients (phone, sender_id)
     SELECT DISTINCT phone, pick_sender(phone, $16::text[], $17::bigint[]) FROM input
+    WHERE NOT erased
     ON CONFLICT (phone) DO NOTHING
     RETURNING phone, sender_id
 ),
 placed AS (
     SELECT i.*,
-           CASE WHEN r.opted_out_at IS NOT NULL OR c.status = 'cancelled' THEN 'cancelled'
+           CASE WHEN i.erased OR r.opted_out_at IS NOT NULL OR c.status = 'cancelled'
+                    THEN 'cancelled'
                 WHEN c.status = 'paused' THEN 'held'
                 ELSE 'queued' END AS state,
-           CASE WHEN r.opted_out_at IS NOT NULL THEN 'opted_out'
+           CASE WHEN i.erased THEN 'contact_erased'
+                WHEN r.opted_out_at IS NOT NULL THEN 'opted_out'
                 WHEN c.status = 'cancelled' THEN 'campaign_cancelled' END AS error_code,
            coalesce(nr.sender_id,
                     CASE WHEN r.sender_id = ANY($16::text[]) THEN r.sender_id END,
@@ -44,11 +62,13 @@ placed AS (
 INSERT INTO messages (message_id, idempotency_key, contact_id, phone, kind, body, priority,
                       campaign_id, conversation_id, time_zone, state, due_at, rank_at,
                       max_attempts, sender_id, last_error_code, requested_at, enqueued_at,
-                      finished_at, template)
-SELECT message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
-       conversation_id, time_zone, state, due_at, rank_at, max_attempts, sender_id, error_code,
-       $14::timestamptz, $15::timestamptz,
-       CASE WHEN state = 'cancelled' THEN $15::timestamptz END, template::jsonb
+                      finished_at, template, trace_context)
+SELECT message_id, idempotency_key, contact_id,
+       CASE WHEN erased THEN '' ELSE phone END, kind, CASE WHEN erased THEN '' ELSE body END,
+       priority, campaign_id, conversation_id, time_zone, state, due_at, rank_at, max_attempts,
+       sender_id, error_code, $14::timestamptz, $15::timestamptz,
+       CASE WHEN state = 'cancelled' THEN $15::timestamptz END,
+       CASE WHEN NOT erased THEN template::jsonb END, $19::bytea
 FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
@@ -120,7 +140,8 @@ claimed AS (
     WHERE m.ctid = ANY (ARRAY(SELECT row_ref FROM picked))
     RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
               m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
-              m.enqueued_at, m.template::text AS template, m.marketing_limit_retries
+              m.enqueued_at, m.template::text AS template, m.marketing_limit_retries,
+              m.trace_context
 )
 SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
        c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
@@ -178,14 +199,16 @@ RETURNING c.campaign_id, current.granted;
 
 -- name: mark_sent
 -- Record accepted sends, fenced by attempt: a late answer for a reclaimed attempt is ignored.
+-- A traced send keeps its span's context, so the provider's statuses descend from the send.
 WITH done AS (
     SELECT *
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[])
-         AS d(message_id, attempt, provider_message_id, sent_at)
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::bytea[])
+         AS d(message_id, attempt, provider_message_id, sent_at, trace_context)
 )
 UPDATE messages m
 SET state = 'sent', provider_message_id = d.provider_message_id, sent_at = d.sent_at,
-    finished_at = d.sent_at, lease_owner = NULL, lease_until = NULL
+    finished_at = d.sent_at, lease_owner = NULL, lease_until = NULL,
+    trace_context = coalesce(d.trace_context, m.trace_context)
 FROM done d
 WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'sending'
 RETURNING m.message_id;
@@ -388,7 +411,7 @@ SELECT opted_out_at IS NOT NULL FROM recipients WHERE phone = $1::text;
 UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = attempt + $3::int, finished_at = NULL
-WHERE message_id = $1::uuid AND state = 'dead'
+WHERE message_id = $1::uuid AND state = 'dead' AND phone <> ''  -- not an erased doctor's
 RETURNING message_id, campaign_id, kind, sender_id, due_at;
 
 -- name: requeue_dead_for_campaign
@@ -396,7 +419,7 @@ RETURNING message_id, campaign_id, kind, sender_id, due_at;
 UPDATE messages
 SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
     max_attempts = attempt + $3::int, finished_at = NULL
-WHERE campaign_id = $1::uuid AND state = 'dead'
+WHERE campaign_id = $1::uuid AND state = 'dead' AND phone <> ''  -- erased doctors stay
 RETURNING message_id, campaign_id, kind, sender_id, due_at;
 
 -- name: get_message

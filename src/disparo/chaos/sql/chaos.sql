@@ -1,0 +1,44 @@
+-- The chaos run reads each service's own tables (schema-qualified: one connection reads all).
+
+-- name: queue
+-- Every message the dispatcher holds: what it is, for whom, and what became of it.
+SELECT message_id::text AS message_id, kind, campaign_id::text AS campaign_id, phone, state,
+       (state = 'in_doubt' AND in_doubt_held_at IS NOT NULL) AS held_in_doubt
+FROM dispatcher.messages;
+
+-- name: sending_by
+-- Messages a replica holds in flight right now (claimed, maybe already with the provider).
+SELECT count(*)::bigint FROM dispatcher.messages WHERE state = 'sending' AND lease_owner = $1::text;
+
+-- name: campaign_fanout
+-- How far campaign-api's fan-out of one campaign has gone: recipients handed to the outbox.
+SELECT fanout_cursor::bigint AS cursor, coalesce(audience_size, 0)::bigint AS audience,
+       fanout_done_at IS NOT NULL AS done
+FROM campaign_api.campaigns WHERE id = $1::uuid;
+
+-- name: unfinished_fanouts
+-- Started campaigns whose fan-out has not reached its last recipient.
+SELECT count(*)::bigint FROM campaign_api.campaigns
+WHERE started_at IS NOT NULL AND fanout_done_at IS NULL AND state <> 'cancelled';
+
+-- name: outbox_left
+-- Events written but not yet published, over every service's outbox.
+SELECT (SELECT count(*) FROM campaign_api.outbox) + (SELECT count(*) FROM dispatcher.outbox)
+     + (SELECT count(*) FROM followup.outbox) + (SELECT count(*) FROM reporting.outbox)
+       AS left_over;
+
+-- name: outbox_dead
+-- Events an outbox gave up on (too large for NATS), over every service.
+SELECT (SELECT count(*) FROM campaign_api.outbox_dead) + (SELECT count(*) FROM dispatcher.outbox_dead)
+     + (SELECT count(*) FROM followup.outbox_dead) + (SELECT count(*) FROM reporting.outbox_dead)
+       AS dead;
+
+-- name: followups_requested
+-- Follow-ups the dispatcher has been asked for so far.
+SELECT count(*)::bigint FROM dispatcher.messages WHERE kind = 'followup';
+
+-- name: terminate_run_connections
+-- Drop every connection to the run's database but this one (a connection storm's blow).
+SELECT count(pg_terminate_backend(pid))::bigint
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid();
