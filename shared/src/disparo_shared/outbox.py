@@ -12,7 +12,8 @@ and hold back every event behind it, so the relay moves it to ``outbox_dead`` in
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from uuid import UUID
 
 import asyncpg
 from nats.errors import Error as NatsError
@@ -24,6 +25,7 @@ from prometheus_client import Counter
 from disparo_shared.events.base import Event
 from disparo_shared.logging import get_logger
 from disparo_shared.streams import qualified
+from disparo_shared.telemetry import traceparent_of
 from disparo_shared.waiting import wait_for_event
 
 NOTIFY_CHANNEL = "disparo_outbox"
@@ -46,16 +48,31 @@ def _trace_headers() -> dict[str, str]:
     return carrier
 
 
-async def add_events(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """Stage ``events`` in the caller's transaction; they are published after it commits."""
+async def add_events(
+    conn: asyncpg.Connection,
+    events: Sequence[Event],
+    traced: Mapping[UUID, bytes] | None = None,
+) -> None:
+    """Stage ``events`` in the caller's transaction; they are published after it commits.
+
+    Each event carries the trace context current here, or, when ``traced`` names its event id,
+    that packed context (``telemetry.pack_context``): a batch written at once (the dispatcher's
+    flush) tells each message's event in that message's own trace.
+    """
     if not events:
         return
     headers = _trace_headers()
+    traced = traced or {}
+
+    def headers_of(event: Event) -> dict[str, str]:
+        packed = traced.get(event.event_id)
+        return headers if packed is None else {"traceparent": traceparent_of(packed)}
+
     # Serialised by pydantic and stored as that text: the json codec's json.dumps is far slower.
     await conn.executemany(
         "INSERT INTO outbox (event_id, subject, payload, headers)"
         " VALUES ($1::uuid, $2::text, $3::text::json, $4::jsonb)",
-        [(e.event_id, e.subject, e.model_dump_json(), headers) for e in events],
+        [(e.event_id, e.subject, e.model_dump_json(), headers_of(e)) for e in events],
     )
     await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
 

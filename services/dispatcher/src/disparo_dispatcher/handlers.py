@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from opentelemetry import trace
 
 from disparo_dispatcher import in_doubt, queue
 from disparo_dispatcher.automatic_messages import stop_for_opt_outs
@@ -35,6 +36,7 @@ from disparo_shared.events import (
 from disparo_shared.inbox import first_delivery
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
+from disparo_shared.telemetry import pack_context
 
 log = get_logger(__name__)
 
@@ -105,7 +107,14 @@ async def enqueue_requested(
             return 0
         where = await placement.current(conn, now)
         inserted = await queue.insert_messages(
-            conn, rows, event.occurred_at, now, where.sender_ids, where.cumulative_weights
+            conn,
+            rows,
+            event.occurred_at,
+            now,
+            where.sender_ids,
+            where.cumulative_weights,
+            # The span handling this event (a child of the request's, from the event's headers).
+            pack_context(trace.get_current_span().get_span_context()),
         )
         events: list[Event] = [*_enqueued(inserted)]
         events += [_not_sent(row) for row in inserted if row["state"] == CANCELLED]

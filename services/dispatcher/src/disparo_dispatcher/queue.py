@@ -81,6 +81,9 @@ class ClaimedMessage:
     as_template: bool = False  # decided at claim: goes out as the template, not the text
     sender_quality: str | None = None  # GREEN / YELLOW / RED, as Meta last rated the number
     portfolio: str | None = None  # the business portfolio whose tier a template send uses
+    # The trace this message's spans descend from (``telemetry.pack_context``): its request's,
+    # as stored at intake, then its send's once the send has a span. None when untraced.
+    trace_context: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class SentMessage:
     attempt: int
     provider_message_id: str
     sent_at: datetime
+    trace_context: bytes | None = None  # the send's span, kept for the statuses that follow
 
 
 async def insert_messages(
@@ -114,8 +118,13 @@ async def insert_messages(
     now: datetime,
     sendable_senders: Sequence[str],
     cumulative_weights: Sequence[int],
+    trace_context: bytes | None = None,
 ) -> list[asyncpg.Record]:
-    """Insert new messages (known ids and keys are skipped); returns the rows inserted."""
+    """Insert new messages (known ids and keys are skipped); returns the rows inserted.
+
+    ``trace_context`` is the request's (packed), the same for every message of it: one
+    parameter per batch, not one per message.
+    """
     if not messages:
         return []
     return await conn.fetch(
@@ -138,6 +147,7 @@ async def insert_messages(
         list(sendable_senders),
         list(cumulative_weights),
         [m.template for m in messages],
+        trace_context,
     )
 
 
@@ -206,6 +216,7 @@ async def claim(
             marketing_limit_retries=r["marketing_limit_retries"],
             sender_quality=r["sender_quality"],
             portfolio=r["portfolio"],
+            trace_context=r["trace_context"],
         )
         for r in rows
     ]
@@ -242,6 +253,7 @@ async def mark_sent(conn: asyncpg.Connection, sent: Sequence[SentMessage]) -> se
         [s.attempt for s in sent],
         [s.provider_message_id for s in sent],
         [s.sent_at for s in sent],
+        [s.trace_context for s in sent],
     )
     return {row["message_id"] for row in rows}
 

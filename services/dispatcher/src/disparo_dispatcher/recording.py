@@ -80,7 +80,11 @@ def sort_results(
         if isinstance(result, Accepted):
             batch.sent.append(
                 SentMessage(
-                    m.message_id, m.attempt, result.provider_message_id, outcome.finished_at
+                    m.message_id,
+                    m.attempt,
+                    result.provider_message_id,
+                    outcome.finished_at,
+                    m.trace_context,
                 )
             )
             batch.accepted.append(outcome)
@@ -209,7 +213,8 @@ class Recorder:
                     events.extend(
                         await templates.stop_templates(conn, batch.stopped_templates, now)
                     )
-                await add_events(conn, events)
+                messages = [o.message for o in outcomes] + [p.message for p in pending]
+                await add_events(conn, events, traces_of(events, messages))
 
         self._forget(outcomes, pending)
         count_recorded(batch, confirmed_sent, confirmed_settled)
@@ -236,6 +241,19 @@ class Recorder:
         del self._results.pending[: len(pending)]
         for outcome in outcomes:
             self._results.held.pop(outcome.message.message_id, None)
+
+
+def traces_of(events: list[Event], messages: list[ClaimedMessage]) -> dict[UUID, bytes]:
+    """Each ``message.sent``/``message.failed`` event's trace: its message's (the send's span,
+    or the request's when the send made none), so reporting's handling of it joins that trace."""
+    contexts = {m.message_id: m.trace_context for m in messages if m.trace_context is not None}
+    if not contexts:
+        return {}
+    return {
+        e.event_id: contexts[e.message_id]
+        for e in events
+        if isinstance(e, MessageSent | MessageFailed) and e.message_id in contexts
+    }
 
 
 async def record_sent(

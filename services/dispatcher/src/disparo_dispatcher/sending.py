@@ -41,7 +41,7 @@ from disparo_dispatcher.senders import PlacementCache, Sender
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_dispatcher.slots import ACTIVE, SenderSlot, cap_for, release_buffer, stop_slot
 from disparo_shared.logging import get_logger
-from disparo_shared.telemetry import tracing_exported
+from disparo_shared.telemetry import context_of, pack_context, tracing_exported
 
 log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
@@ -285,8 +285,12 @@ class SendDriver:
             template=message.template if message.as_template else None,
         )
         if tracing_exported():
+            # A child of the span that queued the message (its request's trace), kept with the
+            # row since intake: the claim loop itself runs in no request's context.
             with tracer.start_as_current_span(
                 "dispatcher.send",
+                context=context_of(message.trace_context),
+                kind=trace.SpanKind.CLIENT,
                 attributes={
                     "messaging.message.id": str(message.message_id),
                     "dispatcher.sender": slot.sender_id,
@@ -297,6 +301,10 @@ class SendDriver:
                 result = await self._call_provider(slot, outgoing)
                 if isinstance(result, Rejected):
                     span.set_attribute("dispatcher.error_code", result.code)
+                # What follows (the flush's event, the provider's statuses) descends from here.
+                message.trace_context = pack_context(span.get_span_context()) or (
+                    message.trace_context
+                )
         else:
             # Nothing reads spans in this process: a span per send would cost ~10% of the
             # replica's CPU for nothing (measured with py-spy under ``disparo bench dispatch``).

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from disparo_followup import privacy
+from disparo_followup.campaign_plans import rule_sets_in_force
 from disparo_followup.controls import (
     ChangeResult,
     ConversationChange,
@@ -125,12 +126,12 @@ class ConversationsController(HttpController):
         state = await conversation_state(deps.runtime.pool, conversation_id)
         if detail is None or state is None:
             raise not_found(conversation_id)
-        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
-        rule_set = sets.get(detail["rule_set"]) or sets[DEFAULT_RULE_SET]
+        sets = await rule_sets_in_force(deps.runtime.pool, deps.settings.followup_rules())
+        rule_set = sets.get(detail["rule_set"])  # None: a plan names a set nobody saved
         return {
             **detail,
             "state": state,
-            "due_followup": due_followup(state, rule_set.rules, deps.clock()),
+            "due_followup": due_followup(state, rule_set.rules, deps.clock()) if rule_set else None,
         }
 
     @post("/conversations/{conversation_id:uuid}/stage", status_code=200)

@@ -20,9 +20,9 @@ from typing import Any
 import asyncpg
 from litestar.status_codes import HTTP_409_CONFLICT
 
-from disparo_followup.durations import InvalidDuration, format_duration, parse_duration
 from disparo_followup.rules import FollowupRule
 from disparo_followup.texts import text_problem
+from disparo_shared.durations import InvalidDuration, format_duration, parse_duration
 from disparo_shared.events import ConversationStage
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
@@ -117,7 +117,7 @@ def _parse_stage(stage: ConversationStage, value: object, field: str) -> Followu
             if not isinstance(text, str):
                 raise invalid(where, "must be a text")
             if problem := text_problem(text):
-                raise invalid(where, f"position {problem.position}: {problem.reason}")
+                raise invalid(where, problem)
             if text in seen and seen[text] != i:
                 raise invalid(
                     where, f"repeats a text of follow-up {seen[text] + 1}: a reminder must differ"

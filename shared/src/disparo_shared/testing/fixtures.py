@@ -33,8 +33,9 @@ from disparo_shared.settings import (
     TelemetrySettings,
 )
 from disparo_shared.testing.servers import TestServers, resolve_servers
+from disparo_shared.testing.tracing import span_exporter
 
-__all__ = ["TEST_API_KEY", "TEST_ENVIRONMENT", "eventually", "with_database"]
+__all__ = ["TEST_API_KEY", "TEST_ENVIRONMENT", "eventually", "span_exporter", "with_database"]
 
 # The test run is the one place besides `disparo dev` that declares itself non-production.
 TEST_ENVIRONMENT = {

@@ -8,6 +8,7 @@
 -- A message for an erased doctor (``erased_contacts``: their contact id, or for a message with
 -- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
 -- with neither phone nor text, and makes no recipient row.
+-- Every message of one request shares its trace context ($19, packed; NULL when untraced).
 WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
@@ -61,13 +62,13 @@ placed AS (
 INSERT INTO messages (message_id, idempotency_key, contact_id, phone, kind, body, priority,
                       campaign_id, conversation_id, time_zone, state, due_at, rank_at,
                       max_attempts, sender_id, last_error_code, requested_at, enqueued_at,
-                      finished_at, template)
+                      finished_at, template, trace_context)
 SELECT message_id, idempotency_key, contact_id,
        CASE WHEN erased THEN '' ELSE phone END, kind, CASE WHEN erased THEN '' ELSE body END,
        priority, campaign_id, conversation_id, time_zone, state, due_at, rank_at, max_attempts,
        sender_id, error_code, $14::timestamptz, $15::timestamptz,
        CASE WHEN state = 'cancelled' THEN $15::timestamptz END,
-       CASE WHEN NOT erased THEN template::jsonb END
+       CASE WHEN NOT erased THEN template::jsonb END, $19::bytea
 FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
@@ -139,7 +140,8 @@ claimed AS (
     WHERE m.ctid = ANY (ARRAY(SELECT row_ref FROM picked))
     RETURNING m.message_id, m.phone, m.body, m.kind, m.priority, m.campaign_id, m.contact_id,
               m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
-              m.enqueued_at, m.template::text AS template, m.marketing_limit_retries
+              m.enqueued_at, m.template::text AS template, m.marketing_limit_retries,
+              m.trace_context
 )
 SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
        c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
@@ -197,14 +199,16 @@ RETURNING c.campaign_id, current.granted;
 
 -- name: mark_sent
 -- Record accepted sends, fenced by attempt: a late answer for a reclaimed attempt is ignored.
+-- A traced send keeps its span's context, so the provider's statuses descend from the send.
 WITH done AS (
     SELECT *
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[])
-         AS d(message_id, attempt, provider_message_id, sent_at)
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::bytea[])
+         AS d(message_id, attempt, provider_message_id, sent_at, trace_context)
 )
 UPDATE messages m
 SET state = 'sent', provider_message_id = d.provider_message_id, sent_at = d.sent_at,
-    finished_at = d.sent_at, lease_owner = NULL, lease_until = NULL
+    finished_at = d.sent_at, lease_owner = NULL, lease_until = NULL,
+    trace_context = coalesce(d.trace_context, m.trace_context)
 FROM done d
 WHERE m.message_id = d.message_id AND m.attempt = d.attempt AND m.state = 'sending'
 RETURNING m.message_id;

@@ -1,6 +1,6 @@
 -- name: find_messages_for_statuses
 -- Our messages named by a status webhook, by our own id (Cloud callback data) or the provider's id.
-SELECT message_id, campaign_id, contact_id, phone, attempt, provider_message_id
+SELECT message_id, campaign_id, contact_id, phone, attempt, provider_message_id, trace_context
 FROM messages
 WHERE message_id = ANY($1::uuid[])
    OR (provider_message_id IS NOT NULL AND provider_message_id = ANY($2::text[]));

@@ -48,8 +48,8 @@ async def resolve_pending_statuses(
             for row in rows
         ]
         resolved, _ = await find_messages(conn, statuses)
-        events = await tell_status_facts(conn, resolved, now)
-        await add_events(conn, events)
+        events, traced = await tell_status_facts(conn, resolved, now)
+        await add_events(conn, events, traced)
     return len(rows)
 
 

@@ -48,6 +48,7 @@ from disparo_dispatcher.automatic_messages import stop_for_replies
 from disparo_dispatcher.echo_matching import RecordedEcho
 from disparo_dispatcher.providers.base import FailureClass
 from disparo_dispatcher.providers.classify import graph_code_class
+from disparo_dispatcher.webhooks.status_traces import trace_statuses
 from disparo_dispatcher.webhooks.updates import (
     DeliveryStatus,
     InboundText,
@@ -85,6 +86,7 @@ class KnownMessage:
     contact_id: UUID | None
     phone: str
     attempt: int
+    trace_context: bytes | None = None  # its send's span (or request's), see status_traces
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,12 @@ async def find_messages(
     by_provider_id: dict[str, KnownMessage] = {}
     for row in rows:
         known = KnownMessage(
-            row["message_id"], row["campaign_id"], row["contact_id"], row["phone"], row["attempt"]
+            row["message_id"],
+            row["campaign_id"],
+            row["contact_id"],
+            row["phone"],
+            row["attempt"],
+            row["trace_context"],
         )
         by_id[known.message_id] = known
         if row["provider_message_id"] is not None:
@@ -159,8 +166,9 @@ def _fact_event(
 
 async def tell_status_facts(
     conn: asyncpg.Connection, resolved: list[tuple[KnownMessage, StatusUpdate]], now: datetime
-) -> list[Event]:
-    """Insert the facts these statuses imply; return the events of the facts not told before.
+) -> tuple[list[Event], dict[UUID, bytes]]:
+    """Insert the facts these statuses imply; return the events of the facts not told before,
+    and the trace context each of them carries (``status_traces``).
 
     Within one batch a fact implied twice keeps its earliest time (a ``delivered`` at 10:00:01
     and a ``read`` at 10:00:05 tell delivered at 10:00:01).
@@ -172,7 +180,7 @@ async def tell_status_facts(
             if key not in proposals or status.at < proposals[key][1].at:
                 proposals[key] = (known, status)
     if not proposals:
-        return []
+        return [], {}
     # Rows are inserted in key order, so concurrent webhooks touching the same messages wait for
     # each other instead of deadlocking; events are told in the order things happened.
     keys = sorted(proposals, key=lambda k: (k[0], FACT_ORDER[k[1]]))
@@ -185,9 +193,14 @@ async def tell_status_facts(
     )
     new = {(row["message_id"], DeliveryStatus(row["fact"])) for row in told}
     in_time_order = sorted(new, key=lambda k: (proposals[k][1].at, FACT_ORDER[k[1]]))
-    events = [
-        _fact_event(fact, *proposals[(message_id, fact)], now) for message_id, fact in in_time_order
-    ]
+    told = [(fact, *proposals[(message_id, fact)]) for message_id, fact in in_time_order]
+    events = [_fact_event(fact, known, status, now) for fact, known, status in told]
+    traced = trace_statuses(
+        [
+            (event, known.message_id, known.trace_context, fact, status.provider, status.at)
+            for event, (fact, known, status) in zip(events, told, strict=True)
+        ]
+    )
     opted_out = {
         known.phone: (known, status)
         for (message_id, fact), (known, status) in proposals.items()
@@ -195,7 +208,7 @@ async def tell_status_facts(
         and fact is DeliveryStatus.FAILED
         and graph_code_class(status.error_code) is FailureClass.OPTED_OUT
     }
-    return events + await _record_opt_outs(conn, opted_out, now)
+    return events + await _record_opt_outs(conn, opted_out, now), traced
 
 
 async def _record_opt_outs(
@@ -313,10 +326,12 @@ async def record_webhook(
     """Tell what ``batch`` says that was not told before, park what cannot be told yet."""
     async with conn.transaction():
         events: list[Event] = []
+        traced: dict[UUID, bytes] = {}
         parked: list[StatusUpdate] = []
         if batch.statuses:
             resolved, parked = await find_messages(conn, batch.statuses)
-            events += await tell_status_facts(conn, resolved, now)
+            told, traced = await tell_status_facts(conn, resolved, now)
+            events += told
             await park_statuses(conn, parked, now)
         if batch.inbound:
             events += await tell_inbound(conn, batch.inbound, now)
@@ -335,7 +350,7 @@ async def record_webhook(
         for health in batch.health:
             await record_health(conn, health, now)
         await record_echoes(conn, batch.echoes, now)
-        await add_events(conn, events)
+        await add_events(conn, events, traced)
     return RecordedWebhook(told=len(events), parked=len(parked))
 
 
