@@ -334,3 +334,58 @@ async def test_a_campaign_template_is_not_accepted_unchecked_while_the_dispatche
     assert answer.headers["Retry-After"] == "30"
     assert "cannot be checked now" in answer.json()["detail"]
     assert without_template.status_code == 201, without_template.text
+
+
+# ---------------------------------------------------------------------------------------------
+# A number's quality and tier reach the dispatcher's metrics (what the alert reads)
+
+DISPLAY_NUMBER = "5511955500001"  # sim-cloud-1's display number
+
+
+async def number_health_changes(stack: Stack, **value: str) -> None:
+    answer = await stack.simulator.post(
+        "/_sim/account-webhook",
+        json={
+            "field": "phone_number_quality_update",
+            "value": {"display_phone_number": DISPLAY_NUMBER, **value},
+        },
+    )
+    assert answer.status_code == 200 and answer.json()["posted"] is True, answer.text
+
+
+async def metric_samples(stack: Stack, name: str) -> dict[str, float]:
+    """The samples of ``name`` on the dispatcher's /metrics, by their label text."""
+    async with httpx.AsyncClient(base_url=stack.ports.url("dispatcher")) as dispatcher:
+        text = (await dispatcher.get("/metrics")).text
+    return {
+        line[len(name) : line.rindex(" ")]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+async def test_a_numbers_quality_and_tier_from_meta_show_in_the_dispatchers_gauges(cloud_stack):
+    quality = "disparo_dispatcher_sender_quality_rating"
+    tier = "disparo_dispatcher_sender_messaging_tier_recipients"
+    try:
+        await number_health_changes(
+            cloud_stack, event="DOWNGRADE", quality_rating="YELLOW", current_limit="TIER_2K"
+        )
+
+        async def yellow():
+            samples = await metric_samples(cloud_stack, quality)
+            return samples if samples.get('{sender="sim-cloud-1"}') == 1.0 else None
+
+        await eventually(yellow, timeout=60)
+        tiers = await metric_samples(cloud_stack, tier)
+        assert tiers == {'{sender="sim-cloud-1",tier="TIER_2K"}': 2000.0}
+    finally:
+        await number_health_changes(
+            cloud_stack, event="UPGRADE", quality_rating="GREEN", current_limit="TIER_250"
+        )
+
+    async def green():
+        samples = await metric_samples(cloud_stack, quality)
+        return samples if samples.get('{sender="sim-cloud-1"}') == 0.0 else None
+
+    await eventually(green, timeout=60)
