@@ -41,13 +41,14 @@ def _variants(text: str) -> list[str]:
     return [v.strip() for v in _SEPARATOR_LINE.split(text.replace("\r\n", "\n")) if v.strip()]
 
 
-def rules_from_form(form: dict[str, str]) -> dict[str, Any]:
+def rules_from_form(form: dict[str, str], current: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``rules`` of ``PUT /v1/followup-rules`` from the posted form.
 
     ``{"pos_interesse-delay": "1d", "pos_interesse-max": "1", "pos_interesse-texts-0":
     "Oi!\\n---\\nOlá!"}`` is ``{"pos_interesse": {"delay": "1d", "max_followups": 1,
     "texts": [["Oi!", "Olá!"]]}}``; a maximum that is not a whole number is passed on as typed,
-    so followup's 422 names it.
+    so followup's 422 names it. What the form does not edit is kept from ``current`` (the rule
+    set as read): a stage's Cloud API ``template`` stays with the stage.
     """
     rules: dict[str, Any] = {}
     for stage in STAGES:
@@ -66,6 +67,9 @@ def rules_from_form(form: dict[str, str]) -> dict[str, Any]:
         while boxes and not boxes[-1]:
             boxes.pop()  # the spare boxes left empty
         rules[stage] = {"delay": delay, "max_followups": cap, "texts": boxes}
+        kept = (current or {}).get(stage) or {}
+        if kept.get("template") is not None:
+            rules[stage]["template"] = kept["template"]
     return rules
 
 

@@ -43,3 +43,13 @@ def test_followups_field_paths_point_at_the_form_fields():
     assert field_of_problem("rules.primeiro_contato.texts[1][0]") == "primeiro_contato-texts-1"
     assert field_of_problem("rules.primeiro_contato.texts") == "primeiro_contato-texts-0"
     assert field_of_problem("expected_version") is None
+
+
+def test_a_stages_cloud_template_is_kept_though_the_form_does_not_edit_it():
+    template = {"name": "lembrete_plantao", "language": "pt_BR", "parameters": []}
+    current = {"pos_oferta": {**RULES["pos_oferta"], "template": template}}
+    form = {"pos_oferta-delay": "3d", "pos_oferta-max": "1", "pos_oferta-texts-0": "E aí?"}
+    assert rules_from_form(form, current)["pos_oferta"]["template"] == template
+    assert "template" not in rules_from_form({**form, "pos_oferta-delay": ""}, current).get(
+        "pos_oferta", {}
+    )

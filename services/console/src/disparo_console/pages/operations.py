@@ -145,7 +145,7 @@ async def save_rules(request: Request, name: FromPath[str]) -> Response:
     try:
         await services(request).followup.save_rules(
             name,
-            followup_form.rules_from_form(values),
+            followup_form.rules_from_form(values, rule_set["rules"]),
             current_session(request).username,
             int(version) if version.isdigit() else None,
         )
