@@ -94,6 +94,18 @@ SENDER_RATE_LIMIT = Gauge(
     "Each sender's configured messages per second (what it is allowed, not what it sends).",
     ["sender"],
 )
+SENDER_QUALITY = Gauge(
+    "disparo_dispatcher_sender_quality_rating",
+    "Each Cloud API number's quality rating as Meta last reported it: 0 GREEN, 1 YELLOW, 2 RED "
+    "(RED takes no campaign traffic), -1 not known.",
+    ["sender"],
+)
+SENDER_MESSAGING_TIER = Gauge(
+    "disparo_dispatcher_sender_messaging_tier_recipients",
+    "Unique business-initiated recipients per rolling 24 h that each Cloud API number's "
+    "business portfolio may reach (its messaging tier, named in `tier`; +Inf: unlimited).",
+    ["sender", "tier"],
+)
 WEBHOOK_LAG = Histogram(
     "disparo_dispatcher_webhook_lag_seconds",
     "From the provider's event time to our recording of the webhook, by provider and kind "

@@ -70,3 +70,25 @@ def set_operator_gauges(
             1 if row["status"] in PAUSED_STATUSES else 0
         )
         metrics.SENDER_RATE_LIMIT.labels(row["sender_id"]).set(row["rate_per_second"])
+
+
+QUALITY_RATINGS = {"GREEN": 0, "YELLOW": 1, "RED": 2}
+
+
+def set_cloud_number_gauges(numbers: Iterable[Mapping]) -> None:
+    """Replace each Cloud number's quality and messaging-tier gauges with this read's values.
+
+    ``{"sender_id": "recife-01", "quality": "YELLOW", "tier": "TIER_2K", "tier_limit": 2000}``
+    sets ``disparo_dispatcher_sender_quality_rating{sender="recife-01"}`` to 1 and
+    ``…_messaging_tier_recipients{sender="recife-01", tier="TIER_2K"}`` to 2000 (a NULL limit,
+    ``TIER_UNLIMITED``, is +Inf). A number no longer configured loses its series.
+    """
+    metrics.SENDER_QUALITY.clear()
+    metrics.SENDER_MESSAGING_TIER.clear()
+    for row in numbers:
+        sender = row["sender_id"]
+        metrics.SENDER_QUALITY.labels(sender).set(QUALITY_RATINGS.get(row["quality"], -1))
+        limit = row["tier_limit"]
+        metrics.SENDER_MESSAGING_TIER.labels(sender, row["tier"]).set(
+            float("inf") if limit is None else limit
+        )

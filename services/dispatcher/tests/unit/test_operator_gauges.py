@@ -44,3 +44,29 @@ def test_each_read_replaces_the_previous_values() -> None:
     # nothing due any more: the series goes away rather than keeping its last age
     assert sample("disparo_dispatcher_oldest_due_age_seconds", {"priority": "10"}) is None
     assert sample("disparo_dispatcher_dead_messages", {"reason": "permanent"}) is None
+
+
+def test_cloud_numbers_report_quality_as_a_rating_and_their_portfolios_tier() -> None:
+    from disparo_dispatcher.operator_gauges import set_cloud_number_gauges
+
+    set_cloud_number_gauges(
+        [
+            {"sender_id": "c1", "quality": "GREEN", "tier": "TIER_250", "tier_limit": 250},
+            {"sender_id": "c2", "quality": "YELLOW", "tier": "TIER_2K", "tier_limit": 2000},
+            {"sender_id": "c3", "quality": "RED", "tier": "TIER_UNLIMITED", "tier_limit": None},
+            {"sender_id": "c4", "quality": "UNKNOWN", "tier": "TIER_250", "tier_limit": 250},
+        ]
+    )
+    rating = "disparo_dispatcher_sender_quality_rating"
+    assert [sample(rating, {"sender": s}) for s in ("c1", "c2", "c3", "c4")] == [0, 1, 2, -1]
+    tier = "disparo_dispatcher_sender_messaging_tier_recipients"
+    assert sample(tier, {"sender": "c2", "tier": "TIER_2K"}) == 2000
+    assert sample(tier, {"sender": "c3", "tier": "TIER_UNLIMITED"}) == float("inf")
+
+    set_cloud_number_gauges(
+        [{"sender_id": "c2", "quality": "GREEN", "tier": "TIER_10K", "tier_limit": 10000}]
+    )
+    assert sample(rating, {"sender": "c1"}) is None  # no longer configured: no series
+    assert sample(rating, {"sender": "c2"}) == 0
+    assert sample(tier, {"sender": "c2", "tier": "TIER_2K"}) is None  # the old tier's series
+    assert sample(tier, {"sender": "c2", "tier": "TIER_10K"}) == 10000

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from disparo_followup import privacy
 from disparo_followup.campaign_plans import rule_sets_in_force
 from disparo_followup.controls import (
     ChangeResult,
@@ -40,6 +41,7 @@ from disparo_followup.views import (
     list_conversations,
     parse_filter,
 )
+from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid
 from disparo_shared.runtime import Runtime
@@ -82,7 +84,9 @@ class RuleSetUpdate(BaseModel):
     )
     rules: dict[str, Any] = Field(
         description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
-        " [variants of the 2nd]]}; a stage left out gets no follow-ups."
+        " [variants of the 2nd]], template: {name, language, parameters: [{field: first_name}]}"
+        " (optional: the approved Cloud API template for doctors outside their 24 h window)};"
+        " a stage left out gets no follow-ups."
     )
 
     @field_validator("expected_version", mode="before")
@@ -175,6 +179,15 @@ class ConversationsController(HttpController):
         if not 1 <= limit <= MAX_PAGE:
             raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
         return await contact_timeline(deps.runtime.pool, contact_id, cursor, limit)
+
+    @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
+    async def export_contact(
+        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+    ) -> dict[str, Any]:
+        """What followup holds about a doctor (LGPD access request): conversations, their
+        timelines with what the doctor wrote, the phone's last reply and consent. The phone is
+        in the body, so it never reaches an access log."""
+        return await privacy.export_contact(deps.runtime.pool, data.phone, data.contact_id)
 
     @get("/reports/followups")
     async def followup_report(
