@@ -389,3 +389,59 @@ async def test_a_numbers_quality_and_tier_from_meta_show_in_the_dispatchers_gaug
         return samples if samples.get('{sender="sim-cloud-1"}') == 0.0 else None
 
     await eventually(green, timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# A follow-up to a doctor who went quiet: outside the window, it goes out as the stage's template
+
+
+async def test_an_automatic_followup_reaches_a_cold_doctor_as_the_stages_template(cloud_stack):
+    await sync_registry(cloud_stack)
+    region = f"R{uuid.uuid4().hex[:8]}"
+    quiet = a_phone()
+    await create_doctor(cloud_stack, quiet, "Fábio Nunes", "Neurologia", region)
+    async with httpx.AsyncClient(
+        base_url=cloud_stack.ports.url("followup"), headers={"X-API-Key": TEST_API_KEY}
+    ) as followup:
+        rules = {
+            "primeiro_contato": {
+                "delay": "PT1S",
+                "max_followups": 1,
+                "texts": [["Oi {primeiro_nome}, ainda tem interesse no plantão?"]],
+                "template": {
+                    "name": "plantao_aviso",
+                    "language": "pt_BR",
+                    "parameters": [{"field": "first_name"}, {"text": "neurologia"}],
+                },
+            }
+        }
+        saved = await followup.put(
+            "/v1/followup-rules", json={"name": "padrao", "by": "ops", "rules": rules}
+        )
+        assert saved.status_code == 200, saved.text
+        campaign = plantao_campaign(region)
+        campaign["kind"] = "first_contact"  # opens a primeiro_contato conversation
+        created = await cloud_stack.api.post("/v1/campaigns", json=campaign)
+        assert created.status_code == 201, created.text
+        started = await cloud_stack.api.post(f"/v1/campaigns/{created.json()['id']}/start")
+        assert started.status_code == 200, started.text
+
+        async def first_sent():
+            return await received(cloud_stack, quiet) or None
+
+        (first,) = await eventually(first_sent, timeout=60)
+        assert first["template"] == "plantao_aviso/pt_BR"
+
+        async def followup_sent():
+            # followup learns the conversation from message.sent, a moment after the send:
+            # run the job (idempotent) until this doctor's follow-up went out
+            answer = await followup.post("/v1/admin/followups/run")
+            assert answer.status_code == 200, answer.text
+            sends = await received(cloud_stack, quiet)
+            return sends if len(sends) == 2 else None
+
+        _, reminder = await eventually(followup_sent, timeout=90, interval=1.0)
+    assert reminder["template"] == "plantao_aviso/pt_BR"
+    assert reminder["body"] == (
+        "Olá, Fábio! Temos um plantão de neurologia para você. Podemos conversar?"
+    )

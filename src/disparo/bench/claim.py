@@ -183,6 +183,7 @@ def _text(node: dict, depth: int = 0) -> str:
         label += f" using {node['Index Name']}"
     line = (
         f"{'  ' * depth}{label} (rows={node.get('Actual Rows')} "
-        f"time={node.get('Actual Total Time')} ms buffers={_buffers(node)})"
+        f"time={node.get('Actual Total Time')} ms buffers={_buffers(node)} "
+        f"read={node.get('Shared Read Blocks', 0)} written={node.get('Shared Written Blocks', 0)})"
     )
     return "\n".join([line, *(_text(child, depth + 1) for child in node.get("Plans", []))])

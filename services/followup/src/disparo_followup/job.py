@@ -86,6 +86,7 @@ def _requested_message(
         contact_name=row["contact_name"],
         followup_attempt=row["n"],
         followup_rule=f"{row['rule_set']}/{stage}",
+        template=rule.template.filled(row["contact_name"]) if rule.template else None,
     )
 
 

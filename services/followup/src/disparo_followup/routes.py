@@ -84,7 +84,9 @@ class RuleSetUpdate(BaseModel):
     )
     rules: dict[str, Any] = Field(
         description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
-        " [variants of the 2nd]]}; a stage left out gets no follow-ups."
+        " [variants of the 2nd]], template: {name, language, parameters: [{field: first_name}]}"
+        " (optional: the approved Cloud API template for doctors outside their 24 h window)};"
+        " a stage left out gets no follow-ups."
     )
 
     @field_validator("expected_version", mode="before")
