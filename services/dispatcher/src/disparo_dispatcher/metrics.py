@@ -94,6 +94,30 @@ SENDER_RATE_LIMIT = Gauge(
     "Each sender's configured messages per second (what it is allowed, not what it sends).",
     ["sender"],
 )
+SENDER_SENT_TODAY = Gauge(
+    "disparo_dispatcher_sender_sent_today",
+    "Sends each sender made today (its day starts at midnight in the dispatcher's time zone), as "
+    "the replica holding it counts them against its daily cap; only the holder reports it.",
+    ["sender"],
+)
+SENDER_DAILY_CAP = Gauge(
+    "disparo_dispatcher_sender_daily_cap",
+    "Each sender's send cap for today (its daily limit or warm-up step); absent when uncapped. "
+    "Reported by the replica holding the sender.",
+    ["sender"],
+)
+SENDER_TIER_LIMIT = Gauge(
+    "disparo_dispatcher_sender_tier_limit",
+    "Distinct doctors the Cloud sender's business portfolio may reach with templates in any "
+    "rolling 24 h (its messaging tier); absent for unlimited tiers and Evolution senders.",
+    ["sender"],
+)
+SENDER_TIER_RECIPIENTS = Gauge(
+    "disparo_dispatcher_sender_tier_recipients_24h",
+    "Distinct doctors the Cloud sender's portfolio reached with templates in the last 24 h "
+    "(all its numbers together: compare with disparo_dispatcher_sender_tier_limit).",
+    ["sender"],
+)
 WEBHOOK_LAG = Histogram(
     "disparo_dispatcher_webhook_lag_seconds",
     "From the provider's event time to our recording of the webhook, by provider and kind "

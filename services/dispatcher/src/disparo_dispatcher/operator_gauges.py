@@ -70,3 +70,27 @@ def set_operator_gauges(
             1 if row["status"] in PAUSED_STATUSES else 0
         )
         metrics.SENDER_RATE_LIMIT.labels(row["sender_id"]).set(row["rate_per_second"])
+
+
+def set_sender_usage(
+    held: Iterable[tuple[str, int, int | None]], tier_use: Mapping[str, Mapping]
+) -> None:
+    """Replace the senders' usage gauges with this read's values.
+
+    ``held`` is (sender id, sends today, today's cap or None) of each sender this replica holds:
+    the count the send loop holds the cap to, so a released sender stops being reported here
+    and its new holder reports it. ``tier_use`` is ``tiers.sender_health``'s, per Cloud sender:
+    its portfolio's tier limit (None: unlimited) and the distinct doctors reached in 24 h.
+    """
+    metrics.SENDER_SENT_TODAY.clear()
+    metrics.SENDER_DAILY_CAP.clear()
+    for sender_id, sent_today, cap_today in held:
+        metrics.SENDER_SENT_TODAY.labels(sender_id).set(sent_today)
+        if cap_today is not None:
+            metrics.SENDER_DAILY_CAP.labels(sender_id).set(cap_today)
+    metrics.SENDER_TIER_LIMIT.clear()
+    metrics.SENDER_TIER_RECIPIENTS.clear()
+    for sender_id, use in tier_use.items():
+        metrics.SENDER_TIER_RECIPIENTS.labels(sender_id).set(use["portfolio_recipients_24h"])
+        if use["tier_limit"] is not None:
+            metrics.SENDER_TIER_LIMIT.labels(sender_id).set(use["tier_limit"])

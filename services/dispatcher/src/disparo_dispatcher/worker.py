@@ -45,12 +45,24 @@ from uuid import uuid4
 import aiohttp
 import asyncpg
 
-from disparo_dispatcher import automatic_messages, in_doubt, metrics, queue, senders, table_care
+from disparo_dispatcher import (
+    automatic_messages,
+    in_doubt,
+    metrics,
+    queue,
+    senders,
+    table_care,
+    tiers,
+)
 from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
-from disparo_dispatcher.operator_gauges import QueueReading, set_operator_gauges
+from disparo_dispatcher.operator_gauges import (
+    QueueReading,
+    set_operator_gauges,
+    set_sender_usage,
+)
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.providers.sent_lookup import find_sent
 from disparo_dispatcher.providers.transport import open_session
@@ -283,8 +295,12 @@ class Dispatcher:
             ages = await queue.oldest_due_age(conn, now)
             dead = await queue.dead_by_code(conn)
             sender_rows = await queue.sender_states(conn)
+            tier_use = await tiers.sender_health(conn, now, self.settings.default_messaging_tier)
         self.queue_reading = QueueReading(now, rows, ages)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
         set_operator_gauges(ages, dead, sender_rows)
+        set_sender_usage(
+            [(s.sender_id, s.sent_today, s.cap_today) for s in self.slots.values()], tier_use
+        )
