@@ -3,7 +3,8 @@
 ``disparo dev`` runs everything locally; ``disparo migrate`` and ``disparo streams`` prepare a
 real Postgres and NATS (what a deployment's init job runs); ``disparo nats-config`` writes the
 NATS users and permissions of the closed bus; ``disparo simulator`` runs the WhatsApp simulator
-alone; ``disparo keys create`` makes an API key; ``disparo bench …`` holds the benchmarks and
+alone; ``disparo keys create`` makes an API key; ``disparo export-contact`` composes a doctor's
+data export from every service; ``disparo bench …`` holds the benchmarks and
 ``disparo chaos`` injects faults into the whole stack and checks nothing was lost or doubled.
 """
 
@@ -160,6 +161,78 @@ def keys_create(
         raise typer.Exit(2) from exc
     typer.echo(f"key (shown once): {key}")
     typer.echo("add to DISPARO_API_KEYS: " + json.dumps(entry.model_dump(mode="json")))
+
+
+@app.command("export-contact")
+def export_contact(
+    contact_id: Annotated[str, typer.Argument(help="The doctor's contact id (campaign-api).")],
+    output: Annotated[
+        Path | None, typer.Option(help="Write the JSON here (default: standard output).")
+    ] = None,
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="DISPARO_API_KEY",
+            help="A key with the contacts:phones scope, valid in every service.",
+        ),
+    ] = "",
+    campaign_api_url: Annotated[
+        str, typer.Option(envvar="DISPARO_CAMPAIGN_API_URL")
+    ] = "http://127.0.0.1:8000",
+    dispatcher_url: Annotated[str, typer.Option(envvar="DISPARO_DISPATCHER_URL")] = (
+        "http://127.0.0.1:8002"
+    ),
+    followup_url: Annotated[str, typer.Option(envvar="DISPARO_FOLLOWUP_URL")] = (
+        "http://127.0.0.1:8003"
+    ),
+    reporting_url: Annotated[str, typer.Option(envvar="DISPARO_REPORTING_URL")] = (
+        "http://127.0.0.1:8001"
+    ),
+) -> None:
+    """A doctor's data export (LGPD access request): what every service holds about them, as
+    one JSON document (phones and texts in clear: handle it as the doctor's data)."""
+    import json
+    import uuid
+
+    import httpx
+
+    from disparo.contact_export import ExportFailed
+    from disparo.contact_export import export_contact as compose
+
+    try:
+        parsed = uuid.UUID(contact_id)
+    except ValueError as exc:
+        console.print(f"[red]contact_id: not a UUID: {contact_id!r}[/red]")
+        raise typer.Exit(2) from exc
+    urls = {
+        "campaign-api": campaign_api_url,
+        "dispatcher": dispatcher_url,
+        "followup": followup_url,
+        "reporting": reporting_url,
+    }
+
+    async def run() -> dict:
+        headers = {"X-API-Key": api_key}
+        clients = {
+            name: httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0)
+            for name, url in urls.items()
+        }
+        try:
+            return await compose(clients, parsed)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    try:
+        document = json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2)
+    except ExportFailed as exc:
+        console.print(f"[red]export refused: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    if output is None:
+        typer.echo(document)
+    else:
+        output.write_text(document + "\n")
+        console.print(f"wrote {output}")
 
 
 @app.command("nats-config")

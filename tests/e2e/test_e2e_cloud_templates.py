@@ -334,3 +334,114 @@ async def test_a_campaign_template_is_not_accepted_unchecked_while_the_dispatche
     assert answer.headers["Retry-After"] == "30"
     assert "cannot be checked now" in answer.json()["detail"]
     assert without_template.status_code == 201, without_template.text
+
+
+# ---------------------------------------------------------------------------------------------
+# A number's quality and tier reach the dispatcher's metrics (what the alert reads)
+
+DISPLAY_NUMBER = "5511955500001"  # sim-cloud-1's display number
+
+
+async def number_health_changes(stack: Stack, **value: str) -> None:
+    answer = await stack.simulator.post(
+        "/_sim/account-webhook",
+        json={
+            "field": "phone_number_quality_update",
+            "value": {"display_phone_number": DISPLAY_NUMBER, **value},
+        },
+    )
+    assert answer.status_code == 200 and answer.json()["posted"] is True, answer.text
+
+
+async def metric_samples(stack: Stack, name: str) -> dict[str, float]:
+    """The samples of ``name`` on the dispatcher's /metrics, by their label text."""
+    async with httpx.AsyncClient(base_url=stack.ports.url("dispatcher")) as dispatcher:
+        text = (await dispatcher.get("/metrics")).text
+    return {
+        line[len(name) : line.rindex(" ")]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+async def test_a_numbers_quality_and_tier_from_meta_show_in_the_dispatchers_gauges(cloud_stack):
+    quality = "disparo_dispatcher_sender_quality_rating"
+    tier = "disparo_dispatcher_sender_messaging_tier_recipients"
+    try:
+        await number_health_changes(
+            cloud_stack, event="DOWNGRADE", quality_rating="YELLOW", current_limit="TIER_2K"
+        )
+
+        async def yellow():
+            samples = await metric_samples(cloud_stack, quality)
+            return samples if samples.get('{sender="sim-cloud-1"}') == 1.0 else None
+
+        await eventually(yellow, timeout=60)
+        tiers = await metric_samples(cloud_stack, tier)
+        assert tiers == {'{sender="sim-cloud-1",tier="TIER_2K"}': 2000.0}
+    finally:
+        await number_health_changes(
+            cloud_stack, event="UPGRADE", quality_rating="GREEN", current_limit="TIER_250"
+        )
+
+    async def green():
+        samples = await metric_samples(cloud_stack, quality)
+        return samples if samples.get('{sender="sim-cloud-1"}') == 0.0 else None
+
+    await eventually(green, timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# A follow-up to a doctor who went quiet: outside the window, it goes out as the stage's template
+
+
+async def test_an_automatic_followup_reaches_a_cold_doctor_as_the_stages_template(cloud_stack):
+    await sync_registry(cloud_stack)
+    region = f"R{uuid.uuid4().hex[:8]}"
+    quiet = a_phone()
+    await create_doctor(cloud_stack, quiet, "Fábio Nunes", "Neurologia", region)
+    async with httpx.AsyncClient(
+        base_url=cloud_stack.ports.url("followup"), headers={"X-API-Key": TEST_API_KEY}
+    ) as followup:
+        rules = {
+            "primeiro_contato": {
+                "delay": "PT1S",
+                "max_followups": 1,
+                "texts": [["Oi {primeiro_nome}, ainda tem interesse no plantão?"]],
+                "template": {
+                    "name": "plantao_aviso",
+                    "language": "pt_BR",
+                    "parameters": [{"field": "first_name"}, {"text": "neurologia"}],
+                },
+            }
+        }
+        saved = await followup.put(
+            "/v1/followup-rules", json={"name": "padrao", "by": "ops", "rules": rules}
+        )
+        assert saved.status_code == 200, saved.text
+        campaign = plantao_campaign(region)
+        campaign["kind"] = "first_contact"  # opens a primeiro_contato conversation
+        created = await cloud_stack.api.post("/v1/campaigns", json=campaign)
+        assert created.status_code == 201, created.text
+        started = await cloud_stack.api.post(f"/v1/campaigns/{created.json()['id']}/start")
+        assert started.status_code == 200, started.text
+
+        async def first_sent():
+            return await received(cloud_stack, quiet) or None
+
+        (first,) = await eventually(first_sent, timeout=60)
+        assert first["template"] == "plantao_aviso/pt_BR"
+
+        async def followup_sent():
+            # followup learns the conversation from message.sent, a moment after the send:
+            # run the job (idempotent) until this doctor's follow-up went out
+            answer = await followup.post("/v1/admin/followups/run")
+            assert answer.status_code == 200, answer.text
+            sends = await received(cloud_stack, quiet)
+            return sends if len(sends) == 2 else None
+
+        _, reminder = await eventually(followup_sent, timeout=90, interval=1.0)
+    assert reminder["template"] == "plantao_aviso/pt_BR"
+    assert reminder["body"] == (
+        "Olá, Fábio! Temos um plantão de neurologia para você. Podemos conversar?"
+    )

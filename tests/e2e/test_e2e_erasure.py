@@ -1,7 +1,8 @@
 """LGPD erasure through the real processes: ``DELETE /v1/contacts/{id}`` and every service forgets.
 
 A doctor gets a message (sent), writes back (a reply), and has one more message queued for
-tomorrow; after the erasure the profile and consent history are gone from campaign-api, the
+tomorrow; their data export (``disparo export-contact``: every service's own answer) holds all
+of it; after the erasure the profile and consent history are gone from campaign-api, the
 queued message is cancelled and every kept message has no phone or text in the dispatcher,
 followup's conversations have no phone or name, and reporting keeps its counts without the
 phone, the name or the reply's words. Each check reads the service's own tables.
@@ -11,9 +12,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
 
-from disparo_shared.testing.fixtures import eventually
+from disparo.contact_export import export_contact
+from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +78,26 @@ async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: st
         export = exported.json()
         assert export["profile"]["phone"] == phone and export["profile"]["name"] == NAME
         assert export["consent_history"] == []
+
+        clients = {
+            name: httpx.AsyncClient(
+                base_url=stack.ports.url(name), headers={"X-API-Key": TEST_API_KEY}
+            )
+            for name in ("campaign-api", "dispatcher", "followup", "reporting")
+        }
+        try:
+            everything = await export_contact(clients, uuid.UUID(contact_id))
+        finally:
+            for client in clients.values():
+                await client.aclose()
+        assert everything["campaign-api"]["profile"]["name"] == NAME
+        queue_bodies = {m["message_id"]: m["body"] for m in everything["dispatcher"]["messages"]}
+        assert queue_bodies[sent_id] == BODY and queued_id in queue_bodies
+        assert everything["dispatcher"]["recipient"]["last_sent_at"] is not None
+        assert everything["followup"]["conversations"] != []
+        assert sent_id in {m["message_id"] for m in everything["reporting"]["messages"]}
+        previews = [r["preview"] for r in everything["reporting"]["replies"]]
+        assert previews and REPLY.startswith(previews[0].rstrip("…"))
 
         erased = await stack.api.delete(f"/v1/contacts/{contact_id}")
         assert erased.status_code == 200, erased.text

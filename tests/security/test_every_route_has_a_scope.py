@@ -38,6 +38,11 @@ EXPECTED = {
     ("reporting", "GET", "/v1/stats"): "reports:read",
     ("reporting", "POST", "/v1/admin/rebuild"): "admin",
     ("followup", "POST", "/v1/admin/followups/run"): "admin",
+    # a doctor's data export: phones and texts in clear, in every service
+    ("campaign-api", "GET", "/v1/contacts/{contact_id:uuid}/export"): "contacts:phones",
+    ("dispatcher", "POST", "/v1/contacts/export"): "contacts:phones",
+    ("followup", "POST", "/v1/contacts/export"): "contacts:phones",
+    ("reporting", "POST", "/v1/contacts/export"): "contacts:phones",
 }
 
 

@@ -23,4 +23,4 @@ def bench(context: typer.Context) -> None:
 
 
 # Each import registers its command: ``disparo bench campaigns``, ``disparo bench dispatch``.
-from disparo.bench import campaigns, console, dispatch  # noqa: E402, F401
+from disparo.bench import campaigns, claim, console, dispatch  # noqa: E402, F401

@@ -2,7 +2,9 @@
 
 Imports generated doctors, creates campaigns (some started, so reporting has funnels for them),
 logs a console user in over HTTP like a browser and times, one request at a time, the campaign
-list, a started campaign's page and the segment builder's live count. The issue's sizes are
+list, a started campaign's page, the segment builder's live count (with its exclusions), the
+Painel (alerts and the oldest waiting message), the doctor search by a name fragment, a reached
+doctor's page (with their messages) and the numbers page. The issue's sizes are
 1,000,000 doctors and 200 campaigns with a goal of p95 ≤ 300 ms; on a shared machine run it
 smaller (the defaults) and say so. Speed goals are reported, never asserted: the exit code is 1
 only when a page answered something other than 200.
@@ -48,6 +50,7 @@ class ConsoleEvidence:
     failures: dict[str, int] = field(default_factory=dict)
     import_seconds: float = 0.0
     started_ids: list[str] = field(default_factory=list)
+    reached_doctor_id: str | None = None  # a doctor of the first started campaign
 
 
 class ConsoleBenchFailed(RuntimeError):
@@ -150,6 +153,8 @@ async def _arrange(
                 await api.post(f"/v1/campaigns/{created.json()['id']}/start")
                 evidence.started_ids.append(created.json()["id"])
         say(f"{options.campaigns} campaigns created, {options.started} started")
+        reached = await api.get("/v1/contacts", params={"tag": "lote-0", "limit": 1})
+        evidence.reached_doctor_id = reached.json()["items"][0]["id"]
         await asyncio.sleep(5)  # let the started campaigns send and reporting catch up
 
 
@@ -184,6 +189,10 @@ async def _measure(
                       "cond-1-field": "region", "cond-1-op": "eq", "cond-1-value": "ABC"},
                 headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
             ),
+            "painel": lambda: browser.get("/"),
+            "doctor search": lambda: browser.get("/medicos", params={"busca": "Médico 4242"}),
+            "doctor page": lambda: browser.get(f"/medicos/{evidence.reached_doctor_id}"),
+            "numbers": lambda: browser.get("/numeros"),
         }  # fmt: skip
         for name, request in pages.items():
             await request()  # warm-up, not counted
@@ -263,7 +272,8 @@ def console_bench(
         bool, typer.Option("--json", help="Print the figures as JSON on stdout instead.")
     ] = False,
 ) -> None:
-    """Time the console's campaign list, campaign page and segment count over HTTP.
+    """Time the console's busiest pages over HTTP (campaigns, segment count, Painel, doctors,
+    numbers).
 
     Uses DATABASE_URL / NATS_URL when set, else embedded servers; a fresh database and stream
     prefix either way, dropped at the end.

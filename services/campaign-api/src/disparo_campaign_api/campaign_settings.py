@@ -4,6 +4,7 @@ Read beside ``CampaignApiSettings`` (same prefix, disjoint names); the scheduler
 fan-out chunk and the attempts per message stay there.
 """
 
+from datetime import timedelta
 from functools import lru_cache
 
 from litestar.di import NamedDependency
@@ -37,6 +38,18 @@ class CampaignSettings(BaseSettings):
             ' "attr.hospital": "nosso hospital"}; placeholders not listed become empty.'
         ),
     )
+    followup_min_delay_seconds: int = Field(
+        1800,
+        ge=1,
+        description=(
+            "Shortest delay a campaign's own follow-up plan may ask for (30 minutes; see"
+            " disparo_shared.followup_plans). Test stacks lower it to try a plan in seconds."
+        ),
+    )
+
+    @property
+    def followup_min_delay(self) -> timedelta:
+        return timedelta(seconds=self.followup_min_delay_seconds)
 
 
 @lru_cache(maxsize=1)

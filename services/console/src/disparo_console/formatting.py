@@ -51,3 +51,13 @@ def duration(seconds: int | float | None) -> str:
         f"{minutes} min" if minutes else "",
     ]
     return " ".join(p for p in parts if p)
+
+
+def age(seconds: int | float | None) -> str:
+    """How long something has waited: ``age(42.7)`` is "42 s", ``age(200)`` is "3 min";
+    None (nothing waits) is "—"."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    return duration(seconds)

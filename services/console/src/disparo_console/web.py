@@ -21,6 +21,7 @@ from disparo_console.auth.roles import Permission, may
 from disparo_console.auth.sessions import COOKIE, Session, csrf_matches, find_session
 from disparo_console.clients.services import Services
 from disparo_console.context import ConsoleContext
+from disparo_shared.privacy import mask_phone
 
 OPEN_PREFIXES = ("/static/", "/entrar", "/health", "/ready")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -128,6 +129,8 @@ def page(
             "percent": formatting.percent,
             "date_time": lambda v: formatting.date_time(v, zone),
             "duration": formatting.duration,
+            "age": formatting.age,
+            "masked": mask_phone,
             "path": request.url.path,
             "poll_seconds": ctx.settings.poll_seconds,
             **context,

@@ -53,6 +53,7 @@ class ConsoleStack:
     api: httpx.Client  # campaign-api, for arranging data and checking outcomes
     database_url: str
     screenshots: Path | None
+    dispatcher: httpx.Client  # for checking what the numbers pages show
 
     def shoot(self, page: Page, name: str) -> None:
         if self.screenshots is not None:
@@ -60,7 +61,7 @@ class ConsoleStack:
             page.screenshot(path=str(self.screenshots / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     path = find_chromium()
     if path is None:
@@ -71,7 +72,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def console_database_url(test_servers, template_database) -> AsyncIterator[str]:
     name = f"disparo_console_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(test_servers.database_url)
@@ -105,7 +106,7 @@ async def _delete_streams(nats_url: str, prefix: str) -> None:
         await nc.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # one stack for the browser and the HTTP tests
 def console_stack(chromium_path, test_servers, console_database_url) -> Iterator[ConsoleStack]:
     prefix = f"con{uuid.uuid4().hex[:10]}."
     ports = StackPorts(*(free_port() for _ in range(6)))
@@ -144,11 +145,13 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
             process.start()
         for process in processes:
             process.wait_ready(timeout=90)
-        with httpx.Client(
-            base_url=ports.url("campaign-api"), headers={"X-API-Key": TEST_API_KEY}, timeout=30
-        ) as api:
+        key = {"X-API-Key": TEST_API_KEY}
+        with (
+            httpx.Client(base_url=ports.url("campaign-api"), headers=key, timeout=30) as api,
+            httpx.Client(base_url=ports.url("dispatcher"), headers=key, timeout=30) as dispatcher,
+        ):
             yield ConsoleStack(ports.url("console"), api, console_database_url,
-                               Path(shots) if shots else None)  # fmt: skip
+                               Path(shots) if shots else None, dispatcher)  # fmt: skip
     finally:
         stop_all(processes, grace_seconds=10)
         for process in processes:

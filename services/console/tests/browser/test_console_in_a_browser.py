@@ -251,3 +251,83 @@ def test_take_over_a_conversation_and_hand_it_back(admin: Page, console_stack: C
 
     admin.get_by_role("button", name="Devolver à automação").click()
     expect(admin.locator("#conduzida-por")).to_have_text("Automação")
+
+
+def test_find_a_doctor_by_name_see_their_messages_and_opt_them_out(
+    admin: Page, console_stack: ConsoleStack
+):
+    admin.goto("/medicos")
+    admin.get_by_label("Buscar por nome ou telefone").fill("pediatra 3")
+    admin.get_by_role("button", name="Buscar").click()
+    rows = admin.locator("#lista-medicos tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("*")  # the phone, masked
+    rows.first.get_by_role("link", name="Dra. Pediatra 3").click()
+
+    expect(admin.get_by_role("heading", name="Dra. Pediatra 3", level=1)).to_be_visible()
+    expect(admin.locator("#telefone")).to_contain_text("*")
+    timeline = admin.locator("#linha-do-tempo")
+    expect(timeline.locator("tr[data-direction='out'][data-kind='campaign']")).to_have_count(1)
+    expect(timeline.locator("tr[data-direction='in']").first).to_be_visible()
+    expect(timeline.get_by_role("link", name=CAMPAIGN).first).to_be_visible()
+    expect(admin.locator("#consentimento")).to_have_text("Aceita mensagens")
+    console_stack.shoot(admin, "medico")
+
+    admin.get_by_label("Motivo").fill("pediu para não receber mais")
+    admin.get_by_role("button", name="Descadastrar").click()
+    expect(admin.locator("#consentimento")).to_contain_text("Descadastrado")
+
+    admin.goto("/campanhas/nova")
+    admin.locator("#cond-0-value").fill("Pediatria")
+    expect(admin.locator("#contagem-total")).to_have_attribute("data-count", "7")
+    exclusions = admin.locator("#exclusoes")
+    expect(exclusions).to_have_attribute("data-matched", "8")
+    expect(exclusions).to_contain_text("8 correspondem ao filtro → −1 descadastrados = 7")
+
+
+def test_the_panel_leads_with_alerts_and_the_oldest_waiting_message(
+    admin: Page, console_stack: ConsoleStack
+):
+    senders = [s["sender_id"] for s in console_stack.dispatcher.get("/v1/senders").json()]
+    admin.goto("/numeros")
+    for sender in senders:
+        row = admin.locator(f"tr[data-sender='{sender}']")
+        expect(row.locator("[data-quality]")).to_have_text("Alta (verde)")
+        row.get_by_role("button", name=f"Pausar {sender}").click()
+        expect(admin.locator(f"tr[data-sender='{sender}']")).to_contain_text("Pausado")
+    console_stack.shoot(admin, "numeros")
+
+    draft = console_stack.api.post(
+        "/v1/campaigns",
+        json={"name": "Clínicos — noturno", "template": "Olá, {nome}! Plantão noturno?",
+              "filter": {"all": [{"field": "tags", "op": "any", "value": ["noturno"]}]}},
+    ).json()  # fmt: skip
+    assert console_stack.api.post(f"/v1/campaigns/{draft['id']}/start").status_code == 200
+    assert console_stack.api.post(f"/v1/campaigns/{draft['id']}/pause").status_code == 200
+
+    admin.goto("/")
+    alerts = admin.locator("#alertas")
+    expect(alerts.locator("[data-alert='sender_paused']")).to_have_count(len(senders))
+    expect(
+        alerts.get_by_role("link", name="Campanha “Clínicos — noturno” está pausada")
+    ).to_be_visible()
+    console_stack.shoot(admin, "painel-alertas")
+    alerts.get_by_role("link", name="Campanha “Clínicos — noturno” está pausada").click()
+    admin.wait_for_url(f"{console_stack.url}/campanhas/{draft['id']}")
+
+    # resumed but with every number paused, its messages wait and the oldest one ages
+    assert console_stack.api.post(f"/v1/campaigns/{draft['id']}/resume").status_code == 200
+    admin.goto("/")
+    expect(admin.locator("#mais-antiga")).not_to_have_attribute(
+        "data-seconds", "0", timeout=60_000
+    )  # the Painel polls; the dispatcher reads its queue every few seconds
+    expect(admin.locator("#alertas [data-alert='campaign_paused']")).to_have_count(0)
+
+    admin.goto("/numeros")
+    for sender in senders:
+        admin.locator(f"tr[data-sender='{sender}']").get_by_role(
+            "button", name=f"Retomar {sender}"
+        ).click()
+        expect(admin.locator(f"tr[data-sender='{sender}']")).to_contain_text("Ativo")
+    admin.goto("/")
+    expect(admin.locator("#alertas [data-alert='sender_paused']")).to_have_count(0)

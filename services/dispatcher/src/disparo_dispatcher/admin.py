@@ -17,7 +17,7 @@ from litestar.status_codes import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_dispatcher import handlers, in_doubt, queue, senders, tiers
+from disparo_dispatcher import handlers, in_doubt, privacy, queue, senders, tiers
 from disparo_dispatcher.clock import local_today
 from disparo_dispatcher.operator_gauges import QueueReading
 from disparo_dispatcher.providers.registry import PROVIDERS
@@ -26,6 +26,7 @@ from disparo_dispatcher.rate_limits import daily_cap
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import MAX_DAILY_LIMIT, SenderSeed
+from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.problems import Problem, invalid, problem_answers
 from disparo_shared.runtime import Runtime
 
@@ -267,6 +268,13 @@ def admin_router(
             raise Problem(HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown")
         return {k: v for k, v in dict(row).items() if k != "phone"}
 
+    @post(EXPORT_PATH.removeprefix("/v1"), status_code=HTTP_200_OK, opt={"scope": EXPORT_SCOPE})
+    async def export_contact(data: ContactExportRequest) -> dict[str, Any]:
+        """What the queue holds about a doctor (LGPD access request): messages with their
+        texts, the phone's sticky sender, pacing and consent, its 24 h windows. The phone is in
+        the body, so it never reaches an access log."""
+        return await privacy.export_contact(runtime.pool, data.phone, data.contact_id)
+
     @post(
         "/dead-letters/{message_id:uuid}/requeue",
         status_code=HTTP_200_OK,
@@ -330,6 +338,7 @@ def admin_router(
             change,
             stats,
             message,
+            export_contact,
             requeue_one,
             requeue_campaign,
             held_in_doubt,

@@ -106,17 +106,23 @@ SENDER_DAILY_CAP = Gauge(
     "Reported by the replica holding the sender.",
     ["sender"],
 )
-SENDER_TIER_LIMIT = Gauge(
-    "disparo_dispatcher_sender_tier_limit",
-    "Distinct doctors the Cloud sender's business portfolio may reach with templates in any "
-    "rolling 24 h (its messaging tier); absent for unlimited tiers and Evolution senders.",
+SENDER_TIER_RECIPIENTS = Gauge(
+    "disparo_dispatcher_sender_portfolio_recipients_24h",
+    "Distinct doctors the Cloud sender's portfolio reached with templates in the last 24 h "
+    "(all its numbers together: compare with disparo_dispatcher_sender_messaging_tier_recipients).",
     ["sender"],
 )
-SENDER_TIER_RECIPIENTS = Gauge(
-    "disparo_dispatcher_sender_tier_recipients_24h",
-    "Distinct doctors the Cloud sender's portfolio reached with templates in the last 24 h "
-    "(all its numbers together: compare with disparo_dispatcher_sender_tier_limit).",
+SENDER_QUALITY = Gauge(
+    "disparo_dispatcher_sender_quality_rating",
+    "Each Cloud API number's quality rating as Meta last reported it: 0 GREEN, 1 YELLOW, 2 RED "
+    "(RED takes no campaign traffic), -1 not known.",
     ["sender"],
+)
+SENDER_MESSAGING_TIER = Gauge(
+    "disparo_dispatcher_sender_messaging_tier_recipients",
+    "Unique business-initiated recipients per rolling 24 h that each Cloud API number's "
+    "business portfolio may reach (its messaging tier, named in `tier`; +Inf: unlimited).",
+    ["sender", "tier"],
 )
 WEBHOOK_LAG = Histogram(
     "disparo_dispatcher_webhook_lag_seconds",

@@ -72,6 +72,28 @@ def set_operator_gauges(
         metrics.SENDER_RATE_LIMIT.labels(row["sender_id"]).set(row["rate_per_second"])
 
 
+QUALITY_RATINGS = {"GREEN": 0, "YELLOW": 1, "RED": 2}
+
+
+def set_cloud_number_gauges(numbers: Iterable[Mapping]) -> None:
+    """Replace each Cloud number's quality and messaging-tier gauges with this read's values.
+
+    ``{"sender_id": "recife-01", "quality": "YELLOW", "tier": "TIER_2K", "tier_limit": 2000}``
+    sets ``disparo_dispatcher_sender_quality_rating{sender="recife-01"}`` to 1 and
+    ``…_messaging_tier_recipients{sender="recife-01", tier="TIER_2K"}`` to 2000 (a NULL limit,
+    ``TIER_UNLIMITED``, is +Inf). A number no longer configured loses its series.
+    """
+    metrics.SENDER_QUALITY.clear()
+    metrics.SENDER_MESSAGING_TIER.clear()
+    for row in numbers:
+        sender = row["sender_id"]
+        metrics.SENDER_QUALITY.labels(sender).set(QUALITY_RATINGS.get(row["quality"], -1))
+        limit = row["tier_limit"]
+        metrics.SENDER_MESSAGING_TIER.labels(sender, row["tier"]).set(
+            float("inf") if limit is None else limit
+        )
+
+
 def set_sender_usage(
     held: Iterable[tuple[str, int, int | None]], tier_use: Mapping[str, Mapping]
 ) -> None:
@@ -80,7 +102,8 @@ def set_sender_usage(
     ``held`` is (sender id, sends today, today's cap or None) of each sender this replica holds:
     the count the send loop holds the cap to, so a released sender stops being reported here
     and its new holder reports it. ``tier_use`` is ``tiers.sender_health``'s, per Cloud sender:
-    its portfolio's tier limit (None: unlimited) and the distinct doctors reached in 24 h.
+    the distinct doctors its portfolio reached in 24 h (its limit is
+    ``set_cloud_number_gauges``'s).
     """
     metrics.SENDER_SENT_TODAY.clear()
     metrics.SENDER_DAILY_CAP.clear()
@@ -88,9 +111,6 @@ def set_sender_usage(
         metrics.SENDER_SENT_TODAY.labels(sender_id).set(sent_today)
         if cap_today is not None:
             metrics.SENDER_DAILY_CAP.labels(sender_id).set(cap_today)
-    metrics.SENDER_TIER_LIMIT.clear()
     metrics.SENDER_TIER_RECIPIENTS.clear()
     for sender_id, use in tier_use.items():
         metrics.SENDER_TIER_RECIPIENTS.labels(sender_id).set(use["portfolio_recipients_24h"])
-        if use["tier_limit"] is not None:
-            metrics.SENDER_TIER_LIMIT.labels(sender_id).set(use["tier_limit"])

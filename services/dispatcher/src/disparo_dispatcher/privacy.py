@@ -1,5 +1,7 @@
 """The dispatcher's part of LGPD: forgetting an erased doctor, and pruning past retention.
 
+``export_contact`` answers a doctor's access request: what the queue holds about them.
+
 On ``contact.erased`` the doctor's queued, held and in-doubt messages are cancelled (never
 sent), every kept message of theirs loses its phone and text, and the recipient row (sticky
 sender, pacing) is deleted; a message being sent at that instant finishes, and ``pending_erasures``
@@ -15,8 +17,11 @@ nor its text. A doctor imported again is a new contact id, and is not blocked.
 """
 
 import asyncio
+import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -60,6 +65,27 @@ def erased_message(row: asyncpg.Record) -> MessageFailed:
         retryable=False,
         final=True,
     )
+
+
+async def export_contact(pool: asyncpg.Pool, phone: str, contact_id: UUID) -> dict[str, Any]:
+    """Everything the queue holds about the doctor (LGPD access request), as JSON-ready data:
+    their messages (texts included), the phone's recipient row and 24 h windows."""
+    async with pool.acquire() as conn:
+        messages = await conn.fetch(SQL.export_messages, phone, contact_id)
+        recipient = await conn.fetchrow(SQL.export_recipient, phone)
+        windows = await conn.fetch(SQL.export_windows, phone)
+    return {
+        "messages": [_json_ready(row) for row in messages],
+        "recipient": None if recipient is None else _json_ready(recipient),
+        "conversation_windows": [_json_ready(row) for row in windows],
+    }
+
+
+def _json_ready(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        key: json.loads(value) if key == "template" and isinstance(value, str) else value
+        for key, value in dict(row).items()
+    }
 
 
 async def finish_pending_erasures(pool: asyncpg.Pool) -> None:

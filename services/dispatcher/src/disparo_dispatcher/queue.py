@@ -379,3 +379,9 @@ async def dead_by_code(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 async def sender_states(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(SQL.sender_states)
+
+
+async def cloud_number_ratings(conn: asyncpg.Connection, default_tier: str) -> list[asyncpg.Record]:
+    """Each Cloud number's quality and its portfolio's tier (``default_tier`` until Meta names
+    one), for the gauges."""
+    return await conn.fetch(SQL.cloud_number_ratings, default_tier)

@@ -60,6 +60,7 @@ from disparo_dispatcher.clock import Clock, Monotonic, utc_now
 from disparo_dispatcher.leasing import LeaseKeeper
 from disparo_dispatcher.operator_gauges import (
     QueueReading,
+    set_cloud_number_gauges,
     set_operator_gauges,
     set_sender_usage,
 )
@@ -295,12 +296,16 @@ class Dispatcher:
             ages = await queue.oldest_due_age(conn, now)
             dead = await queue.dead_by_code(conn)
             sender_rows = await queue.sender_states(conn)
+            cloud_numbers = await queue.cloud_number_ratings(
+                conn, self.settings.default_messaging_tier
+            )
             tier_use = await tiers.sender_health(conn, now, self.settings.default_messaging_tier)
         self.queue_reading = QueueReading(now, rows, ages)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
         set_operator_gauges(ages, dead, sender_rows)
+        set_cloud_number_gauges(cloud_numbers)
         set_sender_usage(
             [(s.sender_id, s.sent_today, s.cap_today) for s in self.slots.values()], tier_use
         )

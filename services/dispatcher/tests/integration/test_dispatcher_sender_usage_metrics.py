@@ -1,5 +1,6 @@
 """Each sender's use of its limits on /metrics: sends today against its daily cap (from the
-replica holding it), and a Cloud number's portfolio reach against its messaging tier."""
+replica holding it), and how many doctors a Cloud number's portfolio reached in 24 h (its
+messaging tier's limit is ``disparo_dispatcher_sender_messaging_tier_recipients``)."""
 
 from dispatcher_harness import (
     cloud_sender,
@@ -48,11 +49,9 @@ async def test_senders_report_their_sends_today_against_cap_and_tier(kernel_sett
             async def reported() -> str | None:
                 text = (await client.get("/metrics")).text
                 sent = gauges(text, "disparo_dispatcher_sender_sent_today")
-                reach = gauges(text, "disparo_dispatcher_sender_tier_limit")
+                reach = gauges(text, "disparo_dispatcher_sender_portfolio_recipients_24h")
                 return text if sent.get("capped-1") == 3 and "cloud-1" in reach else None
 
             text = await eventually(reported, timeout=20)
     assert gauges(text, "disparo_dispatcher_sender_daily_cap") == {"capped-1": 10}
-    # The Cloud number's portfolio sits at the default tier until Meta names another.
-    assert gauges(text, "disparo_dispatcher_sender_tier_limit") == {"cloud-1": 250}
-    assert gauges(text, "disparo_dispatcher_sender_tier_recipients_24h") == {"cloud-1": 0}
+    assert gauges(text, "disparo_dispatcher_sender_portfolio_recipients_24h") == {"cloud-1": 0}

@@ -47,16 +47,40 @@ def test_each_read_replaces_the_previous_values() -> None:
 
 
 def test_a_released_sender_is_no_longer_reported_by_this_replica() -> None:
-    tier_use = {"c1": {"tier_limit": 2000, "portfolio_recipients_24h": 1500}}
-    set_sender_usage([("n1", 40, 50), ("n2", 7, None)], tier_use)
+    reach = {"c1": {"tier_limit": 2000, "portfolio_recipients_24h": 1500}}
+    set_sender_usage([("n1", 40, 50), ("n2", 7, None)], reach)
     assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n1"}) == 40
     assert sample("disparo_dispatcher_sender_daily_cap", {"sender": "n1"}) == 50
     assert sample("disparo_dispatcher_sender_daily_cap", {"sender": "n2"}) is None  # uncapped
-    assert sample("disparo_dispatcher_sender_tier_limit", {"sender": "c1"}) == 2000
-    assert sample("disparo_dispatcher_sender_tier_recipients_24h", {"sender": "c1"}) == 1500
+    assert sample("disparo_dispatcher_sender_portfolio_recipients_24h", {"sender": "c1"}) == 1500
 
-    unlimited = {"c1": {"tier_limit": None, "portfolio_recipients_24h": 90000}}
-    set_sender_usage([("n2", 8, None)], unlimited)  # n1 went to another replica
+    set_sender_usage([("n2", 8, None)], {})  # n1 went to another replica; c1 was removed
     assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n1"}) is None
     assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n2"}) == 8
-    assert sample("disparo_dispatcher_sender_tier_limit", {"sender": "c1"}) is None
+    assert sample("disparo_dispatcher_sender_portfolio_recipients_24h", {"sender": "c1"}) is None
+
+
+def test_cloud_numbers_report_quality_as_a_rating_and_their_portfolios_tier() -> None:
+    from disparo_dispatcher.operator_gauges import set_cloud_number_gauges
+
+    set_cloud_number_gauges(
+        [
+            {"sender_id": "c1", "quality": "GREEN", "tier": "TIER_250", "tier_limit": 250},
+            {"sender_id": "c2", "quality": "YELLOW", "tier": "TIER_2K", "tier_limit": 2000},
+            {"sender_id": "c3", "quality": "RED", "tier": "TIER_UNLIMITED", "tier_limit": None},
+            {"sender_id": "c4", "quality": "UNKNOWN", "tier": "TIER_250", "tier_limit": 250},
+        ]
+    )
+    rating = "disparo_dispatcher_sender_quality_rating"
+    assert [sample(rating, {"sender": s}) for s in ("c1", "c2", "c3", "c4")] == [0, 1, 2, -1]
+    tier = "disparo_dispatcher_sender_messaging_tier_recipients"
+    assert sample(tier, {"sender": "c2", "tier": "TIER_2K"}) == 2000
+    assert sample(tier, {"sender": "c3", "tier": "TIER_UNLIMITED"}) == float("inf")
+
+    set_cloud_number_gauges(
+        [{"sender_id": "c2", "quality": "GREEN", "tier": "TIER_10K", "tier_limit": 10000}]
+    )
+    assert sample(rating, {"sender": "c1"}) is None  # no longer configured: no series
+    assert sample(rating, {"sender": "c2"}) == 0
+    assert sample(tier, {"sender": "c2", "tier": "TIER_2K"}) is None  # the old tier's series
+    assert sample(tier, {"sender": "c2", "tier": "TIER_10K"}) == 10000

@@ -11,11 +11,13 @@ from uuid import UUID
 import asyncpg
 
 from disparo_followup import privacy
+from disparo_followup.campaign_plans import on_campaign_started
 from disparo_followup.controls import SQL as CONTROLS_SQL
 from disparo_followup.controls import record_event_change
 from disparo_followup.metrics import EVENTS_APPLIED
 from disparo_followup.rules import ConversationState
 from disparo_shared.events import (
+    CampaignStarted,
     ContactErased,
     ContactOptedIn,
     ContactOptedOut,
@@ -153,6 +155,7 @@ HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None
     ContactOptedOut: on_consent,
     ContactOptedIn: on_consent,
     ContactErased: on_erasure,
+    CampaignStarted: on_campaign_started,
 }
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import asyncpg
 
+from disparo_followup.campaign_plans import rule_sets_in_force
 from disparo_followup.metrics import FOLLOWUPS_REQUESTED
-from disparo_followup.rule_sets import RuleSet, current_rule_sets
+from disparo_followup.rule_sets import RuleSet
 from disparo_followup.settings import FollowupSettings
 from disparo_followup.texts import pick_variant, render
 from disparo_shared.events import (
@@ -85,6 +86,7 @@ def _requested_message(
         contact_name=row["contact_name"],
         followup_attempt=row["n"],
         followup_rule=f"{row['rule_set']}/{stage}",
+        template=rule.template.filled(row["contact_name"]) if rule.template else None,
     )
 
 
@@ -104,7 +106,7 @@ async def request_due_followups(
     pool: asyncpg.Pool, settings: FollowupSettings, now: datetime
 ) -> FollowupSummary:
     """Request the follow-ups due at ``now``; return how many, per stage and per rule."""
-    sets = await current_rule_sets(pool, settings.followup_rules())
+    sets = await rule_sets_in_force(pool, settings.followup_rules())
     skipped = await _skipped_by_rule(pool, sets, now)
     names, versions, stages, delays, caps = _rule_arrays(sets)
     by_stage: Counter[str] = Counter()

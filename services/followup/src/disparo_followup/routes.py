@@ -13,6 +13,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from disparo_followup import privacy
+from disparo_followup.campaign_plans import rule_sets_in_force
 from disparo_followup.controls import (
     ChangeResult,
     ConversationChange,
@@ -39,6 +41,7 @@ from disparo_followup.views import (
     list_conversations,
     parse_filter,
 )
+from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid, problem_answers
 from disparo_shared.runtime import Runtime
@@ -81,7 +84,9 @@ class RuleSetUpdate(BaseModel):
     )
     rules: dict[str, Any] = Field(
         description="Per stage: {delay: '3d', max_followups: 2, texts: [[variants of the 1st],"
-        " [variants of the 2nd]]}; a stage left out gets no follow-ups."
+        " [variants of the 2nd]], template: {name, language, parameters: [{field: first_name}]}"
+        " (optional: the approved Cloud API template for doctors outside their 24 h window)};"
+        " a stage left out gets no follow-ups."
     )
 
     @field_validator("expected_version", mode="before")
@@ -123,12 +128,12 @@ class ConversationsController(HttpController):
         state = await conversation_state(deps.runtime.pool, conversation_id)
         if detail is None or state is None:
             raise not_found(conversation_id)
-        sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
-        rule_set = sets.get(detail["rule_set"]) or sets[DEFAULT_RULE_SET]
+        sets = await rule_sets_in_force(deps.runtime.pool, deps.settings.followup_rules())
+        rule_set = sets.get(detail["rule_set"])  # None: a plan names a set nobody saved
         return {
             **detail,
             "state": state,
-            "due_followup": due_followup(state, rule_set.rules, deps.clock()),
+            "due_followup": due_followup(state, rule_set.rules, deps.clock()) if rule_set else None,
         }
 
     @post("/conversations/{conversation_id:uuid}/stage", status_code=200)
@@ -182,6 +187,15 @@ class ConversationsController(HttpController):
         if not 1 <= limit <= MAX_PAGE:
             raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
         return await contact_timeline(deps.runtime.pool, contact_id, cursor, limit)
+
+    @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
+    async def export_contact(
+        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+    ) -> dict[str, Any]:
+        """What followup holds about a doctor (LGPD access request): conversations, their
+        timelines with what the doctor wrote, the phone's last reply and consent. The phone is
+        in the body, so it never reaches an access log."""
+        return await privacy.export_contact(deps.runtime.pool, data.phone, data.contact_id)
 
     @get("/reports/followups")
     async def followup_report(

@@ -6,10 +6,12 @@ A rule set maps each stage to its cadence and texts, e.g.::
                           "texts": [["Oi {nome}! …", "Oi {nome}, tudo bem? …"],   # 1st follow-up
                                     ["E aí {nome} …", "Oi {nome}! Conseguiu …"]]}}  # 2nd
 
-A stage left out gets no follow-ups. Saving writes a new version (every version is kept); the
-job always uses each set's newest. ``padrao`` is the default set: until someone saves it, it is
-the spec's rules and texts (version 0). Validation names the field of the first problem, as
-campaign templates do: ``rules.pos_oferta.texts[0][1]: position 3: unmatched '{'``.
+A stage may also name an approved Cloud API ``template`` for doctors outside their 24 h window
+(``step_templates``). A stage left out gets no follow-ups. Saving writes a new version (every
+version is kept); the job always uses each set's newest. ``padrao`` is the default set: until
+someone saves it, it is the spec's rules and texts (version 0). Validation names the field of the
+first problem, as campaign templates do:
+``rules.pos_oferta.texts[0][1]: position 3: unmatched '{'``.
 """
 
 from dataclasses import dataclass
@@ -20,9 +22,10 @@ from typing import Any
 import asyncpg
 from litestar.status_codes import HTTP_409_CONFLICT
 
-from disparo_followup.durations import InvalidDuration, format_duration, parse_duration
 from disparo_followup.rules import FollowupRule
+from disparo_followup.step_templates import parse_step_template
 from disparo_followup.texts import text_problem
+from disparo_shared.durations import InvalidDuration, format_duration, parse_duration
 from disparo_shared.events import ConversationStage
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
@@ -48,14 +51,18 @@ class RuleSet:
 
 
 def rules_json(rules: dict[ConversationStage, FollowupRule]) -> dict[str, Any]:
-    return {
-        stage.value: {
-            "delay": format_duration(rule.delay),
-            "max_followups": rule.max_followups,
-            "texts": [list(variants) for variants in rule.texts],
-        }
-        for stage, rule in rules.items()
+    return {stage.value: _rule_json(rule) for stage, rule in rules.items()}
+
+
+def _rule_json(rule: FollowupRule) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "delay": format_duration(rule.delay),
+        "max_followups": rule.max_followups,
+        "texts": [list(variants) for variants in rule.texts],
     }
+    if rule.template is not None:
+        shown["template"] = rule.template.as_json()
+    return shown
 
 
 def rule_set_json(rule_set: RuleSet) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def parse_rules(payload: object, field: str = "rules") -> dict[ConversationStage
 def _parse_stage(stage: ConversationStage, value: object, field: str) -> FollowupRule:
     if not isinstance(value, dict):
         raise invalid(field, "must be an object with delay, max_followups and texts")
-    if unknown := set(value) - {"delay", "max_followups", "texts"}:
+    if unknown := set(value) - {"delay", "max_followups", "texts", "template"}:
         raise invalid(f"{field}.{sorted(unknown)[0]}", "unknown field")
     delay_text = value.get("delay")
     if not isinstance(delay_text, str):
@@ -117,14 +124,17 @@ def _parse_stage(stage: ConversationStage, value: object, field: str) -> Followu
             if not isinstance(text, str):
                 raise invalid(where, "must be a text")
             if problem := text_problem(text):
-                raise invalid(where, f"position {problem.position}: {problem.reason}")
+                raise invalid(where, problem)
             if text in seen and seen[text] != i:
                 raise invalid(
                     where, f"repeats a text of follow-up {seen[text] + 1}: a reminder must differ"
                 )
             seen[text] = i
         attempts.append(tuple(variants))
-    return FollowupRule(stage, delay, cap, tuple(attempts))
+    template = value.get("template")
+    if template is not None:
+        template = parse_step_template(template, f"{field}.template")
+    return FollowupRule(stage, delay, cap, tuple(attempts), template)
 
 
 def _from_row(row: asyncpg.Record) -> RuleSet:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from disparo_followup.step_templates import StepTemplate
 from disparo_followup.texts import DEFAULT_TEXTS
 from disparo_shared.events import Controller, ConversationStage
 
@@ -23,12 +24,14 @@ from disparo_shared.events import Controller, ConversationStage
 @dataclass(frozen=True)
 class FollowupRule:
     """The cadence of one stage: wait ``delay`` after our last message, at most
-    ``max_followups``; attempt n says one of ``texts[n - 1]`` (its variants)."""
+    ``max_followups``; attempt n says one of ``texts[n - 1]`` (its variants), or, to a doctor
+    outside the Cloud API window, the stage's ``template`` (``step_templates``)."""
 
     stage: ConversationStage
     delay: timedelta
     max_followups: int
     texts: tuple[tuple[str, ...], ...] = ()
+    template: StepTemplate | None = None  # for doctors outside the Cloud 24 h window
 
     def variants(self, attempt: int) -> tuple[str, ...]:
         """The texts of follow-up number ``attempt`` (1-based); past the last, the last."""

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from disparo_followup.durations import format_duration, parse_duration
 from disparo_followup.rules import DEFAULT_RULES, FollowupRule
 from disparo_followup.texts import DEFAULT_TEXTS
+from disparo_shared.durations import format_duration, parse_duration
 from disparo_shared.events import ConversationStage
 
 

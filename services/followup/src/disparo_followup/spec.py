@@ -17,6 +17,7 @@ SPEC = ServiceSpec(
             Consumer(subjects.STREAM_MESSAGES, "followup-messages"),
             Consumer(subjects.STREAM_CONVERSATIONS, "followup-conversations"),
             Consumer(subjects.STREAM_CONTACTS, "followup-contacts"),
+            Consumer(subjects.STREAM_CAMPAIGNS, "followup-campaigns"),
         ),
     ),
 )

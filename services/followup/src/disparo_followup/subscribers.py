@@ -26,6 +26,8 @@ SUBSCRIPTIONS: tuple[tuple[str, str, str, int], ...] = (
     (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "followup-messages", 50),
     (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL, "followup-conversations", 50),
     (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "followup-contacts", 50),
+    # A campaign's follow-up plan comes with its start.
+    (subjects.STREAM_CAMPAIGNS, subjects.CAMPAIGN_STARTED, "followup-campaigns", 50),
 )
 
 

@@ -64,7 +64,8 @@ async def test_saving_makes_a_new_version_and_a_stale_edit_is_refused(
     assert bad.json()["errors"] == [
         {
             "field": "rules.pos_oferta.texts[0][0]",
-            "reason": "position 0: unknown placeholder {x}; allowed: {nome}, {primeiro_nome}",
+            "reason": "position 1: unknown placeholder {x}; allowed: {nome}, {primeiro_nome}"
+            " (write {{ and }} for literal braces)",
         }
     ]
     [current] = (await client.get("/v1/followup-rules")).json()["rule_sets"]

@@ -12,6 +12,7 @@ reply older than ``phone_retention_days`` (pseudonyms "expired:<uuid>").
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -36,6 +37,20 @@ async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: 
     ordered among each other): forget its erased phones again, in the same transaction."""
     for row in await conn.fetch(SQL.erased_among, phones, occurred_at):
         await conn.execute(SQL.forget_phone, row["phone"], row["pseudonym"])
+
+
+async def export_contact(pool: asyncpg.Pool, phone: str) -> dict[str, Any]:
+    """Everything reporting holds about the doctor (LGPD access request), as JSON-ready data:
+    their messages' states and times, their replies' first words, their consent."""
+    async with pool.acquire() as conn:
+        messages = await conn.fetch(SQL.export_messages, phone)
+        replies = await conn.fetch(SQL.export_replies, phone)
+        consent = await conn.fetchrow(SQL.export_consent, phone)
+    return {
+        "messages": [dict(row) for row in messages],
+        "replies": [dict(row) for row in replies],
+        "consent": None if consent is None else dict(consent),
+    }
 
 
 async def forget_erased_phones(pool: asyncpg.Pool) -> None:

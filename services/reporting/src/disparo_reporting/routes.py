@@ -3,16 +3,17 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 
+from disparo_reporting import privacy
 from disparo_reporting.csv_export import campaign_recipients_csv
 from disparo_reporting.overview import (
     Direction,
@@ -35,6 +36,7 @@ from disparo_reporting.reports import (
 from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
 from disparo_shared.access import caller_grants
+from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
 
@@ -178,6 +180,15 @@ class ReportsController(Controller):
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
         )
+
+    @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
+    async def export_contact(
+        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+    ) -> dict[str, Any]:
+        """What reporting holds about a doctor (LGPD access request): their messages' states
+        and times, their replies' first words, their consent. The phone is in the body, so it
+        never reaches an access log."""
+        return await privacy.export_contact(deps.pool, data.phone)
 
     @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})
     async def post_rebuild(self, deps: NamedDependency[Deps]) -> RebuildResult:

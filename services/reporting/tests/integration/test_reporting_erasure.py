@@ -1,10 +1,12 @@
-"""reporting forgets an erased doctor, keeps the counts, and a rebuild does not bring them back."""
+"""reporting forgets an erased doctor, keeps the counts, and a rebuild does not bring them back;
+its part of the doctor's data export shows what it held, and nothing after the erasure."""
 
 from datetime import timedelta
 from uuid import uuid4
 
 from litestar.testing import AsyncTestClient
 from test_reporting_api import (  # the API tests' fixtures and event builders
+    PHONES_KEY,
     T0,
     Publish,
     client,  # noqa: F401
@@ -18,6 +20,7 @@ from disparo_shared.events import CampaignStarted, ContactErased, MessageReceive
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
 PHONE = "+5511987650042"
+PHONES = {"X-API-Key": PHONES_KEY}  # the export shows phones and texts: contacts:phones
 
 
 async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
@@ -48,7 +51,21 @@ async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
         ) == 1  # fmt: skip
 
     await eventually(person_known)
-    await publish(ContactErased(contact_id=uuid4(), phone=PHONE, occurred_at=at))
+    contact_id = uuid4()
+    question = {"contact_id": str(contact_id), "phone": "(11) 98765-0042"}  # any usual writing
+    denied = await client.post("/v1/contacts/export", json=question)  # reports:read only
+    assert denied.status_code == 403
+    answer = await client.post("/v1/contacts/export", json=question, headers=PHONES)
+    assert answer.status_code == 200, answer.text
+    held = answer.json()
+    assert [m["contact_name"] for m in held["messages"]] == ["Dra. Apagada"]
+    assert [r["preview"] for r in held["replies"]] == ["Sim, tenho interesse"]
+    bad = await client.post(
+        "/v1/contacts/export", json={**question, "phone": "abc"}, headers=PHONES
+    )
+    assert bad.status_code == 422 and "phone" in bad.json()["detail"]
+
+    await publish(ContactErased(contact_id=contact_id, phone=PHONE, occurred_at=at))
 
     async def person_forgotten() -> bool:
         messages = await db.fetchval(
@@ -77,6 +94,8 @@ async def test_an_erased_doctor_is_forgotten_even_after_a_rebuild(
     assert await person_forgotten()
     after = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
     assert after["funnel"] == before["funnel"]  # counts stay
+    held = (await client.post("/v1/contacts/export", json=question, headers=PHONES)).json()
+    assert held == {"messages": [], "replies": [], "consent": None}  # nothing left of the doctor
     (responder,) = after["top_responders"]  # still one doctor who answered, now no one
     assert responder["phone"].startswith("erased:") and responder["name"] is None
     assert responder["first_words"] is None

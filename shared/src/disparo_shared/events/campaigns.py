@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from disparo_shared.events import subjects
 from disparo_shared.events.base import Event
+from disparo_shared.followup_plans import FollowupPlan
 
 
 class CampaignEvent(Event):
@@ -37,12 +38,14 @@ class CampaignSendWindow(BaseModel):
 
 class CampaignStarted(CampaignEvent):
     """The campaign's audience is fixed and its messages are being requested. Its daily cap and
-    send window travel along, so the dispatcher holds them at send time as well."""
+    send window travel along, so the dispatcher holds them at send time as well; its follow-up
+    plan too, so followup applies it to the campaign's conversations (None: the default rules)."""
 
     subject = subjects.CAMPAIGN_STARTED
     audience_size: int
     max_per_day: int | None = None
     send_window: CampaignSendWindow | None = None
+    followups: FollowupPlan | None = None
 
 
 class CampaignPaused(CampaignEvent):

@@ -8,7 +8,7 @@ people, or a person and the scheduler on another replica — serialise on the ro
 finds the campaign running and changes nothing.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -60,6 +60,12 @@ from disparo_shared.events import (
     CampaignScheduled,
     CampaignSendWindow,
     CampaignStarted,
+)
+from disparo_shared.followup_plans import (
+    MIN_PLAN_DELAY,
+    FollowupPlan,
+    PlanError,
+    parse_followup_plan,
 )
 from disparo_shared.outbox import add_events
 from disparo_shared.privacy import mask_phone
@@ -126,6 +132,15 @@ class CampaignFields(BaseModel):
     not_before: AwareDatetime | None = Field(
         None, description="No message of it earlier than this."
     )
+    followups: dict[str, Any] | str | None = Field(
+        None,
+        description='The campaign\'s follow-up plan: {"delay": "3d", "max": 2, "texts": [...]}'
+        " (delay 30m to 30d, max 1 to 5, one text or list of variants per follow-up with"
+        " {nome} and {primeiro_nome}; texts left out: the spec's, in Portuguese), or"
+        ' {"rule_set": "<name>"} to follow a rule set of the followup service, or "none".'
+        " Left out or null: the default rules (padrao). A fault is a 422 naming the field.",
+        examples=[{"delay": "2d", "max": 2}],
+    )
     cloud_template: CloudTemplateIn | None = Field(
         None,
         description="The approved WhatsApp Cloud API template for doctors outside their 24 h"
@@ -185,6 +200,7 @@ def campaign_json(row: asyncpg.Record) -> dict[str, Any]:
             "days": list(row["window_days"]),
         },
         "not_before": iso("not_before"),
+        "followups": _plan_out(row["followups"]),
         "state": row["state"],
         "scheduled_for": iso("scheduled_for"),
         "audience_size": row["audience_size"],
@@ -199,6 +215,20 @@ def campaign_json(row: asyncpg.Record) -> dict[str, Any]:
         "cloud_template": row["cloud_template"],
         "without_template": row["without_template"],
     }
+
+
+def _plan_out(stored: dict[str, Any] | None) -> str | dict[str, Any] | None:
+    return None if stored is None else FollowupPlan.model_validate(stored).as_request()
+
+
+def _checked_plan(value: object, min_delay: timedelta) -> dict[str, Any] | None:
+    """The plan as stored (``FollowupPlan`` JSON), or None for the default rules; a 422 naming
+    the field (``followups.texts[1][0]``) otherwise."""
+    try:
+        plan = parse_followup_plan(value, min_delay)
+    except PlanError as exc:
+        raise invalid(f"followups.{exc.field}" if exc.field else "followups", exc.reason) from None
+    return None if plan is None else plan.model_dump(mode="json", exclude_none=True)
 
 
 def conflict(exc: IllegalTransition) -> Problem:
@@ -245,10 +275,15 @@ def _decide(command: Command, row: asyncpg.Record):
 
 
 async def create_campaign(
-    conn: asyncpg.Connection, data: CreateCampaign, now: datetime
+    conn: asyncpg.Connection,
+    data: CreateCampaign,
+    now: datetime,
+    followup_min_delay: timedelta = MIN_PLAN_DELAY,
 ) -> dict[str, Any]:
-    """A draft campaign; template and audience are checked now, evaluated at start."""
+    """A draft campaign; template, follow-up plan and audience are checked now, the audience
+    evaluated at start."""
     template = _checked_template(data.template)
+    plan = _checked_plan(data.followups, followup_min_delay)
     segment_ref, stored_filter = await _checked_target(conn, data.segment_id, data.filter)
     window = data.send_window or SendWindowIn()
     row = await conn.fetchrow(
@@ -266,6 +301,8 @@ async def create_campaign(
         data.not_before,
         now,
     )
+    if plan is not None:
+        row = await conn.fetchrow(SQL.set_followup_plan, row["id"], plan)
     if data.cloud_template is not None:
         row = await _set_cloud_template(conn, row["id"], data.cloud_template, now)
     await add_events(
@@ -296,12 +333,19 @@ async def list_campaigns(
 
 
 async def update_campaign(
-    conn: asyncpg.Connection, campaign_id: UUID, changes: CampaignFields, now: datetime
+    conn: asyncpg.Connection,
+    campaign_id: UUID,
+    changes: CampaignFields,
+    now: datetime,
+    followup_min_delay: timedelta = MIN_PLAN_DELAY,
 ) -> dict[str, Any]:
     """Edit a draft (409 in any other state); fields not sent keep their value."""
     row = await _locked(conn, campaign_id)
     _decide(Command.EDIT, row)
     given = changes.model_fields_set
+    if "followups" in given:
+        plan = _checked_plan(changes.followups, followup_min_delay)
+        row = await conn.fetchrow(SQL.set_followup_plan, campaign_id, plan)
     segment_ref, stored_filter = row["segment_ref"], row["filter"]
     if "segment_id" in given or "filter" in given:
         segment_ref, stored_filter = await _checked_target(conn, changes.segment_id, changes.filter)
@@ -413,6 +457,7 @@ async def start_locked(
                     weekdays=list(window.days),
                     time_zone=zone_name,
                 ),
+                followups=row["followups"],
                 occurred_at=now,
             )
         ],

@@ -244,6 +244,11 @@ WHERE state = 'running' AND fanout_done_at IS NOT NULL
 ORDER BY started_at
 LIMIT $1::int;
 
+-- name: set_followup_plan
+-- A draft's follow-up plan (NULL: the default rules).
+UPDATE campaigns SET followups = $2::jsonb WHERE id = $1::uuid
+RETURNING *;
+
 -- name: set_cloud_template
 -- Name (or, with NULL, drop) the Cloud API template of a draft, checked against the registry.
 UPDATE campaigns SET cloud_template = $2::jsonb, updated_at = $3::timestamptz

@@ -57,6 +57,10 @@ class Campaign(BaseModel):
     max_per_day: int | None
     send_window: SendWindowOut
     not_before: AwareDatetime | None
+    followups: str | dict[str, Any] | None = Field(
+        description='The follow-up plan as written ({"delay", "max", "texts"}, {"rule_set"} or'
+        ' "none"), texts filled in with the defaults when left out; null: the default rules.'
+    )
     state: str = Field(description="draft, scheduled, running, paused, completed or cancelled.")
     scheduled_for: AwareDatetime | None
     audience_size: int | None = Field(description="Recipients snapshotted at start.")
@@ -134,6 +138,7 @@ class CampaignsController(Controller):
         data: JSONBody[CreateCampaign],
         pool: Pool,
         clock: Clock,
+        campaign_config: CampaignConfig,
         registry: Registry,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Campaign]:
@@ -147,7 +152,9 @@ class CampaignsController(Controller):
             await check_cloud_template(registry, data.cloud_template)
 
         async def work(conn: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
-            return 201, await create_campaign(conn, data, clock())
+            return 201, await create_campaign(
+                conn, data, clock(), campaign_config.followup_min_delay
+            )
 
         stored = await run_once(
             pool,
@@ -194,13 +201,17 @@ class CampaignsController(Controller):
         data: JSONBody[CampaignFields],
         pool: Pool,
         clock: Clock,
+        campaign_config: CampaignConfig,
         registry: Registry,
     ) -> Campaign:
         """Only a draft can be edited (409 otherwise); fields not sent keep their value."""
         if data.cloud_template is not None:
             await check_cloud_template(registry, data.cloud_template)
         async with pool.acquire() as conn, conn.transaction():
-            return Campaign.model_validate(await update_campaign(conn, campaign_id, data, clock()))
+            updated = await update_campaign(
+                conn, campaign_id, data, clock(), campaign_config.followup_min_delay
+            )
+            return Campaign.model_validate(updated)
 
     @post(
         "/{campaign_id:uuid}/schedule",

@@ -164,6 +164,8 @@ def search_terms(q: str | None) -> tuple[str | None, str | None]:
             raise invalid("q", "digits only: a whole phone number, with its area code") from None
     if not 2 <= len(text) <= 100:
         raise invalid("q", "a name fragment must have 2 to 100 characters")
+    if not re.fullmatch(NO_CONTROL_CHARACTERS, text):
+        raise invalid("q", "must not contain control characters")
     return text, None
 
 

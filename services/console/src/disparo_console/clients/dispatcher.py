@@ -19,7 +19,17 @@ class Dispatcher:
         )
 
     async def queue_stats(self) -> dict:
+        """Depth by state and priority, the oldest waiting message's age by priority
+        (``oldest_waiting_seconds``), from the dispatcher's last periodic read (``read_at``)."""
         return await self.client.request("GET", "/v1/queue/stats")
+
+    async def held_in_doubt(self) -> dict:
+        """Sends held for a person to decide (``held``, ``by_campaign``)."""
+        return await self.client.request("GET", "/v1/in-doubt")
+
+    async def requeue_in_doubt(self, choice: dict[str, str]) -> dict:
+        """Send again held sends: ``{"campaign_id": …}`` for one campaign's, ``{}`` for all."""
+        return await self.client.request("POST", "/v1/in-doubt/requeue", json=choice)
 
     async def requeue_message(self, message_id: str) -> dict:
         return await self.client.request("POST", f"/v1/dead-letters/{message_id}/requeue")

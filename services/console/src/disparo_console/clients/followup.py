@@ -43,6 +43,13 @@ class Followup:
             "POST", f"/v1/conversations/{conversation_id}/{action}", json=body
         )
 
+    async def timeline(self, contact_id: str, cursor: str | None = None, limit: int = 30) -> dict:
+        """A page of the doctor's messages in every conversation, newest first."""
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return await self.client.request(
+            "GET", f"/v1/contacts/{contact_id}/timeline", params=params
+        )
+
     async def rule_sets(self) -> list[dict] | None:
         """Every rule set's newest version, or None when this followup does not serve them yet."""
         try:

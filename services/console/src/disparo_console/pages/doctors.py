@@ -1,6 +1,7 @@
 """Médicos: search, a doctor's page with consent history, opt-out / opt-in with a reason, and
 the CSV import with its counts and invalid rows (shown and downloadable)."""
 
+import asyncio
 import csv
 import io
 import json
@@ -10,27 +11,40 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from disparo_console.auth.roles import Permission
-from disparo_console.clients.base import ApiError
+from disparo_console.clients.base import ApiError, ServiceUnavailable
 from disparo_console.db import SQL
 from disparo_console.web import console, current_session, form_values, page, requires, services
 
 FILTERS = ("specialty", "region", "status", "opted_out")
 PAGE_SIZE = 25
+TIMELINE_PAGE = 30
 
 
 @get("/medicos", guards=[requires(Permission.READ)])
 async def doctor_list(request: Request) -> Template:
-    query = {k: request.query_params.get(k, "") for k in FILTERS}
-    api_filters: dict[str, Any] = {k: v for k, v in query.items() if v and k != "opted_out"}
+    """``busca`` is a name fragment or a whole phone (campaign-api's ``q``); the other filters
+    narrow it. Phones are shown masked whatever the console's key may see."""
+    query = {k: request.query_params.get(k, "") for k in (*FILTERS, "busca")}
+    api_filters: dict[str, Any] = {
+        k: v for k, v in query.items() if v and k not in ("opted_out", "busca")
+    }
     if query["opted_out"] in ("true", "false"):
         api_filters["opted_out"] = query["opted_out"]
-    listing = await services(request).campaigns.contacts(
-        api_filters, limit=PAGE_SIZE, cursor=request.query_params.get("cursor")
-    )
+    if query["busca"].strip():
+        api_filters["q"] = query["busca"].strip()
+    try:
+        listing = await services(request).campaigns.contacts(
+            api_filters, limit=PAGE_SIZE, cursor=request.query_params.get("cursor")
+        )
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        return page(request, "doctors/list.html", status_code=422, query=query, doctors=[],
+                    next_cursor=None, search_refused=True)  # fmt: skip
     return page(
         request,
         "doctors/list.html",
@@ -52,13 +66,41 @@ async def _doctor(request: Request, contact_id: str) -> dict[str, Any]:
     return {"doctor": doctor, "consent": history}
 
 
+async def _timeline(request: Request, contact_id: str, cursor: str | None) -> dict[str, Any]:
+    """A page of the doctor's messages (followup) with each campaign's name (campaign-api);
+    None when followup does not answer, so the rest of the page still shows."""
+    svc = services(request)
+    try:
+        timeline = await svc.followup.timeline(contact_id, cursor, limit=TIMELINE_PAGE)
+    except ServiceUnavailable:
+        return {"timeline": None, "campaign_names": {}}
+    ids = sorted({m["campaign_id"] for m in timeline["items"] if m.get("campaign_id")})
+    found = await asyncio.gather(*(svc.campaigns.campaign(i) for i in ids), return_exceptions=True)
+    names = {i: c["name"] for i, c in zip(ids, found, strict=True) if isinstance(c, dict)}
+    for failure in found:
+        if isinstance(failure, BaseException) and not (
+            isinstance(failure, ApiError) and failure.status == 404
+        ):
+            raise failure
+    return {"timeline": timeline, "campaign_names": names}
+
+
 @get("/medicos/{contact_id:uuid}", guards=[requires(Permission.READ)])
-async def doctor_page(request: Request, contact_id: FromPath[uuid.UUID]) -> Template:
+async def doctor_page(
+    request: Request, contact_id: FromPath[uuid.UUID], mensagens: FromQuery[str | None] = None
+) -> Template:
+    """The doctor's facts, consent state and history, and their messages across campaigns and
+    follow-ups (``mensagens`` is the timeline's cursor for older ones)."""
+    doctor, timeline = await asyncio.gather(
+        _doctor(request, str(contact_id)), _timeline(request, str(contact_id), mensagens)
+    )
     return page(
         request,
         "doctors/show.html",
         idempotency_key=str(uuid.uuid4()),
-        **await _doctor(request, str(contact_id)),
+        older=bool(mensagens),
+        **doctor,
+        **timeline,
     )
 
 
@@ -78,6 +120,7 @@ async def change_consent(request: Request, contact_id: FromPath[uuid.UUID]) -> R
             reason_missing=True,
             idempotency_key=key,
             **await _doctor(request, str(contact_id)),
+            **await _timeline(request, str(contact_id), None),
         )
     if form.get("acao") == "descadastrar":
         await campaigns.opt_out(str(contact_id), reason, key)

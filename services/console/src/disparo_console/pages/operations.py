@@ -33,9 +33,16 @@ async def sender_action(
 @get("/falhas", guards=[requires(Permission.READ)])
 async def failures_page(request: Request) -> Template:
     svc = services(request)
-    queue, listing = await asyncio.gather(
-        svc.dispatcher.queue_stats(), svc.campaigns.campaigns(limit=50)
+    queue, listing, in_doubt = await asyncio.gather(
+        svc.dispatcher.queue_stats(),
+        svc.campaigns.campaigns(limit=50),
+        svc.dispatcher.held_in_doubt(),
     )
+    names = {c["id"]: c["name"] for c in listing["items"]}
+    held = [
+        {"campaign_id": campaign_id, "name": names.get(campaign_id), "held": count}
+        for campaign_id, count in sorted(in_doubt.get("by_campaign", {}).items())
+    ]
     reports = await asyncio.gather(
         *(svc.reporting.campaign_report(c["id"]) for c in listing["items"])
     )
@@ -53,8 +60,17 @@ async def failures_page(request: Request) -> Template:
         "failures.html",
         queue=queue,
         failing=failing,
+        held=held,
+        held_total=in_doubt.get("held", 0),
         requeued=request.query_params.get("reenfileiradas"),
     )
+
+
+@post("/falhas/em-duvida/{campaign_id:uuid}", guards=[requires(Permission.OPERATE)])
+async def requeue_in_doubt(request: Request, campaign_id: FromPath[uuid.UUID]) -> Response:
+    """Send again a campaign's sends held in doubt, after a person checked they did not go out."""
+    answer = await services(request).dispatcher.requeue_in_doubt({"campaign_id": str(campaign_id)})
+    return Redirect(f"/falhas?reenfileiradas={int(answer.get('requeued', 0))}")
 
 
 @post("/falhas/campanhas/{campaign_id:uuid}", guards=[requires(Permission.OPERATE)])

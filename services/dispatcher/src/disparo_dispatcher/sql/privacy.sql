@@ -75,3 +75,22 @@ WITH done AS (
     DELETE FROM portfolio_recipients t USING done d WHERE t.phone = d.phone
 )
 DELETE FROM recipients r USING done d WHERE r.phone = d.phone;
+
+-- name: export_messages
+-- A doctor's messages as the queue holds them (LGPD export), oldest first.
+SELECT message_id, contact_id, kind, state, body, template, priority, campaign_id,
+       conversation_id, sender_id, attempt, last_error_code, last_error, requested_at,
+       enqueued_at, sent_at, finished_at
+FROM messages
+WHERE phone = $1::text OR contact_id = $2::uuid
+ORDER BY requested_at, message_id;
+
+-- name: export_recipient
+-- What the queue remembers about the phone: sticky sender, pacing, consent.
+SELECT sender_id, last_sent_at, last_inbound_at, opted_out_at, opt_out_reason
+FROM recipients WHERE phone = $1::text;
+
+-- name: export_windows
+-- When the doctor last wrote to each of our numbers (the Cloud API's 24 h windows).
+SELECT sender_id, last_inbound_at FROM conversation_windows WHERE phone = $1::text
+ORDER BY sender_id;

@@ -457,3 +457,12 @@ GROUP BY 1;
 -- name: sender_states
 -- Each configured sender, whether it can send, and its configured rate.
 SELECT sender_id, status, rate_per_second FROM senders;
+
+-- name: cloud_number_ratings
+-- Each Cloud number's quality and its portfolio's tier with the tier's unique-recipient limit
+-- (NULL: unlimited; $1 when Meta has not named the tier). No counts: the gauges' periodic read.
+SELECT s.sender_id, s.quality, coalesce(pf.tier, $1::text) AS tier, t.unique_recipients AS tier_limit
+FROM senders s
+LEFT JOIN portfolios pf ON pf.portfolio = coalesce(s.portfolio, s.waba_id)
+LEFT JOIN messaging_tiers t ON t.tier = coalesce(pf.tier, $1::text)
+WHERE s.provider = 'cloud';

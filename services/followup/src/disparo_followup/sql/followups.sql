@@ -3,7 +3,7 @@
 -- name: request_due_followups
 -- Records the next follow-up of up to $7 due conversations (rules as parallel arrays of rule
 -- set, version, stage, delay and cap; $1 is now) and returns what to send. A conversation
--- follows its rule set (NULL: 'padrao'). The (conversation, stage, n) key and the "previous
+-- follows its own rule set, else its campaign's plan (campaign_plans), else 'padrao'. The (conversation, stage, n) key and the "previous
 -- follow-up not sent yet" test make a second run request nothing new.
 WITH rules AS (
     SELECT *
@@ -14,7 +14,9 @@ due AS (
     SELECT c.conversation_id, c.contact_id, c.phone, c.contact_name, c.stage, c.campaign_id,
            r.rule_set, r.rule_version, f.sent + 1 AS n, gen_random_uuid() AS message_id
     FROM conversations c
-    JOIN rules r ON r.rule_set = coalesce(c.rule_set, 'padrao') AND r.stage = c.stage
+    LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
+    JOIN rules r ON r.rule_set = coalesce(c.rule_set, cp.rule_set_key, 'padrao')
+                AND r.stage = c.stage
     LEFT JOIN phones p ON p.phone = c.phone
     CROSS JOIN LATERAL (
         SELECT count(*) AS sent, max(requested_at) AS last_requested_at
@@ -65,7 +67,8 @@ SELECT r.rule_set, r.stage,
        END AS reason,
        count(*) AS conversations
 FROM conversations c
-JOIN rules r ON r.rule_set = coalesce(c.rule_set, 'padrao') AND r.stage = c.stage
+LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
+JOIN rules r ON r.rule_set = coalesce(c.rule_set, cp.rule_set_key, 'padrao') AND r.stage = c.stage
 LEFT JOIN phones p ON p.phone = c.phone
 CROSS JOIN LATERAL (
     SELECT count(*) AS sent, max(requested_at) AS last_requested_at

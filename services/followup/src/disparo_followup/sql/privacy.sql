@@ -27,3 +27,22 @@ UPDATE conversation_messages SET body = NULL
 WHERE direction = 'in' AND conversation_id IN (
     SELECT conversation_id FROM conversations WHERE contact_id = $1::uuid OR phone = $2::text
 );
+
+-- name: export_conversations
+-- A doctor's conversations (LGPD export): purpose, stage, who controls it, the name we use.
+SELECT conversation_id, contact_id, campaign_id, kind, contact_name, stage, controlled_by,
+       rule_set, opened_at, stage_changed_at, last_outbound_at, updated_at
+FROM conversations
+WHERE contact_id = $2::uuid OR phone = $1::text
+ORDER BY opened_at, conversation_id;
+
+-- name: export_conversation_messages
+-- The timelines of those conversations: ours and theirs, with what the doctor wrote.
+SELECT conversation_id, direction, kind, at, body
+FROM conversation_messages
+WHERE conversation_id = ANY($1::uuid[])
+ORDER BY at, entry_key;
+
+-- name: export_phone
+-- When the phone last wrote to us, and its consent as followup knows it.
+SELECT last_inbound_at, opted_out, consent_changed_at FROM phones WHERE phone = $1::text;

@@ -3,10 +3,12 @@
 -- name: list_conversations
 -- Conversations matching the filters (NULL = any), in id order after the cursor ($5).
 SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
-       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
+       c.opened_at, c.last_outbound_at, c.changed_at,
+       coalesce(c.rule_set, cp.rule_set_key) AS rule_set,
        p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
+LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
 WHERE ($1::uuid IS NULL OR c.contact_id = $1::uuid)
   AND ($2::uuid IS NULL OR c.campaign_id = $2::uuid)
   AND ($3::text IS NULL OR c.stage = $3::text)
@@ -33,10 +35,12 @@ ORDER BY requested_at, stage, n;
 -- name: conversation_row
 -- One conversation as the list shows it.
 SELECT c.conversation_id, c.contact_id, c.campaign_id, c.stage, c.controlled_by, c.held_by,
-       c.opened_at, c.last_outbound_at, c.changed_at, c.rule_set,
+       c.opened_at, c.last_outbound_at, c.changed_at,
+       coalesce(c.rule_set, cp.rule_set_key) AS rule_set,
        p.last_inbound_at, coalesce(p.opted_out, false) AS opted_out
 FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
+LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
 WHERE c.conversation_id = $1::uuid;
 
 -- name: contact_timeline

@@ -68,3 +68,19 @@ WHERE event_id IN (
     WHERE phone NOT LIKE 'erased:%' AND phone NOT LIKE 'expired:%' AND at < $1::timestamptz
     LIMIT $2::int
 );
+
+-- name: export_messages
+-- A doctor's messages as reports know them (LGPD export): states, times, the name used.
+SELECT message_id, campaign_id, conversation_id, kind, sender, state, attempts,
+       last_error_code, contact_name, specialty, region, requested_at, sent_at, delivered_at,
+       read_at, failed_at
+FROM messages WHERE phone = $1::text
+ORDER BY requested_at, message_id;
+
+-- name: export_replies
+-- The doctor's replies: when, to which message, and their first words.
+SELECT at, message_id, preview FROM replies WHERE phone = $1::text ORDER BY at, event_id;
+
+-- name: export_consent
+-- The phone's consent as reports know it.
+SELECT opted_out, changed_at FROM consent WHERE phone = $1::text;

@@ -1,0 +1,174 @@
+"""The Painel's alerts, the doctor's page and search, the audience's exclusions and the numbers'
+health, over plain HTTP against the whole stack (the same one the browser tests drive).
+
+The doctors here are cardiologists of their own region, so these tests stand alone and do not
+disturb the browser tests' pediatricians, whichever runs first.
+"""
+
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, ConsoleStack
+
+pytestmark = pytest.mark.e2e
+
+_CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+REGION = "Região HTTP"
+
+
+def _csrf(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def admin(console_stack: ConsoleStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=console_stack.url, timeout=30, follow_redirects=True) as client:
+        token = _csrf(client.get("/entrar").text)
+        answer = client.post(
+            "/entrar", data={"_csrf": token, "username": "ana", "password": PASSWORD}
+        )
+        assert answer.status_code == 200 and "Painel" in answer.text
+        yield client
+
+
+@pytest.fixture(scope="module")
+def cardiologists(console_stack: ConsoleStack) -> list[dict]:
+    """Four cardiologists, the last of them opted out."""
+    rng = random.Random(31)
+    made = []
+    for n in range(4):
+        phone = f"+55219{rng.randrange(10**7, 10**8):08d}"
+        answer = console_stack.api.post(
+            "/v1/contacts",
+            json={"phone": phone, "name": f"Dr. Cardio Http {n}", "specialty": "Cardiologia",
+                  "region": REGION},
+        )  # fmt: skip
+        assert answer.status_code in (200, 201), answer.text
+        made.append({**answer.json(), "phone": phone})
+    out = console_stack.api.post(
+        f"/v1/contacts/{made[-1]['id']}/opt-out", json={"reason": "pediu por telefone"}
+    )
+    assert out.status_code == 200, out.text
+    return made
+
+
+def test_doctors_are_found_by_a_piece_of_the_name_or_a_phone_shown_masked(
+    admin: httpx.Client, cardiologists: list[dict]
+):
+    found = admin.get("/medicos", params={"busca": "cardio http"})
+    assert found.status_code == 200
+    assert found.text.count('">Dr. Cardio Http ') == 4
+    assert all(d["phone"] not in found.text for d in cardiologists)  # masked in display
+    national = cardiologists[1]["phone"][3:]  # "21 9…" written as a Brazilian would
+    by_phone = admin.get("/medicos", params={"busca": f"({national[:2]}) {national[2:]}"})
+    assert by_phone.text.count('">Dr. Cardio Http ') == 1 and "Dr. Cardio Http 1" in by_phone.text
+    refused = admin.get("/medicos", params={"busca": "x"})
+    assert refused.status_code == 422 and "Busca não aceita" in refused.text
+
+
+def test_the_audience_count_shows_what_the_filter_matched_and_who_it_leaves_out(
+    admin: httpx.Client, cardiologists: list[dict]
+):
+    form = admin.get("/campanhas/nova")
+    answer = admin.post(
+        "/campanhas/nova/contagem",
+        data={"_csrf": _csrf(form.text), "combinator": "all", "cond-0-field": "region",
+              "cond-0-op": "eq", "cond-0-value": REGION},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert 'data-count="3"' in answer.text  # the audience
+    assert 'data-matched="4"' in answer.text
+    assert "4 correspondem ao filtro → <span" in answer.text
+    assert 'data-excluded="opted_out" data-count="1">−1 descadastrados' in answer.text
+
+
+def test_a_doctors_page_has_their_messages_across_campaigns_and_their_consent(
+    admin: httpx.Client, console_stack: ConsoleStack, cardiologists: list[dict]
+):
+    name = f"Cardiologia HTTP {uuid.uuid4().hex[:6]}"
+    created = console_stack.api.post(
+        "/v1/campaigns",
+        json={"name": name, "template": "Olá, {nome}! Plantão de cardiologia?",
+              "filter": {"all": [{"field": "region", "op": "eq", "value": REGION}]}},
+    ).json()  # fmt: skip
+    started = console_stack.api.post(f"/v1/campaigns/{created['id']}/start")
+    assert started.status_code == 200, started.text
+
+    doctor = cardiologists[0]
+    deadline = time.monotonic() + 60  # the simulator sends, delivers and replies in ~1 s
+    while True:
+        shown = admin.get(f"/medicos/{doctor['id']}")
+        replied = "Médico respondeu" in shown.text and "Campanha enviada" in shown.text
+        if replied or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert shown.status_code == 200
+    timeline = shown.text[shown.text.index('id="linha-do-tempo"') :]
+    assert "Campanha enviada" in timeline and "Médico respondeu" in timeline
+    assert f'href="/campanhas/{created["id"]}">{name}</a>' in timeline
+    assert doctor["phone"] not in shown.text
+    assert 'id="consentimento"' in shown.text  # in or out: the simulated reply may say "sair"
+
+    out = admin.get(f"/medicos/{cardiologists[-1]['id']}")
+    assert "Descadastrado" in out.text and "pediu por telefone" in out.text
+    assert "Nenhuma mensagem trocada com este médico." in out.text  # never reached
+
+
+def test_the_numbers_page_shows_quality_tier_and_todays_use(
+    admin: httpx.Client, console_stack: ConsoleStack
+):
+    senders = console_stack.dispatcher.get("/v1/senders").json()
+    shown = admin.get("/numeros")
+    assert shown.status_code == 200
+    for s in senders:
+        row = shown.text[shown.text.index(f'data-sender="{s["sender_id"]}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'data-quality="GREEN"' in row and "Alta (verde)" in row
+        assert f'data-today="{s["sent_today"]}"' in row
+        assert "Não se aplica (Evolution)" in row  # Evolution numbers have no Meta tier
+
+
+def test_the_panel_raises_an_alert_for_a_paused_number_linking_where_to_act(
+    admin: httpx.Client, console_stack: ConsoleStack
+):
+    sender = console_stack.dispatcher.get("/v1/senders").json()[0]["sender_id"]
+    calm = admin.get("/")
+    assert calm.status_code == 200 and "Alertas ativos" in calm.text
+    assert "Mensagem mais antiga esperando" in calm.text
+    paused = console_stack.dispatcher.patch(
+        f"/v1/senders/{sender}", json={"status": "paused", "pause_reason": "teste HTTP"}
+    )
+    assert paused.status_code == 200, paused.text
+    try:
+        live = admin.get("/painel/ao-vivo")
+        alert = live.text[live.text.index('data-alert="sender_paused"') :]
+        alert = alert[: alert.index("</li>")]
+        assert f'<a href="/numeros">Número {sender} está pausado (teste HTTP)</a>' in alert
+    finally:
+        console_stack.dispatcher.patch(f"/v1/senders/{sender}", json={"status": "active"})
+    assert 'data-alert="sender_paused"' not in admin.get("/painel/ao-vivo").text
+
+
+def test_the_failures_page_has_the_sends_held_in_doubt(admin: httpx.Client):
+    shown = admin.get("/falhas")
+    assert shown.status_code == 200
+    assert 'id="em-duvida"' in shown.text and "Nenhum envio retido em dúvida." in shown.text
+
+
+def test_a_viewer_cannot_send_held_sends_again(console_stack: ConsoleStack):
+    with httpx.Client(base_url=console_stack.url, timeout=30, follow_redirects=True) as viewer:
+        token = _csrf(viewer.get("/entrar").text)
+        viewer.post("/entrar", data={"_csrf": token, "username": "vera", "password": PASSWORD})
+        page = viewer.get("/falhas")
+        token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+        assert "Reenviar (confirmei que não saíram)" not in page.text
+        refused = viewer.post(f"/falhas/em-duvida/{uuid.uuid4()}", data={"_csrf": token})
+        assert refused.status_code == 403
