@@ -310,7 +310,25 @@ class ChaosRun:
                 f"not settled within {self.options.round_timeout_seconds:.0f}s: "
                 + ", ".join(f"{k} {v}" for k, v in evidence.stuck.items() if v)
             )
+        reports = next(v for v in result.verdicts if v.name == "reports converged")
+        if not reports.ok:
+            result.notes.append(await self._reply_attribution(current))
         return result
+
+    async def _reply_attribution(self, current: Round) -> str:
+        """Where reporting put this round's replies, for a report that did not converge."""
+        phones = current.phones[::REPLY_EVERY]
+        db = await asyncpg.connect(self.servers.database_url, timeout=10)
+        try:
+            rows = await db.fetch(SQL.reply_attribution, current.campaign_id, phones)
+        finally:
+            await db.close()
+        found = ", ".join(
+            f"{r['attributed_to']}{' (this campaign)' if r['this_campaign'] else ''}: "
+            f"{r['replies']}"
+            for r in rows
+        )
+        return f"this round's replies in reporting attributed to: {found or 'none stored'}"
 
     async def _start_campaign(self, current: Round) -> str:
         created = await self.api.post(

@@ -62,7 +62,7 @@ ROUTES = [
     doctors.import_csv, doctors.import_result, doctors.invalid_rows_csv,
     operations.senders_page, operations.sender_action, operations.failures_page,
     operations.requeue_campaign, operations.requeue_message, operations.requeue_in_doubt,
-    operations.followups_page,
+    operations.followups_page, operations.edit_rules_form, operations.save_rules,
     operations.run_followups, operations.conversations_page, operations.conversation_page,
     operations.change_conversation,
     users.users_page, users.add_user, users.change_user,

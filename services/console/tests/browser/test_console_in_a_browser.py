@@ -52,7 +52,17 @@ def test_import_a_csv_with_a_bad_row_and_see_it_reported(admin: Page, console_st
             }
         ]  # fmt: skip
     )
+    held = []  # the upload, held until the progress bar has been seen
+    admin.route("**/medicos/importar", lambda route: held.append(route))
     admin.get_by_role("button", name="Importar").click()
+    expect(admin.locator("#progresso-envio")).to_be_visible()
+    expect(admin.get_by_role("button", name="Importar")).to_be_disabled()
+    for _ in range(100):  # the request reaches the route a moment after the click
+        if held:
+            break
+        admin.wait_for_timeout(100)
+    held[0].continue_()
+    admin.unroute("**/medicos/importar")
     expect(admin.get_by_role("heading", name="Resultado da importação")).to_be_visible()
     expect(admin.locator("[data-invalid]")).to_have_attribute("data-invalid", "1")
     invalid = admin.locator("#linhas-invalidas tbody tr")
@@ -183,6 +193,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(admin: Page, console_st
 
 
 MAIN_PAGES = ["/", "/campanhas", "/campanhas/nova", "/medicos", "/medicos/importar", "/numeros",
+              "/follow-ups/padrao/editar",
               "/falhas", "/follow-ups", "/conversas", "/usuarios"]  # fmt: skip
 
 
@@ -331,3 +342,29 @@ def test_the_panel_leads_with_alerts_and_the_oldest_waiting_message(
         expect(admin.locator(f"tr[data-sender='{sender}']")).to_contain_text("Ativo")
     admin.goto("/")
     expect(admin.locator("#alertas [data-alert='sender_paused']")).to_have_count(0)
+
+
+def test_edit_the_follow_up_rules_and_see_a_refusal_name_its_field(
+    admin: Page, console_stack: ConsoleStack
+):
+    admin.goto("/follow-ups")
+    admin.get_by_role("link", name="Editar regras “padrao”").click()
+    expect(admin.get_by_role("heading", level=1)).to_contain_text("Editar regras de follow-up")
+    oferta = admin.locator("#etapa-pos_oferta")
+    oferta.get_by_label("Reenviar depois de").fill("amanhã")
+    admin.get_by_role("button", name="Salvar nova versão").click()
+    expect(admin.locator("#problemas [data-field='pos_oferta-delay']")).to_contain_text(
+        "Pós-oferta — Reenviar depois de: escreva um prazo como 3d"
+    )
+    expect(oferta.get_by_label("Reenviar depois de")).to_have_attribute("aria-invalid", "true")
+
+    oferta.get_by_label("Reenviar depois de").fill("3d")
+    first = oferta.get_by_label("Textos do 1º follow-up")
+    first.fill(first.input_value() + "\n---\nDoutor(a), a vaga de plantão ainda está aberta!")
+    console_stack.shoot(admin, "follow-ups-edicao")
+    admin.get_by_role("button", name="Salvar nova versão").click()
+    expect(admin.locator("#regras-salvas")).to_be_visible()
+    rules = admin.locator("section", has=admin.get_by_role("heading", name=re.compile("padrao")))
+    expect(rules.get_by_role("heading")).to_contain_text("versão 1")  # the built-in is 0
+    expect(rules).to_contain_text("a vaga de plantão ainda está aberta!")
+    expect(rules.locator("tr", has_text="Pós-oferta")).to_contain_text("3d")

@@ -172,3 +172,30 @@ def test_a_viewer_cannot_send_held_sends_again(console_stack: ConsoleStack):
         assert "Reenviar (confirmei que não saíram)" not in page.text
         refused = viewer.post(f"/falhas/em-duvida/{uuid.uuid4()}", data={"_csrf": token})
         assert refused.status_code == 403
+
+
+def test_follow_up_rules_are_saved_in_the_users_name_and_a_stale_edit_is_refused(
+    admin: httpx.Client, console_stack: ConsoleStack
+):
+    form = admin.get("/follow-ups/padrao/editar")
+    assert form.status_code == 200
+    version = re.search(r'name="expected_version" value="(\d+)"', form.text).group(1)
+    fields = {"_csrf": _csrf(form.text), "expected_version": version,
+              "primeiro_contato-delay": "4d", "primeiro_contato-max": "1",
+              "primeiro_contato-texts-0": "Olá, {nome}! Ainda procura plantões?"}  # fmt: skip
+    refused = admin.post("/follow-ups/padrao/editar", data={**fields, "primeiro_contato-max": "x"})
+    assert refused.status_code == 422 and 'href="#primeiro_contato-max"' in refused.text
+
+    saved = admin.post("/follow-ups/padrao/editar", data=fields)
+    assert saved.status_code == 200 and "Regras “padrao” salvas" in saved.text
+    assert "Última mudança por ana" in saved.text and "4d" in saved.text
+    stale = admin.post("/follow-ups/padrao/editar", data=fields)  # the version read before
+    assert stale.status_code == 409 and "Outra pessoa salvou uma versão mais nova" in stale.text
+
+
+def test_a_viewer_cannot_edit_follow_up_rules(console_stack: ConsoleStack):
+    with httpx.Client(base_url=console_stack.url, timeout=30, follow_redirects=True) as viewer:
+        token = _csrf(viewer.get("/entrar").text)
+        viewer.post("/entrar", data={"_csrf": token, "username": "vera", "password": PASSWORD})
+        assert "Editar regras" not in viewer.get("/follow-ups").text
+        assert viewer.get("/follow-ups/padrao/editar").status_code == 403

@@ -395,11 +395,25 @@ async def _settle_sent(
         conn,
         [row["phone"] for row in done],
         [row["sender_id"] for row in done],
-        [matched[row["message_id"]].at for row in done],
+        # Pacing from the latest moment the send may have gone, not the provider's stamp.
+        [_paced_at(matched[row["message_id"]].at, row["in_doubt_since"]) for row in done],
         [1 if row["kind"] == CAMPAIGN_KIND else 0 for row in done],
         now.astimezone(zone(rules.time_zone)).date(),
     )
     return sent_ids
+
+
+def _paced_at(provider_at: datetime, in_doubt_since: datetime | None) -> datetime:
+    """When a settled doubt counts as sent for pair spacing: the latest moment it may have gone.
+
+    Providers stamp in whole seconds (a send at 10:00:05.7 reads 10:00:05), so it went before
+    the stamp's next second, and before its doubt began: ``_paced_at(10:00:05, 10:00:09)`` →
+    10:00:06; ``_paced_at(10:00:05, 10:00:05.4)`` → 10:00:05.4.
+    """
+    latest = provider_at + timedelta(seconds=1)
+    if in_doubt_since is not None:
+        latest = min(latest, in_doubt_since)
+    return max(provider_at, latest)
 
 
 def _sent_event(row: asyncpg.Record, echo: RecordedEcho) -> MessageSent:

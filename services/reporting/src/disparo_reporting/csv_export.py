@@ -1,5 +1,9 @@
 """A campaign's recipients as CSV for a recruiting team, streamed in keyset pages.
 
+One row per doctor (the campaign's original message to them; follow-ups are counted in their
+row, not listed), with whether and when they first answered and after which message: the
+campaign's ("mensagem da campanha") or a follow-up ("follow-up 2").
+
 The spec's columns, in pt-BR, ``;``-separated so Excel in pt-BR splits them (it reads ``,`` as the
 decimal mark), optionally behind a UTF-8 BOM so it also reads "região" right. Times are local
 (America/Sao_Paulo by default) as ``dd/mm/aaaa hh:mm``. Each page is one short query
@@ -33,6 +37,7 @@ COLUMNS = (
     "respondeu",
     "primeira resposta em",
     "respondeu após",
+    "follow-ups enviados",
     "id da mensagem",
 )
 SEND_STATUS = {
@@ -46,7 +51,16 @@ SEND_STATUS = {
     "dead": "Falhou",
 }
 """pt-BR words of each message state; *sent* is never called "Entregue"."""
-REPLIED_AFTER = {"campaign": "mensagem da campanha", "followup": "follow-up"}
+ORIGINAL_MESSAGE = "mensagem da campanha"
+
+
+def replied_after(attempt: int | None) -> str:
+    """pt-BR name of the message a first reply came after: 0 the original, n follow-up n."""
+    if attempt is None:
+        return ""
+    return f"follow-up {attempt}" if attempt else ORIGINAL_MESSAGE
+
+
 BOM = "\ufeff"
 _FIRST_KEY = UUID(int=0)
 
@@ -66,7 +80,8 @@ def _row(r: asyncpg.Record, reveal_phones: bool, zone: ZoneInfo) -> list[str]:
         SEND_STATUS.get(r["state"], r["state"]),
         "Sim" if replied else "Não",
         _local(r["first_reply_at"], zone),
-        REPLIED_AFTER.get(r["replied_after"], r["replied_after"] or "") if replied else "",
+        replied_after(r["replied_after_attempt"]) if replied else "",
+        str(r["followups_sent"]),
         str(r["message_id"]),
     ]
 

@@ -26,6 +26,7 @@ from disparo_shared.events import (
     ContactErased,
     ContactOptedIn,
     ContactOptedOut,
+    ConversationControlChanged,
     Event,
     MessageCancelled,
     MessageDelivered,
@@ -68,9 +69,15 @@ CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
 )
 CONTACT_EVENTS: tuple[type[Event], ...] = (ContactOptedOut, ContactOptedIn, ContactErased)
 REQUEST_EVENTS: tuple[type[Event], ...] = (MessagesRequested,)
+CONVERSATION_EVENTS: tuple[type[Event], ...] = (ConversationControlChanged,)
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.subject: cls for cls in MESSAGE_EVENTS + CAMPAIGN_EVENTS + CONTACT_EVENTS + REQUEST_EVENTS
+    cls.subject: cls
+    for cls in MESSAGE_EVENTS
+    + CAMPAIGN_EVENTS
+    + CONTACT_EVENTS
+    + REQUEST_EVENTS
+    + CONVERSATION_EVENTS
 }
 """Event class by unprefixed subject, so one subscriber on a wildcard can parse each message."""
 
@@ -183,6 +190,14 @@ async def on_messages_requested(
         [m.recipient.region if m.recipient else None for m in event.messages],
     )
     await conn.execute(SQL.add_requested_history, ids, event.event_id, event.occurred_at)
+    followups = [m for m in event.messages if m.followup_attempt is not None]
+    if followups:
+        await conn.execute(
+            SQL.project_followup_attempts,
+            [m.message_id for m in followups],
+            [m.followup_attempt for m in followups],
+            [m.followup_rule for m in followups],
+        )
     await conn.execute(SQL.reattribute_replies, ids, reply_window)
 
 
@@ -346,6 +361,19 @@ async def on_contact_consent(
     )
 
 
+async def on_control_changed(
+    conn: asyncpg.Connection, event: ConversationControlChanged, reply_window: timedelta
+) -> None:
+    """A person took the conversation over, or it closed: what stopped its follow-ups."""
+    await conn.execute(
+        SQL.project_control_change,
+        event.conversation_id,
+        event.controlled_by.value,
+        event.stage.value if event.stage else None,
+        event.occurred_at,
+    )
+
+
 async def on_contact_erased(
     conn: asyncpg.Connection, event: ContactErased, reply_window: timedelta
 ) -> None:
@@ -367,6 +395,7 @@ HANDLERS: dict[type[Event], Handler] = {
     ContactOptedOut: on_contact_consent,
     ContactOptedIn: on_contact_consent,
     ContactErased: on_contact_erased,
+    ConversationControlChanged: on_control_changed,
 }
 
 

@@ -36,7 +36,10 @@ REPLAYED_STREAMS: tuple[tuple[str, str], ...] = (
     (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL),
     (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED),
     (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL),
+    # the whole stream, as its last sequence may be a stage change (not projected, skipped)
+    (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL),
 )
+NOT_PROJECTED = frozenset({subjects.CONVERSATION_STAGE_CHANGED})
 
 
 class RebuildInProgress(RuntimeError):
@@ -124,7 +127,7 @@ async def _replay_stream(
                 event = parse_event(event_subject, msg.data)
                 if await project(pool, event, reply_window, now, live=False):
                     applied += 1
-            else:
+            elif event_subject not in NOT_PROJECTED:
                 log.warning("replay skipped an unknown subject", subject=event_subject)
             if msg.metadata.sequence.stream >= last_seq:
                 return replayed, applied

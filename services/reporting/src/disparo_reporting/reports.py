@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from disparo_reporting.error_catalog import explain
-from disparo_reporting.followup_breakdown import FollowupBreakdown, FollowupSource
+from disparo_reporting.followup_breakdown import FollowupBreakdown, followup_breakdown
 from disparo_shared.privacy import mask_phone
 from disparo_shared.queries import load_queries
 
@@ -151,7 +151,7 @@ class CampaignReport:
     hourly: list[SeriesPoint]
     daily: list[SeriesPoint]
     retention: Retention
-    followup: FollowupBreakdown | None
+    followup: FollowupBreakdown
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -298,7 +298,6 @@ async def campaign_report(
     campaign_id: UUID,
     options: ReportOptions,
     now: datetime,
-    followup: FollowupSource | None = None,
 ) -> CampaignReport | None:
     """The campaign's funnel, responders, errors and series, read in one consistent snapshot."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -312,6 +311,7 @@ async def campaign_report(
         )
         hourly = await conn.fetch(SQL.campaign_series, campaign_id, "hour", options.time_zone)
         daily = await conn.fetch(SQL.campaign_series, campaign_id, "day", options.time_zone)
+        followup = await followup_breakdown(conn, campaign_id)
     zone = ZoneInfo(options.time_zone)
     first_seen = min(
         (t for t in (campaign and campaign["started_at"], funnel["first_seen_at"]) if t),
@@ -339,7 +339,7 @@ async def campaign_report(
         hourly=_series(hourly, zone),
         daily=_series(daily, zone),
         retention=retention_of(first_seen, options.stream_max_age, now),
-        followup=await followup(campaign_id) if followup else None,
+        followup=followup,
     )
 
 

@@ -16,12 +16,14 @@ SPEC = ServiceSpec(
             Consumer(subjects.STREAM_COMMANDS, "reporting-requests"),
             Consumer(subjects.STREAM_CAMPAIGNS, "reporting-campaigns"),
             Consumer(subjects.STREAM_CONTACTS, "reporting-contacts"),
+            Consumer(subjects.STREAM_CONVERSATIONS, "reporting-conversations"),
         ),
         replays=(
             subjects.STREAM_CAMPAIGNS,
             subjects.STREAM_CONTACTS,
             subjects.STREAM_COMMANDS,
             subjects.STREAM_MESSAGES,
+            subjects.STREAM_CONVERSATIONS,
         ),
     ),
 )

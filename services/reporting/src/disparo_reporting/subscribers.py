@@ -27,6 +27,12 @@ SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED, "reporting-requests"),
     (subjects.STREAM_CAMPAIGNS, subjects.CAMPAIGN_ALL, "reporting-campaigns"),
     (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "reporting-contacts"),
+    # takeovers and closings, for the follow-up breakdown (what stopped a doctor's reminders)
+    (
+        subjects.STREAM_CONVERSATIONS,
+        subjects.CONVERSATION_CONTROL_CHANGED,
+        "reporting-conversations",
+    ),
 )
 
 

@@ -339,7 +339,11 @@ async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publis
         "older_than_retention": False,
         "note": None,
     }
-    assert report["followup"] is None
+    # no follow-ups in this campaign: the doctor who answered did so after the original
+    assert report["followup"]["attempts"] == []
+    assert report["followup"]["answered_after"] == [
+        {"attempt": 0, "message": "original", "doctors": 1}
+    ]
 
     stats = (await client.get("/v1/stats")).json()
     assert stats["totals_by_state"] == {"dead": 1, "enqueued": 1, "delivered": 1, "read": 1}
@@ -396,6 +400,7 @@ async def test_csv_export_streams_the_recruiters_columns_with_masked_phones(
         "respondeu",
         "primeira resposta em",
         "respondeu após",
+        "follow-ups enviados",
         "id da mensagem",
     ]
     assert sorted(UUID(r["id da mensagem"]) for r in rows) == sorted(ids)  # 3 pages of 2
@@ -463,7 +468,12 @@ async def test_rebuild_replays_the_streams_into_the_same_projections(
     before = await wait_for_json(
         client,
         f"/v1/campaigns/{campaign_id}/report",
-        lambda b: b["funnel"]["sent"] == 1 and b["funnel"]["targeted"] == 1,
+        lambda b: (
+            b["funnel"]["sent"] == 1
+            and b["funnel"]["targeted"] == 1
+            # the request (the doctor's phone) is projected too, not only the send
+            and b["followup"]["stopped"]["not_stopped"] == 1
+        ),
     )
 
     response = await client.post("/v1/admin/rebuild", headers={"X-API-Key": TEST_API_KEY})

@@ -42,3 +42,14 @@ SELECT count(*)::bigint FROM dispatcher.messages WHERE kind = 'followup';
 SELECT count(pg_terminate_backend(pid))::bigint
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid();
+
+-- name: reply_attribution
+-- What reporting attributed the given doctors' replies to: a message of which kind, of this
+-- campaign or not, or nothing (when a campaign's "replied" differs from the doctors who wrote).
+SELECT coalesce(m.kind, 'nothing') AS attributed_to,
+       coalesce(m.campaign_id = $1::uuid, false) AS this_campaign, count(*)::bigint AS replies
+FROM reporting.replies r
+LEFT JOIN reporting.messages m ON m.message_id = r.message_id
+WHERE r.phone = ANY($2::text[])
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -60,5 +60,12 @@ class Followup:
             raise
         return answer.get("rule_sets", [])
 
+    async def save_rules(
+        self, name: str, rules: dict[str, Any], by: str, expected_version: int | None
+    ) -> dict:
+        """Save the rule set's next version; 409 when ``expected_version`` is not the newest."""
+        body = {"name": name, "by": by, "expected_version": expected_version, "rules": rules}
+        return await self.client.request("PUT", "/v1/followup-rules", json=body)
+
     async def run_job(self) -> dict:
         return await self.client.request("POST", "/v1/admin/followups/run")

@@ -9,9 +9,10 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from disparo_console import followup_form
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
-from disparo_console.web import current_session, form_values, page, requires, services
+from disparo_console.web import console, current_session, form_values, page, requires, services
 
 SENDER_ACTIONS = {"pausar": "paused", "retomar": "active"}
 
@@ -95,7 +96,70 @@ async def requeue_message(request: Request) -> Response:
 @get("/follow-ups", guards=[requires(Permission.READ)])
 async def followups_page(request: Request) -> Template:
     rule_sets = await services(request).followup.rule_sets()
-    return page(request, "followups.html", summary=None, rule_sets=rule_sets)
+    return page(request, "followups.html", summary=None, rule_sets=rule_sets,
+                saved=request.query_params.get("salvo"))  # fmt: skip
+
+
+async def _rule_set(request: Request, name: str) -> dict:
+    found = {rs["name"]: rs for rs in await services(request).followup.rule_sets() or []}
+    if name not in found:
+        raise NotFoundException()
+    return found[name]
+
+
+def _rules_editor(request: Request, rule_set: dict, values: dict[str, str], **extra) -> Template:
+    boxes = {
+        stage: sum(1 for k in values if k.startswith(f"{stage}-texts-"))
+        for stage in followup_form.STAGES
+    }
+    return page(request, "followup_edit.html", rule_set=rule_set, values=values, boxes=boxes,
+                stages=followup_form.STAGES, separator=followup_form.VARIANT_SEPARATOR,
+                **extra)  # fmt: skip
+
+
+def _problem_text(request: Request, field: str, reason: str) -> dict[str, str]:
+    """A refusal as the form shows it: the stage and field by their pt-BR names, what to write
+    there, and followup's own words in parentheses."""
+    t = console(request).catalogue
+    if not field:
+        return {"label": "", "text": reason}
+    stage, part = field.split("-", 1)
+    part = part.split("-", 1)[0]  # texts-1 → texts
+    label = f"{t('stage.' + stage)} — {t('followups.part.' + part)}"
+    return {"label": label, "text": f"{t('followups.fix.' + part)} ({reason})"}
+
+
+@get("/follow-ups/{name:str}/editar", guards=[requires(Permission.OPERATE)])
+async def edit_rules_form(request: Request, name: FromPath[str]) -> Template:
+    rule_set = await _rule_set(request, name)
+    return _rules_editor(request, rule_set, followup_form.form_from_rules(rule_set["rules"]))
+
+
+@post("/follow-ups/{name:str}/editar", guards=[requires(Permission.OPERATE)])
+async def save_rules(request: Request, name: FromPath[str]) -> Response:
+    """Save the rule set's next version in the user's name; followup's refusal (the field and
+    why) or a newer version saved meanwhile comes back on the form with what was typed."""
+    values = form_values(await request.form())
+    rule_set = await _rule_set(request, name)
+    version = values.get("expected_version", "")
+    try:
+        await services(request).followup.save_rules(
+            name,
+            followup_form.rules_from_form(values, rule_set["rules"]),
+            current_session(request).username,
+            int(version) if version.isdigit() else None,
+        )
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        problems = {
+            followup_form.field_of_problem(e.get("field", "")) or "": e.get("reason", "")
+            for e in exc.errors
+        } or {"": exc.detail or exc.title}
+        problems = {field: _problem_text(request, field, why) for field, why in problems.items()}
+        return _rules_editor(request, rule_set, values, status_code=exc.status,
+                             problems=problems, conflict=exc.status == 409)  # fmt: skip
+    return Redirect(f"/follow-ups?salvo={name}")
 
 
 @post("/follow-ups/executar", guards=[requires(Permission.OPERATE)])

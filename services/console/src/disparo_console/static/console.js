@@ -1,5 +1,6 @@
 // The console's only script: CSRF header for htmx, polling paused while the tab is hidden,
-// and hourly series drawn with uPlot from the tables that also show them without JavaScript.
+// hourly series drawn with uPlot from the tables that also show them without JavaScript, and
+// the upload progress of forms marked data-upload-progress (without JavaScript they post as is).
 (function () {
   "use strict";
 
@@ -45,7 +46,46 @@
     });
   }
 
+  function showUploadProgress(form) {
+    var bar = document.getElementById(form.getAttribute("data-upload-progress"));
+    var status = document.getElementById(bar.getAttribute("aria-describedby"));
+    form.addEventListener("submit", function (event) {
+      if (typeof FormData === "undefined" || !form.checkValidity()) { return; }
+      event.preventDefault();
+      var request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      request.upload.addEventListener("progress", function (progress) {
+        if (!progress.lengthComputable) { return; }
+        bar.max = progress.total;
+        bar.value = progress.loaded;
+        status.textContent = bar.getAttribute("data-sending")
+          .replace("{percent}", Math.round(100 * progress.loaded / progress.total));
+      });
+      request.upload.addEventListener("load", function () {
+        bar.removeAttribute("value");  // indeterminate while the server reads the rows
+        status.textContent = bar.getAttribute("data-processing");
+      });
+      request.addEventListener("load", function () {
+        if (request.responseURL && request.responseURL.indexOf(form.action) === -1) {
+          window.location.assign(request.responseURL);  // the result page
+          return;
+        }
+        var page = new DOMParser().parseFromString(request.responseText, "text/html");
+        document.querySelector("main").replaceWith(page.querySelector("main"));
+        document.querySelectorAll("form[data-upload-progress]").forEach(showUploadProgress);
+      });
+      request.addEventListener("error", function () {
+        status.textContent = bar.getAttribute("data-failed");
+        form.querySelector("button[type=submit]").disabled = false;
+      });
+      form.querySelector("button[type=submit]").disabled = true;
+      bar.hidden = false;
+      request.send(new FormData(form));
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-upload-progress]").forEach(showUploadProgress);
     if (typeof htmx !== "undefined") { htmx.onLoad(drawSeries); } else { drawSeries(document); }
   });
 })();

@@ -143,7 +143,8 @@ claimed AS (
               m.enqueued_at, m.template::text AS template, m.marketing_limit_retries,
               m.trace_context
 )
-SELECT claimed.*, r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
+SELECT claimed.*, greatest(r.last_sent_at, o.may_have_gone_at) AS last_sent_at,
+       r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
        c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
        c.window_weekdays, c.window_zone, w.last_inbound_at, t.status AS template_status,
        sq.quality AS sender_quality, sq.portfolio
@@ -169,6 +170,22 @@ LEFT JOIN LATERAL (
     SELECT r.last_sent_at, r.campaign_day, r.campaign_sent_on_day, r.opted_out_at
     FROM recipients r WHERE r.phone = claimed.phone LIMIT 1
 ) r ON true
+-- A send to the same phone still 'sending' under another replica's lease (one that died or froze
+-- mid-call) may have reached the provider at any moment up to its lease's end, and one in doubt
+-- up to when its doubt began: for pair spacing it counts as sent then (at most now). This
+-- replica's own sends in flight are in its memory. Both probes are by phone on partial indexes.
+LEFT JOIN LATERAL (
+    SELECT max(t) AS may_have_gone_at
+    FROM (
+        SELECT least(o.lease_until, $3::timestamptz) AS t
+        FROM messages o
+        WHERE o.phone = claimed.phone AND o.state = 'sending' AND o.lease_owner <> $4::text
+        UNION ALL
+        SELECT least(coalesce(d.in_doubt_since, $3::timestamptz), $3::timestamptz)
+        FROM messages d
+        WHERE d.phone = claimed.phone AND d.state = 'in_doubt'
+    ) in_flight
+) o ON true
 LEFT JOIN LATERAL (
     SELECT c.status, c.max_per_day, c.window_start_hour, c.window_end_hour, c.window_weekdays,
            c.window_zone

@@ -134,8 +134,24 @@ WHERE excluded.changed_at >= c.changed_at;
 
 -- name: truncate_projections
 -- Empties every read model before a replay.
-TRUNCATE messages, message_history, replies, campaigns, consent;
+TRUNCATE messages, message_history, replies, campaigns, consent, conversation_controls;
 
 -- name: forget_inbox
 -- Lets a replay apply again the events this service already handled.
 DELETE FROM inbox WHERE consumer = $1::text;
+
+-- name: project_followup_attempts
+-- Which follow-up each requested message is (messages of a batch that are follow-ups only).
+UPDATE messages m SET followup_attempt = f.attempt, followup_rule = f.rule
+FROM unnest($1::uuid[], $2::int[], $3::text[]) AS f (message_id, attempt, rule)
+WHERE m.message_id = f.message_id;
+
+-- name: project_control_change
+-- A person took a conversation over, or it was closed: the first time of each is kept.
+INSERT INTO conversation_controls AS cc (conversation_id, taken_over_at, closed_at)
+VALUES ($1::uuid,
+        CASE WHEN $2::text = 'human' THEN $4::timestamptz END,
+        CASE WHEN $3::text = 'encerrada' THEN $4::timestamptz END)
+ON CONFLICT (conversation_id) DO UPDATE SET
+    taken_over_at = least(cc.taken_over_at, excluded.taken_over_at),
+    closed_at = least(cc.closed_at, excluded.closed_at);

@@ -131,19 +131,27 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: campaign_messages_page
--- One keyset page of a campaign's messages for the CSV export, after message id $2, with the
--- doctor's first reply to this campaign and the kind of message it answered.
+-- One keyset page of a campaign's doctors for the CSV export (its original messages, after
+-- message id $2), with the doctor's first reply to this campaign, the message it came after
+-- (replied_after_attempt: 0 the original, n follow-up n) and the follow-ups sent to them.
 SELECT m.message_id, m.kind, m.sender, m.phone, m.state, m.dead, m.sent_at,
-       m.contact_name, m.specialty, m.region, fr.first_reply_at, fr.replied_after
+       m.contact_name, m.specialty, m.region, fr.first_reply_at,
+       fr.replied_after_attempt, coalesce(fu.sent, 0) AS followups_sent
 FROM messages m
 LEFT JOIN LATERAL (
-    SELECT r.at AS first_reply_at, a.kind AS replied_after
+    SELECT r.at AS first_reply_at, coalesce(a.followup_attempt, 0) AS replied_after_attempt
     FROM messages a JOIN replies r ON r.message_id = a.message_id
     WHERE a.campaign_id = m.campaign_id AND a.phone = m.phone
     ORDER BY r.at
     LIMIT 1
-) fr ON m.kind IS DISTINCT FROM 'followup' AND m.sent_at IS NOT NULL
-WHERE m.campaign_id = $1::uuid AND m.message_id > $2::uuid
+) fr ON m.sent_at IS NOT NULL
+LEFT JOIN LATERAL (
+    SELECT count(*) AS sent
+    FROM messages f
+    WHERE f.campaign_id = m.campaign_id AND f.phone = m.phone
+      AND f.followup_attempt IS NOT NULL AND f.sent_at IS NOT NULL
+) fu ON true
+WHERE m.campaign_id = $1::uuid AND m.message_id > $2::uuid AND m.followup_attempt IS NULL
 ORDER BY m.message_id
 LIMIT $3::int;
 
