@@ -131,9 +131,8 @@ def test_the_numbers_page_shows_quality_tier_and_todays_use(
     for s in senders:
         row = shown.text[shown.text.index(f'data-sender="{s["sender_id"]}"') :]
         row = row[: row.index("</tr>")]
-        assert 'data-quality="GREEN"' in row and "Alta (verde)" in row
         assert f'data-today="{s["sent_today"]}"' in row
-        assert "Não se aplica (Evolution)" in row  # Evolution numbers have no Meta tier
+        assert row.count("Não se aplica (Evolution)") == 2  # no Meta quality, no Meta tier
 
 
 def test_the_panel_raises_an_alert_for_a_paused_number_linking_where_to_act(
