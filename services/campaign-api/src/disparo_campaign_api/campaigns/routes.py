@@ -92,6 +92,12 @@ class RenderedSample(BaseModel):
     contact_id: UUID
     phone: str = Field(description="Masked.")
     body: str
+    cloud_template_parameters: list[str | None] | None = Field(
+        None,
+        description="The Cloud template's parameters filled for this doctor (null: the campaign"
+        " names none); a null inside is a field the doctor lacks with no fallback, so the"
+        " message would go without the template.",
+    )
 
 
 class CampaignPreview(BaseModel):
