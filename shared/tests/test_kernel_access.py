@@ -162,3 +162,17 @@ async def test_a_refused_key_is_recorded_too(client):
     await client.post("/v1/things", headers={"X-API-Key": "guess"})
     trail = (await client.get("/v1/audit", headers=as_key("ops"))).json()["items"]
     assert [(e["key_name"], e["status"]) for e in trail] == [(None, 401)]
+
+
+async def test_the_audit_trail_reads_since_as_an_rfc3339_moment(client):
+    await client.post("/v1/things", headers=as_key("sender"))
+    audit = "/v1/audit"
+    ops = as_key("ops")
+    found = await client.get(audit, params={"since": "2020-01-01T00:00:00Z"}, headers=ops)
+    assert [e["path"] for e in found.json()["items"]] == ["/v1/things"]
+    later = await client.get(audit, params={"since": "2999-01-01T00:00:00-03:00"}, headers=ops)
+    assert later.json()["items"] == []
+    for wrong in ("0.5", "yesterday", "2020-01-01T00:00:00"):  # a number, a word, no offset
+        refused = await client.get(audit, params={"since": wrong}, headers=ops)
+        assert refused.status_code == 422, wrong
+        assert refused.json()["errors"][0]["field"] == "since"

@@ -35,6 +35,10 @@ DISPATCHER_ENV = {
     "DISPARO_DISPATCHER_IN_DOUBT_GRACE_SECONDS": "3",
 }
 
+# A campaign's follow-up plan may wait seconds, not the production 30 minutes, so a test tries
+# a whole plan (as a team would try one on itself, with a rule set) without waiting.
+CAMPAIGN_API_ENV = {"DISPARO_CAMPAIGN_API_FOLLOWUP_MIN_DELAY_SECONDS": "1"}
+
 
 class Stack:
     """The running processes and clients for each of them."""
@@ -157,7 +161,7 @@ async def stack(test_servers, e2e_database_url) -> AsyncIterator[Stack]:
             "DISPARO_LOG_LEVEL": "INFO",
             **ALWAYS_OPEN_WINDOW,
         },
-        extra_env={"dispatcher": DISPATCHER_ENV},
+        extra_env={"dispatcher": DISPATCHER_ENV, "campaign-api": CAMPAIGN_API_ENV},
     )
     lines: dict[str, list[str]] = defaultdict(list)
     processes = [

@@ -128,3 +128,28 @@ async def test_control_and_bidi_characters_are_a_422_naming_the_field(kernel_set
         )
         assert ok.status_code == 202, ok.text
     assert await db.fetchval("SELECT count(*) FROM campaign_api.contacts") <= 1
+
+
+async def test_oversized_text_is_a_422_naming_the_field_and_nothing_is_written(kernel_settings, db):
+    """Every text that ends up in an event is capped at the edge, below the event's own cap
+    (``disparo_shared.events.limits``), so the bus never sees it."""
+    async with api_client(kernel_settings) as client:
+        created = await client.post(
+            "/v1/contacts", json={"phone": "+5511987654329", "name": "Ana"}, headers=AUTH
+        )
+        contact_id = created.json()["id"]
+        for path, body, field in (
+            ("/v1/messages", {"phone": "+5511987654321", "body": "x" * 4097}, "body"),
+            ("/v1/contacts", {"phone": "+5511987654322", "name": "N" * 201}, "name"),
+            (f"/v1/contacts/{contact_id}/opt-out", {"reason": "r" * 501}, "reason"),
+            (
+                "/v1/campaigns",
+                {"name": "C" * 201, "template": "Oi {nome}", "filter": {}},
+                "name",
+            ),
+        ):
+            answer = await client.post(path, json=body, headers=AUTH)
+            assert answer.status_code == 422, (path, answer.status_code, answer.text[:200])
+            assert field in answer.json()["detail"], (path, answer.json()["detail"][:200])
+    assert await db.fetchval("SELECT count(*) FROM campaign_api.outbox") == 0
+    assert await db.fetchval("SELECT count(*) FROM campaign_api.contacts") == 1

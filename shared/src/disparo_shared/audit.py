@@ -23,6 +23,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from disparo_shared.access import SAFE_METHODS, Caller
 from disparo_shared.api_keys import ADMIN
 from disparo_shared.logging import get_logger
+from disparo_shared.problems import invalid
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "audit.sql")
@@ -118,16 +119,36 @@ class AuditMiddleware:
             log.exception("audit entry not recorded", method=entry.method, path=entry.path)
 
 
+def _moment(field: str, value: str | None) -> datetime | None:
+    """An RFC 3339 date-time with its offset, as the document says; a bare number (which a lax
+    parser would read as seconds since 1970) or a time without offset is a 422."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, "an RFC 3339 date-time, e.g. 2026-12-04T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise invalid(field, "the date-time must name its offset (Z or ±hh:mm)")
+    return moment
+
+
 def audit_router(audit: AuditLog) -> Router:
     @get("/v1/audit", opt={"scope": ADMIN}, summary="The audit trail, newest first")
     async def audit_trail(
         before: Annotated[int | None, Parameter(description="audit_id cursor")] = None,
         key_name: str | None = None,
-        since: datetime | None = None,
+        since: Annotated[
+            str | None,
+            Parameter(
+                description="Only entries from this moment on (RFC 3339, with its offset)",
+                schema_extra={"format": "date-time"},
+            ),
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> dict[str, Any]:
         """Who changed what, when and from where; ``next_before`` pages back in time."""
-        items = await audit.page(before, key_name, since, limit)
+        items = await audit.page(before, key_name, _moment("since", since), limit)
         next_before = items[-1]["audit_id"] if len(items) == limit else None
         return {"items": items, "next_before": next_before}
 

@@ -27,7 +27,7 @@ the default rules for that stage apply. A named rule set governs every stage.
 
 import re
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,10 +101,14 @@ class FollowupPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     mode: Literal["own", "rule_set", "none"]
-    rule_set: str | None = Field(None, description="The rule set followed (mode rule_set).")
-    delay: str | None = Field(None, description="After our last message, e.g. 2d (mode own).")
+    rule_set: str | None = Field(
+        None, max_length=200, description="The rule set followed (mode rule_set)."
+    )
+    delay: str | None = Field(
+        None, max_length=200, description="After our last message, e.g. 2d (mode own)."
+    )
     max_followups: int | None = Field(None, ge=1, description="At most (mode own).")
-    texts: list[list[str]] | None = Field(
+    texts: list[list[Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]]] | None = Field(
         None, description="Per follow-up, its variants (mode own)."
     )
 

@@ -21,7 +21,11 @@ from litestar.types import ControllerRouterHandler, LifespanHook
 from disparo_shared.access import Caller, require_route_scope
 from disparo_shared.api_keys import ACTING_USER, KeyRing
 from disparo_shared.audit import AuditLog, AuditMiddleware, audit_router
-from disparo_shared.openapi_truth import document_metrics, document_the_edge
+from disparo_shared.openapi_truth import (
+    document_closed_models,
+    document_metrics,
+    document_the_edge,
+)
 from disparo_shared.problems import EXCEPTION_HANDLERS
 from disparo_shared.settings import HttpSettings
 
@@ -148,4 +152,5 @@ def create_http_app(
     # The document is built once, here, and served as amended with what the edge answers.
     document_the_edge(app.openapi_schema, OPEN_PATHS)
     document_metrics(app.openapi_schema)
+    document_closed_models(app.openapi_schema)
     return app

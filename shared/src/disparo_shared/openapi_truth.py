@@ -10,9 +10,12 @@ for every route, and a client (or an OpenAPI-driven test) must find them documen
   route's scope;
 - every error the edge answers is problem details (``application/problem+json``), so each
   documented 4xx/5xx says so, whatever a handler's decorator assumed;
+- a body model that refuses unknown fields says so (``additionalProperties: false``);
 - Litestar's automatic ``OPTIONS`` answers are not operations of ours and are left out;
 - a route with parameters or a body answers 422 (problem details naming the field) when they
-  do not validate, and 400 when the body is not even JSON;
+  do not validate, and 400 when the body is not even JSON (a webhook's too: its body is read
+  by hand); a body the handler takes as optional (``data: X | None = None``) is documented as
+  optional, where Litestar marks it required;
 - a route with path parameters answers 404 when a parameter names nothing (or is malformed).
 
 Each service's route-specific answers (a 409, a ``text/csv`` body) stay on its handlers.
@@ -28,8 +31,10 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Reference,
+    RequestBody,
     Schema,
 )
+from pydantic import BaseModel
 
 from disparo_shared.problems import MEDIA_TYPE
 
@@ -89,6 +94,8 @@ def document_the_edge(openapi: OpenAPI, open_paths: Iterable[str]) -> OpenAPI:
             if path.startswith(WEBHOOKS_PREFIX):
                 responses.setdefault("401", _problem("The signature or key did not verify."))
                 responses.setdefault("403", _problem("The verify token did not match."))
+                # The body is read by hand (after the signature), so no schema says it.
+                responses.setdefault("400", _problem("The body is not a JSON object."))
         else:
             responses.setdefault("401", _problem("Missing or invalid X-API-Key."))
             responses.setdefault("403", _problem("The key lacks this route's scope."))
@@ -97,12 +104,52 @@ def document_the_edge(openapi: OpenAPI, open_paths: Iterable[str]) -> OpenAPI:
             responses.setdefault("422", _problem("A parameter or the body did not validate."))
         if operation.request_body is not None:
             responses.setdefault("400", _problem("The body is not valid JSON."))
+            if _body_may_be_left_out(operation.request_body):
+                operation.request_body.required = False
         if any(getattr(p, "param_in", None) == "path" for p in parameters):
             responses.setdefault("404", _problem("No resource with that identifier."))
         for status, response in responses.items():
             if status[0] in "45" and isinstance(response, OpenAPIResponse):
                 response.content = _problem(response.description).content
     return openapi
+
+
+def document_closed_models(openapi: OpenAPI) -> None:
+    """Say ``additionalProperties: false`` of each model that refuses unknown fields
+    (``extra="forbid"``), which Litestar's schemas leave out, so a client (or a generated
+    request) learns an unknown field is a 422 rather than ignored.
+
+    Components are named by their model's class name; a name shared with a model that accepts
+    unknown fields is left as it is.
+    """
+    closed: dict[str, bool] = {}
+    for model in _models(BaseModel):
+        forbids = model.model_config.get("extra") == "forbid"
+        closed[model.__name__] = closed.get(model.__name__, True) and forbids
+    for name, schema in (openapi.components.schemas or {}).items():
+        if closed.get(name) and isinstance(schema, Schema) and schema.properties is not None:
+            schema.additional_properties = False
+
+
+def _models(base: type[BaseModel]) -> Iterable[type[BaseModel]]:
+    for model in base.__subclasses__():
+        yield model
+        yield from _models(model)
+
+
+def _body_may_be_left_out(body: RequestBody | Reference) -> bool:
+    """Whether the handler takes ``data: X | None = None``: Litestar documents such a body as
+    required (``oneOf: [X, null]``), though a request without one is served."""
+    if not isinstance(body, RequestBody):
+        return False
+    for media in (body.content or {}).values():
+        schema = media.schema
+        if isinstance(schema, Schema) and any(
+            isinstance(option, Schema) and option.type == OpenAPIType.NULL
+            for option in schema.one_of or ()
+        ):
+            return True
+    return False
 
 
 def document_metrics(openapi: OpenAPI, path: str = "/metrics") -> None:

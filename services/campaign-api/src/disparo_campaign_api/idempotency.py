@@ -106,6 +106,10 @@ def _valid(key: str) -> str:
     return key
 
 
+IN_PROGRESS = "A request with this Idempotency-Key is still in progress."
+"""What a route run once per key (``run_once``) answers 409 for, in its OpenAPI."""
+
+
 def key_reused() -> Problem:
     return Problem(
         422,

@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from disparo_campaign_api.campaigns.fanout import FanoutSettings, fan_out_next_chunk
+from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS
 from disparo_campaign_api.campaigns.handlers import (
     CampaignFields,
     CreateCampaign,
     create_campaign,
     get_campaign,
+    preview_campaign,
     start_campaign,
     update_campaign,
 )
@@ -178,3 +180,19 @@ async def test_editing_a_draft_names_and_drops_its_cloud_template(pool):
     assert named["cloud_template"] == PLANTAO
     assert renamed["cloud_template"] == PLANTAO  # a field not sent keeps its value
     assert dropped["cloud_template"] is None
+
+
+async def test_the_preview_shows_each_doctors_template_parameters_before_and_after_start(pool):
+    await add_doctor(pool, "+5511900000001", "Ana Souza", "Pediatria")
+    await add_doctor(pool, "+5511900000002", "Carla Dias", None)
+    data = CreateCampaign(
+        name="Plantões", template="Oi {primeiro_nome}", filter=REGION, cloud_template=PLANTAO
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        campaign_id = UUID((await create_campaign(conn, data, NOW))["id"])
+        before = await preview_campaign(conn, campaign_id, NOW, DEFAULT_FALLBACKS, limit=5)
+        await start_campaign(conn, campaign_id, NOW)
+        after = await preview_campaign(conn, campaign_id, NOW, DEFAULT_FALLBACKS, limit=5)
+    for preview in (before, after):
+        by_body = {s["body"]: s["cloud_template_parameters"] for s in preview["samples"]}
+        assert by_body == {"Oi Ana": ["Ana", "Pediatria"], "Oi Carla": ["Carla", None]}

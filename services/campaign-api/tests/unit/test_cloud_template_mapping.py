@@ -115,3 +115,25 @@ def test_an_unknown_field_is_reported_on_the_field_itself():
 )
 def test_known_contact_fields_are_accepted(field):
     assert mapping({"field": field}).parameters[0].field == field
+
+
+def test_a_template_the_api_accepts_fits_the_requested_event() -> None:
+    from annotated_types import MaxLen
+
+    from disparo_campaign_api.campaigns.cloud_templates import TemplateParameterIn
+    from disparo_campaign_api.campaigns.templates import MAX_VALUE_LENGTH
+    from disparo_shared.events import MessageTemplate, TemplateParameter
+
+    def cap(model, field: str) -> int:
+        (found,) = [
+            m.max_length for m in model.model_fields[field].metadata if isinstance(m, MaxLen)
+        ]
+        return found
+
+    for field in ("name", "language", "parameters"):
+        assert cap(CloudTemplateIn, field) <= cap(MessageTemplate, field), field
+    assert cap(TemplateParameterIn, "name") <= cap(TemplateParameter, "name")
+    # a filled value is cut at MAX_VALUE_LENGTH; a literal or fallback is at most that long
+    assert MAX_VALUE_LENGTH <= cap(TemplateParameter, "text")
+    assert cap(TemplateParameterIn, "text") <= cap(TemplateParameter, "text")
+    assert cap(TemplateParameterIn, "fallback") <= cap(TemplateParameter, "text")

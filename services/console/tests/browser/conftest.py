@@ -54,6 +54,7 @@ class ConsoleStack:
     database_url: str
     screenshots: Path | None
     dispatcher: httpx.Client  # for checking what the numbers pages show
+    simulator_url: str  # for faults (PUT /_sim/faults)
 
     def shoot(self, page: Page, name: str) -> None:
         if self.screenshots is not None:
@@ -151,7 +152,8 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
             httpx.Client(base_url=ports.url("dispatcher"), headers=key, timeout=30) as dispatcher,
         ):
             yield ConsoleStack(ports.url("console"), api, console_database_url,
-                               Path(shots) if shots else None, dispatcher)  # fmt: skip
+                               Path(shots) if shots else None, dispatcher,
+                               ports.url("simulator"))  # fmt: skip
     finally:
         stop_all(processes, grace_seconds=10)
         for process in processes:

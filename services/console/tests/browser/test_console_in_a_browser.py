@@ -303,7 +303,7 @@ def test_the_panel_leads_with_alerts_and_the_oldest_waiting_message(
     admin.goto("/numeros")
     for sender in senders:
         row = admin.locator(f"tr[data-sender='{sender}']")
-        expect(row.locator("[data-quality]")).to_have_text("Alta (verde)")
+        expect(row.locator("[data-quality]")).to_have_text("Não se aplica (Evolution)")
         row.get_by_role("button", name=f"Pausar {sender}").click()
         expect(admin.locator(f"tr[data-sender='{sender}']")).to_contain_text("Pausado")
     console_stack.shoot(admin, "numeros")

@@ -131,17 +131,24 @@ def test_the_numbers_page_shows_quality_tier_and_todays_use(
     for s in senders:
         row = shown.text[shown.text.index(f'data-sender="{s["sender_id"]}"') :]
         row = row[: row.index("</tr>")]
-        assert 'data-quality="GREEN"' in row and "Alta (verde)" in row
         assert f'data-today="{s["sent_today"]}"' in row
-        assert "Não se aplica (Evolution)" in row  # Evolution numbers have no Meta tier
+        assert row.count("Não se aplica (Evolution)") == 2  # no Meta quality, no Meta tier
 
 
 def test_the_panel_raises_an_alert_for_a_paused_number_linking_where_to_act(
     admin: httpx.Client, console_stack: ConsoleStack
 ):
     sender = console_stack.dispatcher.get("/v1/senders").json()[0]["sender_id"]
+
+    def sent_today() -> int:
+        return sum(s["sent_today"] for s in console_stack.dispatcher.get("/v1/senders").json())
+
+    before = sent_today()
     calm = admin.get("/")
+    after = sent_today()  # a campaign may still be sending: the page's sum lies in between
     assert calm.status_code == 200 and "Alertas ativos" in calm.text
+    shown = int(re.search(r'id="enviadas-hoje" data-sent="(\d+)"', calm.text).group(1))
+    assert 0 < before <= shown <= after
     assert "Mensagem mais antiga esperando" in calm.text
     paused = console_stack.dispatcher.patch(
         f"/v1/senders/{sender}", json={"status": "paused", "pause_reason": "teste HTTP"}
@@ -199,3 +206,39 @@ def test_a_viewer_cannot_edit_follow_up_rules(console_stack: ConsoleStack):
         viewer.post("/entrar", data={"_csrf": token, "username": "vera", "password": PASSWORD})
         assert "Editar regras" not in viewer.get("/follow-ups").text
         assert viewer.get("/follow-ups/padrao/editar").status_code == 403
+
+
+def test_a_number_not_on_whatsapp_ends_dead_on_falhas_and_in_the_panels_alerts(
+    admin: httpx.Client, console_stack: ConsoleStack
+):
+    phone = f"+55219{random.Random(41).randrange(10**7, 10**8):08d}"
+    region = f"Região morta {uuid.uuid4().hex[:6]}"
+    console_stack.api.post(
+        "/v1/contacts", json={"phone": phone, "name": "Dr. Sem WhatsApp", "region": region}
+    ).raise_for_status()
+    with httpx.Client(base_url=console_stack.simulator_url, timeout=10) as simulator:
+        simulator.put("/_sim/faults", json={"permanent_numbers": [phone.lstrip("+")]})
+        try:
+            name = f"Sem WhatsApp {region}"
+            draft = console_stack.api.post(
+                "/v1/campaigns",
+                json={"name": name, "template": "Olá, {nome}!",
+                      "filter": {"all": [{"field": "region", "op": "eq", "value": region}]}},
+            ).json()  # fmt: skip
+            console_stack.api.post(f"/v1/campaigns/{draft['id']}/start").raise_for_status()
+            deadline = time.monotonic() + 60
+            while name not in (failures := admin.get("/falhas")).text:
+                assert time.monotonic() < deadline, "the dead message never reached Falhas"
+                time.sleep(0.5)
+        finally:
+            simulator.put("/_sim/faults", json={"permanent_numbers": []})
+    row = failures.text[failures.text.index(f">{name}</a>") :]
+    row = row[: row.index("</tr>")]
+    assert "<td>1</td>" in row  # one dead message, its error explained beside it
+    assert "Reenfileirar as falhas" in row
+    deadline = time.monotonic() + 30  # the dispatcher's next periodic read of the queue
+    while 'data-alert="dead"' not in (panel := admin.get("/painel/ao-vivo")).text:
+        assert time.monotonic() < deadline, "no dead-letter alert on the Painel"
+        time.sleep(0.5)
+    alert = panel.text[panel.text.index('data-alert="dead"') :]
+    assert '<a href="/falhas">' in alert[: alert.index("</li>")]

@@ -25,9 +25,9 @@ from disparo_dispatcher.quiet_hours import local_day_start
 from disparo_dispatcher.rate_limits import daily_cap
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
-from disparo_dispatcher.settings import SenderSeed
+from disparo_dispatcher.settings import MAX_DAILY_LIMIT, SenderSeed
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
-from disparo_shared.problems import Problem, invalid
+from disparo_shared.problems import Problem, invalid, problem_answers
 from disparo_shared.runtime import Runtime
 
 
@@ -89,7 +89,7 @@ class SenderChange(BaseModel):
     base_url: str | None = Field(None, min_length=1)
     credential_ref: str | None = Field(None, min_length=1)
     rate_per_second: int | None = Field(None, ge=1, le=1000)
-    daily_limit: int | None = Field(None, ge=1)
+    daily_limit: int | None = Field(None, ge=1, le=MAX_DAILY_LIMIT)
     warmup_started_on: date | None = None
     status: str | None = None
     paused_until: datetime | None = None
@@ -177,7 +177,7 @@ def admin_router(
             for s in found
         ]
 
-    @post("/senders")
+    @post("/senders", responses=problem_answers({409: "A sender with that id exists."}))
     async def create(data: SenderSeed) -> SenderOut:
         """Add a sender; 409 when the id is taken. Its credential must be a declared variable
         and its host an allowed provider host (``sender_policy``)."""
@@ -275,7 +275,11 @@ def admin_router(
         the body, so it never reaches an access log."""
         return await privacy.export_contact(runtime.pool, data.phone, data.contact_id)
 
-    @post("/dead-letters/{message_id:uuid}/requeue", status_code=HTTP_200_OK)
+    @post(
+        "/dead-letters/{message_id:uuid}/requeue",
+        status_code=HTTP_200_OK,
+        responses=problem_answers({409: "The message is not dead."}),
+    )
     async def requeue_one(message_id: UUID, data: Requeue | None = None) -> dict[str, Any]:
         """Put one dead message back in line; 409 if it is not dead."""
         extra = (data or Requeue()).extra_attempts

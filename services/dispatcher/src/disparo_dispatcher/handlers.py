@@ -257,7 +257,14 @@ async def opt_out(pool: asyncpg.Pool, event: ContactOptedOut, now: datetime) -> 
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, CONTACTS_CONSUMER + ".opted_out", event.event_id):
             return 0
-        await conn.execute(queue.SQL.record_opt_out, event.phone, now, event.reason)
+        await conn.execute(
+            queue.SQL.record_opt_out,
+            event.phone,
+            now,
+            event.reason,
+            event.contact_id,
+            event.occurred_at,
+        )
         followups = await stop_for_opt_outs(conn, [event.phone], now)
         await add_events(conn, followups)
         dropped = await conn.fetch(queue.SQL.cancel_pending_for_phones, [event.phone], now)

@@ -94,6 +94,24 @@ SENDER_RATE_LIMIT = Gauge(
     "Each sender's configured messages per second (what it is allowed, not what it sends).",
     ["sender"],
 )
+SENDER_SENT_TODAY = Gauge(
+    "disparo_dispatcher_sender_sent_today",
+    "Sends each sender made today (its day starts at midnight in the dispatcher's time zone), as "
+    "the replica holding it counts them against its daily cap; only the holder reports it.",
+    ["sender"],
+)
+SENDER_DAILY_CAP = Gauge(
+    "disparo_dispatcher_sender_daily_cap",
+    "Each sender's send cap for today (its daily limit or warm-up step); absent when uncapped. "
+    "Reported by the replica holding the sender.",
+    ["sender"],
+)
+SENDER_TIER_RECIPIENTS = Gauge(
+    "disparo_dispatcher_sender_portfolio_recipients_24h",
+    "Distinct doctors the Cloud sender's portfolio reached with templates in the last 24 h "
+    "(all its numbers together: compare with disparo_dispatcher_sender_messaging_tier_recipients).",
+    ["sender"],
+)
 SENDER_QUALITY = Gauge(
     "disparo_dispatcher_sender_quality_rating",
     "Each Cloud API number's quality rating as Meta last reported it: 0 GREEN, 1 YELLOW, 2 RED "

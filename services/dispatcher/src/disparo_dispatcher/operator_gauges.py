@@ -92,3 +92,25 @@ def set_cloud_number_gauges(numbers: Iterable[Mapping]) -> None:
         metrics.SENDER_MESSAGING_TIER.labels(sender, row["tier"]).set(
             float("inf") if limit is None else limit
         )
+
+
+def set_sender_usage(
+    held: Iterable[tuple[str, int, int | None]], tier_use: Mapping[str, Mapping]
+) -> None:
+    """Replace the senders' usage gauges with this read's values.
+
+    ``held`` is (sender id, sends today, today's cap or None) of each sender this replica holds:
+    the count the send loop holds the cap to, so a released sender stops being reported here
+    and its new holder reports it. ``tier_use`` is ``tiers.sender_health``'s, per Cloud sender:
+    the distinct doctors its portfolio reached in 24 h (its limit is
+    ``set_cloud_number_gauges``'s).
+    """
+    metrics.SENDER_SENT_TODAY.clear()
+    metrics.SENDER_DAILY_CAP.clear()
+    for sender_id, sent_today, cap_today in held:
+        metrics.SENDER_SENT_TODAY.labels(sender_id).set(sent_today)
+        if cap_today is not None:
+            metrics.SENDER_DAILY_CAP.labels(sender_id).set(cap_today)
+    metrics.SENDER_TIER_RECIPIENTS.clear()
+    for sender_id, use in tier_use.items():
+        metrics.SENDER_TIER_RECIPIENTS.labels(sender_id).set(use["portfolio_recipients_24h"])

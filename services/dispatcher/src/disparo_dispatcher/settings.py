@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_dispatcher.doubt_policy import DEFAULT_POLICIES
 
+MAX_DAILY_LIMIT = 10_000_000
+"""More than a number can send in a day (80 msg/s × 86,400 s ≈ 6.9 million); a larger cap is a
+mistake, and would not fit the table's integer."""
+
 
 class SenderSeed(BaseModel):
     """One WhatsApp number as configuration declares it; upserted into ``senders`` at start."""
@@ -31,7 +35,9 @@ class SenderSeed(BaseModel):
         description='"env:NAME" reads the secret from that variable; else the literal (dev)',
     )
     rate_per_second: int = Field(80, ge=1, le=1000)
-    daily_limit: int | None = Field(None, ge=1, description="Messages per day; none = no cap")
+    daily_limit: int | None = Field(
+        None, ge=1, le=MAX_DAILY_LIMIT, description="Messages per day; none = no cap"
+    )
     warmup_started_on: date | None = Field(
         None, description="First day of the warm-up ramp; none = a mature number"
     )

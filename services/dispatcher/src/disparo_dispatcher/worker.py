@@ -45,7 +45,15 @@ from uuid import uuid4
 import aiohttp
 import asyncpg
 
-from disparo_dispatcher import automatic_messages, in_doubt, metrics, queue, senders, table_care
+from disparo_dispatcher import (
+    automatic_messages,
+    in_doubt,
+    metrics,
+    queue,
+    senders,
+    table_care,
+    tiers,
+)
 from disparo_dispatcher.admission import AdmissionRules
 from disparo_dispatcher.claiming import Claimer
 from disparo_dispatcher.clock import Clock, Monotonic, utc_now
@@ -54,6 +62,7 @@ from disparo_dispatcher.operator_gauges import (
     QueueReading,
     set_cloud_number_gauges,
     set_operator_gauges,
+    set_sender_usage,
 )
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.providers.sent_lookup import find_sent
@@ -290,9 +299,13 @@ class Dispatcher:
             cloud_numbers = await queue.cloud_number_ratings(
                 conn, self.settings.default_messaging_tier
             )
+            tier_use = await tiers.sender_health(conn, now, self.settings.default_messaging_tier)
         self.queue_reading = QueueReading(now, rows, ages)
         metrics.QUEUE_DEPTH.clear()
         for row in rows:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
         set_operator_gauges(ages, dead, sender_rows)
         set_cloud_number_gauges(cloud_numbers)
+        set_sender_usage(
+            [(s.sender_id, s.sent_today, s.cap_today) for s in self.slots.values()], tier_use
+        )

@@ -3,13 +3,14 @@ good), kept ones blanked and never put back in line, and a message being sent at
 blanked as soon as its send is over."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from disparo_dispatcher import queue
+from disparo_dispatcher.handlers import opt_out
 from disparo_dispatcher.privacy import finish_pending_erasures, forget_contact
 from disparo_shared.db import create_pool
-from disparo_shared.events import ContactErased
+from disparo_shared.events import ContactErased, ContactOptedOut
 from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -77,5 +78,40 @@ async def test_erasure_cancels_blanks_and_waits_for_the_send_in_flight(database_
         assert (await rows())[sending] == ("sent", "", "")
         assert await db.fetchval("SELECT count(*) FROM recipients") == 0
         assert await db.fetchval("SELECT count(*) FROM pending_erasures") == 0
+    finally:
+        await pool.close()
+
+
+async def test_an_opt_out_said_before_the_erasure_and_arriving_after_keeps_no_phone(
+    database_url, db
+) -> None:
+    """contact.opted_out and contact.erased reach the dispatcher through separate consumers: an
+    opt-out the doctor said before the erasure must not bring the phone back. A doctor imported
+    again (a new contact id) who opts out later is remembered as usual."""
+    erased_contact, new_contact = uuid4(), uuid4()
+    pool = await create_pool(DatabaseSettings(url=database_url), "dispatcher")
+    try:
+        await forget_contact(
+            pool, ContactErased(contact_id=erased_contact, phone=PHONE, occurred_at=NOW), NOW
+        )
+        said_before = NOW - timedelta(minutes=1)
+        for contact_id in (erased_contact, None):  # by contact id, and by phone alone
+            late = ContactOptedOut(
+                contact_id=contact_id, phone=PHONE, reason="PARAR", occurred_at=said_before
+            )
+            await opt_out(pool, late, NOW)
+        assert await db.fetchval("SELECT count(*) FROM dispatcher.recipients") == 0
+
+        later = NOW + timedelta(days=1)
+        fresh = ContactOptedOut(
+            contact_id=new_contact, phone=PHONE, reason="PARAR", occurred_at=later
+        )
+        await opt_out(pool, fresh, later)
+        assert (
+            await db.fetchval(
+                "SELECT opted_out_at FROM dispatcher.recipients WHERE phone = $1", PHONE
+            )
+            == later
+        )
     finally:
         await pool.close()

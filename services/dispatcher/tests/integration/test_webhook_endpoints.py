@@ -23,6 +23,7 @@ from disparo_dispatcher.webhooks.routes import WEBHOOK_ROUTES
 from disparo_dispatcher.webhooks.settings import WebhookSettings
 from disparo_dispatcher.webhooks.verification import cloud_signature
 from disparo_shared.db import create_pool
+from disparo_shared.events import limits
 from disparo_shared.http import create_http_app
 from disparo_shared.settings import DatabaseSettings, HttpSettings
 from disparo_shared.testing.fixtures import eventually
@@ -479,6 +480,17 @@ async def test_evolution_inbound_reply_is_received_once(client, pool):
         "Pode me ligar?",
     )
     assert datetime.fromisoformat(received["at"]) == datetime.fromtimestamp(T0, UTC)
+
+
+async def test_an_inbound_text_past_whatsapps_limit_is_cut_not_refused(client, pool):
+    """A doctor's reply is never lost to the event's cap (``limits.INBOUND_BODY``): the webhook
+    answers 200 and the event carries the text cut at the cap."""
+    text = "Sim! " * (limits.INBOUND_BODY // 5 + 10)
+    payload = evolution_inbound(INSTANCE, DOCTOR, text, "EVO-LONG")
+    assert (await post_evolution(client, payload)).status_code == 200
+    [(subject, received)] = await outbox(pool)
+    assert subject == "message.received"
+    assert received["body"] == text[: limits.INBOUND_BODY]
 
 
 async def test_inbound_to_an_unknown_number_names_the_address(client, pool):

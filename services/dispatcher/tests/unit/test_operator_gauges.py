@@ -2,7 +2,7 @@
 
 from prometheus_client import REGISTRY
 
-from disparo_dispatcher.operator_gauges import dead_reason, set_operator_gauges
+from disparo_dispatcher.operator_gauges import dead_reason, set_operator_gauges, set_sender_usage
 
 
 def sample(name: str, labels: dict[str, str]) -> float | None:
@@ -44,6 +44,20 @@ def test_each_read_replaces_the_previous_values() -> None:
     # nothing due any more: the series goes away rather than keeping its last age
     assert sample("disparo_dispatcher_oldest_due_age_seconds", {"priority": "10"}) is None
     assert sample("disparo_dispatcher_dead_messages", {"reason": "permanent"}) is None
+
+
+def test_a_released_sender_is_no_longer_reported_by_this_replica() -> None:
+    reach = {"c1": {"tier_limit": 2000, "portfolio_recipients_24h": 1500}}
+    set_sender_usage([("n1", 40, 50), ("n2", 7, None)], reach)
+    assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n1"}) == 40
+    assert sample("disparo_dispatcher_sender_daily_cap", {"sender": "n1"}) == 50
+    assert sample("disparo_dispatcher_sender_daily_cap", {"sender": "n2"}) is None  # uncapped
+    assert sample("disparo_dispatcher_sender_portfolio_recipients_24h", {"sender": "c1"}) == 1500
+
+    set_sender_usage([("n2", 8, None)], {})  # n1 went to another replica; c1 was removed
+    assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n1"}) is None
+    assert sample("disparo_dispatcher_sender_sent_today", {"sender": "n2"}) == 8
+    assert sample("disparo_dispatcher_sender_portfolio_recipients_24h", {"sender": "c1"}) is None
 
 
 def test_cloud_numbers_report_quality_as_a_rating_and_their_portfolios_tier() -> None:

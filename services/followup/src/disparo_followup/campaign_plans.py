@@ -4,10 +4,12 @@ its conversations follow.
 campaign-api checks the plan and sends it on ``campaign.started``; followup keeps it per campaign
 and, at each run, makes each plan a rule set named ``campaign:<campaign id>``: the default set
 (``padrao``, newest version) with its ``primeiro_contato`` rule replaced by the plan's delay, cap
-and texts, or left out for a plan of ``none``. So a campaign's silent doctors get the campaign's
-reminders, and a conversation a recruiter moves on (``pos_interesse``…) follows the default rules
-of that stage. A plan naming a rule set makes its conversations follow that set, every stage; a
-name no set has yet gives no follow-ups until someone saves that set (the job logs it).
+and texts (keeping that rule's Cloud API template, if any, for doctors outside the 24 h window:
+a plan's free text cannot reach them), or left out for a plan of ``none``. So a campaign's
+silent doctors get the campaign's reminders, and a conversation a recruiter moves on
+(``pos_interesse``…) follows the default rules of that stage. A plan naming a rule set makes its
+conversations follow that set, every stage; a name no set has yet gives no follow-ups until
+someone saves that set (the job logs it).
 
 A campaign without a plan, or whose ``campaign.started`` has not reached followup yet, follows
 ``padrao``: the plan travels on a different stream than the campaign's messages, and the first
@@ -58,11 +60,15 @@ def plan_rule_set(key: str, plan: FollowupPlan, default: RuleSet) -> RuleSet:
     rules = dict(default.rules)
     stage = ConversationStage.PRIMEIRO_CONTATO
     if plan.mode == "own" and plan.delay and plan.max_followups and plan.texts:
+        default_rule = default.rules.get(stage)
         rules[stage] = FollowupRule(
             stage,
             parse_duration(plan.delay),
             plan.max_followups,
             tuple(tuple(variants) for variants in plan.texts),
+            # a plan writes free text; doctors outside the Cloud 24 h window get the default
+            # first-contact template, when ops named one
+            default_rule.template if default_rule else None,
         )
     else:
         rules.pop(stage, None)

@@ -43,7 +43,7 @@ from disparo_followup.views import (
 )
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.events import Controller, ConversationStage
-from disparo_shared.problems import invalid
+from disparo_shared.problems import invalid, problem_answers
 from disparo_shared.runtime import Runtime
 
 MAX_PAGE = 200
@@ -147,7 +147,11 @@ class ConversationsController(HttpController):
         change = ConversationChange(by=data.by, reason=data.reason, stage=data.stage)
         return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
 
-    @post("/conversations/{conversation_id:uuid}/takeover", status_code=200)
+    @post(
+        "/conversations/{conversation_id:uuid}/takeover",
+        status_code=200,
+        responses=problem_answers({409: "Someone else holds the conversation."}),
+    )
     async def take_over(
         self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
     ) -> ChangeResult:
@@ -156,7 +160,11 @@ class ConversationsController(HttpController):
         change = ConversationChange(by=data.by, reason=data.reason, controller=Controller.HUMAN)
         return await change_conversation(deps.runtime.pool, conversation_id, change, deps.clock())
 
-    @post("/conversations/{conversation_id:uuid}/release", status_code=200)
+    @post(
+        "/conversations/{conversation_id:uuid}/release",
+        status_code=200,
+        responses=problem_answers({409: "The conversation was not taken over."}),
+    )
     async def release(
         self, deps: NamedDependency[Deps], conversation_id: FromPath[UUID], data: JSONBody[Who]
     ) -> ChangeResult:
@@ -204,7 +212,11 @@ class ConversationsController(HttpController):
         sets = await current_rule_sets(deps.runtime.pool, deps.settings.followup_rules())
         return {"rule_sets": [rule_set_json(s) for _, s in sorted(sets.items())]}
 
-    @put("/followup-rules", status_code=200)
+    @put(
+        "/followup-rules",
+        status_code=200,
+        responses=problem_answers({409: "Another version was saved since expected_version."}),
+    )
     async def change_rules(
         self, deps: NamedDependency[Deps], data: JSONBody[RuleSetUpdate]
     ) -> dict[str, Any]:

@@ -141,3 +141,48 @@ async def test_a_campaign_plan_naming_a_rule_set_follows_it_once_saved(
     run = (await client.post("/v1/admin/followups/run")).json()
     assert run["requested"] == 1
     assert run["by_rule"]["noturno/primeiro_contato"]["scheduled"] == 1
+
+
+async def test_a_plan_keeps_the_default_first_contact_template_for_cold_cloud_doctors(
+    client: AsyncTestClient,
+    publish: Publish,
+    clock: Clock,
+    js: JetStreamContext,
+    kernel_settings: KernelSettings,
+) -> None:
+    """A plan writes free text, which a Cloud number may not send outside the 24 h window: its
+    follow-ups carry the template ops named for padrao's first contact."""
+    template = {"name": "plantao_lembrete", "language": "pt_BR", "parameters": [{"field": "name"}]}
+    saved = await client.put(
+        "/v1/followup-rules",
+        json={
+            "by": "ops",
+            "rules": {
+                "primeiro_contato": {
+                    "delay": "3d",
+                    "max_followups": 1,
+                    "texts": [["Oi {nome}!"]],
+                    "template": template,
+                }
+            },
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    campaign_id = await started(publish, client, PLAN)
+    planned = await open_campaign_conversation(client, publish, "+5511933330005", campaign_id)
+    await plan_known(client, planned, f"campaign:{campaign_id}")
+    clock.now = T0 + timedelta(hours=6)
+    assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 1
+
+    async def one_requested() -> list[dict] | None:
+        found = [
+            m
+            for m in await requested_followups(js, kernel_settings.nats.stream_prefix)
+            if m["kind"] == "followup"
+        ]
+        return found or None
+
+    [followup] = await eventually(one_requested)
+    assert followup["body"] == "Oi Ana, a vaga do plantão noturno segue aberta!"  # the plan's
+    assert followup["template"]["name"] == "plantao_lembrete"
+    assert followup["template"]["parameters"][0]["text"] == "Ana Lima"

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_shared.events import subjects
+from disparo_shared.events import limits, subjects
 from disparo_shared.events.base import Event
 from disparo_shared.followup_plans import FollowupPlan
 
@@ -16,7 +16,7 @@ class CampaignEvent(Event):
 
 class CampaignCreated(CampaignEvent):
     subject = subjects.CAMPAIGN_CREATED
-    name: str
+    name: str = Field(max_length=limits.NAME)
 
 
 class CampaignScheduled(CampaignEvent):
@@ -32,8 +32,8 @@ class CampaignSendWindow(BaseModel):
 
     start_hour: int = Field(ge=0, le=23)
     end_hour: int = Field(ge=1, le=24)
-    weekdays: list[int] = Field(min_length=1)
-    time_zone: str
+    weekdays: list[int] = Field(min_length=1, max_length=7)
+    time_zone: str = Field(max_length=limits.CODE)
 
 
 class CampaignStarted(CampaignEvent):

@@ -3,21 +3,23 @@ provider reports an opt-out, Cloud 131050)."""
 
 from uuid import UUID
 
-from disparo_shared.events import subjects
+from pydantic import Field
+
+from disparo_shared.events import limits, subjects
 from disparo_shared.events.base import Event
 
 
 class ContactOptedOut(Event):
     subject = subjects.CONTACT_OPTED_OUT
     contact_id: UUID | None = None
-    phone: str
-    reason: str
+    phone: str = Field(max_length=limits.PHONE)
+    reason: str = Field(max_length=limits.REASON)
 
 
 class ContactOptedIn(Event):
     subject = subjects.CONTACT_OPTED_IN
     contact_id: UUID | None = None
-    phone: str
+    phone: str = Field(max_length=limits.PHONE)
 
 
 class ContactErased(Event):
@@ -29,4 +31,4 @@ class ContactErased(Event):
 
     subject = subjects.CONTACT_ERASED
     contact_id: UUID
-    phone: str
+    phone: str = Field(max_length=limits.PHONE)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from disparo_shared.events import subjects
+from disparo_shared.events import limits, subjects
 from disparo_shared.events.base import Event
 
 CONVERSATION_NAMESPACE = UUID("5b0c6b1e-8a57-4c8e-9f1d-6d1a2f0c7e42")
@@ -70,8 +70,8 @@ class ConversationStageChanged(Event):
     subject = subjects.CONVERSATION_STAGE_CHANGED
     conversation_id: UUID
     contact_id: UUID
-    phone: str | None = None
-    contact_name: str | None = None  # fills "{nome}" in follow-up texts
+    phone: str | None = Field(None, max_length=limits.PHONE)
+    contact_name: str | None = Field(None, max_length=limits.NAME)  # fills "{nome}"
     stage: ConversationStage
     controlled_by: Controller
 
@@ -87,5 +87,5 @@ class ConversationControlChanged(Event):
     stage: ConversationStage | None = None
     controlled_by: Controller
     stopped: bool = Field(description="No automatic message of this conversation may go out.")
-    by: str
-    reason: str | None = None
+    by: str = Field(max_length=limits.NAME)
+    reason: str | None = Field(None, max_length=limits.REASON)

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo_shared.events import subjects
+from disparo_shared.events import limits, subjects
 from disparo_shared.events.base import Event
 
 # A cap on every batch event's list (the byte cap is enforced by splitting, ``sizing.py``).
@@ -51,8 +51,8 @@ class RecipientSnapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    specialty: str | None = None
-    region: str | None = None
+    specialty: str | None = Field(None, max_length=limits.NAME)
+    region: str | None = Field(None, max_length=limits.NAME)
 
 
 class RequestedMessage(BaseModel):
@@ -62,9 +62,9 @@ class RequestedMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     message_id: UUID
-    idempotency_key: str
+    idempotency_key: str = Field(min_length=1, max_length=limits.KEY)
     contact_id: UUID | None = None
-    phone: str = Field(description="E.164, e.g. +5511987654321")
+    phone: str = Field(max_length=limits.PHONE, description="E.164, e.g. +5511987654321")
     kind: MessageKind
     body: str = Field(min_length=1, max_length=4096)
     priority: int = Field(5, ge=1, le=10, description="10 is the most urgent")
@@ -74,13 +74,17 @@ class RequestedMessage(BaseModel):
     max_attempts: int = Field(5, ge=1, le=50)
     template: MessageTemplate | None = None
     contact_name: str | None = Field(
-        None, description="The doctor's name, so followup can fill {nome} in later follow-ups."
+        None,
+        max_length=limits.NAME,
+        description="The doctor's name, so followup can fill {nome} in later follow-ups.",
     )
     followup_attempt: int | None = Field(
         None, ge=1, description="A follow-up's number in its stage (1, 2…), for reports."
     )
     followup_rule: str | None = Field(
-        None, description="The rule a follow-up was requested under, e.g. padrao/primeiro_contato."
+        None,
+        max_length=limits.CODE,
+        description="The rule a follow-up was requested under, e.g. padrao/primeiro_contato.",
     )
     recipient: RecipientSnapshot | None = None
 
@@ -158,7 +162,7 @@ class MessageReceived(Event):
     subject = subjects.MESSAGE_RECEIVED
     phone: str
     sender: str
-    body: str
+    body: str = Field(max_length=limits.INBOUND_BODY)
     provider_message_id: str
     at: datetime
 
@@ -173,4 +177,4 @@ class MessageCancelled(Event):
     campaign_id: UUID | None = None
     conversation_id: UUID | None = None
     kind: MessageKind
-    reason: str
+    reason: str = Field(max_length=limits.CODE)

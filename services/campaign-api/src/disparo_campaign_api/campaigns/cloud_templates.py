@@ -213,8 +213,11 @@ def template_sql(
     stored: Mapping[str, Any] | None,
     add_param: Callable[[Any, str], str],
     fallbacks: Mapping[str, str],
+    *,
+    with_object: bool = True,
 ) -> TemplateSql:
-    """The SQL of a stored ``cloud_template`` (``NO_TEMPLATE`` when the campaign has none).
+    """The SQL of a stored ``cloud_template`` (``NO_TEMPLATE`` when the campaign has none);
+    ``with_object=False`` compiles the values only (a preview), registering no other parameter.
 
     Example: ``{"name": "plantao_aviso", "language": "pt_BR", "parameters": [{"field":
     "first_name"}, {"text": "pediatria"}]}`` gives values ``ARRAY[coalesce(nullif(<first word of
@@ -226,8 +229,7 @@ def template_sql(
         return NO_TEMPLATE
     template = CloudTemplateIn.model_validate(stored)
     values: list[str] = []
-    built: list[str] = []
-    for index, parameter in enumerate(template.parameters, start=1):
+    for parameter in template.parameters:
         if parameter.text is not None:
             values.append(add_param(parameter.text, "text"))
         else:
@@ -236,10 +238,15 @@ def template_sql(
             fallback = parameter.fallback or fallbacks.get(placeholder)
             value = placeholder_value_sql(placeholder, add_param)
             values.append(f"coalesce({value}, {add_param(fallback, 'text')})")
+    values_sql = f"ARRAY[{', '.join(values)}]::text[]"
+    if not with_object:
+        return TemplateSql(values=values_sql, template="NULL::json")
+    built: list[str] = []
+    for index, parameter in enumerate(template.parameters, start=1):
         name = f"'name', {add_param(parameter.name, 'text')}, " if parameter.name else ""
         built.append(f"json_build_object({name}'text', template_values[{index}])")
     return TemplateSql(
-        values=f"ARRAY[{', '.join(values)}]::text[]",
+        values=values_sql,
         template=(
             f"json_build_object('name', {add_param(template.name, 'text')},"
             f" 'language', {add_param(template.language, 'text')},"

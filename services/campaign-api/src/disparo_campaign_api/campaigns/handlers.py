@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from disparo_campaign_api.campaigns.cloud_templates import CloudTemplateIn
+from disparo_campaign_api.campaigns.cloud_templates import CloudTemplateIn, template_sql
 from disparo_campaign_api.campaigns.message_ids import recipient_seq
 from disparo_campaign_api.campaigns.rules import (
     DEFAULT_MAX_PER_DAY,
@@ -542,11 +542,15 @@ async def preview_campaign(
     if row is None:
         raise not_found("campaign", campaign_id)
     template = load_template(row["template"])
+
+    def rendering(query: str, params: Parameters) -> str:
+        body = render_sql(template, params.add, fallbacks)
+        cloud = template_sql(row["cloud_template"], params.add, fallbacks, with_object=False)
+        return query.replace("{template_values}", cloud.values).replace("{body}", body)
+
     if row["audience_size"] is not None:
         params = Parameters(first_index=3)
-        query = SQL.render_for_recipients.replace(
-            "{body}", render_sql(template, params.add, fallbacks)
-        )
+        query = rendering(SQL.render_for_recipients, params)
         rendered = await conn.fetch(query, campaign_id, limit, *params.values)
     else:
         audience = await _audience_at_start(conn, row)
@@ -554,14 +558,20 @@ async def preview_campaign(
             SQL.render_for_audience, audience, now, fixed_params=1
         )
         params = Parameters(first_index=2 + len(audience_params))
-        query = query.replace("{body}", render_sql(template, params.add, fallbacks))
+        query = rendering(query, params)
         rendered = await conn.fetch(query, limit, *audience_params, *params.values)
     return {
         "campaign_id": str(campaign_id),
         "template": row["template"],
         "placeholders": list(template.placeholders),
         "samples": [
-            {"contact_id": str(r["id"]), "phone": mask_phone(r["phone"]), "body": r["body"]}
+            {
+                "contact_id": str(r["id"]),
+                "phone": mask_phone(r["phone"]),
+                "body": r["body"],
+                # None: no Cloud template; a None inside: a field this doctor lacks (no fallback)
+                "cloud_template_parameters": r["template_values"],
+            }
             for r in rendered
         ],
     }

@@ -205,16 +205,18 @@ SET fanout_cursor = $2::bigint,
 WHERE id = $1::uuid;
 
 -- name: render_for_recipients
--- The message ({body}, templates.render_sql) for the first recipients of a started campaign.
-SELECT c.id, c.phone, {body} AS body
+-- The message ({body}, templates.render_sql) for the first recipients of a started campaign,
+-- and its Cloud template's parameters ({template_values}, cloud_templates.template_sql).
+SELECT c.id, c.phone, {body} AS body, {template_values} AS template_values
 FROM campaign_recipients r
 JOIN contacts c ON c.id = r.contact_id
 WHERE r.campaign_id = $1::uuid AND r.seq <= $2::int
 ORDER BY r.seq;
 
 -- name: render_for_audience
--- The message ({body}) for a few contacts of an audience ({audience}) not yet snapshotted.
-SELECT c.id, c.phone, {body} AS body
+-- The message ({body}) and Cloud template parameters ({template_values}) for a few contacts of
+-- an audience ({audience}) not yet snapshotted.
+SELECT c.id, c.phone, {body} AS body, {template_values} AS template_values
 FROM contacts c
 WHERE {audience}
 LIMIT $1::int;

@@ -30,9 +30,14 @@ from disparo_campaign_api.campaigns.handlers import (
 )
 from disparo_campaign_api.campaigns.template_registry import check_cloud_template
 from disparo_campaign_api.dependencies import Clock, Pool, Registry, Settings
-from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
+from disparo_campaign_api.idempotency import (
+    IN_PROGRESS,
+    IdempotencyKeyHeader,
+    check_key,
+    run_once,
+)
 from disparo_campaign_api.pagination import check_limit
-from disparo_shared.problems import invalid
+from disparo_shared.problems import invalid, problem_answers
 
 
 class SendWindowOut(BaseModel):
@@ -87,6 +92,12 @@ class RenderedSample(BaseModel):
     contact_id: UUID
     phone: str = Field(description="Masked.")
     body: str
+    cloud_template_parameters: list[str | None] | None = Field(
+        None,
+        description="The Cloud template's parameters filled for this doctor (null: the campaign"
+        " names none); a null inside is a field the doctor lacks with no fallback, so the"
+        " message would go without the template.",
+    )
 
 
 class CampaignPreview(BaseModel):
@@ -97,6 +108,13 @@ class CampaignPreview(BaseModel):
 
 
 Command = Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]]
+
+TRANSITION_TEXT = (
+    "The campaign's state does not allow this (e.g. pausing a draft), or a request with this"
+    " Idempotency-Key is still in progress."
+)
+TRANSITION = problem_answers({409: TRANSITION_TEXT})
+REGISTRY_DOWN = "The dispatcher's template registry could not check the Cloud template."
 
 
 async def _once(
@@ -115,7 +133,12 @@ class CampaignsController(Controller):
     opt = {"resource": "campaigns"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
     dependencies = {"campaign_config": Provide(campaign_settings, sync_to_thread=False)}  # noqa: RUF012
 
-    @post("/", summary="Create a campaign (draft)", status_code=201)
+    @post(
+        "/",
+        summary="Create a campaign (draft)",
+        status_code=201,
+        responses=problem_answers({409: IN_PROGRESS, 503: REGISTRY_DOWN}),
+    )
     async def create(
         self,
         data: JSONBody[CreateCampaign],
@@ -173,7 +196,11 @@ class CampaignsController(Controller):
         async with pool.acquire() as conn:
             return Campaign.model_validate(await get_campaign(conn, campaign_id))
 
-    @patch("/{campaign_id:uuid}", summary="Edit a draft")
+    @patch(
+        "/{campaign_id:uuid}",
+        summary="Edit a draft",
+        responses=problem_answers({409: "The campaign is no longer a draft.", 503: REGISTRY_DOWN}),
+    )
     async def change(
         self,
         campaign_id: FromPath[UUID],
@@ -192,7 +219,12 @@ class CampaignsController(Controller):
             )
             return Campaign.model_validate(updated)
 
-    @post("/{campaign_id:uuid}/schedule", summary="Schedule a draft", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/schedule",
+        summary="Schedule a draft",
+        status_code=200,
+        responses=TRANSITION,
+    )
     async def schedule(
         self,
         campaign_id: FromPath[UUID],
@@ -210,7 +242,12 @@ class CampaignsController(Controller):
             lambda conn: schedule_campaign(conn, campaign_id, data.at, clock()),
         )
 
-    @post("/{campaign_id:uuid}/start", summary="Start now", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/start",
+        summary="Start now",
+        status_code=200,
+        responses=problem_answers({409: TRANSITION_TEXT + " Or its audience is no longer valid."}),
+    )
     async def start(
         self,
         campaign_id: FromPath[UUID],
@@ -230,7 +267,12 @@ class CampaignsController(Controller):
             lambda conn: start_campaign(conn, campaign_id, clock(), zone),
         )
 
-    @post("/{campaign_id:uuid}/pause", summary="Pause a running campaign", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/pause",
+        summary="Pause a running campaign",
+        status_code=200,
+        responses=TRANSITION,
+    )
     async def pause(
         self,
         campaign_id: FromPath[UUID],
@@ -247,7 +289,12 @@ class CampaignsController(Controller):
             lambda conn: pause_campaign(conn, campaign_id, clock()),
         )
 
-    @post("/{campaign_id:uuid}/resume", summary="Resume a paused campaign", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/resume",
+        summary="Resume a paused campaign",
+        status_code=200,
+        responses=TRANSITION,
+    )
     async def resume(
         self,
         campaign_id: FromPath[UUID],
@@ -263,7 +310,12 @@ class CampaignsController(Controller):
             lambda conn: resume_campaign(conn, campaign_id, clock()),
         )
 
-    @post("/{campaign_id:uuid}/cancel", summary="Cancel for good", status_code=200)
+    @post(
+        "/{campaign_id:uuid}/cancel",
+        summary="Cancel for good",
+        status_code=200,
+        responses=TRANSITION,
+    )
     async def cancel(
         self,
         campaign_id: FromPath[UUID],
@@ -284,6 +336,7 @@ class CampaignsController(Controller):
         "/{campaign_id:uuid}/preview",
         summary="Render the message for sample recipients",
         status_code=200,
+        responses=problem_answers({409: "The campaign's audience is no longer valid."}),
     )
     async def preview(
         self,

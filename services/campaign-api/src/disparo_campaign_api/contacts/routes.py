@@ -34,6 +34,7 @@ from disparo_campaign_api.contacts.phones import normalize_phone_fast
 from disparo_campaign_api.contacts.privacy import erase_contact, export_contact
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
 from disparo_campaign_api.idempotency import (
+    IN_PROGRESS,
     IdempotencyKeyHeader,
     check_key,
     find_stored,
@@ -45,7 +46,7 @@ from disparo_campaign_api.pagination import check_limit
 from disparo_shared.access import caller_grants
 from disparo_shared.phones import InvalidPhone
 from disparo_shared.privacy import mask_phone
-from disparo_shared.problems import Problem, invalid
+from disparo_shared.problems import Problem, invalid, problem_answers
 
 IMPORT_SCOPE = "POST /v1/contacts/import"
 STATUS_OPT_OUT_REASON = "status optout"
@@ -177,7 +178,12 @@ class ContactsController(Controller):
     tags = ["contacts"]  # noqa: RUF012 - the Litestar idiom
     opt = {"resource": "contacts"}  # noqa: RUF012 - the scope each route needs (disparo_shared.access)
 
-    @post("/", summary="Create or update a contact by phone", status_code=200)
+    @post(
+        "/",
+        summary="Create or update a contact by phone",
+        status_code=200,
+        responses=problem_answers({409: IN_PROGRESS}),
+    )
     async def upsert(
         self,
         data: JSONBody[ContactIn],
@@ -278,7 +284,12 @@ class ContactsController(Controller):
         items = [_shown(request, contact) for contact in page.items]
         return ContactPage(items=items, next_cursor=page.next_cursor)
 
-    @post("/{contact_id:uuid}/opt-out", summary="Opt a contact out (LGPD)", status_code=200)
+    @post(
+        "/{contact_id:uuid}/opt-out",
+        summary="Opt a contact out (LGPD)",
+        status_code=200,
+        responses=problem_answers({409: IN_PROGRESS}),
+    )
     async def request_opt_out(
         self,
         contact_id: FromPath[UUID],
@@ -305,7 +316,12 @@ class ContactsController(Controller):
         )
         return stored.to_response()
 
-    @post("/{contact_id:uuid}/opt-in", summary="Opt a contact back in", status_code=200)
+    @post(
+        "/{contact_id:uuid}/opt-in",
+        summary="Opt a contact back in",
+        status_code=200,
+        responses=problem_answers({409: IN_PROGRESS}),
+    )
     async def request_opt_in(
         self,
         contact_id: FromPath[UUID],
@@ -345,6 +361,9 @@ class ContactsController(Controller):
         "/import",
         summary="Bulk import (CSV, JSON array or NDJSON), streamed",
         status_code=200,
+        responses=problem_answers(
+            {415: "The Content-Type is not text/csv, application/json or application/x-ndjson."}
+        ),
         request_max_body_size=None,  # bounded by settings.import_max_body_bytes while streaming
     )
     async def import_(

@@ -12,6 +12,7 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.messages.requests import SendMessage, request_message
+from disparo_shared.problems import problem_answers
 
 
 class MessagesController(Controller):
@@ -23,6 +24,12 @@ class MessagesController(Controller):
         "/",
         status_code=202,
         summary="Request one message",
+        responses=problem_answers(
+            {
+                409: "The phone opted out, or a request with this Idempotency-Key is still in"
+                " progress."
+            }
+        ),
         description=(
             "Accepts a message for the send queue and answers 202 with its id. Requires"
             f" `{IDEMPOTENCY_KEY_HEADER}`: the same key and body give the same answer and"

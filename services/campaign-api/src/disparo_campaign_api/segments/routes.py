@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from disparo_campaign_api.campaign_settings import CampaignConfig, campaign_settings
 from disparo_campaign_api.dependencies import Clock, Pool, Settings
-from disparo_campaign_api.idempotency import IdempotencyKeyHeader, check_key, run_once
+from disparo_campaign_api.idempotency import IN_PROGRESS, IdempotencyKeyHeader, check_key, run_once
 from disparo_campaign_api.pagination import check_limit
 from disparo_campaign_api.segments.handlers import (
     create_segment,
@@ -22,6 +22,7 @@ from disparo_campaign_api.segments.handlers import (
     preview_segment,
     update_segment,
 )
+from disparo_shared.problems import problem_answers
 from disparo_shared.text_input import SafeLine
 
 FILTER_DOC = (
@@ -145,7 +146,12 @@ class SegmentsController(Controller):
     async def predefined(self) -> list[Segment]:
         return [Segment.model_validate(s) for s in predefined_segments_json()]
 
-    @post("/", summary="Save a segment", status_code=201)
+    @post(
+        "/",
+        summary="Save a segment",
+        status_code=201,
+        responses=problem_answers({409: IN_PROGRESS}),
+    )
     async def create(
         self,
         data: JSONBody[SegmentIn],
@@ -201,7 +207,12 @@ class SegmentsController(Controller):
                 await update_segment(conn, segment_id, changes=changes, now=clock())
             )
 
-    @delete("/{segment_id:uuid}", summary="Delete a saved segment", status_code=204)
+    @delete(
+        "/{segment_id:uuid}",
+        summary="Delete a saved segment",
+        status_code=204,
+        responses=problem_answers({409: "A campaign that has not started yet targets it."}),
+    )
     async def remove(self, segment_id: FromPath[UUID], pool: Pool) -> None:
         """409 while a campaign that has not started yet targets it."""
         async with pool.acquire() as conn:

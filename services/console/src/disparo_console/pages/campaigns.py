@@ -22,15 +22,22 @@ COMMANDS = {"start": ("draft", "scheduled"), "pause": ("running",), "resume": ("
 LIST_SIZE = 20
 
 
-async def _with_funnels(svc: Any, campaigns: list[dict], now: datetime) -> list[dict]:
-    """Each campaign with its funnel from one overview call to reporting (not one per row)."""
+async def summaries_by_id(svc: Any, campaigns: list[dict], now: datetime) -> dict[str, dict]:
+    """reporting's counts of each of ``campaigns``, by id, from one overview call."""
     if not campaigns:
-        return []
+        return {}
     earliest = min(datetime.fromisoformat(c["created_at"]) for c in campaigns)
     overview = await svc.reporting.campaigns_overview(
         (earliest - timedelta(seconds=1)).isoformat(), (now + timedelta(minutes=1)).isoformat()
     )
-    by_id = {row["campaign_id"]: row for row in overview.get("campaigns", [])}
+    return {row["campaign_id"]: row for row in overview.get("campaigns", [])}
+
+
+async def _with_funnels(svc: Any, campaigns: list[dict], now: datetime) -> list[dict]:
+    """Each campaign with its funnel from one overview call to reporting (not one per row)."""
+    if not campaigns:
+        return []
+    by_id = await summaries_by_id(svc, campaigns, now)
     rows = []
     for campaign in campaigns:
         summary = by_id.get(campaign["id"])

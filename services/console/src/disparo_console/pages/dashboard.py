@@ -45,6 +45,10 @@ async def _overview(request: Request) -> dict[str, Any]:
         for c, r in zip(running["items"], reports, strict=True)
     ]
     allowed_per_hour = sum(s["rate_per_second"] * 3600 for s in senders if s["status"] == "active")
+    sent_today = sum(s.get("sent_today") or 0 for s in senders)
+    capped = [s for s in senders if s["status"] == "active" and s.get("cap_today") is not None]
+    uncapped = any(s["status"] == "active" and s.get("cap_today") is None for s in senders)
+    allowed_today = None if uncapped else sum(s["cap_today"] for s in capped)
     priorities = sorted(
         {p for counts in queue.get("by_priority", {}).values() for p in counts}
         | set(queue.get("oldest_waiting_seconds") or {}),
@@ -61,6 +65,8 @@ async def _overview(request: Request) -> dict[str, Any]:
         "oldest_priority": oldest_priority,
         "senders": senders,
         "allowed_per_hour": allowed_per_hour,
+        "sent_today": sent_today,
+        "allowed_today": allowed_today,
         "running": campaigns,
         "alerts": [{"alert": a, "params": shown_params(a)} for a in alerts],
     }

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from disparo_console import followup_form
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
+from disparo_console.pages.campaigns import summaries_by_id
 from disparo_console.web import console, current_session, form_values, page, requires, services
 
 SENDER_ACTIONS = {"pausar": "paused", "retomar": "active"}
@@ -44,17 +45,18 @@ async def failures_page(request: Request) -> Template:
         {"campaign_id": campaign_id, "name": names.get(campaign_id), "held": count}
         for campaign_id, count in sorted(in_doubt.get("by_campaign", {}).items())
     ]
-    reports = await asyncio.gather(
-        *(svc.reporting.campaign_report(c["id"]) for c in listing["items"])
-    )
+    # the counts of all in one call; the errors explained only of those with dead messages
+    counts = await summaries_by_id(svc, listing["items"], console(request).clock())
+    with_dead = [c for c in listing["items"] if (counts.get(c["id"]) or {}).get("dead")]
+    reports = await asyncio.gather(*(svc.reporting.campaign_report(c["id"]) for c in with_dead))
     failing = [
         {
             "campaign": c,
             "dead": r["funnel"]["dead"],
             "errors": [e for group in r.get("errors_by_sender", []) for e in group["errors"]],
         }
-        for c, r in zip(listing["items"], reports, strict=True)
-        if r and (r["funnel"]["dead"] or r.get("errors_by_sender"))
+        for c, r in zip(with_dead, reports, strict=True)
+        if r
     ]
     return page(
         request,

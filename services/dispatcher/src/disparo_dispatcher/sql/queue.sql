@@ -391,9 +391,17 @@ SET state = 'cancelled', last_error_code = 'campaign_cancelled',
 WHERE campaign_id = $1::uuid AND state IN ('queued', 'held');
 
 -- name: record_opt_out
--- Remember that a phone opted out (the first reason and time are kept).
+-- Remember that a phone opted out (the first reason and time are kept). Not when the doctor was
+-- erased since ($4 their contact id, $5 when the opt-out was said): the opt-out reached us
+-- after the erasure, and would bring the erased phone back.
 INSERT INTO recipients (phone, opted_out_at, opt_out_reason)
-VALUES ($1::text, $2::timestamptz, $3::text)
+SELECT $1::text, $2::timestamptz, $3::text
+WHERE NOT EXISTS (
+    SELECT 1 FROM erased_contacts e
+    WHERE e.contact_id = $4::uuid
+       OR (e.phone_sha256 = sha256(convert_to($1::text, 'UTF8'))
+           AND e.erased_at >= $5::timestamptz)
+)
 ON CONFLICT (phone) DO UPDATE
 SET opted_out_at = coalesce(recipients.opted_out_at, EXCLUDED.opted_out_at),
     opt_out_reason = coalesce(recipients.opt_out_reason, EXCLUDED.opt_out_reason);

@@ -56,6 +56,7 @@ from disparo_dispatcher.webhooks.updates import (
     StatusUpdate,
     WebhookBatch,
 )
+from disparo_shared.events import limits
 from disparo_shared.events.base import Event
 from disparo_shared.events.contacts import ContactOptedOut
 from disparo_shared.events.messages import (
@@ -288,7 +289,8 @@ async def tell_inbound(
         MessageReceived(
             phone=m.phone,
             sender=senders.get((m.provider, m.address), m.address),
-            body=m.body,
+            # a doctor's reply is never refused: past WhatsApp's own limit it is cut, not lost
+            body=m.body[: limits.INBOUND_BODY],
             provider_message_id=m.provider_message_id,
             at=m.at,
             occurred_at=now,
