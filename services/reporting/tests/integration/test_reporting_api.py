@@ -604,8 +604,8 @@ async def test_an_answer_sent_after_the_reply_arrived_never_takes_the_reply(
 ) -> None:
     """The recruiter answers a doctor a second after the reply arrived. The provider stamps the
     reply in whole seconds, so the answer's send falls inside the stamp's slack, yet it was
-    made after the dispatcher received the reply: the reply stays the campaign's, whichever
-    event comes first. (``disparo chaos`` found campaigns reporting fewer replies than came.)"""
+    requested after the dispatcher received the reply: the reply stays the campaign's,
+    whichever event comes first. (``disparo chaos`` found campaigns reporting fewer replies than came.)"""
     campaign_id = uuid4()
     await publish(CampaignCreated(campaign_id=campaign_id, name="Respostas", occurred_at=T0))
     await publish(CampaignStarted(campaign_id=campaign_id, audience_size=2, occurred_at=T0))
@@ -624,8 +624,8 @@ async def test_an_answer_sent_after_the_reply_arrived_never_takes_the_reply(
         answer_id = uuid4()
         answers.append(answer_id)
         answer = [
-            MessagesRequested(
-                occurred_at=T0,
+            MessagesRequested(  # the recruiter asks for the answer once the reply is in
+                occurred_at=sent_at + timedelta(seconds=1.6),
                 messages=[
                     RequestedMessage(
                         message_id=answer_id,
