@@ -47,3 +47,9 @@ def test_the_shortest_delay_is_a_parameter_for_test_stacks() -> None:
     )
     plan = parse_followup_plan({"delay": "2s"}, min_delay=timedelta(seconds=1))
     assert plan is not None and plan.delay == "2s"
+
+
+def test_an_absurd_delay_is_a_plan_error_not_a_crash() -> None:
+    with pytest.raises(PlanError) as refused:
+        parse_followup_plan({"delay": "99999999999d"})
+    assert refused.value.field == "delay" and "longer than any calendar" in refused.value.reason

@@ -25,7 +25,10 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration; write e.g. 3d, 36h, 1d12h, 30m or PT30M"
         )
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise InvalidDuration(f"{text!r} is longer than any calendar holds") from None
     if duration <= timedelta(0):
         raise InvalidDuration(f"{text!r} is zero; a follow-up waits at least a second")
     return duration
