@@ -180,7 +180,13 @@ def stack_processes(
             name="followup",
             module="disparo_followup",
             port=ports.followup,
-            env={**servers, "DISPARO_FOLLOWUP_PORT": str(ports.followup)},
+            env={
+                **servers,
+                "DISPARO_FOLLOWUP_PORT": str(ports.followup),
+                # asks the dispatcher's template registry when a rule set names a Cloud template
+                "DISPARO_FOLLOWUP_DISPATCHER_URL": dispatcher_url,
+                "DISPARO_FOLLOWUP_DISPATCHER_API_KEY": _first_api_key(servers),
+            },
         ),
         ProcessSpec(
             name="campaign-api",

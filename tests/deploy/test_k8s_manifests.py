@@ -191,22 +191,29 @@ def test_network_policies_deny_by_default_and_let_only_services_reach_data() -> 
         assert client_rules[0]["ports"] == [{"protocol": "TCP", "port": port}]
 
 
-def test_only_campaign_api_reaches_the_dispatcher_api_besides_the_ingress() -> None:
+def test_only_the_template_checkers_reach_the_dispatcher_api_besides_the_ingress() -> None:
     policies = {
         d["metadata"]["name"]: d["spec"] for d in render(K8S) if d["kind"] == "NetworkPolicy"
     }
-    egress = policies["disparo-campaign-api-to-dispatcher"]
-    assert egress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "campaign-api"}}
+    checkers = {
+        "matchExpressions": [
+            {
+                "key": "app.kubernetes.io/name",
+                "operator": "In",
+                "values": ["campaign-api", "followup"],
+            }
+        ]
+    }
+    egress = policies["disparo-template-checkers-to-dispatcher"]
+    assert egress["podSelector"] == checkers
     (rule,) = egress["egress"]
     assert rule["to"] == [
         {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "dispatcher"}}}
     ]
-    ingress = policies["disparo-dispatcher-from-campaign-api"]
+    ingress = policies["disparo-dispatcher-from-template-checkers"]
     assert ingress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "dispatcher"}}
     (rule,) = ingress["ingress"]
-    assert rule["from"] == [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "campaign-api"}}}
-    ]
+    assert rule["from"] == [{"podSelector": checkers}]
     assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
 
 

@@ -415,6 +415,18 @@ async def test_an_automatic_followup_reaches_a_cold_doctor_as_the_stages_templat
                 },
             }
         }
+        unknown = {"primeiro_contato": {**rules["primeiro_contato"]}}
+        unknown["primeiro_contato"]["template"] = {
+            **rules["primeiro_contato"]["template"],
+            "name": "nao_existe",
+        }
+        refused = await followup.put(
+            "/v1/followup-rules", json={"name": "padrao", "by": "ops", "rules": unknown}
+        )
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["errors"]
+        assert error["field"] == "rules.primeiro_contato.template.name"
+        assert "no template nao_existe (pt_BR)" in error["reason"]
         saved = await followup.put(
             "/v1/followup-rules", json={"name": "padrao", "by": "ops", "rules": rules}
         )

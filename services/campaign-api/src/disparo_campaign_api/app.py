@@ -7,7 +7,7 @@ import asyncpg
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from disparo_campaign_api.campaigns.template_registry import DispatcherTemplates
+from disparo_campaign_api.campaigns.template_registry import registry_of
 from disparo_campaign_api.routes import ROUTES
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_campaign_api.spec import SPEC
@@ -29,7 +29,7 @@ def create_app(kernel: KernelSettings, settings: CampaignApiSettings) -> Litesta
     def clock() -> Callable[[], datetime]:
         return utc_now
 
-    registry = DispatcherTemplates.from_settings(settings)
+    registry = registry_of(settings)
 
     api = Router(
         path="/",

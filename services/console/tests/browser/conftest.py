@@ -124,7 +124,10 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
             **ALWAYS_OPEN_WINDOW,
         },
         extra_env={
-            "dispatcher": {"DISPARO_DISPATCHER_PAIR_SPACING_SECONDS": "0"},
+            "dispatcher": {
+                "DISPARO_DISPATCHER_PAIR_SPACING_SECONDS": "0",
+                "DISPARO_DISPATCHER_METRICS_REFRESH_SECONDS": "1",
+            },
             "simulator": {
                 "SIM_DELIVERED_AFTER_SECONDS": "0.2",
                 "SIM_READ_PROBABILITY": "1.0",

@@ -114,6 +114,8 @@ def test_a_doctors_page_has_their_messages_across_campaigns_and_their_consent(
     timeline = shown.text[shown.text.index('id="linha-do-tempo"') :]
     assert "Campanha enviada" in timeline and "Médico respondeu" in timeline
     assert f'href="/campanhas/{created["id"]}">{name}</a>' in timeline
+    assert "Olá, Dr. Cardio Http 0! Plantão de cardiologia?</span>" in timeline  # our text
+    assert '<small class="state">Enviada</small>' in timeline
     assert doctor["phone"] not in shown.text
     assert 'id="consentimento"' in shown.text  # in or out: the simulated reply may say "sair"
 

@@ -306,7 +306,17 @@ async def test_dead_messages_can_be_requeued_one_by_one_or_per_campaign(kernel_s
             assert rest.json()["requeued"] == 2
             await eventually(lambda: _at_least(db, "sent", 3))
             shown = (await client.get(f"/v1/messages/{msgs[1].message_id}")).json()
+            ids = [str(m.message_id) for m in msgs[:2]] + [str(uuid4())]
+            looked_up = await client.post("/v1/messages/lookup", json={"message_ids": ids})
+            too_many = await client.post(
+                "/v1/messages/lookup", json={"message_ids": [str(uuid4()) for _ in range(101)]}
+            )
     assert shown["state"] == "sent" and shown["attempt"] == 2 and "phone" not in shown
+    found = {m["message_id"]: m for m in looked_up.json()["items"]}
+    assert set(found) == set(ids[:2])  # the unknown id is left out
+    assert found[ids[0]]["state"] == "sent" and found[ids[0]]["body"] == msgs[0].body
+    assert all("phone" not in m for m in found.values())
+    assert too_many.status_code == 422
 
 
 async def test_requeuing_thousands_of_dead_messages_splits_the_enqueued_event(db, kernel_settings):

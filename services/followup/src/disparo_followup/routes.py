@@ -35,6 +35,7 @@ from disparo_followup.rule_sets import (
 from disparo_followup.rules import due_followup
 from disparo_followup.scheduler import run_and_report
 from disparo_followup.settings import FollowupSettings
+from disparo_followup.step_templates import check_stage_templates
 from disparo_followup.views import (
     contact_timeline,
     conversation_detail,
@@ -45,6 +46,7 @@ from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExpo
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid, problem_answers
 from disparo_shared.runtime import Runtime
+from disparo_shared.template_registry import DispatcherTemplates, TemplateRegistry
 
 MAX_PAGE = 200
 
@@ -54,6 +56,7 @@ class Deps:
     runtime: Runtime
     settings: FollowupSettings
     clock: Callable[[], datetime]
+    registry: TemplateRegistry  # the dispatcher's Cloud templates, for stages that name one
 
 
 class Who(BaseModel):
@@ -221,8 +224,12 @@ class ConversationsController(HttpController):
         self, deps: NamedDependency[Deps], data: JSONBody[RuleSetUpdate]
     ) -> dict[str, Any]:
         """Save a rule set's next version (422 naming the field of the first problem; 409 when
-        ``expected_version`` is not the newest)."""
+        ``expected_version`` is not the newest; a stage's Cloud template is checked against the
+        dispatcher's registry, 503 when it cannot be asked)."""
         rules = parse_rules(data.rules)
+        await check_stage_templates(
+            deps.registry, {stage: rule.template for stage, rule in rules.items()}
+        )
         saved = await save_rule_set(
             deps.runtime.pool, data.name, rules, data.by, data.expected_version, deps.clock()
         )
@@ -237,7 +244,13 @@ class ConversationsController(HttpController):
 def followup_router(
     runtime: Runtime, settings: FollowupSettings, clock: Callable[[], datetime]
 ) -> Router:
-    deps = Deps(runtime, settings, clock)
+    key = settings.dispatcher_api_key
+    registry = DispatcherTemplates(
+        settings.dispatcher_url,
+        key.get_secret_value() if key else None,
+        settings.dispatcher_timeout_seconds,
+    )
+    deps = Deps(runtime, settings, clock, registry)
     return Router(
         path="/",
         route_handlers=[ConversationsController],

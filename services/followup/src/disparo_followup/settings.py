@@ -65,6 +65,19 @@ class FollowupSettings(BaseSettings):
     max_deliveries: int = Field(
         20, ge=1, description="Attempts at applying one event before it is dropped with an error."
     )
+    dispatcher_url: str = Field(
+        "http://127.0.0.1:8002",
+        description="Base URL of the dispatcher, asked when a rule set's stage names a Cloud API"
+        " template whether it exists, is approved and takes the parameters mapped.",
+    )
+    dispatcher_api_key: SecretStr | None = Field(
+        None,
+        description="followup's own X-API-Key for the dispatcher (the read scope is enough);"
+        " unset: a rule set naming a template is answered 503, never saved unchecked.",
+    )
+    dispatcher_timeout_seconds: float = Field(
+        5.0, gt=0, description="Timeout of one call to the dispatcher's template registry."
+    )
 
     @field_validator("rules")
     @classmethod

@@ -12,18 +12,27 @@ Every follow-up of the stage carries it; the dispatcher sends the text inside th
 Evolution numbers) and the template outside. Followup knows a doctor only by name, so a
 parameter is ``{"field": "name"}``, ``{"field": "first_name"}`` (without a name both read
 "Dr(a).", as ``{nome}`` in the texts) or a literal ``{"text": …}``; ``name`` per parameter for a
-template of named parameters. The shape is checked on save (a 422 naming the field); whether
-Meta approved the template is the dispatcher's registry's to say, and a refused send is dead
-with Meta's code (132001 …), visible in the reports.
+template of named parameters. On save the shape is checked (a 422 naming the field), then the
+dispatcher's registry (``check_stage_templates``): it exists, is APPROVED and takes the
+parameters mapped, else a 422 naming ``rules.<stage>.template.…``; a registry that cannot be
+asked is a 503, never a rule set saved with an unchecked template.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from disparo_followup.texts import FALLBACK_NAME
-from disparo_shared.events import MessageTemplate, TemplateParameter
+from disparo_shared.events import ConversationStage, MessageTemplate, TemplateParameter
 from disparo_shared.problems import invalid
+from disparo_shared.template_registry import (
+    MappingError,
+    RegistryUnavailable,
+    TemplateRegistry,
+    check_mapping,
+    unavailable,
+)
 
 FIELDS = ("name", "first_name")
 _NAME = re.compile(r"^[a-z0-9_]{1,512}$")
@@ -129,3 +138,27 @@ def _parse_parameter(item: object, field: str) -> StepParameter:
             f"one line (Meta refuses new lines and tabs) of at most {MAX_TEXT} characters",
         )
     return StepParameter(name, source, text)
+
+
+async def check_stage_templates(
+    registry: TemplateRegistry, templates: Mapping[ConversationStage, StepTemplate | None]
+) -> None:
+    """Each stage's template against the dispatcher's registry: a 422 naming
+    ``rules.<stage>.template.parameters[0].name`` (or ``….name``, ``….parameters``) when it does
+    not fit, a 503 when the registry cannot be asked."""
+    for stage, template in templates.items():
+        if template is None:
+            continue
+        try:
+            listed = await registry.find(template.name, template.language)
+        except RegistryUnavailable as exc:
+            raise unavailable(f"rules.{stage.value}.template", exc) from None
+        try:
+            check_mapping(
+                template.name, template.language, [p.name for p in template.parameters], listed
+            )
+        except MappingError as exc:
+            path = "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}" for part in exc.where
+            )
+            raise invalid(f"rules.{stage.value}.template{path}", exc.reason) from None

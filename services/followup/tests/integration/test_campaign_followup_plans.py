@@ -8,9 +8,12 @@ from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 from test_followup_job import requested_followups
 
+from disparo_followup.rule_sets import parse_rules, save_rule_set
+from disparo_shared.db import create_pool
 from disparo_shared.events import CampaignStarted, MessageKind, MessageSent
 from disparo_shared.followup_plans import FollowupPlan
 from disparo_shared.runtime import KernelSettings
+from disparo_shared.settings import DatabaseSettings
 from disparo_shared.testing.fixtures import eventually
 
 PLAN = FollowupPlan(
@@ -153,21 +156,23 @@ async def test_a_plan_keeps_the_default_first_contact_template_for_cold_cloud_do
     """A plan writes free text, which a Cloud number may not send outside the 24 h window: its
     follow-ups carry the template ops named for padrao's first contact."""
     template = {"name": "plantao_lembrete", "language": "pt_BR", "parameters": [{"field": "name"}]}
-    saved = await client.put(
-        "/v1/followup-rules",
-        json={
-            "by": "ops",
-            "rules": {
-                "primeiro_contato": {
-                    "delay": "3d",
-                    "max_followups": 1,
-                    "texts": [["Oi {nome}!"]],
-                    "template": template,
-                }
-            },
-        },
+    rules = {
+        "primeiro_contato": {
+            "delay": "3d",
+            "max_followups": 1,
+            "texts": [["Oi {nome}!"]],
+            "template": template,
+        }
+    }
+    # saved as the route does once the dispatcher's registry approved the template (no
+    # dispatcher here; tests/e2e/test_e2e_cloud_templates.py saves one through the registry)
+    pool = await create_pool(
+        DatabaseSettings(url=kernel_settings.database.url, pool_max_size=2), "followup"
     )
-    assert saved.status_code == 200, saved.text
+    try:
+        await save_rule_set(pool, "padrao", parse_rules(rules), "ops", None, T0)
+    finally:
+        await pool.close()
     campaign_id = await started(publish, client, PLAN)
     planned = await open_campaign_conversation(client, publish, "+5511933330005", campaign_id)
     await plan_known(client, planned, f"campaign:{campaign_id}")

@@ -1,6 +1,7 @@
 """A rule set's stage names a Cloud API template: every follow-up of that stage carries it,
 filled with the doctor's name, so a doctor outside the 24 h window is reached on a Cloud number
-(the dispatcher sends the text inside the window and the template outside)."""
+(the dispatcher sends the text inside the window and the template outside). Its shape is checked
+before the registry is asked; a registry that cannot be asked refuses the save (503)."""
 
 from datetime import timedelta
 
@@ -8,7 +9,10 @@ import asyncpg
 from followup_harness import T0, Clock, Publish, open_campaign_conversation
 from litestar.testing import AsyncTestClient
 
+from disparo_followup.rule_sets import parse_rules, rules_json, save_rule_set
+from disparo_shared.db import create_pool
 from disparo_shared.events import MessagesRequested
+from disparo_shared.settings import DatabaseSettings
 
 REMINDER = {
     "name": "plantao_lembrete",
@@ -26,11 +30,18 @@ WITH_TEMPLATE = {
 
 
 async def test_followups_of_a_stage_with_a_template_carry_it_filled_for_each_doctor(
-    client: AsyncTestClient, publish: Publish, clock: Clock, db: asyncpg.Connection
+    client: AsyncTestClient, publish: Publish, clock: Clock, db: asyncpg.Connection, database_url
 ) -> None:
-    saved = await client.put("/v1/followup-rules", json={"by": "ops", "rules": WITH_TEMPLATE})
-    assert saved.status_code == 200, saved.text
-    assert saved.json()["rules"]["primeiro_contato"]["template"] == REMINDER
+    # Saved as the route does after the registry check (the dispatcher's registry is asked in
+    # tests/e2e/test_e2e_cloud_templates.py, where a dispatcher runs).
+    pool = await create_pool(DatabaseSettings(url=database_url, pool_max_size=2), "followup")
+    try:
+        saved = await save_rule_set(pool, "padrao", parse_rules(WITH_TEMPLATE), "ops", None, T0)
+    finally:
+        await pool.close()
+    assert rules_json(saved.rules)["primeiro_contato"]["template"] == REMINDER
+    shown = (await client.get("/v1/followup-rules")).json()["rule_sets"][0]
+    assert shown["rules"]["primeiro_contato"]["template"] == REMINDER
     await open_campaign_conversation(client, publish, "+5511955570001")  # "Ana Lima"
     clock.now = T0 + timedelta(seconds=2)
 
@@ -68,3 +79,15 @@ async def test_a_stage_template_a_followup_cannot_fill_is_refused_naming_the_fie
         answer = await client.put("/v1/followup-rules", json={"by": "ops", "rules": rules})
         assert answer.status_code == 422, answer.text
         assert answer.json()["errors"][0]["field"] == f"rules.primeiro_contato.template{field}"
+
+
+async def test_a_stage_template_is_not_saved_unchecked_when_the_registry_cannot_be_asked(
+    client: AsyncTestClient,
+) -> None:
+    # This service has no dispatcher key here: the registry cannot be asked.
+    answer = await client.put("/v1/followup-rules", json={"by": "ops", "rules": WITH_TEMPLATE})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "30"
+    assert "rules.primeiro_contato.template cannot be checked now" in answer.json()["detail"]
+    [padrao] = (await client.get("/v1/followup-rules")).json()["rule_sets"]
+    assert padrao["version"] == 0  # nothing saved

@@ -44,6 +44,8 @@ from disparo_campaign_api.campaigns.templates import (
     MAX_VALUE_LENGTH,
     placeholder_value_sql,
 )
+from disparo_shared.template_registry import MappingError as RegistryMappingError
+from disparo_shared.template_registry import check_mapping
 from disparo_shared.text_input import SafeLine
 
 ATTRIBUTES_FIELD_PREFIX = "attributes."
@@ -148,48 +150,14 @@ class MappingError(ValueError):
 
 def check_against_registry(template: CloudTemplateIn, listed: list[Mapping[str, Any]]) -> None:
     """Raise ``MappingError`` unless ``listed`` (the dispatcher's registry rows for this name and
-    language, one per account) has it APPROVED with exactly the parameters mapped.
-
-    Example: ``plantao_aviso``/pt_BR with body "Olá, {{1}}! … {{2}} …" takes two positional
-    parameters; a mapping of three is "takes 2 body parameters ({{1}}, {{2}}), 3 mapped".
-    """
-    label = f"{template.name} ({template.language})"
-    if not listed:
-        raise MappingError(
-            "cloud_template.name",
-            f"no template {label} in the dispatcher's registry; create it at Meta, then sync"
-            " the registry (POST /v1/templates/sync on the dispatcher)",
+    language, one per account) has it APPROVED with exactly the parameters mapped
+    (``disparo_shared.template_registry.check_mapping``), naming ``cloud_template.…``."""
+    try:
+        check_mapping(
+            template.name, template.language, [p.name for p in template.parameters], listed
         )
-    approved = [row for row in listed if row.get("status") == "APPROVED"]
-    if not approved:
-        statuses = ", ".join(sorted({str(row.get("status")) for row in listed}))
-        raise MappingError("cloud_template.name", f"{label} is {statuses}, not APPROVED")
-    shapes = {tuple(row.get("parameters") or []) for row in approved}
-    if len(shapes) > 1:
-        raise MappingError(
-            "cloud_template.name",
-            f"{label} has different parameters in different accounts; make them agree",
-        )
-    expected = list(shapes.pop())
-    named = any(not p.isdigit() for p in expected)
-    takes = ", ".join(f"{{{{{p}}}}}" for p in expected) or "none"
-    if len(template.parameters) != len(expected):
-        raise MappingError(
-            "cloud_template.parameters",
-            f"{label} takes {len(expected)} body parameters ({takes}),"
-            f" {len(template.parameters)} mapped",
-        )
-    for index, (parameter, wanted) in enumerate(zip(template.parameters, expected, strict=True)):
-        if named and parameter.name != wanted:
-            raise MappingError(
-                f"cloud_template.parameters.{index}.name",
-                f"{label} takes named parameters ({takes}) in that order; here {wanted!r}",
-            )
-        if not named and parameter.name is not None:
-            raise MappingError(
-                f"cloud_template.parameters.{index}.name",
-                f"{label} takes positional parameters ({takes}); leave name out",
-            )
+    except RegistryMappingError as exc:
+        raise MappingError(".".join(["cloud_template", *map(str, exc.where)]), exc.reason) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,20 +1,10 @@
-"""The dispatcher's Cloud API template registry, asked over HTTP when a campaign names a template.
+"""The dispatcher's template registry, asked when a campaign names a Cloud API template.
 
-The dispatcher owns the registry (synced from each Cloud account, kept current by Meta's
-webhooks); campaign-api never reads its schema. It calls ``GET /v1/templates?name=&language=``
-with its own API key (``dispatcher_api_key``, the ``read`` scope is enough), as the console
-calls the services. A registry that cannot be asked — no key configured, the dispatcher down,
-slow, refusing the key or answering 5xx — is ``RegistryUnavailable``, which the API answers 503:
-a campaign is never accepted with a template nobody checked, because its cold doctors would
-all be refused by Meta (or held) at send time, long after the person who made it left.
+The client and the registry's rules are the kernel's (``disparo_shared.template_registry``);
+this module builds campaign-api's client from its settings and answers in the campaign's terms:
+a 422 naming ``cloud_template.…``, or a 503 with ``Retry-After`` when the registry cannot be
+asked (a campaign is never accepted with a template nobody checked).
 """
-
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-import httpx
 
 from disparo_campaign_api.campaigns.cloud_templates import (
     CloudTemplateIn,
@@ -22,72 +12,25 @@ from disparo_campaign_api.campaigns.cloud_templates import (
     check_against_registry,
 )
 from disparo_campaign_api.settings import CampaignApiSettings
-from disparo_shared.http import API_KEY_HEADER
-from disparo_shared.problems import Problem, invalid
+from disparo_shared.problems import invalid
+from disparo_shared.template_registry import (
+    DispatcherTemplates,
+    RegistryUnavailable,
+    TemplateRegistry,
+    unavailable,
+)
 
-RETRY_AFTER_SECONDS = 30
-
-
-class RegistryUnavailable(Exception):
-    """The registry could not answer; ``reason`` says why, without any secret."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["TemplateRegistry", "check_cloud_template", "registry_of"]
 
 
-class TemplateRegistry(ABC):
-    """Where a campaign's template is looked up (a class, not a Protocol: Litestar checks a
-    dependency's value against its declared type)."""
-
-    @abstractmethod
-    async def find(self, name: str, language: str) -> list[Mapping[str, Any]]:
-        """The registry's rows for ``name`` in ``language``, one per account (may be empty)."""
-
-
-@dataclass(frozen=True)
-class DispatcherTemplates(TemplateRegistry):
-    """The registry behind the dispatcher's HTTP API."""
-
-    base_url: str
-    api_key: str | None
-    timeout_seconds: float
-
-    @classmethod
-    def from_settings(cls, settings: CampaignApiSettings) -> "DispatcherTemplates":
-        key = settings.dispatcher_api_key
-        return cls(
-            settings.dispatcher_url,
-            key.get_secret_value() if key else None,
-            settings.dispatcher_timeout_seconds,
-        )
-
-    async def find(self, name: str, language: str) -> list[Mapping[str, Any]]:
-        if not self.api_key:
-            raise RegistryUnavailable("campaign-api has no dispatcher API key configured")
-        try:
-            async with httpx.AsyncClient(
-                base_url=self.base_url, timeout=self.timeout_seconds
-            ) as http:
-                answer = await http.get(
-                    "/v1/templates",
-                    params={"name": name, "language": language},
-                    headers={API_KEY_HEADER: self.api_key},
-                )
-        except httpx.HTTPError as exc:
-            raise RegistryUnavailable(
-                f"the dispatcher did not answer ({type(exc).__name__})"
-            ) from exc
-        if answer.status_code in (401, 403):
-            raise RegistryUnavailable(
-                f"the dispatcher refused campaign-api's key ({answer.status_code})"
-            )
-        if answer.status_code != 200:
-            raise RegistryUnavailable(f"the dispatcher answered {answer.status_code}")
-        rows = answer.json()
-        if not isinstance(rows, list):
-            raise RegistryUnavailable("the dispatcher's answer is not a list of templates")
-        return rows
+def registry_of(settings: CampaignApiSettings) -> DispatcherTemplates:
+    """campaign-api's client of the dispatcher's registry, with its own key."""
+    key = settings.dispatcher_api_key
+    return DispatcherTemplates(
+        settings.dispatcher_url,
+        key.get_secret_value() if key else None,
+        settings.dispatcher_timeout_seconds,
+    )
 
 
 async def check_cloud_template(registry: TemplateRegistry, template: CloudTemplateIn) -> None:
@@ -96,12 +39,7 @@ async def check_cloud_template(registry: TemplateRegistry, template: CloudTempla
     try:
         listed = await registry.find(template.name, template.language)
     except RegistryUnavailable as exc:
-        raise Problem(
-            503,
-            "Template registry unavailable",
-            f"cloud_template cannot be checked now: {exc.reason}; try again",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from None
+        raise unavailable("cloud_template", exc) from None
     try:
         check_against_registry(template, list(listed))
     except MappingError as exc:

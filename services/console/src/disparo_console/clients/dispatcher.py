@@ -23,6 +23,15 @@ class Dispatcher:
         (``oldest_waiting_seconds``), from the dispatcher's last periodic read (``read_at``)."""
         return await self.client.request("GET", "/v1/queue/stats")
 
+    async def messages(self, message_ids: list[str]) -> dict[str, dict]:
+        """Our messages' text and queue state by id (unknown ids are absent), in one call."""
+        if not message_ids:
+            return {}
+        answer = await self.client.request(
+            "POST", "/v1/messages/lookup", json={"message_ids": message_ids[:100]}
+        )
+        return {m["message_id"]: m for m in answer["items"]}
+
     async def held_in_doubt(self) -> dict:
         """Sends held for a person to decide (``held``, ``by_campaign``)."""
         return await self.client.request("GET", "/v1/in-doubt")

@@ -67,22 +67,32 @@ async def _doctor(request: Request, contact_id: str) -> dict[str, Any]:
 
 
 async def _timeline(request: Request, contact_id: str, cursor: str | None) -> dict[str, Any]:
-    """A page of the doctor's messages (followup) with each campaign's name (campaign-api);
-    None when followup does not answer, so the rest of the page still shows."""
+    """A page of the doctor's messages (followup) with what we sent and its state (dispatcher,
+    one call) and each campaign's name (campaign-api); None when followup does not answer, so
+    the rest of the page still shows."""
     svc = services(request)
     try:
         timeline = await svc.followup.timeline(contact_id, cursor, limit=TIMELINE_PAGE)
     except ServiceUnavailable:
-        return {"timeline": None, "campaign_names": {}}
+        return {"timeline": None, "campaign_names": {}, "sent_messages": {}}
     ids = sorted({m["campaign_id"] for m in timeline["items"] if m.get("campaign_id")})
-    found = await asyncio.gather(*(svc.campaigns.campaign(i) for i in ids), return_exceptions=True)
+    ours = [m["message_id"] for m in timeline["items"] if m.get("message_id")]
+    sent, *found = await asyncio.gather(
+        svc.dispatcher.messages(ours),
+        *(svc.campaigns.campaign(i) for i in ids),
+        return_exceptions=True,
+    )
+    if isinstance(sent, ServiceUnavailable):
+        sent = {}  # the texts stay with the dispatcher; the rest of the timeline still shows
+    elif isinstance(sent, BaseException):
+        raise sent
     names = {i: c["name"] for i, c in zip(ids, found, strict=True) if isinstance(c, dict)}
     for failure in found:
         if isinstance(failure, BaseException) and not (
             isinstance(failure, ApiError) and failure.status == 404
         ):
             raise failure
-    return {"timeline": timeline, "campaign_names": names}
+    return {"timeline": timeline, "campaign_names": names, "sent_messages": sent}
 
 
 @get("/medicos/{contact_id:uuid}", guards=[requires(Permission.READ)])

@@ -491,3 +491,8 @@ FROM senders s
 LEFT JOIN portfolios pf ON pf.portfolio = coalesce(s.portfolio, s.waba_id)
 LEFT JOIN messaging_tiers t ON t.tier = coalesce(pf.tier, $1::text)
 WHERE s.provider = 'cloud';
+
+-- name: messages_by_ids
+-- Some messages' text and state (a page of a doctor's timeline in the console); no phone.
+SELECT message_id, kind, state, body, sent_at, finished_at, last_error_code, sender_id
+FROM messages WHERE message_id = ANY($1::uuid[]);
