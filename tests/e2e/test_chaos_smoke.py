@@ -54,9 +54,10 @@ def test_chaos_kills_reporting_and_a_dispatcher_and_every_invariant_holds(test_s
     summary = json.loads(result.stdout)
     assert [r["fault"] for r in summary["rounds"]] == ["reporting", "dispatcher"]
     for round_ in summary["rounds"]:
-        assert round_["converged_seconds"] is not None, round_
-        assert set(round_["checks"]) == CHECKS, round_
-        assert all(c["ok"] for c in round_["checks"].values()), round_
+        why = (round_["action"], round_["checks"], round_["notes"], result.stderr[-2000:])
+        assert round_["converged_seconds"] is not None, why
+        assert set(round_["checks"]) == CHECKS, why
+        assert all(c["ok"] for c in round_["checks"].values()), why
         assert round_["this_round"]["sent"] >= 20  # the campaign and the recruiter's replies
     assert set(summary["final"]) == CHECKS
     assert summary["totals"]["sent_twice"] == 0 and summary["totals"]["lost"] == 0
