@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -291,7 +291,7 @@ class ChaosRun:
             inject = getattr(self, "_fault_" + fault.replace("-", "_"))
             began = await inject(current, result)
             await asyncio.wait_for(conversation, self.options.round_timeout_seconds)
-            converged = await self._converge(began)
+            converged = await self._converge(began, current)
             if converged is not None:
                 result.converged_seconds = converged - began
         finally:
@@ -455,7 +455,7 @@ class ChaosRun:
         """The round's campaign settles first, so every silent doctor is due; the job is
         killed once it has started requesting, run again after the restart, then a third time,
         which must find nothing left."""
-        await self._converge(time.monotonic())
+        await self._converge(time.monotonic(), current)
         before = await self._scalar(SQL.followups_requested)
         job = asyncio.create_task(self.followup.post("/v1/admin/followups/run", timeout=120.0))
 
@@ -593,8 +593,10 @@ class ChaosRun:
 
     # -- convergence and evidence -------------------------------------------------------------
 
-    async def _converge(self, began: float) -> float | None:
-        """Poll until nothing is left to settle; the monotonic time it was so, or None."""
+    async def _converge(self, began: float, current: Round) -> float | None:
+        """Poll until nothing is left to settle and this round's campaign report equals the
+        truth; the monotonic time it was so, or None. (An earlier round's report that never
+        converged is that round's failure, judged again by every check, not a wait here.)"""
         deadline = began + self.options.round_timeout_seconds
         while time.monotonic() < deadline:
             self._restart_the_dead()
@@ -603,7 +605,12 @@ class ChaosRun:
             except (OSError, asyncpg.PostgresError, httpx.HTTPError, NatsError, TimeoutError):
                 evidence = None
             if evidence is not None and not any(evidence.stuck.values()):
-                reports = [v for v in check(evidence) if v.name == "reports converged"]
+                mine = [c for c in evidence.campaigns if c.campaign_id == current.campaign_id]
+                reports = [
+                    v
+                    for v in check(replace(evidence, campaigns=mine))
+                    if v.name == "reports converged"
+                ]
                 if all(v.ok for v in reports):
                     return time.monotonic()
             await asyncio.sleep(POLL_SECONDS)

@@ -318,6 +318,7 @@ async def on_message_received(
         event.at,
         reply_window,
         first_words(event.body),
+        event.occurred_at,
     )
 
 

@@ -597,3 +597,71 @@ async def test_a_cancelled_follow_up_is_no_longer_pending(
     assert body["history"][-1]["detail"] == "replied"
     report = (await client.get(f"/v1/campaigns/{campaign_id}/report")).json()
     assert report["funnel"]["pending"] == 0
+
+
+async def test_an_answer_sent_after_the_reply_arrived_never_takes_the_reply(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    """The recruiter answers a doctor a second after the reply arrived. The provider stamps the
+    reply in whole seconds, so the answer's send falls inside the stamp's slack, yet it was
+    requested after the dispatcher received the reply: the reply stays the campaign's,
+    whichever event comes first. (``disparo chaos`` found campaigns reporting fewer replies than came.)"""
+    campaign_id = uuid4()
+    await publish(CampaignCreated(campaign_id=campaign_id, name="Respostas", occurred_at=T0))
+    await publish(CampaignStarted(campaign_id=campaign_id, audience_size=2, occurred_at=T0))
+    sent_at = T0 + timedelta(minutes=5, seconds=0.2)
+    doctors = {uuid4(): "+5511900000011", uuid4(): "+5511900000012"}
+    answers = []
+    for number, (message_id, phone) in enumerate(doctors.items()):
+        reply = MessageReceived(
+            phone=phone,
+            sender="sender-1",
+            body="Tenho interesse",
+            provider_message_id=f"wamid.in{number}",
+            at=T0 + timedelta(minutes=5, seconds=1),  # received at 1.3 s, stamped 1 s
+            occurred_at=sent_at + timedelta(seconds=1.1),
+        )
+        answer_id = uuid4()
+        answers.append(answer_id)
+        answer = [
+            MessagesRequested(  # the recruiter asks for the answer once the reply is in
+                occurred_at=sent_at + timedelta(seconds=1.6),
+                messages=[
+                    RequestedMessage(
+                        message_id=answer_id,
+                        idempotency_key=str(answer_id),
+                        phone=phone,
+                        kind=MessageKind.REPLY,
+                        body="Que bom! Posso reservar?",
+                    )
+                ],
+            ),
+            MessageSent(
+                message_id=answer_id,
+                kind=MessageKind.REPLY,
+                provider_message_id=f"wamid.out{number}",
+                sender="sender-1",
+                attempt=1,
+                sent_at=sent_at + timedelta(seconds=2.3),
+                occurred_at=sent_at + timedelta(seconds=2.3),
+            ),
+        ]
+        campaign_send = [
+            requested(message_id, phone, campaign_id),
+            sent(message_id, sent_at, campaign_id),
+        ]
+        # the first doctor's reply comes after every send; the second's before them
+        events = (
+            [*campaign_send, *answer, reply] if number == 0 else [reply, *answer, *campaign_send]
+        )
+        for event in events:
+            await publish(event)
+
+    for answer_id in answers:  # every send projected, so no attribution is still to change
+        await wait_for_json(client, f"/v1/messages/{answer_id}", lambda b: b["state"] == "sent")
+    # the replies travel on their own stream: wait for both (the wrong rule never gets there)
+    body = await wait_for_json(
+        client, f"/v1/campaigns/{campaign_id}/report", lambda b: b["funnel"]["replied"] == 2
+    )
+    assert body["funnel"]["sent"] == 2
+    assert {r["replies"] for r in body["top_responders"]} == {1}

@@ -88,21 +88,27 @@ ON CONFLICT DO NOTHING;
 -- name: record_reply
 -- Providers stamp a reply in whole seconds, so a quick answer can bear a time up to a second
 -- before our own record of the send: a send counts as before a reply within 2 s of slack.
+-- But never a message requested after the reply reached us ($6, the dispatcher's receipt): the
+-- recruiter's answer a second later must not take the reply from the message it answers.
 -- Stores an inbound message (its first words only), attributed to the latest message sent to that phone in the window.
-INSERT INTO replies (event_id, phone, at, preview, message_id)
+INSERT INTO replies (event_id, phone, at, preview, message_id, received_at)
 VALUES ($1::uuid, $2::text, $3::timestamptz, $5::text, (
     SELECT m.message_id FROM messages m
-    WHERE m.phone = $2::text AND m.sent_at <= $3::timestamptz + interval '2 seconds'
+    WHERE m.phone = $2::text
+      AND m.sent_at <= $3::timestamptz + interval '2 seconds'
       AND m.sent_at > $3::timestamptz - $4::interval
-    ORDER BY m.sent_at DESC LIMIT 1))
+      AND coalesce(coalesce(m.requested_at, m.enqueued_at) < $6::timestamptz, true)
+    ORDER BY m.sent_at DESC LIMIT 1), $6::timestamptz)
 ON CONFLICT DO NOTHING;
 
 -- name: reattribute_replies
 -- After sends or phones become known late, re-attributes the replies that fall in their windows.
 UPDATE replies r SET message_id = (
     SELECT m2.message_id FROM messages m2
-    WHERE m2.phone = r.phone AND m2.sent_at <= r.at + interval '2 seconds'
+    WHERE m2.phone = r.phone
+      AND m2.sent_at <= r.at + interval '2 seconds'
       AND m2.sent_at > r.at - $2::interval
+      AND coalesce(coalesce(m2.requested_at, m2.enqueued_at) < r.received_at, true)
     ORDER BY m2.sent_at DESC LIMIT 1)
 FROM messages m
 WHERE m.message_id = ANY($1::uuid[]) AND m.sent_at IS NOT NULL
