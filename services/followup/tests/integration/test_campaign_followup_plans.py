@@ -1,6 +1,6 @@
 """A campaign's own follow-up plan, from campaign.started to the follow-ups the job requests."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from followup_harness import T0, Clock, Publish, open_campaign_conversation
@@ -88,10 +88,13 @@ async def test_a_campaign_plan_sets_delay_cap_and_texts_of_its_conversations(
     )
 
     async def sent_recorded() -> bool:
-        view = (await client.get(f"/v1/conversations/{planned}")).json()
+        # the follow-up's own send, not the campaign message of T0 (already outbound at start)
+        state = (await client.get(f"/v1/conversations/{planned}")).json()["state"]
+        last_outbound = state["last_outbound_at"]
         return (
-            view["state"]["followups_in_stage"] == 1
-            and view["state"]["last_outbound_at"] > T0.isoformat()[:13]
+            state["followups_in_stage"] == 1
+            and last_outbound is not None
+            and datetime.fromisoformat(last_outbound) > T0 + timedelta(hours=6)
         )
 
     await eventually(sent_recorded)
