@@ -159,7 +159,7 @@ async def _history(
 REPLY_ATTRIBUTION_LOCK = 0x7265706C79  # "reply"
 
 
-async def attribution_may_change(conn: asyncpg.Connection) -> None:
+async def attribution_may_change(conn: asyncpg.Connection, *, exclusive: bool = False) -> None:
     """Taken (shared) by a transaction that makes a send or its phone known.
 
     A reply and the send it answers arrive on different streams and are projected concurrently:
@@ -167,15 +167,23 @@ async def attribution_may_change(conn: asyncpg.Connection) -> None:
     while the send's re-attribution looked for replies before the reply's commits, and the
     reply would stay unattributed for good. Sends share the lock (they never wait on each
     other); a reply takes it exclusively, so one of the two always sees the other committed.
+
+    A request takes it exclusively too (``exclusive``): a message's request (when it was asked
+    for) and its send (when it went) arrive on different streams, and a reply may only go to a
+    message asked for before the reply came in. Run side by side, the send's re-attribution did
+    not see the request time yet and gave the reply to the recruiter's answer, and the
+    request's did not see the send: a reply lost to its campaign for good. Requests come in
+    batches, one per thousand messages, so waiting on them costs little.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REPLY_ATTRIBUTION_LOCK)
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(f"SELECT {lock}($1)", REPLY_ATTRIBUTION_LOCK)
 
 
 async def on_messages_requested(
     conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
 ) -> None:
     """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
-    await attribution_may_change(conn)
+    await attribution_may_change(conn, exclusive=True)
     ids = [m.message_id for m in event.messages]
     await conn.execute(
         SQL.project_requested,
