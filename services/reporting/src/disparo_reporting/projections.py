@@ -159,31 +159,26 @@ async def _history(
 REPLY_ATTRIBUTION_LOCK = 0x7265706C79  # "reply"
 
 
-async def attribution_may_change(conn: asyncpg.Connection, *, exclusive: bool = False) -> None:
-    """Taken (shared) by a transaction that makes a send or its phone known.
+async def attribution_may_change(conn: asyncpg.Connection) -> None:
+    """Taken by every transaction that can change which message a reply answers: a request
+    (when a message was asked for), a send (when it went) and a reply.
 
-    A reply and the send it answers arrive on different streams and are projected concurrently:
-    without a lock, the reply's transaction could look for the send before the send's commits,
-    while the send's re-attribution looked for replies before the reply's commits, and the
-    reply would stay unattributed for good. Sends share the lock (they never wait on each
-    other); a reply takes it exclusively, so one of the two always sees the other committed.
-
-    A request takes it exclusively too (``exclusive``): a message's request (when it was asked
-    for) and its send (when it went) arrive on different streams, and a reply may only go to a
-    message asked for before the reply came in. Run side by side, the send's re-attribution did
-    not see the request time yet and gave the reply to the recruiter's answer, and the
-    request's did not see the send: a reply lost to its campaign for good. Requests come in
-    batches, one per thousand messages, so waiting on them costs little.
+    They arrive on different streams and are projected concurrently. Each re-attribution
+    recomputes a reply's message from what its own statement can see, so two run side by side
+    can each miss the other's change, and the later write wins with a stale answer: a reply
+    left unattributed, or with the recruiter's answer instead of the campaign message, for
+    good (a shared lock for sends let two sends of one doctor race so; ``disparo chaos`` and
+    the reporting tests saw it). One lock, held exclusively, serializes them: each sees every
+    change committed before it. Its cost is throughput: these projections run one at a time.
     """
-    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await conn.execute(f"SELECT {lock}($1)", REPLY_ATTRIBUTION_LOCK)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", REPLY_ATTRIBUTION_LOCK)
 
 
 async def on_messages_requested(
     conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
 ) -> None:
     """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
-    await attribution_may_change(conn, exclusive=True)
+    await attribution_may_change(conn)
     ids = [m.message_id for m in event.messages]
     await conn.execute(
         SQL.project_requested,
@@ -318,7 +313,7 @@ async def on_message_received(
     conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
 ) -> None:
     """Stored with the send it answers; see ``attribution_may_change`` for why it locks."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", REPLY_ATTRIBUTION_LOCK)
+    await attribution_may_change(conn)
     await conn.execute(
         SQL.record_reply,
         event.event_id,
