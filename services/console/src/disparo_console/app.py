@@ -58,6 +58,7 @@ ROUTES = [
     campaigns.campaign_csv,
     campaigns.confirm_command, campaigns.run_command, campaigns.schedule, campaigns.edit_template,
     new_campaign.new_campaign, new_campaign.live_count, new_campaign.create_draft,
+    new_campaign.live_steps_preview,
     doctors.doctor_list, doctors.doctor_page, doctors.change_consent, doctors.import_form,
     doctors.import_csv, doctors.import_result, doctors.invalid_rows_csv,
     operations.senders_page, operations.sender_action, operations.failures_page,
