@@ -47,9 +47,7 @@ async def test_a_phone_in_any_usual_writing_finds_its_doctor(kernel_settings, db
             assert partial.status_code == 422 and partial.json()["errors"][0]["field"] == "q"
 
 
-async def test_the_last_digits_of_a_phone_find_the_doctors_whose_phone_ends_so(
-    kernel_settings, db
-):
+async def test_the_last_digits_of_a_phone_find_the_doctors_whose_phone_ends_so(kernel_settings, db):
     await _add(db, "+5511987650001", "Dra. Ana")
     await _add(db, "+5511987650002", "Dr. João")
     await _add(db, "+5521900010002", "Dr. Rio")

@@ -58,6 +58,8 @@ async def test_nested_groups_count_save_and_refuse_naming_the_bad_node(kernel_se
         assert "nest at most" in error["reason"]
 
         bomb = {"all": [{"all": []} for _ in range(MAX_NODES + 1)]}
-        too_big = await client.post("/v1/segments", headers=AUTH, json={"name": "x", "filter": bomb})
+        too_big = await client.post(
+            "/v1/segments", headers=AUTH, json={"name": "x", "filter": bomb}
+        )
         assert too_big.status_code == 422
         assert "at most" in too_big.json()["errors"][0]["reason"]

@@ -186,7 +186,7 @@ def tree_from_filter(raw: Any) -> Group:
 
 def _node_from_filter(raw: Any) -> Node:
     if isinstance(raw, dict) and len(raw) == 1:
-        (kind, members), = raw.items()
+        ((kind, members),) = raw.items()
         if kind in COMBINATORS and isinstance(members, list):
             return Group(kind, tuple(_node_from_filter(m) for m in members))
     return _condition_from_filter(raw) or Kept(json.dumps(raw, ensure_ascii=False))

@@ -139,7 +139,9 @@ def test_build_nested_and_or_groups_with_the_keyboard_and_see_the_count_change(
     expect(total).to_have_attribute("data-count", "8")  # Pediatria AND (disponível)
     console_stack.shoot(admin, "nova-campanha-grupos")
 
-    admin.get_by_label("Segmento", exact=True).select_option(label="Pré-definido: Inativos há 30 dias")
+    admin.get_by_label("Segmento", exact=True).select_option(
+        label="Pré-definido: Inativos há 30 dias"
+    )
     expect(admin.locator("#cond-1-group")).to_have_attribute("data-combinator", "all")
     expect(admin.locator("#combinator")).to_have_value("any")
     expect(admin.locator("#cond-1-0-op")).to_have_value("missing")

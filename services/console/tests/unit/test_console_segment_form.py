@@ -59,13 +59,21 @@ def test_nested_groups_become_nested_filters_and_an_unfilled_group_is_left_out()
         {
             "nodes": "0:c,1:g,1-0:c,1-1:g,1-1-0:c,2:g,2-0:c",
             "combinator": "all",
-            "cond-0-field": "specialty", "cond-0-op": "eq", "cond-0-value": "Pediatria",
+            "cond-0-field": "specialty",
+            "cond-0-op": "eq",
+            "cond-0-value": "Pediatria",
             "cond-1-combinator": "any",
-            "cond-1-0-field": "tags", "cond-1-0-op": "any", "cond-1-0-value": "noturno",
+            "cond-1-0-field": "tags",
+            "cond-1-0-op": "any",
+            "cond-1-0-value": "noturno",
             "cond-1-1-combinator": "all",
-            "cond-1-1-0-field": "interactions", "cond-1-1-0-op": "gte", "cond-1-1-0-value": "3",
+            "cond-1-1-0-field": "interactions",
+            "cond-1-1-0-op": "gte",
+            "cond-1-1-0-value": "3",
             "cond-2-combinator": "any",
-            "cond-2-0-field": "region", "cond-2-0-op": "eq", "cond-2-0-value": "",
+            "cond-2-0-field": "region",
+            "cond-2-0-op": "eq",
+            "cond-2-0-value": "",
         }  # fmt: skip
     )
     assert form.filter() == {
@@ -110,7 +118,10 @@ def test_a_half_typed_number_or_date_is_flagged_and_left_out_instead_of_breaking
          "cond-1-field": "created_at", "cond-1-op": "after", "cond-1-value": "2026-1"}
     )  # fmt: skip
     assert form.filter() == {"all": []}
-    assert form.errors == {"cond-0-value": "segment.error.number", "cond-1-value": "segment.error.date"}
+    assert form.errors == {
+        "cond-0-value": "segment.error.number",
+        "cond-1-value": "segment.error.date",
+    }
 
 
 def test_never_happened_needs_no_value():
@@ -142,17 +153,20 @@ def _fields_of(tree) -> dict[str, str]:
 # --- the round trip: any filter the builder can show comes back unchanged -----------------
 
 _words = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_characters=",;", exclude_categories=["Cc", "Cs", "Zs", "Zl", "Zp"]),
+    alphabet=st.characters(
+        codec="utf-8", exclude_characters=",;", exclude_categories=["Cc", "Cs", "Zs", "Zl", "Zp"]
+    ),
     min_size=1, max_size=12,
 )  # fmt: skip
 _text_field = st.sampled_from(["specialty", "region", "status"])
+_word_lists = st.lists(_words, min_size=1, max_size=4)
 _conditions = st.one_of(
     st.builds(lambda f, op, v: {"field": f, "op": op, "value": v},
               _text_field, st.sampled_from(["eq", "neq"]), _words),
     st.builds(lambda f, op, v: {"field": f, "op": op, "value": v},
-              _text_field, st.sampled_from(["in", "not_in"]), st.lists(_words, min_size=1, max_size=4)),
+              _text_field, st.sampled_from(["in", "not_in"]), _word_lists),
     st.builds(lambda op, v: {"field": "tags", "op": op, "value": v},
-              st.sampled_from(["any", "all", "none"]), st.lists(_words, min_size=1, max_size=4)),
+              st.sampled_from(["any", "all", "none"]), _word_lists),
     st.builds(lambda op, v: {"field": "interactions", "op": op, "value": v},
               st.sampled_from(["eq", "gte", "gt", "lte", "lt"]), st.integers(0, 10_000)),
     st.builds(lambda f, op, v: {"field": f, "op": op, "value": {"days_ago": v}},

@@ -31,9 +31,7 @@ async def test_messages_a_paused_number_had_claimed_keep_their_age(kernel_settin
                 return n >= 8
 
             await eventually(claimed, timeout=10)
-            due_before = dict(
-                await db.fetch("SELECT message_id, due_at FROM dispatcher.messages")
-            )
+            due_before = dict(await db.fetch("SELECT message_id, due_at FROM dispatcher.messages"))
             paused = await client.patch("/v1/senders/sim-1", json={"status": "paused"})
             assert paused.status_code == 200, paused.text
 
