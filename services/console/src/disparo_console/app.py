@@ -28,6 +28,7 @@ from disparo_console.pages import (
     doctors,
     new_campaign,
     operations,
+    preferences,
     users,
 )
 from disparo_console.settings import ConsoleSettings
@@ -67,6 +68,7 @@ ROUTES = [
     operations.run_followups, operations.conversations_page, operations.conversation_page,
     operations.change_conversation,
     users.users_page, users.add_user, users.change_user,
+    preferences.set_language, preferences.language_form_target,
 ]  # fmt: skip
 
 
@@ -121,7 +123,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await migrate(kernel.database.url, SPEC.schema, SPEC.migrations)
+        if kernel.database.migrate_at_start:  # off where the migration Job's role does it
+            await migrate(kernel.database.url, SPEC.schema, SPEC.migrations)
         ctx.pool = await create_pool(kernel.database, SPEC.schema)
         try:
             yield

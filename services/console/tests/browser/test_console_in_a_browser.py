@@ -326,6 +326,9 @@ def test_find_a_doctor_by_name_see_their_messages_and_opt_them_out(
     sent = timeline.locator("tr[data-direction='out'][data-kind='campaign']")
     expect(sent).to_have_count(1)
     expect(sent.locator("[data-sent-text]")).to_contain_text("Plantão de Pediatria?")
+    moment = re.compile(r"^\d\d/\d\d/\d{4} \d\d:\d\d$")  # the simulator delivers and reads
+    expect(sent.locator("[data-delivered-at]")).to_have_text(moment)
+    expect(sent.locator("[data-read-at]")).to_have_text(moment)
     expect(timeline.locator("tr[data-direction='in']").first).to_be_visible()
     expect(timeline.get_by_role("link", name=CAMPAIGN).first).to_be_visible()
     expect(admin.locator("#consentimento")).to_have_text("Aceita mensagens")
