@@ -5,6 +5,12 @@
 SELECT message_id, state, campaign_id, kind, sender, attempts, dead, last_error_code
 FROM messages WHERE message_id = $1::uuid;
 
+-- name: message_times
+-- Some messages' state and when each went out, reached the phone and was read (a page of a
+-- doctor's timeline in the console); unknown ids are left out.
+SELECT message_id, state, sent_at, delivered_at, read_at
+FROM messages WHERE message_id = ANY($1::uuid[]);
+
 -- name: get_history
 -- A message's statuses in the order they happened.
 SELECT status, at, detail FROM message_history
