@@ -7,6 +7,7 @@ neither its phone nor its text. A doctor imported again after the erasure is a n
 and is written to as usual; so is a message without a contact id requested after the erasure.
 """
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -21,6 +22,7 @@ from dispatcher_harness import (
 )
 
 from disparo_shared.events import ContactErased, MessagesRequested, subjects
+from disparo_shared.phone_digests import phone_digest
 from disparo_shared.testing.fixtures import eventually
 
 
@@ -91,6 +93,10 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
                 )
             }
             leftovers = await _rows_holding(db, doctor.lstrip("+"))
+            tombstone = await db.fetchval(
+                "SELECT phone_digest FROM dispatcher.erased_contacts WHERE contact_id = $1",
+                contact_id,
+            )
     assert [s.recipient for s in sim.sends()] == [colleague.lstrip("+")]
     for m in (by_contact, by_phone):
         row = rows[m.message_id]
@@ -98,6 +104,9 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
         assert (row["phone"], row["body"]) == ("", "")
     assert rows[by_contact.message_id]["contact_id"] == contact_id  # counts still add up
     assert leftovers == {}  # no phone in any dispatcher table
+    # The tombstone is keyed: hashing every mobile number does not find the doctor again.
+    assert tombstone != hashlib.sha256(doctor.encode()).digest()
+    assert tombstone == phone_digest(kernel_settings.database.phone_digest_key, doctor)
     assert {(f["message_id"], f["error_code"], f["final"]) for f in failed} == {
         (str(by_contact.message_id), "contact_erased", True),
         (str(by_phone.message_id), "contact_erased", True),

@@ -4,9 +4,9 @@ On ``contact.erased`` the doctor's messages keep their states and times but lose
 name, their replies keep their attribution (so reply counts hold) but lose phone and first
 words, and their consent row goes; a random pseudonym ("erased:<uuid>") takes the phone's
 place, so per-doctor figures (replied, top responders) still group their rows. The phone's
-SHA-256 is kept in ``erased_phones``: a rebuild replays streams that may still carry the
-doctor's events (until the streams' ``max_age``), and ``forget_erased_phones`` blanks its
-result again. Retention does the same to every message and
+keyed digest (``disparo_shared.phone_digests``) is kept in ``erased_phones``: a rebuild replays
+streams that may still carry the doctor's events (until the streams' ``max_age``), and
+``forget_erased_phones`` blanks its result again. Retention does the same to every message and
 reply older than ``phone_retention_days`` (pseudonyms "expired:<uuid>").
 """
 
