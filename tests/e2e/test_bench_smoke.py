@@ -1,5 +1,6 @@
 """``disparo bench dispatch`` at toy size: the command runs the real processes end to end,
-finishes, and its figures show no limit broken and nothing sent twice (speed is not checked)."""
+finishes, and its figures show no limit broken and nothing sent twice, and reporting beside it
+projected every send (speed is not checked)."""
 
 import json
 import os
@@ -32,6 +33,8 @@ def test_bench_dispatch_completes_without_violations_or_duplicates(test_servers)
             "5",
             "--timeout",
             "100",
+            "--reporting",
+            "1",
             "--json",
         ],
         env=env,
@@ -50,6 +53,9 @@ def test_bench_dispatch_completes_without_violations_or_duplicates(test_servers)
     # the queue over time comes from the dispatcher's own claim counters
     assert summary["timeline"], "no 10 s interval recorded"
     assert sum(row["claims"] for row in summary["timeline"]) > 0
+    # reporting ran beside it and projected every send
+    assert summary["reporting"]["sends_projected"] == 305
+    assert summary["reporting"]["catch_up_seconds"] is not None
     assert result.returncode == 0, result.stderr[-3000:]
 
 

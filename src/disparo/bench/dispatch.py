@@ -71,6 +71,14 @@ def dispatch(
     max_attempts: Annotated[
         int, typer.Option(min=1, max=50, help="Provider calls allowed per message.")
     ] = 5,
+    reporting: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Reporting replicas projecting the run's events; the figures then say how far "
+            "its projections trail the sends.",
+        ),
+    ] = 0,
     json_file: Annotated[
         Path | None, typer.Option(help="Also write the figures as JSON to this file.")
     ] = None,
@@ -115,6 +123,7 @@ def dispatch(
         max_attempts=max_attempts,
         database_url=servers.database_url,
         nats_url=servers.nats_url,
+        reporting=reporting,
     )
     run_and_report(
         DispatchBench(options, progress_printer(err)).run(),

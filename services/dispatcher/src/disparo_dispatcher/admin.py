@@ -245,8 +245,9 @@ def admin_router(
     async def stats() -> dict[str, Any]:
         """Pending and dead messages by state and priority, and per priority the age in seconds
         of the oldest message that could go and has not (a message waiting for a limit has its
-        due time moved, so it does not age); no entry when none waits. Served from the gauges'
-        last periodic read (``read_at``) when there is one: polling this counts nothing."""
+        due time moved, so it does not age; one waiting for a number to send it does); no
+        entry when none waits. Served from the gauges' last periodic read (``read_at``) when
+        there is one: polling this counts nothing."""
         reading = queue_reading() if queue_reading else None
         if reading is None:
             now = clock()

@@ -14,7 +14,14 @@ from litestar.response import Redirect, Template
 
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
-from disparo_console.segment_form import FIELDS, SegmentForm, read_segment_form
+from disparo_console.segment_form import (
+    FIELDS,
+    MAX_DEPTH,
+    MAX_NODES,
+    SegmentForm,
+    read_segment_form,
+    tree_from_filter,
+)
 from disparo_console.template_marks import mark_unknown
 from disparo_console.web import form_values, page, requires, services
 from disparo_console.wizard_errors import place_errors, registry_unavailable
@@ -30,6 +37,23 @@ async def _segments(request: Request) -> dict[str, list[dict]]:
     predefined = await svc.campaigns.predefined_segments()
     saved = (await svc.campaigns.saved_segments()).get("items", [])
     return {"predefined": predefined, "saved": saved}
+
+
+def _opened(form: SegmentForm, segments: dict) -> tuple[SegmentForm, str | None]:
+    """The chosen saved or predefined segment opened in the builder, to see or change; the
+    builder's filter then stands for it (same audience: relative dates stay relative)."""
+    chosen = next(
+        (s for s in [*segments["predefined"], *segments["saved"]] if s["id"] == form.segment_id),
+        None,
+    )
+    if chosen is None:
+        return form, None
+    opened = SegmentForm(
+        tree=tree_from_filter(chosen["filter"]),
+        max_per_day=form.max_per_day,
+        focus="combinator",
+    )
+    return opened, chosen["name"]
 
 
 async def _count(request: Request, form: SegmentForm) -> dict[str, Any]:
@@ -64,6 +88,8 @@ async def _builder(
         "campaigns/new.html",
         form=form,
         fields=FIELDS,
+        max_depth=MAX_DEPTH,
+        max_nodes=MAX_NODES,
         count=count,
         segments=segments,
         idempotency_key=extra.pop("idempotency_key", None) or str(uuid.uuid4()),
@@ -106,21 +132,26 @@ async def live_steps_preview(request: Request) -> Template:
 async def create_draft(request: Request) -> Response:
     values = form_values(await request.form())
     action = values.get("acao", "criar")
-    form = read_segment_form(values, add_row=action == "adicionar")
+    form = read_segment_form(values, action)
     name = values.get("name", "").strip()
     template_text = values.get("template", "")
     if action == "salvar":
         return await _save_segment(request, form, values, name, template_text)
-    if action != "criar":  # add a row or refresh the count without JavaScript
+    if action != "criar":  # an edit of the builder, or the count refreshed without JavaScript
+        segments = await _segments(request)
+        loaded = None
+        if action == "carregar":
+            form, loaded = _opened(form, segments)
         return await _builder(
             request,
             form,
             await _count(request, form),
-            await _segments(request),
+            segments,
             values,
             name=name,
             template_text=template_text,
             idempotency_key=values.get("idempotency_key"),
+            loaded_segment=loaded,
         )
     fields: dict[str, Any] = {"name": name, "template": template_text}
     if form.segment_id:

@@ -467,7 +467,9 @@ SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GRO
 
 -- name: oldest_due_age
 -- Per priority, seconds since the oldest queued message fell due (a message waiting for a
--- limit has its due time moved, so only messages that could go and did not count).
+-- limit has its due time moved, so only messages that could go and did not count). A message
+-- waiting for a number — none can send, or its number is paused — counts: it is not going out;
+-- one its number had claimed and handed back keeps the time it fell due.
 SELECT priority, extract(epoch FROM $1::timestamptz - min(due_at))::float8 AS age_seconds
 FROM messages
 WHERE state = 'queued' AND due_at <= $1::timestamptz
