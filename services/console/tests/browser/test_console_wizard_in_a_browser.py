@@ -76,17 +76,19 @@ def test_create_a_campaign_with_its_own_follow_up_plan_and_watch_its_breakdown(
     page.goto("/campanhas/nova")
     page.get_by_label("Nome da campanha").fill(CAMPAIGN)
     page.locator("#cond-0-field").select_option("region")
-    expect(page.locator("#cond-0-op")).to_contain_text("é")  # the builder redrawn for region
+    expect(page.locator("#cond-0-hint")).to_contain_text("ABC")  # redrawn for the region
     page.locator("#cond-0-value").fill(REGION)
     expect(page.locator("#contagem-total")).to_have_attribute("data-count", "3")
     page.get_by_label("Mensagem (Modelo)").fill("Olá, {primeiro_nome}! Plantões de neurologia.")
 
-    page.get_by_label("Plano próprio desta campanha").check()
+    page.get_by_label("Plano próprio desta campanha").check()  # the form is redrawn with it
     expect(page.get_by_label("Esperar após a última mensagem")).to_be_visible()
+    expect(page.locator("#cond-0-value")).to_have_value(REGION)  # what was typed stays
     page.get_by_label("Esperar após a última mensagem").fill("2s")
     page.get_by_label("Follow-ups no máximo (1 a 5)").fill("1")
     page.get_by_label("Follow-ups no máximo (1 a 5)").press("Tab")
     expect(page.locator("#plano-texto-1")).to_have_count(0)  # one box for one follow-up
+    expect(page.get_by_label("Esperar após a última mensagem")).to_have_value("2s")
     page.get_by_label("Texto do 1º follow-up").fill("Oi {primeiro_nome}, viu? {")
     page.locator("#criar").click()  # campaign-api refuses the text: said beside its box
     expect(page.locator("#erro-plano-texto-0")).to_contain_text("Este texto tem um erro na posição")
