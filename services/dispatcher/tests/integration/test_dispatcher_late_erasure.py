@@ -72,6 +72,14 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
     late = MessagesRequested(messages=[by_contact, by_phone, other], occurred_at=requested_at)
     async with simulator() as sim:
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
+            # an event NATS refused earlier, naming the doctor among others, waits for an operator
+            await db.execute(
+                "INSERT INTO dispatcher.outbox_dead (id, event_id, subject, payload, headers,"
+                " size_bytes, reason, created_at) VALUES (1, $1, 'messages.requested', $2, '{}',"
+                " 0, 'too large', now())",
+                uuid4(),
+                late.model_dump_json(),
+            )
             async with collect(kernel_settings.nats, subjects.MESSAGE_FAILED) as failed:
                 await _erase(kernel_settings, db, contact_id, doctor, erased_at)
                 await publish(kernel_settings.nats, late)
@@ -103,7 +111,9 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
         assert (row["state"], row["last_error_code"]) == ("cancelled", "contact_erased")
         assert (row["phone"], row["body"]) == ("", "")
     assert rows[by_contact.message_id]["contact_id"] == contact_id  # counts still add up
-    assert leftovers == {}  # no phone in any dispatcher table
+    assert leftovers == {}  # no phone in any dispatcher table, dead letters included
+    dead = await db.fetchval("SELECT payload FROM dispatcher.outbox_dead")
+    assert colleague.lstrip("+") in dead  # the other doctor can still be replayed
     # The tombstone is keyed: hashing every mobile number does not find the doctor again.
     assert tombstone != hashlib.sha256(doctor.encode()).digest()
     assert tombstone == phone_digest(kernel_settings.database.phone_digest_key, doctor)

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased
 from disparo_shared.queries import load_queries
 
@@ -30,6 +31,7 @@ async def on_contact_erased(
         SQL.remember_erasure, phone, f"erased:{event.event_id}", event.occurred_at
     )
     await conn.execute(SQL.forget_phone, phone, pseudonym)
+    await forget_in_dead_letters(conn, phone, event.contact_id)
 
 
 async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: datetime) -> None:
