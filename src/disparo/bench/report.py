@@ -229,12 +229,32 @@ def summarize(evidence: RunEvidence) -> dict:
             )
             if key in stats
         },
+        "replica_shares": replica_shares(evidence),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "checks": checks,
         "passed": all(checks.values()),
         "goals": goals,
         "notes": evidence.notes,
         "log_dir": str(evidence.log_dir),
         "reporting": evidence.reporting,
+    }
+
+
+def replica_shares(evidence: RunEvidence) -> dict[str, dict[str, float]]:
+    """Each replica's share of the senders (leases held, averaged while there was work) and of
+    the sends (messages it claimed), keyed by replica number: evenness across replicas."""
+    claimed = {name.rsplit("-", 1)[-1]: n for name, n in evidence.claimed_by_replica.items()}
+    held = {replica.rsplit("-", 1)[-1]: n for replica, n in evidence.senders_by_replica.items()}
+    all_claimed = sum(claimed.values()) or 1.0
+    all_held = sum(held.values()) or 1.0
+    return {
+        number: {
+            "senders_held": round(held.get(number, 0.0), 2),
+            "share_of_senders": round(held.get(number, 0.0) / all_held, 3),
+            "claimed": int(claimed.get(number, 0.0)),
+            "share_of_sends": round(claimed.get(number, 0.0) / all_claimed, 3),
+        }
+        for number in sorted(set(claimed) | set(held), key=int)
     }
 
 

@@ -152,6 +152,8 @@ class RunEvidence:
     log_dir: Path
     notes: list[str]
     queue_samples: list[QueueSample] = field(default_factory=list)  # one per poll
+    claimed_by_replica: dict[str, float] = field(default_factory=dict)
+    senders_by_replica: dict[str, float] = field(default_factory=dict)  # leases held, averaged
     reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
 
 
@@ -175,6 +177,7 @@ class DispatchBench:
         self.urgent_published_at: dict[str, float] = {}
         self.claim_counters = ClaimCounters()
         self.queue_samples: list[QueueSample] = []
+        self.lease_samples: list[dict[str, int]] = []  # replica id → senders held, per poll
         self._counted_at = float("-inf")
         self._urgent_done = asyncio.Event()
         self._ingested = asyncio.Event()
@@ -292,6 +295,8 @@ class DispatchBench:
                 log_dir=self.logs.folder,
                 notes=self.notes,
                 queue_samples=self.queue_samples,
+                claimed_by_replica=self.claim_counters.by_replica(),
+                senders_by_replica=_average_holdings(self.lease_samples),
                 reporting=(
                     self.reporting_watch.summary(cpu_seconds.get("reporting"))
                     if self.reporting_watch is not None
@@ -407,6 +412,9 @@ class DispatchBench:
             progress.accepted = stats["accepted"]
             progress.samples.append((now, progress.accepted))
             await self._count(db, now, expected)
+            if progress.pending:
+                holders = await db.fetch(SQL.sender_holders)
+                self.lease_samples.append({r["replica"]: r["senders"] for r in holders})
             self._sample(now)
             if self.reporting_watch is not None:
                 await self.reporting_watch.sample(db, progress.accepted, now)
@@ -523,3 +531,15 @@ class DispatchBench:
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },
         }
+
+
+def _average_holdings(samples: list[dict[str, int]]) -> dict[str, float]:
+    """Senders each replica held, averaged over the polls while there was work: a replica's
+    share of the numbers (a replica missing from a poll held none then)."""
+    if not samples:
+        return {}
+    replicas = {replica for sample in samples for replica in sample}
+    return {
+        replica: sum(sample.get(replica, 0) for sample in samples) / len(samples)
+        for replica in sorted(replicas)
+    }

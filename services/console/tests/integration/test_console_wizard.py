@@ -195,6 +195,7 @@ def test_refusals_are_shown_in_portuguese_beside_the_field_they_name(
     assert 'id="plano-delay" name="plano-delay"' in html
     assert "O prazo é curto demais: pelo menos 30 minutos" in html
     assert 'value="5m"' in html  # what was typed stays
+    assert 'class="marked"' not in html  # the message is not at fault: not marked
     assert 'name="idempotency_key" value="k-1"' in html  # a retry is still the same campaign
 
 

@@ -78,6 +78,7 @@ class Funnel:
     dead: int
     opted_out: int
     needs_template: int
+    in_doubt: int  # held for a person: not known to be sent, never resent by itself
     pending: int
 
 
@@ -370,5 +371,6 @@ FUNNEL_COUNTS = (
     "dead",
     "opted_out",
     "needs_template",
+    "in_doubt",
     "pending",
 )

@@ -38,6 +38,7 @@ from disparo_reporting.reports import (
 from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
 from disparo_shared.access import caller_grants
+from disparo_shared.audit import audit_contact
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
@@ -206,11 +207,12 @@ class ReportsController(Controller):
 
     @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
     async def export_contact(
-        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+        self, request: Request, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
     ) -> dict[str, Any]:
         """What reporting holds about a doctor (LGPD access request): their messages' states
         and times, their replies' first words, their consent. The phone is in the body, so it
-        never reaches an access log."""
+        never reaches an access log; the audit trail names the contact id."""
+        audit_contact(request, data.contact_id)
         return await privacy.export_contact(deps.pool, data.phone)
 
     @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})

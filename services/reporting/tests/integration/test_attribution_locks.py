@@ -11,6 +11,8 @@ from test_reporting_api import T0, requested, sent
 
 from disparo_reporting.attribution_locks import LOCK_SPACE, doctor_lock_keys, lock_doctors
 from disparo_reporting.projections import project
+from disparo_shared.phone_digests import session_settings
+from disparo_shared.settings import DatabaseSettings
 
 WINDOW = timedelta(hours=72)
 DOCTOR_A, DOCTOR_B = "+5511987650001", "+5511987650002"
@@ -23,7 +25,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         database_url,
         min_size=1,
         max_size=3,
-        server_settings={"search_path": "reporting", "lock_timeout": "300ms"},
+        server_settings={
+            "search_path": "reporting",
+            "lock_timeout": "300ms",
+            **session_settings(DatabaseSettings().phone_digest_key),
+        },
     ) as pool:
         yield pool
 

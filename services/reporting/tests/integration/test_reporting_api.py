@@ -330,6 +330,7 @@ async def test_campaign_report_counts_the_funnel(client: AsyncTestClient, publis
         "dead": 1,
         "opted_out": 1,
         "needs_template": 0,
+        "in_doubt": 0,
         "pending": 1,
     }
     # Each subject has its own consumer, so the events land in any order: wait for all of them.

@@ -45,6 +45,7 @@ from disparo_campaign_api.idempotency import (
 )
 from disparo_campaign_api.pagination import check_limit
 from disparo_shared.access import caller_grants
+from disparo_shared.audit import audit_contact
 from disparo_shared.phones import InvalidPhone
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid, problem_answers
@@ -252,10 +253,13 @@ class ContactsController(Controller):
         status_code=200,
         opt={"scope": "admin"},  # irreversible, in every service
     )
-    async def erase(self, contact_id: FromPath[UUID], pool: Pool, clock: Clock) -> ContactErasure:
+    async def erase(
+        self, request: Request, contact_id: FromPath[UUID], pool: Pool, clock: Clock
+    ) -> ContactErasure:
         """Deletes the doctor's profile and consent history here and tells every service to
         forget them (``contact.erased``): queued messages are cancelled, phones, names and
         message texts are blanked; counts stay. Erasing again answers the first erasure."""
+        audit_contact(request, contact_id)
         async with pool.acquire() as conn, conn.transaction():
             erased_at = await erase_contact(conn, contact_id, clock())
         return ContactErasure(contact_id=contact_id, erased_at=erased_at)
@@ -265,8 +269,12 @@ class ContactsController(Controller):
         summary="Everything held about a contact (LGPD)",
         opt={"scope": PHONES_SCOPE},  # the phone in clear, the whole history
     )
-    async def export(self, contact_id: FromPath[UUID], pool: Pool) -> dict[str, Any]:
-        """The doctor's profile, consent history and the campaigns that reached them, as JSON."""
+    async def export(
+        self, request: Request, contact_id: FromPath[UUID], pool: Pool
+    ) -> dict[str, Any]:
+        """The doctor's profile, consent history and the campaigns that reached them, as JSON.
+        A read, yet audited with the contact id: an access to one person's whole record."""
+        audit_contact(request, contact_id)
         return await export_contact(pool, contact_id)
 
     @get("/", summary="List contacts (filters, cursor pagination)")

@@ -24,7 +24,7 @@ from disparo_console.segment_form import (
 )
 from disparo_console.template_marks import mark_unknown
 from disparo_console.web import form_values, page, requires, services
-from disparo_console.wizard_errors import place_errors, registry_unavailable
+from disparo_console.wizard_errors import FieldError, place_errors, registry_unavailable
 from disparo_console.wizard_steps import later_steps, plan_preview_context
 
 DEFAULT_TEMPLATE = (
@@ -188,10 +188,17 @@ async def create_draft(request: Request) -> Response:
             name=name,
             template_text=template_text,
             field_errors=placed,
-            template_marks=mark_unknown(template_text, [e["reason"] for e in errors]),
             idempotency_key=values.get("idempotency_key"),
+            **_template_marks(template_text, placed),
         )
     return Redirect(f"/campanhas/{created['id']}")
+
+
+def _template_marks(template_text: str, placed: dict[str, list[FieldError]]) -> dict[str, Any]:
+    """The message with its faulty placeholders marked, only when campaign-api faulted it."""
+    if "template" not in placed:
+        return {}
+    return {"template_marks": mark_unknown(template_text, [e.detail for e in placed["template"]])}
 
 
 async def _save_segment(

@@ -8,9 +8,9 @@ WHERE (phone = $1::text OR contact_id = $3::uuid) AND state IN ('queued', 'held'
 RETURNING message_id, campaign_id;
 
 -- name: remember_erased_contact
--- The tombstone intake checks (``enqueue_messages``): contact id, the phone's digest, when.
-INSERT INTO erased_contacts (contact_id, phone_sha256, erased_at)
-VALUES ($1::uuid, sha256(convert_to($2::text, 'UTF8')), $3::timestamptz)
+-- The tombstone intake checks (``enqueue_messages``): contact id, the phone's keyed digest, when.
+INSERT INTO erased_contacts (contact_id, phone_digest, erased_at)
+VALUES ($1::uuid, phone_digest($2::text), $3::timestamptz)
 ON CONFLICT (contact_id) DO NOTHING;
 
 -- name: blank_erased_messages

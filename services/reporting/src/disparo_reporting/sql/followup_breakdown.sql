@@ -87,11 +87,14 @@ GROUP BY 1;
 -- name: opted_out_after
 -- Doctors of campaign $1 who opted out after it wrote to them, by the message their opt-out
 -- came after (0: the original): the latest one sent before it, or the one the provider refused
--- with 131050 (the doctor stopped the business's messages) when no opt-out is recorded.
+-- with 131050 (the doctor stopped the business's messages) when no opt-out is recorded. An
+-- opt-out by reply bears the provider's stamp, in whole seconds: one in the same second as a
+-- send came after it.
 WITH by_word AS (
     SELECT DISTINCT ON (m.phone) m.phone, coalesce(m.followup_attempt, 0) AS attempt
     FROM messages m
-    JOIN consent c ON c.phone = m.phone AND c.opted_out AND c.changed_at >= m.sent_at
+    JOIN consent c ON c.phone = m.phone AND c.opted_out
+                  AND c.changed_at >= date_trunc('second', m.sent_at)
     WHERE m.campaign_id = $1::uuid AND m.sent_at IS NOT NULL
     ORDER BY m.phone, m.sent_at DESC
 ), by_provider AS (

@@ -60,6 +60,10 @@ SELECT
         WHERE m.last_error_code IN ('131047', 'needs_template', 'template_paused', 'template_disabled')
           AND NOT m.dead
     ) AS needs_template,
+    -- held for a person: nothing could tell whether the provider took it (at most once)
+    count(*) FILTER (
+        WHERE m.last_error_code = 'in_doubt' AND m.sent_at IS NULL AND NOT m.dead
+    ) AS in_doubt,
     count(*) FILTER (WHERE m.state IN ('enqueued', 'retrying')) AS pending,
     min(coalesce(m.requested_at, m.enqueued_at, m.sent_at)) AS first_seen_at,
     percentile_cont(0.5) WITHIN GROUP (
