@@ -5,15 +5,16 @@ trusted to speak for one), method, path, status, client address and time; admins
 """
 
 from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
-from litestar import Router, delete, get, post
+from litestar import Request, Router, delete, get, post
 from litestar.testing import AsyncTestClient
 
 from disparo_shared.access import DEFAULT_SCOPE_BY_METHOD, required_scope
 from disparo_shared.api_keys import ApiKeyEntry, hash_api_key
-from disparo_shared.audit import AuditLog
+from disparo_shared.audit import AuditLog, audit_contact
 from disparo_shared.http import create_http_app
 from disparo_shared.settings import HttpSettings
 
@@ -55,6 +56,18 @@ def rebuild() -> dict[str, int]:
     return {"rebuilt": 1}
 
 
+@get("/v1/people/{contact_id:uuid}/export", sync_to_thread=False)
+def export_person(request: Request, contact_id: UUID) -> dict[str, str]:
+    audit_contact(request, contact_id)
+    return {"phone": "+5511987654321"}
+
+
+@post("/v1/people/export", sync_to_thread=False, status_code=200, opt={"scope": "admin"})
+def export_person_by_body(request: Request, data: dict[str, str]) -> dict[str, str]:
+    audit_contact(request, UUID(data["contact_id"]))
+    return {"phone": data["phone"]}
+
+
 reports = Router("/v1/reports", route_handlers=[daily, rebuild], opt={"resource": "reports"})
 
 
@@ -93,7 +106,14 @@ async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:
     app = create_http_app(
         service_name="test",
         version="test",
-        route_handlers=[list_things, make_thing, drop_thing, reports],
+        route_handlers=[
+            list_things,
+            make_thing,
+            drop_thing,
+            reports,
+            export_person,
+            export_person_by_body,
+        ],
         http=http,
         mode="production",
         readiness_checks=[],
@@ -176,3 +196,25 @@ async def test_the_audit_trail_reads_since_as_an_rfc3339_moment(client):
         refused = await client.get(audit, params={"since": wrong}, headers=ops)
         assert refused.status_code == 422, wrong
         assert refused.json()["errors"][0]["field"] == "since"
+
+
+async def test_an_export_is_in_the_trail_with_the_contact_id_and_never_the_phone(client):
+    person, other = uuid4(), uuid4()
+    read = await client.get(f"/v1/people/{person}/export", headers=as_key("ops"))
+    assert read.status_code == 200  # a read, audited because it named whose data it gave
+    await client.post(
+        "/v1/people/export",
+        json={"contact_id": str(other), "phone": "+5511987650000"},
+        headers=as_key("ops"),
+    )
+    await client.get("/v1/things", headers=as_key("ops"))  # an ordinary read is not
+    trail = (await client.get("/v1/audit", headers=as_key("ops"))).json()["items"]
+    assert [(e["method"], e["contact_id"], e["status"]) for e in trail] == [
+        ("POST", str(other), 200),
+        ("GET", str(person), 200),
+    ]
+    assert "5511987650000" not in str(trail)
+    only_person = await client.get(
+        "/v1/audit", params={"contact_id": str(person)}, headers=as_key("ops")
+    )
+    assert [e["path"] for e in only_person.json()["items"]] == [f"/v1/people/{person}/export"]

@@ -136,6 +136,10 @@ def asyncapi(
 def keys_create(
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. crm, console, ops-ana.")],
     scope: Annotated[list[str], typer.Option(help="A scope the key grants (repeat for several).")],
+    expires_at: Annotated[
+        str | None,
+        typer.Option(help="When the key stops working, RFC 3339 with offset: 2027-03-31T00:00Z."),
+    ] = None,
 ) -> None:
     """Make a key: prints it once, and the {name, hash, scopes} entry for DISPARO_API_KEYS.
 
@@ -155,12 +159,19 @@ def keys_create(
         raise typer.Exit(2)
     try:
         key = generate_api_key()
-        entry = ApiKeyEntry(name=name, hash=hash_api_key(pepper, key), scopes=frozenset(scope))
+        entry = ApiKeyEntry(
+            name=name,
+            hash=hash_api_key(pepper, key),
+            scopes=frozenset(scope),
+            expires_at=expires_at,
+        )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]\nscopes: " + ", ".join(SCOPES))
         raise typer.Exit(2) from exc
     typer.echo(f"key (shown once): {key}")
-    typer.echo("add to DISPARO_API_KEYS: " + json.dumps(entry.model_dump(mode="json")))
+    typer.echo(
+        "add to DISPARO_API_KEYS: " + json.dumps(entry.model_dump(mode="json", exclude_none=True))
+    )
 
 
 @app.command("export-contact")

@@ -12,6 +12,7 @@ itself does. It listens on 127.0.0.1 only, on the port asked for or a free one, 
 this is a development server, never a production one.
 """
 
+import atexit
 import ctypes
 import json
 import os
@@ -21,6 +22,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -78,11 +80,71 @@ def port_is_free(port: int, host: str = HOST) -> bool:
         return True
 
 
-def free_port(host: str = HOST) -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
+PORT_RESERVATIONS = Path(tempfile.gettempdir()) / "disparo-ports"
+_reserved_here: list[Path] = []
+
+
+def _os_free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def free_port(
+    host: str = HOST,
+    pick: Callable[[str], int] = _os_free_port,
+    reservations: Path = PORT_RESERVATIONS,
+) -> int:
+    """A TCP port nobody listens on right now and no other live process on this machine was
+    handed by this function.
+
+    The OS's free port is only free at the instant it is asked: a process started seconds
+    later (or restarted after a ``kill -9``) binds it then, and meanwhile another test suite on
+    the same machine may be handed the same number by the OS and bind it first (seen: a chaos
+    run's dispatcher replica failed to start because a parallel suite's campaign-api held its
+    port). So each port handed out is reserved by a file in ``reservations`` naming this
+    process, created exclusively; a port whose file names a live process is passed over, one
+    whose process is gone is taken over. This process's files go when it exits.
+    """
+    reservations.mkdir(parents=True, exist_ok=True)
+    for _ in range(200):
+        port = pick(host)
+        marker = reservations / str(port)
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _reserver_alive(marker):
+                continue
+            marker.unlink(missing_ok=True)  # its process is gone: the next pick may take it
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        if not _reserved_here:
+            atexit.register(_release_reservations)
+        _reserved_here.append(marker)
+        return port
+    raise EmbeddedServerError(f"no free port found on {host} in 200 tries")
+
+
+def _reserver_alive(marker: Path) -> bool:
+    try:
+        pid = int(marker.read_text() or "0")
+    except (OSError, ValueError):
+        return True  # being written by its owner right now
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def _release_reservations() -> None:
+    for marker in _reserved_here:
+        marker.unlink(missing_ok=True)
 
 
 def choose_port(preferred: int | None, host: str = HOST) -> int:

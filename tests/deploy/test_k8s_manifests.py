@@ -20,6 +20,7 @@ from disparo.nats_config import HELM_VALUES_HEADER, bus_users, helm_values
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33.0"
 SERVICES = ("campaign-api", "dispatcher", "followup", "reporting")
+SERVICE_PORTS = {"campaign-api": 8000, "reporting": 8001, "dispatcher": 8002, "followup": 8003}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 
 
@@ -99,7 +100,7 @@ def test_the_secret_examples_are_valid_kubernetes() -> None:
 
 
 def test_pods_are_hardened(workloads) -> None:
-    assert set(workloads) == {*SERVICES, "migrate"}
+    assert set(workloads) == {*SERVICES, "console", "migrate"}
     for name, workload in workloads.items():
         pod = workload["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False, name
@@ -131,6 +132,10 @@ def test_each_workload_has_its_own_secret_nats_user_and_no_ddl(workloads) -> Non
         if name == "migrate":
             assert env["DISPARO_NATS_USER"] == "disparo-admin"
             continue
+        if name == "console":  # HTTP clients of the services and its own schema; no NATS
+            assert "DISPARO_NATS_USER" not in env
+            assert env["DISPARO_DB_MIGRATE_AT_START"] == "false"
+            continue
         assert env["DISPARO_NATS_USER"] == name
         assert env["DISPARO_NATS_MANAGE_STREAMS"] == "false"
         assert env["DISPARO_DB_MIGRATE_AT_START"] == "false"
@@ -146,7 +151,7 @@ def test_reporting_never_holds_a_provider_token() -> None:
     provider_keys = {"EVOLUTION_API_KEY", "CLOUD_ACCESS_TOKEN"}
     holders = {name for name, data in secrets.items() if provider_keys & set(data)}
     assert holders == {"disparo-dispatcher"}
-    assert set(secrets) == {f"disparo-{name}" for name in (*SERVICES, "migrate")}
+    assert set(secrets) == {f"disparo-{name}" for name in (*SERVICES, "console", "migrate")}
     assert "disparo_reporting:" in secrets["disparo-reporting"]["DATABASE_URL"]
 
 
@@ -175,7 +180,10 @@ def test_network_policies_deny_by_default_and_let_only_services_reach_data() -> 
         for d in render(K8S / "data")
         if d["kind"] == "NetworkPolicy"
     }
-    for namespace, port in (("nats", 4222), ("postgres", 5432)):
+    for namespace, port, clients in (
+        ("nats", 4222, {*SERVICES, "migrate"}),
+        ("postgres", 5432, {*SERVICES, "console", "migrate"}),
+    ):
         client_rules = [
             r
             for r in data[namespace]["ingress"]
@@ -187,8 +195,39 @@ def test_network_policies_deny_by_default_and_let_only_services_reach_data() -> 
         ]
         assert len(client_rules) == 1, namespace
         (selector,) = client_rules[0]["from"][0]["podSelector"]["matchExpressions"]
-        assert set(selector["values"]) == {*SERVICES, "migrate"}
+        assert set(selector["values"]) == clients, namespace
         assert client_rules[0]["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+def test_the_console_reaches_only_the_services_http_ports_and_its_database() -> None:
+    documents = render(K8S)
+    policies = {d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "NetworkPolicy"}
+    console = {"matchLabels": {"app.kubernetes.io/name": "console"}}
+    mine = [p for p in policies.values() if p["podSelector"] == console]
+    assert len(mine) == 1 and set(mine[0]["policyTypes"]) == {"Ingress", "Egress"}
+    reached = {}
+    for rule in mine[0]["egress"]:
+        (peer,) = rule["to"]
+        (port,) = rule["ports"]
+        name = peer["podSelector"]["matchLabels"].get("app.kubernetes.io/name", "postgres")
+        reached[name] = port["port"]
+    assert reached == {**SERVICE_PORTS, "postgres": 5432}
+    # no other policy lets the console out (those that select every pod allow DNS alone)
+    for name, spec in policies.items():
+        selector = spec["podSelector"]
+        if selector in ({}, console) or "egress" not in spec:
+            continue
+        values = [v for e in selector.get("matchExpressions", []) for v in e["values"]]
+        labels = selector.get("matchLabels", {}).values()
+        assert "console" not in [*values, *labels], name
+    # the four services let it in as an API client, on their HTTP port alone
+    workloads = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    labels = workloads["disparo-console"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["disparo.io/api-client"] == "true"
+    (rule,) = policies["disparo-api-clients"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+    budgets = {d["metadata"]["name"] for d in documents if d["kind"] == "PodDisruptionBudget"}
+    assert budgets == {f"disparo-{name}" for name in (*SERVICES, "console")}
 
 
 def test_only_the_template_checkers_reach_the_dispatcher_api_besides_the_ingress() -> None:

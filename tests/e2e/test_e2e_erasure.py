@@ -35,6 +35,23 @@ async def send(stack, phone: str, body: str, **extra) -> str:
     return answer.json()["message_id"]
 
 
+async def _tables_holding(db: asyncpg.Connection, text: str) -> dict[str, int]:
+    """Rows of every table of the four services whose text (any column) contains ``text``."""
+    tables = await db.fetch(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type ="
+        " 'BASE TABLE' AND table_schema IN ('campaign_api', 'dispatcher', 'followup', 'reporting')"
+    )
+    found = {}
+    for t in tables:
+        name = f'{t["table_schema"]}."{t["table_name"]}"'
+        count = await db.fetchval(
+            f"SELECT count(*) FROM {name} x WHERE strpos(x::text, $1) > 0", text
+        )
+        if count:
+            found[name] = count
+    return found
+
+
 async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: str) -> None:
     created = await stack.api.post("/v1/contacts", json={"phone": phone, "name": NAME})
     assert created.status_code in (200, 201), created.text
@@ -184,6 +201,8 @@ async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: st
                 f"SELECT count(*) FROM {schema_table} WHERE {column} IN ($1, $2)", phone, digits
             )
             assert found == 0, f"{schema_table} still holds the erased phone"
+        for text in (digits, NAME, BODY, REPLY):
+            assert await _tables_holding(db, text) == {}, f"{text!r} survived the erasure"
     finally:
         await db.close()
     assert len(await stack.sends_of(queued_id)) == 0

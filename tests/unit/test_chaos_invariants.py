@@ -16,11 +16,18 @@ def _queued(phone: str, state: str = "sent", kind: str = "campaign", held: bool 
     return QueuedMessage(kind, CAMPAIGN if kind == "campaign" else None, phone, state, held)
 
 
-def _evidence(sends, queue, *, reported=None, refused=0, stuck=None, audience=None) -> Evidence:
+def _evidence(
+    sends, queue, *, reported=None, refused=0, stuck=None, audience=None, resent=frozenset()
+) -> Evidence:
     sent_ids = {s.message_id for s in sends}
     truth = {
-        "sent": sum(1 for m in queue if m in sent_ids and queue[m].campaign_id == CAMPAIGN),
+        "sent": sum(
+            1
+            for m in queue
+            if m in sent_ids and queue[m].campaign_id == CAMPAIGN and not queue[m].held_in_doubt
+        ),
         "dead": sum(1 for q in queue.values() if q.state == "dead"),
+        "in_doubt": sum(1 for q in queue.values() if q.held_in_doubt),
         "replied": 0,
     }
     campaign_rows = sum(1 for q in queue.values() if q.campaign_id == CAMPAIGN)
@@ -40,6 +47,7 @@ def _evidence(sends, queue, *, reported=None, refused=0, stuck=None, audience=No
         refused_for_limits=refused,
         max_followups_per_doctor=1,
         stuck=stuck or {},
+        resent_by_policy=frozenset(resent),
     )
 
 
@@ -156,3 +164,28 @@ def test_anything_left_in_an_outbox_or_a_consumer_is_stuck():
     stuck = {"outbox events": 3, "consumer events pending": 0}
     ok, figure = _verdicts(_evidence(CLEAN_SENDS, CLEAN_QUEUE, stuck=stuck))["nothing stuck"]
     assert not ok and figure == "outbox events: 3"
+
+
+def test_a_reply_the_at_least_once_policy_resent_may_arrive_twice_and_is_counted_apart():
+    queue = {**CLEAN_QUEUE, "r1": _queued("+5511900000003", kind="reply")}
+    sends = [
+        *CLEAN_SENDS,
+        SimSend("r1", "sim-cloud-1", "5511900000003", 101.0),
+        SimSend("r1", "sim-cloud-1", "5511900000003", 110.0),
+    ]
+    evidence = _evidence(sends, queue, resent={"r1"})
+    ok, figure = _verdicts(evidence)["sent once"]
+    assert ok and "1 reply(s) twice by the at-least-once policy" in figure
+    assert (tally(evidence).sent_twice, tally(evidence).twice_by_policy) == (0, 1)
+    # without the policy's word, the same log is a duplicate
+    assert not _verdicts(_evidence(sends, queue))["sent once"][0]
+
+
+def test_a_held_send_the_provider_took_is_reported_as_held_not_as_sent():
+    queue = {**CLEAN_QUEUE, "m3": _queued("+5511900000003", state="in_doubt", held=True)}
+    sends = [*CLEAN_SENDS, SimSend("m3", "sim-cloud-1", "5511900000003", 101.0)]
+    right = {"sent": 2, "dead": 0, "in_doubt": 1, "replied": 0}
+    assert _verdicts(_evidence(sends, queue, reported=right))["reports converged"][0]
+    uncounted = {"sent": 2, "dead": 0, "in_doubt": 0, "replied": 0}
+    ok, figure = _verdicts(_evidence(sends, queue, reported=uncounted))["reports converged"]
+    assert not ok and "in_doubt 0 ≠ 1" in figure

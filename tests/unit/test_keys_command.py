@@ -32,3 +32,28 @@ def test_without_a_pepper_no_key_is_made(monkeypatch):
     result = CliRunner().invoke(app, ["keys", "create", "--name", "crm", "--scope", "admin"])
     assert result.exit_code == 2
     assert "key (shown once)" not in result.output
+
+
+def test_a_key_can_be_made_with_an_expiry(monkeypatch):
+    monkeypatch.setenv("DISPARO_API_KEY_PEPPER", PEPPER)
+    made = CliRunner().invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--name",
+            "vendor",
+            "--scope",
+            "read",
+            "--expires-at",
+            "2027-03-31T00:00Z",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    entry = json.loads(made.output.split("add to DISPARO_API_KEYS: ")[1])
+    assert entry["expires_at"].startswith("2027-03-31T00:00:00")
+    naive = CliRunner().invoke(
+        app,
+        ["keys", "create", "--name", "vendor", "--scope", "read", "--expires-at", "2027-03-31"],
+    )
+    assert naive.exit_code == 2 and "key (shown once)" not in naive.output

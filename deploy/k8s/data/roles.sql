@@ -21,7 +21,8 @@ BEGIN
             ('disparo_campaign_api', 'campaign_api'),
             ('disparo_dispatcher', 'dispatcher'),
             ('disparo_followup', 'followup'),
-            ('disparo_reporting', 'reporting')
+            ('disparo_reporting', 'reporting'),
+            ('disparo_console', 'console')
         ) AS s (role_name, schema_name)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = service.role_name) THEN

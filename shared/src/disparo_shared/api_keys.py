@@ -10,6 +10,12 @@ every request (~50 ms of a core each, by design) would cost more CPU than the re
 on a 2-core box. The pepper (a secret kept apart from the list of hashes) means a leaked
 settings file or backup does not even let anyone test a candidate key offline.
 
+A key may carry ``expires_at`` (RFC 3339 with offset, e.g. ``"2027-03-31T23:59:59Z"``): from
+then on it is refused with a 401 that says so. Keys are configuration, not data: the list lives
+in each service's Kubernetes Secret (the same list everywhere), so creating or revoking a key is
+an edit of that Secret and a rollout, recorded by whoever manages the Secrets; there is no
+runtime key API, which would need a key store shared by services that share no schema.
+
 In ``DISPARO_ENV=dev``/``test`` a plain string is accepted as a clear key with every scope (the
 dev stack's ``dev-key``); production refuses clear keys.
 """
@@ -18,6 +24,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,6 +69,9 @@ class ApiKeyEntry(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="hash_api_key(pepper, key)")
     scopes: frozenset[str] = Field(min_length=1)
+    expires_at: datetime | None = Field(
+        None, description="From this moment on the key is refused (RFC 3339, with its offset)"
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -70,6 +80,16 @@ class ApiKeyEntry(BaseModel):
         if unknown:
             raise ValueError(f"unknown scope {', '.join(unknown)}; known: {', '.join(SCOPES)}")
         return scopes
+
+    @field_validator("expires_at")
+    @classmethod
+    def _with_offset(cls, expires_at: datetime | None) -> datetime | None:
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise ValueError("expires_at must name its offset (Z or ±hh:mm)")
+        return expires_at
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
     def grants(self, scope: str) -> bool:
         """Admin holds every scope except speaking for a user, which is given by name only."""

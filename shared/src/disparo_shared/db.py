@@ -5,6 +5,7 @@ from typing import Any
 
 import asyncpg
 
+from disparo_shared.phone_digests import session_settings
 from disparo_shared.settings import DatabaseSettings
 
 
@@ -27,7 +28,9 @@ class BoundedPool(asyncpg.Pool):
 
 async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
     """A pool whose connections resolve unqualified names in ``schema`` (then ``public``),
-    with every wait bounded: acquiring a connection, a statement, an idle transaction."""
+    with every wait bounded: acquiring a connection, a statement, an idle transaction. Each
+    connection also holds what ``phone_digest(text)`` needs (the startup packet, never a logged
+    statement)."""
     pool = BoundedPool(
         settings.url,
         acquire_timeout=settings.acquire_timeout_seconds,
@@ -47,6 +50,7 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
             "idle_in_transaction_session_timeout": str(
                 int(settings.idle_in_transaction_timeout_seconds * 1000)
             ),
+            **session_settings(settings.phone_digest_key),
         },
     )
     return await pool

@@ -3,6 +3,7 @@ metrics, problem details. Every service builds its app here, so these rules hold
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from litestar import Controller, Litestar, Router, get
 from litestar.connection import ASGIConnection
@@ -21,6 +22,7 @@ from litestar.types import ControllerRouterHandler, LifespanHook
 from disparo_shared.access import Caller, require_route_scope
 from disparo_shared.api_keys import ACTING_USER, KeyRing
 from disparo_shared.audit import AuditLog, AuditMiddleware, audit_router
+from disparo_shared.logging import get_logger
 from disparo_shared.openapi_truth import (
     document_closed_models,
     document_metrics,
@@ -36,22 +38,37 @@ ACTING_USER_MAX_LENGTH = 200
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
+log = get_logger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
     """Accepts a request only with a known ``X-API-Key``; the caller is its named key.
 
     ``X-Acting-User`` (the console's signed-in person) is believed only from a key with the
-    ``acting-user`` scope; from any other key it is ignored.
+    ``acting-user`` scope; from any other key it is ignored. A key past its ``expires_at``
+    is refused with a 401 that says it expired (and a warning naming the key, never its value).
     """
 
-    def __init__(self, app, keyring: KeyRing, **kwargs) -> None:
+    def __init__(
+        self, app, keyring: KeyRing, clock: Callable[[], datetime] = _utc_now, **kwargs
+    ) -> None:
         super().__init__(app, exclude=OPEN_PATHS, exclude_from_auth_key="no_auth", **kwargs)
         self._keyring = keyring
+        self._clock = clock
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         key = self._keyring.find(connection.headers.get(API_KEY_HEADER) or "")
         if key is None:
             raise NotAuthorizedException(f"missing or invalid {API_KEY_HEADER} header")
+        if key.expired(self._clock()):
+            log.warning("expired API key refused", key_name=key.name, expired_at=key.expires_at)
+            raise NotAuthorizedException(
+                f"the {API_KEY_HEADER} key expired at {key.expires_at}; ask for a new one"
+            )
         acting_user = None
         if key.grants(ACTING_USER):
             claimed = (connection.headers.get(ACTING_USER_HEADER) or "").strip()

@@ -32,6 +32,7 @@ from disparo_shared.logging import configure_logging, get_logger
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect, old_server_warning
 from disparo_shared.outbox import OutboxRelay
+from disparo_shared.phone_digests import rekey_legacy_digests
 from disparo_shared.secrets import require_secrets
 from disparo_shared.settings import (
     DatabaseSettings,
@@ -54,6 +55,9 @@ class ServiceSpec:
     bus: BusRights = field(default_factory=BusRights)
     """What the service publishes and consumes; its NATS user's permissions come from this."""
     version: str = "0.1.0"
+    phone_digest_tables: tuple[str, ...] = ()
+    """Tables keeping erased phones as keyed digests (``phone_digests.py``): the service needs
+    DISPARO_PHONE_DIGEST_KEY, and rewrites their pre-key SHA-256 rows at start."""
 
 
 @dataclass
@@ -120,6 +124,9 @@ class Runtime:
         if self.settings.database.migrate_at_start:
             await migrate(self.settings.database.url, self.spec.schema, self.spec.migrations)
         self._pool = await create_pool(self.settings.database, self.spec.schema)
+        if self.spec.phone_digest_tables:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await rekey_legacy_digests(conn, self.spec.phone_digest_tables)
         self._nc = await connect(self.settings.nats, self.spec.name, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream()
         if warning := old_server_warning(self._nc):
@@ -257,6 +264,11 @@ def build_app(
     ``secrets`` are the service's own (by variable name), checked before anything starts (the
     edge checks the API keys): in production a missing, public or short one stops the process.
     """
+    if runtime.spec.phone_digest_tables:
+        secrets = {
+            **(secrets or {}),
+            "DISPARO_PHONE_DIGEST_KEY": runtime.settings.database.phone_digest_key,
+        }
     require_secrets(runtime.settings.deployment.env, secrets or {})
 
     @contextlib.asynccontextmanager

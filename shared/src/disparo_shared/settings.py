@@ -74,6 +74,12 @@ class DatabaseSettings(BaseSettings):
         description="Postgres idle_in_transaction_session_timeout: a transaction left open "
         "this long (a stuck holder) is ended by the server and its locks released.",
     )
+    phone_digest_key: str = Field(
+        "",
+        validation_alias=AliasChoices("DISPARO_PHONE_DIGEST_KEY", "phone_digest_key"),
+        description="Secret key of the erased phones' digests (HMAC-SHA256, phone_digests.py); "
+        "the same in the dispatcher, followup and reporting, and never changed once set.",
+    )
     migrate_at_start: bool = Field(
         True,
         description="Apply the service's migrations at start; off where its Postgres role may "

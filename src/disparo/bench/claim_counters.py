@@ -60,6 +60,10 @@ class ClaimCounters:
             if response.status_code == 200:
                 self.fold(replica, response.text)
 
+    def by_replica(self, figure: str = "claimed") -> dict[str, float]:
+        """One figure per replica (a restarted replica's counts folded in)."""
+        return {replica: figures.get(figure, 0.0) for replica, figures in self._totals.items()}
+
     def totals(self) -> dict[str, float]:
         summed = dict.fromkeys(_WANTED.values(), 0.0)
         for figures in self._totals.values():

@@ -27,8 +27,13 @@ def dispatch(
         int, typer.Option(min=1, help="Messages per second allowed per number (both sides).")
     ] = 80,
     replicas: Annotated[
-        int, typer.Option(min=1, help="Dispatcher processes (2 at least with --kill).")
-    ] = 1,
+        str,
+        typer.Option(
+            help="Dispatcher processes (2 at least with --kill); a list such as 1,2,3 runs the "
+            "benchmark once per count, in turn, and prints how throughput and the senders' "
+            "spread change with the count."
+        ),
+    ] = "1",
     dialect: Annotated[
         str, typer.Option(help=f"Provider API of the numbers: {EVOLUTION}, {CLOUD} or {MIXED}.")
     ] = EVOLUTION,
@@ -71,6 +76,14 @@ def dispatch(
     max_attempts: Annotated[
         int, typer.Option(min=1, max=50, help="Provider calls allowed per message.")
     ] = 5,
+    reporting: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Reporting replicas projecting the run's events; the figures then say how far "
+            "its projections trail the sends.",
+        ),
+    ] = 0,
     json_file: Annotated[
         Path | None, typer.Option(help="Also write the figures as JSON to this file.")
     ] = None,
@@ -92,8 +105,9 @@ def dispatch(
 
     if dialect not in (EVOLUTION, CLOUD, MIXED):
         raise typer.BadParameter(f"must be {EVOLUTION}, {CLOUD} or {MIXED}", param_hint="--dialect")
-    if kill and replicas < 2:
-        replicas = 2
+    counts = _replica_counts(replicas)
+    if kill:
+        counts = [max(2, n) for n in counts]
     if webhooks is None:
         webhooks = kill > 0
     err = Console(stderr=True)
@@ -103,7 +117,7 @@ def dispatch(
         messages=messages,
         senders=senders,
         rate_per_second=rate,
-        replicas=replicas,
+        replicas=counts[0],
         dialect=dialect,
         typing_indicator=typing_indicator,
         urgent=urgent,
@@ -115,7 +129,13 @@ def dispatch(
         max_attempts=max_attempts,
         database_url=servers.database_url,
         nats_url=servers.nats_url,
+        reporting=reporting,
     )
+    if len(counts) > 1:
+        from disparo.bench.scaling import run_scaling
+
+        run_scaling(options, counts, err, json_file=json_file, as_json=as_json)
+        return
     run_and_report(
         DispatchBench(options, progress_printer(err)).run(),
         failures=(BenchFailed,),
@@ -125,3 +145,13 @@ def dispatch(
         as_json=as_json,
         err=err,
     )
+
+
+def _replica_counts(replicas: str) -> list[int]:
+    try:
+        counts = [int(part) for part in replicas.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter("a count ≥ 1, or counts like 1,2,3", param_hint="--replicas")
+    return counts

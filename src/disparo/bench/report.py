@@ -229,11 +229,32 @@ def summarize(evidence: RunEvidence) -> dict:
             )
             if key in stats
         },
+        "replica_shares": replica_shares(evidence),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "checks": checks,
         "passed": all(checks.values()),
         "goals": goals,
         "notes": evidence.notes,
         "log_dir": str(evidence.log_dir),
+        "reporting": evidence.reporting,
+    }
+
+
+def replica_shares(evidence: RunEvidence) -> dict[str, dict[str, float]]:
+    """Each replica's share of the senders (leases held, averaged while there was work) and of
+    the sends (messages it claimed), keyed by replica number: evenness across replicas."""
+    claimed = {name.rsplit("-", 1)[-1]: n for name, n in evidence.claimed_by_replica.items()}
+    held = {replica.rsplit("-", 1)[-1]: n for replica, n in evidence.senders_by_replica.items()}
+    all_claimed = sum(claimed.values()) or 1.0
+    all_held = sum(held.values()) or 1.0
+    return {
+        number: {
+            "senders_held": round(held.get(number, 0.0), 2),
+            "share_of_senders": round(held.get(number, 0.0) / all_held, 3),
+            "claimed": int(claimed.get(number, 0.0)),
+            "share_of_sends": round(claimed.get(number, 0.0) / all_claimed, 3),
+        }
+        for number in sorted(set(claimed) | set(held), key=int)
     }
 
 
@@ -359,6 +380,7 @@ def render(summary: dict, console: Console) -> None:
     console.print(table)
     _render_claim_costs(summary, console)
     _render_timeline(summary["timeline"], console)
+    _render_reporting(summary.get("reporting") or {}, console)
     settings = " ".join(f"{k}={v}" for k, v in sorted(scenario["dispatcher_env"].items()))
     console.print(f"[dim]dispatcher settings: {settings}[/dim]")
     for note in summary["notes"]:
@@ -371,6 +393,34 @@ def render(summary: dict, console: Console) -> None:
         "[green]all checks passed[/green]" if summary["passed"] else "[red]checks failed[/red]"
     )
     console.print(verdict)
+
+
+def _render_reporting(reporting: dict, console: Console) -> None:
+    """With --reporting: its projections' pace and how far they trailed the sends."""
+    if not reporting:
+        return
+    catch_up = reporting["catch_up_seconds"]
+    console.print(
+        f"reporting: {reporting['events']:,} events projected, "
+        f"{reporting['events_per_second'] or 0:,.0f} events/s until it had every send; "
+        f"largest lag {reporting['lag_max_sends']:,} sends; "
+        + (f"caught up {catch_up:.1f}s after the last send; " if catch_up is not None else "")
+        + f"CPU-s per 1,000 events {reporting['cpu_seconds_per_1000_events']}"
+    )
+    table = Table(title="reporting by sample", title_justify="left")
+    for name in ("t (s)", "sends accepted", "sends projected", "lag", "events"):
+        table.add_column(name, justify="right")
+    samples = reporting["by_sample"]
+    step = max(1, len(samples) // 30)
+    for s in samples[::step]:
+        table.add_row(
+            f"{s['at']:.0f}",
+            f"{s['accepted']:,}",
+            f"{s['projected_sent']:,}",
+            f"{s['accepted'] - s['projected_sent']:,}",
+            f"{s['events']:,}",
+        )
+    console.print(table)
 
 
 def _render_claim_costs(summary: dict, console: Console) -> None:

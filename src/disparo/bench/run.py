@@ -27,6 +27,7 @@ from disparo.bench.analysis import QueueSample, Send
 from disparo.bench.claim_counters import ClaimCounters
 from disparo.bench.cpu import CpuMeter
 from disparo.bench.load import CampaignLoad, publish, urgent_command
+from disparo.bench.reporting_lag import ReportingWatch
 from disparo.bench.servers import BenchServers, bench_servers
 from disparo.bench.stack import (
     FAULT_SIMULATOR_HOLD_SECONDS,
@@ -75,6 +76,7 @@ class BenchOptions:
     max_attempts: int
     database_url: str | None
     nats_url: str | None
+    reporting: int = 0  # reporting replicas to run and watch (0: reporting is not started)
 
     @property
     def allowed_per_second(self) -> int:
@@ -90,6 +92,7 @@ class BenchOptions:
             webhooks=self.webhooks,
             faults=self.faults,
             kills=self.kills > 0,
+            reporting=self.reporting,
         )
 
 
@@ -149,6 +152,9 @@ class RunEvidence:
     log_dir: Path
     notes: list[str]
     queue_samples: list[QueueSample] = field(default_factory=list)  # one per poll
+    claimed_by_replica: dict[str, float] = field(default_factory=dict)
+    senders_by_replica: dict[str, float] = field(default_factory=dict)  # leases held, averaged
+    reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
 
 
 class DispatchBench:
@@ -164,11 +170,14 @@ class DispatchBench:
         self.deadline = time.monotonic() + options.timeout_seconds
         self.simulator: ManagedProcess | None = None
         self.dispatchers: list[ManagedProcess] = []
+        self.reporting: list[ManagedProcess] = []
+        self.reporting_watch: ReportingWatch | None = None
         self.kills_done = 0
         self.notes: list[str] = []
         self.urgent_published_at: dict[str, float] = {}
         self.claim_counters = ClaimCounters()
         self.queue_samples: list[QueueSample] = []
+        self.lease_samples: list[dict[str, int]] = []  # replica id → senders held, per poll
         self._counted_at = float("-inf")
         self._urgent_done = asyncio.Event()
         self._ingested = asyncio.Event()
@@ -190,7 +199,7 @@ class DispatchBench:
 
     async def _run(self, servers: BenchServers) -> RunEvidence:
         options = self.options
-        simulator_spec, dispatcher_specs = bench_process_specs(
+        simulator_spec, dispatcher_specs, reporting_specs = bench_process_specs(
             options.shape(), servers.database_url, servers.nats_url, servers.stream_prefix
         )
         self.simulator = ManagedProcess(simulator_spec, self.logs)
@@ -206,7 +215,10 @@ class DispatchBench:
             self.dispatchers = [ManagedProcess(spec, self.logs) for spec in dispatcher_specs]
             for process in self.dispatchers:
                 process.start()
-            for process in self.dispatchers:
+            self.reporting = [ManagedProcess(spec, self.logs) for spec in reporting_specs]
+            for process in self.reporting:
+                process.start()
+            for process in [*self.dispatchers, *self.reporting]:
                 await self._ready(process)
             self.say(
                 f"simulator and {len(self.dispatchers)} dispatcher(s) ready; "
@@ -230,6 +242,8 @@ class DispatchBench:
 
             self._watch_cpu(servers)
             self.progress = Progress()
+            if self.reporting:
+                self.reporting_watch = ReportingWatch(started=self.progress.started)
             for command in commands:
                 await publish(js, servers.stream_prefix, command)
             publish_seconds = time.monotonic() - self.progress.started
@@ -249,6 +263,8 @@ class DispatchBench:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
             drain_seconds = time.monotonic() - self.progress.started
+            if self.reporting_watch is not None and completed:
+                await self._reporting_catch_up(db)
             if options.webhooks:
                 self.notes.append(
                     "largest simulator webhook backlog seen: "
@@ -279,6 +295,13 @@ class DispatchBench:
                 log_dir=self.logs.folder,
                 notes=self.notes,
                 queue_samples=self.queue_samples,
+                claimed_by_replica=self.claim_counters.by_replica(),
+                senders_by_replica=_average_holdings(self.lease_samples),
+                reporting=(
+                    self.reporting_watch.summary(cpu_seconds.get("reporting"))
+                    if self.reporting_watch is not None
+                    else {}
+                ),
                 **collected,
             )
 
@@ -293,6 +316,8 @@ class DispatchBench:
             self.meter.watch("dispatcher", process.pid)
         if self.simulator is not None:
             self.meter.watch("simulator", self.simulator.pid)
+        for process in self.reporting:
+            self.meter.watch("reporting", process.pid)
         self.meter.watch("postgres", servers.postgres_pid)
         self.meter.watch("nats", servers.nats_pid)
         self.meter.watch("benchmark", os.getpid(), tree=False)
@@ -305,11 +330,12 @@ class DispatchBench:
     def _stop_processes(self) -> None:
         self._stopping = True
         stop_all(self.dispatchers, grace_seconds=15.0)
+        stop_all(self.reporting, grace_seconds=15.0)
         if self.simulator is not None:
             stop_all([self.simulator], grace_seconds=5.0)
 
     def _check_alive(self) -> None:
-        for process in [self.simulator, *self.dispatchers]:
+        for process in [self.simulator, *self.dispatchers, *self.reporting]:
             if process is not None and process.returncode is not None and not process.stopping:
                 raise BenchFailed(
                     f"{process.name} exited with code {process.returncode}:\n"
@@ -386,7 +412,12 @@ class DispatchBench:
             progress.accepted = stats["accepted"]
             progress.samples.append((now, progress.accepted))
             await self._count(db, now, expected)
+            if progress.pending:
+                holders = await db.fetch(SQL.sender_holders)
+                self.lease_samples.append({r["replica"]: r["senders"] for r in holders})
             self._sample(now)
+            if self.reporting_watch is not None:
+                await self.reporting_watch.sample(db, progress.accepted, now)
             progress.webhook_backlog_max = max(
                 progress.webhook_backlog_max, int(stats.get("webhook_backlog", 0))
             )
@@ -426,6 +457,21 @@ class DispatchBench:
                 self.say(self.notes[-1])
                 return False
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _reporting_catch_up(self, db: asyncpg.Connection) -> None:
+        """After the queue drained: wait until reporting shows every accepted send as sent."""
+        watch = self.reporting_watch
+        assert watch is not None
+        accepted = await self._accepted_sent(db)
+        self.say(f"waiting for reporting to project {accepted:,} sends")
+        if not await watch.catch_up(db, accepted, time.monotonic(), self.deadline):
+            self.notes.append("reporting had not projected every send by the deadline")
+        else:
+            self.say(f"reporting caught up after {watch.caught_up_at:.1f}s")
+
+    async def _accepted_sent(self, db: asyncpg.Connection) -> int:
+        row = await db.fetchrow(SQL.queue_progress)
+        return int(row["sent"])
 
     async def _count(self, db: asyncpg.Connection, now: float, expected: int) -> None:
         """Count the queue's rows by state when it matters: every ``COUNT_SECONDS``, when the
@@ -485,3 +531,15 @@ class DispatchBench:
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },
         }
+
+
+def _average_holdings(samples: list[dict[str, int]]) -> dict[str, float]:
+    """Senders each replica held, averaged over the polls while there was work: a replica's
+    share of the numbers (a replica missing from a poll held none then)."""
+    if not samples:
+        return {}
+    replicas = {replica for sample in samples for replica in sample}
+    return {
+        replica: sum(sample.get(replica, 0) for sample in samples) / len(samples)
+        for replica in sorted(replicas)
+    }

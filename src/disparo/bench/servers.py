@@ -3,7 +3,9 @@
 Servers come from ``DATABASE_URL`` / ``NATS_URL`` when set, else embedded ones are started in a
 temporary folder. Either way the run gets a fresh database (``disparo_bench_<hex>``) and a
 stream prefix of its own (``bench<hex>.``), so it never touches a dev stack's queue, and both
-are dropped at the end, whatever happened.
+are dropped at the end, whatever happened. With ``nats_cluster``, NATS is instead a three-node
+JetStream cluster of the run's own on loopback (``disparo.nats_cluster``), every stream with three
+replicas.
 """
 
 import asyncio
@@ -22,6 +24,7 @@ from nats.js.errors import NotFoundError
 from disparo.bench.cpu import listening_pid
 from disparo.devstack import declare_streams
 from disparo.embedded import EmbeddedNats, EmbeddedPostgres
+from disparo.nats_cluster import NatsCluster
 from disparo_dispatcher.spec import SPEC as DISPATCHER
 from disparo_shared.migrations import migrate
 from disparo_shared.settings import NatsSettings
@@ -42,10 +45,14 @@ class BenchServers:
     embedded: bool  # both servers started for this run (their CPU is the run's alone)
     postgres_server: EmbeddedPostgres | None = None  # when started here: it can be restarted
     nats_server: EmbeddedNats | None = None
+    nats_cluster: NatsCluster | None = None  # when started here: its nodes can be killed
+    nats_replicas: int = 1
 
     @property
     def nats_settings(self) -> NatsSettings:
-        return NatsSettings(url=self.nats_url, stream_prefix=self.stream_prefix)
+        return NatsSettings(
+            url=self.nats_url, stream_prefix=self.stream_prefix, replicas=self.nats_replicas
+        )
 
 
 def _local_port(url: str, default_port: int) -> int | None:
@@ -68,7 +75,9 @@ def _postmaster_pid(data_dir: Path) -> int | None:
 
 
 async def _drop_streams(settings: NatsSettings) -> None:
-    nc = await nats.connect(settings.url, connect_timeout=5, max_reconnect_attempts=2)
+    nc = await nats.connect(
+        servers=settings.url.split(","), connect_timeout=5, max_reconnect_attempts=2
+    )
     try:
         js = nc.jetstream()
         for config in stream_configs(settings):
@@ -94,15 +103,20 @@ async def bench_servers(
     nats_url: str | None,
     work_dir: Path,
     say: Callable[[str], None],
+    nats_cluster: bool = False,
 ) -> AsyncIterator[BenchServers]:
-    """Servers with a fresh, migrated database and declared streams; all removed on exit."""
+    """Servers with a fresh, migrated database and declared streams; all removed on exit.
+    ``nats_cluster`` starts a three-node cluster instead of using ``nats_url``."""
     run = uuid.uuid4().hex[:10]
     database = f"disparo_bench_{run}"
     prefix = f"bench{run}."
+    if nats_cluster:
+        nats_url = None
     embedded = database_url is None and nats_url is None
     async with AsyncExitStack() as stack:
         stack.callback(shutil.rmtree, work_dir / "pg", ignore_errors=True)
         stack.callback(shutil.rmtree, work_dir / "nats", ignore_errors=True)
+        stack.callback(shutil.rmtree, work_dir / "nats-cluster", ignore_errors=True)
         postgres_pid: int | None
         postgres: EmbeddedPostgres | None = None
         nats_server: EmbeddedNats | None = None
@@ -118,7 +132,14 @@ async def bench_servers(
             port = _local_port(database_url, 5432)
             postgres_pid = listening_pid(port) if port else None
         nats_pid: int | None
-        if nats_url is None:
+        cluster: NatsCluster | None = None
+        if nats_cluster:
+            cluster = NatsCluster(work_dir / "nats-cluster")
+            stack.callback(cluster.stop)
+            say(f"starting a three-node NATS cluster in {work_dir / 'nats-cluster'}")
+            nats_url = await cluster.start()
+            nats_pid = None
+        elif nats_url is None:
             nats_server = EmbeddedNats(work_dir / "nats")
             say(f"starting embedded NATS in {nats_server.store_dir}")
             nats_url = await asyncio.to_thread(nats_server.start)
@@ -137,7 +158,9 @@ async def bench_servers(
         run_url = _with_database(admin_url, database)
         await migrate(run_url, DISPATCHER.schema, DISPATCHER.migrations)
 
-        settings = NatsSettings(url=nats_url, stream_prefix=prefix)
+        settings = NatsSettings(
+            url=nats_url, stream_prefix=prefix, replicas=3 if cluster is not None else 1
+        )
         stack.push_async_callback(_drop_streams, settings)
         await declare_streams(settings)
         say(f"database {database} and streams {prefix}* ready")
@@ -150,4 +173,6 @@ async def bench_servers(
             embedded=embedded,
             postgres_server=postgres,
             nats_server=nats_server,
+            nats_cluster=cluster,
+            nats_replicas=settings.replicas,
         )

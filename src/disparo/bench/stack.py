@@ -58,6 +58,7 @@ class StackShape:
     webhooks: bool
     faults: bool
     kills: bool
+    reporting: int = 0  # reporting replicas projecting the run's events (0: none)
 
 
 def dialect_split(senders: int, dialect: str) -> tuple[int, int]:
@@ -98,8 +99,9 @@ def inherited_dispatcher_env() -> dict[str, str]:
 
 def bench_process_specs(
     shape: StackShape, database_url: str, nats_url: str, stream_prefix: str
-) -> tuple[ProcessSpec, list[ProcessSpec]]:
-    """The simulator's spec and one spec per dispatcher replica, all on free ports."""
+) -> tuple[ProcessSpec, list[ProcessSpec], list[ProcessSpec]]:
+    """The simulator's spec, one spec per dispatcher replica and one per reporting replica
+    (``shape.reporting`` of them), all on free ports."""
     dispatcher_ports = [free_port() for _ in range(shape.replicas)]
     ports = StackPorts(
         campaign_api=free_port(),
@@ -152,7 +154,20 @@ def bench_process_specs(
         )
         for n, port in enumerate(dispatcher_ports, start=1)
     ]
-    return simulator, dispatchers
+    reporting = [
+        replace(
+            specs["reporting"],
+            name=f"reporting-{n}",
+            port=port,
+            env={
+                **specs["reporting"].env,
+                "DISPARO_REPORTING_PORT": str(port),
+                "DISPARO_LOG_LEVEL": "WARNING",
+            },
+        )
+        for n, port in enumerate([free_port() for _ in range(shape.reporting)], start=1)
+    ]
+    return simulator, dispatchers, reporting
 
 
 class LogFiles:

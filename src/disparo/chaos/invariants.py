@@ -4,7 +4,8 @@ The simulator's send log is the ground truth of what reached a doctor's phone; t
 queue says what was asked of it and what it believes; reporting's funnels say what the company
 reads. ``check`` compares them and returns one verdict per invariant:
 
-- **sent once**: no message id accepted twice by the simulator;
+- **sent once**: no message id accepted twice by the simulator, but for a reply the
+  at-least-once policy sent again after a doubt nothing could settle (counted apart);
 - **one per doctor**: no doctor got two messages of one campaign (a replayed fan-out would make
   a second message id for the same recipient), nor more follow-ups than the rule allows;
 - **nothing lost**: every message the dispatcher holds is sent, dead with a reason, or held
@@ -13,7 +14,8 @@ reads. ``check`` compares them and returns one verdict per invariant:
   was asked for;
 - **limits held**: no number above its rate in any 1-s window and no pair closer than its
   spacing, in the log, and no request the simulator refused for a limit;
-- **reports converged**: each campaign's reported sent/dead/replied equals the truth;
+- **reports converged**: each campaign's reported sent/dead/held in doubt/replied equals the
+  truth (a held send the provider did take counts as held: nobody can know it was sent);
 - **nothing stuck**: no event left in an outbox or a consumer, no message left queued.
 
 A worked example: two accepted sends of message ``m1`` make ``sent once`` fail with
@@ -70,6 +72,9 @@ class Evidence:
     refused_for_limits: int  # the simulator's throttled + pair_limited
     max_followups_per_doctor: int
     stuck: Mapping[str, int] = field(default_factory=dict)
+    # ids the at-least-once policy sent again after a doubt nothing could settle (replies on a
+    # number that cannot be asked): a second copy of these is the policy's accepted cost
+    resent_by_policy: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,8 @@ class Tally:
 
     requested: int
     sent: int
-    sent_twice: int
+    sent_twice: int  # not counting what the at-least-once policy resent
+    twice_by_policy: int  # resent by the at-least-once policy, and the provider had taken it
     dead: int
     held_in_doubt: int
     lost: int
@@ -96,10 +102,12 @@ def tally(evidence: Evidence) -> Tally:
     accepted = Counter(send.message_id for send in evidence.sends if send.message_id)
     states = Counter(m.state for m in evidence.queue.values())
     held = sum(1 for m in evidence.queue.values() if m.held_in_doubt)
+    twice = {m for m, count in accepted.items() if count > 1}
     return Tally(
         requested=len(evidence.queue),
         sent=sum(1 for message_id in evidence.queue if accepted.get(message_id)),
-        sent_twice=sum(1 for count in accepted.values() if count > 1),
+        sent_twice=len(twice - evidence.resent_by_policy),
+        twice_by_policy=len(twice & evidence.resent_by_policy),
         dead=states.get("dead", 0),
         held_in_doubt=held,
         lost=len(_lost(evidence, accepted)),
@@ -110,7 +118,7 @@ def tally(evidence: Evidence) -> Tally:
 def check(evidence: Evidence) -> list[Verdict]:
     accepted = Counter(send.message_id for send in evidence.sends if send.message_id)
     return [
-        _sent_once(accepted),
+        _sent_once(accepted, evidence.resent_by_policy),
         _one_per_doctor(evidence),
         _nothing_lost(evidence, accepted),
         _limits_held(evidence),
@@ -119,10 +127,14 @@ def check(evidence: Evidence) -> list[Verdict]:
     ]
 
 
-def _sent_once(accepted: Counter) -> Verdict:
-    twice = {m: c for m, c in accepted.items() if c > 1}
+def _sent_once(accepted: Counter, resent_by_policy: frozenset[str]) -> Verdict:
+    doubled = {m: c for m, c in accepted.items() if c > 1}
+    twice = {m: c for m, c in doubled.items() if m not in resent_by_policy}
+    by_policy = len(doubled) - len(twice)
     extra = sum(c - 1 for c in twice.values())
     figure = f"{len(twice)} message(s) sent twice ({extra} extra send(s))" if twice else "0 twice"
+    if by_policy:
+        figure += f"; {by_policy} reply(s) twice by the at-least-once policy (its accepted cost)"
     return Verdict("sent once", not twice, figure)
 
 
@@ -243,9 +255,12 @@ def _reports_converged(evidence: Evidence) -> Verdict:
     wrong = []
     for campaign in evidence.campaigns:
         ids = [m for m, q in evidence.queue.items() if q.campaign_id == campaign.campaign_id]
+        held = {m for m in ids if evidence.queue[m].held_in_doubt}
         truth = {
-            "sent": sum(1 for m in ids if m in accepted_ids),
+            # a held send the provider took is not known to us: reported as held, not sent
+            "sent": sum(1 for m in ids if m in accepted_ids and m not in held),
             "dead": sum(1 for m in ids if evidence.queue[m].state == "dead"),
+            "in_doubt": len(held),
             "replied": campaign.replied,
         }
         for name, value in truth.items():

@@ -1,7 +1,7 @@
 """The figures of a chaos run: one JSON-ready summary, and tables for people.
 
-A round passes when it settled within its timeout and every invariant held over the whole run
-so far; a skipped round (a server fault against servers the run did not start) neither passes
+A round passes when it settled before it stalled (``progress``) and every invariant held over
+the whole run so far; a skipped round (a fault the run's servers cannot take) neither passes
 nor fails, and says why. The run passes when every round does and the final verdicts hold.
 """
 
@@ -27,6 +27,7 @@ def _round(result: RoundResult, before: Tally | None) -> dict:
             "requested": tally.requested - (before.requested if before else 0),
             "sent": tally.sent - (before.sent if before else 0),
             "sent_twice": tally.sent_twice - (before.sent_twice if before else 0),
+            "twice_by_policy": tally.twice_by_policy - (before.twice_by_policy if before else 0),
             "held_in_doubt": tally.held_in_doubt - (before.held_in_doubt if before else 0),
             "dead": tally.dead - (before.dead if before else 0),
         }
@@ -40,6 +41,7 @@ def _round(result: RoundResult, before: Tally | None) -> dict:
         "so_far": asdict(tally) if tally is not None else None,
         "checks": {v.name: {"ok": v.ok, "figure": v.figure} for v in result.verdicts},
         "notes": result.notes,
+        "requeued_by_a_person": {"messages": result.requeued, "calls": result.requeue_calls},
         "passed": result.passed,
     }
 
@@ -60,8 +62,10 @@ def summarize(evidence: ChaosEvidence) -> dict:
             "faults": options.faults,
             "doctors_per_fault": options.doctors,
             "senders": options.senders,
+            "cloud_senders": options.cloud_senders,
+            "cluster": options.cluster,
             "rate_per_second": options.rate_per_second,
-            "round_timeout_seconds": options.round_timeout_seconds,
+            "stall_seconds": options.stall_seconds,
             "embedded_servers": evidence.embedded,
         },
         "seconds": round(evidence.seconds, 1),
@@ -69,8 +73,12 @@ def summarize(evidence: ChaosEvidence) -> dict:
         "final": final,
         "totals": asdict(evidence.totals) if evidence.totals is not None else None,
         "in_doubt": {
-            "settled_by_asking_the_provider": stats.get("lookups", 0),
-            "held_for_a_person_by_kind": evidence.held_by_kind,
+            "provider_lookups": stats.get("lookups", 0),
+            "settled_by_outcome": evidence.settled,
+            "policies": _policies(evidence.settled),
+            "requeued_by_a_person": sum(r.requeued for r in evidence.rounds),
+            "requeue_calls": sum(r.requeue_calls for r in evidence.rounds),
+            "still_held_for_a_person_by_kind": evidence.held_by_kind,
         },
         "simulator": {
             key: stats.get(key)
@@ -78,6 +86,21 @@ def summarize(evidence: ChaosEvidence) -> dict:
         },
         "log_dir": str(evidence.log_dir),
         "passed": all(r["passed"] for r in rounds) and all(v.ok for v in evidence.final),
+    }
+
+
+def _policies(settled: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """What each way of settling a doubt touched, by message kind: the provider's word (its
+    search found the send, or proved it absent), at most once (held for a person), at least
+    once (sent again)."""
+    provider: dict[str, int] = {}
+    for outcome in ("echoed", "found", "absent"):
+        for kind, count in settled.get(outcome, {}).items():
+            provider[kind] = provider.get(kind, 0) + count
+    return {
+        "settled_by_the_provider": provider,
+        "at_most_once_held": dict(settled.get("held", {})),
+        "at_least_once_resent": dict(settled.get("resent", {})),
     }
 
 
@@ -92,7 +115,10 @@ def render(summary: dict, console: Console) -> None:
     table = Table(
         title=(
             f"disparo chaos: {options['doctors_per_fault']} doctors per fault, "
-            f"{options['senders']} numbers × {options['rate_per_second']}/s, "
+            f"{options['senders']} Evolution + {options['cloud_senders']} Cloud numbers × "
+            f"{options['rate_per_second']}/s"
+            + (", three-node NATS cluster" if options["cluster"] else "")
+            + ", "
             f"{summary['seconds']:.0f}s"
         )
     )
@@ -138,10 +164,19 @@ def render(summary: dict, console: Console) -> None:
         verdicts.add_row(name, _mark(verdict["ok"]), verdict["figure"])
     console.print(verdicts)
     doubt = summary["in_doubt"]
-    held = ", ".join(f"{k} {v}" for k, v in doubt["held_for_a_person_by_kind"].items()) or "none"
+
+    def kinds(counts: dict[str, int]) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+
+    policies = doubt["policies"]
     console.print(
-        f"in doubt: {doubt['settled_by_asking_the_provider']} settled by asking the provider "
-        f"(Evolution findMessages); held for a person (at-most-once policy): {held}"
+        "in doubt, by what settled it: the provider's word (echo or Evolution findMessages, "
+        f"{doubt['provider_lookups']} lookups): {kinds(policies['settled_by_the_provider'])}; "
+        f"at most once, held for a person: {kinds(policies['at_most_once_held'])} "
+        f"(checked unsent and requeued: {doubt['requeued_by_a_person']} in "
+        f"{doubt['requeue_calls']} call(s); still "
+        f"held: {kinds(doubt['still_held_for_a_person_by_kind'])}); at least once, sent again: "
+        f"{kinds(policies['at_least_once_resent'])}"
     )
     console.print(f"logs: {summary['log_dir']}")
     console.print("[green]PASSED[/green]" if summary["passed"] else "[red]FAILED[/red]")

@@ -15,7 +15,8 @@ Then, for each fault in turn, a round:
    the part is brought back; "back in" is the time from the fault until it answers again;
 4. the run waits until everything has settled — every message finished or held for a person,
    every outbox and consumer empty, every campaign report equal to the simulator's count —
-   ("converged in", from the fault), or until the round's timeout;
+   ("converged in", from the fault), or until nothing has moved for ``stall_seconds``
+   (``progress``: a loaded machine makes a round slower, never stuck);
 5. every invariant (``invariants.check``) is judged over the whole run so far.
 
 Every wait is bounded and everything started is stopped, whatever happened.
@@ -26,14 +27,13 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
-import nats
 from nats.errors import Error as NatsError
 
 from disparo.bench.servers import BenchServers, bench_servers
@@ -48,6 +48,7 @@ from disparo.chaos.invariants import (
     check,
     tally,
 )
+from disparo.chaos.progress import StallClock, fingerprint
 from disparo.chaos.stack import (
     API_KEY,
     FROZEN_PAST_LEASE_SECONDS,
@@ -57,8 +58,9 @@ from disparo.chaos.stack import (
     chaos_specs,
 )
 from disparo.devstack import migrate_all
+from disparo.nats_cluster import probe_connect, replicas_current, stream_leader
 from disparo.processes import ProcessFailed, stop_all
-from disparo_shared.events.subjects import STREAM_DEAD_LETTERS
+from disparo_shared.events.subjects import STREAM_DEAD_LETTERS, STREAM_MESSAGES, STREAM_SUBJECTS
 from disparo_shared.queries import load_queries
 from disparo_shared.streams import stream_name
 
@@ -67,14 +69,17 @@ SQL = load_queries(Path(__file__).parent / "sql" / "chaos.sql")
 FAULTS: dict[str, str] = {
     "campaign-api": "kill -9 campaign-api mid-fan-out",
     "dispatcher": "kill -9 dispatcher replica 1 mid-send",
+    "dispatcher-2": "kill -9 dispatcher replica 2 (the one the webhooks reach) mid-send",
     "dispatcher-stop": "SIGSTOP replica 1 past its leases, then SIGCONT",
     "reporting": "kill -9 reporting while it projects",
     "followup": "kill -9 followup during its job",
     "nats": "NATS restart mid-send",
     "postgres": "Postgres restart (fast shutdown) mid-send",
     "connections": "connection storm: every connection dropped, 5 times",
+    "nats-node": "NATS cluster: kill -9 one node mid-send, then, once it is back, another",
+    "nats-leader": "NATS cluster: kill -9 the MESSAGES stream's leader mid-send",
 }
-SERVER_FAULTS = frozenset({"nats", "postgres"})  # need servers this run started
+CLUSTER_FAULTS = frozenset({"nats-node", "nats-leader"})  # need --cluster
 SERVICES = ("campaign-api", "reporting", "followup", "dispatcher-1", "dispatcher-2")
 REPLY_EVERY = 10  # every tenth doctor of a round writes back
 READY_TIMEOUT_SECONDS = 120.0
@@ -82,6 +87,18 @@ ARM_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 1.0
 OUTAGE_SECONDS = 2.0  # how long NATS or Postgres stays down
 STORM_BLOWS = 5
+# The simulated Cloud account's approved template (``processes.SIM_TEMPLATES``): a doctor who
+# never wrote to a Cloud number is reached with it.
+CLOUD_TEMPLATE = {
+    "name": "plantao_aviso",
+    "language": "pt_BR",
+    "parameters": [{"field": "first_name"}, {"field": "specialty"}],
+}
+# Followup knows a doctor by name only: the specialty is a literal there.
+FOLLOWUP_CLOUD_TEMPLATE = {
+    **CLOUD_TEMPLATE,
+    "parameters": [{"field": "first_name"}, {"text": "Clínica Médica"}],
+}
 TEMPLATE = "Olá {primeiro_nome}! Temos plantões de {especialidade} nesta semana. Interesse?"
 DOCTOR_TEXT = "Oi! Tenho interesse, qual o valor?"
 RECRUITER_TEXT = "Que bom! O plantão de 12h paga R$ 1.800. Posso reservar para você?"
@@ -95,11 +112,13 @@ class ChaosFailed(RuntimeError):
 class ChaosOptions:
     faults: list[str]
     doctors: int  # per fault
-    senders: int
+    senders: int  # Evolution numbers (a doubt is settled by asking)
     rate_per_second: int
-    round_timeout_seconds: float
+    stall_seconds: float  # a round without progress this long is stuck (``progress``)
     database_url: str | None
     nats_url: str | None
+    cluster: bool = False  # a three-node JetStream cluster of the run's own, R3 streams
+    cloud_senders: int = 0  # Cloud API numbers (a doubt nothing settles goes to the policy)
 
 
 @dataclass
@@ -112,6 +131,8 @@ class RoundResult:
     verdicts: list[Verdict] = field(default_factory=list)
     tally: Tally | None = None
     notes: list[str] = field(default_factory=list)
+    requeued: int = 0  # held sends a person found not sent, put back in line
+    requeue_calls: int = 0  # one call each time the person looked
 
     @property
     def passed(self) -> bool:
@@ -127,7 +148,8 @@ class ChaosEvidence:
     final: list[Verdict]
     totals: Tally | None
     simulator_stats: dict
-    held_by_kind: dict[str, int]
+    held_by_kind: dict[str, int]  # still held for a person at the end
+    settled: dict[str, dict[str, int]]  # in-doubt verdicts: outcome → kind → messages
     seconds: float
     embedded: bool
     log_dir: Path
@@ -141,7 +163,10 @@ class Round:
     fault: str
     phones: list[str]
     campaign_id: str = ""
-    replied: int = 0  # doctors who wrote back (their inbound reached the dispatcher)
+    replied: list[str] = field(default_factory=list)  # doctors who wrote back
+    conversation: asyncio.Task | None = None  # the doctors' replies and the recruiter's answers
+    requeued: int = 0  # held sends the run, as a person, found unsent and put back in line
+    requeue_calls: int = 0
 
 
 class ChaosRun:
@@ -162,7 +187,11 @@ class ChaosRun:
         started = time.monotonic()
         try:
             async with bench_servers(
-                self.options.database_url, self.options.nats_url, self.work_dir, self.say
+                self.options.database_url,
+                self.options.nats_url,
+                self.work_dir,
+                self.say,
+                nats_cluster=self.options.cluster,
             ) as servers:
                 self.servers = servers
                 try:
@@ -180,7 +209,9 @@ class ChaosRun:
             servers.database_url,
             servers.nats_url,
             servers.stream_prefix,
+            nats_replicas=servers.nats_replicas,
             senders=options.senders,
+            cloud_senders=options.cloud_senders,
             rate_per_second=options.rate_per_second,
             now=datetime.now(UTC),
         )
@@ -197,6 +228,7 @@ class ChaosRun:
             httpx.AsyncClient(base_url=specs.url("reporting"), headers=headers) as reporting,
             httpx.AsyncClient(base_url=specs.url("followup"), headers=headers) as followup,
             httpx.AsyncClient(base_url=specs.url("simulator")) as simulator,
+            httpx.AsyncClient(base_url=specs.url("dispatcher-2"), headers=headers) as dispatcher,
         ):
             self.api, self.reporting, self.followup, self.simulator = (
                 api,
@@ -204,6 +236,9 @@ class ChaosRun:
                 followup,
                 simulator,
             )
+            self.dispatcher = dispatcher
+            if options.cloud_senders:
+                await self._retry(lambda: dispatcher.post("/v1/templates/sync", timeout=60.0))
             await self._import_doctors()
             await self._quick_followups()
             results = []
@@ -221,6 +256,9 @@ class ChaosRun:
         for message in evidence.queue.values():
             if message.held_in_doubt:
                 held[message.kind] = held.get(message.kind, 0) + 1
+        settled: dict[str, dict[str, int]] = {}
+        for row in await self._rows(SQL.in_doubt_settled):
+            settled.setdefault(row["outcome"], {})[row["kind"]] = int(row["messages"])
         return ChaosEvidence(
             options=options,
             rounds=results,
@@ -228,6 +266,7 @@ class ChaosRun:
             totals=tally(evidence),
             simulator_stats=stats,
             held_by_kind=held,
+            settled=settled,
             seconds=time.monotonic() - started,
             embedded=servers.embedded,
             log_dir=self.logs.folder,
@@ -268,36 +307,39 @@ class ChaosRun:
         rules = rule_set["rules"]
         rules["primeiro_contato"]["delay"] = "1s"
         rules["primeiro_contato"]["max_followups"] = MAX_FOLLOWUPS
+        if self.options.cloud_senders:  # silent doctors on a Cloud number: outside the window
+            rules["primeiro_contato"]["template"] = FOLLOWUP_CLOUD_TEMPLATE
         saved = await self.followup.put(
             "/v1/followup-rules",
             json={"by": "chaos", "expected_version": rule_set["version"], "rules": rules},
         )
         if saved.status_code != 200:
-            raise ChaosFailed(f"saving the follow-up rules answered {saved.status_code}")
+            raise ChaosFailed(
+                f"saving the follow-up rules answered {saved.status_code}: {saved.text[:500]}"
+            )
 
     # -- a round -----------------------------------------------------------------------------
 
     async def _round(self, index: int, fault: str) -> RoundResult:
         current = self.rounds[index]
-        if fault in SERVER_FAULTS and not self.servers.embedded:
-            return RoundResult(
-                fault, FAULTS[fault], skipped="servers from DATABASE_URL/NATS_URL: not ours"
-            )
+        skipped = self._why_skipped(fault)
+        if skipped:
+            return RoundResult(fault, FAULTS[fault], skipped=skipped)
         self._unexpected_exits.clear()
         current.campaign_id = await self._start_campaign(current)
-        conversation = asyncio.create_task(self._converse(current))
+        conversation = current.conversation = asyncio.create_task(self._converse(current))
         result = RoundResult(fault, FAULTS[fault])
         try:
             inject = getattr(self, "_fault_" + fault.replace("-", "_"))
             began = await inject(current, result)
-            await asyncio.wait_for(conversation, self.options.round_timeout_seconds)
-            converged = await self._converge(began, current)
+            converged = await self._converge(current)
             if converged is not None:
                 result.converged_seconds = converged - began
         finally:
             conversation.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await conversation
+        result.requeued, result.requeue_calls = current.requeued, current.requeue_calls
         evidence = await self._evidence()
         result.verdicts = check(evidence)
         result.tally = tally(evidence)
@@ -307,13 +349,25 @@ class ChaosRun:
             )
         if result.converged_seconds is None:
             result.notes.append(
-                f"not settled within {self.options.round_timeout_seconds:.0f}s: "
+                f"stuck: no progress for {self.options.stall_seconds:.0f}s, with "
                 + ", ".join(f"{k} {v}" for k, v in evidence.stuck.items() if v)
             )
         reports = next(v for v in result.verdicts if v.name == "reports converged")
         if not reports.ok:
             result.notes.append(await self._reply_attribution(current))
         return result
+
+    def _why_skipped(self, fault: str) -> str | None:
+        cluster = self.servers.nats_cluster is not None
+        if fault in CLUSTER_FAULTS and not cluster:
+            return "needs --cluster"
+        if fault == "nats" and cluster:
+            return "a single-node fault: see nats-node and nats-leader"
+        if fault == "postgres" and self.servers.postgres_server is None:
+            return "Postgres from DATABASE_URL: not ours"
+        if fault == "nats" and self.servers.nats_server is None:
+            return "NATS from NATS_URL: not ours"
+        return None
 
     async def _reply_attribution(self, current: Round) -> str:
         """Where reporting put this round's replies, for a report that did not converge."""
@@ -338,6 +392,7 @@ class ChaosRun:
                 "template": TEMPLATE,
                 "filter": {"field": "region", "op": "eq", "value": self._region(current.index)},
                 "max_per_day": None,
+                **({"cloud_template": CLOUD_TEMPLATE} if self.options.cloud_senders else {}),
             },
         )
         if created.status_code != 201:
@@ -368,7 +423,7 @@ class ChaosRun:
                         },
                     )
                 )
-                current.replied += 1
+                current.replied.append(phone)
                 key = f"chaos-{self.run_id}-reply-{phone}"
                 await self._retry(
                     lambda phone=phone, key=key: self.api.post(
@@ -429,6 +484,16 @@ class ChaosRun:
         await self._restart("dispatcher-1", result, began)
         return began
 
+    async def _fault_dispatcher_2(self, current: Round, result: RoundResult) -> float:
+        in_flight = await self._mid_send("dispatcher-2")
+        self.procs.kill9("dispatcher-2")
+        began = time.monotonic()
+        result.action = (
+            f"kill -9 dispatcher-2 (webhooks' replica) with {in_flight} send(s) in flight"
+        )
+        await self._restart("dispatcher-2", result, began)
+        return began
+
     async def _fault_dispatcher_stop(self, current: Round, result: RoundResult) -> float:
         in_flight = await self._mid_send("dispatcher-1")
         self.procs.freeze("dispatcher-1")
@@ -455,7 +520,7 @@ class ChaosRun:
         """The round's campaign settles first, so every silent doctor is due; the job is
         killed once it has started requesting, run again after the restart, then a third time,
         which must find nothing left."""
-        await self._converge(time.monotonic(), current)
+        await self._converge(current)
         before = await self._scalar(SQL.followups_requested)
         job = asyncio.create_task(self.followup.post("/v1/admin/followups/run", timeout=120.0))
 
@@ -497,6 +562,56 @@ class ChaosRun:
             f"NATS stopped for {OUTAGE_SECONDS:.0f}s with {sent} of the round's messages sent"
         )
         return began
+
+    async def _fault_nats_node(self, current: Round, result: RoundResult) -> float:
+        """n1 killed mid-send and brought back; once every stream's replicas are current again,
+        n2 likewise. "Back in" is from the first kill until the cluster is whole the second
+        time."""
+        sent = await self._campaign_sending(current)
+        began = time.monotonic()
+        taken = []
+        for name in ("n1", "n2"):
+            taken.append(f"{name} {await self._kill_node(name):.1f}s")
+        result.back_seconds = time.monotonic() - began
+        result.action = (
+            f"kill -9 NATS node n1, then n2 (each down {OUTAGE_SECONDS:.0f}s; kill to replicas "
+            f"current: {', '.join(taken)}), with {sent} of the round's messages sent"
+        )
+        return began
+
+    async def _fault_nats_leader(self, current: Round, result: RoundResult) -> float:
+        sent = await self._campaign_sending(current)
+        stream = stream_name(self.servers.stream_prefix, STREAM_MESSAGES)
+        leader = await stream_leader(self.servers.nats_url, stream)
+        if leader is None:
+            raise ChaosFailed(f"stream {stream} has no leader to kill")
+        began = time.monotonic()
+        took = await self._kill_node(leader)
+        new_leader = await stream_leader(self.servers.nats_url, stream)
+        result.back_seconds = time.monotonic() - began
+        result.action = (
+            f"kill -9 NATS node {leader}, the MESSAGES stream's leader (down "
+            f"{OUTAGE_SECONDS:.0f}s, replicas current {took:.1f}s after; leader now "
+            f"{new_leader}), with {sent} of the round's messages sent"
+        )
+        return began
+
+    async def _kill_node(self, name: str) -> float:
+        """``kill -9`` one cluster node, restart it after the outage, and wait until every
+        stream has a leader and every replica is current; the seconds that took."""
+        cluster = self.servers.nats_cluster
+        node = cluster.node(name)
+        node.kill()
+        began = time.monotonic()
+        await asyncio.sleep(OUTAGE_SECONDS)
+        cluster.start_node(node)
+        streams = [stream_name(self.servers.stream_prefix, s) for s in STREAM_SUBJECTS]
+        deadline = began + READY_TIMEOUT_SECONDS
+        while not await replicas_current(self.servers.nats_url, streams):
+            if time.monotonic() > deadline:
+                raise ChaosFailed(f"NATS node {name} did not catch up within a ready timeout")
+            await asyncio.sleep(0.2)
+        return time.monotonic() - began
 
     async def _fault_postgres(self, current: Round, result: RoundResult) -> float:
         sent = await self._campaign_sending(current)
@@ -584,6 +699,35 @@ class ChaosRun:
         finally:
             await db.close()
 
+    async def _requeue_what_a_person_finds_unsent(self, current: Round, evidence: Evidence) -> int:
+        """Act as the person the at-most-once policy waits for: look at the round's held
+        sends at the provider (the simulator's log) and put those it never took back in line,
+        all in one call; those it took stay held (sent, though nobody could tell). Returns how
+        many went back in line."""
+        accepted = {send.message_id for send in evidence.sends}
+        unsent = [
+            message_id
+            for message_id, message in evidence.queue.items()
+            if message.held_in_doubt
+            and message.campaign_id in (current.campaign_id, None)
+            and message_id not in accepted
+        ]
+        if not unsent:
+            return 0
+        answer = await self.dispatcher.post("/v1/in-doubt/requeue", json={"message_ids": unsent})
+        answer.raise_for_status()
+        requeued = int(answer.json()["requeued"])
+        current.requeued += requeued
+        current.requeue_calls += 1
+        return requeued
+
+    async def _rows(self, query: str, *args) -> list:
+        db = await asyncpg.connect(self.servers.database_url, timeout=10)
+        try:
+            return await db.fetch(query, *args)
+        finally:
+            await db.close()
+
     async def _scalar(self, query: str, *args):
         db = await asyncpg.connect(self.servers.database_url, timeout=10)
         try:
@@ -593,18 +737,28 @@ class ChaosRun:
 
     # -- convergence and evidence -------------------------------------------------------------
 
-    async def _converge(self, began: float, current: Round) -> float | None:
-        """Poll until nothing is left to settle and this round's campaign report equals the
-        truth; the monotonic time it was so, or None. (An earlier round's report that never
-        converged is that round's failure, judged again by every check, not a wait here.)"""
-        deadline = began + self.options.round_timeout_seconds
-        while time.monotonic() < deadline:
+    async def _converge(self, current: Round) -> float | None:
+        """Poll until nothing is left to settle, the round's conversation is over and its
+        campaign report equals the truth: the monotonic time it was so; None once nothing has
+        moved for ``stall_seconds`` (stuck, not slow: a loaded machine only makes it later).
+        An earlier round's report that never converged is that round's failure, judged again
+        by every check, not a wait here."""
+        stall = StallClock(self.options.stall_seconds)
+        while not stall.stalled:
             self._restart_the_dead()
+            conversation = current.conversation
+            if conversation is not None and conversation.done() and conversation.exception():
+                raise conversation.exception()
             try:
                 evidence = await self._evidence()
             except (OSError, asyncpg.PostgresError, httpx.HTTPError, NatsError, TimeoutError):
                 evidence = None
-            if evidence is not None and not any(evidence.stuck.values()):
+            if evidence is not None:
+                stall.observe(fingerprint(evidence, len(current.replied)))
+                if await self._requeue_what_a_person_finds_unsent(current, evidence):
+                    evidence = None  # what was read is no longer so: look again
+            talked = conversation is None or conversation.done()
+            if talked and evidence is not None and not any(evidence.stuck.values()):
                 mine = [c for c in evidence.campaigns if c.campaign_id == current.campaign_id]
                 reports = [
                     v
@@ -651,6 +805,7 @@ class ChaosRun:
         stats = (await self.simulator.get("/_sim/stats")).json()
         db = await asyncpg.connect(self.servers.database_url, timeout=10)
         try:
+            resent = {r["message_id"] for r in await db.fetch(SQL.resent_by_policy)}
             outbox = await db.fetchval(SQL.outbox_left)
             outbox_dead = await db.fetchval(SQL.outbox_dead)
             fanouts = await db.fetchval(SQL.unfinished_fanouts)
@@ -664,7 +819,12 @@ class ChaosRun:
             report = await self.reporting.get(f"/v1/campaigns/{current.campaign_id}/report")
             funnel = report.json()["funnel"] if report.status_code == 200 else {}
             campaigns.append(
-                CampaignTruth(current.campaign_id, len(current.phones), current.replied, funnel)
+                CampaignTruth(
+                    current.campaign_id,
+                    len(current.phones),
+                    _replies_to_known_sends(current, queue),
+                    funnel,
+                )
             )
         unfinished = sum(
             1
@@ -687,12 +847,13 @@ class ChaosRun:
                 "consumer events pending": consumers,
                 "dead-lettered events": dead_letters,
             },
+            resent_by_policy=frozenset(resent),
         )
 
     async def _bus_backlog(self) -> tuple[int, int]:
         """Events not yet handled by every consumer of the run's streams, and dead letters."""
         prefix = stream_name(self.servers.stream_prefix, "")
-        nc = await nats.connect(self.servers.nats_url, connect_timeout=5, max_reconnect_attempts=1)
+        nc = await probe_connect(self.servers.nats_url)
         try:
             js = nc.jetstream(timeout=5)
             pending = dead = 0
@@ -707,6 +868,16 @@ class ChaosRun:
             return pending, dead
         finally:
             await nc.close()
+
+
+def _replies_to_known_sends(current: Round, queue: Mapping[str, QueuedMessage]) -> int:
+    """Doctors who wrote back after the round's campaign message, but for those whose message
+    is held in doubt: the provider took it (they got it) but nobody knows it was sent, so the
+    report cannot tie their reply to it."""
+    held = {
+        m.phone for m in queue.values() if m.held_in_doubt and m.campaign_id == current.campaign_id
+    }
+    return sum(1 for phone in current.replied if phone not in held)
 
 
 __all__ = ["FAULTS", "ChaosEvidence", "ChaosFailed", "ChaosOptions", "ChaosRun", "ProcessFailed"]

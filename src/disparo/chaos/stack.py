@@ -2,13 +2,15 @@
 
 The whole stack as ``disparo dev`` wires it (``stack_processes``): the simulator, campaign-api,
 reporting, followup and two dispatcher replicas, each a real OS process on a free port. The
-simulator posts its webhooks to replica 2 (as a load balancer would to a live pod); replica 1 is
-the one the faults kill and freeze, and it comes back under a new replica id each time, as a
-restarted pod does.
+simulator posts its webhooks to replica 2 (as a load balancer would to a live pod); the faults
+kill and freeze replica 1 (and replica 2, webhooks and all, in a round of its own), and a replica
+comes back under a new replica id each time, as a restarted pod does.
 
 The provider is the hard case: the simulator posts no sent-echoes (an Evolution instance without
-the SEND_MESSAGE webhook), so a send in flight at a crash is settled by asking the provider
-(Evolution's ``findMessages``), never by a guess. Leases are short so a fault heals in seconds.
+the SEND_MESSAGE webhook) and no Cloud ``sent`` statuses, so a send in flight at a crash is
+settled by asking the provider (Evolution's ``findMessages``), never by a guess; on a Cloud
+number, which cannot be asked, by the kind's policy: campaigns and follow-ups held for a person
+(at most once), replies sent again (at least once). Leases are short so a fault heals in seconds.
 """
 
 import json
@@ -86,7 +88,9 @@ def chaos_specs(
     nats_url: str,
     stream_prefix: str,
     *,
+    nats_replicas: int,
     senders: int,
+    cloud_senders: int,
     rate_per_second: int,
     now: datetime,
 ) -> ChaosSpecs:
@@ -105,9 +109,10 @@ def chaos_specs(
             database_url,
             nats_url,
             evolution_numbers=senders,
-            cloud_numbers=0,
+            cloud_numbers=cloud_senders,
             common_env={
                 "DISPARO_NATS_STREAM_PREFIX": stream_prefix,
+                "DISPARO_NATS_REPLICAS": str(nats_replicas),
                 "DISPARO_API_KEYS": json.dumps([API_KEY]),
                 "DISPARO_DB_POOL_MAX_SIZE": "5",
                 "DISPARO_LOG_LEVEL": "WARNING",
@@ -117,7 +122,9 @@ def chaos_specs(
                 "dispatcher": {
                     **DISPATCHER_ENV,
                     "DISPARO_DISPATCHER_SENDERS": json.dumps(
-                        simulated_senders(ports.url("simulator"), senders, 0, rate_per_second)
+                        simulated_senders(
+                            ports.url("simulator"), senders, cloud_senders, rate_per_second
+                        )
                     ),
                 },
                 "campaign-api": {"DISPARO_CAMPAIGN_API_FANOUT_BATCH_SIZE": "5"},

@@ -42,8 +42,46 @@ async def test_a_phone_in_any_usual_writing_finds_its_doctor(kernel_settings, db
         for written in ("(11) 98765-0002", "+55 11 98765-0002", "5511987650002", "1187650002"):
             found = await client.get("/v1/contacts", headers=AUTH, params={"q": written})
             assert [c["name"] for c in found.json()["items"]] == ["Dr. João"], written
-        partial = await client.get("/v1/contacts", headers=AUTH, params={"q": "98765"})
-        assert partial.status_code == 422 and partial.json()["errors"][0]["field"] == "q"
+        for too_short in ("002", "+55 11 9876"):  # under 4 digits; a "+" starts a whole phone
+            partial = await client.get("/v1/contacts", headers=AUTH, params={"q": too_short})
+            assert partial.status_code == 422 and partial.json()["errors"][0]["field"] == "q"
+
+
+async def test_the_last_digits_of_a_phone_find_the_doctors_whose_phone_ends_so(kernel_settings, db):
+    await _add(db, "+5511987650001", "Dra. Ana")
+    await _add(db, "+5511987650002", "Dr. João")
+    await _add(db, "+5521900010002", "Dr. Rio")
+    async with api_client(kernel_settings) as client:
+
+        async def found(q: str) -> list[str]:
+            answer = await client.get("/v1/contacts", headers=AUTH, params={"q": q})
+            assert answer.status_code == 200, answer.text
+            items = answer.json()["items"]
+            return sorted(c["name"] for c in items)
+
+        assert await found("0002") == ["Dr. João", "Dr. Rio"]
+        assert await found("65-0002") == ["Dr. João"]  # separators ignored
+        assert await found("98765-0001") == ["Dra. Ana"]  # a local number without its area
+        assert await found("4321") == []
+        assert await found("5-0001") == ["Dra. Ana"]
+
+
+async def test_a_name_is_found_with_or_without_its_accents(kernel_settings, db):
+    await _add(db, "+5511987650001", "Dr. João Conceição")
+    await _add(db, "+5511987650002", "Dra. Mônica Araújo")
+    await _add(db, "+5511987650003", "Dr. Joaquim")
+    async with api_client(kernel_settings) as client:
+
+        async def names(q: str) -> list[str]:
+            answer = await client.get("/v1/contacts", headers=AUTH, params={"q": q})
+            assert answer.status_code == 200, answer.text
+            return sorted(c["name"] for c in answer.json()["items"])
+
+        assert await names("Joao") == ["Dr. João Conceição"]
+        assert await names("conceicao") == ["Dr. João Conceição"]
+        assert await names("CONCEIÇÃO") == ["Dr. João Conceição"]
+        assert await names("monica araujo") == ["Dra. Mônica Araújo"]
+        assert await names("joã") == ["Dr. Joaquim", "Dr. João Conceição"]  # accents both ways
 
 
 async def test_the_preview_says_how_many_the_filter_matched_and_why_some_are_left_out(

@@ -28,6 +28,7 @@ from disparo_console.pages import (
     doctors,
     new_campaign,
     operations,
+    preferences,
     users,
 )
 from disparo_console.settings import ConsoleSettings
@@ -58,6 +59,7 @@ ROUTES = [
     campaigns.campaign_csv,
     campaigns.confirm_command, campaigns.run_command, campaigns.schedule, campaigns.edit_template,
     new_campaign.new_campaign, new_campaign.live_count, new_campaign.create_draft,
+    new_campaign.live_steps_preview,
     doctors.doctor_list, doctors.doctor_page, doctors.change_consent, doctors.import_form,
     doctors.import_csv, doctors.import_result, doctors.invalid_rows_csv,
     operations.senders_page, operations.sender_action, operations.failures_page,
@@ -66,6 +68,7 @@ ROUTES = [
     operations.run_followups, operations.conversations_page, operations.conversation_page,
     operations.change_conversation,
     users.users_page, users.add_user, users.change_user,
+    preferences.set_language, preferences.language_form_target,
 ]  # fmt: skip
 
 
@@ -120,7 +123,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await migrate(kernel.database.url, SPEC.schema, SPEC.migrations)
+        if kernel.database.migrate_at_start:  # off where the migration Job's role does it
+            await migrate(kernel.database.url, SPEC.schema, SPEC.migrations)
         ctx.pool = await create_pool(kernel.database, SPEC.schema)
         try:
             yield

@@ -21,6 +21,7 @@ from disparo_console.auth.roles import Permission, may
 from disparo_console.auth.sessions import COOKIE, Session, csrf_matches, find_session
 from disparo_console.clients.services import Services
 from disparo_console.context import ConsoleContext
+from disparo_console.i18n import Catalogue, choose_locale, load_catalogue
 from disparo_shared.privacy import mask_phone
 
 OPEN_PREFIXES = ("/static/", "/entrar", "/health", "/ready")
@@ -44,6 +45,17 @@ SECURITY_HEADERS = [
 
 def console(request: ASGIConnection) -> ConsoleContext:
     return request.app.state.console
+
+
+def catalogue_for(request: ASGIConnection) -> Catalogue:
+    """The text in the user's language: their preference, else their browser's, else pt-BR."""
+    session = getattr(request.state, "session", None)
+    locale = choose_locale(
+        session.locale if session else None,
+        request.headers.get("accept-language"),
+        console(request).settings.locale,
+    )
+    return load_catalogue(locale)
 
 
 def current_session(request: ASGIConnection) -> Session:
@@ -121,7 +133,7 @@ def page(
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
         context={
-            "t": ctx.catalogue,
+            "t": catalogue_for(request),
             "session": session,
             "csrf": session.csrf_token if session else "",
             "can": (lambda p: may(session.role, Permission(p))) if session else (lambda p: False),

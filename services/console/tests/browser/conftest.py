@@ -137,6 +137,8 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
                 "SIM_SEED": "12",
             },
             "console": {"DISPARO_CONSOLE_POLL_SECONDS": "1"},
+            # a campaign's own follow-up plan may wait seconds, so a test tries a whole plan
+            "campaign-api": {"DISPARO_CAMPAIGN_API_FOLLOWUP_MIN_DELAY_SECONDS": "1"},
         },
         with_console=True,
     )

@@ -103,6 +103,51 @@ def test_build_a_segment_and_see_the_count_change(admin: Page, console_stack: Co
     expect(admin.locator("#contagem-total")).to_have_attribute("data-count", "20")
 
 
+def test_build_nested_and_or_groups_with_the_keyboard_and_see_the_count_change(
+    admin: Page, console_stack: ConsoleStack
+):
+    admin.goto("/campanhas/nova")
+    total = admin.locator("#contagem-total")
+    expect(total).to_have_attribute("data-count", "20")
+    admin.locator("#cond-0-value").fill("Pediatria")
+    expect(total).to_have_attribute("data-count", "8")
+
+    # Pediatria AND (tagged noturno OR tagged disponível), built from the keyboard
+    admin.get_by_role("button", name="Adicionar grupo", exact=True).focus()
+    admin.keyboard.press("Enter")
+    group = admin.locator("#cond-2-group")
+    expect(group).to_be_visible()
+    expect(admin.locator("#cond-2-combinator")).to_be_focused()  # the new group's AND/OR
+    admin.locator("#cond-2-combinator").select_option("any")
+    admin.locator("#cond-2-0-field").select_option("tags")
+    expect(admin.locator("#cond-2-0-op")).to_contain_text("tem alguma de")  # the form redrawn
+    admin.locator("#cond-2-0-value").fill("noturno")
+    expect(total).to_have_attribute("data-count", "0")  # pediatras are never noturno
+    group.get_by_role("button", name="Adicionar condição ao grupo 3").press("Enter")
+    expect(admin.locator("#cond-2-1-field")).to_be_focused()
+    admin.locator("#cond-2-1-field").select_option("tags")
+    expect(admin.locator("#cond-2-1-op")).to_contain_text("tem alguma de")
+    admin.locator("#cond-2-1-value").fill("disponível")
+    expect(total).to_have_attribute("data-count", "8")
+    expect(group).to_have_attribute("data-combinator", "any")
+
+    # AND instead of OR inside the group: nobody is both
+    admin.locator("#cond-2-combinator").select_option("all")
+    expect(total).to_have_attribute("data-count", "0")
+    admin.get_by_role("button", name="Remover condição 3.1").click()
+    expect(admin.locator("#cond-2-add-condition")).to_be_focused()
+    expect(total).to_have_attribute("data-count", "8")  # Pediatria AND (disponível)
+    console_stack.shoot(admin, "nova-campanha-grupos")
+
+    admin.get_by_label("Segmento", exact=True).select_option(
+        label="Pré-definido: Inativos há 30 dias"
+    )
+    expect(admin.locator("#cond-1-group")).to_have_attribute("data-combinator", "all")
+    expect(admin.locator("#combinator")).to_have_value("any")
+    expect(admin.locator("#cond-1-0-op")).to_have_value("missing")
+    expect(total).to_have_attribute("data-count", "0")  # everyone was imported today
+
+
 def test_create_and_start_a_campaign_and_watch_its_funnel_move(
     admin: Page, console_stack: ConsoleStack
 ):
@@ -281,6 +326,9 @@ def test_find_a_doctor_by_name_see_their_messages_and_opt_them_out(
     sent = timeline.locator("tr[data-direction='out'][data-kind='campaign']")
     expect(sent).to_have_count(1)
     expect(sent.locator("[data-sent-text]")).to_contain_text("Plantão de Pediatria?")
+    moment = re.compile(r"^\d\d/\d\d/\d{4} \d\d:\d\d$")  # the simulator delivers and reads
+    expect(sent.locator("[data-delivered-at]")).to_have_text(moment)
+    expect(sent.locator("[data-read-at]")).to_have_text(moment)
     expect(timeline.locator("tr[data-direction='in']").first).to_be_visible()
     expect(timeline.get_by_role("link", name=CAMPAIGN).first).to_be_visible()
     expect(admin.locator("#consentimento")).to_have_text("Aceita mensagens")

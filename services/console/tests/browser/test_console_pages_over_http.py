@@ -70,8 +70,15 @@ def test_doctors_are_found_by_a_piece_of_the_name_or_a_phone_shown_masked(
     national = cardiologists[1]["phone"][3:]  # "21 9…" written as a Brazilian would
     by_phone = admin.get("/medicos", params={"busca": f"({national[:2]}) {national[2:]}"})
     assert by_phone.text.count('">Dr. Cardio Http ') == 1 and "Dr. Cardio Http 1" in by_phone.text
+    ending = cardiologists[2]["phone"][-6:]  # the last digits, as read off a call log
+    by_end = admin.get("/medicos", params={"busca": ending})
+    assert "Dr. Cardio Http 2" in by_end.text and cardiologists[2]["phone"] not in by_end.text
+    unaccented = admin.get("/medicos", params={"busca": "cárdio http 3"})  # accents ignored
+    assert "Dr. Cardio Http 3" in unaccented.text
     refused = admin.get("/medicos", params={"busca": "x"})
     assert refused.status_code == 422 and "Busca não aceita" in refused.text
+    too_short = admin.get("/medicos", params={"busca": "123"})
+    assert too_short.status_code == 422 and "4 últimos dígitos" in too_short.text
 
 
 def test_the_audience_count_shows_what_the_filter_matched_and_who_it_leaves_out(

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Router, get, patch, post, put
+from litestar import Request, Router, get, patch, post, put
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_404_NOT_FOUND,
@@ -26,6 +26,7 @@ from disparo_dispatcher.rate_limits import daily_cap
 from disparo_dispatcher.sender_policy import SenderPolicy, shown_credential
 from disparo_dispatcher.senders import STATUSES, Sender
 from disparo_dispatcher.settings import MAX_DAILY_LIMIT, SenderSeed
+from disparo_shared.audit import audit_contact
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.problems import Problem, invalid, problem_answers
 from disparo_shared.runtime import Runtime
@@ -245,8 +246,9 @@ def admin_router(
     async def stats() -> dict[str, Any]:
         """Pending and dead messages by state and priority, and per priority the age in seconds
         of the oldest message that could go and has not (a message waiting for a limit has its
-        due time moved, so it does not age); no entry when none waits. Served from the gauges'
-        last periodic read (``read_at``) when there is one: polling this counts nothing."""
+        due time moved, so it does not age; one waiting for a number to send it does); no
+        entry when none waits. Served from the gauges' last periodic read (``read_at``) when
+        there is one: polling this counts nothing."""
         reading = queue_reading() if queue_reading else None
         if reading is None:
             now = clock()
@@ -277,10 +279,11 @@ def admin_router(
         return {k: v for k, v in dict(row).items() if k != "phone"}
 
     @post(EXPORT_PATH.removeprefix("/v1"), status_code=HTTP_200_OK, opt={"scope": EXPORT_SCOPE})
-    async def export_contact(data: ContactExportRequest) -> dict[str, Any]:
+    async def export_contact(request: Request, data: ContactExportRequest) -> dict[str, Any]:
         """What the queue holds about a doctor (LGPD access request): messages with their
         texts, the phone's sticky sender, pacing and consent, its 24 h windows. The phone is in
-        the body, so it never reaches an access log."""
+        the body, so it never reaches an access log; the audit trail names the contact id."""
+        audit_contact(request, data.contact_id)
         return await privacy.export_contact(runtime.pool, data.phone, data.contact_id)
 
     @post("/messages/lookup", status_code=HTTP_200_OK)

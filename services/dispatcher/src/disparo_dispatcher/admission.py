@@ -96,11 +96,14 @@ def wait_until(message: ClaimedMessage, due_at: datetime, now: datetime, shift: 
 
 
 def _wait(m: ClaimedMessage, due_at: datetime, now: datetime, shift: bool) -> Settlement:
+    # Back in line at once (its number stopped, its lease ran short): it keeps the time it fell
+    # due, so the Painel's oldest waiting age goes on counting instead of starting again.
+    at_once = not shift and due_at <= now
     return Settlement(
         m.message_id,
         m.attempt,
         QUEUED,
-        due_at=due_at,
+        due_at=None if at_once else due_at,
         attempt_change=-1,
         rank_shift=(due_at - now) if shift else timedelta(0),
     )

@@ -316,6 +316,7 @@ async def requeue_held_in_doubt(
         rows = await conn.fetch(in_doubt.SQL.requeue_held_in_doubt, campaign_id, now, message_ids)
         if rows:
             await add_events(conn, _enqueued(rows))
+            await in_doubt.record_settlements(conn, [(row, "requeued") for row in rows], now)
         return len(rows)
 
 

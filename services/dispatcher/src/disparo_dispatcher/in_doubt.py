@@ -35,12 +35,15 @@ tells which. An echo that arrives after a message went back in line comes too la
 message may be sent twice, which is why the grace must exceed the webhook latency. Settlements
 are fenced by attempt and by the 'in_doubt' state.
 
+Every verdict is also kept in ``in_doubt_settlements`` (echoed, found, absent, resent, held, and
+requeued by a person), so what each policy touched can be counted after a crash.
+
 Entering the doubt publishes nothing; only its outcome is told, so reporting never sees a
 message fail and then succeed for the same attempt.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,6 +178,7 @@ async def resolve_in_doubt(
         by_id = {row["message_id"]: row for row in rows}
         sent_ids = await _settle_sent(conn, [by_id[i] for i in matched], matched, now, rules)
         await add_events(conn, [_sent_event(by_id[i], matched[i]) for i in sorted(sent_ids)])
+        await record_settlements(conn, [(by_id[i], "echoed") for i in sent_ids], now)
     metrics.IN_DOUBT_SETTLED.labels("sent").inc(len(sent_ids))
     last = rows[-1]
     page = Resolution(
@@ -326,6 +330,16 @@ async def _settle_verdicts(
         )
         events += [_held_event(row) for row in held]
         await add_events(conn, events)
+        await record_settlements(
+            conn,
+            [(by_id[i], "found") for i in sent_ids]
+            + [
+                (by_id[row["message_id"]], "absent" if row["message_id"] in absent else "resent")
+                for row in given_up
+            ]
+            + [(by_id[row["message_id"]], "held") for row in held],
+            now,
+        )
     metrics.IN_DOUBT_SETTLED.labels("found").inc(len(sent_ids))
     for row in given_up:
         metrics.IN_DOUBT_SETTLED.labels("retried" if row["state"] == QUEUED else "dead").inc()
@@ -459,5 +473,23 @@ def _failed_event(row: asyncpg.Record) -> MessageFailed:
 
 
 async def prune_echoes(conn: asyncpg.Connection, now: datetime, retention: timedelta) -> None:
-    """Forget echoes past their retention (no doubt lasts that long)."""
+    """Forget echoes past their retention (no doubt lasts that long), and the settlements."""
     await conn.execute(SQL.prune_echoes, now - retention)
+    await conn.execute(SQL.prune_settlements, now - retention)
+
+
+async def record_settlements(
+    conn: asyncpg.Connection, settled: Sequence[tuple[Mapping, str]], now: datetime
+) -> None:
+    """Keep how each doubt was settled (``outcome``: echoed, found, absent, resent, held,
+    requeued), so what each policy touched can be counted (``SQL.settlements_by_outcome``)."""
+    if not settled:
+        return
+    await conn.execute(
+        SQL.record_settlements,
+        [row["message_id"] for row, _ in settled],
+        [row["attempt"] for row, _ in settled],
+        [row["kind"] for row, _ in settled],
+        [outcome for _, outcome in settled],
+        now,
+    )

@@ -25,6 +25,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased, MessageFailed
 from disparo_shared.inbox import first_delivery
 from disparo_shared.outbox import add_events
@@ -50,6 +51,7 @@ async def forget_contact(pool: asyncpg.Pool, event: ContactErased, now: datetime
         await conn.execute(SQL.blank_erased_messages, event.phone, event.contact_id)
         await conn.execute(SQL.forget_recipient, event.phone)
         await conn.execute(SQL.hold_erasure_for_sends, event.phone, event.contact_id, now)
+        await forget_in_dead_letters(conn, event.phone, event.contact_id)
         return len(cancelled)
 
 

@@ -10,6 +10,7 @@ SPEC = ServiceSpec(
     name="dispatcher",
     schema="dispatcher",
     migrations=Path(__file__).parent / "migrations",
+    phone_digest_tables=("erased_contacts",),
     bus=BusRights(
         publishes=(
             subjects.MESSAGE_ENQUEUED,

@@ -130,6 +130,7 @@ async def test_a_campaign_doubt_nothing_can_settle_is_held_counted_and_requeued_
     )
     assert (row["state"], row["in_doubt_held_at"]) == ("queued", None)
     assert row["max_attempts"] > row["attempt"]
+    assert await settlements(pool) == [("held", "campaign", 1), ("requeued", "campaign", 1)]
 
 
 async def test_a_reply_doubt_nothing_can_settle_is_sent_again(pool):
@@ -138,6 +139,13 @@ async def test_a_reply_doubt_nothing_can_settle_is_sent_again(pool):
         done = await in_doubt.resolve_all_in_doubt(conn, NOW + LEASE + RULES.grace, RULES)
     assert (done.held, done.given_up) == (0, 1)
     assert (await state_of(pool, reply.message_id))["state"] == "queued"
+    assert await settlements(pool) == [("resent", "reply", 1)]
+
+
+async def settlements(pool) -> list[tuple[str, str, int]]:
+    """What the in-doubt policies touched, as the chaos run counts it."""
+    rows = await pool.fetch(in_doubt.SQL.settlements_by_outcome, NOW - timedelta(days=1))
+    return [(r["outcome"], r["kind"], r["messages"]) for r in rows]
 
 
 def _provider_says(*histories: SentHistory | None):

@@ -7,6 +7,7 @@ neither its phone nor its text. A doctor imported again after the erasure is a n
 and is written to as usual; so is a message without a contact id requested after the erasure.
 """
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -21,6 +22,7 @@ from dispatcher_harness import (
 )
 
 from disparo_shared.events import ContactErased, MessagesRequested, subjects
+from disparo_shared.phone_digests import phone_digest
 from disparo_shared.testing.fixtures import eventually
 
 
@@ -70,6 +72,14 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
     late = MessagesRequested(messages=[by_contact, by_phone, other], occurred_at=requested_at)
     async with simulator() as sim:
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
+            # an event NATS refused earlier, naming the doctor among others, waits for an operator
+            await db.execute(
+                "INSERT INTO dispatcher.outbox_dead (id, event_id, subject, payload, headers,"
+                " size_bytes, reason, created_at) VALUES (1, $1, 'messages.requested', $2, '{}',"
+                " 0, 'too large', now())",
+                uuid4(),
+                late.model_dump_json(),
+            )
             async with collect(kernel_settings.nats, subjects.MESSAGE_FAILED) as failed:
                 await _erase(kernel_settings, db, contact_id, doctor, erased_at)
                 await publish(kernel_settings.nats, late)
@@ -91,13 +101,22 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
                 )
             }
             leftovers = await _rows_holding(db, doctor.lstrip("+"))
+            tombstone = await db.fetchval(
+                "SELECT phone_digest FROM dispatcher.erased_contacts WHERE contact_id = $1",
+                contact_id,
+            )
     assert [s.recipient for s in sim.sends()] == [colleague.lstrip("+")]
     for m in (by_contact, by_phone):
         row = rows[m.message_id]
         assert (row["state"], row["last_error_code"]) == ("cancelled", "contact_erased")
         assert (row["phone"], row["body"]) == ("", "")
     assert rows[by_contact.message_id]["contact_id"] == contact_id  # counts still add up
-    assert leftovers == {}  # no phone in any dispatcher table
+    assert leftovers == {}  # no phone in any dispatcher table, dead letters included
+    dead = await db.fetchval("SELECT payload FROM dispatcher.outbox_dead")
+    assert colleague.lstrip("+") in dead  # the other doctor can still be replayed
+    # The tombstone is keyed: hashing every mobile number does not find the doctor again.
+    assert tombstone != hashlib.sha256(doctor.encode()).digest()
+    assert tombstone == phone_digest(kernel_settings.database.phone_digest_key, doctor)
     assert {(f["message_id"], f["error_code"], f["final"]) for f in failed} == {
         (str(by_contact.message_id), "contact_erased", True),
         (str(by_phone.message_id), "contact_erased", True),

@@ -7,10 +7,10 @@ pass runs with an injected cutoff, so nothing waits on a clock.
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-import asyncpg
-
 from disparo_dispatcher.privacy import prune_expired
+from disparo_shared.db import create_pool
 from disparo_shared.retention import prune_all
+from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=40)
@@ -45,8 +45,8 @@ async def test_messages_past_retention_lose_phone_and_text_and_the_rest_keep_the
         OLD, RECENT,
     )  # fmt: skip
 
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=2, server_settings={"search_path": "dispatcher"}
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=2), "dispatcher"
     )
     try:
         await prune_all(pool, prune_expired, NOW - timedelta(days=30), batch_size=2)

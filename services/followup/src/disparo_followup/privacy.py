@@ -15,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased
 from disparo_shared.queries import load_queries
 
@@ -25,6 +26,7 @@ async def on_contact_erased(conn: asyncpg.Connection, event: ContactErased, phon
     """Forget the doctor (``phone`` in followup's canonical form), in the caller's transaction."""
     await conn.execute(SQL.remember_erasure, phone, event.occurred_at)
     await _forget(conn, event.contact_id, phone)
+    await forget_in_dead_letters(conn, phone, event.contact_id)
 
 
 async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: datetime) -> None:

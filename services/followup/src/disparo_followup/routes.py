@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller as HttpController
-from litestar import Router, get, post, put
+from litestar import Request, Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -42,6 +42,7 @@ from disparo_followup.views import (
     list_conversations,
     parse_filter,
 )
+from disparo_shared.audit import audit_contact
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.events import Controller, ConversationStage
 from disparo_shared.problems import invalid, problem_answers
@@ -193,11 +194,12 @@ class ConversationsController(HttpController):
 
     @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
     async def export_contact(
-        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+        self, request: Request, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
     ) -> dict[str, Any]:
         """What followup holds about a doctor (LGPD access request): conversations, their
         timelines with what the doctor wrote, the phone's last reply and consent. The phone is
-        in the body, so it never reaches an access log."""
+        in the body, so it never reaches an access log; the audit trail names the contact id."""
+        audit_contact(request, data.contact_id)
         return await privacy.export_contact(deps.runtime.pool, data.phone, data.contact_id)
 
     @get("/reports/followups")

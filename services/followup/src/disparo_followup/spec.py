@@ -10,6 +10,7 @@ SPEC = ServiceSpec(
     name="followup",
     schema="followup",
     migrations=Path(__file__).parent / "migrations",
+    phone_digest_tables=("erased_phones",),
     bus=BusRights(
         publishes=(subjects.MESSAGES_REQUESTED, subjects.CONVERSATION_CONTROL_CHANGED),
         consumes=(

@@ -4,10 +4,10 @@ would bring back (the streams are not ordered among each other)."""
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-import asyncpg
-
 from disparo_followup.conversations import apply
+from disparo_shared.db import create_pool
 from disparo_shared.events import ContactErased, MessageReceived
+from disparo_shared.settings import DatabaseSettings
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 PHONE = "+5511980000077"
@@ -23,8 +23,8 @@ def received(at: datetime) -> MessageReceived:
 async def test_an_erased_doctor_stays_forgotten_when_a_late_event_arrives(
     database_url: str, db
 ) -> None:
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=2, server_settings={"search_path": "followup"}
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=2), "followup"
     )
     try:
         await apply(pool, received(T0))

@@ -9,6 +9,7 @@ campaign to 6 doctors with a plan of 2 follow-ups, where 2 answered the original
 
     attempts:       [{attempt 1: requested 2, sent 2, …}, {attempt 2: requested 2, sent 2, …}]
     answered_after: [{attempt 0, message "original", doctors 3}]   # PARAR is a reply too
+    opted_out_after: [{attempt 0, message "original", doctors 1}]
     stopped:        {replied: 2, opted_out: 1, taken_over: 1, closed: 0, not_stopped: 2}
 """
 
@@ -41,8 +42,8 @@ class FollowupAttempt:
 
 @dataclass(frozen=True)
 class AnsweredAfter:
-    """Doctors whose first reply came after ``message`` (``original`` or ``followup``, number
-    ``attempt``; 0 is the original)."""
+    """Doctors whose first reply (or, in ``opted_out_after``, whose opt-out) came after
+    ``message`` (``original`` or ``followup``, number ``attempt``; 0 is the original)."""
 
     attempt: int
     message: str
@@ -51,13 +52,15 @@ class AnsweredAfter:
 
 @dataclass(frozen=True)
 class FollowupBreakdown:
-    """Per attempt; doctors by the message they answered after; doctors reached by what stopped
-    their follow-ups (``STOP_REASONS``); follow-ups dropped from the queue by reason."""
+    """Per attempt; doctors by the message they answered after, and by the message they opted
+    out after (the latest sent before the opt-out); doctors reached by what stopped their
+    follow-ups (``STOP_REASONS``); follow-ups dropped from the queue by reason."""
 
     attempts: list[FollowupAttempt]
     answered_after: list[AnsweredAfter]
     stopped: dict[str, int]
     cancelled: dict[str, int]
+    opted_out_after: list[AnsweredAfter]
 
 
 async def followup_breakdown(conn: asyncpg.Connection, campaign_id: UUID) -> FollowupBreakdown:
@@ -65,6 +68,7 @@ async def followup_breakdown(conn: asyncpg.Connection, campaign_id: UUID) -> Fol
     attempts = await conn.fetch(SQL.followup_attempts, campaign_id)
     answered = await conn.fetch(SQL.answered_after, campaign_id)
     cancelled = await conn.fetch(SQL.followups_cancelled, campaign_id)
+    opted_out = await conn.fetch(SQL.opted_out_after, campaign_id)
     stopped = {
         r["reason"]: r["doctors"] for r in await conn.fetch(SQL.followups_stopped, campaign_id)
     }
@@ -90,4 +94,8 @@ async def followup_breakdown(conn: asyncpg.Connection, campaign_id: UUID) -> Fol
             **{reason: by_reason.get(reason, 0) for reason in CANCEL_REASONS},
             **{r: n for r, n in by_reason.items() if r not in CANCEL_REASONS},
         },
+        opted_out_after=[
+            AnsweredAfter(r["attempt"], "followup" if r["attempt"] else "original", r["doctors"])
+            for r in opted_out
+        ],
     )

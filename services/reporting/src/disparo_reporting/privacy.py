@@ -4,9 +4,9 @@ On ``contact.erased`` the doctor's messages keep their states and times but lose
 name, their replies keep their attribution (so reply counts hold) but lose phone and first
 words, and their consent row goes; a random pseudonym ("erased:<uuid>") takes the phone's
 place, so per-doctor figures (replied, top responders) still group their rows. The phone's
-SHA-256 is kept in ``erased_phones``: a rebuild replays streams that may still carry the
-doctor's events (until the streams' ``max_age``), and ``forget_erased_phones`` blanks its
-result again. Retention does the same to every message and
+keyed digest (``disparo_shared.phone_digests``) is kept in ``erased_phones``: a rebuild replays
+streams that may still carry the doctor's events (until the streams' ``max_age``), and
+``forget_erased_phones`` blanks its result again. Retention does the same to every message and
 reply older than ``phone_retention_days`` (pseudonyms "expired:<uuid>").
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased
 from disparo_shared.queries import load_queries
 
@@ -30,6 +31,7 @@ async def on_contact_erased(
         SQL.remember_erasure, phone, f"erased:{event.event_id}", event.occurred_at
     )
     await conn.execute(SQL.forget_phone, phone, pseudonym)
+    await forget_in_dead_letters(conn, phone, event.contact_id)
 
 
 async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: datetime) -> None:

@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from disparo_reporting import privacy
+from disparo_reporting.attribution_locks import lock_doctors
 from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 from disparo_shared.events import (
     CampaignCancelled,
@@ -124,8 +125,9 @@ async def _fact(
     error_code: str | None = None,
     error: str | None = None,
     dead: bool | None = None,
-) -> None:
-    await conn.execute(
+) -> str | None:
+    """Applies the fact; returns the message's phone, when its request has told it."""
+    return await conn.fetchval(
         SQL.project_message_fact,
         message_id,
         campaign_id,
@@ -156,29 +158,16 @@ async def _history(
     await conn.execute(SQL.add_history, message_id, event.event_id, status, at, detail)
 
 
-REPLY_ATTRIBUTION_LOCK = 0x7265706C79  # "reply"
-
-
-async def attribution_may_change(conn: asyncpg.Connection) -> None:
-    """Taken by every transaction that can change which message a reply answers: a request
-    (when a message was asked for), a send (when it went) and a reply.
-
-    They arrive on different streams and are projected concurrently. Each re-attribution
-    recomputes a reply's message from what its own statement can see, so two run side by side
-    can each miss the other's change, and the later write wins with a stale answer: a reply
-    left unattributed, or with the recruiter's answer instead of the campaign message, for
-    good (a shared lock for sends let two sends of one doctor race so; ``disparo chaos`` and
-    the reporting tests saw it). One lock, held exclusively, serializes them: each sees every
-    change committed before it. Its cost is throughput: these projections run one at a time.
-    """
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", REPLY_ATTRIBUTION_LOCK)
-
-
 async def on_messages_requested(
     conn: asyncpg.Connection, event: MessagesRequested, reply_window: timedelta
 ) -> None:
-    """Known from the request: kind, campaign, conversation and the phone replies are matched on."""
-    await attribution_may_change(conn)
+    """Known from the request: kind, campaign, conversation and the phone replies are matched on.
+
+    Takes its doctors' attribution locks first (``attribution_locks``): the request time and
+    the phone decide which message a reply answers.
+    """
+    phones = [canonical_phone(m.phone) for m in event.messages]
+    await lock_doctors(conn, phones)
     ids = [m.message_id for m in event.messages]
     await conn.execute(
         SQL.project_requested,
@@ -186,7 +175,7 @@ async def on_messages_requested(
         [m.campaign_id for m in event.messages],
         [m.conversation_id for m in event.messages],
         [m.kind.value for m in event.messages],
-        [canonical_phone(m.phone) for m in event.messages],
+        phones,
         event.occurred_at,
         [m.contact_name for m in event.messages],
         [m.recipient.specialty if m.recipient else None for m in event.messages],
@@ -223,8 +212,15 @@ async def on_messages_enqueued(
 async def on_message_sent(
     conn: asyncpg.Connection, event: MessageSent, reply_window: timedelta
 ) -> None:
-    await attribution_may_change(conn)
-    await _fact(
+    """A send can take a reply from an earlier message: re-attributes under the doctor's lock.
+
+    The event carries no phone; the row has it once the request is projected. The lock comes
+    after the row is written, so the phone read is the committed one: a request still in
+    flight holds the row until it commits. Without a phone yet, the send cannot answer any
+    reply, and the request, when projected, re-attributes with this send in sight (it waits
+    for this row, then reads it).
+    """
+    phone = await _fact(
         conn,
         message_id=event.message_id,
         state="sent",
@@ -243,7 +239,9 @@ async def on_message_sent(
         event.sent_at,
         f"attempt {event.attempt} via {event.sender}",
     )
-    await conn.execute(SQL.reattribute_replies, [event.message_id], reply_window)
+    if phone is not None:
+        await lock_doctors(conn, [phone])
+        await conn.execute(SQL.reattribute_replies, [event.message_id], reply_window)
 
 
 async def on_message_failed(
@@ -312,12 +310,13 @@ async def on_message_read(
 async def on_message_received(
     conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
 ) -> None:
-    """Stored with the send it answers; see ``attribution_may_change`` for why it locks."""
-    await attribution_may_change(conn)
+    """Stored with the send it answers, under the doctor's lock (``attribution_locks``)."""
+    phone = canonical_phone(event.phone)
+    await lock_doctors(conn, [phone])
     await conn.execute(
         SQL.record_reply,
         event.event_id,
-        canonical_phone(event.phone),
+        phone,
         event.at,
         reply_window,
         first_words(event.body),

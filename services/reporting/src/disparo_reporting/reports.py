@@ -48,6 +48,15 @@ class MessageStatus:
 
 
 @dataclass(frozen=True)
+class MessageTimes:
+    message_id: UUID
+    state: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Stats:
     totals_by_state: dict[str, int]
     sent_last_minute: int
@@ -69,6 +78,7 @@ class Funnel:
     dead: int
     opted_out: int
     needs_template: int
+    in_doubt: int  # held for a person: not known to be sent, never resent by itself
     pending: int
 
 
@@ -168,6 +178,13 @@ async def message_status(pool: asyncpg.Pool, message_id: UUID) -> MessageStatus 
     return MessageStatus(
         **dict(row), history=[HistoryEntry(h["status"], h["at"], h["detail"]) for h in history]
     )
+
+
+async def message_times(pool: asyncpg.Pool, message_ids: list[UUID]) -> list[MessageTimes]:
+    """Several messages' state and times at once: a timeline's page is one call, not one per
+    message."""
+    rows = await pool.fetch(SQL.message_times, message_ids)
+    return [MessageTimes(**dict(r)) for r in rows]
 
 
 async def global_stats(pool: asyncpg.Pool, now: datetime) -> Stats:
@@ -354,5 +371,6 @@ FUNNEL_COUNTS = (
     "dead",
     "opted_out",
     "needs_template",
+    "in_doubt",
     "pending",
 )

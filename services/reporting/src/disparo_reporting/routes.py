@@ -26,16 +26,19 @@ from disparo_reporting.replay import RebuildInProgress, RebuildResult, rebuild
 from disparo_reporting.reports import (
     CampaignReport,
     MessageStatus,
+    MessageTimes,
     ReportOptions,
     Stats,
     campaign_known,
     campaign_report,
     global_stats,
     message_status,
+    message_times,
 )
 from disparo_reporting.retention import stream_max_age
 from disparo_reporting.settings import ReportingSettings
 from disparo_shared.access import caller_grants
+from disparo_shared.audit import audit_contact
 from disparo_shared.contact_export import EXPORT_PATH, EXPORT_SCOPE, ContactExportRequest
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.runtime import Runtime
@@ -55,6 +58,17 @@ class Deps:
 
 
 PHONES_SCOPE = "contacts:phones"
+MAX_LOOKUP = 100
+
+
+@dataclass(frozen=True)
+class MessageLookup:
+    message_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class MessageTimesPage:
+    items: list[MessageTimes]
 
 
 def may_see_phones(request: Request) -> bool:
@@ -83,6 +97,16 @@ class ReportsController(Controller):
                 HTTP_404_NOT_FOUND, "Message not found", f"no events of message {message_id}"
             )
         return status
+
+    @post("/messages/lookup", status_code=200, opt={"scope": "reports:read"})
+    async def lookup_messages(
+        self, deps: NamedDependency[Deps], data: JSONBody[MessageLookup]
+    ) -> MessageTimesPage:
+        """At most 100 messages' state and when each was sent, delivered and read; unknown ids
+        are left out (a doctor's timeline asks for a page of its messages in one call)."""
+        if not 1 <= len(data.message_ids) <= MAX_LOOKUP:
+            raise invalid("message_ids", f"between 1 and {MAX_LOOKUP} ids")
+        return MessageTimesPage(await message_times(deps.pool, data.message_ids))
 
     @get("/stats")
     async def get_stats(self, deps: NamedDependency[Deps]) -> Stats:
@@ -183,11 +207,12 @@ class ReportsController(Controller):
 
     @post(EXPORT_PATH.removeprefix("/v1"), status_code=200, opt={"scope": EXPORT_SCOPE})
     async def export_contact(
-        self, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
+        self, request: Request, deps: NamedDependency[Deps], data: JSONBody[ContactExportRequest]
     ) -> dict[str, Any]:
         """What reporting holds about a doctor (LGPD access request): their messages' states
         and times, their replies' first words, their consent. The phone is in the body, so it
-        never reaches an access log."""
+        never reaches an access log; the audit trail names the contact id."""
+        audit_contact(request, data.contact_id)
         return await privacy.export_contact(deps.pool, data.phone)
 
     @post("/admin/rebuild", status_code=200, opt={"scope": "admin"})

@@ -10,6 +10,7 @@ SPEC = ServiceSpec(
     name="reporting",
     schema="reporting",
     migrations=Path(__file__).parent / "migrations",
+    phone_digest_tables=("erased_phones",),
     bus=BusRights(
         consumes=(
             Consumer(subjects.STREAM_MESSAGES, "reporting-messages"),

@@ -167,6 +167,7 @@ async def test_the_report_breaks_followups_down_by_attempt_answer_and_stop(
             "not_stopped": 0,
         },
         "cancelled": {"replied": 0, "opted_out": 0, "taken_over": 0, "closed": 1},
+        "opted_out_after": [{"attempt": 0, "message": "original", "doctors": 1}],
     }
     # the events travel on four streams: a reply may meet its follow-up's send late (and is
     # attributed again then), so wait for the whole picture, then compare it

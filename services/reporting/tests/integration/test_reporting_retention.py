@@ -3,10 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-import asyncpg
-
 from disparo_reporting.privacy import prune_expired
+from disparo_shared.db import create_pool
 from disparo_shared.retention import prune_all
+from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=100)
@@ -28,8 +28,8 @@ async def test_old_messages_and_replies_lose_phone_name_and_words(database_url: 
         uuid4(), OLD, old_id, uuid4(), RECENT, recent_id,
     )  # fmt: skip
 
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=2, server_settings={"search_path": "reporting"}
+    pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_min_size=1, pool_max_size=2), "reporting"
     )
     try:
         await prune_all(pool, prune_expired, NOW - timedelta(days=90))

@@ -40,3 +40,10 @@ WHERE state = 'sent' AND attempt > 1;
 SELECT message_id::text AS message_id, extract(epoch FROM enqueued_at)::float8 AS enqueued_at
 FROM messages
 WHERE priority = 10;
+
+-- name: sender_holders
+-- Which replica holds each sender's lease right now (the run's connection has no other clock).
+SELECT lease_owner AS replica, count(*)::bigint AS senders
+FROM senders
+WHERE lease_owner IS NOT NULL AND lease_until > now()
+GROUP BY lease_owner;

@@ -53,3 +53,16 @@ LEFT JOIN reporting.messages m ON m.message_id = r.message_id
 WHERE r.phone = ANY($2::text[])
 GROUP BY 1, 2
 ORDER BY 1, 2;
+
+-- name: resent_by_policy
+-- Messages the at-least-once policy sent again after a doubt nothing could settle.
+SELECT DISTINCT message_id::text AS message_id
+FROM dispatcher.in_doubt_settlements WHERE outcome = 'resent';
+
+-- name: in_doubt_settled
+-- How every doubt of the run was settled: by the provider's word (echoed, found, absent), by a
+-- policy (held at most once, resent at least once), or by a person (requeued).
+SELECT outcome, kind, count(*)::bigint AS messages
+FROM dispatcher.in_doubt_settlements
+GROUP BY outcome, kind
+ORDER BY outcome, kind;

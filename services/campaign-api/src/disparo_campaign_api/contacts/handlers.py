@@ -195,10 +195,13 @@ async def list_contacts(
     cursor: str | None,
     name_contains: str | None = None,
     phone: str | None = None,
+    phone_ending: str | None = None,
 ) -> Page[Contact]:
-    """``name_contains`` matches anywhere in the name, any case; ``phone`` is E.164."""
+    """``name_contains`` matches anywhere in the name, any case, accents or not ("joao" finds
+    "João"); ``phone`` is E.164; ``phone_ending`` is the phone's last digits ("4321")."""
     after = decode_cursor(cursor, (UUID,)) or [None]
     pattern = f"%{like_escaped(name_contains)}%" if name_contains else None
+    reversed_ending = f"{phone_ending[::-1]}%" if phone_ending else None
     rows = await pool.fetch(
         Q.list_contacts,
         specialty,
@@ -210,6 +213,7 @@ async def list_contacts(
         limit + 1,
         pattern,
         phone,
+        reversed_ending,
     )
     page = paginate(rows, limit, lambda r: (r["id"],))
     return Page(items=[to_contact(r) for r in page.items], next_cursor=page.next_cursor)

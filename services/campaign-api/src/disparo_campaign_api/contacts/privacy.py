@@ -17,6 +17,7 @@ import asyncpg
 
 from disparo_campaign_api.contacts.consent import consent_history
 from disparo_campaign_api.contacts.handlers import get_contact, not_found
+from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
@@ -37,6 +38,7 @@ async def erase_contact(conn: asyncpg.Connection, contact_id: UUID, at: datetime
         return erased["erased_at"]
     event = ContactErased(contact_id=contact_id, phone=phone, occurred_at=at)
     await conn.execute(Q.record_erasure, contact_id, event.event_id, at)
+    await forget_in_dead_letters(conn, phone, contact_id)
     await add_events(conn, [event])
     return at
 

@@ -38,7 +38,9 @@ RETURNING id, phone, name, specialty, region, tags, status, time_zone, attribute
 -- name: list_contacts
 -- A page of contacts matching the filters (NULL = no filter), in id order (the primary key,
 -- so no index of its own slows the import), after the cursor's id; tags must all be present;
--- $8 is an ILIKE pattern on the name (trigram index), $9 an exact E.164 phone.
+-- $8 is an ILIKE pattern on the name, accents ignored on both sides (the trigram index over
+-- search_unaccented(name)), $9 an exact E.164 phone, $10 a LIKE prefix of the reversed phone
+-- (the phone's last digits, read backwards: "4321" → '1234%').
 SELECT id, phone, name, specialty, region, tags, status, time_zone, attributes, interactions, last_contact_at, last_inbound_at, last_outbound_at, created_at, updated_at, opted_out_at, opt_out_reason
 FROM contacts
 WHERE ($1::text IS NULL OR specialty = $1::text)
@@ -47,8 +49,9 @@ WHERE ($1::text IS NULL OR specialty = $1::text)
   AND ($4::text[] IS NULL OR tags @> $4::text[])
   AND ($5::bool IS NULL OR (opted_out_at IS NOT NULL) = $5::bool)
   AND ($6::uuid IS NULL OR id > $6::uuid)
-  AND ($8::text IS NULL OR name ILIKE $8::text)
+  AND ($8::text IS NULL OR search_unaccented(name) ILIKE search_unaccented($8::text))
   AND ($9::text IS NULL OR phone = $9::text)
+  AND ($10::text IS NULL OR reverse(phone) LIKE $10::text)
 ORDER BY id
 LIMIT $7::int;
 

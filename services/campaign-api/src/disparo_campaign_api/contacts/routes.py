@@ -3,6 +3,7 @@
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,7 @@ from disparo_campaign_api.idempotency import (
 )
 from disparo_campaign_api.pagination import check_limit
 from disparo_shared.access import caller_grants
+from disparo_shared.audit import audit_contact
 from disparo_shared.phones import InvalidPhone
 from disparo_shared.privacy import mask_phone
 from disparo_shared.problems import Problem, invalid, problem_answers
@@ -149,24 +151,43 @@ async def _opt_out_by_status(conn: asyncpg.Connection, contact_id: UUID, at: dat
 
 
 _PHONE_WRITING = re.compile(r"^\+?[\d\s().-]+$")
+MIN_PHONE_ENDING = 4
 
 
-def search_terms(q: str | None) -> tuple[str | None, str | None]:
-    """``q`` as (name fragment, E.164 phone): digits and separators only are a phone (422 if
-    not a whole one), anything else a name fragment of 2 to 100 characters."""
+@dataclass(frozen=True)
+class SearchTerms:
+    """What ``q`` asks for: at most one of a name fragment, a whole phone, a phone's end."""
+
+    name_contains: str | None = None
+    phone: str | None = None  # E.164
+    phone_ending: str | None = None  # digits only
+
+
+def search_terms(q: str | None) -> SearchTerms:
+    """``q`` read as a search. Digits and separators only are a phone: a whole one in any usual
+    writing ("(11) 98765-4321") is that phone; fewer digits than a whole phone, at least 4 and
+    without a leading "+", are the end of one ("4321", "98765-4321"). Anything else is a name
+    fragment of 2 to 100 characters. 422 for a phone too short to search by."""
     text = (q or "").strip()
     if not text:
-        return None, None
+        return SearchTerms()
     if _PHONE_WRITING.fullmatch(text):
         try:
-            return None, normalize_phone_fast(text)
+            return SearchTerms(phone=normalize_phone_fast(text))
         except InvalidPhone:
-            raise invalid("q", "digits only: a whole phone number, with its area code") from None
+            digits = re.sub(r"\D", "", text)
+            if text.startswith("+") or len(digits) < MIN_PHONE_ENDING:
+                raise invalid(
+                    "q",
+                    f"a whole phone number with its area code, or its last {MIN_PHONE_ENDING} "
+                    "digits or more",
+                ) from None
+            return SearchTerms(phone_ending=digits)
     if not 2 <= len(text) <= 100:
         raise invalid("q", "a name fragment must have 2 to 100 characters")
     if not re.fullmatch(NO_CONTROL_CHARACTERS, text):
         raise invalid("q", "must not contain control characters")
-    return text, None
+    return SearchTerms(name_contains=text)
 
 
 def _dump(contact: Contact) -> dict[str, Any]:
@@ -232,10 +253,13 @@ class ContactsController(Controller):
         status_code=200,
         opt={"scope": "admin"},  # irreversible, in every service
     )
-    async def erase(self, contact_id: FromPath[UUID], pool: Pool, clock: Clock) -> ContactErasure:
+    async def erase(
+        self, request: Request, contact_id: FromPath[UUID], pool: Pool, clock: Clock
+    ) -> ContactErasure:
         """Deletes the doctor's profile and consent history here and tells every service to
         forget them (``contact.erased``): queued messages are cancelled, phones, names and
         message texts are blanked; counts stay. Erasing again answers the first erasure."""
+        audit_contact(request, contact_id)
         async with pool.acquire() as conn, conn.transaction():
             erased_at = await erase_contact(conn, contact_id, clock())
         return ContactErasure(contact_id=contact_id, erased_at=erased_at)
@@ -245,8 +269,12 @@ class ContactsController(Controller):
         summary="Everything held about a contact (LGPD)",
         opt={"scope": PHONES_SCOPE},  # the phone in clear, the whole history
     )
-    async def export(self, contact_id: FromPath[UUID], pool: Pool) -> dict[str, Any]:
-        """The doctor's profile, consent history and the campaigns that reached them, as JSON."""
+    async def export(
+        self, request: Request, contact_id: FromPath[UUID], pool: Pool
+    ) -> dict[str, Any]:
+        """The doctor's profile, consent history and the campaigns that reached them, as JSON.
+        A read, yet audited with the contact id: an access to one person's whole record."""
+        audit_contact(request, contact_id)
         return await export_contact(pool, contact_id)
 
     @get("/", summary="List contacts (filters, cursor pagination)")
@@ -265,10 +293,11 @@ class ContactsController(Controller):
         q: FromQuery[str | None] = None,
     ) -> ContactPage:
         """Filters combine with AND; several ``tag`` require all of them. ``q`` searches: a
-        whole phone in any usual writing ("(11) 98765-4321") finds that doctor, any other text
-        (2 to 100 characters) is found anywhere in the name, any case. Phones are masked
-        unless the key holds ``contacts:phones``."""
-        name_contains, phone = search_terms(q)
+        whole phone in any usual writing ("(11) 98765-4321") finds that doctor, its last 4 or
+        more digits ("4321") the doctors whose phone ends so, any other text (2 to 100
+        characters) is found anywhere in the name, any case, accents or not ("joao" finds
+        "João"). Phones are masked unless the key holds ``contacts:phones``."""
+        terms = search_terms(q)
         page = await list_contacts(
             pool,
             specialty=specialty,
@@ -278,8 +307,9 @@ class ContactsController(Controller):
             opted_out=opted_out,
             limit=check_limit(limit, settings.page_max_limit),
             cursor=cursor,
-            name_contains=name_contains,
-            phone=phone,
+            name_contains=terms.name_contains,
+            phone=terms.phone,
+            phone_ending=terms.phone_ending,
         )
         items = [_shown(request, contact) for contact in page.items]
         return ContactPage(items=items, next_cursor=page.next_cursor)

@@ -31,6 +31,7 @@ class Session:
     username: str
     display_name: str
     role: str
+    locale: str | None = None  # the user's interface language; None follows the browser
 
 
 def token_hash(token: str) -> bytes:

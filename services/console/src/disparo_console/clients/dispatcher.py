@@ -1,4 +1,4 @@
-"""dispatcher: numbers (senders), queue depth, dead letters."""
+"""dispatcher: numbers (senders), the Cloud template registry, queue depth, dead letters."""
 
 from dataclasses import dataclass
 
@@ -11,6 +11,11 @@ class Dispatcher:
 
     async def senders(self) -> list[dict]:
         return await self.client.request("GET", "/v1/senders")
+
+    async def templates(self) -> list[dict]:
+        """The Cloud API template registry as last synced: one row per account, name and
+        language, with its ``status``, ``body`` and ``parameters`` in order."""
+        return await self.client.request("GET", "/v1/templates")
 
     async def set_sender_status(self, sender_id: str, status: str) -> dict:
         """``status`` is active (resume) or paused."""

@@ -12,6 +12,8 @@ from litestar.response import Redirect, Stream, Template
 
 from disparo_console.auth.roles import Permission, may
 from disparo_console.clients.base import ApiError
+from disparo_console.followup_plan_form import plan_summary
+from disparo_console.followup_report import cadence_rows
 from disparo_console.funnel import build_funnel, report_from_summary
 from disparo_console.template_marks import mark_unknown
 from disparo_console.web import console, current_session, form_values, page, requires, services
@@ -78,8 +80,10 @@ async def _campaign_view(request: Request, campaign_id: str) -> dict[str, Any]:
         report = {**report, "top_responders": responders}
     return {
         "campaign": campaign,
+        "plan": plan_summary(campaign.get("followups")),
         "report": report,
         "funnel": build_funnel(campaign, report),
+        "cadence": cadence_rows(report),
         "hours": _hourly(report, console(request).zone),
         "series": SERIES,
         "errors": [

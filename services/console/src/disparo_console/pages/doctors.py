@@ -17,7 +17,15 @@ from litestar.response import Redirect, Template
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError, ServiceUnavailable
 from disparo_console.db import SQL
-from disparo_console.web import console, current_session, form_values, page, requires, services
+from disparo_console.web import (
+    catalogue_for,
+    console,
+    current_session,
+    form_values,
+    page,
+    requires,
+    services,
+)
 
 FILTERS = ("specialty", "region", "status", "opted_out")
 PAGE_SIZE = 25
@@ -68,31 +76,44 @@ async def _doctor(request: Request, contact_id: str) -> dict[str, Any]:
 
 async def _timeline(request: Request, contact_id: str, cursor: str | None) -> dict[str, Any]:
     """A page of the doctor's messages (followup) with what we sent and its state (dispatcher,
-    one call) and each campaign's name (campaign-api); None when followup does not answer, so
-    the rest of the page still shows."""
+    one call), when each was delivered and read (reporting, one call) and each campaign's name
+    (campaign-api); None when followup does not answer, so the rest of the page still shows."""
     svc = services(request)
     try:
         timeline = await svc.followup.timeline(contact_id, cursor, limit=TIMELINE_PAGE)
     except ServiceUnavailable:
-        return {"timeline": None, "campaign_names": {}, "sent_messages": {}}
+        return {"timeline": None, "campaign_names": {}, "sent_messages": {}, "message_times": {}}
     ids = sorted({m["campaign_id"] for m in timeline["items"] if m.get("campaign_id")})
     ours = [m["message_id"] for m in timeline["items"] if m.get("message_id")]
-    sent, *found = await asyncio.gather(
+    sent, times, *found = await asyncio.gather(
         svc.dispatcher.messages(ours),
+        svc.reporting.message_times(ours),
         *(svc.campaigns.campaign(i) for i in ids),
         return_exceptions=True,
     )
-    if isinstance(sent, ServiceUnavailable):
-        sent = {}  # the texts stay with the dispatcher; the rest of the timeline still shows
-    elif isinstance(sent, BaseException):
-        raise sent
+    # The texts stay with the dispatcher, the times with reporting: either may be down, and
+    # the rest of the timeline still shows.
+    sent, times = (_or_empty(answer) for answer in (sent, times))
     names = {i: c["name"] for i, c in zip(ids, found, strict=True) if isinstance(c, dict)}
     for failure in found:
         if isinstance(failure, BaseException) and not (
             isinstance(failure, ApiError) and failure.status == 404
         ):
             raise failure
-    return {"timeline": timeline, "campaign_names": names, "sent_messages": sent}
+    return {
+        "timeline": timeline,
+        "campaign_names": names,
+        "sent_messages": sent,
+        "message_times": times,
+    }
+
+
+def _or_empty(answer: Any) -> dict[str, dict]:
+    if isinstance(answer, ServiceUnavailable):
+        return {}
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
 
 
 @get("/medicos/{contact_id:uuid}", guards=[requires(Permission.READ)])
@@ -208,7 +229,7 @@ async def import_result(request: Request, import_id: FromPath[uuid.UUID]) -> Tem
 @get("/medicos/importacoes/{import_id:uuid}/invalidas.csv", guards=[requires(Permission.READ)])
 async def invalid_rows_csv(request: Request, import_id: FromPath[uuid.UUID]) -> Response:
     imported = await _import(request, import_id)
-    t = console(request).catalogue
+    t = catalogue_for(request)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([t("import.column.row"), t("import.column.field"), t("import.column.reason")])

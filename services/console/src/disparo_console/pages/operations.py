@@ -13,7 +13,15 @@ from disparo_console import followup_form
 from disparo_console.auth.roles import Permission
 from disparo_console.clients.base import ApiError
 from disparo_console.pages.campaigns import summaries_by_id
-from disparo_console.web import console, current_session, form_values, page, requires, services
+from disparo_console.web import (
+    catalogue_for,
+    console,
+    current_session,
+    form_values,
+    page,
+    requires,
+    services,
+)
 
 SENDER_ACTIONS = {"pausar": "paused", "retomar": "active"}
 
@@ -122,7 +130,7 @@ def _rules_editor(request: Request, rule_set: dict, values: dict[str, str], **ex
 def _problem_text(request: Request, field: str, reason: str) -> dict[str, str]:
     """A refusal as the form shows it: the stage and field by their pt-BR names, what to write
     there, and followup's own words in parentheses."""
-    t = console(request).catalogue
+    t = catalogue_for(request)
     if not field:
         return {"label": "", "text": reason}
     stage, part = field.split("-", 1)

@@ -41,7 +41,7 @@ VALUES ($1::bytea, $2::uuid, $3::text, $4::timestamptz, $4::timestamptz, $5::tim
 -- name: get_session
 -- A live session and its active user; nothing when expired, ended or the user is inactive.
 SELECT s.token_hash, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
-       u.id AS user_id, u.username, u.display_name, u.role
+       u.id AS user_id, u.username, u.display_name, u.role, u.locale
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1::bytea AND s.expires_at > $2::timestamptz AND u.active;
 
@@ -85,3 +85,7 @@ VALUES ($1::uuid, $2::uuid, $3::text, $4::jsonb, $5::timestamptz);
 -- name: get_import
 -- One import's answer.
 SELECT id, user_id, filename, result, created_at FROM imports WHERE id = $1::uuid;
+
+-- name: set_user_locale
+-- A user's interface language (NULL: the browser's).
+UPDATE users SET locale = $2::text, updated_at = $3::timestamptz WHERE id = $1::uuid;

@@ -103,7 +103,7 @@ SET state = 'queued', due_at = $2::timestamptz, rank_at = $2::timestamptz,
 WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL AND phone <> ''  -- not erased
   AND ($1::uuid IS NULL OR campaign_id = $1::uuid)
   AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
-RETURNING message_id, campaign_id, kind, sender_id, due_at;
+RETURNING message_id, campaign_id, kind, sender_id, due_at, attempt;
 
 -- name: count_held_in_doubt
 -- Doubts held for a person, by campaign (null: messages of no campaign).
@@ -115,3 +115,22 @@ GROUP BY campaign_id;
 -- name: prune_echoes
 -- Forget echoes older than the retention: no send stays in doubt that long.
 DELETE FROM provider_echoes WHERE received_at < $1::timestamptz;
+
+-- name: record_settlements
+-- How these doubts (ids $1 at attempts $2, kinds $3) were settled ($4) at $5.
+INSERT INTO in_doubt_settlements (message_id, attempt, kind, outcome, settled_at)
+SELECT s.message_id, s.attempt, s.kind, s.outcome, $5::timestamptz
+FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS s(message_id, attempt, kind, outcome)
+ON CONFLICT DO NOTHING;
+
+-- name: settlements_by_outcome
+-- Doubts settled since $1, by outcome and message kind.
+SELECT outcome, kind, count(*)::bigint AS messages
+FROM in_doubt_settlements
+WHERE settled_at >= $1::timestamptz
+GROUP BY outcome, kind
+ORDER BY outcome, kind;
+
+-- name: prune_settlements
+-- Forget settlements older than the echoes' retention.
+DELETE FROM in_doubt_settlements WHERE settled_at < $1::timestamptz;

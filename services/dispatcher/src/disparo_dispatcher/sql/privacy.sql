@@ -8,9 +8,9 @@ WHERE (phone = $1::text OR contact_id = $3::uuid) AND state IN ('queued', 'held'
 RETURNING message_id, campaign_id;
 
 -- name: remember_erased_contact
--- The tombstone intake checks (``enqueue_messages``): contact id, the phone's digest, when.
-INSERT INTO erased_contacts (contact_id, phone_sha256, erased_at)
-VALUES ($1::uuid, sha256(convert_to($2::text, 'UTF8')), $3::timestamptz)
+-- The tombstone intake checks (``enqueue_messages``): contact id, the phone's keyed digest, when.
+INSERT INTO erased_contacts (contact_id, phone_digest, erased_at)
+VALUES ($1::uuid, phone_digest($2::text), $3::timestamptz)
 ON CONFLICT (contact_id) DO NOTHING;
 
 -- name: blank_erased_messages
@@ -19,12 +19,15 @@ UPDATE messages SET phone = '', body = '', template = NULL  -- a template holds 
 WHERE (phone = $1::text OR contact_id = $2::uuid) AND state <> 'sending';
 
 -- name: forget_recipient
--- The queue's memory of the phone (sticky sender, pacing, consent, its 24 h windows and its
--- place in a portfolio's tier) goes with the doctor.
+-- The queue's memory of the phone (sticky sender, pacing, consent, its 24 h windows, its
+-- place in a portfolio's tier and the providers' echoes of sends to it) goes with the doctor.
+-- The echoes only settle sends in doubt, and the doctor's were cancelled just before.
 WITH windows AS (
     DELETE FROM conversation_windows WHERE phone = $1::text
 ), tier_places AS (
     DELETE FROM portfolio_recipients WHERE phone = $1::text
+), echoes AS (
+    DELETE FROM provider_echoes WHERE recipient IN ($1::text, ltrim($1::text, '+'))
 )
 DELETE FROM recipients WHERE phone = $1::text;
 
@@ -73,6 +76,9 @@ WITH done AS (
     DELETE FROM conversation_windows w USING done d WHERE w.phone = d.phone
 ), tier_places AS (
     DELETE FROM portfolio_recipients t USING done d WHERE t.phone = d.phone
+), echoes AS (
+    DELETE FROM provider_echoes e USING done d
+    WHERE e.recipient IN (d.phone, ltrim(d.phone, '+'))
 )
 DELETE FROM recipients r USING done d WHERE r.phone = d.phone;
 

@@ -23,7 +23,7 @@ input AS (
                     SELECT 1 FROM erased_contacts e WHERE e.contact_id = r.contact_id)
                 ELSE EXISTS (
                     SELECT 1 FROM erased_contacts e
-                    WHERE e.phone_sha256 = sha256(convert_to(r.phone, 'UTF8'))
+                    WHERE e.phone_digest = phone_digest(r.phone)
                       AND e.erased_at >= $14::timestamptz)
            END AS erased
     FROM requested r
@@ -399,7 +399,7 @@ SELECT $1::text, $2::timestamptz, $3::text
 WHERE NOT EXISTS (
     SELECT 1 FROM erased_contacts e
     WHERE e.contact_id = $4::uuid
-       OR (e.phone_sha256 = sha256(convert_to($1::text, 'UTF8'))
+       OR (e.phone_digest = phone_digest($1::text)
            AND e.erased_at >= $5::timestamptz)
 )
 ON CONFLICT (phone) DO UPDATE
@@ -467,7 +467,9 @@ SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GRO
 
 -- name: oldest_due_age
 -- Per priority, seconds since the oldest queued message fell due (a message waiting for a
--- limit has its due time moved, so only messages that could go and did not count).
+-- limit has its due time moved, so only messages that could go and did not count). A message
+-- waiting for a number — none can send, or its number is paused — counts: it is not going out;
+-- one its number had claimed and handed back keeps the time it fell due.
 SELECT priority, extract(epoch FROM $1::timestamptz - min(due_at))::float8 AS age_seconds
 FROM messages
 WHERE state = 'queued' AND due_at <= $1::timestamptz

@@ -1,14 +1,14 @@
 -- name: remember_erasure
 -- The erased phone as a digest, so a late event about the doctor is forgotten too.
-INSERT INTO erased_phones (phone_sha256, erased_at)
-VALUES (sha256(convert_to($1::text, 'UTF8')), $2::timestamptz)
-ON CONFLICT (phone_sha256) DO NOTHING;
+INSERT INTO erased_phones (phone_digest, erased_at)
+VALUES (phone_digest($1::text), $2::timestamptz)
+ON CONFLICT (phone_digest) DO NOTHING;
 
 -- name: erased_among
 -- Which of these phones belong to doctors erased after $2 (the event's time).
 SELECT p.phone
 FROM unnest($1::text[]) AS p (phone)
-JOIN erased_phones e ON e.phone_sha256 = sha256(convert_to(p.phone, 'UTF8'))
+JOIN erased_phones e ON e.phone_digest = phone_digest(p.phone)
 WHERE e.erased_at >= $2::timestamptz;
 
 -- name: forget_conversations

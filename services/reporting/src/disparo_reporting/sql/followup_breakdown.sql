@@ -83,3 +83,28 @@ WITH doctors AS (
 SELECT coalesce(reason, 'not_stopped') AS reason, count(*) AS doctors
 FROM stopped
 GROUP BY 1;
+
+-- name: opted_out_after
+-- Doctors of campaign $1 who opted out after it wrote to them, by the message their opt-out
+-- came after (0: the original): the latest one sent before it, or the one the provider refused
+-- with 131050 (the doctor stopped the business's messages) when no opt-out is recorded. An
+-- opt-out by reply bears the provider's stamp, in whole seconds: one in the same second as a
+-- send came after it.
+WITH by_word AS (
+    SELECT DISTINCT ON (m.phone) m.phone, coalesce(m.followup_attempt, 0) AS attempt
+    FROM messages m
+    JOIN consent c ON c.phone = m.phone AND c.opted_out
+                  AND c.changed_at >= date_trunc('second', m.sent_at)
+    WHERE m.campaign_id = $1::uuid AND m.sent_at IS NOT NULL
+    ORDER BY m.phone, m.sent_at DESC
+), by_provider AS (
+    SELECT DISTINCT ON (m.phone) m.phone, coalesce(m.followup_attempt, 0) AS attempt
+    FROM messages m
+    WHERE m.campaign_id = $1::uuid AND m.last_error_code = '131050'
+      AND NOT EXISTS (SELECT 1 FROM by_word w WHERE w.phone = m.phone)
+    ORDER BY m.phone, coalesce(m.followup_attempt, 0)
+)
+SELECT attempt, count(*) AS doctors
+FROM (SELECT attempt FROM by_word UNION ALL SELECT attempt FROM by_provider) opted
+GROUP BY 1
+ORDER BY 1;

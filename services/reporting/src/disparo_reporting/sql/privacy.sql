@@ -1,8 +1,8 @@
 -- name: remember_erasure
 -- The erased phone as a digest, and the pseudonym its rows carry from now on.
-INSERT INTO erased_phones (phone_sha256, pseudonym, erased_at)
-VALUES (sha256(convert_to($1::text, 'UTF8')), $2::text, $3::timestamptz)
-ON CONFLICT (phone_sha256) DO UPDATE SET erased_at = erased_phones.erased_at
+INSERT INTO erased_phones (phone_digest, pseudonym, erased_at)
+VALUES (phone_digest($1::text), $2::text, $3::timestamptz)
+ON CONFLICT (phone_digest) DO UPDATE SET erased_at = erased_phones.erased_at
 RETURNING pseudonym;
 
 -- name: erased_among
@@ -10,7 +10,7 @@ RETURNING pseudonym;
 -- pseudonyms.
 SELECT p.phone, e.pseudonym
 FROM unnest($1::text[]) AS p (phone)
-JOIN erased_phones e ON e.phone_sha256 = sha256(convert_to(p.phone, 'UTF8'))
+JOIN erased_phones e ON e.phone_digest = phone_digest(p.phone)
 WHERE e.erased_at >= $2::timestamptz;
 
 -- name: forget_phone
@@ -28,15 +28,15 @@ DELETE FROM consent WHERE phone = $1::text;
 WITH sent AS (
     UPDATE messages m SET phone = e.pseudonym, contact_name = NULL
     FROM erased_phones e
-    WHERE m.phone IS NOT NULL AND sha256(convert_to(m.phone, 'UTF8')) = e.phone_sha256
+    WHERE m.phone IS NOT NULL AND phone_digest(m.phone) = e.phone_digest
 ), replied AS (
     UPDATE replies r SET phone = e.pseudonym, preview = NULL
     FROM erased_phones e
-    WHERE sha256(convert_to(r.phone, 'UTF8')) = e.phone_sha256
+    WHERE phone_digest(r.phone) = e.phone_digest
 )
 DELETE FROM consent c
 USING erased_phones e
-WHERE sha256(convert_to(c.phone, 'UTF8')) = e.phone_sha256;
+WHERE phone_digest(c.phone) = e.phone_digest;
 
 -- name: expire_message_phones
 -- Up to $2 phones whose messages were requested before $1: those messages lose phone and name,

@@ -53,6 +53,7 @@ ON CONFLICT DO NOTHING;
 
 -- name: project_message_fact
 -- Applies one fact about a message; a state only replaces a lower-ranked one, times keep the first.
+-- Returns the phone replies are matched on (NULL until the message's request is projected).
 INSERT INTO messages AS m
     (message_id, campaign_id, conversation_id, kind, sender, state, attempts, enqueued_at,
      sent_at, delivered_at, read_at, failed_at, last_error_code, last_error, dead)
@@ -77,7 +78,8 @@ ON CONFLICT (message_id) DO UPDATE SET
     last_error = CASE WHEN excluded.failed_at >= coalesce(m.failed_at, '-infinity')
                       THEN excluded.last_error ELSE m.last_error END,
     dead = m.dead OR excluded.dead,
-    updated_at = now();
+    updated_at = now()
+RETURNING phone;
 
 -- name: add_history
 -- One entry of a message's status history.

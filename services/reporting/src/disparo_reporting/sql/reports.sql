@@ -5,6 +5,12 @@
 SELECT message_id, state, campaign_id, kind, sender, attempts, dead, last_error_code
 FROM messages WHERE message_id = $1::uuid;
 
+-- name: message_times
+-- Some messages' state and when each went out, reached the phone and was read (a page of a
+-- doctor's timeline in the console); unknown ids are left out.
+SELECT message_id, state, sent_at, delivered_at, read_at
+FROM messages WHERE message_id = ANY($1::uuid[]);
+
 -- name: get_history
 -- A message's statuses in the order they happened.
 SELECT status, at, detail FROM message_history
@@ -54,6 +60,10 @@ SELECT
         WHERE m.last_error_code IN ('131047', 'needs_template', 'template_paused', 'template_disabled')
           AND NOT m.dead
     ) AS needs_template,
+    -- held for a person: nothing could tell whether the provider took it (at most once)
+    count(*) FILTER (
+        WHERE m.last_error_code = 'in_doubt' AND m.sent_at IS NULL AND NOT m.dead
+    ) AS in_doubt,
     count(*) FILTER (WHERE m.state IN ('enqueued', 'retrying')) AS pending,
     min(coalesce(m.requested_at, m.enqueued_at, m.sent_at)) AS first_seen_at,
     percentile_cont(0.5) WITHIN GROUP (
