@@ -53,6 +53,18 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault(name, value)
 
 
+# An end-to-end test starts processes and walks a whole flow, each step with its own generous
+# wait; under load their sum outlives the suite's 120 s per-test timeout although nothing hangs.
+# For them that timeout is only a hang guard, so it is wider (a test's own marker still wins).
+E2E_HANG_GUARD_SECONDS = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(E2E_HANG_GUARD_SECONDS))
+
+
 def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
