@@ -236,3 +236,20 @@ def test_new_switches_are_read_from_the_environment(monkeypatch):
     assert (config.sent_status, config.send_echo, config.retry_after_seconds) == (False, False, 3)
     assert faults.async_failures is True
     assert faults.locked_senders == frozenset({"5511900000000"})
+
+
+async def test_a_send_held_in_the_providers_queue_is_taken_after_its_caller_gave_up():
+    """An overloaded provider (``accept_delay_ms``) takes a request its caller stopped waiting
+    for: its chat lists nothing until then, and the send afterwards."""
+    provider = SimulatedProvider(SimulatorSettings(**QUIET, accept_delay_ms=(300, 300)))
+    request = SendRequest(Dialect.EVOLUTION, "inst-1", "5511987654321", "Oi", "m-1")
+    call = asyncio.create_task(provider.submit(request))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(call), timeout=0.1)
+    listed_while_queued = provider.log.chat("inst-1", "5511987654321")
+    result = await call
+
+    assert listed_while_queued == []
+    assert result.verdict is Verdict.ACCEPTED
+    [taken] = provider.log.chat("inst-1", "5511987654321")
+    assert taken.message_id == "m-1"

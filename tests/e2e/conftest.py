@@ -33,6 +33,8 @@ DISPATCHER_ENV = {
     "DISPARO_DISPATCHER_PAIR_SPACING_SECONDS": "0",
     # A crashed dispatcher's sends wait in doubt for the provider's echo this long, then go again.
     "DISPARO_DISPATCHER_IN_DOUBT_GRACE_SECONDS": "3",
+    # As short as the grace, so the test is quick; the test simulator keeps no send queue.
+    "DISPARO_DISPATCHER_PROVIDER_PROCESSING_HORIZON_SECONDS": "3",
 }
 
 # A campaign's follow-up plan may wait seconds, not the production 30 minutes, so a test tries

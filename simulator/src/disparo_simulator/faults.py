@@ -39,6 +39,13 @@ class FaultConfig(BaseModel):
     latency_ms: tuple[int, int] = Field(
         (0, 0), description="Extra latency before every send response, uniform in [min, max] ms."
     )
+    accept_delay_ms: tuple[int, int] = Field(
+        (0, 0),
+        description=(
+            "Wait before a send is decided, uniform in [min, max] ms: an overloaded provider's "
+            "queue. A caller that gives up meanwhile still has its send taken afterwards."
+        ),
+    )
     timeout_seconds: float = Field(
         30.0,
         ge=0.0,
@@ -75,13 +82,13 @@ class FaultConfig(BaseModel):
         ),
     )
 
-    @field_validator("latency_ms")
+    @field_validator("latency_ms", "accept_delay_ms")
     @classmethod
-    def _latency_range_is_ordered(cls, latency_ms: tuple[int, int]) -> tuple[int, int]:
-        low, high = latency_ms
+    def _range_is_ordered(cls, range_ms: tuple[int, int]) -> tuple[int, int]:
+        low, high = range_ms
         if low < 0 or high < low:
             raise ValueError("must be [min, max] with 0 <= min <= max")
-        return latency_ms
+        return range_ms
 
 
 class FaultInjector:
@@ -160,7 +167,14 @@ class FaultInjector:
 
     def latency_seconds(self) -> float:
         """Extra time to wait before answering, drawn uniformly from ``latency_ms``."""
-        low, high = self.config.latency_ms
+        return self._draw_seconds(self.config.latency_ms)
+
+    def accept_delay_seconds(self) -> float:
+        """Time a send waits before it is decided, drawn uniformly from ``accept_delay_ms``."""
+        return self._draw_seconds(self.config.accept_delay_ms)
+
+    def _draw_seconds(self, range_ms: tuple[int, int]) -> float:
+        low, high = range_ms
         if high == 0:
             return 0.0
         return self._rng.uniform(low, high) / 1000.0

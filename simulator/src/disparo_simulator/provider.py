@@ -1,6 +1,8 @@
 """The simulated provider: decides each send's fate, records it, and sets its webhooks going.
 
-Order of decisions for one request, all taken the instant it arrives:
+Order of decisions for one request, all taken the instant it is decided: at once, or after the
+injected ``accept_delay_ms`` (an overloaded provider's queue, which keeps a request the caller
+already gave up on and takes it later, as a real server does with a request it has read):
 
 1. the WhatsApp limits (throughput, pair spacing), so a caller that breaks them is caught
    even when a fault would have hidden it;
@@ -73,6 +75,9 @@ class SimulatedProvider:
 
     async def submit(self, request: SendRequest) -> SendResult:
         """Decide ``request``'s fate, start its webhooks, then wait as the faults say."""
+        queued = self.faults.accept_delay_seconds()
+        if queued:
+            await asyncio.sleep(queued)
         result, send, failure = self._decide(request)
         if send is not None:
             self.lifecycle.follow(send, request.callback_data, failure)

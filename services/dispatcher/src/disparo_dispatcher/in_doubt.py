@@ -17,17 +17,21 @@ Every ``in_doubt_resolve_interval_seconds`` (1 s) each replica takes a batch of 
 2. **the provider's search** (``providers.sent_lookup``; Evolution ``/chat/findMessages``),
    asked ``in_doubt_lookup_after_seconds`` (3 s) after the doubt began, outside any
    transaction: a matching send found → 'sent' as above; the chat's history complete over the
-   attempt's window and no match → the provider never took it → back in line at once;
+   attempt's window and no match, once the provider's processing horizon has passed
+   (``provider_processing_horizon_seconds``, 30 s after the doubt began) → the provider never
+   took it → back in line. Before the horizon, "not sent" proves nothing: an overloaded provider
+   keeps a request its caller gave up on and takes it later, so a resend then is a duplicate;
 3. **the kind's policy** (``doubt_policy``), once the echo's grace is over
-   (``in_doubt_grace_seconds``, 30 s, for senders that echo) and the provider was given two
-   chances to answer (``DoubtRules.policy_due``): at most once (campaigns, follow-ups) holds
+   (``in_doubt_grace_seconds``, 30 s, for senders that echo), the provider's processing horizon
+   has passed and the provider was asked after it (``DoubtRules.policy_due``): at most once (campaigns, follow-ups) holds
    it 'in_doubt' for a person, told as ``message.failed`` with code ``in_doubt`` so the report
    counts it; at least once (replies) puts it back in line.
 
 Worked example, an Evolution instance without webhooks, a replica killed with 12 sends in
 flight: 45 s later (the message lease) the next holder moves the 12 to 'in_doubt'; 3 s later
-the resolver asks Evolution about the 12 chats: 9 sends are found (settled as sent), 3 are
-absent from complete histories (sent now, once). Only a provider that does not answer leaves
+the resolver asks Evolution about the 12 chats: 9 sends are found (settled as sent); the 3
+absent from complete histories are asked about again until the horizon (30 s) has passed, then
+sent, once. Only a provider that does not answer leaves
 any to the policy.
 
 Back in line, the attempt stays spent, so a message out of attempts is dead; ``message.failed``
@@ -90,16 +94,19 @@ class DoubtRules:
     skew: timedelta
     time_zone: str  # of "today" for recipients' daily campaign counts
     lookup_after: timedelta = timedelta(seconds=3)
+    # How long after the doubt began the provider may still take the call (its queue).
+    processing_horizon: timedelta = timedelta(0)
     policies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     echoes_from: Callable[[str], bool] = _everyone
     looks_up: Callable[[str], bool] = _no_one
 
     def policy_due(self, sender_id: str | None, provider: str | None, since: datetime) -> datetime:
         """When nothing more can be waited for: after the echo's grace (senders that echo),
-        and after two chances to ask the provider (those that can be asked); at the lookup
-        delay when neither applies. Grace 30 s, lookup delay 3 s: an echoing Evolution sender
-        waits 30 s, a silent one 6 s, a silent Cloud number 3 s."""
-        wait = self.lookup_after
+        after the provider's processing horizon, and after two chances to ask the provider, one
+        past the horizon (those that can be asked); at the lookup delay when nothing applies.
+        Grace 30 s, lookup delay 3 s, no horizon: an echoing Evolution sender waits 30 s, a
+        silent one 6 s, a silent Cloud number 3 s; with a 30 s horizon, 33 s, 33 s and 30 s."""
+        wait = max(self.lookup_after, self.processing_horizon)
         if sender_id is not None and self.echoes_from(sender_id):
             wait = max(wait, self.grace)
         if (
@@ -108,7 +115,7 @@ class DoubtRules:
             and can_look_up(provider)
             and self.looks_up(sender_id)
         ):
-            wait = max(wait, 2 * self.lookup_after)
+            wait = max(wait, 2 * self.lookup_after, self.processing_horizon + self.lookup_after)
         return since + wait
 
 
@@ -237,7 +244,8 @@ async def _ask_providers(
 
     A found send may lie after the doubt began (a request still inside the provider then), so
     the window runs to ``now``. Absence is proven only where the history is complete from
-    before the attempt was claimed.
+    before the attempt was claimed, and only once the provider's processing horizon has passed
+    since the doubt began: until then it may still take the request we gave up on.
     """
     if not askable or look_up is None:
         return {}, set()
@@ -282,6 +290,7 @@ async def _ask_providers(
         for d in answered
         if d.message_id not in found
         and d.claimed_at is not None
+        and d.in_doubt_since + rules.processing_horizon <= now
         and histories[(by_id[d.message_id]["sender_id"], d.phone)].complete_since
         <= d.claimed_at - rules.skew
     }

@@ -160,9 +160,17 @@ class DispatcherSettings(BaseSettings):
     in_doubt_lookup_after_seconds: float = Field(
         3.0,
         gt=0,
-        description="How long after a doubt began its provider is asked (a request still inside "
-        "the provider has finished by then); for senders without echoes, also when the policy "
-        "applies if nothing could tell.",
+        description="How long after a doubt began its provider is first asked: a send it lists "
+        "settles the doubt as sent at once; its absence proves nothing yet (see "
+        "provider_processing_horizon_seconds).",
+    )
+    provider_processing_horizon_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long after we gave up on a call the provider may still take it (an "
+        "overloaded provider keeps the request in its queue and sends it later). Before this "
+        "has passed since the doubt began, the provider's search saying 'not sent' does not "
+        "prove the send absent, and no doubt is sent again by its kind's policy.",
     )
     in_doubt_policy: dict[str, Literal["at_most_once", "at_least_once"]] = Field(
         default_factory=lambda: dict(DEFAULT_POLICIES),

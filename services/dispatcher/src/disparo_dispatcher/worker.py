@@ -111,6 +111,7 @@ def doubt_rules(settings: DispatcherSettings) -> in_doubt.DoubtRules:
         skew=timedelta(seconds=settings.echo_match_skew_seconds),
         time_zone=settings.time_zone,
         lookup_after=timedelta(seconds=settings.in_doubt_lookup_after_seconds),
+        processing_horizon=timedelta(seconds=settings.provider_processing_horizon_seconds),
         policies=settings.in_doubt_policy,
         echoes_from=settings.echoes_from,
         looks_up=settings.looks_up,

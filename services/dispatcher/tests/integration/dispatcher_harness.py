@@ -52,6 +52,7 @@ FAST = dict(
     # A doubtful send without an echo (the harness simulator posts no webhooks) is resent soon.
     in_doubt_grace_seconds=1.0,
     in_doubt_lookup_after_seconds=0.3,
+    provider_processing_horizon_seconds=1.0,
     in_doubt_resolve_interval_seconds=0.1,
     # Always open, so the suite passes at any hour; quiet hours have their own tests.
     send_window_start=time(0, 0),

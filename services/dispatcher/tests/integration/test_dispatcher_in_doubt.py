@@ -264,6 +264,36 @@ async def test_without_echoes_a_timed_out_call_is_settled_by_asking_the_provider
     assert sim.provider.stats_json()["echoes_posted"] == 0
 
 
+async def test_a_call_the_provider_takes_after_our_deadline_is_not_declared_absent(
+    kernel_settings, db
+):
+    """An overloaded provider keeps the request we gave up on and takes it later: its search
+    answers "not sent" until then, which proves nothing before the provider's horizon."""
+    sock = _bound_socket()
+    async with simulator_posting_to(sock, accept_delay_ms=(1500, 1500), send_echo=False) as sim:
+        seed = seed_for(sim, "evolution")
+        async with served_dispatcher(
+            kernel_settings,
+            [seed],
+            sock,
+            provider_timeout_seconds=0.3,
+            senders_without_echoes=[seed.sender_id],
+            provider_processing_horizon_seconds=4.0,
+        ):
+            doubted = message(phone(6), "Olá!", max_attempts=3)
+            await request(kernel_settings.nats, doubted)
+
+            async def sent():
+                row = await _row(db, doubted.message_id)
+                return row is not None and row["state"] == "sent" and row
+
+            row = await eventually(sent, timeout=15)
+            await asyncio.sleep(2.0)  # a second call, had there been one, lands by now
+    [accepted] = _sends_of(sim, doubted.message_id)
+    assert (row["attempt"], row["provider_message_id"]) == (1, accepted.provider_message_id)
+    assert sim.stats()["duplicates"] == 0
+
+
 @pytest.mark.parametrize(("kind", "sends"), [("reply", 2), ("campaign", 1)])
 async def test_when_nothing_can_tell_replies_are_sent_again_and_campaigns_held(
     kind, sends, kernel_settings, db

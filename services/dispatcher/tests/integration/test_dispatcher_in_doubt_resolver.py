@@ -297,3 +297,24 @@ async def test_old_echoes_are_pruned(pool):
         await in_doubt.prune_echoes(conn, NOW, timedelta(days=1))
         keys = await conn.fetch("SELECT provider_message_id FROM provider_echoes")
     assert [k["provider_message_id"] for k in keys] == ["new"]
+
+
+async def test_absence_counts_only_once_the_provider_can_no_longer_take_the_call(pool):
+    """Before the provider's processing horizon, "not sent" may be a request still in its
+    queue: the doubt waits, and is asked about again."""
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    rules = replace(LOOKUP, processing_horizon=timedelta(seconds=30))
+    since = NOW + LEASE
+    nothing = SentHistory([], EVERYTHING)
+    async with pool.acquire() as conn:
+        early = await in_doubt.resolve_all_in_doubt(
+            conn, since + rules.lookup_after, rules, look_up=_provider_says(nothing)
+        )
+        assert (early.absent, early.held, early.given_up) == (0, 0, 0)
+        assert (await state_of(pool, claimed.message_id))["state"] == "in_doubt"
+        late = await in_doubt.resolve_all_in_doubt(
+            conn, since + rules.processing_horizon, rules, look_up=_provider_says(nothing)
+        )
+    assert late.absent == 1
+    assert (await state_of(pool, claimed.message_id))["state"] == "queued"
+    assert rules.policy_due("s1", "evolution", since) == since + timedelta(seconds=33)
