@@ -20,7 +20,6 @@ from disparo_shared.runtime import Runtime, build_app
 from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import TEST_API_KEY, eventually
 
-
 ACK_WAIT_SECONDS = 30  # the consumers' ack wait: JetStream's default, which they keep
 
 

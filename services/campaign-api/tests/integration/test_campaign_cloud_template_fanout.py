@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from disparo_campaign_api.campaigns.fanout import FanoutSettings, fan_out_next_chunk
-from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS
 from disparo_campaign_api.campaigns.handlers import (
     CampaignFields,
     CreateCampaign,
@@ -22,6 +21,7 @@ from disparo_campaign_api.campaigns.handlers import (
     start_campaign,
     update_campaign,
 )
+from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS
 from disparo_shared.db import create_pool
 from disparo_shared.events import MessagesRequested
 from disparo_shared.settings import DatabaseSettings

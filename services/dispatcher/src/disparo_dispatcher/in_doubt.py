@@ -23,9 +23,9 @@ Every ``in_doubt_resolve_interval_seconds`` (1 s) each replica takes a batch of 
    keeps a request its caller gave up on and takes it later, so a resend then is a duplicate;
 3. **the kind's policy** (``doubt_policy``), once the echo's grace is over
    (``in_doubt_grace_seconds``, 30 s, for senders that echo), the provider's processing horizon
-   has passed and the provider was asked after it (``DoubtRules.policy_due``): at most once (campaigns, follow-ups) holds
-   it 'in_doubt' for a person, told as ``message.failed`` with code ``in_doubt`` so the report
-   counts it; at least once (replies) puts it back in line.
+   has passed and the provider was asked after it (``DoubtRules.policy_due``): at most once
+   (campaigns, follow-ups) holds it 'in_doubt' for a person, told as ``message.failed`` with
+   code ``in_doubt`` so the report counts it; at least once (replies) puts it back in line.
 
 Worked example, an Evolution instance without webhooks, a replica killed with 12 sends in
 flight: 45 s later (the message lease) the next holder moves the 12 to 'in_doubt'; 3 s later

@@ -638,7 +638,8 @@ async def test_an_answer_sent_after_the_reply_arrived_never_takes_the_reply(
     """The recruiter answers a doctor a second after the reply arrived. The provider stamps the
     reply in whole seconds, so the answer's send falls inside the stamp's slack, yet it was
     requested after the dispatcher received the reply: the reply stays the campaign's,
-    whichever event comes first. (``disparo chaos`` found campaigns reporting fewer replies than came.)"""
+    whichever event comes first. (``disparo chaos`` found campaigns reporting fewer replies
+    than came.)"""
     campaign_id = uuid4()
     await publish(CampaignCreated(campaign_id=campaign_id, name="Respostas", occurred_at=T0))
     await publish(CampaignStarted(campaign_id=campaign_id, audience_size=2, occurred_at=T0))
