@@ -187,6 +187,8 @@ async def test_a_campaign_plan_reminds_the_silent_and_the_report_says_after_what
             {"attempt": 0, "message": "original", "doctors": 2},
             {"attempt": 1, "message": "followup", "doctors": 1},
         ],
+        # doctor 1 wrote PARAR after the campaign's message
+        "opted_out_after": [{"attempt": 0, "message": "original", "doctors": 1}],
         "stopped": {
             "replied": 2,
             "opted_out": 1,
@@ -204,7 +206,12 @@ async def test_a_campaign_plan_reminds_the_silent_and_the_report_says_after_what
         report = answer.json()
         return report if report["followup"] == expected else None
 
-    report = await eventually(reported, timeout=LONG, interval=0.5)
+    try:
+        report = await eventually(reported, timeout=LONG, interval=0.5)
+    except AssertionError:  # show what the report said instead
+        last = (await stack.reporting.get(f"/v1/campaigns/{campaign_id}/report")).json()
+        assert last["followup"] == expected
+        raise
     assert report["funnel"]["sent"] == sum(len(b) for b in bodies.values())
 
     exported = await stack.reporting.get(f"/v1/campaigns/{campaign_id}/messages.csv")

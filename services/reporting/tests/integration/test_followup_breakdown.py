@@ -200,3 +200,50 @@ async def test_the_report_breaks_followups_down_by_attempt_answer_and_stop(
         "2",
     ]
     assert UUID(rows["Dra. Ana 0"]["id da mensagem"]) == originals[0].message_id
+
+
+async def test_an_opt_out_stamped_in_the_second_of_the_send_stops_the_followups_as_opt_out(
+    client: AsyncTestClient,  # noqa: F811
+    publish: Publish,  # noqa: F811
+) -> None:
+    """The provider stamps an inbound PARAR in whole seconds; the send carries our own clock's
+    fraction. An opt-out within the send's second came after it: it stops the cadence as an
+    opt-out, not as the reply that carried it."""
+    campaign_id, contact_id = uuid4(), uuid4()
+    sent_at = T0 + timedelta(milliseconds=600)
+    original = RequestedMessage(
+        message_id=uuid4(),
+        idempotency_key="same-second",
+        contact_id=contact_id,
+        phone=phone(1),
+        kind=MessageKind.CAMPAIGN,
+        body="Oi",
+        campaign_id=campaign_id,
+        conversation_id=campaign_conversation_id(campaign_id, contact_id),
+        contact_name="Dra. Ana 1",
+    )
+    await publish(CampaignStarted(campaign_id=campaign_id, audience_size=1, occurred_at=T0))
+    await publish(MessagesRequested(messages=[original], occurred_at=T0))
+    await publish(sent(original.message_id, sent_at, campaign_id))
+    await publish(
+        MessageReceived(
+            phone=phone(1), sender="sender-1", body="PARAR", provider_message_id="in.1", at=T0
+        )
+    )
+    await publish(ContactOptedOut(phone=phone(1), reason="PARAR", occurred_at=T0))
+
+    report = await wait_for_json(
+        client,
+        f"/v1/campaigns/{campaign_id}/report",
+        lambda b: b["funnel"]["sent"] == 1 and b["followup"]["opted_out_after"] != [],
+    )
+    assert report["followup"]["opted_out_after"] == [
+        {"attempt": 0, "message": "original", "doctors": 1}
+    ]
+    assert report["followup"]["stopped"] == {
+        "replied": 0,
+        "opted_out": 1,
+        "taken_over": 0,
+        "closed": 0,
+        "not_stopped": 0,
+    }

@@ -49,7 +49,8 @@ ORDER BY 1;
 -- Doctors campaign $1 reached, by what stopped their follow-ups: an opt-out after the campaign
 -- wrote (by word or reported by the provider, 131050) first, as it is the doctor's last word;
 -- else the earliest of a reply, a person taking the conversation over, or its closing; else
--- nothing ('not_stopped': still in the cadence, or the plan ran its course).
+-- nothing ('not_stopped': still in the cadence, or the plan ran its course). An opt-out by
+-- reply bears the provider's stamp, in whole seconds: one in the first send's second is after it.
 WITH doctors AS (
     SELECT m.phone, min(m.sent_at) AS first_sent_at,
            (array_agg(m.conversation_id) FILTER (WHERE m.conversation_id IS NOT NULL))[1]
@@ -66,7 +67,8 @@ WITH doctors AS (
     GROUP BY a.phone
 ), stopped AS (
     SELECT CASE
-               WHEN d.provider_opt_out OR (c.opted_out AND c.changed_at >= d.first_sent_at)
+               WHEN d.provider_opt_out
+                    OR (c.opted_out AND c.changed_at >= date_trunc('second', d.first_sent_at))
                    THEN 'opted_out'
                ELSE (SELECT v.reason
                      FROM (VALUES ('replied', fr.at), ('taken_over', cc.taken_over_at),
