@@ -76,6 +76,8 @@ def test_a_campaign_on_a_cloud_number_sends_the_chosen_template_with_each_first_
     page.goto("/campanhas/nova")
     page.get_by_label("Nome da campanha").fill(CAMPAIGN)
     page.locator("#cond-0-field").select_option("region")
+    # the form is redrawn for the region: a later choice made before that lands is lost
+    expect(page.locator("#cond-0-hint")).to_contain_text("ABC")
     page.locator("#cond-0-value").fill(REGION)
     expect(page.locator("#contagem-total")).to_have_attribute("data-count", "2")
     page.get_by_label("Mensagem (Modelo)").fill("Olá, {primeiro_nome}! Plantões de cardiologia.")
