@@ -114,6 +114,17 @@ class InDoubtRequeue(BaseModel):
     )
 
 
+class InDoubtSent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider_message_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The provider's id of the send, when the person found it in its panel",
+    )
+
+
 class MessageLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -341,6 +352,29 @@ def admin_router(
         )
         return {"requeued": count}
 
+    @post(
+        "/in-doubt/{message_id:uuid}/sent",
+        status_code=HTTP_200_OK,
+        responses=problem_answers({409: "The message is not in doubt."}),
+    )
+    async def settle_sent(message_id: UUID, data: InDoubtSent | None = None) -> dict[str, Any]:
+        """A person checked that a send in doubt did go out: it becomes sent (told as
+        ``message.sent``, so the report counts it) and the verdict is kept; 409 if it is not
+        in doubt."""
+        given = (data or InDoubtSent()).provider_message_id
+        row = await handlers.settle_in_doubt_as_sent(runtime.pool, message_id, clock(), given)
+        if row is None:
+            async with runtime.pool.acquire() as conn:
+                exists = await conn.fetchrow(queue.SQL.get_message, message_id)
+            if exists is None:
+                raise Problem(
+                    HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown"
+                )
+            raise Problem(
+                HTTP_409_CONFLICT, "Not in doubt", f"message {message_id} is {exists['state']}"
+            )
+        return {"message_id": str(message_id), "state": queue.SENT}
+
     @put("/campaigns/{campaign_id:uuid}/limits")
     async def campaign_limits(campaign_id: UUID, data: CampaignLimits) -> dict[str, Any]:
         """Set the campaign's ``max_per_day`` (the spec's ``max_por_dia``)."""
@@ -363,6 +397,7 @@ def admin_router(
             requeue_campaign,
             held_in_doubt,
             requeue_in_doubt,
+            settle_sent,
             campaign_limits,
         ],
     )

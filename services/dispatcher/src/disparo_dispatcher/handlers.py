@@ -30,6 +30,7 @@ from disparo_shared.events import (
     Event,
     MessageFailed,
     MessagesEnqueued,
+    MessageSent,
     MessagesRequested,
     RequestedMessage,
 )
@@ -318,6 +319,42 @@ async def requeue_held_in_doubt(
             await add_events(conn, _enqueued(rows))
             await in_doubt.record_settlements(conn, [(row, "requeued") for row in rows], now)
         return len(rows)
+
+
+async def settle_in_doubt_as_sent(
+    pool: asyncpg.Pool, message_id: UUID, now: datetime, provider_message_id: str | None = None
+) -> asyncpg.Record | None:
+    """A person checked (the doctor's chat, the provider's panel) that a send in doubt went
+    out: it becomes sent, told as ``message.sent`` so reporting counts it, and kept as the
+    ``person`` verdict. Returns the message, or ``None`` when it is not in doubt.
+
+    Sent at the latest moment it may have gone (when its doubt began); its provider id, when
+    the person has none, is empty in ``message.sent`` and null in the queue.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            in_doubt.SQL.settle_in_doubt_by_person, message_id, provider_message_id, now
+        )
+        if row is None:
+            return None
+        await add_events(
+            conn,
+            [
+                MessageSent(
+                    message_id=row["message_id"],
+                    campaign_id=row["campaign_id"],
+                    contact_id=row["contact_id"],
+                    conversation_id=row["conversation_id"],
+                    kind=row["kind"],
+                    provider_message_id=provider_message_id or "",
+                    sender=row["sender_id"],
+                    attempt=row["attempt"],
+                    sent_at=row["sent_at"],
+                )
+            ],
+        )
+        await in_doubt.record_settlements(conn, [(row, "person")], now)
+        return row
 
 
 def _enqueued(rows: list[asyncpg.Record]) -> list[MessagesEnqueued]:

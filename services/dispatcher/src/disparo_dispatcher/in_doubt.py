@@ -40,13 +40,15 @@ message may be sent twice, which is why the grace must exceed the webhook latenc
 are fenced by attempt and by the 'in_doubt' state.
 
 Every verdict is also kept in ``in_doubt_settlements`` (echoed, found, absent, resent, held, and
-requeued by a person), so what each policy touched can be counted after a crash.
+a person's: requeued, or ``person`` for "it did go out"), so what each policy touched can be
+counted after a crash.
 
 Entering the doubt publishes nothing; only its outcome is told, so reporting never sees a
 message fail and then succeed for the same attempt.
 """
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -350,6 +352,8 @@ async def _settle_verdicts(
             now,
         )
     metrics.IN_DOUBT_SETTLED.labels("found").inc(len(sent_ids))
+    for i in sent_ids:
+        metrics.IN_DOUBT_FOUND_AFTER.observe((now - by_id[i]["in_doubt_since"]).total_seconds())
     for row in given_up:
         metrics.IN_DOUBT_SETTLED.labels("retried" if row["state"] == QUEUED else "dead").inc()
     metrics.IN_DOUBT_SETTLED.labels("held").inc(len(held))
@@ -491,10 +495,12 @@ async def record_settlements(
     conn: asyncpg.Connection, settled: Sequence[tuple[Mapping, str]], now: datetime
 ) -> None:
     """Keep how each doubt was settled (``outcome``: echoed, found, absent, resent, held,
-    requeued), so what each policy touched can be counted (``SQL.settlements_by_outcome``)."""
+    requeued, person), so what each policy touched can be counted (``SQL.settlements_by_outcome``
+    after a crash, ``disparo_dispatcher_in_doubt_verdicts_total`` live; a verdict already kept
+    is not counted twice)."""
     if not settled:
         return
-    await conn.execute(
+    recorded = await conn.fetch(
         SQL.record_settlements,
         [row["message_id"] for row, _ in settled],
         [row["attempt"] for row, _ in settled],
@@ -502,3 +508,5 @@ async def record_settlements(
         [outcome for _, outcome in settled],
         now,
     )
+    for verdict, count in Counter(row["outcome"] for row in recorded).items():
+        metrics.IN_DOUBT_VERDICTS.labels(verdict).inc(count)

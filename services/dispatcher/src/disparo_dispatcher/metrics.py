@@ -67,6 +67,20 @@ IN_DOUBT_SETTLED = Counter(
     "at least once), held (at most once: waiting for a person).",
     ["outcome"],
 )
+IN_DOUBT_VERDICTS = Counter(
+    "disparo_dispatcher_in_doubt_verdicts_total",
+    "Verdicts kept in in_doubt_settlements: echoed, found (the provider's search listed it), "
+    "absent (it proved the provider never took it), resent (at least once), held (at most once, "
+    "for a person), and a person's: requeued, or person (checked: it did go out).",
+    ["verdict"],
+)
+# How long the provider may still take a request after we gave up on it: a found-delay near
+# provider_processing_horizon_seconds (30 s) means absence is proven too early (duplicates).
+IN_DOUBT_FOUND_AFTER = Histogram(
+    "disparo_dispatcher_in_doubt_found_after_seconds",
+    "From the start of a doubt to the provider's search first finding the send.",
+    buckets=(1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 120.0, 300.0),
+)
 IN_DOUBT_LOOKUPS = Counter(
     "disparo_dispatcher_in_doubt_lookups_total",
     "Searches of a provider's sent messages for doubtful sends: answered or failed.",

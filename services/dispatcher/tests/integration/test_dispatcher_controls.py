@@ -6,6 +6,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from dispatcher_harness import (
+    collect,
     dispatcher,
     evolution_sender,
     message,
@@ -348,3 +349,46 @@ async def test_requeuing_thousands_of_dead_messages_splits_the_enqueued_event(db
     assert len(sizes) == 6 and sum(row["n"] for row in sizes) == 5600
     assert max(row["n"] for row in sizes) == ENQUEUED_PER_EVENT
     assert all(row["size"] <= MAX_EVENT_BYTES for row in sizes)
+
+
+async def test_a_person_marks_a_held_send_as_gone_out_once_and_it_is_audited(kernel_settings, db):
+    later = datetime.now(UTC) + timedelta(hours=2)
+    held, waiting = message(phone(1), not_before=later), message(phone(2), not_before=later)
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]) as client:
+            async with collect(kernel_settings.nats, "message.sent") as told:
+                await request(kernel_settings.nats, held, waiting)
+                await eventually(lambda: _at_least(db, "queued", 2))
+                # As the resolver leaves a campaign send nothing could settle: held for a person.
+                await db.execute(
+                    "UPDATE dispatcher.messages SET state = 'in_doubt', attempt = 1,"
+                    " in_doubt_since = now(), in_doubt_held_at = now() WHERE message_id = $1",
+                    held.message_id,
+                )
+                gone = await client.post(
+                    f"/v1/in-doubt/{held.message_id}/sent",
+                    json={"provider_message_id": "3EB0SEEN"},
+                )
+                assert gone.status_code == 200, gone.text
+                assert gone.json() == {"message_id": str(held.message_id), "state": "sent"}
+                await eventually(lambda: _told(told, held.message_id))
+            again = await client.post(f"/v1/in-doubt/{held.message_id}/sent")
+            assert again.status_code == 409
+            not_in_doubt = await client.post(f"/v1/in-doubt/{waiting.message_id}/sent")
+            assert not_in_doubt.status_code == 409
+            assert (await client.post(f"/v1/in-doubt/{uuid4()}/sent")).status_code == 404
+    assert await _count(db, "sent") == 1 and sim.stats()["accepted"] == 0
+    verdicts = await db.fetch(
+        "SELECT outcome, attempt FROM dispatcher.in_doubt_settlements WHERE message_id = $1",
+        held.message_id,
+    )
+    assert [(v["outcome"], v["attempt"]) for v in verdicts] == [("person", 1)]
+    audited = await db.fetch(
+        "SELECT status FROM dispatcher.audit_log WHERE path = $1 ORDER BY audit_id",
+        f"/v1/in-doubt/{held.message_id}/sent",
+    )
+    assert [a["status"] for a in audited] == [200, 409]
+
+
+async def _told(told: list[dict], message_id) -> bool:
+    return any(payload["message_id"] == str(message_id) for payload in told)

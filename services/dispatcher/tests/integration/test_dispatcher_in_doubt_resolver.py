@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from dispatcher_harness import FAST, message, phone
+from prometheus_client import REGISTRY
 
 from disparo_dispatcher import handlers, in_doubt, queue
 from disparo_dispatcher.doubt_policy import AT_LEAST_ONCE
@@ -318,3 +319,68 @@ async def test_absence_counts_only_once_the_provider_can_no_longer_take_the_call
     assert late.absent == 1
     assert (await state_of(pool, claimed.message_id))["state"] == "queued"
     assert rules.policy_due("s1", "evolution", since) == since + timedelta(seconds=33)
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+async def test_a_person_settles_a_held_doubt_as_sent_told_and_kept(pool):
+    [campaign] = await claimed_then_crashed(pool, message(phone(1)))
+    after_grace = NOW + LEASE + RULES.grace
+    async with pool.acquire() as conn:
+        assert (await in_doubt.resolve_all_in_doubt(conn, after_grace, RULES)).held == 1
+    before = _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "person"})
+
+    row = await handlers.settle_in_doubt_as_sent(pool, campaign.message_id, after_grace, "3EB0P")
+    assert row is not None
+    shown = await state_of(pool, campaign.message_id)
+    assert (shown["state"], shown["provider_message_id"]) == ("sent", "3EB0P")
+    assert shown["sent_at"] == NOW + LEASE  # the latest moment it may have gone
+    subject, payload = (await outbox(pool))[-1]
+    assert (subject, payload["provider_message_id"], payload["kind"]) == (
+        "message.sent",
+        "3EB0P",
+        "campaign",
+    )
+    assert await settlements(pool) == [("held", "campaign", 1), ("person", "campaign", 1)]
+    assert _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "person"}) == (
+        before + 1
+    )
+    # Settled once: a second verdict (or a requeue) finds nothing in doubt.
+    assert await handlers.settle_in_doubt_as_sent(pool, campaign.message_id, after_grace) is None
+    assert await handlers.requeue_held_in_doubt(pool, None, after_grace) == 0
+
+
+async def test_found_sends_are_counted_by_verdict_with_the_delay_since_the_doubt_began(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    listed = echo_of(claimed, "3EB0LATE", NOW + LEASE + timedelta(seconds=20))
+    found_at = NOW + LEASE + timedelta(seconds=21)  # the provider took it 20 s late
+    found_after = "disparo_dispatcher_in_doubt_found_after_seconds"
+    count_before = _sample(f"{found_after}_count")
+    under_20_before = _sample(f"{found_after}_bucket", {"le": "20.0"})
+    under_25_before = _sample(f"{found_after}_bucket", {"le": "25.0"})
+    found_before = _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "found"})
+    async with pool.acquire() as conn:
+        done = await in_doubt.resolve_all_in_doubt(
+            conn, found_at, LOOKUP, look_up=_provider_says(SentHistory([listed], EVERYTHING))
+        )
+    assert done.found == 1
+    assert _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "found"}) == (
+        found_before + 1
+    )
+    assert _sample(f"{found_after}_count") == count_before + 1
+    # 21 s after the doubt began: in the 25 s bucket, not the 20 s one.
+    assert _sample(f"{found_after}_bucket", {"le": "20.0"}) == under_20_before
+    assert _sample(f"{found_after}_bucket", {"le": "25.0"}) == under_25_before + 1
+
+
+async def test_a_verdict_already_kept_is_not_counted_twice(pool):
+    [claimed] = await claimed_then_crashed(pool, message(phone(1)))
+    row = await state_of(pool, claimed.message_id)
+    kept = {"message_id": claimed.message_id, "attempt": row["attempt"], "kind": "campaign"}
+    before = _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "held"})
+    async with pool.acquire() as conn:
+        await in_doubt.record_settlements(conn, [(kept, "held")], NOW)
+        await in_doubt.record_settlements(conn, [(kept, "held")], NOW)
+    assert _sample("disparo_dispatcher_in_doubt_verdicts_total", {"verdict": "held"}) == before + 1

@@ -105,6 +105,16 @@ WHERE state = 'in_doubt' AND in_doubt_held_at IS NOT NULL AND phone <> ''  -- no
   AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
 RETURNING message_id, campaign_id, kind, sender_id, due_at, attempt;
 
+-- name: settle_in_doubt_by_person
+-- A person checked that message $1 went out: sent (with the provider's id $2 when they have it),
+-- at the latest moment it may have gone (when its doubt began). Only while it is in doubt.
+UPDATE messages
+SET state = 'sent', provider_message_id = $2::text,
+    sent_at = coalesce(in_doubt_since, $3::timestamptz), finished_at = $3::timestamptz,
+    in_doubt_since = NULL, in_doubt_held_at = NULL
+WHERE message_id = $1::uuid AND state = 'in_doubt'
+RETURNING message_id, campaign_id, contact_id, conversation_id, kind, sender_id, attempt, sent_at;
+
 -- name: count_held_in_doubt
 -- Doubts held for a person, by campaign (null: messages of no campaign).
 SELECT campaign_id, count(*)::bigint AS held
@@ -117,11 +127,12 @@ GROUP BY campaign_id;
 DELETE FROM provider_echoes WHERE received_at < $1::timestamptz;
 
 -- name: record_settlements
--- How these doubts (ids $1 at attempts $2, kinds $3) were settled ($4) at $5.
+-- How these doubts (ids $1 at attempts $2, kinds $3) were settled ($4) at $5; the new verdicts.
 INSERT INTO in_doubt_settlements (message_id, attempt, kind, outcome, settled_at)
 SELECT s.message_id, s.attempt, s.kind, s.outcome, $5::timestamptz
 FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS s(message_id, attempt, kind, outcome)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING outcome;
 
 -- name: settlements_by_outcome
 -- Doubts settled since $1, by outcome and message kind.
