@@ -122,7 +122,6 @@ def test_a_campaign_on_a_cloud_number_sends_the_chosen_template_with_each_first_
         (send,) = sends[phone]
         assert send["template"] == "plantao_aviso/pt_BR"
         assert send["body"] == (
-            f"Olá, {name.split()[0]}! Temos um plantão de Cardiologia para você."
-            " Podemos conversar?"
+            f"Olá, {name.split()[0]}! Temos um plantão de Cardiologia para você. Podemos conversar?"
         )
     expect(page.locator("[data-funnel='sent']")).to_have_text("2", timeout=60_000)
