@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,8 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="package")
-async def console_database_url(test_servers, template_database) -> AsyncIterator[str]:
+@asynccontextmanager
+async def fresh_database(test_servers, template_database) -> AsyncIterator[str]:
     name = f"disparo_console_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(test_servers.database_url)
     try:
@@ -83,6 +84,12 @@ async def console_database_url(test_servers, template_database) -> AsyncIterator
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="package")
+async def console_database_url(test_servers, template_database) -> AsyncIterator[str]:
+    async with fresh_database(test_servers, template_database) as url:
+        yield url
 
 
 async def _add_users(database_url: str) -> None:
@@ -107,16 +114,20 @@ async def _delete_streams(nats_url: str, prefix: str) -> None:
         await nc.close()
 
 
-@pytest.fixture(scope="package")  # one stack for the browser and the HTTP tests
-def console_stack(chromium_path, test_servers, console_database_url) -> Iterator[ConsoleStack]:
+@contextmanager
+def running_stack(
+    test_servers, database_url: str, *, evolution_numbers: int, cloud_numbers: int
+) -> Iterator[ConsoleStack]:
+    """The services, the simulator and the console as processes over ``database_url``, with the
+    console's three users."""
     prefix = f"con{uuid.uuid4().hex[:10]}."
     ports = StackPorts(*(free_port() for _ in range(6)))
     specs = stack_processes(
         ports,
-        console_database_url,
+        database_url,
         test_servers.nats_url,
-        evolution_numbers=2,
-        cloud_numbers=0,
+        evolution_numbers=evolution_numbers,
+        cloud_numbers=cloud_numbers,
         common_env={
             "DISPARO_NATS_STREAM_PREFIX": prefix,
             "DISPARO_API_KEYS": json.dumps([TEST_API_KEY]),
@@ -142,7 +153,7 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
         },
         with_console=True,
     )
-    asyncio.run(_add_users(console_database_url))
+    asyncio.run(_add_users(database_url))
     lines: dict[str, list[str]] = defaultdict(list)
     processes = [ManagedProcess(spec, lambda n, line: lines[n].append(line)) for spec in specs]
     shots = os.environ.get("DISPARO_CONSOLE_SCREENSHOTS")
@@ -156,7 +167,7 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
             httpx.Client(base_url=ports.url("campaign-api"), headers=key, timeout=30) as api,
             httpx.Client(base_url=ports.url("dispatcher"), headers=key, timeout=30) as dispatcher,
         ):
-            yield ConsoleStack(ports.url("console"), api, console_database_url,
+            yield ConsoleStack(ports.url("console"), api, database_url,
                                Path(shots) if shots else None, dispatcher,
                                ports.url("simulator"))  # fmt: skip
     finally:
@@ -165,6 +176,14 @@ def console_stack(chromium_path, test_servers, console_database_url) -> Iterator
             print(f"===== {process.name} (exit code {process.returncode}) =====")
             print("\n".join(lines[process.name][-40:]))
         asyncio.run(_delete_streams(test_servers.nats_url, prefix))
+
+
+@pytest.fixture(scope="package")  # one stack for the browser and the HTTP tests
+def console_stack(chromium_path, test_servers, console_database_url) -> Iterator[ConsoleStack]:
+    with running_stack(
+        test_servers, console_database_url, evolution_numbers=2, cloud_numbers=0
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
