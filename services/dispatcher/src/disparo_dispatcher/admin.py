@@ -305,6 +305,17 @@ def admin_router(
             rows = await conn.fetch(queue.SQL.messages_by_ids, data.message_ids)
         return {"items": [{**dict(r), "message_id": str(r["message_id"])} for r in rows]}
 
+    async def why_unchanged(message_id: UUID, wrong_state: str) -> Problem:
+        """The answer when a state change found no row to change: 404 if the message is
+        unknown, else 409 saying the state it is in."""
+        async with runtime.pool.acquire() as conn:
+            exists = await conn.fetchrow(queue.SQL.get_message, message_id)
+        if exists is None:
+            return Problem(
+                HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown"
+            )
+        return Problem(HTTP_409_CONFLICT, wrong_state, f"message {message_id} is {exists['state']}")
+
     @post(
         "/dead-letters/{message_id:uuid}/requeue",
         status_code=HTTP_200_OK,
@@ -315,15 +326,7 @@ def admin_router(
         extra = (data or Requeue()).extra_attempts
         row = await handlers.requeue_dead_message(runtime.pool, message_id, clock(), extra)
         if row is None:
-            async with runtime.pool.acquire() as conn:
-                exists = await conn.fetchrow(queue.SQL.get_message, message_id)
-            if exists is None:
-                raise Problem(
-                    HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown"
-                )
-            raise Problem(
-                HTTP_409_CONFLICT, "Not dead", f"message {message_id} is {exists['state']}"
-            )
+            raise await why_unchanged(message_id, "Not dead")
         return {"message_id": str(message_id), "state": queue.QUEUED}
 
     @post("/campaigns/{campaign_id:uuid}/requeue-failed", status_code=HTTP_200_OK)
@@ -364,15 +367,7 @@ def admin_router(
         given = (data or InDoubtSent()).provider_message_id
         row = await handlers.settle_in_doubt_as_sent(runtime.pool, message_id, clock(), given)
         if row is None:
-            async with runtime.pool.acquire() as conn:
-                exists = await conn.fetchrow(queue.SQL.get_message, message_id)
-            if exists is None:
-                raise Problem(
-                    HTTP_404_NOT_FOUND, "No such message", f"message {message_id} is unknown"
-                )
-            raise Problem(
-                HTTP_409_CONFLICT, "Not in doubt", f"message {message_id} is {exists['state']}"
-            )
+            raise await why_unchanged(message_id, "Not in doubt")
         return {"message_id": str(message_id), "state": queue.SENT}
 
     @put("/campaigns/{campaign_id:uuid}/limits")
