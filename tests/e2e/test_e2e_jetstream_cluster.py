@@ -11,10 +11,7 @@ It prints, per fault, the seconds from the kill until the node was back and JetS
 
 import asyncio
 import json
-import subprocess
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -23,7 +20,8 @@ import pytest
 from nats.errors import Error as NatsError
 
 from disparo.devstack import ALWAYS_OPEN_WINDOW
-from disparo.embedded import die_with_parent_hook, free_port, nats_server_binary
+from disparo.embedded import free_port
+from disparo.nats_cluster import NatsCluster, jetstream_answers, stream_leader
 from disparo.processes import (
     SIM_CLOUD_TOKEN,
     SIM_EVOLUTION_KEY,
@@ -40,89 +38,6 @@ pytestmark = pytest.mark.e2e
 
 WAVE = 100  # requested before the faults and during each of the three
 BATCH = 50
-
-
-@dataclass
-class Node:
-    """One cluster member: its client and route ports survive a restart, and so does its store."""
-
-    name: str
-    store: Path
-    port: int = field(default_factory=free_port)
-    route_port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self, routes: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [
-                str(nats_server_binary()),
-                "-js",
-                "-sd",
-                str(self.store),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "--server_name",
-                self.name,
-                "--cluster_name",
-                "disparo-test",
-                "--cluster",
-                f"nats://127.0.0.1:{self.route_port}",
-                "--routes",
-                ",".join(routes),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent_hook(),  # noqa: PLW1509 (one prctl call)
-        )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-class Cluster:
-    def __init__(self, root: Path) -> None:
-        self.nodes = [Node(f"n{i}", root / f"n{i}") for i in range(1, 4)]
-
-    @property
-    def urls(self) -> str:
-        return ",".join(node.url for node in self.nodes)
-
-    def routes(self) -> list[str]:
-        return [f"nats://127.0.0.1:{node.route_port}" for node in self.nodes]
-
-    def start(self, node: Node) -> None:
-        node.start([r for r in self.routes() if not r.endswith(f":{node.route_port}")])
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.kill()
-
-
-async def _jetstream_ready(urls: str) -> bool:
-    """The cluster has a meta leader: JetStream answers account requests."""
-    try:
-        nc = await nats.connect(
-            servers=urls.split(","), connect_timeout=1, max_reconnect_attempts=1
-        )
-    except (NatsError, OSError):
-        return False
-    try:
-        await nc.jetstream().account_info()
-        return True
-    except (NatsError, OSError, TimeoutError):
-        return False
-    finally:
-        await nc.close()
 
 
 def _specs(database_url: str, urls: str, prefix: str) -> tuple[ProcessSpec, ProcessSpec]:
@@ -206,32 +121,19 @@ async def _publish(urls: str, prefix: str, start: int, count: int) -> list[str]:
     return ids
 
 
-async def _leader(urls: str, prefix: str) -> str | None:
-    nc = await nats.connect(servers=urls.split(","), max_reconnect_attempts=-1)
-    try:
-        info = await nc.jetstream(timeout=5).stream_info(
-            stream_name(prefix, subjects.STREAM_COMMANDS)
-        )
-        return info.cluster.leader if info.cluster else None
-    except (NatsError, TimeoutError):
-        return None
-    finally:
-        await nc.close()
-
-
 @pytest.mark.timeout(900)
 async def test_losing_nodes_and_the_stream_leader_loses_nothing(
     tmp_path, database_url, nats_settings
 ):
-    cluster = Cluster(tmp_path)
+    cluster = NatsCluster(tmp_path)
     prefix = nats_settings.stream_prefix
     processes: list[ManagedProcess] = []
     lines: list[str] = []
     recovery: dict[str, float] = {}
     try:
         for node in cluster.nodes:
-            cluster.start(node)
-        await eventually(lambda: _jetstream_ready(cluster.urls), timeout=60, interval=0.5)
+            cluster.start_node(node)
+        await eventually(lambda: jetstream_answers(cluster.urls), timeout=60, interval=0.5)
         simulator, dispatcher = _specs(database_url, cluster.urls, prefix)
         processes = [
             ManagedProcess(spec, lambda name, line: lines.append(f"{name}: {line}"))
@@ -243,14 +145,16 @@ async def test_losing_nodes_and_the_stream_leader_loses_nothing(
             await asyncio.to_thread(process.wait_ready, 90)
 
         ids = await _publish(cluster.urls, prefix, 0, WAVE)
-        by_name = {node.name: node for node in cluster.nodes}
+        commands = stream_name(prefix, subjects.STREAM_COMMANDS)
         for fault in ("n1", "n2", "leader"):
-            victim = by_name.get(fault) or by_name[await _leader(cluster.urls, prefix) or "n3"]
+            if fault == "leader":
+                fault = await stream_leader(cluster.urls, commands) or "n3"
+            victim = cluster.node(fault)
             victim.kill()  # kill -9
             began = time.monotonic()
             ids += await _publish(cluster.urls, prefix, len(ids), WAVE)
-            cluster.start(victim)
-            await eventually(lambda: _jetstream_ready(cluster.urls), timeout=60, interval=0.5)
+            cluster.start_node(victim)
+            await eventually(lambda: jetstream_answers(cluster.urls), timeout=60, interval=0.5)
             recovery[f"{fault} ({victim.name})"] = round(time.monotonic() - began, 1)
 
         async with httpx.AsyncClient(base_url=simulator.url) as client:
