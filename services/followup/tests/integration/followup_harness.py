@@ -1,12 +1,13 @@
 """What followup's integration tests share: the start time, a clock the test moves, the shape
-of the publish fixture (``conftest.py`` has the fixtures) and a campaign conversation opened by
-the events that flow."""
+of the publish fixture (``conftest.py`` has the fixtures), a campaign conversation opened by
+the events that flow, and the messages requested on the stream."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
 
 from disparo_shared.events import (
     Event,
@@ -16,6 +17,8 @@ from disparo_shared.events import (
     RequestedMessage,
     campaign_conversation_id,
 )
+from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
+from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import eventually
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
@@ -86,3 +89,21 @@ async def open_campaign_conversation(
 
     await eventually(known)
     return conversation_id
+
+
+async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:
+    """Every message requested on the test's command stream so far."""
+    info = await js.stream_info(stream_name(prefix, STREAM_COMMANDS))
+    if info.state.messages == 0:
+        return []
+    sub = await js.subscribe(qualified(prefix, MESSAGES_REQUESTED), ordered_consumer=True)
+    messages = []
+    try:
+        for _ in range(info.state.messages):
+            msg = await sub.next_msg(timeout=5)
+            messages += MessagesRequested.model_validate_json(msg.data).model_dump(mode="json")[
+                "messages"
+            ]
+    finally:
+        await sub.unsubscribe()
+    return messages

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
-from followup_harness import T0, Clock, Publish
+from followup_harness import T0, Clock, Publish, requested_followups
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
@@ -28,29 +28,10 @@ from disparo_shared.events import (
     RequestedMessage,
     campaign_conversation_id,
 )
-from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
-from disparo_shared.streams import qualified, stream_name
+from disparo_shared.streams import qualified
 from disparo_shared.testing.fixtures import eventually
-
-
-async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:
-    """Every message requested on the test's command stream so far."""
-    info = await js.stream_info(stream_name(prefix, STREAM_COMMANDS))
-    if info.state.messages == 0:
-        return []
-    sub = await js.subscribe(qualified(prefix, MESSAGES_REQUESTED), ordered_consumer=True)
-    messages = []
-    try:
-        for _ in range(info.state.messages):
-            msg = await sub.next_msg(timeout=5)
-            messages += MessagesRequested.model_validate_json(msg.data).model_dump(mode="json")[
-                "messages"
-            ]
-    finally:
-        await sub.unsubscribe()
-    return messages
 
 
 def stage_changed(conversation_id: UUID, phone: str, **overrides) -> ConversationStageChanged:

@@ -6,13 +6,16 @@ before the registry is asked; a registry that cannot be asked refuses the save (
 from datetime import timedelta
 
 import asyncpg
-from followup_harness import T0, Clock, Publish, open_campaign_conversation
+from followup_harness import T0, Clock, Publish, open_campaign_conversation, requested_followups
 from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
 
 from disparo_followup.rule_sets import parse_rules, rules_json, save_rule_set
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessagesRequested
+from disparo_shared.events import RequestedMessage
+from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
+from disparo_shared.testing.fixtures import eventually
 
 REMINDER = {
     "name": "plantao_lembrete",
@@ -30,7 +33,13 @@ WITH_TEMPLATE = {
 
 
 async def test_followups_of_a_stage_with_a_template_carry_it_filled_for_each_doctor(
-    client: AsyncTestClient, publish: Publish, clock: Clock, db: asyncpg.Connection, database_url
+    client: AsyncTestClient,
+    publish: Publish,
+    js: JetStreamContext,
+    clock: Clock,
+    db: asyncpg.Connection,
+    database_url: str,
+    kernel_settings: KernelSettings,
 ) -> None:
     # Saved as the route does after the registry check (the dispatcher's registry is asked in
     # tests/e2e/test_e2e_cloud_templates.py, where a dispatcher runs).
@@ -47,12 +56,13 @@ async def test_followups_of_a_stage_with_a_template_carry_it_filled_for_each_doc
 
     assert (await client.post("/v1/admin/followups/run")).json()["requested"] == 1
 
-    rows = await db.fetch(
-        "SELECT payload FROM followup.outbox WHERE subject = 'messages.requested'"
-    )
-    (followup,) = [
-        m for r in rows for m in MessagesRequested.model_validate_json(r["payload"]).messages
-    ]
+    # The outbox row leaves as soon as the relay has published it: read the stream, not the row.
+    async def outbox_published() -> bool:
+        return await db.fetchval("SELECT count(*) FROM followup.outbox") == 0
+
+    await eventually(outbox_published)
+    requested = await requested_followups(js, kernel_settings.nats.stream_prefix)
+    (followup,) = [RequestedMessage.model_validate(m) for m in requested if m["kind"] == "followup"]
     assert followup.body == "Oi Ana, viu a vaga?"
     assert followup.template is not None
     assert followup.template.model_dump() == {
