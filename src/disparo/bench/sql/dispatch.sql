@@ -42,6 +42,17 @@ SELECT message_id::text AS message_id, extract(epoch FROM enqueued_at)::float8 A
 FROM all_messages
 WHERE priority = 10;
 
+-- name: queue_tables
+-- At the end of a run: rows and bytes (indexes included) of the hot queue table and of the
+-- archive of finished messages (none before migration 270), and how many hot rows are finished.
+SELECT (SELECT count(*) FROM messages)::bigint AS hot_rows,
+       (SELECT count(*) FROM messages WHERE state IN ('sent', 'dead', 'cancelled'))::bigint
+           AS hot_finished_rows,
+       pg_total_relation_size('messages')::bigint AS hot_bytes,
+       (SELECT count(*) FROM all_messages)::bigint - (SELECT count(*) FROM messages)::bigint
+           AS archive_rows,
+       coalesce(pg_total_relation_size(to_regclass('messages_archive')), 0)::bigint AS archive_bytes;
+
 -- name: sender_holders
 -- Which replica holds each sender's lease right now (the run's connection has no other clock).
 SELECT lease_owner AS replica, count(*)::bigint AS senders
