@@ -112,11 +112,11 @@ class DispatcherSettings(BaseSettings):
         5_000, ge=1, description="Messages moved per statement (one transaction each)."
     )
     archive_retention_days: int = Field(
-        90,
+        40,
         ge=1,
         description="Days after a message finished before it is deleted from the archive, with "
         "its idempotency key: a request redelivered later would be sent again, so keep it longer "
-        "than the streams keep events (30 days).",
+        "than the streams keep events (DISPARO_NATS_MAX_AGE_DAYS, 30).",
     )
     erasure_check_seconds: float = Field(
         30.0,

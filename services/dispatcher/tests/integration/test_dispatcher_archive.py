@@ -257,7 +257,7 @@ async def test_retention_blanks_then_deletes_archived_messages_and_their_keys(po
     }
     assert rows == {very_old: "", old: "", old_dead: "Olá, Dra.!", recent: "Olá, Dra.!"}
 
-    # The archive's retention: 90 days, the row goes with its key.
+    # Past the archive's retention (90 days here), a row goes, with its key.
     assert await prune_all(pool, archive.prune_archive, NOW - timedelta(days=90), batch_size=1) == 1
     assert set(await _where(pool)) == {old, old_dead, recent}
     keys = {r["message_id"] for r in await pool.fetch("SELECT message_id FROM message_keys")}

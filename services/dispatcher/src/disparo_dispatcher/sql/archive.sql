@@ -42,8 +42,3 @@ WITH gone AS (
     WHERE k.idempotency_key = gone.idempotency_key AND k.message_id = gone.message_id
 )
 SELECT count(*)::int FROM gone;
-
--- name: hot_finished_rows
--- How many finished rows the hot table holds, and the oldest one's finish time (gauges, bench).
-SELECT count(*)::bigint AS finished, min(finished_at) AS oldest_finished_at
-FROM messages WHERE state IN ('sent', 'dead', 'cancelled');
