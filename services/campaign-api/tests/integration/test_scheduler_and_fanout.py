@@ -131,7 +131,7 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["contact_name"] == f"Dra. Ana {n}"
     assert sample["recipient"] == {"specialty": "Anestesiologia", "region": "ABC"}
     stored_ids = {
-        str(campaign_message_id(cid, r["seq"]))
+        str(campaign_message_id(cid, NOW, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
     }
     assert stored_ids == {m["message_id"] for m in messages}
@@ -183,7 +183,7 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
     }
     seqs = await pool.fetch("SELECT seq, contact_id FROM campaign_recipients")
     assert {(m.message_id, m.contact_id) for m in messages} == {
-        (campaign_message_id(cid, r["seq"]), r["contact_id"]) for r in seqs
+        (campaign_message_id(cid, NOW, r["seq"]), r["contact_id"]) for r in seqs
     }
     assert {(m.kind, m.priority, m.campaign_id, m.max_attempts) for m in messages} == {
         (MessageKind.CAMPAIGN, 3, cid, 5)  # priority: the spec's campaign default
@@ -217,7 +217,7 @@ async def test_a_crashed_chunk_is_redone_with_the_same_message_ids(pool, monkeyp
     settings = FanoutSettings(chunk_size=4)
     assert await fan_out_next_chunk(pool, NOW, settings) is not None
     ids_before = {
-        str(campaign_message_id(cid, r["seq"]))
+        str(campaign_message_id(cid, NOW, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients")
     }
 

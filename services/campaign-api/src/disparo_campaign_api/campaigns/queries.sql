@@ -102,7 +102,7 @@ FOR UPDATE SKIP LOCKED;
 -- and, with a Cloud template, {template_values}/{template} (campaigns/cloud_templates), become
 -- messages.requested events in the outbox — at most $14 messages and about $15 bytes each;
 -- recipients who opted out, were deleted or whose message would be blank are marked skipped.
--- Message ids are campaigns/message_ids.campaign_message_id: high half $10, low half 0b10 ‖ seq.
+-- Message ids are campaigns/message_ids.campaign_message_id: the first 96 bits $10, then seq.
 -- not_before is $7[day of seq − $9], day = (seq − 1) / $8 (or $7[1] when $8 = 0: no daily cap).
 -- One statement is one snapshot, so a contact opting out meanwhile is either sent or skipped.
 -- Each message opens (or joins) the doctor's conversation for the campaign
@@ -139,7 +139,7 @@ WITH rendered AS (
 ), messages AS (
     SELECT seq,
            json_build_object(
-               'message_id', ($10::text || to_hex(x'8000000000000000'::bigint | seq))::uuid,
+               'message_id', ($10::text || lpad(to_hex(seq), 8, '0'))::uuid,
                'idempotency_key', 'campaign:' || $1::uuid || ':' || contact_id,
                'contact_id', contact_id,
                'phone', phone,
