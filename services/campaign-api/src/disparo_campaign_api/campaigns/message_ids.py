@@ -81,10 +81,12 @@ def campaign_message_id(campaign_id: UUID, started_at: datetime, seq: int) -> UU
 
 
 def campaign_id_prefix(campaign_id: UUID, started_at: datetime) -> str:
-    """The first 24 hex digits of every id of the campaign; SQL appends ``lpad(to_hex(seq), 8,
-    '0')`` (``request_chunk``), so the fan-out statement makes the same ids as
-    ``campaign_message_id``."""
-    return f"{_prefix(campaign_id, started_at):024x}"
+    """The first 28 characters of every id of the campaign in canonical text (its first 96
+    bits); SQL appends ``lpad(to_hex(seq), 8, '0')`` (``request_chunk``), so the fan-out
+    statement writes the same ids as ``campaign_message_id``, e.g.
+    ``01a240ec-f200-72a6-9fd1-ddeb`` + ``00000001``."""
+    digits = f"{_prefix(campaign_id, started_at):024x}"
+    return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
 
 
 def recipient_seq(campaign_id: UUID, message_id: UUID) -> int | None:
