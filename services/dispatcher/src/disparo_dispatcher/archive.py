@@ -32,13 +32,10 @@ from pathlib import Path
 import asyncpg
 
 from disparo_dispatcher import table_care
-from disparo_shared.logging import get_logger
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "archive.sql")
 ARCHIVE_TABLES = ("messages_archive", "message_keys")
-
-log = get_logger(__name__)
 
 
 async def archive_batch(pool: asyncpg.Pool, finished_before: datetime, batch_size: int) -> int:

@@ -7,9 +7,9 @@
 -- Every idempotency key ever enqueued, while its message is kept anywhere. The intake inserts
 -- here first (ON CONFLICT DO NOTHING), so a key is taken once whichever table its message is in,
 -- and whenever the archiver moves it: a check against the archive could miss a row being moved
--- and let the same message in twice. Insert-only and narrow, so `messages` no longer needs its
--- UNIQUE (idempotency_key): every state change of a message rewrote that index too (its updates
--- are never HOT: `state` is in the partial indexes' predicates).
+-- and let the same message in twice. Narrow and written once a message, so `messages` no longer
+-- needs its UNIQUE (idempotency_key): every state change of a message rewrote that index too (its
+-- updates are never HOT: `state` is in the partial indexes' predicates).
 CREATE TABLE message_keys (
     idempotency_key text PRIMARY KEY,
     message_id      uuid NOT NULL
