@@ -63,7 +63,8 @@ async def project_batch(
             if event.event_id in first_seen:
                 first_seen.discard(event.event_id)  # a second copy in the batch is a duplicate
                 fresh.append(event)
-        held = await _lock_doctors_of(conn, fresh)
+        phones_of = [event_phones(event) for event in fresh]
+        held = await _lock_doctors_of(conn, fresh, phones_of)
         for is_message_run, run in groupby(fresh, key=lambda e: isinstance(e, MESSAGE_EVENTS)):
             if is_message_run:
                 await _apply_message_run(conn, list(run), reply_window, held)
@@ -71,17 +72,23 @@ async def project_batch(
                 for event in run:
                     await HANDLERS[type(event)](conn, event, reply_window)
         if live:  # a replay forgets at its end
-            phones, times = _phones_with_times(fresh)
-            if phones:
-                await privacy.forget_late(conn, phones, times)
+            carried = [
+                (phone, event.occurred_at)
+                for event, phones in zip(fresh, phones_of, strict=True)
+                for phone in phones
+            ]
+            if carried:
+                await privacy.forget_late(conn, [p for p, _ in carried], [t for _, t in carried])
     _count(events, fresh, now, live)
     return len(fresh)
 
 
-async def _lock_doctors_of(conn: asyncpg.Connection, events: Sequence[Event]) -> set[int]:
-    """Take, in key order, the locks of the doctors ``events`` name and of their sends' known
-    phones; returns the keys held."""
-    phones = [phone for event in events for phone in event_phones(event)]
+async def _lock_doctors_of(
+    conn: asyncpg.Connection, events: Sequence[Event], phones_of: Sequence[list[str]]
+) -> set[int]:
+    """Take, in key order, the locks of the doctors ``events`` name (``phones_of``, event by
+    event) and of their sends' known phones; returns the keys held."""
+    phones = [phone for named in phones_of for phone in named]
     sends = [e.message_id for e in events if isinstance(e, MessageSent)]
     phones += await known_phones(conn, sends)
     await lock_doctors(conn, phones)
@@ -110,16 +117,6 @@ async def _apply_message_run(
             held.update(doctor_lock_key(phone) for phone in late)
         await conn.execute(SQL.reattribute_replies, sorted(answering), reply_window)
     await record_replies(conn, replies, reply_window)
-
-
-def _phones_with_times(events: Sequence[Event]) -> tuple[list[str], list[datetime]]:
-    phones: list[str] = []
-    times: list[datetime] = []
-    for event in events:
-        for phone in event_phones(event):
-            phones.append(phone)
-            times.append(event.occurred_at)
-    return phones, times
 
 
 def _count(
