@@ -271,3 +271,17 @@ async def test_the_dead_letters_gauge_counts_the_archived_ones(pool):
     depth = {(r["state"], r["priority"]): r["messages"] for r in await queue.queue_depth(pool)}
     assert depth == {("dead", 5): 2}
     assert [dict(r) for r in await queue.dead_by_code(pool)] == [{"code": "unknown", "messages": 2}]
+
+
+async def test_the_archive_and_the_view_have_the_hot_tables_columns_in_its_order(pool):
+    # The archiver moves rows with INSERT … SELECT *: a column added to `messages` alone would
+    # shift every later one, or fail the move. This says which table to fix.
+    columns = """
+        SELECT array_agg(attname || ' ' || format_type(atttypid, atttypmod) ORDER BY attnum)
+        FROM pg_attribute
+        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+    """
+    hot = await pool.fetchval(columns, "messages")
+    assert "idempotency_key text" in hot
+    assert await pool.fetchval(columns, "messages_archive") == hot
+    assert await pool.fetchval(columns, "all_messages") == hot
