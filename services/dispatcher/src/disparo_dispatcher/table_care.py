@@ -69,10 +69,8 @@ class CarePolicy:
         return None
 
 
-async def read_churn(
-    conn: asyncpg.Connection, tables: tuple[str, ...] = HOT_TABLES
-) -> list[TableChurn]:
-    rows = await conn.fetch(SQL.table_churn, list(tables))
+async def read_churn(conn: asyncpg.Connection) -> list[TableChurn]:
+    rows = await conn.fetch(SQL.table_churn, list(HOT_TABLES))
     return [
         TableChurn(
             table=row["table_name"],
@@ -84,25 +82,18 @@ async def read_churn(
     ]
 
 
-async def tend_tables(
-    pool: asyncpg.Pool,
-    policy: CarePolicy,
-    tables: tuple[str, ...] = HOT_TABLES,
-    turn: str = "hot",
-) -> dict[str, CareAction]:
-    """One pass: vacuum or analyse each of ``tables`` that needs it; returns what was done.
-    Each ``turn`` is tended by one replica at a time, turns independently of each other (the
-    archive's long vacuums never hold off the hot tables')."""
+async def tend_tables(pool: asyncpg.Pool, policy: CarePolicy) -> dict[str, CareAction]:
+    """One pass: vacuum or analyse each hot table that needs it; returns what was done."""
     done: dict[str, CareAction] = {}
     async with pool.acquire() as conn:
-        if not await conn.fetchval(SQL.try_care_lock, turn):
+        if not await conn.fetchval(SQL.try_care_lock):
             return done  # another replica is tending them right now
         try:
-            for churn in await read_churn(conn, tables):
+            for churn in await read_churn(conn):
                 action = policy.action_for(churn)
                 if action is None:
                     continue
-                # Names come from our constants, never from input; VACUUM takes no parameter.
+                # Names come from HOT_TABLES, never from input; VACUUM cannot take a parameter.
                 statement = (
                     f"VACUUM (ANALYZE, SKIP_LOCKED) {churn.table}"
                     if action is CareAction.VACUUM
@@ -120,5 +111,5 @@ async def tend_tables(
                 )
                 done[churn.table] = action
         finally:
-            await conn.fetchval(SQL.release_care_lock, turn)
+            await conn.fetchval(SQL.release_care_lock)
     return done

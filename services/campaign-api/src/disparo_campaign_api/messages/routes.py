@@ -12,7 +12,6 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.messages.requests import SendMessage, request_message
-from disparo_shared.events import utc_now
 from disparo_shared.problems import problem_answers
 
 
@@ -47,9 +46,7 @@ class MessagesController(Controller):
         key = require_key(idempotency_key)
 
         async def accept(conn: asyncpg.Connection) -> tuple[int, dict[str, str]]:
-            return 202, await request_message(
-                conn, data, key, settings.message_max_attempts, utc_now()
-            )
+            return 202, await request_message(conn, data, key, settings.message_max_attempts)
 
         stored = await run_once(
             pool,

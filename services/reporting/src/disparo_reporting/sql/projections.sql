@@ -29,6 +29,80 @@ SELECT message_id, $2::uuid, 'requested', $3::timestamptz, NULL
 FROM unnest($1::uuid[]) AS message_id
 ON CONFLICT DO NOTHING;
 
+-- name: project_enqueued
+-- The messages of one `message.enqueued` batch: each now waits in a sender's queue.
+INSERT INTO messages AS m (message_id, campaign_id, kind, sender, state, enqueued_at)
+SELECT e.message_id, e.campaign_id, e.kind, e.sender, 'enqueued', $5::timestamptz
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])
+    AS e (message_id, campaign_id, kind, sender)
+ON CONFLICT (message_id) DO UPDATE SET
+    campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
+    kind = coalesce(m.kind, excluded.kind),
+    sender = coalesce(excluded.sender, m.sender),
+    state = CASE WHEN message_state_rank(excluded.state) > message_state_rank(m.state)
+                 THEN excluded.state ELSE m.state END,
+    enqueued_at = least(m.enqueued_at, excluded.enqueued_at),
+    updated_at = now();
+
+-- name: add_enqueued_history
+-- One "enqueued" history entry per message of a batch, naming its sender.
+INSERT INTO message_history (message_id, event_id, status, at, detail)
+SELECT e.message_id, $3::uuid, 'enqueued', $4::timestamptz, 'via ' || e.sender
+FROM unnest($1::uuid[], $2::text[]) AS e (message_id, sender)
+ON CONFLICT DO NOTHING;
+
+-- name: project_message_fact
+-- Applies one fact about a message; a state only replaces a lower-ranked one, times keep the first.
+-- Returns the phone replies are matched on (NULL until the message's request is projected).
+INSERT INTO messages AS m
+    (message_id, campaign_id, conversation_id, kind, sender, state, attempts, enqueued_at,
+     sent_at, delivered_at, read_at, failed_at, last_error_code, last_error, dead)
+VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, coalesce($7::int, 0),
+        $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12::timestamptz,
+        $13::text, $14::text, coalesce($15::boolean, false))
+ON CONFLICT (message_id) DO UPDATE SET
+    campaign_id = coalesce(m.campaign_id, excluded.campaign_id),
+    conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
+    kind = coalesce(m.kind, excluded.kind),
+    sender = coalesce(excluded.sender, m.sender),
+    state = CASE WHEN message_state_rank(excluded.state) > message_state_rank(m.state)
+                 THEN excluded.state ELSE m.state END,
+    attempts = greatest(m.attempts, excluded.attempts),
+    enqueued_at = least(m.enqueued_at, excluded.enqueued_at),
+    sent_at = least(m.sent_at, excluded.sent_at),
+    delivered_at = least(m.delivered_at, excluded.delivered_at),
+    read_at = least(m.read_at, excluded.read_at),
+    failed_at = greatest(m.failed_at, excluded.failed_at),
+    last_error_code = CASE WHEN excluded.failed_at >= coalesce(m.failed_at, '-infinity')
+                           THEN excluded.last_error_code ELSE m.last_error_code END,
+    last_error = CASE WHEN excluded.failed_at >= coalesce(m.failed_at, '-infinity')
+                      THEN excluded.last_error ELSE m.last_error END,
+    dead = m.dead OR excluded.dead,
+    updated_at = now()
+RETURNING phone;
+
+-- name: add_history
+-- One entry of a message's status history.
+INSERT INTO message_history (message_id, event_id, status, at, detail)
+VALUES ($1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text)
+ON CONFLICT DO NOTHING;
+
+-- name: record_reply
+-- Providers stamp a reply in whole seconds, so a quick answer can bear a time up to a second
+-- before our own record of the send: a send counts as before a reply within 2 s of slack.
+-- But never a message requested after the reply reached us ($6, the dispatcher's receipt): the
+-- recruiter's answer a second later must not take the reply from the message it answers.
+-- Stores an inbound message (its first words only), attributed to the latest message sent to that phone in the window.
+INSERT INTO replies (event_id, phone, at, preview, message_id, received_at)
+VALUES ($1::uuid, $2::text, $3::timestamptz, $5::text, (
+    SELECT m.message_id FROM messages m
+    WHERE m.phone = $2::text
+      AND m.sent_at <= $3::timestamptz + interval '2 seconds'
+      AND m.sent_at > $3::timestamptz - $4::interval
+      AND coalesce(coalesce(m.requested_at, m.enqueued_at) < $6::timestamptz, true)
+    ORDER BY m.sent_at DESC LIMIT 1), $6::timestamptz)
+ON CONFLICT DO NOTHING;
+
 -- name: reattribute_replies
 -- After sends or phones become known late, re-attributes the replies that fall in their windows.
 UPDATE replies r SET message_id = (
