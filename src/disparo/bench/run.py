@@ -160,6 +160,7 @@ class RunEvidence:
     reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
     intake_urgent_ids: set[str] = field(default_factory=set)  # published during the intake
     ingested_unix: float | None = None  # when the whole backlog was in the queue (unix s)
+    queue_tables: dict = field(default_factory=dict)  # hot table and archive at the end
 
 
 class DispatchBench:
@@ -556,6 +557,7 @@ class DispatchBench:
             },
             "dead_reasons": [dict(r) for r in await db.fetch(SQL.dead_reasons)],
             "retried_and_sent": dict(await db.fetchrow(SQL.retried_and_sent)),
+            "queue_tables": dict(await db.fetchrow(SQL.queue_tables)),
             "urgent_enqueued_at": {
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },

@@ -9,6 +9,7 @@
 -- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
 -- with neither phone nor text, and makes no recipient row.
 -- Every message of one request shares its trace context ($19, packed; NULL when untraced).
+-- Only messages whose idempotency key this transaction just took (``take_idempotency_keys``).
 WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
@@ -73,9 +74,21 @@ FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
 
+-- name: take_idempotency_keys
+-- Take each message's idempotency key ($1 keys, $2 message ids) before it is enqueued; returns
+-- the ids whose key was free. A key is kept in ``message_keys`` as long as its message is kept,
+-- in ``messages`` or ``messages_archive``, and the archiver never touches it: a message
+-- redelivered while (or after) it is moved finds its key taken and is skipped. A concurrent
+-- intake of the same key waits for this transaction, then skips it.
+INSERT INTO message_keys (idempotency_key, message_id)
+SELECT * FROM unnest($1::text[], $2::uuid[])
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING message_id;
+
 -- name: existing_message_ids
--- Which of these message ids are already queued or sent (a redelivered request, not a conflict).
-SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[]);
+-- Which of these message ids are already kept, archived or not (a redelivered request, not a
+-- conflict).
+SELECT message_id FROM all_messages WHERE message_id = ANY($1::uuid[]);
 
 -- name: queue_head_rank
 -- The place in line of the first queued message of one priority: where a new campaign joins,
@@ -342,10 +355,17 @@ WHERE m.message_id IN (
 RETURNING m.message_id;
 
 -- name: count_sent_since
--- Sends per sender since a moment (the start of today), for a replica taking senders over.
+-- Sends per sender since a moment (the start of today), for a replica taking senders over: the
+-- few not archived yet (a sent row finished when it was sent or later), then the archived ones.
 SELECT sender_id, count(*)::int AS sent
-FROM messages
-WHERE state = 'sent' AND sender_id = ANY($1::text[]) AND sent_at >= $2::timestamptz
+FROM (
+    SELECT sender_id FROM messages
+    WHERE state = 'sent' AND finished_at >= $2::timestamptz AND sent_at >= $2::timestamptz
+      AND sender_id = ANY($1::text[])
+    UNION ALL
+    SELECT sender_id FROM messages_archive
+    WHERE state = 'sent' AND sender_id = ANY($1::text[]) AND sent_at >= $2::timestamptz
+) sent
 GROUP BY sender_id;
 
 -- name: set_campaign_status
@@ -445,6 +465,25 @@ UPDATE recipients SET opted_out_at = NULL, opt_out_reason = NULL WHERE phone = $
 -- Whether a phone is opted out.
 SELECT opted_out_at IS NOT NULL FROM recipients WHERE phone = $1::text;
 
+-- name: restore_dead_message
+-- An archived dead message comes back to the hot table, still dead, to be re-queued (below).
+-- Run after ``archive.sql`` ``wait_archive_turn``: no move is under way.
+WITH restored AS (
+    DELETE FROM messages_archive
+    WHERE message_id = $1::uuid AND state = 'dead' AND phone <> ''  -- not an erased doctor's
+    RETURNING *
+)
+INSERT INTO messages SELECT * FROM restored;
+
+-- name: restore_dead_for_campaign
+-- A campaign's archived dead messages come back to the hot table, still dead, likewise.
+WITH restored AS (
+    DELETE FROM messages_archive
+    WHERE campaign_id = $1::uuid AND state = 'dead' AND phone <> ''  -- erased doctors stay
+    RETURNING *
+)
+INSERT INTO messages SELECT * FROM restored;
+
 -- name: requeue_dead_message
 -- A dead message back in line with `extra_attempts` more tries; its attempt count keeps
 -- growing so fencing stays sound.
@@ -467,7 +506,7 @@ RETURNING message_id, campaign_id, kind, sender_id, due_at;
 SELECT message_id, idempotency_key, contact_id, phone, kind, priority, campaign_id,
        conversation_id, state, due_at, attempt, max_attempts, sender_id, last_error_code,
        last_error, provider_message_id, enqueued_at, sent_at, finished_at
-FROM messages WHERE message_id = $1::uuid;
+FROM all_messages WHERE message_id = $1::uuid;
 
 -- name: queue_depth
 -- Pending messages by state and priority, for the gauges and the stats endpoint; doubts held
@@ -478,7 +517,7 @@ FROM messages
 WHERE state IN ('queued', 'sending', 'in_doubt', 'held')
 GROUP BY 1, priority
 UNION ALL
-SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;
+SELECT 'dead', priority, count(*)::bigint FROM all_messages WHERE state = 'dead' GROUP BY priority;
 
 -- name: oldest_due_age
 -- Per priority, seconds since the oldest queued message fell due (a message waiting for a
@@ -493,7 +532,7 @@ GROUP BY priority;
 -- name: dead_by_code
 -- Dead messages by their last error code (a bounded set: provider codes and a few of ours).
 SELECT coalesce(last_error_code, 'unknown') AS code, count(*)::bigint AS messages
-FROM messages WHERE state = 'dead'
+FROM all_messages WHERE state = 'dead'
 GROUP BY 1;
 
 -- name: sender_states
@@ -512,4 +551,4 @@ WHERE s.provider = 'cloud';
 -- name: messages_by_ids
 -- Some messages' text and state (a page of a doctor's timeline in the console); no phone.
 SELECT message_id, kind, state, body, sent_at, finished_at, last_error_code, sender_id
-FROM messages WHERE message_id = ANY($1::uuid[]);
+FROM all_messages WHERE message_id = ANY($1::uuid[]);
