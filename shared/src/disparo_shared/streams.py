@@ -1,7 +1,9 @@
 """JetStream stream declarations and subject naming, applied idempotently at every start."""
 
+import asyncio
 from datetime import timedelta
 
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -39,8 +41,24 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
     """Create missing streams and bring existing ones to the declared config."""
     for config in stream_configs(settings):
         try:
-            await js.stream_info(config.name)
+            await _stream_answering(js, config.name)
         except NotFoundError:
             await js.add_stream(config)
+            # On a cluster a new stream answers only once its replicas have elected a leader;
+            # until then the consumers' requests that follow time out and the service dies.
+            await _stream_answering(js, config.name)
         else:
             await js.update_stream(config)
+
+
+async def _stream_answering(js: JetStreamContext, name: str, within_seconds: float = 60) -> None:
+    """Ask a stream for its info until it answers (a cluster electing its leader times out)."""
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while True:
+        try:
+            await js.stream_info(name)
+            return
+        except NatsTimeoutError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
