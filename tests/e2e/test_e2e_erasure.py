@@ -192,6 +192,7 @@ async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: st
         )
         for schema_table, column in (
             ("dispatcher.messages", "phone"),
+            ("dispatcher.messages_archive", "phone"),
             ("reporting.messages", "phone"),
             ("reporting.replies", "phone"),
             ("followup.conversations", "phone"),

@@ -1,8 +1,11 @@
 """FastStream's NATS broker, with tracing and metrics, and durable JetStream subscriptions."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -53,6 +56,7 @@ def durable_subscriber(
     durable: str,
     batch_size: int = 50,
     fetch_timeout: float = 1.0,
+    decoder: Callable[[NatsMessage], Any] | None = None,
 ):
     """A pull subscription on an existing stream (``ensure_streams`` declares them).
 
@@ -61,6 +65,8 @@ def durable_subscriber(
     ``fetch_timeout`` bounds how long a pull waits for its batch to fill: a lone message that
     arrives while a pull is waiting is handed over only when the pull ends, so a subscriber
     that must react within a second (the dispatcher's urgent replies) asks for a short one.
+    ``decoder`` replaces FastStream's JSON decoding of the body: what it returns is what the
+    handler's one argument receives.
     """
     inbox = reply_inbox_prefix(settings)
     return broker.subscriber(
@@ -68,6 +74,7 @@ def durable_subscriber(
         stream=JStream(stream_name(settings.stream_prefix, stream), declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
+        **({"decoder": decoder} if decoder is not None else {}),
         # pulled messages come to this inbox; on a closed bus it must be the user's own
         **({"inbox_prefix": f"{inbox}.".encode()} if inbox else {}),
     )

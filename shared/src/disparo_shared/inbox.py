@@ -1,5 +1,6 @@
 """The consumer inbox: a handled event id is remembered, so redeliveries change nothing."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
@@ -19,6 +20,20 @@ async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: UUID
         event_id,
     )
     return bool(inserted)
+
+
+async def first_deliveries(
+    conn: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """``first_delivery`` for a batch in one statement: the ids of ``event_ids`` seen for the
+    first time (an id twice in the batch is recorded once and returned once)."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1::text, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        event_ids,
+    )
+    return {row["event_id"] for row in rows}
 
 
 async def prune_inbox(conn: asyncpg.Connection, older_than_days: int = 30) -> int:

@@ -33,6 +33,14 @@ def claim(
         str, typer.Option(help="Backlog sizes to measure, comma-separated, growing.")
     ] = "10000,1000000",
     plans: Annotated[bool, typer.Option(help="Print each size's full plan too.")] = False,
+    analyse: Annotated[
+        bool,
+        typer.Option(
+            "--analyse/--no-analyse",
+            help="ANALYZE the queue after each load; --no-analyse claims on the statistics of "
+            "an empty table, as a server with autovacuum off would (plans must not need them).",
+        ),
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the figures as JSON on stdout instead.")
     ] = False,
@@ -44,14 +52,18 @@ def claim(
             f"sizes must be at least {len(SENDERS) * ROOM:,}", param_hint="--sizes"
         )
     console, err = Console(), Console(stderr=True)
-    results = asyncio.run(_run(wanted, lambda line: err.print(f"[dim]bench │ {line}[/dim]")))
+    results = asyncio.run(
+        _run(wanted, analyse, lambda line: err.print(f"[dim]bench │ {line}[/dim]"))
+    )
     if as_json:
         import json
 
         print(json.dumps([{k: v for k, v in r.items() if plans or k != "plan"} for r in results]))
         return
     table = Table(
-        title="disparo bench claim — the claim statement alone, rolled back", title_justify="left"
+        title="disparo bench claim — the claim statement alone, rolled back"
+        + ("" if analyse else ", never analysed"),
+        title_justify="left",
     )
     for column in (
         "backlog",
@@ -82,17 +94,17 @@ def claim(
             console.print(f"\n[bold]plan at {r['size']:,}[/bold]\n{r['plan']}")
 
 
-async def _run(sizes: list[int], say) -> list[dict]:
+async def _run(sizes: list[int], analyse: bool, say) -> list[dict]:
     from disparo.bench.servers import bench_servers
 
     work_dir = Path(tempfile.mkdtemp(prefix="disparo-bench-claim-"))
     async with bench_servers(
         os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL"), work_dir, say
     ) as servers:
-        return await _measure(servers.database_url, sizes, say)
+        return await _measure(servers.database_url, sizes, analyse, say)
 
 
-async def _measure(database_url: str, sizes: list[int], say) -> list[dict]:
+async def _measure(database_url: str, sizes: list[int], analyse: bool, say) -> list[dict]:
     import asyncpg
 
     from disparo_dispatcher import queue
@@ -109,7 +121,8 @@ async def _measure(database_url: str, sizes: list[int], say) -> list[dict]:
         for size in sizes:
             started = time.monotonic()
             await conn.execute(bench_sql.add_queued, loaded + 1, size, now, campaign, SENDERS)
-            await conn.execute("ANALYZE messages")
+            if analyse:
+                await conn.execute("ANALYZE messages")
             loaded = size
             say(f"{size:,} queued in {time.monotonic() - started:.1f}s")
             timings, claimed = [], 0

@@ -191,6 +191,7 @@ def summarize(evidence: RunEvidence) -> dict:
             ],
         },
         "kills": {"asked": options.kills, "done": evidence.kills_done},
+        "queue_tables": evidence.queue_tables,
         "claim_cost_by_backlog": {
             "bands": [
                 {
@@ -336,6 +337,17 @@ def render(summary: dict, console: Console) -> None:
     for reason in faults["dead_reasons"]:
         row(f"  dead: {reason['code']}", reason["messages"])
     row("lost", outcome["lost"], checks["none_lost"])
+    tables = summary.get("queue_tables") or {}
+    if tables:
+        row(
+            "hot queue table at the end: rows (finished) / MB",
+            f"{tables['hot_rows']:,} ({tables['hot_finished_rows']:,}) / "
+            f"{tables['hot_bytes'] / 1e6:.1f}",
+        )
+        row(
+            "  archive of finished messages: rows / MB",
+            f"{tables['archive_rows']:,} / {tables['archive_bytes'] / 1e6:.1f}",
+        )
     if outcome["unfinished"]:
         row("unfinished (still in the queue)", f"{outcome['unfinished']:,}", False)
     row(

@@ -155,6 +155,7 @@ class RunEvidence:
     claimed_by_replica: dict[str, float] = field(default_factory=dict)
     senders_by_replica: dict[str, float] = field(default_factory=dict)  # leases held, averaged
     reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
+    queue_tables: dict = field(default_factory=dict)  # hot table and archive at the end
 
 
 class DispatchBench:
@@ -527,6 +528,7 @@ class DispatchBench:
             },
             "dead_reasons": [dict(r) for r in await db.fetch(SQL.dead_reasons)],
             "retried_and_sent": dict(await db.fetchrow(SQL.retried_and_sent)),
+            "queue_tables": dict(await db.fetchrow(SQL.queue_tables)),
             "urgent_enqueued_at": {
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },

@@ -131,7 +131,7 @@ async def test_fanout_requests_every_recipient_once_in_bounded_batches(pool):
     assert sample["contact_name"] == f"Dra. Ana {n}"
     assert sample["recipient"] == {"specialty": "Anestesiologia", "region": "ABC"}
     stored_ids = {
-        str(campaign_message_id(cid, r["seq"]))
+        str(campaign_message_id(cid, NOW, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients WHERE status = 'pending'")
     }
     assert stored_ids == {m["message_id"] for m in messages}
@@ -183,7 +183,7 @@ async def test_fanout_events_carry_whatever_text_the_contacts_hold(pool):
     }
     seqs = await pool.fetch("SELECT seq, contact_id FROM campaign_recipients")
     assert {(m.message_id, m.contact_id) for m in messages} == {
-        (campaign_message_id(cid, r["seq"]), r["contact_id"]) for r in seqs
+        (campaign_message_id(cid, NOW, r["seq"]), r["contact_id"]) for r in seqs
     }
     assert {(m.kind, m.priority, m.campaign_id, m.max_attempts) for m in messages} == {
         (MessageKind.CAMPAIGN, 3, cid, 5)  # priority: the spec's campaign default
@@ -217,7 +217,7 @@ async def test_a_crashed_chunk_is_redone_with_the_same_message_ids(pool, monkeyp
     settings = FanoutSettings(chunk_size=4)
     assert await fan_out_next_chunk(pool, NOW, settings) is not None
     ids_before = {
-        str(campaign_message_id(cid, r["seq"]))
+        str(campaign_message_id(cid, NOW, r["seq"]))
         for r in await pool.fetch("SELECT seq FROM campaign_recipients")
     }
 
@@ -307,3 +307,61 @@ async def test_sweep_completes_an_empty_audience_campaign(pool):
     await run(pool, start_campaign, cid, NOW)
     await scheduler_tick(pool, NOW, "America/Sao_Paulo")
     assert await pool.fetchval("SELECT state FROM campaigns WHERE id = $1", cid) == "completed"
+
+
+async def test_fanout_ids_are_time_ordered_by_start_then_seq(pool):
+    await add_contacts(pool, 20)
+    first, second = await create(pool), await create(pool)
+    await run(pool, start_campaign, first, NOW)
+    await run(pool, start_campaign, second, NOW + timedelta(milliseconds=1))
+    await drain_fanout(pool, FanoutSettings(chunk_size=7))
+    rows = await pool.fetch(
+        "SELECT payload FROM outbox WHERE subject = 'messages.requested' ORDER BY id"
+    )
+    messages = [m for r in rows for m in MessagesRequested.model_validate(r["payload"]).messages]
+    seq_of = {
+        (r["campaign_id"], r["contact_id"]): r["seq"]
+        for r in await pool.fetch("SELECT campaign_id, contact_id, seq FROM campaign_recipients")
+    }
+    in_order = sorted(
+        messages, key=lambda m: (m.campaign_id != first, seq_of[m.campaign_id, m.contact_id])
+    )
+    assert [m.message_id for m in in_order] == sorted(m.message_id for m in messages)
+    assert {m.message_id.version for m in messages} == {7}
+
+
+async def test_sql_conversation_ids_equal_the_shared_rule(pool):
+    pairs = await pool.fetch(
+        "SELECT gen_random_uuid() AS campaign_id, gen_random_uuid() AS contact_id"
+        " FROM generate_series(1, 500)"
+    )
+    computed = await pool.fetch(
+        "SELECT campaign_conversation_id(a, b) FROM unnest($1::uuid[], $2::uuid[]) AS p(a, b)",
+        [p["campaign_id"] for p in pairs],
+        [p["contact_id"] for p in pairs],
+    )
+    assert [r[0] for r in computed] == [
+        campaign_conversation_id(p["campaign_id"], p["contact_id"]) for p in pairs
+    ]
+
+
+async def test_outcomes_of_ids_issued_before_time_ordering_still_complete_the_campaign(pool):
+    await add_contacts(pool, 2)
+    cid = await create(pool)
+    await run(pool, start_campaign, cid, NOW)
+    await drain_fanout(pool, FanoutSettings())
+    prefix = cid.int >> 68  # the version-8 layout: campaign bits, then seq
+    high = ((prefix >> 12) << 16) | (8 << 12) | (prefix & 0xFFF)
+    for seq in (1, 2):
+        legacy_id = UUID(int=(high << 64) | (0b10 << 62) | seq)
+        event = MessageSent(
+            message_id=legacy_id,
+            campaign_id=cid,
+            kind=MessageKind.CAMPAIGN,
+            provider_message_id="p",
+            sender="s",
+            attempt=1,
+            sent_at=NOW,
+        )
+        await handle_message_sent(pool, event, NOW)
+    assert await pool.fetchval("SELECT state FROM campaigns") == "completed"

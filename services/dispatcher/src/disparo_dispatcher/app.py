@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from disparo_dispatcher import privacy
+from disparo_dispatcher import archive, privacy
 from disparo_dispatcher.admin import admin_router
 from disparo_dispatcher.clock import utc_now
 from disparo_dispatcher.sender_policy import SenderPolicy
@@ -100,6 +100,13 @@ def create_app(
             send_queue,
             *webhook_workers,
             _retention(settings, clock),
+            retention_worker(
+                "dispatcher_archive",
+                archive.prune_archive,
+                keep=timedelta(days=settings.archive_retention_days),
+                interval_seconds=settings.retention_interval_seconds,
+                clock=clock,
+            ),
             privacy.pending_erasures_worker(settings.erasure_check_seconds),
         ],
         secrets={**webhook_secrets, **provider_tokens},

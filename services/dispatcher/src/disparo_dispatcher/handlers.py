@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 
-from disparo_dispatcher import in_doubt, queue
+from disparo_dispatcher import archive, in_doubt, queue
 from disparo_dispatcher.automatic_messages import stop_for_opt_outs
 from disparo_dispatcher.metrics import REQUESTS_DROPPED
 from disparo_dispatcher.queue import CANCELLED, NewMessage
@@ -281,8 +281,11 @@ async def opt_in(pool: asyncpg.Pool, event: ContactOptedIn) -> None:
 async def requeue_dead_message(
     pool: asyncpg.Pool, message_id: UUID, now: datetime, extra_attempts: int
 ) -> asyncpg.Record | None:
-    """Put one dead message back in line with ``extra_attempts`` more tries; None if not dead."""
+    """Put one dead message back in line with ``extra_attempts`` more tries; None if not dead.
+    An archived one comes back to the hot table first."""
     async with pool.acquire() as conn, conn.transaction():
+        await archive.wait_turn(conn)
+        await conn.execute(queue.SQL.restore_dead_message, message_id)
         row = await conn.fetchrow(queue.SQL.requeue_dead_message, message_id, now, extra_attempts)
         if row is not None:
             await add_events(conn, _enqueued([row]))
@@ -292,8 +295,11 @@ async def requeue_dead_message(
 async def requeue_dead_for_campaign(
     pool: asyncpg.Pool, campaign_id: UUID, now: datetime, extra_attempts: int
 ) -> int:
-    """Put every dead message of a campaign back in line; returns how many."""
+    """Put every dead message of a campaign back in line, archived ones too; returns how
+    many."""
     async with pool.acquire() as conn, conn.transaction():
+        await archive.wait_turn(conn)
+        await conn.execute(queue.SQL.restore_dead_for_campaign, campaign_id)
         rows = await conn.fetch(
             queue.SQL.requeue_dead_for_campaign, campaign_id, now, extra_attempts
         )

@@ -156,3 +156,7 @@ TABLE_CARE = Counter(
     "(table_care.py), by table and action.",
     ["table", "action"],
 )
+MESSAGES_ARCHIVED = Counter(
+    "disparo_dispatcher_messages_archived_total",
+    "Finished messages moved from the hot queue table to messages_archive (archive.py).",
+)

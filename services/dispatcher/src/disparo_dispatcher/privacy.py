@@ -25,6 +25,7 @@ from uuid import UUID
 
 import asyncpg
 
+from disparo_dispatcher import archive
 from disparo_shared.dead_letter_erasure import forget_in_dead_letters
 from disparo_shared.events import ContactErased, MessageFailed
 from disparo_shared.inbox import first_delivery
@@ -48,6 +49,7 @@ async def forget_contact(pool: asyncpg.Pool, event: ContactErased, now: datetime
             SQL.cancel_pending_of_erased, event.phone, now, event.contact_id
         )
         await add_events(conn, [erased_message(row) for row in cancelled])
+        await archive.wait_turn(conn)  # no row is half-way to the archive while we blank
         await conn.execute(SQL.blank_erased_messages, event.phone, event.contact_id)
         await conn.execute(SQL.forget_recipient, event.phone)
         await conn.execute(SQL.hold_erasure_for_sends, event.phone, event.contact_id, now)
@@ -92,7 +94,9 @@ def _json_ready(row: asyncpg.Record) -> dict[str, Any]:
 
 async def finish_pending_erasures(pool: asyncpg.Pool) -> None:
     """Blank the messages that were being sent when their doctor was erased, once sent."""
-    await pool.execute(SQL.finish_pending_erasures)
+    async with pool.acquire() as conn, conn.transaction():
+        await archive.wait_turn(conn)
+        await conn.execute(SQL.finish_pending_erasures)
 
 
 def pending_erasures_worker(interval_seconds: float):
@@ -107,11 +111,13 @@ def pending_erasures_worker(interval_seconds: float):
 
 
 async def prune_expired(pool: asyncpg.Pool, cutoff: datetime, batch_size: int) -> int:
-    """One batch of retention: blanked messages plus forgotten phones."""
+    """One batch of retention: blanked messages (hot and archived) plus forgotten phones. A
+    row moved to the archive while its blanking waited for it is blanked there next pass."""
     async with pool.acquire() as conn:
         blanked = await conn.execute(SQL.blank_expired_messages, cutoff, batch_size)
+        archived = await conn.execute(SQL.blank_expired_archived, cutoff, batch_size)
         forgotten = await conn.execute(SQL.forget_idle_recipients, cutoff, batch_size)
-    return max(_count(blanked), _count(forgotten))
+    return max(_count(blanked), _count(archived), _count(forgotten))
 
 
 def _count(status: str) -> int:

@@ -92,7 +92,31 @@ class DispatcherSettings(BaseSettings):
         "blanked (dead messages keep theirs to be re-queued); idle phones are forgotten too.",
     )
     retention_interval_seconds: float = Field(
-        3600.0, gt=0, description="How often the retention job runs."
+        3600.0, gt=0, description="How often the retention jobs run."
+    )
+
+    # --- the archive of finished messages (archive.py) --------------------------------------
+    archive_after_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a sent, dead or cancelled message stays in the hot queue table "
+        "after it finished before it moves to messages_archive.",
+    )
+    archive_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often finished messages are moved to the archive; 0 turns moving off "
+        "(the hot table then keeps every message until retention).",
+    )
+    archive_batch_size: int = Field(
+        5_000, ge=1, description="Messages moved per statement (one transaction each)."
+    )
+    archive_retention_days: int = Field(
+        40,
+        ge=1,
+        description="Days after a message finished before it is deleted from the archive, with "
+        "its idempotency key: a request redelivered later would be sent again, so keep it longer "
+        "than the streams keep events (DISPARO_NATS_MAX_AGE_DAYS, 30).",
     )
     erasure_check_seconds: float = Field(
         30.0,

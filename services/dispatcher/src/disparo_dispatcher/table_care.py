@@ -69,8 +69,10 @@ class CarePolicy:
         return None
 
 
-async def read_churn(conn: asyncpg.Connection) -> list[TableChurn]:
-    rows = await conn.fetch(SQL.table_churn, list(HOT_TABLES))
+async def read_churn(
+    conn: asyncpg.Connection, tables: tuple[str, ...] = HOT_TABLES
+) -> list[TableChurn]:
+    rows = await conn.fetch(SQL.table_churn, list(tables))
     return [
         TableChurn(
             table=row["table_name"],
@@ -82,18 +84,25 @@ async def read_churn(conn: asyncpg.Connection) -> list[TableChurn]:
     ]
 
 
-async def tend_tables(pool: asyncpg.Pool, policy: CarePolicy) -> dict[str, CareAction]:
-    """One pass: vacuum or analyse each hot table that needs it; returns what was done."""
+async def tend_tables(
+    pool: asyncpg.Pool,
+    policy: CarePolicy,
+    tables: tuple[str, ...] = HOT_TABLES,
+    turn: str = "hot",
+) -> dict[str, CareAction]:
+    """One pass: vacuum or analyse each of ``tables`` that needs it; returns what was done.
+    Each ``turn`` is tended by one replica at a time, turns independently of each other (the
+    archive's long vacuums never hold off the hot tables')."""
     done: dict[str, CareAction] = {}
     async with pool.acquire() as conn:
-        if not await conn.fetchval(SQL.try_care_lock):
+        if not await conn.fetchval(SQL.try_care_lock, turn):
             return done  # another replica is tending them right now
         try:
-            for churn in await read_churn(conn):
+            for churn in await read_churn(conn, tables):
                 action = policy.action_for(churn)
                 if action is None:
                     continue
-                # Names come from HOT_TABLES, never from input; VACUUM cannot take a parameter.
+                # Names come from our constants, never from input; VACUUM takes no parameter.
                 statement = (
                     f"VACUUM (ANALYZE, SKIP_LOCKED) {churn.table}"
                     if action is CareAction.VACUUM
@@ -111,5 +120,5 @@ async def tend_tables(pool: asyncpg.Pool, policy: CarePolicy) -> dict[str, CareA
                 )
                 done[churn.table] = action
         finally:
-            await conn.fetchval(SQL.release_care_lock)
+            await conn.fetchval(SQL.release_care_lock, turn)
     return done

@@ -1,6 +1,6 @@
 """The send loop of one dispatcher replica: lease senders, claim, pace, send, record.
 
-Six loops share one process, each in its own module:
+Seven loops share one process, each in its own module:
 
 - **leases** (``leasing``, every ``sender_lease_renew_seconds``): beat, renew this replica's
   sender leases, give back or take senders to hold a fair share, reclaim messages a dead replica
@@ -18,7 +18,9 @@ Six loops share one process, each in its own module:
   unknown by the providers' sent-echoes, their search of what they sent, or the kind's policy
   (``in_doubt``), and prunes old echoes;
 - **table care** (``table_care``, every ``table_care_interval_seconds``): vacuums and analyses
-  the hot tables when autovacuum has not, so the claim's cost does not grow with the backlog.
+  the hot tables when autovacuum has not, so the claim's cost does not grow with the backlog;
+- **archive** (``archive``, every ``archive_interval_seconds``): moves messages finished more
+  than ``archive_after_seconds`` ago out of the hot table, so it holds the backlog, not the day.
 
 Crash safety: a claimed message is 'sending' with a lease in Postgres until its outcome is
 written. If the replica dies between the provider's answer and the flush, the message's lease
@@ -46,6 +48,7 @@ import aiohttp
 import asyncpg
 
 from disparo_dispatcher import (
+    archive,
     automatic_messages,
     in_doubt,
     metrics,
@@ -210,6 +213,12 @@ class Dispatcher:
                 )
             ),
         ]
+        if settings.archive_interval_seconds > 0:
+            loops.append(
+                asyncio.create_task(
+                    self._every(settings.archive_interval_seconds, self._archive_finished, pool)
+                )
+            )
         if settings.table_care_interval_seconds > 0:
             loops.append(
                 asyncio.create_task(
@@ -289,6 +298,23 @@ class Dispatcher:
             min_rows=self.settings.table_care_min_rows, fraction=self.settings.table_care_fraction
         )
         await table_care.tend_tables(pool, policy)
+
+    async def _archive_finished(self, pool: asyncpg.Pool) -> None:
+        """Move what finished a while ago out of the hot table; tend the archive's tables."""
+        settings = self.settings
+        moved = await archive.archive_finished(
+            pool,
+            self._clock(),
+            timedelta(seconds=settings.archive_after_seconds),
+            settings.archive_batch_size,
+        )
+        if moved:
+            metrics.MESSAGES_ARCHIVED.inc(moved)
+        if settings.table_care_interval_seconds > 0:
+            policy = table_care.CarePolicy(
+                min_rows=settings.table_care_min_rows, fraction=settings.table_care_fraction
+            )
+            await archive.tend_archive(pool, policy)
 
     async def _refresh_gauges(self, pool: asyncpg.Pool) -> None:
         now = self._clock()

@@ -165,4 +165,4 @@ async def test_claim_probes_other_replicas_sends_by_phone_not_by_sender(pool):
     async with pool.acquire() as conn, conn.transaction():
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + queue.SQL.claim_due_messages, *args)
     assert "messages_in_flight" not in str(plan)
-    assert "messages_pending_by_phone" in str(plan)
+    assert "messages_unsettled_by_phone" in str(plan)

@@ -102,7 +102,7 @@ async def test_one_replica_tends_the_tables_at_a_time(pool, database_url):
         database_url, server_settings={"search_path": "dispatcher"}
     )
     try:
-        assert await other_replica.fetchval(table_care.SQL.try_care_lock)
+        assert await other_replica.fetchval(table_care.SQL.try_care_lock, "hot")
         assert await table_care.tend_tables(pool, POLICY) == {}  # its turn is skipped
     finally:
         await other_replica.close()  # the lock goes with the session

@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from disparo_dispatcher import archive
 from disparo_dispatcher.webhooks.pending import (
     expire_webhook_bookkeeping,
     resolve_pending_statuses,
@@ -286,6 +287,27 @@ async def test_repeated_cloud_statuses_tell_each_fact_once(client, pool):
     assert delivered["provider_message_id"] == "wamid.A"
     assert datetime.fromisoformat(delivered["at"]) == datetime.fromtimestamp(T0, UTC)
     assert datetime.fromisoformat(read["at"]) == datetime.fromtimestamp(T0 + 5, UTC)
+
+
+async def test_statuses_of_an_archived_message_are_still_told(client, pool):
+    """Delivered and read come after the send, often after the message left the hot table."""
+    message_id, campaign_id = await sent_message(pool, "wamid.ARCHIVED", sender_id="sp-01")
+    finished = datetime.now(UTC) - timedelta(hours=1)
+    await pool.execute(
+        "UPDATE messages SET finished_at = $2 WHERE message_id = $1", message_id, finished
+    )
+    assert await archive.archive_finished(pool, datetime.now(UTC), timedelta(minutes=1), 10) == 1
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 0
+
+    for status, at in (("delivered", T0), ("read", T0 + 5)):
+        response = await post_cloud(client, cloud_status("wamid.ARCHIVED", status, at))
+        assert response.json() == {"told": 1, "parked": 0}
+
+    events = await outbox(pool)
+    assert [(s, p["message_id"], p["campaign_id"]) for s, p in events] == [
+        ("message.delivered", str(message_id), str(campaign_id)),
+        ("message.read", str(message_id), str(campaign_id)),
+    ]
 
 
 async def test_read_before_delivered_tells_delivered_once_at_the_read_time(client, pool):

@@ -27,13 +27,20 @@ LOCK_SPACE = 0x72706C79  # "rply": the first key of every reply-attribution lock
 BUCKETS = 256
 
 
+def doctor_lock_key(phone: str) -> int:
+    """The lock key of one phone (canonical form): its bucket among ``BUCKETS``.
+
+    CRC-32, not ``hash()``: every process must map a phone to the same key.
+    """
+    return zlib.crc32(phone.encode()) % BUCKETS
+
+
 def doctor_lock_keys(phones: Iterable[str]) -> list[int]:
     """The lock keys of ``phones`` (canonical form), distinct and in the order they are taken.
 
-    CRC-32, not ``hash()``: every process must map a phone to the same key.
     ``doctor_lock_keys(["+5511987654321", "+5511987654321"])`` → one key.
     """
-    return sorted({zlib.crc32(phone.encode()) % BUCKETS for phone in phones})
+    return sorted({doctor_lock_key(phone) for phone in phones})
 
 
 async def lock_doctors(conn: asyncpg.Connection, phones: Iterable[str]) -> None:

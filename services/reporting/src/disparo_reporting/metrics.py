@@ -1,6 +1,6 @@
 """Prometheus metrics of the projections, served by the shared app at /metrics."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROJECTED = Counter(
     "disparo_reporting_events_projected_total",
@@ -15,4 +15,14 @@ EVENTS_DUPLICATE = Counter(
 PROJECTION_LAG = Gauge(
     "disparo_reporting_projection_lag_seconds",
     "Seconds between the last projected event's occurred_at and its projection.",
+)
+BATCH_SIZE = Histogram(
+    "disparo_reporting_batch_events",
+    "Events projected together in one transaction (one pull of a subscription).",
+    buckets=(1, 5, 20, 50, 100, 200, 500, 1000),
+)
+BATCH_FALLBACKS = Counter(
+    "disparo_reporting_batch_fallbacks_total",
+    "Batches whose transaction failed, so their events were projected one by one (a poison "
+    "event, or Postgres away).",
 )

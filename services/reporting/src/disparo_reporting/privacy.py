@@ -34,9 +34,12 @@ async def on_contact_erased(
     await forget_in_dead_letters(conn, phone, event.contact_id)
 
 
-async def forget_late(conn: asyncpg.Connection, phones: list[str], occurred_at: datetime) -> None:
-    """After projecting an event from before an erasure that arrived after it (streams are not
-    ordered among each other): forget its erased phones again, in the same transaction."""
+async def forget_late(
+    conn: asyncpg.Connection, phones: list[str], occurred_at: list[datetime]
+) -> None:
+    """After projecting events from before an erasure that arrived after it (streams are not
+    ordered among each other): forget their erased phones again, in the same transaction.
+    ``occurred_at[i]`` is the time of the event that carried ``phones[i]``."""
     for row in await conn.fetch(SQL.erased_among, phones, occurred_at):
         await conn.execute(SQL.forget_phone, row["phone"], row["pseudonym"])
 

@@ -8,6 +8,7 @@ created by whichever event comes first (a ``sent`` before its ``enqueued`` creat
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from uuid import UUID
 
@@ -15,6 +16,14 @@ import asyncpg
 
 from disparo_reporting import privacy
 from disparo_reporting.attribution_locks import lock_doctors
+from disparo_reporting.message_facts import (
+    HistoryEntry,
+    InboundReply,
+    MessageFact,
+    add_history,
+    apply_facts,
+    record_replies,
+)
 from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
 from disparo_shared.events import (
     CampaignCancelled,
@@ -99,63 +108,121 @@ def first_words(body: str, limit: int = PREVIEW_CHARS) -> str:
     return cut[:limit].rstrip(" ,.;:") + "…"
 
 
+@lru_cache(maxsize=65_536)
 def canonical_phone(phone: str) -> str:
-    """E.164 when it parses, else the text as given: replies must meet sends on the same key."""
+    """E.164 when it parses, else the text as given: replies must meet sends on the same key.
+
+    Remembered for the last 65,536 phones (a few MB, in memory only): parsing is the costliest
+    step of projecting a request (a batch reads each phone three times), and a campaign's
+    replies come from the phones its requests named.
+    """
     try:
         return normalize_phone(phone)
     except InvalidPhone:
         return phone.strip()
 
 
-async def _fact(
-    conn: asyncpg.Connection,
-    *,
-    message_id: UUID,
-    state: str,
-    campaign_id: UUID | None = None,
-    conversation_id: UUID | None = None,
-    kind: str | None = None,
-    sender: str | None = None,
-    attempts: int | None = None,
-    enqueued_at: datetime | None = None,
-    sent_at: datetime | None = None,
-    delivered_at: datetime | None = None,
-    read_at: datetime | None = None,
-    failed_at: datetime | None = None,
-    error_code: str | None = None,
-    error: str | None = None,
-    dead: bool | None = None,
-) -> str | None:
-    """Applies the fact; returns the message's phone, when its request has told it."""
-    return await conn.fetchval(
-        SQL.project_message_fact,
-        message_id,
-        campaign_id,
-        conversation_id,
-        kind,
-        sender,
-        state,
-        attempts,
-        enqueued_at,
-        sent_at,
-        delivered_at,
-        read_at,
-        failed_at,
-        error_code,
-        error,
-        dead,
-    )
+def describe(event: Event) -> tuple[list[MessageFact], list[HistoryEntry], list[InboundReply]]:
+    """What a message event (``MESSAGE_EVENTS``) says: facts about message rows, history
+    entries and inbound replies. The same for an event projected alone or in a batch."""
+    if isinstance(event, MessagesEnqueued):
+        return (
+            [
+                MessageFact(
+                    message_id=m.message_id,
+                    state="enqueued",
+                    campaign_id=m.campaign_id,
+                    kind=m.kind.value,
+                    sender=m.sender,
+                    enqueued_at=event.occurred_at,
+                )
+                for m in event.messages
+            ],
+            [
+                HistoryEntry(
+                    m.message_id,
+                    event.event_id,
+                    "enqueued",
+                    event.occurred_at,
+                    None if m.sender is None else f"via {m.sender}",
+                )
+                for m in event.messages
+            ],
+            [],
+        )
+    if isinstance(event, MessageSent):
+        fact = MessageFact(
+            message_id=event.message_id,
+            state="sent",
+            campaign_id=event.campaign_id,
+            conversation_id=event.conversation_id,
+            kind=event.kind.value,
+            sender=event.sender,
+            attempts=event.attempt,
+            sent_at=event.sent_at,
+        )
+        detail = f"attempt {event.attempt} via {event.sender}"
+        return [fact], [_entry(event, event.message_id, "sent", event.sent_at, detail)], []
+    if isinstance(event, MessageFailed):
+        error = mask_phone(event.error)
+        fact = MessageFact(
+            message_id=event.message_id,
+            state="dead" if event.final else "retrying",
+            campaign_id=event.campaign_id,
+            attempts=event.attempt,
+            failed_at=event.occurred_at,
+            error_code=event.error_code,
+            error=error,
+            dead=event.final,
+        )
+        detail = f"attempt {event.attempt}: {event.error_code} {error}"
+        if event.next_attempt_at is not None and not event.final:
+            detail += f"; next attempt at {event.next_attempt_at.isoformat()}"
+        status = "dead" if event.final else "failed"
+        return [fact], [_entry(event, event.message_id, status, event.occurred_at, detail)], []
+    if isinstance(event, MessageCancelled):
+        # never sent, on purpose: no longer pending, and the history says why
+        fact = MessageFact(
+            message_id=event.message_id,
+            state="cancelled",
+            campaign_id=event.campaign_id,
+            conversation_id=event.conversation_id,
+            kind=event.kind.value,
+        )
+        entry = _entry(event, event.message_id, "cancelled", event.occurred_at, event.reason)
+        return [fact], [entry], []
+    if isinstance(event, MessageDelivered):
+        fact = MessageFact(
+            message_id=event.message_id,
+            state="delivered",
+            campaign_id=event.campaign_id,
+            delivered_at=event.at,
+        )
+        return [fact], [_entry(event, event.message_id, "delivered", event.at, None)], []
+    if isinstance(event, MessageRead):
+        fact = MessageFact(
+            message_id=event.message_id,
+            state="read",
+            campaign_id=event.campaign_id,
+            read_at=event.at,
+        )
+        return [fact], [_entry(event, event.message_id, "read", event.at, None)], []
+    if isinstance(event, MessageReceived):
+        reply = InboundReply(
+            event_id=event.event_id,
+            phone=canonical_phone(event.phone),
+            at=event.at,
+            preview=first_words(event.body),
+            received_at=event.occurred_at,
+        )
+        return [], [], [reply]
+    raise TypeError(f"not a message event: {type(event).__name__}")
 
 
-async def _history(
-    conn: asyncpg.Connection,
-    event: Event,
-    message_id: UUID,
-    status: str,
-    at: datetime,
-    detail: str | None,
-) -> None:
-    await conn.execute(SQL.add_history, message_id, event.event_id, status, at, detail)
+def _entry(
+    event: Event, message_id: UUID, status: str, at: datetime, detail: str | None
+) -> HistoryEntry:
+    return HistoryEntry(message_id, event.event_id, status, at, detail)
 
 
 async def on_messages_requested(
@@ -193,135 +260,26 @@ async def on_messages_requested(
     await conn.execute(SQL.reattribute_replies, ids, reply_window)
 
 
-async def on_messages_enqueued(
-    conn: asyncpg.Connection, event: MessagesEnqueued, reply_window: timedelta
-) -> None:
-    ids = [m.message_id for m in event.messages]
-    senders = [m.sender for m in event.messages]
-    await conn.execute(
-        SQL.project_enqueued,
-        ids,
-        [m.campaign_id for m in event.messages],
-        [m.kind.value for m in event.messages],
-        senders,
-        event.occurred_at,
-    )
-    await conn.execute(SQL.add_enqueued_history, ids, senders, event.event_id, event.occurred_at)
+async def on_message_event(conn: asyncpg.Connection, event: Event, reply_window: timedelta) -> None:
+    """Enqueued, sent, failed, cancelled, delivered, read: facts about the message and its
+    history; received: the reply, stored with the send it answers.
 
-
-async def on_message_sent(
-    conn: asyncpg.Connection, event: MessageSent, reply_window: timedelta
-) -> None:
-    """A send can take a reply from an earlier message: re-attributes under the doctor's lock.
-
+    A send can take a reply from an earlier message: it re-attributes under the doctor's lock.
     The event carries no phone; the row has it once the request is projected. The lock comes
     after the row is written, so the phone read is the committed one: a request still in
     flight holds the row until it commits. Without a phone yet, the send cannot answer any
     reply, and the request, when projected, re-attributes with this send in sight (it waits
-    for this row, then reads it).
+    for this row, then reads it). A reply takes its doctor's lock before it is matched.
     """
-    phone = await _fact(
-        conn,
-        message_id=event.message_id,
-        state="sent",
-        campaign_id=event.campaign_id,
-        conversation_id=event.conversation_id,
-        kind=event.kind.value,
-        sender=event.sender,
-        attempts=event.attempt,
-        sent_at=event.sent_at,
-    )
-    await _history(
-        conn,
-        event,
-        event.message_id,
-        "sent",
-        event.sent_at,
-        f"attempt {event.attempt} via {event.sender}",
-    )
-    if phone is not None:
+    facts, history, replies = describe(event)
+    phones = await apply_facts(conn, facts)
+    await add_history(conn, history)
+    if isinstance(event, MessageSent) and (phone := phones.get(event.message_id)) is not None:
         await lock_doctors(conn, [phone])
         await conn.execute(SQL.reattribute_replies, [event.message_id], reply_window)
-
-
-async def on_message_failed(
-    conn: asyncpg.Connection, event: MessageFailed, reply_window: timedelta
-) -> None:
-    error = mask_phone(event.error)
-    await _fact(
-        conn,
-        message_id=event.message_id,
-        state="dead" if event.final else "retrying",
-        campaign_id=event.campaign_id,
-        attempts=event.attempt,
-        failed_at=event.occurred_at,
-        error_code=event.error_code,
-        error=error,
-        dead=event.final,
-    )
-    detail = f"attempt {event.attempt}: {event.error_code} {error}"
-    if event.next_attempt_at is not None and not event.final:
-        detail += f"; next attempt at {event.next_attempt_at.isoformat()}"
-    status = "dead" if event.final else "failed"
-    await _history(conn, event, event.message_id, status, event.occurred_at, detail)
-
-
-async def on_message_cancelled(
-    conn: asyncpg.Connection, event: MessageCancelled, reply_window: timedelta
-) -> None:
-    """Never sent, on purpose: no longer pending, and the history says why."""
-    await _fact(
-        conn,
-        message_id=event.message_id,
-        state="cancelled",
-        campaign_id=event.campaign_id,
-        conversation_id=event.conversation_id,
-        kind=event.kind.value,
-    )
-    await _history(conn, event, event.message_id, "cancelled", event.occurred_at, event.reason)
-
-
-async def on_message_delivered(
-    conn: asyncpg.Connection, event: MessageDelivered, reply_window: timedelta
-) -> None:
-    await _fact(
-        conn,
-        message_id=event.message_id,
-        state="delivered",
-        campaign_id=event.campaign_id,
-        delivered_at=event.at,
-    )
-    await _history(conn, event, event.message_id, "delivered", event.at, None)
-
-
-async def on_message_read(
-    conn: asyncpg.Connection, event: MessageRead, reply_window: timedelta
-) -> None:
-    await _fact(
-        conn,
-        message_id=event.message_id,
-        state="read",
-        campaign_id=event.campaign_id,
-        read_at=event.at,
-    )
-    await _history(conn, event, event.message_id, "read", event.at, None)
-
-
-async def on_message_received(
-    conn: asyncpg.Connection, event: MessageReceived, reply_window: timedelta
-) -> None:
-    """Stored with the send it answers, under the doctor's lock (``attribution_locks``)."""
-    phone = canonical_phone(event.phone)
-    await lock_doctors(conn, [phone])
-    await conn.execute(
-        SQL.record_reply,
-        event.event_id,
-        phone,
-        event.at,
-        reply_window,
-        first_words(event.body),
-        event.occurred_at,
-    )
+    if replies:
+        await lock_doctors(conn, [r.phone for r in replies])
+        await record_replies(conn, replies, reply_window)
 
 
 _CAMPAIGN_STATUS: dict[type[Event], str] = {
@@ -387,13 +345,7 @@ Handler = Callable[[asyncpg.Connection, Event, timedelta], Awaitable[None]]
 
 HANDLERS: dict[type[Event], Handler] = {
     MessagesRequested: on_messages_requested,
-    MessagesEnqueued: on_messages_enqueued,
-    MessageSent: on_message_sent,
-    MessageCancelled: on_message_cancelled,
-    MessageFailed: on_message_failed,
-    MessageDelivered: on_message_delivered,
-    MessageRead: on_message_read,
-    MessageReceived: on_message_received,
+    **{cls: on_message_event for cls in MESSAGE_EVENTS},
     **{cls: on_campaign_event for cls in CAMPAIGN_EVENTS},
     ContactOptedOut: on_contact_consent,
     ContactOptedIn: on_contact_consent,
@@ -430,7 +382,7 @@ async def project(
         await handler(conn, event, reply_window)
         phones = event_phones(event) if live else []  # a replay forgets at its end
         if phones:
-            await privacy.forget_late(conn, phones, event.occurred_at)
+            await privacy.forget_late(conn, phones, [event.occurred_at] * len(phones))
     EVENTS_PROJECTED.labels(event_type).inc()
     if live:
         PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))

@@ -43,6 +43,19 @@ class ReportingSettings(BaseSettings):
     overview_page_size: int = Field(
         50, ge=1, le=500, description="Campaigns per page of the overview when none is asked."
     )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=1000,
+        description="Events one pull of a subscription brings at most, projected together in "
+        "one transaction; 1 projects them one by one.",
+    )
+    batch_wait_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="How long an empty pull waits for events (a pull returns as soon as it has "
+        "some): the most a lone event can wait before it is projected.",
+    )
     max_deliveries: int = Field(
         20,
         ge=1,

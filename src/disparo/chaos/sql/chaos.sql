@@ -4,7 +4,7 @@
 -- Every message the dispatcher holds: what it is, for whom, and what became of it.
 SELECT message_id::text AS message_id, kind, campaign_id::text AS campaign_id, phone, state,
        (state = 'in_doubt' AND in_doubt_held_at IS NOT NULL) AS held_in_doubt
-FROM dispatcher.messages;
+FROM dispatcher.all_messages;  -- archived ones too (archive.py)
 
 -- name: sending_by
 -- Messages a replica holds in flight right now (claimed, maybe already with the provider).
@@ -35,7 +35,7 @@ SELECT (SELECT count(*) FROM campaign_api.outbox_dead) + (SELECT count(*) FROM d
 
 -- name: followups_requested
 -- Follow-ups the dispatcher has been asked for so far.
-SELECT count(*)::bigint FROM dispatcher.messages WHERE kind = 'followup';
+SELECT count(*)::bigint FROM dispatcher.all_messages WHERE kind = 'followup';
 
 -- name: terminate_run_connections
 -- Drop every connection to the run's database but this one (a connection storm's blow).

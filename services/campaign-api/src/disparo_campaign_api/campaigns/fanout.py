@@ -6,8 +6,8 @@ chunk is one statement: Postgres renders the template per contact (``templates.r
 fills the campaign's Cloud API template, if it names one (``cloud_templates.template_sql``),
 builds the ``MessagesRequested`` events and writes them to the outbox; then the campaign's
 ``fanout_cursor`` moves past the chunk, in the same transaction. A crash before commit leaves the
-cursor where it was and the chunk is redone with the same message ids (derived from campaign and
-seq, ``message_ids``), so there are no gaps and the dispatcher's dedupe on
+cursor where it was and the chunk is redone with the same message ids (derived from campaign, its
+start and seq, ``message_ids``), so there are no gaps and the dispatcher's dedupe on
 ``message_id`` absorbs any replay. No recipient row passes through Python, so the worker's
 memory does not grow with the audience.
 
@@ -37,7 +37,7 @@ from disparo_campaign_api.campaigns.handlers import (
     complete_if_finished,
     daily_spread,
 )
-from disparo_campaign_api.campaigns.message_ids import campaign_message_id
+from disparo_campaign_api.campaigns.message_ids import campaign_id_prefix
 from disparo_campaign_api.campaigns.rules import MESSAGE_KIND, Kind
 from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template, render_sql
 from disparo_campaign_api.segments.filters import Parameters
@@ -113,7 +113,7 @@ async def fan_out_next_chunk(
         params = Parameters(first_index=16)
         body = render_sql(load_template(campaign["template"]), params.add, settings.fallbacks)
         cloud = template_sql(campaign["cloud_template"], params.add, settings.fallbacks)
-        high_half = f"{campaign_message_id(campaign_id, 1).int >> 64:016x}"
+        id_prefix = campaign_id_prefix(campaign_id, campaign["started_at"])
         row = await conn.fetchrow(
             SQL.request_chunk.replace("{template_values}", cloud.values)
             .replace("{template}", cloud.template)
@@ -127,7 +127,7 @@ async def fan_out_next_chunk(
             days,
             campaign["max_per_day"] or 0,
             first_day,
-            high_half,
+            id_prefix,
             now,
             _trace_headers(),
             MessagesRequested.subject,

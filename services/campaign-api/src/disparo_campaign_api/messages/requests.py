@@ -18,6 +18,7 @@ from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.problems import Problem, invalid
 from disparo_shared.queries import load_queries
 from disparo_shared.text_input import unsafe_character
+from disparo_shared.time_ordered_ids import time_ordered_uuid
 
 Q = load_queries(Path(__file__).parent / "queries.sql")
 
@@ -77,13 +78,19 @@ def opted_out_problem(opted_out_at: datetime, reason: str | None) -> Problem:
 
 
 async def request_message(
-    conn: asyncpg.Connection, command: SendMessage, idempotency_key: str, max_attempts: int
+    conn: asyncpg.Connection,
+    command: SendMessage,
+    idempotency_key: str,
+    max_attempts: int,
+    now: datetime,
 ) -> dict[str, str]:
     """Stage a ``MessagesRequested`` for one message in the caller's transaction.
 
     Returns ``{"message_id": ..., "conversation_id": ...}``: the named conversation, or a new
     one when the request names none. Both ids are new on every call, so the caller must run
     this once per idempotency key (``idempotency.run_once``) to keep it stable across retries.
+    The message id is time-ordered (``time_ordered_uuid(now)``): the dispatcher's and reporting's
+    tables keyed by it take new rows on their rightmost leaves.
     """
     try:
         phone = normalize_phone(command.phone)
@@ -93,7 +100,7 @@ async def request_message(
     if contact is not None and contact["opted_out_at"] is not None:
         raise opted_out_problem(contact["opted_out_at"], contact["opt_out_reason"])
     message = RequestedMessage(
-        message_id=uuid4(),
+        message_id=time_ordered_uuid(now),
         idempotency_key=CLIENT_KEY_PREFIX + idempotency_key,
         contact_id=contact["id"] if contact else None,
         phone=phone,

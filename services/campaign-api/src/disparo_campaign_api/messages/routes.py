@@ -12,6 +12,7 @@ from disparo_campaign_api.idempotency import (
     run_once,
 )
 from disparo_campaign_api.messages.requests import SendMessage, request_message
+from disparo_shared.events import utc_now
 from disparo_shared.problems import problem_answers
 
 
@@ -46,7 +47,9 @@ class MessagesController(Controller):
         key = require_key(idempotency_key)
 
         async def accept(conn: asyncpg.Connection) -> tuple[int, dict[str, str]]:
-            return 202, await request_message(conn, data, key, settings.message_max_attempts)
+            return 202, await request_message(
+                conn, data, key, settings.message_max_attempts, utc_now()
+            )
 
         stored = await run_once(
             pool,

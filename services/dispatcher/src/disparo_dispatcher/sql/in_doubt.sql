@@ -27,7 +27,7 @@ WHERE e.message_id = ANY($1::uuid[])
 UNION
 SELECT e.provider, e.provider_message_id, e.address, e.message_id, e.recipient, e.body_sha256,
        e.at,
-       EXISTS (SELECT 1 FROM messages o WHERE o.provider_message_id = e.provider_message_id)
+       EXISTS (SELECT 1 FROM all_messages o WHERE o.provider_message_id = e.provider_message_id)
 FROM provider_echoes e
 JOIN unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) AS k (provider, address, recipient,
                                                                    body_sha256)
@@ -67,8 +67,8 @@ RETURNING m.message_id, m.campaign_id, m.attempt, m.state, m.due_at, m.last_erro
           m.last_error;
 
 -- name: owned_provider_ids
--- Which of these provider ids ($1) are already recorded on one of our messages.
-SELECT provider_message_id FROM messages WHERE provider_message_id = ANY($1::text[]);
+-- Which of these provider ids ($1) are already recorded on one of our messages, archived or not.
+SELECT provider_message_id FROM all_messages WHERE provider_message_id = ANY($1::text[]);
 
 -- name: lock_in_doubt
 -- Lock again, for their settlement, the doubts ($1, at attempts $2) still open after a lookup.

@@ -14,9 +14,14 @@ VALUES ($1::uuid, phone_digest($2::text), $3::timestamptz)
 ON CONFLICT (contact_id) DO NOTHING;
 
 -- name: blank_erased_messages
--- The erased doctor's kept messages lose phone and text (ids, states and times stay for counts).
-UPDATE messages SET phone = '', body = '', template = NULL  -- a template holds filled-in names
-WHERE (phone = $1::text OR contact_id = $2::uuid) AND state <> 'sending';
+-- The erased doctor's kept messages, archived or not, lose phone and text (ids, states and times
+-- stay for counts). Run after ``archive.sql`` ``wait_archive_turn``: no move is under way.
+WITH hot AS (
+    UPDATE messages SET phone = '', body = '', template = NULL  -- a template holds filled-in names
+    WHERE (phone = $1::text OR contact_id = $2::uuid) AND state <> 'sending'
+)
+UPDATE messages_archive SET phone = '', body = '', template = NULL
+WHERE phone = $1::text OR contact_id = $2::uuid;
 
 -- name: forget_recipient
 -- The queue's memory of the phone (sticky sender, pacing, consent, its 24 h windows, its
@@ -42,6 +47,15 @@ WHERE message_id IN (
     LIMIT $2::int
 );
 
+-- name: blank_expired_archived
+-- Likewise in the archive, where most of them are, by the index of those not blanked yet.
+UPDATE messages_archive SET phone = '', body = '', template = NULL
+WHERE message_id IN (
+    SELECT message_id FROM messages_archive
+    WHERE state IN ('sent', 'cancelled') AND body <> '' AND finished_at < $1::timestamptz
+    LIMIT $2::int
+);
+
 -- name: forget_idle_recipients
 -- Phones not written to since $1, with nothing pending and no opt-out to honour, are forgotten.
 DELETE FROM recipients r
@@ -63,7 +77,8 @@ WHERE EXISTS (SELECT 1 FROM messages WHERE phone = $1::text AND state = 'sending
 ON CONFLICT (phone) DO NOTHING;
 
 -- name: finish_pending_erasures
--- Erasures whose sends are over: blank those messages too and forget the phone.
+-- Erasures whose sends are over: blank those messages too, archived or not, and forget the
+-- phone. Run after ``archive.sql`` ``wait_archive_turn``.
 WITH done AS (
     DELETE FROM pending_erasures p
     WHERE NOT EXISTS (
@@ -72,6 +87,9 @@ WITH done AS (
     RETURNING phone
 ), blanked AS (
     UPDATE messages m SET phone = '', body = '', template = NULL FROM done d WHERE m.phone = d.phone
+), blanked_archived AS (
+    UPDATE messages_archive a SET phone = '', body = '', template = NULL
+    FROM done d WHERE a.phone = d.phone
 ), windows AS (
     DELETE FROM conversation_windows w USING done d WHERE w.phone = d.phone
 ), tier_places AS (
@@ -87,7 +105,7 @@ DELETE FROM recipients r USING done d WHERE r.phone = d.phone;
 SELECT message_id, contact_id, kind, state, body, template, priority, campaign_id,
        conversation_id, sender_id, attempt, last_error_code, last_error, requested_at,
        enqueued_at, sent_at, finished_at
-FROM messages
+FROM all_messages
 WHERE phone = $1::text OR contact_id = $2::uuid
 ORDER BY requested_at, message_id;
 

@@ -9,6 +9,7 @@
 -- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
 -- with neither phone nor text, and makes no recipient row.
 -- Every message of one request shares its trace context ($19, packed; NULL when untraced).
+-- Only messages whose idempotency key this transaction just took (``take_idempotency_keys``).
 WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
@@ -73,9 +74,21 @@ FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
 
+-- name: take_idempotency_keys
+-- Take each message's idempotency key ($1 keys, $2 message ids) before it is enqueued; returns
+-- the ids whose key was free. A key is kept in ``message_keys`` as long as its message is kept,
+-- in ``messages`` or ``messages_archive``, and the archiver never touches it: a message
+-- redelivered while (or after) it is moved finds its key taken and is skipped. A concurrent
+-- intake of the same key waits for this transaction, then skips it.
+INSERT INTO message_keys (idempotency_key, message_id)
+SELECT * FROM unnest($1::text[], $2::uuid[])
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING message_id;
+
 -- name: existing_message_ids
--- Which of these message ids are already queued or sent (a redelivered request, not a conflict).
-SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[]);
+-- Which of these message ids are already kept, archived or not (a redelivered request, not a
+-- conflict).
+SELECT message_id FROM all_messages WHERE message_id = ANY($1::uuid[]);
 
 -- name: queue_head_rank
 -- The place in line of the first queued message of one priority: where a new campaign joins,
@@ -114,8 +127,9 @@ RETURNING c.campaign_id, c.next_rank_at - r.count * $4::interval AS first_rank_a
 -- line; returns what the send-time rules need (recipient pacing and consent, campaign state).
 -- Every row is reached by key, never by joining whole tables: the picked rows by the ctids their
 -- locks pin (nobody else can move a row we hold FOR UPDATE), read once as an array (a TID scan),
--- recipients and campaigns by a LATERAL … LIMIT 1 probe. Joined plainly, a claim of 4,000 messages was planned as hashes of
--- the whole messages and recipients tables (175,000 rows: 450 ms a claim instead of ~30 ms).
+-- recipients by a LATERAL … LIMIT 1 probe, senders and campaigns once each. Joined plainly, a
+-- claim of 4,000 messages was planned as hashes of the whole messages and recipients tables
+-- (175,000 rows: 450 ms a claim instead of ~30 ms).
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::int[]) AS w(sender_id, room)
 ),
@@ -142,26 +156,45 @@ claimed AS (
               m.conversation_id, m.sender_id, m.attempt, m.max_attempts, m.time_zone, m.rank_at,
               m.enqueued_at, m.template::text AS template, m.marketing_limit_retries,
               m.trace_context
+),
+-- Facts of a sender or a campaign are read once per claim, not once per claimed message: a claim
+-- of 4,000 messages names ~50 senders and a few campaigns (joined by hash on the handful of rows).
+sender_facts AS MATERIALIZED (
+    SELECT w.sender_id, s.quality, s.portfolio, s.waba_id, s.provider = 'cloud' AS cloud
+    FROM wanted w
+    LEFT JOIN LATERAL (
+        SELECT s.quality, coalesce(s.portfolio, s.waba_id) AS portfolio, s.waba_id, s.provider
+        FROM senders s WHERE s.sender_id = w.sender_id LIMIT 1
+    ) s ON true
+),
+campaign_facts AS MATERIALIZED (
+    SELECT k.campaign_id, c.status, c.max_per_day, c.window_start_hour, c.window_end_hour,
+           c.window_weekdays, c.window_zone
+    FROM (SELECT DISTINCT campaign_id FROM claimed WHERE campaign_id IS NOT NULL) k
+    CROSS JOIN LATERAL (
+        SELECT c.status, c.max_per_day, c.window_start_hour, c.window_end_hour,
+               c.window_weekdays, c.window_zone
+        FROM campaigns c WHERE c.campaign_id = k.campaign_id LIMIT 1
+    ) c
 )
 SELECT claimed.*, greatest(r.last_sent_at, o.may_have_gone_at) AS last_sent_at,
        r.campaign_day, r.campaign_sent_on_day, r.opted_out_at,
-       c.status AS campaign_status, c.max_per_day, c.window_start_hour, c.window_end_hour,
-       c.window_weekdays, c.window_zone, w.last_inbound_at, t.status AS template_status,
-       sq.quality AS sender_quality, sq.portfolio
+       cf.status AS campaign_status, cf.max_per_day, cf.window_start_hour, cf.window_end_hour,
+       cf.window_weekdays, cf.window_zone, w.last_inbound_at, t.status AS template_status,
+       sf.quality AS sender_quality, sf.portfolio
 FROM claimed
-LEFT JOIN LATERAL (
-    SELECT s.quality, coalesce(s.portfolio, s.waba_id) AS portfolio
-    FROM senders s WHERE s.sender_id = claimed.sender_id LIMIT 1
-) sq ON true
--- The Cloud API's window and the template's registry status, probed by key like the rest.
+LEFT JOIN sender_facts sf ON sf.sender_id = claimed.sender_id
+LEFT JOIN campaign_facts cf ON cf.campaign_id = claimed.campaign_id
+-- The Cloud API's window and the template's registry status, probed by key like the rest, and
+-- only for Cloud numbers (an Evolution number has neither: ``cloud_rules``).
 LEFT JOIN LATERAL (
     SELECT w.last_inbound_at FROM conversation_windows w
-    WHERE w.sender_id = claimed.sender_id AND w.phone = claimed.phone LIMIT 1
+    WHERE sf.cloud AND w.sender_id = claimed.sender_id AND w.phone = claimed.phone LIMIT 1
 ) w ON true
 LEFT JOIN LATERAL (
     SELECT t.status
-    FROM senders s JOIN templates t ON t.waba_id = s.waba_id
-    WHERE claimed.template IS NOT NULL AND s.sender_id = claimed.sender_id
+    FROM templates t
+    WHERE sf.cloud AND claimed.template IS NOT NULL AND t.waba_id = sf.waba_id
       AND t.name = claimed.template::jsonb ->> 'name'
       AND t.language = claimed.template::jsonb ->> 'language'
     LIMIT 1
@@ -173,28 +206,19 @@ LEFT JOIN LATERAL (
 -- A send to the same phone still 'sending' under another replica's lease (one that died or froze
 -- mid-call) may have reached the provider at any moment up to its lease's end, and one in doubt
 -- up to when its doubt began: for pair spacing it counts as sent then (at most now). This
--- replica's own sends in flight are in its memory. Both probes are by phone on partial indexes:
--- the first names the pending-by-phone predicate whole and filters 'sending' in its CASE, so the
--- planner cannot walk the in-flight index (by sender) instead, which cost ~2,000 buffers per
--- claimed message on a table not yet analysed (`disparo bench claim --plans`).
+-- replica's own sends in flight are in its memory. One probe by phone of the unsettled sends'
+-- partial index (migration 280): it holds only what is in flight or in doubt, so it stays small
+-- at any backlog, and its predicate is named whole so the planner cannot walk the in-flight
+-- index (by sender) instead, which cost ~2,000 buffers per claimed message on a table not yet
+-- analysed (`disparo bench claim --plans`).
 LEFT JOIN LATERAL (
-    SELECT max(t) AS may_have_gone_at
-    FROM (
-        SELECT CASE WHEN o.state = 'sending' AND o.lease_owner <> $4::text
-                    THEN least(o.lease_until, $3::timestamptz) END AS t
-        FROM messages o
-        WHERE o.phone = claimed.phone AND o.state IN ('queued', 'held', 'sending')
-        UNION ALL
-        SELECT least(coalesce(d.in_doubt_since, $3::timestamptz), $3::timestamptz)
-        FROM messages d
-        WHERE d.phone = claimed.phone AND d.state = 'in_doubt'
-    ) in_flight
+    SELECT max(CASE WHEN o.state = 'in_doubt'
+                        THEN least(coalesce(o.in_doubt_since, $3::timestamptz), $3::timestamptz)
+                    WHEN o.lease_owner <> $4::text
+                        THEN least(o.lease_until, $3::timestamptz) END) AS may_have_gone_at
+    FROM messages o
+    WHERE o.phone = claimed.phone AND o.state IN ('sending', 'in_doubt')
 ) o ON true
-LEFT JOIN LATERAL (
-    SELECT c.status, c.max_per_day, c.window_start_hour, c.window_end_hour, c.window_weekdays,
-           c.window_zone
-    FROM campaigns c WHERE c.campaign_id = claimed.campaign_id LIMIT 1
-) c ON true
 ORDER BY claimed.priority DESC, claimed.rank_at;
 
 -- name: reserve_campaign_quota
@@ -331,10 +355,17 @@ WHERE m.message_id IN (
 RETURNING m.message_id;
 
 -- name: count_sent_since
--- Sends per sender since a moment (the start of today), for a replica taking senders over.
+-- Sends per sender since a moment (the start of today), for a replica taking senders over: the
+-- few not archived yet (a sent row finished when it was sent or later), then the archived ones.
 SELECT sender_id, count(*)::int AS sent
-FROM messages
-WHERE state = 'sent' AND sender_id = ANY($1::text[]) AND sent_at >= $2::timestamptz
+FROM (
+    SELECT sender_id FROM messages
+    WHERE state = 'sent' AND finished_at >= $2::timestamptz AND sent_at >= $2::timestamptz
+      AND sender_id = ANY($1::text[])
+    UNION ALL
+    SELECT sender_id FROM messages_archive
+    WHERE state = 'sent' AND sender_id = ANY($1::text[]) AND sent_at >= $2::timestamptz
+) sent
 GROUP BY sender_id;
 
 -- name: set_campaign_status
@@ -434,6 +465,25 @@ UPDATE recipients SET opted_out_at = NULL, opt_out_reason = NULL WHERE phone = $
 -- Whether a phone is opted out.
 SELECT opted_out_at IS NOT NULL FROM recipients WHERE phone = $1::text;
 
+-- name: restore_dead_message
+-- An archived dead message comes back to the hot table, still dead, to be re-queued (below).
+-- Run after ``archive.sql`` ``wait_archive_turn``: no move is under way.
+WITH restored AS (
+    DELETE FROM messages_archive
+    WHERE message_id = $1::uuid AND state = 'dead' AND phone <> ''  -- not an erased doctor's
+    RETURNING *
+)
+INSERT INTO messages SELECT * FROM restored;
+
+-- name: restore_dead_for_campaign
+-- A campaign's archived dead messages come back to the hot table, still dead, likewise.
+WITH restored AS (
+    DELETE FROM messages_archive
+    WHERE campaign_id = $1::uuid AND state = 'dead' AND phone <> ''  -- erased doctors stay
+    RETURNING *
+)
+INSERT INTO messages SELECT * FROM restored;
+
 -- name: requeue_dead_message
 -- A dead message back in line with `extra_attempts` more tries; its attempt count keeps
 -- growing so fencing stays sound.
@@ -456,7 +506,7 @@ RETURNING message_id, campaign_id, kind, sender_id, due_at;
 SELECT message_id, idempotency_key, contact_id, phone, kind, priority, campaign_id,
        conversation_id, state, due_at, attempt, max_attempts, sender_id, last_error_code,
        last_error, provider_message_id, enqueued_at, sent_at, finished_at
-FROM messages WHERE message_id = $1::uuid;
+FROM all_messages WHERE message_id = $1::uuid;
 
 -- name: queue_depth
 -- Pending messages by state and priority, for the gauges and the stats endpoint; doubts held
@@ -467,7 +517,7 @@ FROM messages
 WHERE state IN ('queued', 'sending', 'in_doubt', 'held')
 GROUP BY 1, priority
 UNION ALL
-SELECT 'dead', priority, count(*)::bigint FROM messages WHERE state = 'dead' GROUP BY priority;
+SELECT 'dead', priority, count(*)::bigint FROM all_messages WHERE state = 'dead' GROUP BY priority;
 
 -- name: oldest_due_age
 -- Per priority, seconds since the oldest queued message fell due (a message waiting for a
@@ -482,7 +532,7 @@ GROUP BY priority;
 -- name: dead_by_code
 -- Dead messages by their last error code (a bounded set: provider codes and a few of ours).
 SELECT coalesce(last_error_code, 'unknown') AS code, count(*)::bigint AS messages
-FROM messages WHERE state = 'dead'
+FROM all_messages WHERE state = 'dead'
 GROUP BY 1;
 
 -- name: sender_states
@@ -501,4 +551,4 @@ WHERE s.provider = 'cloud';
 -- name: messages_by_ids
 -- Some messages' text and state (a page of a doctor's timeline in the console); no phone.
 SELECT message_id, kind, state, body, sent_at, finished_at, last_error_code, sender_id
-FROM messages WHERE message_id = ANY($1::uuid[]);
+FROM all_messages WHERE message_id = ANY($1::uuid[]);

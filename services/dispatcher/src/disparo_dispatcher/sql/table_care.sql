@@ -11,9 +11,13 @@ FROM pg_stat_user_tables
 WHERE schemaname = current_schema() AND relname = ANY($1::text[]);
 
 -- name: try_care_lock
--- One replica tends the tables at a time; the others skip their turn.
-SELECT pg_try_advisory_lock(hashtextextended('disparo.dispatcher.table_care.' || current_schema(), 0));
+-- One replica tends a set of tables ($1: 'hot', 'archive') at a time; the others skip their turn.
+SELECT pg_try_advisory_lock(hashtextextended(
+    'disparo.dispatcher.table_care.' || current_schema()
+    || CASE WHEN $1::text = 'hot' THEN '' ELSE '.' || $1::text END, 0));
 
 -- name: release_care_lock
 -- Give the turn back.
-SELECT pg_advisory_unlock(hashtextextended('disparo.dispatcher.table_care.' || current_schema(), 0));
+SELECT pg_advisory_unlock(hashtextextended(
+    'disparo.dispatcher.table_care.' || current_schema()
+    || CASE WHEN $1::text = 'hot' THEN '' ELSE '.' || $1::text END, 0));

@@ -1,7 +1,8 @@
 -- name: find_messages_for_statuses
--- Our messages named by a status webhook, by our own id (Cloud callback data) or the provider's id.
+-- Our messages named by a status webhook, by our own id (Cloud callback data) or the provider's id,
+-- archived or not: delivered and read arrive after the send, often after the move.
 SELECT message_id, campaign_id, contact_id, phone, attempt, provider_message_id, trace_context
-FROM messages
+FROM all_messages
 WHERE message_id = ANY($1::uuid[])
    OR (provider_message_id IS NOT NULL AND provider_message_id = ANY($2::text[]));
 
@@ -39,7 +40,7 @@ ON CONFLICT (provider, provider_message_id, status) DO NOTHING;
 WITH taken AS (
     SELECT p.provider, p.provider_message_id, p.status
     FROM pending_statuses p
-    WHERE EXISTS (SELECT 1 FROM messages m WHERE m.provider_message_id = p.provider_message_id)
+    WHERE EXISTS (SELECT 1 FROM all_messages m WHERE m.provider_message_id = p.provider_message_id)
     ORDER BY p.received_at
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED

@@ -12,7 +12,15 @@ WITH rules AS (
 ),
 due AS (
     SELECT c.conversation_id, c.contact_id, c.phone, c.contact_name, c.stage, c.campaign_id,
-           r.rule_set, r.rule_version, f.sent + 1 AS n, gen_random_uuid() AS message_id
+           r.rule_set, r.rule_version, f.sent + 1 AS n,
+           -- time-ordered (UUIDv7 layout: $1 in Unix ms, version 7, random bits; as
+           -- disparo_shared.time_ordered_ids): the dispatcher's and reporting's tables keyed by
+           -- message id take new rows on their rightmost leaves, not a random one each
+           encode(overlay(uuid_send(gen_random_uuid())
+                          PLACING substring(int8send(floor(extract(epoch FROM $1::timestamptz)
+                                                           * 1000)::bigint) FROM 3)
+                                  || '\x70'::bytea
+                          FROM 1 FOR 7), 'hex')::uuid AS message_id
     FROM conversations c
     LEFT JOIN campaign_plans cp ON cp.campaign_id = c.campaign_id
     JOIN rules r ON r.rule_set = coalesce(c.rule_set, cp.rule_set_key, 'padrao')

@@ -6,12 +6,12 @@ ON CONFLICT (phone_digest) DO UPDATE SET erased_at = erased_phones.erased_at
 RETURNING pseudonym;
 
 -- name: erased_among
--- Which of these phones belong to doctors erased after $2 (the event's time), and their
--- pseudonyms.
-SELECT p.phone, e.pseudonym
-FROM unnest($1::text[]) AS p (phone)
+-- Which of these phones belong to doctors erased after the time of the event that carried
+-- them ($2, one per phone), and their pseudonyms.
+SELECT DISTINCT p.phone, e.pseudonym
+FROM unnest($1::text[], $2::timestamptz[]) AS p (phone, occurred_at)
 JOIN erased_phones e ON e.phone_digest = phone_digest(p.phone)
-WHERE e.erased_at >= $2::timestamptz;
+WHERE e.erased_at >= p.occurred_at;
 
 -- name: forget_phone
 -- Counts stay (messages, states, replies attributed to messages, per-doctor grouping under the
