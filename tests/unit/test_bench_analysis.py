@@ -6,6 +6,7 @@ from disparo.bench.analysis import (
     peak_per_sender,
     peak_per_window,
     percentile,
+    sending_during_intake,
     throughput,
     urgent_latency,
 )
@@ -49,6 +50,17 @@ def test_urgent_latency_counts_from_publish_to_first_accept_and_knows_the_backlo
     assert latency.sent == 2
     assert latency.during_backlog == 1
     assert round(latency.max, 6) == 0.3
+
+
+def test_sending_during_the_intake_is_set_against_sending_after_it():
+    during = [Send(f"d{i}", "s", i / 100) for i in range(2001)]  # 0–20 s, 100/s
+    after = [Send(f"a{i}", "s", 20 + (i + 1) / 250) for i in range(5000)]  # 20–40 s, 250/s
+    share = sending_during_intake(during + after, ingested_at=20.0)
+    assert round(share.during_per_second) == 100
+    assert share.after_per_second == 250
+    assert round(share.ratio, 2) == 0.4
+    assert sending_during_intake(during, ingested_at=None).ratio is None
+    assert sending_during_intake(during, ingested_at=30.0).after_per_second is None
 
 
 def test_outcomes_tell_sent_twice_dead_lost_and_unfinished_apart():

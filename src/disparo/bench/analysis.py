@@ -122,6 +122,37 @@ def urgent_latency(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeShare:
+    """Sending while the backlog was still being persisted, against sending after it.
+
+    Sends accepted from 0 s to 20 s (the intake ending at 20 s, 40,000 sends) and from 20 s to
+    40 s (100,000 sends): ``during_per_second`` 2,000, ``after_per_second`` 5,000, ``ratio``
+    0.4. None where a side has fewer than two sends.
+    """
+
+    during_per_second: float | None
+    after_per_second: float | None
+    ratio: float | None
+
+
+def sending_during_intake(sends: Sequence[Send], ingested_at: float | None) -> IntakeShare:
+    """Accepted sends per second from the first send to ``ingested_at`` (unix seconds), and
+    from then to the last send."""
+    if ingested_at is None or not sends:
+        return IntakeShare(None, None, None)
+    during = [s.accepted_at for s in sends if s.accepted_at <= ingested_at]
+    after = [s.accepted_at for s in sends if s.accepted_at > ingested_at]
+
+    def rate(times: list[float], start: float, end: float) -> float | None:
+        return len(times) / (end - start) if len(times) >= 2 and end > start else None
+
+    during_rate = rate(during, min(during), ingested_at) if during else None
+    after_rate = rate(after, ingested_at, max(after)) if after else None
+    ratio = during_rate / after_rate if during_rate is not None and after_rate else None
+    return IntakeShare(during_rate, after_rate, ratio)
+
+
 PENDING_STATES = frozenset({"queued", "sending", "held", "in_doubt"})
 
 

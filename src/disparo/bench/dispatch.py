@@ -47,6 +47,14 @@ def dispatch(
     urgent: Annotated[
         int, typer.Option(min=0, help="Priority-10 replies injected while the backlog drains.")
     ] = 200,
+    intake_urgent: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Priority-10 replies injected while the backlog is still being persisted "
+            "(one every 0.25 s until it is), reported apart as urgent during intake.",
+        ),
+    ] = 40,
     webhooks: Annotated[
         bool | None,
         typer.Option(
@@ -130,6 +138,7 @@ def dispatch(
         database_url=servers.database_url,
         nats_url=servers.nats_url,
         reporting=reporting,
+        intake_urgent=intake_urgent,
     )
     if len(counts) > 1:
         from disparo.bench.scaling import run_scaling

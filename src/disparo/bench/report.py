@@ -18,6 +18,7 @@ from disparo.bench.analysis import (
     outcomes,
     peak_per_sender,
     percentile,
+    sending_during_intake,
     throughput,
     timeline,
     urgent_latency,
@@ -26,6 +27,7 @@ from disparo.bench.run import RunEvidence
 
 THROUGHPUT_GOAL = 0.95
 URGENT_P99_GOAL_SECONDS = 1.0
+INTAKE_SENDING_GOAL = 0.8  # campaign sending during the intake, over its rate after it
 CLAIM_SPREAD_GOAL = 1.5  # dearest backlog band's claim cost per message over the cheapest's
 _TRANSIENT_CODES = {"timeout", "130429", "80007", "4", "2", "connect_error", "network_error"}
 
@@ -63,6 +65,15 @@ def summarize(evidence: RunEvidence) -> dict:
     sim_peak = max((s["max_per_second"] for s in stats.get("by_sender", {}).values()), default=0)
     log_peak = max(peaks.values(), default=0)
     latency = urgent_latency(evidence.urgent_published_at, sends, evidence.campaign_ids)
+    during_intake = evidence.intake_urgent_ids
+    intake_latency = urgent_latency(
+        {m: at for m, at in evidence.urgent_published_at.items() if m in during_intake},
+        sends,
+        evidence.campaign_ids,
+    )
+    intake = sending_during_intake(
+        [s for s in sends if s.message_id in evidence.campaign_ids], evidence.ingested_unix
+    )
     to_queue = [
         evidence.urgent_enqueued_at[m] - at
         for m, at in evidence.urgent_published_at.items()
@@ -157,6 +168,16 @@ def summarize(evidence: RunEvidence) -> dict:
             "publish_to_enqueued_p50_ms": _ms(percentile(to_queue, 0.50)),
             "publish_to_enqueued_p99_ms": _ms(percentile(to_queue, 0.99)),
             "clock": "publish time and the simulator's accepted_at, same machine clock",
+        },
+        "intake": {
+            "urgent_published": intake_latency.published,
+            "urgent_sent": intake_latency.sent,
+            "urgent_p50_ms": _ms(intake_latency.p50),
+            "urgent_p99_ms": _ms(intake_latency.p99),
+            "urgent_max_ms": _ms(intake_latency.max),
+            "sending_per_second_during": _round(intake.during_per_second),
+            "sending_per_second_after": _round(intake.after_per_second),
+            "sending_during_over_after": _round(intake.ratio, 3),
         },
         "cpu": cpu,
         "outcomes": {
@@ -299,6 +320,23 @@ def render(summary: dict, console: Console) -> None:
         "enqueue (JetStream → queue)",
         "n/a" if ingest is None else f"{ingest:,.0f} msg/s ({load['ingest_seconds']:.1f}s)",
     )
+    intake = summary.get("intake")
+    if intake and intake["sending_during_over_after"] is not None:
+        row(
+            "  campaign sending during / after intake",
+            f"{intake['sending_per_second_during']:,.0f} / "
+            f"{intake['sending_per_second_after']:,.0f} msg/s "
+            f"({intake['sending_during_over_after']:.0%})",
+            intake["sending_during_over_after"] >= INTAKE_SENDING_GOAL,
+        )
+    if intake and intake["urgent_published"]:
+        row(
+            "  urgent during intake p50 / p99",
+            f"{intake['urgent_p50_ms']} / {intake['urgent_p99_ms']} ms "
+            f"({intake['urgent_sent']} of {intake['urgent_published']} sent)",
+            intake["urgent_p99_ms"] is not None
+            and intake["urgent_p99_ms"] <= URGENT_P99_GOAL_SECONDS * 1000,
+        )
     row("limit violations (simulator)", limits["violations"], checks["no_limit_violations"])
     row(
         "peak sends per number in 1 s",

@@ -49,6 +49,7 @@ FAULTS = {
     "timeout_seconds": FAULT_SIMULATOR_HOLD_SECONDS,
 }
 POLL_SECONDS = 1.0
+INTAKE_URGENT_SECONDS = 0.25  # between urgent replies published during the intake
 COUNT_SECONDS = 10.0  # between full counts of the queue table (see DispatchBench._count)
 READY_TIMEOUT_SECONDS = 90.0
 
@@ -77,6 +78,7 @@ class BenchOptions:
     database_url: str | None
     nats_url: str | None
     reporting: int = 0  # reporting replicas to run and watch (0: reporting is not started)
+    intake_urgent: int = 0  # urgent replies published while the backlog is being persisted
 
     @property
     def allowed_per_second(self) -> int:
@@ -107,6 +109,7 @@ class Progress:
     sent: int = 0
     dead: int = 0
     ingested_at: float | None = None  # monotonic time the whole backlog was in the queue
+    ingested_unix: float | None = None  # the same moment, unix seconds (the send log's clock)
     drained: bool = False
     webhook_backlog_max: int = 0  # the simulator's largest queue of webhooks not yet posted
     samples: deque = field(default_factory=lambda: deque(maxlen=6))  # (monotonic, accepted)
@@ -156,6 +159,8 @@ class RunEvidence:
     senders_by_replica: dict[str, float] = field(default_factory=dict)  # leases held, averaged
     reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
     queue_tables: dict = field(default_factory=dict)  # hot table and archive at the end
+    intake_urgent_ids: set[str] = field(default_factory=set)  # published during the intake
+    ingested_unix: float | None = None  # when the whole backlog was in the queue (unix s)
 
 
 class DispatchBench:
@@ -182,6 +187,7 @@ class DispatchBench:
         self._counted_at = float("-inf")
         self._urgent_done = asyncio.Event()
         self._ingested = asyncio.Event()
+        self.intake_urgent_ids: set[str] = set()
         self._stopping = False
 
     # -- the run -----------------------------------------------------------------------------
@@ -245,6 +251,9 @@ class DispatchBench:
             self.progress = Progress()
             if self.reporting:
                 self.reporting_watch = ReportingWatch(started=self.progress.started)
+            during_intake = asyncio.create_task(
+                self._inject_urgent_during_intake(js, servers.stream_prefix)
+            )
             for command in commands:
                 await publish(js, servers.stream_prefix, command)
             publish_seconds = time.monotonic() - self.progress.started
@@ -252,6 +261,7 @@ class DispatchBench:
 
             tasks = [
                 asyncio.create_task(self._inject_urgent(js, servers.stream_prefix)),
+                during_intake,
             ]
             if options.kills:
                 tasks.append(asyncio.create_task(self._kill_and_restart()))
@@ -287,6 +297,8 @@ class DispatchBench:
                 servers_embedded=servers.embedded,
                 campaign_ids=campaign_ids,
                 urgent_published_at=dict(self.urgent_published_at),
+                intake_urgent_ids=set(self.intake_urgent_ids),
+                ingested_unix=self.progress.ingested_unix,
                 publish_seconds=publish_seconds,
                 ingest_seconds=ingest_seconds,
                 drain_seconds=drain_seconds,
@@ -364,6 +376,20 @@ class DispatchBench:
         finally:
             self._urgent_done.set()
 
+    async def _inject_urgent_during_intake(self, js, stream_prefix: str) -> None:
+        """Publish up to ``intake_urgent`` urgent replies, one every ``INTAKE_URGENT_SECONDS``,
+        while the backlog is being persisted: a doctor's answer must not wait for a campaign's
+        intake. They count with the other urgent replies, and apart as "during intake"."""
+        options = self.options
+        for index in range(options.intake_urgent):
+            if self._ingested.is_set() or self._stopping:
+                return
+            command = urgent_command(options.urgent + index, options.max_attempts)
+            message_id = str(command.messages[0].message_id)
+            self.intake_urgent_ids.add(message_id)
+            self.urgent_published_at[message_id] = await publish(js, stream_prefix, command)
+            await asyncio.sleep(INTAKE_URGENT_SECONDS)
+
     async def _kill_and_restart(self) -> None:
         """``kill -9`` the last replica ``kills`` times, spread over the backlog's remaining
         time, restarting it each time once it is dead."""
@@ -412,7 +438,8 @@ class DispatchBench:
             progress = self.progress
             progress.accepted = stats["accepted"]
             progress.samples.append((now, progress.accepted))
-            await self._count(db, now, expected)
+            everything = expected + len(self.intake_urgent_ids)
+            await self._count(db, now, everything)
             if progress.pending:
                 holders = await db.fetch(SQL.sender_holders)
                 self.lease_samples.append({r["replica"]: r["senders"] for r in holders})
@@ -422,17 +449,19 @@ class DispatchBench:
             progress.webhook_backlog_max = max(
                 progress.webhook_backlog_max, int(stats.get("webhook_backlog", 0))
             )
-            if progress.ingested_at is None and progress.queued_rows >= options.messages:
+            backlog = options.messages + len(self.intake_urgent_ids)
+            if progress.ingested_at is None and progress.queued_rows >= backlog:
                 progress.ingested_at = now
+                progress.ingested_unix = time.time()
                 self._ingested.set()
                 self.say(
                     f"backlog enqueued after {now - progress.started:.1f}s "
                     f"({progress.sent:,} already sent)"
                 )
             urgent_done = self._urgent_done.is_set()
-            if urgent_done and progress.queued_rows >= expected and progress.pending == 0:
+            if urgent_done and progress.queued_rows >= everything and progress.pending == 0:
                 progress.drained = True
-                kill_tasks = tasks[1:]
+                kill_tasks = tasks[2:]
                 if all(task.done() for task in kill_tasks):
                     self.say(f"drained after {now - progress.started:.1f}s")
                     return True
@@ -453,7 +482,7 @@ class DispatchBench:
                 self.notes.append(
                     f"timed out after {options.timeout_seconds:.0f}s with "
                     f"{progress.pending:,} messages pending and "
-                    f"{max(0, expected - progress.queued_rows):,} not yet enqueued"
+                    f"{max(0, everything - progress.queued_rows):,} not yet enqueued"
                 )
                 self.say(self.notes[-1])
                 return False

@@ -124,6 +124,17 @@ class DispatcherSettings(BaseSettings):
         description="How often an erasure that met a send in flight checks whether it is over.",
     )
 
+    # --- intake ---------------------------------------------------------------------------
+    intake_concurrency: int = Field(
+        2,
+        ge=1,
+        le=50,
+        description="messages.requested events persisted at once (one JetStream pull asks for "
+        "this many). A campaign's intake shares the process and Postgres with sending: few at "
+        "once let sending keep its pace while a million messages arrive, and an urgent reply "
+        "waits at most for one pull's events.",
+    )
+
     # --- claiming, leases, flushing -------------------------------------------------------
     sender_lease_seconds: float = Field(
         10.0, gt=0, description="How long a replica's hold on a sender lasts without renewal."

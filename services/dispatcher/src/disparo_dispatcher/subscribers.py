@@ -42,9 +42,10 @@ def register_subscribers(
         # even reached the queue). A backlog still arrives in full batches at once.
         fetch_timeout=0.1,
         # Events of a pull are handled at once, and a campaign's events hold up to 2,000
-        # messages each: 8 keep Postgres and Python busy side by side, where the default 50
-        # held ~300 MB of parsed messages at a million-recipient start (measured).
-        batch_size=8,
+        # messages each; the next pull waits for all of them. The default 50 held ~300 MB of
+        # parsed messages at a million-recipient start; 8 took the CPU sending needed (see
+        # ``intake_concurrency``).
+        batch_size=settings.intake_concurrency,
     )
     async def on_messages_requested(event: MessagesRequested) -> None:
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
