@@ -9,7 +9,7 @@ import nats
 import pytest
 
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageKind, MessageSent
+from disparo_shared.events import MessageKind, MessageSent, MessagesRequested, RequestedMessage
 from disparo_shared.migrations import migrate
 from disparo_shared.outbox import OutboxRelay, add_events
 from disparo_shared.settings import DatabaseSettings
@@ -95,6 +95,30 @@ async def test_committed_events_are_published_with_their_id_as_nats_msg_id(
     assert [m.subject for m in published] == [f"{nats_settings.stream_prefix}message.sent"] * 2
     assert json.loads(published[0].data) == events[0].model_dump(mode="json")
     assert await outbox_size(pool) == 0
+
+
+async def test_a_request_carries_its_highest_priority_as_a_header(pool, js, nats_settings):
+    """The dispatcher takes urgent requests out of turn by this header, without the body."""
+
+    def requested(priority: int) -> RequestedMessage:
+        message_id = uuid.uuid4()
+        return RequestedMessage(
+            message_id=message_id,
+            idempotency_key=f"k:{message_id}",
+            phone="+5511900000001",
+            kind=MessageKind.REPLY,
+            body="Olá",
+            priority=priority,
+        )
+
+    event = MessagesRequested(messages=[requested(3), requested(10)])
+    async with pool.acquire() as conn, conn.transaction():
+        await add_events(conn, [event])
+    assert await OutboxRelay(pool, js, nats_settings.stream_prefix).publish_batch() == 1
+
+    [published] = await stream_messages(js, stream_name(nats_settings.stream_prefix, "COMMANDS"))
+    assert published.headers["Disparo-Priority"] == "10"
+    assert published.headers["Nats-Msg-Id"] == str(event.event_id)
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(

@@ -66,7 +66,9 @@ async def add_events(
 
     def headers_of(event: Event) -> dict[str, str]:
         packed = traced.get(event.event_id)
-        return headers if packed is None else {"traceparent": traceparent_of(packed)}
+        own = headers if packed is None else {"traceparent": traceparent_of(packed)}
+        routing = event.routing_headers()
+        return {**own, **routing} if routing else own
 
     # Serialised by pydantic and stored as that text: the json codec's json.dumps is far slower.
     await conn.executemany(

@@ -104,7 +104,8 @@ async def publish(js: JetStreamContext, stream_prefix: str, command: MessagesReq
     await js.publish(
         qualified(stream_prefix, command.subject),
         command.model_dump_json().encode(),
-        headers={"Nats-Msg-Id": str(command.event_id)},
+        # as the outbox relay publishes it: with its priority header
+        headers={"Nats-Msg-Id": str(command.event_id), **command.routing_headers()},
         timeout=10.0,
     )
     return published_at

@@ -1,7 +1,9 @@
 """The dispatcher's JetStream subscriptions: parse the event, call its handler, nothing more."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+
+from faststream.nats.annotations import NatsMessage
 
 from disparo_dispatcher import automatic_messages, handlers, privacy
 from disparo_dispatcher.senders import PlacementCache
@@ -20,6 +22,7 @@ from disparo_shared.events import (
     MessagesRequested,
     subjects,
 )
+from disparo_shared.events.messages import PRIORITY_HEADER
 from disparo_shared.runtime import Runtime
 
 
@@ -48,6 +51,26 @@ def register_subscribers(
         batch_size=settings.intake_concurrency,
     )
     async def on_messages_requested(event: MessagesRequested) -> None:
+        await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
+
+    # The same requests again, through a consumer of their own that persists only the urgent
+    # ones (by the priority header, without decoding the rest): a reply published while a
+    # campaign's thousand events wait in the stream is persisted at once, not after them
+    # (measured: p99 153 s from publish to queue during a 300,000-message intake). Whichever
+    # consumer comes first persists it; the inbox makes the other one a no-op.
+    @durable_subscriber(
+        broker,
+        nats,
+        stream=subjects.STREAM_COMMANDS,
+        subject=subjects.MESSAGES_REQUESTED,
+        durable="dispatcher-urgent-requests",
+        fetch_timeout=0.1,
+        batch_size=50,
+    )
+    async def on_urgent_requested(msg: NatsMessage) -> None:
+        if not is_urgent(msg.headers, settings.urgent_priority):
+            return
+        event = MessagesRequested.model_validate_json(msg.body)
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     @durable_subscriber(
@@ -139,3 +162,10 @@ def register_subscribers(
     )
     async def on_conversation_control_changed(event: ConversationControlChanged) -> None:
         await automatic_messages.apply_conversation_control(runtime.pool, event, clock())
+
+
+def is_urgent(headers: Mapping[str, str] | None, urgent_priority: int) -> bool:
+    """Whether a request's priority header names an urgent message; a request without it (a
+    campaign's fan-out writes none) is taken in turn."""
+    value = (headers or {}).get(PRIORITY_HEADER, "")
+    return value.isdigit() and int(value) >= urgent_priority

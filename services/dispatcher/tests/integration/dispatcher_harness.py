@@ -181,7 +181,7 @@ async def publish(nats_settings: NatsSettings, *events: Event) -> None:
             await js.publish(
                 qualified(nats_settings.stream_prefix, event.subject),
                 json.dumps(event.model_dump(mode="json")).encode(),
-                headers={"Nats-Msg-Id": str(event.event_id)},
+                headers={"Nats-Msg-Id": str(event.event_id), **event.routing_headers()},
             )
     finally:
         await nc.close()

@@ -25,3 +25,7 @@ class Event(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: datetime = Field(default_factory=utc_now)
     schema_version: int = 1
+
+    def routing_headers(self) -> dict[str, str]:
+        """NATS headers a consumer may read without decoding the body (none by default)."""
+        return {}

@@ -89,9 +89,18 @@ class RequestedMessage(BaseModel):
     recipient: RecipientSnapshot | None = None
 
 
+PRIORITY_HEADER = "Disparo-Priority"
+"""The highest priority among a ``messages.requested`` event's messages, as a NATS header: the
+dispatcher takes urgent requests out of turn (a reply must not wait behind a campaign's
+thousand events in the stream) without decoding every campaign event twice."""
+
+
 class MessagesRequested(Event):
     subject = subjects.MESSAGES_REQUESTED
     messages: list[RequestedMessage] = Field(max_length=MAX_MESSAGES_PER_EVENT)
+
+    def routing_headers(self) -> dict[str, str]:
+        return {PRIORITY_HEADER: str(max((m.priority for m in self.messages), default=0))}
 
 
 class EnqueuedMessage(BaseModel):

@@ -1,0 +1,64 @@
+"""Intake of ``messages.requested``: an urgent reply does not wait for a campaign's events that
+are ahead of it in the stream."""
+
+from uuid import uuid4
+
+import asyncpg
+from dispatcher_harness import dispatcher, evolution_sender, message, phone, request, simulator
+
+from disparo_shared.testing.fixtures import eventually
+
+
+async def _state(db, message_id) -> str | None:
+    return await db.fetchval(
+        "SELECT state FROM dispatcher.messages WHERE message_id = $1", message_id
+    )
+
+
+async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are_stuck(
+    kernel_settings, db, database_url
+):
+    campaign_id = uuid4()
+    async with simulator() as sim:
+        async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
+            # The campaign's control row, locked by someone else: persisting its events waits
+            # (their place in the campaign's lane is reserved on that row), and so does the
+            # in-turn intake behind them.
+            await db.execute(
+                "INSERT INTO dispatcher.campaigns (campaign_id) VALUES ($1)", campaign_id
+            )
+            holder = await asyncpg.connect(database_url)
+            locked = holder.transaction()
+            await locked.start()
+            try:
+                await holder.execute(
+                    "SELECT 1 FROM dispatcher.campaigns WHERE campaign_id = $1 FOR UPDATE",
+                    campaign_id,
+                )
+                campaign = [
+                    message(phone(n), campaign_id=campaign_id, priority=3) for n in range(30)
+                ]
+                for start in range(0, 30, 10):  # three events, more than one pull takes
+                    await request(kernel_settings.nats, *campaign[start : start + 10])
+                reply = message(phone(99), kind="reply", priority=10)
+                await request(kernel_settings.nats, reply)
+
+                async def reply_sent():
+                    return await _state(db, reply.message_id) == "sent"
+
+                await eventually(reply_sent)
+                assert await _state(db, campaign[0].message_id) is None  # still waiting
+            finally:
+                await locked.rollback()
+                await holder.close()
+
+            async def campaign_sent():
+                return await db.fetchval(
+                    "SELECT count(*) FROM dispatcher.messages "
+                    "WHERE campaign_id = $1 AND state = 'sent'",
+                    campaign_id,
+                ) == len(campaign)
+
+            await eventually(campaign_sent, timeout=30)
+    assert sim.stats()["duplicates"] == 0
+    assert sim.stats()["accepted"] == len(campaign) + 1
