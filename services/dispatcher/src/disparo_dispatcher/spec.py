@@ -24,6 +24,7 @@ SPEC = ServiceSpec(
         ),
         consumes=(
             Consumer(subjects.STREAM_COMMANDS, "dispatcher-messages-requested"),
+            Consumer(subjects.STREAM_COMMANDS, "dispatcher-urgent-requests"),
             Consumer(subjects.STREAM_CAMPAIGNS, "dispatcher-campaign-started"),
             Consumer(subjects.STREAM_CAMPAIGNS, "dispatcher-campaign-paused"),
             Consumer(subjects.STREAM_CAMPAIGNS, "dispatcher-campaign-resumed"),
