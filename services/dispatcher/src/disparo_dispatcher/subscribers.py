@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from faststream.nats.annotations import NatsMessage
 
@@ -69,11 +70,14 @@ def register_subscribers(
         durable="dispatcher-urgent-requests",
         fetch_timeout=0.1,
         batch_size=50,
+        # Every campaign event passes through this consumer too (~300 kB each): its body is
+        # left undecoded unless the header says the request is urgent.
+        decoder=_the_message,
     )
-    async def on_urgent_requested(body: dict, msg: NatsMessage) -> None:
+    async def on_urgent_requested(msg: Any) -> None:  # a NatsMessage (``_the_message``)
         if not is_urgent(msg.headers, settings.urgent_priority):
             return
-        event = requested.model_validate(body)  # the body FastStream has already decoded
+        event = requested.model_validate_json(msg.body)
         await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     @durable_subscriber(
@@ -165,6 +169,11 @@ def register_subscribers(
     )
     async def on_conversation_control_changed(event: ConversationControlChanged) -> None:
         await automatic_messages.apply_conversation_control(runtime.pool, event, clock())
+
+
+def _the_message(msg: NatsMessage) -> NatsMessage:
+    """The handler's argument: the message itself, its body not decoded."""
+    return msg
 
 
 def is_urgent(headers: Mapping[str, str] | None, urgent_priority: int) -> bool:
