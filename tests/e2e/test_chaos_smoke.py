@@ -41,8 +41,14 @@ def _chaos(env: dict[str, str], *arguments: str) -> tuple[dict, subprocess.Compl
         text=True,
         timeout=HANG_GUARD_SECONDS - 60,
     )
-    assert result.stdout, result.stderr[-3000:]
+    assert result.stdout, _why_it_died(result.stderr)
     return json.loads(result.stdout), result
+
+
+def _why_it_died(stderr: str) -> str:
+    """The command's tracebacks (a chained one starts at its first), else its last lines."""
+    start = stderr.find("Traceback")
+    return stderr[start : start + 12000] if start >= 0 else stderr[-3000:]
 
 
 def _every_round_held(summary: dict, result: subprocess.CompletedProcess, sent: int) -> None:

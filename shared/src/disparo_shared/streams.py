@@ -1,7 +1,9 @@
 """JetStream stream declarations and subject naming, applied idempotently at every start."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -10,6 +12,9 @@ from nats.js.errors import NotFoundError
 
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 from disparo_shared.settings import NatsSettings
+
+T = TypeVar("T")
+ELECTION_SECONDS = 60  # longer than any leader election seen on a loaded 2-core machine
 
 
 def qualified(prefix: str, subject: str) -> str:
@@ -38,26 +43,30 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
 
 
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
-    """Create missing streams and bring existing ones to the declared config."""
+    """Create missing streams and bring existing ones to the declared config.
+
+    On a cluster every request may time out while a leader is elected (the meta leader for
+    creating, the stream's replicas for the rest), and a new stream answers only once its own
+    leader is elected: each request is retried until it answers, so that a service's consumers,
+    which ask right after, do not time out and kill it at start. Retrying a create that timed
+    out is safe: JetStream accepts the same config again."""
     for config in stream_configs(settings):
         try:
-            await _stream_answering(js, config.name)
+            await _answered(js.stream_info, config.name)
         except NotFoundError:
-            await js.add_stream(config)
-            # On a cluster a new stream answers only once its replicas have elected a leader;
-            # until then the consumers' requests that follow time out and the service dies.
-            await _stream_answering(js, config.name)
+            await _answered(js.add_stream, config)
+            await _answered(js.stream_info, config.name)
         else:
-            await js.update_stream(config)
+            await _answered(js.update_stream, config)
 
 
-async def _stream_answering(js: JetStreamContext, name: str, within_seconds: float = 60) -> None:
-    """Ask a stream for its info until it answers (a cluster electing its leader times out)."""
-    deadline = asyncio.get_running_loop().time() + within_seconds
+async def _answered(request: Callable[..., Awaitable[T]], *arguments: object) -> T:
+    """A JetStream API request, asked again every 0.5 s for up to a minute while it times out
+    (an election)."""
+    deadline = asyncio.get_running_loop().time() + ELECTION_SECONDS
     while True:
         try:
-            await js.stream_info(name)
-            return
+            return await request(*arguments)
         except NatsTimeoutError:
             if asyncio.get_running_loop().time() >= deadline:
                 raise

@@ -844,19 +844,21 @@ class ChaosRun:
                 "fan-outs unfinished": int(fanouts),
                 "outbox events": int(outbox),
                 "outbox dead letters": int(outbox_dead),
-                "consumer events pending": consumers,
                 "dead-lettered events": dead_letters,
+                **{f"events pending on {name}": count for name, count in consumers.items()},
             },
             resent_by_policy=frozenset(resent),
         )
 
-    async def _bus_backlog(self) -> tuple[int, int]:
-        """Events not yet handled by every consumer of the run's streams, and dead letters."""
+    async def _bus_backlog(self) -> tuple[dict[str, int], int]:
+        """Events not yet handled, by consumer (``stream/consumer``) of the run's streams, and
+        dead letters: a stuck event names the consumer that holds it."""
         prefix = stream_name(self.servers.stream_prefix, "")
         nc = await probe_connect(self.servers.nats_url)
         try:
             js = nc.jetstream(timeout=5)
-            pending = dead = 0
+            pending: dict[str, int] = {}
+            dead = 0
             for info in await js.streams_info():
                 name = info.config.name
                 if not name.startswith(prefix):
@@ -864,7 +866,8 @@ class ChaosRun:
                 if name == stream_name(self.servers.stream_prefix, STREAM_DEAD_LETTERS):
                     dead += info.state.messages
                 for consumer in await js.consumers_info(name):
-                    pending += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+                    left = (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+                    pending[f"{name}/{consumer.name}"] = left
             return pending, dead
         finally:
             await nc.close()
