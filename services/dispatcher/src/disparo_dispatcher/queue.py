@@ -4,7 +4,6 @@ Every call takes a connection (the caller owns the transaction) and the current 
 single set-based statement over arrays, so a batch of a thousand messages is one round trip.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from disparo_dispatcher.quiet_hours import ZonedWindow, campaign_window
 from disparo_shared.queries import load_queries
@@ -222,7 +222,7 @@ async def claim(
             campaign_status=r["campaign_status"],
             campaign_max_per_day=r["max_per_day"],
             campaign_window=_campaign_window(r),
-            template=None if r["template"] is None else json.loads(r["template"]),
+            template=None if r["template"] is None else orjson.loads(r["template"]),
             last_inbound_at=r["last_inbound_at"],
             template_status=r["template_status"],
             marketing_limit_retries=r["marketing_limit_retries"],
