@@ -31,9 +31,24 @@ class Recipients:
             del self._claimed[phone]
 
     def answered(self, phone: str, at: datetime) -> None:
+        # Moved to the end, so the answers stay in the order they came (see ``forget_before``).
+        self._answered_at.pop(phone, None)
         self._answered_at[phone] = at
         self.released(phone)
 
     def forget_before(self, horizon: datetime) -> None:
-        """Drop answers older than ``horizon``: they no longer hold any pair back."""
-        self._answered_at = {phone: at for phone, at in self._answered_at.items() if at > horizon}
+        """Drop answers older than ``horizon``: they no longer hold any pair back.
+
+        Only the oldest are read, up to the first one to keep: rebuilding the whole map every
+        lease tick read every phone answered in the last minute (~60,000 at 1,000 sends a
+        second) to drop the ~2,000 of the last two seconds. An answer recorded out of clock
+        order is kept until those before it go: remembered longer, never forgotten too soon.
+        """
+        answered_at = self._answered_at
+        stale = []
+        for phone, at in answered_at.items():
+            if at > horizon:
+                break
+            stale.append(phone)
+        for phone in stale:
+            del answered_at[phone]
