@@ -66,15 +66,13 @@ async def add_events(
 
     def headers_of(event: Event) -> dict[str, str]:
         packed = traced.get(event.event_id)
-        own = headers if packed is None else {"traceparent": traceparent_of(packed)}
-        routing = event.routing_headers()
-        return {**own, **routing} if routing else own
+        return headers if packed is None else {"traceparent": traceparent_of(packed)}
 
     # Serialised by pydantic and stored as that text: the json codec's json.dumps is far slower.
     await conn.executemany(
         "INSERT INTO outbox (event_id, subject, payload, headers)"
         " VALUES ($1::uuid, $2::text, $3::text::json, $4::jsonb)",
-        [(e.event_id, e.subject, e.model_dump_json(), headers_of(e)) for e in events],
+        [(e.event_id, e.publish_subject, e.model_dump_json(), headers_of(e)) for e in events],
     )
     await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
 
