@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from disparo_shared.events import Event, MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.events.messages import URGENT_PRIORITY
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 
 
@@ -29,15 +30,16 @@ def _matches(pattern: str, subject: str) -> bool:
 
 @pytest.mark.parametrize("event_class", all_event_classes(), ids=lambda c: c.__name__)
 def test_every_event_subject_is_captured_by_exactly_one_stream(event_class):
-    streams = [
-        name
-        for name, patterns in STREAM_SUBJECTS.items()
-        if any(_matches(p, event_class.subject) for p in patterns)
-    ]
-    assert len(streams) == 1, f"{event_class.subject} is in streams {streams}"
+    for subject in event_class.every_subject():
+        streams = [
+            name
+            for name, patterns in STREAM_SUBJECTS.items()
+            if any(_matches(p, subject) for p in patterns)
+        ]
+        assert len(streams) == 1, f"{subject} is in streams {streams}"
 
 
-def requested() -> MessagesRequested:
+def requested(*priorities: int) -> MessagesRequested:
     return MessagesRequested(
         messages=[
             RequestedMessage(
@@ -46,11 +48,33 @@ def requested() -> MessagesRequested:
                 phone="+5511987654321",
                 kind=MessageKind.CAMPAIGN,
                 body="Olá {nome}",
-                priority=3,
+                priority=priority,
                 not_before=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
             )
+            for priority in priorities or (3,)
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("priorities", "subject"),
+    [
+        ((3,), "messages.requested"),
+        ((7, 4), "messages.requested"),
+        ((URGENT_PRIORITY,), "messages.requested.urgent"),
+        ((3, 10), "messages.requested.urgent"),
+    ],
+)
+def test_a_request_holding_an_urgent_message_has_the_urgent_subject(priorities, subject):
+    event = requested(*priorities)
+
+    assert event.publish_subject == subject
+    assert subject in MessagesRequested.every_subject()
+    assert MessagesRequested.subject == "messages.requested"  # what in-turn readers subscribe to
+
+
+def test_an_empty_request_is_not_urgent():
+    assert MessagesRequested(messages=[]).publish_subject == "messages.requested"
 
 
 def test_events_round_trip_through_json_unchanged():

@@ -97,8 +97,11 @@ async def test_committed_events_are_published_with_their_id_as_nats_msg_id(
     assert await outbox_size(pool) == 0
 
 
-async def test_a_request_carries_its_highest_priority_as_a_header(pool, js, nats_settings):
-    """The dispatcher takes urgent requests out of turn by this header, without the body."""
+async def test_a_request_with_an_urgent_message_is_published_on_the_urgent_subject(
+    pool, js, nats_settings
+):
+    """The dispatcher reads urgent requests through a consumer of their own, so a reply never
+    waits behind a campaign's events; every other request keeps ``messages.requested``."""
 
     def requested(priority: int) -> RequestedMessage:
         message_id = uuid.uuid4()
@@ -111,14 +114,18 @@ async def test_a_request_carries_its_highest_priority_as_a_header(pool, js, nats
             priority=priority,
         )
 
-    event = MessagesRequested(messages=[requested(3), requested(10)])
+    urgent = MessagesRequested(messages=[requested(3), requested(8)])
+    in_turn = MessagesRequested(messages=[requested(3), requested(7)])
     async with pool.acquire() as conn, conn.transaction():
-        await add_events(conn, [event])
-    assert await OutboxRelay(pool, js, nats_settings.stream_prefix).publish_batch() == 1
+        await add_events(conn, [urgent, in_turn])
+    assert await OutboxRelay(pool, js, nats_settings.stream_prefix).publish_batch() == 2
 
-    [published] = await stream_messages(js, stream_name(nats_settings.stream_prefix, "COMMANDS"))
-    assert published.headers["Disparo-Priority"] == "10"
-    assert published.headers["Nats-Msg-Id"] == str(event.event_id)
+    published = await stream_messages(js, stream_name(nats_settings.stream_prefix, "COMMANDS"))
+    prefix = nats_settings.stream_prefix
+    assert [(m.subject, m.headers["Nats-Msg-Id"]) for m in published] == [
+        (f"{prefix}messages.requested.urgent", str(urgent.event_id)),
+        (f"{prefix}messages.requested", str(in_turn.event_id)),
+    ]
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(

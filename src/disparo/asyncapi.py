@@ -30,14 +30,15 @@ SERVICES = {
 
 
 def event_models() -> dict[str, type[Event]]:
-    """Every concrete event (a class with a ``subject``), by subject."""
+    """Every concrete event (a class with a ``subject``), by each subject it may be published
+    on (``messages.requested`` and ``messages.requested.urgent`` are one model)."""
     found: dict[str, type[Event]] = {}
     pending = list(Event.__subclasses__())
     while pending:
         cls = pending.pop()
         pending += cls.__subclasses__()
         if "subject" in vars(cls) or hasattr(cls, "subject"):
-            found[cls.subject] = cls
+            found |= dict.fromkeys(cls.every_subject(), cls)
     return dict(sorted(found.items()))
 
 
@@ -103,7 +104,7 @@ def asyncapi_document() -> dict[str, Any]:
         payload = _relocate_defs(model.model_json_schema(), schemas)
         messages[name] = {
             "name": name,
-            "title": subject,
+            "title": model.subject,
             "summary": (model.__doc__ or "").strip().split("\n\n")[0] or None,
             "contentType": "application/json",
             "headers": {

@@ -86,7 +86,7 @@ async def request(stack: Stack, *messages: RequestedMessage) -> None:
     try:
         event = MessagesRequested(messages=list(messages))
         await nc.jetstream().publish(
-            qualified(stack.stream_prefix, event.subject),
+            qualified(stack.stream_prefix, event.publish_subject),
             json.dumps(event.model_dump(mode="json")).encode(),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )

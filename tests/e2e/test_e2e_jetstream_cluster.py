@@ -107,7 +107,7 @@ async def _publish(urls: str, prefix: str, start: int, count: int) -> list[str]:
             for _ in range(30):
                 try:
                     await js.publish(
-                        qualified(prefix, event.subject),
+                        qualified(prefix, event.publish_subject),
                         event.model_dump_json().encode(),
                         headers={"Nats-Msg-Id": str(event.event_id)},
                     )

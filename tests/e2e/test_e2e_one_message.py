@@ -9,7 +9,7 @@ import asyncpg
 import nats
 import pytest
 
-from disparo_shared.events.subjects import MESSAGE_SENT, MESSAGES_REQUESTED
+from disparo_shared.events.subjects import MESSAGE_SENT, MESSAGES_REQUESTED_SUBJECTS
 from disparo_shared.outbox import NOTIFY_CHANNEL
 from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import eventually
@@ -33,8 +33,8 @@ async def accepted_message_id(stack, phone: str, key: str) -> str:
     return answer.json()["message_id"]
 
 
-async def stream_events(stack, stream: str, subject: str) -> list:
-    """Every message of ``subject`` in the stack's ``stream``, oldest first."""
+async def stream_events(stack, stream: str, *subjects: str) -> list:
+    """Every message of ``subjects`` in the stack's ``stream``, oldest first."""
     nc = await nats.connect(stack.nats_url)
     try:
         js = nc.jetstream()
@@ -48,7 +48,7 @@ async def stream_events(stack, stream: str, subject: str) -> list:
                 msg = await js.get_msg(name, seq)
             except nats.js.errors.NotFoundError:
                 continue
-            if msg.subject == qualified(stack.stream_prefix, subject):
+            if msg.subject in {qualified(stack.stream_prefix, s) for s in subjects}:
                 found.append(msg)
         return found
     finally:
@@ -56,7 +56,7 @@ async def stream_events(stack, stream: str, subject: str) -> list:
 
 
 async def requested_event_of(stack, message_id: str):
-    for msg in await stream_events(stack, "COMMANDS", MESSAGES_REQUESTED):
+    for msg in await stream_events(stack, "COMMANDS", *MESSAGES_REQUESTED_SUBJECTS):
         payload = json.loads(msg.data)
         if any(m["message_id"] == message_id for m in payload["messages"]):
             return msg
@@ -154,7 +154,7 @@ async def test_outbox_relay_dying_between_publish_and_delete_sends_once(stack, p
     message_id = await accepted_message_id(stack, phone, new_key())
     await stack.wait_sent(message_id)
     published = await requested_event_of(stack, message_id)
-    requests_before = len(await stream_events(stack, "COMMANDS", MESSAGES_REQUESTED))
+    requests_before = len(await stream_events(stack, "COMMANDS", *MESSAGES_REQUESTED_SUBJECTS))
 
     # The row the relay would still hold had it died before its DELETE committed.
     conn = await asyncpg.connect(stack.database_url)
@@ -163,7 +163,7 @@ async def test_outbox_relay_dying_between_publish_and_delete_sends_once(stack, p
             "INSERT INTO campaign_api.outbox (event_id, subject, payload, headers)"
             " VALUES ($1::uuid, $2, $3::jsonb, '{}'::jsonb)",
             published.headers["Nats-Msg-Id"],
-            MESSAGES_REQUESTED,
+            published.subject.removeprefix(stack.stream_prefix),
             published.data.decode(),
         )
         await conn.execute("SELECT pg_notify($1, 'campaign_api')", NOTIFY_CHANNEL)
@@ -176,7 +176,9 @@ async def test_outbox_relay_dying_between_publish_and_delete_sends_once(stack, p
         await conn.close()
 
     await stack.settle()
-    assert len(await stream_events(stack, "COMMANDS", MESSAGES_REQUESTED)) == requests_before
+    assert (
+        len(await stream_events(stack, "COMMANDS", *MESSAGES_REQUESTED_SUBJECTS)) == requests_before
+    )
     assert len(await stack.sends_of(message_id)) == 1
     await assert_no_duplicate_anywhere(stack)
 

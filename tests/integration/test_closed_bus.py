@@ -104,6 +104,7 @@ async def publish_as(bus: ClosedBus, user: str, subject: str) -> list[str]:
     ("user", "subject", "stream"),
     [
         ("reporting", subjects.MESSAGES_REQUESTED, subjects.STREAM_COMMANDS),
+        ("reporting", subjects.MESSAGES_REQUESTED_URGENT, subjects.STREAM_COMMANDS),
         ("followup", subjects.CONTACT_OPTED_IN, subjects.STREAM_CONTACTS),
         ("dispatcher", subjects.MESSAGES_REQUESTED, subjects.STREAM_COMMANDS),
         ("campaign-api", subjects.MESSAGE_RECEIVED, subjects.STREAM_MESSAGES),
@@ -193,7 +194,9 @@ async def test_every_service_publishes_and_consumes_what_it_declares(bus: Closed
             for subject in spec.bus.publishes:
                 assert await publish_as(bus, name, subject) == []
                 published_streams |= {
-                    s for s, subs in subjects.STREAM_SUBJECTS.items() if _matches(subs[0], subject)
+                    stream
+                    for stream, patterns in subjects.STREAM_SUBJECTS.items()
+                    if any(_matches(pattern, subject) for pattern in patterns)
                 }
         assert await publish_as(bus, RECRUITER_USER, subjects.CONVERSATION_STAGE_CHANGED) == []
         published_streams.add(subjects.STREAM_CONVERSATIONS)
@@ -214,12 +217,13 @@ async def test_every_service_publishes_and_consumes_what_it_declares(bus: Closed
 
 
 async def test_reporting_may_replay_its_streams_from_the_start(bus: ClosedBus) -> None:
-    """The rebuild's ephemeral ordered consumer works under reporting's own user."""
+    """The rebuild's ephemeral ordered consumer (on every subject of the stream, as
+    ``replay`` reads them) works under reporting's own user."""
     assert await publish_as(bus, "dispatcher", subjects.MESSAGE_SENT) == []
     nc = await connect(bus.settings("reporting"), "reporting")
     try:
         subscription = await nc.jetstream().subscribe(
-            qualified(PREFIX, subjects.MESSAGE_ALL),
+            qualified(PREFIX, ">"),
             stream=stream_name(PREFIX, subjects.STREAM_MESSAGES),
             ordered_consumer=True,
         )

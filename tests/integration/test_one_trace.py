@@ -211,7 +211,8 @@ async def test_one_trace_from_the_request_to_the_provider_and_its_status(
     request = _only(found.served("POST", "/v1/messages"), "campaign-api's request span")
     assert caller.span_id in found.ancestry(request)  # under the caller's own span
 
-    requested = found.consumed("messages.requested")  # by the dispatcher, and by reporting
+    # a reply, so urgent: read by the dispatcher and by reporting through their urgent consumers
+    requested = found.consumed("messages.requested.urgent")
     assert len(requested) == 2
     for span in requested:
         assert span.parent.span_id == request.context.span_id

@@ -36,7 +36,8 @@ def _event_classes() -> dict[str, type[Event]]:
 
 def published_subjects(package: str) -> set[str]:
     """Subjects of the events a package builds (``Event(...)``, ``Event.model_validate(...)``)
-    or names for the outbox (``Event.subject``), outside its test helpers."""
+    or names for the outbox (``Event.subject``), outside its test helpers: every subject its
+    events may be published on (``Event.every_subject``)."""
     events = _event_classes()
     root = Path(importlib.import_module(package).__file__).parent
     subjects: set[str] = set()
@@ -54,7 +55,7 @@ def published_subjects(package: str) -> set[str]:
             ):
                 target = node.value.id
             if target in events:
-                subjects.add(events[target].subject)
+                subjects.update(events[target].every_subject())
     return subjects
 
 

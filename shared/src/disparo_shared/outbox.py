@@ -68,11 +68,9 @@ async def add_events(
 
     def headers_of(event: Event) -> str:
         packed = traced.get(event.event_id)
-        routing = event.routing_headers()
-        if packed is None and not routing:
+        if packed is None:
             return shared_headers
-        own = headers if packed is None else {"traceparent": traceparent_of(packed)}
-        return json.dumps({**own, **routing})
+        return json.dumps({"traceparent": traceparent_of(packed)})
 
     # One statement over arrays, not one INSERT per event: a flush of a thousand sends is one
     # execution in Postgres. Payloads are serialised by pydantic and stored as that text (the
@@ -85,7 +83,7 @@ async def add_events(
         " AS e(event_id, subject, payload, headers, position)"
         " ORDER BY position",
         [e.event_id for e in events],
-        [e.subject for e in events],
+        [e.publish_subject for e in events],
         [e.model_dump_json() for e in events],
         [headers_of(e) for e in events],
     )

@@ -25,6 +25,7 @@ from nats.js import JetStreamContext
 from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
+from disparo_shared.consumer_filters import follow_subscriber_subjects
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
 from disparo_shared.kernel_metrics import watch_kernel_metrics
@@ -140,6 +141,7 @@ class Runtime:
                     f"{self.spec.name}: consumers {missing} are not in ServiceSpec.bus.consumes, "
                     "so its NATS user may not read them"
                 )
+        await follow_subscriber_subjects(self._js, self.broker)
         await self.broker.start()
         relay = OutboxRelay(
             self._pool,

@@ -1,10 +1,10 @@
 """The benchmark's load: ``messages.requested`` commands published straight to JetStream.
 
 The benchmark acts as an internal client of the dispatcher, as the campaign API does: each
-command is a ``MessagesRequested`` event on the prefixed ``messages.requested`` subject with
-``Nats-Msg-Id`` = its ``event_id``. Every recipient is unique, so the pair-spacing rule (one
-message per recipient every few seconds) never holds a message back and the senders' rate is
-what the run measures.
+command is a ``MessagesRequested`` event on the prefixed ``messages.requested`` subject (an
+urgent reply on ``messages.requested.urgent``) with ``Nats-Msg-Id`` = its ``event_id``. Every
+recipient is unique, so the pair-spacing rule (one message per recipient every few seconds)
+never holds a message back and the senders' rate is what the run measures.
 """
 
 import time
@@ -102,10 +102,10 @@ async def publish(js: JetStreamContext, stream_prefix: str, command: MessagesReq
     handed over (unix seconds), the start of its enqueue-to-sent latency."""
     published_at = time.time()
     await js.publish(
-        qualified(stream_prefix, command.subject),
+        # as the outbox relay publishes it: an urgent reply on the urgent subject
+        qualified(stream_prefix, command.publish_subject),
         command.model_dump_json().encode(),
-        # as the outbox relay publishes it: with its priority header
-        headers={"Nats-Msg-Id": str(command.event_id), **command.routing_headers()},
+        headers={"Nats-Msg-Id": str(command.event_id)},
         timeout=10.0,
     )
     return published_at

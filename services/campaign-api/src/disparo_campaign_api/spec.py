@@ -19,7 +19,7 @@ SPEC = ServiceSpec(
             subjects.CAMPAIGN_RESUMED,
             subjects.CAMPAIGN_CANCELLED,
             subjects.CAMPAIGN_COMPLETED,
-            subjects.MESSAGES_REQUESTED,
+            *subjects.MESSAGES_REQUESTED_SUBJECTS,
             subjects.CONTACT_OPTED_OUT,
             subjects.CONTACT_OPTED_IN,
             subjects.CONTACT_ERASED,

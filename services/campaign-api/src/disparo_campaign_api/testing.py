@@ -4,7 +4,7 @@ Used with the kernel's fixtures (``kernel_settings``, ``db``, ``eventually``)::
 
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         await client.post("/v1/messages", json=..., headers={"Idempotency-Key": "k1"})
         await eventually(lambda: seen.count())
@@ -42,37 +42,39 @@ async def api_client(
 
 
 class Observed:
-    """Payloads published on one subject of the test's prefix, in arrival order."""
+    """Payloads published on the observed subjects of the test's prefix, in arrival order,
+    with each one's ``Nats-Msg-Id`` and unprefixed subject."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.ids: list[str] = []
+        self.subjects: list[str] = []
 
     async def count(self) -> int:
         return len(self.events)
 
 
 @asynccontextmanager
-async def observe(kernel_settings: KernelSettings, subject: str) -> AsyncIterator[Observed]:
-    """Every message of ``subject`` in its stream, from the first (an ordered JetStream consumer).
+async def observe(kernel_settings: KernelSettings, *subjects: str) -> AsyncIterator[Observed]:
+    """Every message of ``subjects`` in their streams, from the first (an ordered JetStream
+    consumer per subject: requests come on two, ``MESSAGES_REQUESTED_SUBJECTS``).
 
     Enter it after the app started (the app declares the streams). Messages are counted once per
     stream sequence, so a duplicate publish that JetStream accepted would show twice.
     """
     observed = Observed()
+    prefix = kernel_settings.nats.stream_prefix
     nc = await nats.connect(kernel_settings.nats.url)
 
     async def collect(msg: Any) -> None:
         observed.events.append(json.loads(msg.data))
         observed.ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+        observed.subjects.append(msg.subject.removeprefix(prefix))
 
     try:
         js = nc.jetstream()
-        await js.subscribe(
-            qualified(kernel_settings.nats.stream_prefix, subject),
-            cb=collect,
-            ordered_consumer=True,
-        )
+        for subject in subjects:
+            await js.subscribe(qualified(prefix, subject), cb=collect, ordered_consumer=True)
         yield observed
     finally:
         await nc.close()
@@ -88,7 +90,7 @@ async def publish_event(kernel_settings: KernelSettings, event: Any) -> None:
     nc = await nats.connect(kernel_settings.nats.url)
     try:
         await nc.jetstream().publish(
-            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            qualified(kernel_settings.nats.stream_prefix, event.publish_subject),
             event.model_dump_json().encode(),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )

@@ -73,7 +73,7 @@ async def test_a_followup_campaign_sends_followup_messages(kernel_settings, db):
     )
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         created = await client.post(
             "/v1/campaigns",

@@ -81,7 +81,7 @@ async def test_campaign_from_create_to_completed(kernel_settings, db):
     await add_contacts(db, 25)
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         bad = await client.post(
             "/v1/campaigns",

@@ -15,7 +15,7 @@ def _headers(key: str) -> dict[str, str]:
 async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settings, db):
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         body = {"phone": "(11) 8765-4321", "body": "Olá, Dra. Ana! Temos um plantão amanhã."}
         first = await client.post("/v1/messages", json=body, headers=_headers("k-1"))
@@ -41,6 +41,7 @@ async def test_accepted_message_is_requested_once_with_a_stable_id(kernel_settin
         assert message["contact_id"] is None
         assert message["conversation_id"] == conversation_id
         assert seen.ids == [seen.events[0]["event_id"]]
+        assert seen.subjects == [subjects.MESSAGES_REQUESTED_URGENT]  # a reply: out of turn
 
 
 async def test_a_client_key_cannot_take_a_campaign_messages_slot(kernel_settings):
@@ -49,7 +50,7 @@ async def test_a_client_key_cannot_take_a_campaign_messages_slot(kernel_settings
     campaign_key = f"campaign:{uuid.uuid4()}:{uuid.uuid4()}"
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         body = {"phone": "+5511987654321", "body": "Oi"}
         answer = await client.post("/v1/messages", json=body, headers=_headers(campaign_key))
@@ -76,7 +77,7 @@ async def test_same_key_with_another_body_is_refused_naming_the_header(kernel_se
 async def test_concurrent_retries_with_one_key_request_one_message(kernel_settings, db):
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         body = {"phone": "+5511987654321", "body": "oi", "kind": "campaign"}
         answers = await asyncio.gather(
@@ -88,6 +89,7 @@ async def test_concurrent_retries_with_one_key_request_one_message(kernel_settin
         await eventually(seen.count)
         assert len(seen.events) == 1
         assert seen.events[0]["messages"][0]["priority"] == 3
+        assert seen.subjects == [subjects.MESSAGES_REQUESTED]  # not urgent: in turn
 
 
 async def test_invalid_phone_is_a_422_naming_phone(kernel_settings, db):
@@ -143,7 +145,7 @@ async def test_requests_without_the_api_key_are_401(kernel_settings):
 async def test_known_contact_is_attached_and_opted_out_contact_refused(kernel_settings, db):
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         created = await client.post(
             "/v1/contacts", json={"phone": "+55 21 98888-7777"}, headers=AUTH
@@ -176,7 +178,7 @@ async def test_known_contact_is_attached_and_opted_out_contact_refused(kernel_se
 async def test_a_named_conversation_is_kept_and_the_contact_name_travels(kernel_settings, db):
     async with (
         api_client(kernel_settings) as client,
-        observe(kernel_settings, subjects.MESSAGES_REQUESTED) as seen,
+        observe(kernel_settings, *subjects.MESSAGES_REQUESTED_SUBJECTS) as seen,
     ):
         await client.post(
             "/v1/contacts", json={"phone": "+55 21 97777-6666", "name": "Ana Lima"}, headers=AUTH

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from disparo_shared.events.messages import URGENT_PRIORITY
+
 CRITICAL, WARNING = "critical", "warning"
-URGENT_PRIORITY = 8  # replies in a live conversation (campaign-api's default for them)
 URGENT_WAIT_SECONDS = 60  # a reply waiting longer than this pages (CONSOLE.md)
 BULK_WAIT_SECONDS = 15 * 60  # campaigns and follow-ups
 TIER_SHARE_WARNING = 0.8  # of the portfolio's unique recipients in a rolling 24 h

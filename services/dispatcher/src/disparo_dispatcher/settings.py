@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo_dispatcher.doubt_policy import DEFAULT_POLICIES
+from disparo_shared.events.messages import URGENT_PRIORITY
 
 MAX_DAILY_LIMIT = 10_000_000
 """More than a number can send in a day (80 msg/s × 86,400 s ≈ 6.9 million); a larger cap is a
@@ -244,7 +245,12 @@ class DispatcherSettings(BaseSettings):
         "renewals, flushes, webhooks) responsive instead of piling up calls that time out.",
     )
     urgent_priority: int = Field(
-        8, ge=1, le=10, description="Priority from which a message is urgent (a reply)."
+        URGENT_PRIORITY,
+        ge=1,
+        le=10,
+        description="Priority from which a message may use urgent_in_flight_reserve (a reply). "
+        "Which requests are persisted out of turn is fixed by the kernel's URGENT_PRIORITY "
+        "(their publishers choose the subject).",
     )
     urgent_in_flight_reserve: int = Field(
         16,

@@ -149,7 +149,7 @@ async def _request_wave(nats_url: str, prefix: str, wave: int) -> list[str]:
                 )
             event = MessagesRequested(messages=batch)
             await js.publish(
-                qualified(prefix, event.subject),
+                qualified(prefix, event.publish_subject),
                 json.dumps(event.model_dump(mode="json")).encode(),
                 headers={"Nats-Msg-Id": str(event.event_id)},
             )

@@ -179,9 +179,9 @@ async def publish(nats_settings: NatsSettings, *events: Event) -> None:
         js = nc.jetstream()
         for event in events:
             await js.publish(
-                qualified(nats_settings.stream_prefix, event.subject),
+                qualified(nats_settings.stream_prefix, event.publish_subject),
                 json.dumps(event.model_dump(mode="json")).encode(),
-                headers={"Nats-Msg-Id": str(event.event_id), **event.routing_headers()},
+                headers={"Nats-Msg-Id": str(event.event_id)},
             )
     finally:
         await nc.close()

@@ -1,12 +1,29 @@
-"""Intake of ``messages.requested``: an urgent reply does not wait for a campaign's events that
-are ahead of it in the stream."""
+"""Intake of ``messages.requested``: an urgent reply, on ``messages.requested.urgent``, does not
+wait for a campaign's events that are ahead of it in the stream, and the urgent consumer never
+pulls those."""
 
 from uuid import uuid4
 
 import asyncpg
+import nats
 from dispatcher_harness import dispatcher, evolution_sender, message, phone, request, simulator
 
+from disparo_shared.events import subjects
+from disparo_shared.streams import stream_name
 from disparo_shared.testing.fixtures import eventually
+
+
+async def _delivered_by_urgent_consumer(nats_settings) -> int:
+    """Events the dispatcher's urgent consumer has been handed so far."""
+    nc = await nats.connect(nats_settings.url)
+    try:
+        info = await nc.jetstream().consumer_info(
+            stream_name(nats_settings.stream_prefix, subjects.STREAM_COMMANDS),
+            "dispatcher-urgent-requests",
+        )
+        return info.delivered.consumer_seq
+    finally:
+        await nc.close()
 
 
 async def _state(db, message_id) -> str | None:
@@ -40,7 +57,7 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
                 ]
                 for start in range(0, 30, 10):  # three events, more than one pull takes
                     await request(kernel_settings.nats, *campaign[start : start + 10])
-                reply = message(phone(99), kind="reply", priority=10)
+                reply = message(phone(99), kind="reply", priority=8)
                 await request(kernel_settings.nats, reply)
 
                 async def reply_sent():
@@ -48,6 +65,8 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
 
                 await eventually(reply_sent)
                 assert await _state(db, campaign[0].message_id) is None  # still waiting
+                # the reply alone went through the urgent consumer, none of the campaign's
+                assert await _delivered_by_urgent_consumer(kernel_settings.nats) == 1
             finally:
                 await locked.rollback()
                 await holder.close()
@@ -60,5 +79,6 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
                 ) == len(campaign)
 
             await eventually(campaign_sent, timeout=30)
+            assert await _delivered_by_urgent_consumer(kernel_settings.nats) == 1
     assert sim.stats()["duplicates"] == 0
     assert sim.stats()["accepted"] == len(campaign) + 1

@@ -158,8 +158,11 @@ HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None
     CampaignStarted: on_campaign_started,
 }
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in HANDLERS}
-"""Event class by unprefixed subject; other subjects on the wildcards are not followup's concern."""
+EVENT_TYPES: dict[str, type[Event]] = {
+    subject: cls for cls in HANDLERS for subject in cls.every_subject()
+}
+"""Event class by unprefixed subject (both of a request's); other subjects on the wildcards are
+not followup's concern."""
 
 
 def event_phones(event: Event) -> list[str]:

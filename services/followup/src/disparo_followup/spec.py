@@ -12,9 +12,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     phone_digest_tables=("erased_phones",),
     bus=BusRights(
-        publishes=(subjects.MESSAGES_REQUESTED, subjects.CONVERSATION_CONTROL_CHANGED),
+        publishes=(*subjects.MESSAGES_REQUESTED_SUBJECTS, subjects.CONVERSATION_CONTROL_CHANGED),
         consumes=(
             Consumer(subjects.STREAM_COMMANDS, "followup-requests"),
+            Consumer(subjects.STREAM_COMMANDS, "followup-urgent-requests"),
             Consumer(subjects.STREAM_MESSAGES, "followup-messages"),
             Consumer(subjects.STREAM_CONVERSATIONS, "followup-conversations"),
             Consumer(subjects.STREAM_CONTACTS, "followup-contacts"),

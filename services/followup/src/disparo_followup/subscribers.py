@@ -23,6 +23,8 @@ SUBSCRIPTIONS: tuple[tuple[str, str, str, int], ...] = (
     # (stream, subject, durable name, events per pull)
     # A campaign's requests hold up to 2,000 messages each: a few at once, as in the dispatcher.
     (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED, "followup-requests", 8),
+    # Urgent requests (replies) have a subject of their own; a consumer has one filter (NATS 2.9).
+    (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED_URGENT, "followup-urgent-requests", 50),
     (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "followup-messages", 50),
     (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL, "followup-conversations", 50),
     (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "followup-contacts", 50),

@@ -43,7 +43,7 @@ async def js(
 def publish(kernel_settings: KernelSettings, js: JetStreamContext) -> Publish:
     async def _publish(event: Event) -> None:
         await js.publish(
-            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            qualified(kernel_settings.nats.stream_prefix, event.publish_subject),
             event.model_dump_json().encode(),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )

@@ -17,7 +17,7 @@ from disparo_shared.events import (
     RequestedMessage,
     campaign_conversation_id,
 )
-from disparo_shared.events.subjects import MESSAGES_REQUESTED, STREAM_COMMANDS
+from disparo_shared.events.subjects import STREAM_COMMANDS
 from disparo_shared.streams import qualified, stream_name
 from disparo_shared.testing.fixtures import eventually
 
@@ -96,7 +96,10 @@ async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:
     info = await js.stream_info(stream_name(prefix, STREAM_COMMANDS))
     if info.state.messages == 0:
         return []
-    sub = await js.subscribe(qualified(prefix, MESSAGES_REQUESTED), ordered_consumer=True)
+    # every subject of the stream: a request for an urgent message has a subject of its own
+    sub = await js.subscribe(
+        qualified(prefix, ">"), stream=stream_name(prefix, STREAM_COMMANDS), ordered_consumer=True
+    )
     messages = []
     try:
         for _ in range(info.state.messages):

@@ -27,6 +27,7 @@ from disparo_shared.events import (
     MessagesRequested,
     RequestedMessage,
     campaign_conversation_id,
+    subjects,
 )
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
@@ -240,6 +241,35 @@ async def test_a_campaign_conversation_is_learned_from_the_messages_that_flow(
     assert followups[0]["phone"] == phone
     assert followups[0]["priority"] == 4  # the spec's: campaigns 3, follow-ups 4, replies 8+
     assert "Ana Lima" in followups[0]["body"]
+
+
+async def test_a_conversation_is_learned_from_an_urgent_request_too(
+    publish: Publish, db: asyncpg.Connection
+) -> None:
+    """A reply's request travels on ``messages.requested.urgent``, read by a consumer of its own."""
+    conversation_id = uuid4()
+    reply = RequestedMessage(
+        message_id=uuid4(),
+        idempotency_key=f"client:{uuid4()}",
+        phone="+5511933330002",
+        kind=MessageKind.REPLY,
+        body="Sim, o plantão é no sábado.",
+        priority=8,
+        conversation_id=conversation_id,
+        contact_name="Bruno Reis",
+    )
+    request = MessagesRequested(messages=[reply], occurred_at=T0)
+    assert request.publish_subject == subjects.MESSAGES_REQUESTED_URGENT
+    await publish(request)
+
+    async def learned():
+        return await db.fetchrow(
+            "SELECT kind, contact_name FROM followup.conversations WHERE conversation_id = $1",
+            conversation_id,
+        )
+
+    row = await eventually(learned)
+    assert (row["kind"], row["contact_name"]) == ("reply", "Bruno Reis")
 
 
 async def test_the_recruiter_systems_older_words_still_move_a_conversation(

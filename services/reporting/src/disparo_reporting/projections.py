@@ -82,14 +82,16 @@ REQUEST_EVENTS: tuple[type[Event], ...] = (MessagesRequested,)
 CONVERSATION_EVENTS: tuple[type[Event], ...] = (ConversationControlChanged,)
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.subject: cls
+    subject: cls
     for cls in MESSAGE_EVENTS
     + CAMPAIGN_EVENTS
     + CONTACT_EVENTS
     + REQUEST_EVENTS
     + CONVERSATION_EVENTS
+    for subject in cls.every_subject()
 }
-"""Event class by unprefixed subject, so one subscriber on a wildcard can parse each message."""
+"""Event class by unprefixed subject (both of a request's), so one subscriber on a wildcard can
+parse each message."""
 
 
 PREVIEW_CHARS = 80

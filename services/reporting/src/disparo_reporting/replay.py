@@ -30,15 +30,16 @@ from disparo_shared.streams import qualified, stream_name
 log = get_logger(__name__)
 
 _LOCK_KEY = 0x7265706C6179  # "replay": one rebuild at a time per database
-REPLAYED_STREAMS: tuple[tuple[str, str], ...] = (
+REPLAYED_STREAMS: tuple[str, ...] = (
     # campaigns and consent first, so message facts land on known campaigns and phones
-    (subjects.STREAM_CAMPAIGNS, subjects.CAMPAIGN_ALL),
-    (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL),
-    (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED),
-    (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL),
-    # the whole stream, as its last sequence may be a stage change (not projected, skipped)
-    (subjects.STREAM_CONVERSATIONS, subjects.CONVERSATION_ALL),
+    subjects.STREAM_CAMPAIGNS,
+    subjects.STREAM_CONTACTS,
+    subjects.STREAM_COMMANDS,
+    subjects.STREAM_MESSAGES,
+    subjects.STREAM_CONVERSATIONS,
 )
+"""Each replayed whole (every subject, ``>``): the replay ends at the stream's last sequence,
+which may be any of its subjects (an urgent request, a stage change that is not projected)."""
 NOT_PROJECTED = frozenset({subjects.CONVERSATION_STAGE_CHANGED})
 
 
@@ -71,13 +72,12 @@ async def rebuild(
                 await conn.execute(SQL.forget_inbox, CONSUMER)
             by_stream: dict[str, int] = {}
             applied = 0
-            for stream, subject in REPLAYED_STREAMS:
+            for stream in REPLAYED_STREAMS:
                 count, stream_applied = await _replay_stream(
                     pool,
                     js,
                     nats_settings,
                     stream,
-                    subject,
                     reply_window,
                     idle_timeout_seconds,
                     now,
@@ -96,7 +96,6 @@ async def _replay_stream(
     js: JetStreamContext,
     nats_settings: NatsSettings,
     stream: str,
-    subject: str,
     reply_window: timedelta,
     idle_timeout_seconds: float,
     now: Callable[[], datetime],
@@ -107,7 +106,7 @@ async def _replay_stream(
         return 0, 0
     last_seq = state.last_seq
     subscription = await js.subscribe(
-        qualified(nats_settings.stream_prefix, subject),
+        qualified(nats_settings.stream_prefix, ">"),  # every subject of the stream
         stream=name,
         ordered_consumer=True,
         deliver_policy=DeliverPolicy.ALL,

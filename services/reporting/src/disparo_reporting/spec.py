@@ -15,6 +15,7 @@ SPEC = ServiceSpec(
         consumes=(
             Consumer(subjects.STREAM_MESSAGES, "reporting-messages"),
             Consumer(subjects.STREAM_COMMANDS, "reporting-requests"),
+            Consumer(subjects.STREAM_COMMANDS, "reporting-urgent-requests"),
             Consumer(subjects.STREAM_CAMPAIGNS, "reporting-campaigns"),
             Consumer(subjects.STREAM_CONTACTS, "reporting-contacts"),
             Consumer(subjects.STREAM_CONVERSATIONS, "reporting-conversations"),

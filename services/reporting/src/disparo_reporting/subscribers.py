@@ -1,14 +1,14 @@
 """Durable JetStream subscriptions of reporting: parse the event, project it with its pull.
 
-One subscriber per stream: the wildcard subject says which event a message carries, so the
-handler picks the model by subject. Each pull brings up to ``batch_size`` events, projected
-together in one transaction (``event_batches``, ``batch_projection``); each event is
-acknowledged once its batch committed. When a batch fails, each of its events is projected
-alone, so the one that fails (a poison event, a bug) goes its own way: redelivered with backoff
-and dropped after ``max_deliveries`` (a rebuild restores it), while the others are projected.
-An event delivered before is always projected alone, so a poison event drags down at most the
-one batch it first came in. A body that does not parse is dropped with an error log, since no
-redelivery could fix it.
+One subscriber per stream (two on ``COMMANDS``, one per request subject): the wildcard subject
+says which event a message carries, so the handler picks the model by subject. Each pull brings
+up to ``batch_size`` events, projected together in one transaction (``event_batches``,
+``batch_projection``); each event is acknowledged once its batch committed. When a batch fails,
+each of its events is projected alone, so the one that fails (a poison event, a bug) goes its
+own way: redelivered with backoff and dropped after ``max_deliveries`` (a rebuild restores it),
+while the others are projected. An event delivered before is always projected alone, so a poison
+event drags down at most the one batch it first came in. A body that does not parse is dropped
+with an error log, since no redelivery could fix it.
 """
 
 from collections.abc import Sequence
@@ -34,6 +34,8 @@ SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     # (stream, subject, durable name)
     (subjects.STREAM_MESSAGES, subjects.MESSAGE_ALL, "reporting-messages"),
     (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED, "reporting-requests"),
+    # urgent requests (replies) have a subject of their own; a consumer has one filter (NATS 2.9)
+    (subjects.STREAM_COMMANDS, subjects.MESSAGES_REQUESTED_URGENT, "reporting-urgent-requests"),
     (subjects.STREAM_CAMPAIGNS, subjects.CAMPAIGN_ALL, "reporting-campaigns"),
     (subjects.STREAM_CONTACTS, subjects.CONTACT_ALL, "reporting-contacts"),
     # takeovers and closings, for the follow-up breakdown (what stopped a doctor's reminders)

@@ -109,7 +109,7 @@ async def test_a_poison_event_in_a_pull_fails_alone_and_the_others_are_projected
     events += [poison, *(sent(m, T0 + MINUTE) for m in good[3:])]
     for event in events:
         await js.publish(
-            qualified(prefix, event.subject),
+            qualified(prefix, event.publish_subject),
             event.model_dump_json().encode(),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )

@@ -33,6 +33,7 @@ from disparo_shared.events import (
     MessagesRequested,
     RecipientSnapshot,
     RequestedMessage,
+    subjects,
 )
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import HttpSettings
@@ -90,7 +91,7 @@ async def publish(
     async def _publish(event: Event, copy: bool = False) -> None:
         msg_id = str(uuid4()) if copy else str(event.event_id)
         await js.publish(
-            qualified(kernel_settings.nats.stream_prefix, event.subject),
+            qualified(kernel_settings.nats.stream_prefix, event.publish_subject),
             event.model_dump_json().encode(),
             headers={"Nats-Msg-Id": msg_id},
         )
@@ -517,6 +518,37 @@ async def test_rebuild_replays_the_streams_into_the_same_projections(
     assert after == before
     history = (await client.get(f"/v1/messages/{message_id}")).json()["history"]
     assert [h["status"] for h in history] == ["requested", "sent"]
+
+
+async def test_an_urgent_request_is_projected_live_and_by_a_rebuild(
+    client: AsyncTestClient, publish: Publish
+) -> None:
+    """A reply's request travels on ``messages.requested.urgent``: reporting reads it through a
+    consumer of its own, and a rebuild replays it (the last event of its stream)."""
+    message_id = uuid4()
+    reply = MessagesRequested(
+        occurred_at=T0,
+        messages=[
+            RequestedMessage(
+                message_id=message_id,
+                idempotency_key=str(message_id),
+                phone="+5511987650001",
+                kind=MessageKind.REPLY,
+                body="Posso reservar o plantão de sábado?",
+                priority=8,
+            )
+        ],
+    )
+    assert reply.publish_subject == subjects.MESSAGES_REQUESTED_URGENT
+    await publish(reply)
+    before = await wait_for_json(client, f"/v1/messages/{message_id}", lambda b: b["history"])
+    assert before["kind"] == "reply"
+    assert [h["status"] for h in before["history"]] == ["requested"]
+
+    response = await client.post("/v1/admin/rebuild", headers={"X-API-Key": TEST_API_KEY})
+    assert response.status_code == 200
+    assert (response.json()["replayed"], response.json()["applied"]) == (1, 1)
+    assert (await client.get(f"/v1/messages/{message_id}")).json() == before
 
 
 async def test_metrics_count_projected_events(client: AsyncTestClient, publish: Publish) -> None:

@@ -21,11 +21,20 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     subject: ClassVar[str]
+    """The subject events of this class are published on, unless ``publish_subject`` picks
+    another of ``every_subject()`` for one of them."""
 
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: datetime = Field(default_factory=utc_now)
     schema_version: int = 1
 
-    def routing_headers(self) -> dict[str, str]:
-        """NATS headers a consumer may read without decoding the body (none by default)."""
-        return {}
+    @classmethod
+    def every_subject(cls) -> tuple[str, ...]:
+        """Every subject an event of this class may be published on (its readers read them
+        all): ``subject`` alone for most."""
+        return (cls.subject,)
+
+    @property
+    def publish_subject(self) -> str:
+        """The subject this event is published on; publishers use it, never ``subject``."""
+        return self.subject

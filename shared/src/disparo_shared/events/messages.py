@@ -89,18 +89,33 @@ class RequestedMessage(BaseModel):
     recipient: RecipientSnapshot | None = None
 
 
-PRIORITY_HEADER = "Disparo-Priority"
-"""The highest priority among a ``messages.requested`` event's messages, as a NATS header: the
-dispatcher takes urgent requests out of turn (a reply must not wait behind a campaign's
-thousand events in the stream) without decoding every campaign event twice."""
+URGENT_PRIORITY = 8
+"""Priority from which a message is urgent: a reply in a live conversation (campaign-api's
+default for replies). The dispatcher persists a request holding one out of turn
+(``MessagesRequested.publish_subject``) and lets it past its cap of provider calls."""
 
 
 class MessagesRequested(Event):
+    """The command to send a batch of messages.
+
+    Published on ``messages.requested``, or on ``messages.requested.urgent`` when one of its
+    messages is urgent (``URGENT_PRIORITY``): the dispatcher reads the urgent subject through a
+    consumer of its own, so a reply published while a campaign's thousand events wait in the
+    stream is persisted at once, not after them. Example: messages of priority 3 and 8 →
+    ``messages.requested.urgent``; of 3 and 7 → ``messages.requested``."""
+
     subject = subjects.MESSAGES_REQUESTED
     messages: list[RequestedMessage] = Field(max_length=MAX_MESSAGES_PER_EVENT)
 
-    def routing_headers(self) -> dict[str, str]:
-        return {PRIORITY_HEADER: str(max((m.priority for m in self.messages), default=0))}
+    @classmethod
+    def every_subject(cls) -> tuple[str, ...]:
+        return subjects.MESSAGES_REQUESTED_SUBJECTS
+
+    @property
+    def publish_subject(self) -> str:
+        if any(m.priority >= URGENT_PRIORITY for m in self.messages):
+            return subjects.MESSAGES_REQUESTED_URGENT
+        return subjects.MESSAGES_REQUESTED
 
 
 class EnqueuedMessage(BaseModel):

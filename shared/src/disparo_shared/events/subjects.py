@@ -18,8 +18,13 @@ CAMPAIGN_CANCELLED = "campaign.cancelled"
 CAMPAIGN_COMPLETED = "campaign.completed"
 CAMPAIGN_ALL = "campaign.>"
 
-# the one command: anyone → dispatcher
+# the one command: anyone → dispatcher (and followup, reporting). A request holding an urgent
+# message (a reply: priority ≥ URGENT_PRIORITY, see MessagesRequested) travels on a subject of
+# its own, so the dispatcher reads it at once instead of after the ~300 kB events of a
+# campaign's fan-out waiting in the stream; every other reader of requests reads both.
 MESSAGES_REQUESTED = "messages.requested"
+MESSAGES_REQUESTED_URGENT = "messages.requested.urgent"
+MESSAGES_REQUESTED_SUBJECTS = (MESSAGES_REQUESTED, MESSAGES_REQUESTED_URGENT)
 
 # dispatcher → reporting, followup, campaign-api
 MESSAGE_ENQUEUED = "message.enqueued"
@@ -51,7 +56,7 @@ DEAD_LETTER_ALL = "dead_letter.>"
 
 STREAM_SUBJECTS: dict[str, list[str]] = {
     STREAM_CAMPAIGNS: [CAMPAIGN_ALL],
-    STREAM_COMMANDS: [MESSAGES_REQUESTED],
+    STREAM_COMMANDS: list(MESSAGES_REQUESTED_SUBJECTS),
     STREAM_MESSAGES: [MESSAGE_ALL],
     STREAM_CONTACTS: [CONTACT_ALL],
     STREAM_CONVERSATIONS: [CONVERSATION_ALL],

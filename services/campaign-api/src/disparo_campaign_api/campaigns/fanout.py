@@ -130,6 +130,8 @@ async def fan_out_next_chunk(
             id_prefix,
             now,
             _trace_headers(),
+            # In turn whatever the campaign's priority: the urgent subject is for a few replies,
+            # read at once in batches sized for them, not for a campaign's ~300 kB events.
             MessagesRequested.subject,
             MAX_MESSAGES_PER_EVENT,
             MAX_EVENT_BYTES,

@@ -13,6 +13,7 @@ import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from disparo_shared.events import MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.events.messages import URGENT_PRIORITY
 from disparo_shared.outbox import add_events
 from disparo_shared.phones import InvalidPhone, normalize_phone
 from disparo_shared.problems import Problem, invalid
@@ -22,9 +23,10 @@ from disparo_shared.time_ordered_ids import time_ordered_uuid
 
 Q = load_queries(Path(__file__).parent / "queries.sql")
 
-# A reply in a live conversation must never wait behind a campaign backlog (10 is most urgent).
+# A reply in a live conversation must never wait behind a campaign backlog (10 is most urgent):
+# it is urgent, so its request is published out of turn (``URGENT_PRIORITY``).
 DEFAULT_PRIORITY: dict[MessageKind, int] = {
-    MessageKind.REPLY: 8,
+    MessageKind.REPLY: URGENT_PRIORITY,
     MessageKind.FIRST_CONTACT: 6,
     MessageKind.FOLLOWUP: 4,
     MessageKind.CAMPAIGN: 3,
