@@ -15,6 +15,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool's connection, handed back as it is: no reset statement on every release.
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    each time a connection goes back to the pool, to undo session state. None of our code
+    leaves any on a pooled connection (advisory locks are transaction-scoped, ``SET LOCAL`` ends
+    with its transaction, there are no cursors held past one, and the outbox relay's ``LISTEN``
+    connection unlistens before it goes back), and the statement cost ~65 µs in the client and
+    ~40 µs in the backend per release: the dispatcher acquires a connection a hundred times a
+    second and more. asyncpg still rolls back a transaction left open and drops the listener
+    callbacks on release. Code that ever sets session state on a pooled connection must undo it
+    itself before releasing.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class BoundedPool(asyncpg.Pool):
     """An asyncpg pool whose ``acquire`` waits at most ``acquire_timeout`` unless told."""
 
@@ -40,7 +58,7 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
         max_queries=50000,
         max_inactive_connection_lifetime=300.0,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=PooledConnection,
         record_class=asyncpg.Record,
         init=_init_connection,
         server_settings={
