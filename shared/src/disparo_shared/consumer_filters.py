@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from disparo_shared.logging import get_logger
+from disparo_shared.streams import until_answered
 
 log = get_logger(__name__)
 
@@ -31,12 +32,14 @@ async def follow_subscriber_subjects(js: JetStreamContext, broker: NatsBroker) -
             continue
         subject = subscriber.subject.broker_address
         try:
-            info = await js.consumer_info(stream.name, durable)
+            info = await until_answered(js.consumer_info, stream.name, durable)
         except NotFoundError:
             continue
         if info.config.filter_subject == subject:
             continue
-        await js.add_consumer(stream.name, config=info.config.evolve(filter_subject=subject))
+        await until_answered(
+            js.add_consumer, stream.name, config=info.config.evolve(filter_subject=subject)
+        )
         log.warning(
             "durable consumer now filters its subscriber's subject",
             consumer=f"{stream.name}/{durable}",

@@ -52,21 +52,23 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
     out is safe: JetStream accepts the same config again."""
     for config in stream_configs(settings):
         try:
-            await _answered(js.stream_info, config.name)
+            await until_answered(js.stream_info, config.name)
         except NotFoundError:
-            await _answered(js.add_stream, config)
-            await _answered(js.stream_info, config.name)
+            await until_answered(js.add_stream, config)
+            await until_answered(js.stream_info, config.name)
         else:
-            await _answered(js.update_stream, config)
+            await until_answered(js.update_stream, config)
 
 
-async def _answered(request: Callable[..., Awaitable[T]], *arguments: object) -> T:
+async def until_answered(
+    request: Callable[..., Awaitable[T]], *arguments: object, **options: object
+) -> T:
     """A JetStream API request, asked again every 0.5 s for up to a minute while it times out
-    (an election)."""
+    (a cluster electing a leader); for every request a service makes at start."""
     deadline = asyncio.get_running_loop().time() + ELECTION_SECONDS
     while True:
         try:
-            return await request(*arguments)
+            return await request(*arguments, **options)
         except NatsTimeoutError:
             if asyncio.get_running_loop().time() >= deadline:
                 raise
