@@ -20,8 +20,9 @@ class PooledConnection(asyncpg.Connection):
 
     asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
     each time a connection goes back to the pool, to undo session state. None of our code
-    leaves any on a pooled connection (advisory locks are transaction-scoped, ``SET LOCAL`` ends
-    with its transaction, there are no cursors held past one, and the outbox relay's ``LISTEN``
+    leaves any on a pooled connection (advisory locks are transaction-scoped but for the two
+    session locks ``release_session_lock`` gives back, ``SET LOCAL`` ends with its
+    transaction, there are no cursors held past one, and the outbox relay's ``LISTEN``
     connection unlistens before it goes back), and the statement cost ~65 µs in the client and
     ~40 µs in the backend per release: the dispatcher acquires a connection a hundred times a
     second and more. asyncpg still rolls back a transaction left open and drops the listener
@@ -31,6 +32,18 @@ class PooledConnection(asyncpg.Connection):
 
     def get_reset_query(self) -> str:
         return ""
+
+
+async def release_session_lock(conn: asyncpg.Connection, unlock: str, *args: Any) -> None:
+    """Give back a session-level advisory lock taken on a pooled connection; if the unlock
+    cannot run (the task was cancelled mid-query, the connection broke), close the connection,
+    which ends its session and the lock with it: pooled connections are not reset on release,
+    so a lock left behind would stay held for as long as the pool keeps the connection."""
+    try:
+        await conn.fetchval(unlock, *args)
+    except BaseException:
+        conn.terminate()
+        raise
 
 
 class BoundedPool(asyncpg.Pool):

@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncpg
 
 from disparo_dispatcher import metrics
+from disparo_shared.db import release_session_lock
 from disparo_shared.logging import get_logger
 from disparo_shared.queries import load_queries
 
@@ -120,5 +121,5 @@ async def tend_tables(
                 )
                 done[churn.table] = action
         finally:
-            await conn.fetchval(SQL.release_care_lock, turn)
+            await release_session_lock(conn, SQL.release_care_lock, turn)
     return done

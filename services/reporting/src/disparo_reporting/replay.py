@@ -22,6 +22,7 @@ from nats.js.api import DeliverPolicy
 
 from disparo_reporting import privacy
 from disparo_reporting.projections import CONSUMER, EVENT_TYPES, SQL, parse_event, project
+from disparo_shared.db import release_session_lock
 from disparo_shared.events import subjects, utc_now
 from disparo_shared.logging import get_logger
 from disparo_shared.settings import NatsSettings
@@ -88,7 +89,7 @@ async def rebuild(
             log.info("projections rebuilt", replayed=sum(by_stream.values()), applied=applied)
             return RebuildResult(sum(by_stream.values()), applied, by_stream)
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+            await release_session_lock(lock_conn, "SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
 async def _replay_stream(
