@@ -24,6 +24,8 @@ def _is_empty_fetch_restart(record: logging.LogRecord) -> bool:
     return isinstance(exc, TimeoutError) and "raised an exception" in record.getMessage()
 
 
+START_LOOKUP_SECONDS = 30.0
+
 # FastStream's log lines go through our logging chain (masking included), minus that noise.
 BROKER_LOGGER = logging.getLogger("disparo.broker")
 BROKER_LOGGER.addFilter(lambda record: not _is_empty_fetch_restart(record))
@@ -40,6 +42,9 @@ def create_broker(
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
         ],
         max_reconnect_attempts=-1,
+        # The broker's JetStream requests are its start's consumer lookups (one per subscriber):
+        # on a loaded three-node cluster one took over nats-py's 5 s default and killed the start.
+        js_options={"timeout": START_LOOKUP_SECONDS},
         # per-message "Received/Processed" lines would dominate the logs at thousands per second
         log_level=logging.DEBUG,
         logger=BROKER_LOGGER,
