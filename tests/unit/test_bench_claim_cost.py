@@ -3,9 +3,11 @@
 import pytest
 
 from disparo.bench.analysis import (
+    LoopLag,
     QueueSample,
     claim_cost_by_backlog,
     claim_cost_spread,
+    loop_lag_around,
     timeline,
 )
 from disparo.bench.claim_counters import ClaimCounters, read_claim_counters
@@ -68,18 +70,30 @@ disparo_dispatcher_claim_seconds_sum {seconds}
 # HELP disparo_dispatcher_claimed_total Messages claimed by this replica.
 # TYPE disparo_dispatcher_claimed_total counter
 disparo_dispatcher_claimed_total {claimed}
+# HELP disparo_event_loop_lag_seconds How late the loop woke.
+# TYPE disparo_event_loop_lag_seconds histogram
+disparo_event_loop_lag_seconds_bucket{{le="0.05",service="dispatcher"}} {on_time}
+disparo_event_loop_lag_seconds_bucket{{le="0.1",service="dispatcher"}} {on_time}
+disparo_event_loop_lag_seconds_bucket{{le="+Inf",service="dispatcher"}} {lags}
+disparo_event_loop_lag_seconds_count{{service="dispatcher"}} {lags}
+disparo_event_loop_lag_seconds_sum{{service="dispatcher"}} {lag}
 """
 
 
-def _exposition(claims, seconds, claimed):
-    return EXPOSITION.format(claims=claims, seconds=seconds, claimed=claimed)
+def _exposition(claims, seconds, claimed, lags=0, lag=0.0, on_time=0):
+    return EXPOSITION.format(
+        claims=claims, seconds=seconds, claimed=claimed, lags=lags, lag=lag, on_time=on_time
+    )
 
 
 def test_the_counters_are_read_from_a_replicas_metrics():
-    assert read_claim_counters(_exposition(3, 0.5, 1200)) == {
+    assert read_claim_counters(_exposition(3, 0.5, 1200, lags=10, lag=0.75, on_time=8)) == {
         "claims": 3.0,
         "claim_seconds": 0.5,
         "claimed": 1200.0,
+        "lag_samples": 10.0,
+        "lag_seconds": 0.75,
+        "lag_on_time": 8.0,  # the 0.1 s bucket, not the 0.05 one
     }
 
 
@@ -88,4 +102,22 @@ def test_a_restarted_replica_keeps_what_it_had_counted_before():
     counters.fold("dispatcher-1", _exposition(10, 1.0, 4000))
     counters.fold("dispatcher-2", _exposition(5, 0.5, 2000))
     counters.fold("dispatcher-1", _exposition(2, 0.25, 800))  # killed and restarted from zero
-    assert counters.totals() == {"claims": 17.0, "claim_seconds": 1.75, "claimed": 6800.0}
+    assert counters.totals() == {
+        "claims": 17.0,
+        "claim_seconds": 1.75,
+        "claimed": 6800.0,
+        "lag_samples": 0.0,
+        "lag_seconds": 0.0,
+        "lag_on_time": 0.0,
+    }
+
+
+def test_the_loop_lag_is_split_at_the_intakes_end():
+    def at(seconds, samples, lag, on_time):
+        return QueueSample(seconds, 0, 0, 0, 0, 0.0, 0, samples, lag, on_time)
+
+    samples = [at(0, 0, 0.0, 0), at(10, 100, 20.0, 40), at(20, 200, 21.0, 140)]
+    during, after = loop_lag_around(samples, split_at=10.0)
+    assert during == LoopLag(mean_ms=200.0, late_share=0.6)  # 100 samples, 20 s, 40 on time
+    assert after == LoopLag(mean_ms=10.0, late_share=0.0)
+    assert loop_lag_around(samples, split_at=None) == (None, None)

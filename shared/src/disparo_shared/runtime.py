@@ -30,6 +30,7 @@ from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
 from disparo_shared.kernel_metrics import watch_kernel_metrics
 from disparo_shared.logging import configure_logging, get_logger
+from disparo_shared.loop_lag import watch_event_loop_lag
 from disparo_shared.migrations import migrate
 from disparo_shared.nats_connection import connect, old_server_warning
 from disparo_shared.outbox import OutboxRelay
@@ -157,6 +158,13 @@ class Runtime:
             asyncio.create_task(
                 supervise(f"{self.spec.name}.kernel_metrics", self._watch_kernel_metrics),
                 name="kernel_metrics",
+            ),
+            asyncio.create_task(
+                supervise(
+                    f"{self.spec.name}.event_loop_lag",
+                    lambda: watch_event_loop_lag(self.spec.name),
+                ),
+                name="event_loop_lag",
             ),
             *(
                 asyncio.create_task(

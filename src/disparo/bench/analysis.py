@@ -246,6 +246,41 @@ class QueueSample:
     claims: int  # claim statements run so far
     claim_seconds: float  # their total duration
     claimed: int  # messages they claimed
+    lag_samples: int = 0  # event loop lag samples taken so far (one every 0.1 s a replica)
+    lag_seconds: float = 0.0  # their total lag
+    lag_on_time: int = 0  # of which woke within 0.1 s of asked
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """The dispatchers' event loop lag over a stretch of the run."""
+
+    mean_ms: float
+    late_share: float  # samples that woke more than 0.1 s late
+
+
+def loop_lag(first: QueueSample, last: QueueSample) -> LoopLag | None:
+    taken = last.lag_samples - first.lag_samples
+    if taken <= 0:
+        return None
+    return LoopLag(
+        mean_ms=(last.lag_seconds - first.lag_seconds) / taken * 1000,
+        late_share=1 - (last.lag_on_time - first.lag_on_time) / taken,
+    )
+
+
+def loop_lag_around(
+    samples: Sequence[QueueSample], split_at: float | None
+) -> tuple[LoopLag | None, LoopLag | None]:
+    """The loop lag before ``split_at`` seconds (the intake's end) and after it."""
+    if split_at is None or len(samples) < 2:
+        return None, None
+    before = [s for s in samples if s.at <= split_at]
+    after = [s for s in samples if s.at >= split_at]
+    return (
+        loop_lag(before[0], before[-1]) if len(before) > 1 else None,
+        loop_lag(after[0], after[-1]) if len(after) > 1 else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +294,7 @@ class TimelineRow:
     claims: int
     claim_ms: float | None  # mean duration of one claim statement
     claim_us_per_message: float | None  # claim time over the messages it claimed
+    lag: LoopLag | None = None  # the dispatchers' event loop lag
 
 
 def _interval(first: QueueSample, last: QueueSample) -> TimelineRow:
@@ -274,6 +310,7 @@ def _interval(first: QueueSample, last: QueueSample) -> TimelineRow:
         claims=claims,
         claim_ms=spent / claims * 1000 if claims else None,
         claim_us_per_message=spent / claimed * 1e6 if claimed else None,
+        lag=loop_lag(first, last),
     )
 
 

@@ -1,7 +1,8 @@
 """The dispatchers' claim counters, read from their /metrics while the benchmark runs.
 
-Each replica counts its own claims (``disparo_dispatcher_claim_seconds``) and claimed messages
-(``disparo_dispatcher_claimed_total``) from zero, and a killed replica starts again from zero:
+Each replica counts its own claims (``disparo_dispatcher_claim_seconds``), claimed messages
+(``disparo_dispatcher_claimed_total``) and event loop lag samples
+(``disparo_event_loop_lag_seconds``) from zero, and a killed replica starts again from zero:
 ``ClaimCounters`` keeps one running total per replica, folding a restart's reset into it.
 """
 
@@ -14,16 +15,22 @@ _WANTED = {
     "disparo_dispatcher_claim_seconds_count": "claims",
     "disparo_dispatcher_claim_seconds_sum": "claim_seconds",
     "disparo_dispatcher_claimed_total": "claimed",
+    "disparo_event_loop_lag_seconds_count": "lag_samples",
+    "disparo_event_loop_lag_seconds_sum": "lag_seconds",
 }
+LATE_BUCKET = ("disparo_event_loop_lag_seconds_bucket", "0.1")  # woke within 0.1 s of asked
 
 
 def read_claim_counters(metrics_text: str) -> dict[str, float]:
-    """``claims``, ``claim_seconds`` and ``claimed`` from one replica's exposition."""
-    found = dict.fromkeys(_WANTED.values(), 0.0)
+    """``claims``, ``claim_seconds``, ``claimed`` and the loop lag's samples (all, their sum,
+    and those within 0.1 s) from one replica's exposition."""
+    found = dict.fromkeys([*_WANTED.values(), "lag_on_time"], 0.0)
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
             if sample.name in _WANTED:
                 found[_WANTED[sample.name]] += sample.value
+            elif (sample.name, sample.labels.get("le")) == LATE_BUCKET:
+                found["lag_on_time"] += sample.value
     return found
 
 
@@ -65,7 +72,7 @@ class ClaimCounters:
         return {replica: figures.get(figure, 0.0) for replica, figures in self._totals.items()}
 
     def totals(self) -> dict[str, float]:
-        summed = dict.fromkeys(_WANTED.values(), 0.0)
+        summed = dict.fromkeys([*_WANTED.values(), "lag_on_time"], 0.0)
         for figures in self._totals.values():
             for key, value in figures.items():
                 summed[key] += value

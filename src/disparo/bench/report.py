@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from disparo.bench.analysis import (
+    LoopLag,
     claim_cost_by_backlog,
     claim_cost_spread,
+    loop_lag_around,
     outcomes,
     peak_per_sender,
     percentile,
@@ -30,6 +32,12 @@ URGENT_P99_GOAL_SECONDS = 1.0
 INTAKE_SENDING_GOAL = 0.8  # campaign sending during the intake, over its rate after it
 CLAIM_SPREAD_GOAL = 1.5  # dearest backlog band's claim cost per message over the cheapest's
 _TRANSIENT_CODES = {"timeout", "130429", "80007", "4", "2", "connect_error", "network_error"}
+
+
+def _lag(lag: LoopLag | None) -> dict | None:
+    if lag is None:
+        return None
+    return {"mean_ms": round(lag.mean_ms, 1), "late_share": round(lag.late_share, 3)}
 
 
 def is_transient(code: str | None) -> bool:
@@ -80,6 +88,7 @@ def summarize(evidence: RunEvidence) -> dict:
         if m in evidence.urgent_enqueued_at
     }
     intake_to_queue = [seconds for m, seconds in to_queue.items() if m in during_intake]
+    lag_during, lag_after = loop_lag_around(evidence.queue_samples, evidence.ingest_seconds)
     accepted_ids = {send.message_id for send in sends}
     urgent_dead = sum(
         1
@@ -181,6 +190,8 @@ def summarize(evidence: RunEvidence) -> dict:
             "sending_per_second_during": _round(intake.during_per_second),
             "sending_per_second_after": _round(intake.after_per_second),
             "sending_during_over_after": _round(intake.ratio, 3),
+            "dispatcher_loop_lag_during": _lag(lag_during),
+            "dispatcher_loop_lag_after": _lag(lag_after),
         },
         "cpu": cpu,
         "outcomes": {
@@ -240,6 +251,8 @@ def summarize(evidence: RunEvidence) -> dict:
                 "claims": r.claims,
                 "claim_ms": _round(r.claim_ms, 2),
                 "claim_us_per_message": _round(r.claim_us_per_message),
+                "loop_lag_ms": None if r.lag is None else round(r.lag.mean_ms, 1),
+                "loop_late_share": None if r.lag is None else round(r.lag.late_share, 3),
             }
             for r in timeline(evidence.queue_samples)
         ],
@@ -344,6 +357,16 @@ def render(summary: dict, console: Console) -> None:
             "    of which publish → enqueued p50 / p99",
             f"{intake['urgent_publish_to_enqueued_p50_ms']} / "
             f"{intake['urgent_publish_to_enqueued_p99_ms']} ms",
+        )
+    during, after = (
+        (intake or {}).get("dispatcher_loop_lag_during"),
+        (intake or {}).get("dispatcher_loop_lag_after"),
+    )
+    if during and after:
+        row(
+            "dispatcher loop lag, mean (woke > 0.1 s late): during / after the intake",
+            f"{during['mean_ms']:.0f} ms ({during['late_share']:.0%}) / "
+            f"{after['mean_ms']:.0f} ms ({after['late_share']:.0%})",
         )
     row("limit violations (simulator)", limits["violations"], checks["no_limit_violations"])
     row(
@@ -513,7 +536,8 @@ def _render_timeline(rows: list[dict], console: Console) -> None:
     if not rows:
         return
     table = Table(title="by 10 s", title_justify="left")
-    for column in ("t (s)", "in queue", "backlog", "sent/s", "claims", "claim ms", "µs/msg"):
+    columns = ("t (s)", "in queue", "backlog", "sent/s", "claims", "claim ms", "µs/msg", "loop lag")
+    for column in columns:
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(
@@ -524,5 +548,8 @@ def _render_timeline(rows: list[dict], console: Console) -> None:
             str(r["claims"]),
             "–" if r["claim_ms"] is None else f"{r['claim_ms']:.1f}",
             "–" if r["claim_us_per_message"] is None else f"{r['claim_us_per_message']:.1f}",
+            "–"
+            if r["loop_lag_ms"] is None
+            else f"{r['loop_lag_ms']:.0f} ms, {r['loop_late_share']:.0%} > 0.1 s",
         )
     console.print(table)

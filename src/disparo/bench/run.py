@@ -535,6 +535,9 @@ class DispatchBench:
                 claims=int(claims["claims"]),
                 claim_seconds=claims["claim_seconds"],
                 claimed=int(claims["claimed"]),
+                lag_samples=int(claims["lag_samples"]),
+                lag_seconds=claims["lag_seconds"],
+                lag_on_time=int(claims["lag_on_time"]),
             )
         )
 
