@@ -535,8 +535,11 @@ def _render_claim_costs(summary: dict, console: Console) -> None:
 def _render_timeline(rows: list[dict], console: Console) -> None:
     if not rows:
         return
-    table = Table(title="by 10 s", title_justify="left")
-    columns = ("t (s)", "in queue", "backlog", "sent/s", "claims", "claim ms", "µs/msg", "loop lag")
+    table = Table(
+        title="by 10 s (lag ms: the dispatchers' mean event loop lag, and its share > 0.1 s)",
+        title_justify="left",
+    )
+    columns = ("t (s)", "in queue", "backlog", "sent/s", "claims", "claim ms", "µs/msg", "lag ms")
     for column in columns:
         table.add_column(column, justify="right")
     for r in rows:
@@ -550,6 +553,6 @@ def _render_timeline(rows: list[dict], console: Console) -> None:
             "–" if r["claim_us_per_message"] is None else f"{r['claim_us_per_message']:.1f}",
             "–"
             if r["loop_lag_ms"] is None
-            else f"{r['loop_lag_ms']:.0f} ms, {r['loop_late_share']:.0%} > 0.1 s",
+            else f"{r['loop_lag_ms']:.0f} ({r['loop_late_share']:.0%})",
         )
     console.print(table)
