@@ -127,13 +127,13 @@ class DispatcherSettings(BaseSettings):
 
     # --- intake ---------------------------------------------------------------------------
     intake_concurrency: int = Field(
-        2,
+        1,
         ge=1,
         le=50,
         description="messages.requested events persisted at once (one JetStream pull asks for "
-        "this many). A campaign's intake shares the process and Postgres with sending: few at "
-        "once let sending keep its pace while a million messages arrive, and an urgent reply "
-        "waits at most for one pull's events.",
+        "this many). A campaign's intake shares the process and Postgres with sending, and only "
+        "has to stay ahead of it: one at a time persisted a million messages at 3,800-4,500/s "
+        "while sending kept 81-89% of its pace (2 at once: 6,600/s and 76%).",
     )
 
     # --- claiming, leases, flushing -------------------------------------------------------

@@ -48,8 +48,8 @@ def register_subscribers(
         fetch_timeout=0.1,
         # Events of a pull are handled at once, and a campaign's events hold up to 2,000
         # messages each; the next pull waits for all of them. The default 50 held ~300 MB of
-        # parsed messages at a million-recipient start; 8 took the CPU sending needed (see
-        # ``intake_concurrency``).
+        # parsed messages at a million-recipient start; 8, then 2, took CPU sending needed
+        # (see ``intake_concurrency``).
         batch_size=settings.intake_concurrency,
         # The body validated by pydantic straight from its JSON bytes: FastStream's json.loads
         # then a model built from the dicts took about twice the CPU for a 1,000-message event.
