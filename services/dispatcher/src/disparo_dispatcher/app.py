@@ -11,6 +11,7 @@ from litestar.di import Provide
 from disparo_dispatcher import archive, privacy
 from disparo_dispatcher.admin import admin_router
 from disparo_dispatcher.clock import utc_now
+from disparo_dispatcher.intake_gate import IntakeGate
 from disparo_dispatcher.sender_policy import SenderPolicy
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
@@ -75,7 +76,8 @@ def create_app(
     runtime = Runtime(SPEC, kernel)
     placement = PlacementCache(settings)
     dispatcher = Dispatcher(settings, placement, clock=clock)
-    register_subscribers(runtime, settings, placement, clock)
+    intake = IntakeGate(settings.intake_concurrency, sending=dispatcher.sending)
+    register_subscribers(runtime, settings, placement, clock, intake)
 
     async def send_queue(rt: Runtime) -> None:
         await dispatcher.run(rt.pool)

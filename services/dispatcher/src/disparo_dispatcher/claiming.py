@@ -55,6 +55,7 @@ class Claimer:
         self._clock = clock
         self._monotonic = monotonic
         self._seq = itertools.count()  # claim order, among equally urgent buffered messages
+        self._last_claimed: float | None = None  # monotonic time of the last claim that found any
 
     async def claim_loop(self, pool: asyncpg.Pool) -> None:
         while True:
@@ -87,12 +88,18 @@ class Claimer:
                 span.set_attribute("dispatcher.claimed", len(claimed))
                 if not claimed:
                     return 0
+                self._last_claimed = mono
                 metrics.CLAIMED.inc(len(claimed))
                 admitted = self._admit(claimed, now, today)
                 admitted = await self._apply_portfolio_tiers(conn, admitted, now)
                 admitted = await self._apply_campaign_caps(conn, admitted, now, today)
         self._buffer(admitted, now, mono + settings.message_lease_seconds)
         return len(admitted)
+
+    def claimed_within(self, seconds: float) -> bool:
+        """Whether a claim found messages to send in the last ``seconds``."""
+        last = self._last_claimed
+        return last is not None and self._monotonic() - last < seconds
 
     def _rooms(self, mono: float) -> dict[str, int]:
         """Messages to claim per active sender whose lease still holds, ``claim_batch_max`` in

@@ -127,13 +127,13 @@ class DispatcherSettings(BaseSettings):
 
     # --- intake ---------------------------------------------------------------------------
     intake_concurrency: int = Field(
-        1,
+        2,
         ge=1,
         le=50,
-        description="messages.requested events persisted at once (one JetStream pull asks for "
-        "this many). A campaign's intake shares the process and Postgres with sending, and only "
-        "has to stay ahead of it: one at a time persisted a million messages at 3,800-4,500/s "
-        "while sending kept 81-89% of its pace (2 at once: 6,600/s and 76%).",
+        description="messages.requested events persisted at once while this replica sends "
+        "nothing (one JetStream pull asks for this many); while it sends, one at a time: the "
+        "intake only has to stay ahead of sending, with which it shares the process and "
+        "Postgres (see intake_gate).",
     )
 
     # --- claiming, leases, flushing -------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from faststream.nats.annotations import NatsMessage
 
 from disparo_dispatcher import automatic_messages, handlers, privacy
+from disparo_dispatcher.intake_gate import IntakeGate
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.broker import durable_subscriber
@@ -31,6 +32,7 @@ def register_subscribers(
     settings: DispatcherSettings,
     placement: PlacementCache,
     clock: Callable[[], datetime],
+    intake: IntakeGate,
 ) -> None:
     broker, nats = runtime.broker, runtime.settings.nats
     # Read, never built, here: through a name of its own, so the bus declarations' check (a
@@ -48,16 +50,17 @@ def register_subscribers(
         fetch_timeout=0.1,
         # Events of a pull are handled at once, and a campaign's events hold up to 2,000
         # messages each; the next pull waits for all of them. The default 50 held ~300 MB of
-        # parsed messages at a million-recipient start; 8, then 2, took CPU sending needed
-        # (see ``intake_concurrency``).
+        # parsed messages at a million-recipient start; 8 took the CPU sending needed, so
+        # while sending runs ``intake`` lets one through at a time (see ``intake_gate``).
         batch_size=settings.intake_concurrency,
         # The body validated by pydantic straight from its JSON bytes: FastStream's json.loads
         # then a model built from the dicts took about twice the CPU for a 1,000-message event.
         decoder=_the_message,
     )
     async def on_messages_requested(msg: Any) -> None:  # a NatsMessage (``_the_message``)
-        event = requested.model_validate_json(msg.body)
-        await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
+        async with intake.turn():
+            event = requested.model_validate_json(msg.body)
+            await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     # Urgent requests (a reply) come on a subject of their own, read by a consumer of their own
     # that never sees a campaign's events: a reply published while a campaign's thousand ~300 kB

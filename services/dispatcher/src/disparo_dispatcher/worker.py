@@ -187,6 +187,10 @@ class Dispatcher:
         self._resolver_passes = 0
         self._lookup_http: aiohttp.ClientSession | None = None
 
+    def sending(self) -> bool:
+        """Whether this replica is sending: a claim found messages within the last second."""
+        return self._claimer.claimed_within(1.0)
+
     async def run(self, pool: asyncpg.Pool) -> None:
         """Send until cancelled; then drain in-flight sends, flush, and give the senders back."""
         async with pool.acquire() as conn:
