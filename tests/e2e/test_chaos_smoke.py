@@ -61,6 +61,8 @@ def _every_round_held(summary: dict, result: subprocess.CompletedProcess, sent: 
         assert not failed, why
         assert round_["this_round"]["sent"] >= sent  # the campaign and the recruiter's replies
     assert set(summary["final"]) == CHECKS
+    failed_finally = {name: c for name, c in summary["final"].items() if not c["ok"]}
+    assert not failed_finally, (failed_finally, result.stderr[-2000:])
     assert summary["totals"]["sent_twice"] == 0 and summary["totals"]["lost"] == 0
     assert summary["passed"] is True
     assert result.returncode == 0, result.stderr[-3000:]

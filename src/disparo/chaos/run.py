@@ -250,7 +250,7 @@ class ChaosRun:
                     + ("passed" if last.passed else "FAILED")
                     + (f" ({last.skipped})" if last.skipped else "")
                 )
-            evidence = await self._evidence()
+            evidence = await self._settled_evidence()
             stats = (await simulator.get("/_sim/stats")).json()
         held: dict[str, int] = {}
         for message in evidence.queue.values():
@@ -769,6 +769,18 @@ class ChaosRun:
                     return time.monotonic()
             await asyncio.sleep(POLL_SECONDS)
         return None
+
+    async def _settled_evidence(self) -> Evidence:
+        """The whole run's evidence once every check holds, or as it is once nothing has moved
+        for ``stall_seconds``: after the last round converged, the follow-up job can still send
+        (a doctor who did not answer), and a snapshot taken mid-send would judge that in flight."""
+        stall = StallClock(self.options.stall_seconds)
+        while True:
+            evidence = await self._evidence()
+            if all(v.ok for v in check(evidence)) or stall.stalled:
+                return evidence
+            stall.observe(fingerprint(evidence, 0))
+            await asyncio.sleep(POLL_SECONDS)
 
     def _restart_the_dead(self) -> None:
         """A process that died on its own is a finding: noted, and started again."""
