@@ -78,7 +78,8 @@ async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: st
 
         async def everyone_knows_the_doctor() -> bool:
             queued = await db.fetchval(
-                "SELECT state FROM dispatcher.messages WHERE message_id = $1", uuid.UUID(queued_id)
+                "SELECT state FROM dispatcher.all_messages WHERE message_id = $1",
+                uuid.UUID(queued_id),
             )
             conversation = await db.fetchval(
                 "SELECT count(*) FROM followup.conversations WHERE phone = $1", phone
@@ -125,7 +126,7 @@ async def test_erasing_a_doctor_makes_every_service_forget_them(stack, phone: st
 
         async def dispatcher_forgot() -> bool:
             rows = await db.fetch(
-                "SELECT message_id, state, phone, body FROM dispatcher.messages"
+                "SELECT message_id, state, phone, body FROM dispatcher.all_messages"
                 " WHERE message_id = ANY($1::uuid[])",
                 [uuid.UUID(sent_id), uuid.UUID(queued_id)],
             )

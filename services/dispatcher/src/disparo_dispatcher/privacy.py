@@ -49,10 +49,12 @@ async def forget_contact(pool: asyncpg.Pool, event: ContactErased, now: datetime
             SQL.cancel_pending_of_erased, event.phone, now, event.contact_id
         )
         await add_events(conn, [erased_message(row) for row in cancelled])
+        # Held before blanking: a send that ends between the two statements is then either
+        # still 'sending' here (held, blanked once over) or already finished there (blanked).
+        await conn.execute(SQL.hold_erasure_for_sends, event.phone, event.contact_id, now)
         await archive.wait_turn(conn)  # no row is half-way to the archive while we blank
         await conn.execute(SQL.blank_erased_messages, event.phone, event.contact_id)
         await conn.execute(SQL.forget_recipient, event.phone)
-        await conn.execute(SQL.hold_erasure_for_sends, event.phone, event.contact_id, now)
         await forget_in_dead_letters(conn, event.phone, event.contact_id)
         return len(cancelled)
 

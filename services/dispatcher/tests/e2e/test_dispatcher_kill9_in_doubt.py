@@ -162,7 +162,7 @@ async def _a_is_mid_send(db: asyncpg.Connection, replica_id: str) -> bool:
     """Replica A has messages 'sending' and the run is not near its end."""
     row = await db.fetchrow(
         "SELECT count(*) FILTER (WHERE state = 'sending' AND lease_owner = $1) AS mine,"
-        " count(*) FILTER (WHERE state = 'queued') AS queued FROM dispatcher.messages",
+        " count(*) FILTER (WHERE state = 'queued') AS queued FROM dispatcher.all_messages",
         replica_id,
     )
     return row["mine"] >= 5 and row["queued"] >= 200
@@ -205,7 +205,7 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
             # A new holder waits a second before its first send: let A's sends flow, then kill.
             await asyncio.sleep(1.5)
             in_flight = await db.fetchval(
-                "SELECT count(*) FROM dispatcher.messages WHERE state = 'sending'"
+                "SELECT count(*) FROM dispatcher.all_messages WHERE state = 'sending'"
                 " AND lease_owner = $1",
                 owner,
             )
@@ -222,7 +222,7 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
             row = await db.fetchrow(
                 "SELECT count(*) FILTER (WHERE state = 'sent') AS sent,"
                 " count(*) FILTER (WHERE in_doubt_held_at IS NOT NULL) AS held"
-                " FROM dispatcher.messages"
+                " FROM dispatcher.all_messages"
             )
             return row["sent"] + row["held"] == MESSAGES and row
 
@@ -233,7 +233,7 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
         held_ids = [
             r["message_id"]
             for r in await db.fetch(
-                "SELECT message_id FROM dispatcher.messages WHERE in_doubt_held_at IS NOT NULL"
+                "SELECT message_id FROM dispatcher.all_messages WHERE in_doubt_held_at IS NOT NULL"
             )
         ]
         # The operator checks each held send (the doctor's chat) and requeues, in one call,
@@ -251,7 +251,7 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
 
         async def all_sent() -> bool:
             sent = await db.fetchval(
-                "SELECT count(*) FROM dispatcher.messages WHERE state = 'sent'"
+                "SELECT count(*) FROM dispatcher.all_messages WHERE state = 'sent'"
             )
             return sent + held_and_sent == MESSAGES
 
@@ -261,7 +261,7 @@ async def test_kill_9_mid_run_loses_nothing_and_sends_nothing_twice(
         async with httpx.AsyncClient(base_url=simulator.url) as client:
             stats = (await client.get("/_sim/stats")).json()
         rows = await db.fetch(
-            "SELECT state, attempt, last_error_code, count(*) AS n FROM dispatcher.messages"
+            "SELECT state, attempt, last_error_code, count(*) AS n FROM dispatcher.all_messages"
             " GROUP BY state, attempt, last_error_code ORDER BY 1, 2, 3"
         )
         summary = {

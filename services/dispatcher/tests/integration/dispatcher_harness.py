@@ -194,7 +194,7 @@ async def request(nats_settings: NatsSettings, *messages: RequestedMessage) -> M
 
 
 async def states(db: asyncpg.Connection) -> dict[str, int]:
-    rows = await db.fetch("SELECT state, count(*) AS n FROM dispatcher.messages GROUP BY state")
+    rows = await db.fetch("SELECT state, count(*) AS n FROM dispatcher.all_messages GROUP BY state")
     return {row["state"]: row["n"] for row in rows}
 
 

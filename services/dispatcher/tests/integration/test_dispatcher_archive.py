@@ -273,6 +273,49 @@ async def test_the_dead_letters_gauge_counts_the_archived_ones(pool):
     assert [dict(r) for r in await queue.dead_by_code(pool)] == [{"code": "unknown", "messages": 2}]
 
 
+async def test_a_recorded_send_goes_straight_to_the_archive_with_every_other_column_kept(pool):
+    sending = await _message(pool, "sending", None)
+    await pool.execute(
+        "UPDATE messages SET lease_owner = 'r1', lease_until = $2, trace_context = '\\x01',"
+        " claimed_at = $3 WHERE message_id = $1",
+        sending, NOW + timedelta(minutes=5), NOW,
+    )  # fmt: skip
+    stale = await _message(pool, "sending", None)
+    before = dict(await pool.fetchrow("SELECT * FROM messages WHERE message_id = $1", sending))
+    sent_at = NOW + timedelta(seconds=2)
+
+    async with pool.acquire() as conn:
+        recorded = await queue.mark_sent(
+            conn,
+            [
+                queue.SentMessage(sending, 1, "wamid.sent", sent_at, b"\x02"),
+                queue.SentMessage(stale, 2, "wamid.stale", sent_at),  # a reclaimed attempt's
+            ],
+        )
+
+    assert recorded == {sending}
+    assert await _where(pool) == {sending: "archive", stale: "hot"}
+    after = dict(
+        await pool.fetchrow("SELECT * FROM messages_archive WHERE message_id = $1", sending)
+    )
+    changed = {
+        "state": "sent", "provider_message_id": "wamid.sent", "sent_at": sent_at,
+        "finished_at": sent_at, "lease_owner": None, "lease_until": None, "trace_context": b"\x02",
+    }  # fmt: skip
+    assert after == before | changed  # and every column not named here, as it was
+
+
+async def test_the_send_records_insert_names_every_column_of_the_hot_table(pool):
+    # mark_sent moves a sending row to the archive naming each column: one added to `messages`
+    # and left out there would be silently lost (the archive's default) for every sent message.
+    hot = await pool.fetchval(
+        "SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute"
+        " WHERE attrelid = 'messages'::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+    insert = queue.SQL.mark_sent.split("INSERT INTO messages_archive (", 1)[1].split(")", 1)[0]
+    assert [column.strip() for column in insert.split(",")] == hot
+
+
 async def test_the_archive_and_the_view_have_the_hot_tables_columns_in_its_order(pool):
     # The archiver moves rows with INSERT … SELECT *: a column added to `messages` alone would
     # shift every later one, or fail the move. This says which table to fix.

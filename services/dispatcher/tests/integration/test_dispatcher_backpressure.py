@@ -126,7 +126,8 @@ async def test_an_overloaded_replica_caps_its_calls_and_keeps_its_own_sends(pool
         provider.release.set()
 
         async def all_sent() -> bool:
-            return await pool.fetchval("SELECT count(*) FROM messages WHERE state = 'sent'") == 20
+            sent = await pool.fetchval("SELECT count(*) FROM all_messages WHERE state = 'sent'")
+            return sent == 20
 
         await eventually(all_sent)
     finally:

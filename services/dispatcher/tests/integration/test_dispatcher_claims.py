@@ -57,7 +57,7 @@ async def test_a_stale_attempt_finished_late_changes_nothing(pool):
         assert stale == set()
         fresh = await queue.mark_sent(conn, [SentMessage(second.message_id, 2, "wamid.2", later)])
         assert fresh == {second.message_id}
-        row = await conn.fetchrow("SELECT state, provider_message_id FROM messages")
+        row = await conn.fetchrow("SELECT state, provider_message_id FROM all_messages")
     assert tuple(row) == ("sent", "wamid.2")
 
 

@@ -39,7 +39,9 @@ def register(sim, name="plantao_aviso", body="Olá, {{1}}! Plantão de {{2}} ama
 
 
 async def row(db, message_id):
-    return await db.fetchrow("SELECT * FROM dispatcher.messages WHERE message_id = $1", message_id)
+    return await db.fetchrow(
+        "SELECT * FROM dispatcher.all_messages WHERE message_id = $1", message_id
+    )
 
 
 async def test_cold_doctors_get_the_template_warm_ones_the_text_and_none_is_held_visibly(

@@ -29,9 +29,11 @@ from disparo_shared.testing.fixtures import eventually
 
 async def _count(db, state: str, campaign_id=None) -> int:
     if campaign_id is None:
-        return await db.fetchval("SELECT count(*) FROM dispatcher.messages WHERE state = $1", state)
+        return await db.fetchval(
+            "SELECT count(*) FROM dispatcher.all_messages WHERE state = $1", state
+        )
     return await db.fetchval(
-        "SELECT count(*) FROM dispatcher.messages WHERE state = $1 AND campaign_id = $2",
+        "SELECT count(*) FROM dispatcher.all_messages WHERE state = $1 AND campaign_id = $2",
         state,
         campaign_id,
     )
@@ -115,7 +117,7 @@ async def test_an_urgent_reply_jumps_the_campaign_backlog(kernel_settings, db):
 
             async def reply_sent():
                 row = await db.fetchrow(
-                    "SELECT state, sent_at - enqueued_at AS waited FROM dispatcher.messages"
+                    "SELECT state, sent_at - enqueued_at AS waited FROM dispatcher.all_messages"
                     " WHERE message_id = $1",
                     reply.message_id,
                 )
@@ -159,7 +161,7 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
                 # A refused message is claimed first and handed back: wait until all three are.
                 return (
                     await db.fetchval(
-                        "SELECT count(*) FROM dispatcher.messages"
+                        "SELECT count(*) FROM dispatcher.all_messages"
                         " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
                     )
                     == 3
@@ -170,7 +172,7 @@ async def test_recipient_and_campaign_daily_caps_hold(kernel_settings, db):
             assert await _count(db, "sent", other) == 1
             waiting = await db.fetch(
                 "SELECT due_at, attempt, last_error_code, campaign_id = $1 AS capped"
-                " FROM dispatcher.messages WHERE state = 'queued'",
+                " FROM dispatcher.all_messages WHERE state = 'queued'",
                 capped,
             )
     assert len(waiting) == 3, waiting
@@ -217,7 +219,7 @@ async def test_a_started_campaign_brings_its_daily_cap_and_send_window(kernel_se
             async def the_rest_wait_for_another_day():
                 return (
                     await db.fetchval(
-                        "SELECT count(*) FROM dispatcher.messages"
+                        "SELECT count(*) FROM dispatcher.all_messages"
                         " WHERE state = 'queued' AND due_at > now() + interval '1 minute'"
                     )
                     == 4

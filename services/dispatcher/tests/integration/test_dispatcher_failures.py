@@ -24,7 +24,9 @@ def digits(e164: str) -> str:
 
 
 async def _row(db, message_id):
-    return await db.fetchrow("SELECT * FROM dispatcher.messages WHERE message_id = $1", message_id)
+    return await db.fetchrow(
+        "SELECT * FROM dispatcher.all_messages WHERE message_id = $1", message_id
+    )
 
 
 async def test_permanent_template_and_opted_out_answers_end_the_message_at_once(
@@ -98,7 +100,7 @@ async def test_transient_failures_are_retried_until_sent_or_dead(kernel_settings
             await eventually(dead)
             await eventually(lambda: _has_final(failed, doomed.message_id))
         retried = await db.fetchval(
-            "SELECT count(*) FROM dispatcher.messages WHERE attempt > 1 AND state = 'sent'"
+            "SELECT count(*) FROM dispatcher.all_messages WHERE attempt > 1 AND state = 'sent'"
         )
         assert retried > 0
         row = await _row(db, doomed.message_id)
@@ -131,7 +133,7 @@ async def test_a_spam_flagged_sender_is_paused_and_its_queue_moves_on(kernel_set
         sender = await db.fetchrow("SELECT * FROM dispatcher.senders WHERE sender_id = 'flagged'")
         assert sender["status"] == "paused" and sender["paused_until"] is not None
         assert sender["pause_reason"].startswith("131048")
-        rows = await db.fetch("SELECT sender_id, attempt FROM dispatcher.messages")
+        rows = await db.fetch("SELECT sender_id, attempt FROM dispatcher.all_messages")
     assert {r["sender_id"] for r in rows} == {"healthy"}
     assert {r["attempt"] for r in rows} == {1}  # moving to another number cost no attempt
     assert sim.stats()["by_sender"]["100000000000022"]["accepted"] == 40
@@ -155,6 +157,7 @@ async def test_a_pair_rate_limit_waits_for_the_recipient_without_spending_an_att
                 return (await states(db)).get("sent") == 2
 
             await eventually(both_sent)
-        attempts = [r["attempt"] for r in await db.fetch("SELECT attempt FROM dispatcher.messages")]
+        rows = await db.fetch("SELECT attempt FROM dispatcher.all_messages")
+        attempts = [r["attempt"] for r in rows]
     assert attempts == [1, 1]
     assert sim.stats()["pair_limited"] >= 1 and sim.stats()["accepted"] == 2

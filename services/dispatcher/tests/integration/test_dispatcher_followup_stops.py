@@ -64,7 +64,7 @@ async def doctor_replies(sim: Simulator, doctor: str, text: str = "Oi, tenho int
 async def row(db, message_id: UUID):
     return await db.fetchrow(
         "SELECT state, last_error_code, send_confirmed_at, lease_owner"
-        " FROM dispatcher.messages WHERE message_id = $1",
+        " FROM dispatcher.all_messages WHERE message_id = $1",
         message_id,
     )
 

@@ -134,7 +134,7 @@ async def ghost_send(seed: SenderSeed, claimed: queue.ClaimedMessage) -> str:
 async def _row(db: asyncpg.Connection, message_id: UUID) -> asyncpg.Record:
     return await db.fetchrow(
         "SELECT state, attempt, provider_message_id, last_error_code"
-        " FROM dispatcher.messages WHERE message_id = $1",
+        " FROM dispatcher.all_messages WHERE message_id = $1",
         message_id,
     )
 
@@ -327,7 +327,7 @@ async def test_when_nothing_can_tell_replies_are_sent_again_and_campaigns_held(
 async def _held(db: asyncpg.Connection, message_id: UUID) -> bool:
     return bool(
         await db.fetchval(
-            "SELECT count(*) FROM dispatcher.messages WHERE message_id = $1"
+            "SELECT count(*) FROM dispatcher.all_messages WHERE message_id = $1"
             " AND state = 'in_doubt' AND in_doubt_held_at IS NOT NULL",
             message_id,
         )

@@ -28,7 +28,7 @@ async def _delivered_by_urgent_consumer(nats_settings) -> int:
 
 async def _state(db, message_id) -> str | None:
     return await db.fetchval(
-        "SELECT state FROM dispatcher.messages WHERE message_id = $1", message_id
+        "SELECT state FROM dispatcher.all_messages WHERE message_id = $1", message_id
     )
 
 
@@ -73,7 +73,7 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
 
             async def campaign_sent():
                 return await db.fetchval(
-                    "SELECT count(*) FROM dispatcher.messages "
+                    "SELECT count(*) FROM dispatcher.all_messages "
                     "WHERE campaign_id = $1 AND state = 'sent'",
                     campaign_id,
                 ) == len(campaign)

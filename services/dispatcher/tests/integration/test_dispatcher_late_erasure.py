@@ -86,7 +86,7 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
 
                 async def settled() -> bool:
                     sent = await db.fetchval(
-                        "SELECT state FROM dispatcher.messages WHERE message_id = $1",
+                        "SELECT state FROM dispatcher.all_messages WHERE message_id = $1",
                         other.message_id,
                     )
                     return sent == "sent" and len(failed) == 2
@@ -96,7 +96,7 @@ async def test_a_message_requested_before_the_erasure_and_queued_after_is_never_
                 r["message_id"]: r
                 for r in await db.fetch(
                     "SELECT message_id, state, last_error_code, phone, body, contact_id"
-                    " FROM dispatcher.messages WHERE message_id = ANY($1::uuid[])",
+                    " FROM dispatcher.all_messages WHERE message_id = ANY($1::uuid[])",
                     [by_contact.message_id, by_phone.message_id],
                 )
             }
@@ -144,12 +144,12 @@ async def test_a_doctor_imported_again_after_the_erasure_is_written_to(kernel_se
             )
 
             async def settled() -> bool:
-                rows = await db.fetch("SELECT state FROM dispatcher.messages")
+                rows = await db.fetch("SELECT state FROM dispatcher.all_messages")
                 return sorted(r["state"] for r in rows) == ["cancelled", "sent", "sent"]
 
             await eventually(settled)
             cancelled = await db.fetchval(
-                "SELECT message_id FROM dispatcher.messages WHERE state = 'cancelled'"
+                "SELECT message_id FROM dispatcher.all_messages WHERE state = 'cancelled'"
             )
     assert cancelled == by_phone_before.message_id
     assert sorted(s.body for s in sim.sends()) == ["Bem-vinda de volta!", "Oi de novo!"]

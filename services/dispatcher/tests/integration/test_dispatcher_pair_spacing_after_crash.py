@@ -69,7 +69,7 @@ async def test_a_reply_waits_for_the_pair_after_a_send_a_dead_replica_left_in_fl
 
             [sent] = await eventually(reply_sent, timeout=30)
             state = await db.fetchval(
-                "SELECT state FROM dispatcher.messages WHERE message_id = $1", dead_send
+                "SELECT state FROM dispatcher.all_messages WHERE message_id = $1", dead_send
             )
     assert state == "sent"  # the provider's search found the dead replica's send: not resent
     # The reply waited out the send in flight, then the pair's gap: the provider refused nothing.

@@ -95,7 +95,7 @@ async def test_messages_and_senders_of_a_dead_replica_are_taken_over(kernel_sett
             # Lease expiry, reclaim, in-doubt grace and the sender takeover add up to several
             # seconds; a loaded machine stretches them.
             await eventually(sent, timeout=30)
-        row = await db.fetchrow("SELECT attempt, lease_owner FROM dispatcher.messages")
+        row = await db.fetchrow("SELECT attempt, lease_owner FROM dispatcher.all_messages")
     assert row["attempt"] == 2 and row["lease_owner"] is None
     assert sim.stats()["accepted"] == 1
     assert sim.stats()["lookups"] >= 1

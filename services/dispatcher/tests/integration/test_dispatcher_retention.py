@@ -55,7 +55,7 @@ async def test_messages_past_retention_lose_phone_and_text_and_the_rest_keep_the
 
     rows = {
         str(r["message_id"]): (r["phone"], r["body"])
-        for r in await db.fetch("SELECT message_id, phone, body FROM dispatcher.messages")
+        for r in await db.fetch("SELECT message_id, phone, body FROM dispatcher.all_messages")
     }
     assert rows[old_sent] == ("", "")
     assert rows[old_cancelled] == ("", "")

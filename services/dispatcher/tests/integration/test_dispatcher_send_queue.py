@@ -31,7 +31,7 @@ async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, d
     assert sim.stats()["duplicates"] == 0
     assert {e["message_id"] for e in sent_events} == {str(m.message_id) for m in msgs}
     row = await db.fetchrow(
-        "SELECT * FROM dispatcher.messages WHERE message_id = $1", msgs[0].message_id
+        "SELECT * FROM dispatcher.all_messages WHERE message_id = $1", msgs[0].message_id
     )
     assert row["attempt"] == 1 and row["provider_message_id"] and row["sender_id"] == "sim-1"
 
@@ -55,7 +55,7 @@ async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_sett
             # The message whose key was taken is not silently dropped: it fails, visibly.
             await eventually(lambda: _has(failed_events, taken.message_id))
             await asyncio.sleep(0.3)  # let any duplicate that slipped through surface
-    assert await db.fetchval("SELECT count(*) FROM dispatcher.messages") == 2
+    assert await db.fetchval("SELECT count(*) FROM dispatcher.all_messages") == 2
     assert sim.stats()["accepted"] == 2 and sim.stats()["duplicates"] == 0
     [dropped] = [e for e in failed_events if e["message_id"] == str(taken.message_id)]
     assert dropped["error_code"] == "idempotency_key_taken" and dropped["final"] is True

@@ -26,18 +26,19 @@ async def test_messages_a_paused_number_had_claimed_keep_their_age(kernel_settin
 
             async def claimed():
                 n = await db.fetchval(
-                    "SELECT count(*) FROM dispatcher.messages WHERE state = 'sending'"
+                    "SELECT count(*) FROM dispatcher.all_messages WHERE state = 'sending'"
                 )
                 return n >= 8
 
             await eventually(claimed, timeout=10)
-            due_before = dict(await db.fetch("SELECT message_id, due_at FROM dispatcher.messages"))
+            due_rows = await db.fetch("SELECT message_id, due_at FROM dispatcher.all_messages")
+            due_before = dict(due_rows)
             paused = await client.patch("/v1/senders/sim-1", json={"status": "paused"})
             assert paused.status_code == 200, paused.text
 
             async def back_in_line():
                 rows = await db.fetch(
-                    "SELECT message_id, due_at FROM dispatcher.messages WHERE state = 'queued'"
+                    "SELECT message_id, due_at FROM dispatcher.all_messages WHERE state = 'queued'"
                 )
                 return rows if len(rows) >= 8 else None
 
