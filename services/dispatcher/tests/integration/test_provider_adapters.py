@@ -20,7 +20,7 @@ from disparo_dispatcher.providers.base import (
     SenderAccount,
 )
 from disparo_dispatcher.providers.registry import UnknownProvider, get_provider
-from disparo_dispatcher.providers.transport import open_session
+from disparo_dispatcher.providers.transport import MESSAGE_ID_HEADER, open_session
 from disparo_simulator.app import create_app
 from disparo_simulator.settings import SimulatorConfig, SimulatorSettings
 
@@ -335,3 +335,29 @@ async def test_a_send_carries_the_trace_context_of_its_span(http):
     assert result == Accepted("wamid.T")
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert seen["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_send_outside_any_span_carries_no_trace_context(http):
+    """Without a span (spans not exported) no ``traceparent`` is invented for the provider."""
+    seen: dict[str, str] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        seen.update(request.headers)
+        return web.json_response({"messages": [{"id": "wamid.U"}]})
+
+    app = web.Application()
+    app.router.add_post("/v21.0/{phone_number_id}/messages", record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        result = await get_provider("cloud", http).send_text(
+            cloud_account(f"http://127.0.0.1:{port}"), text()
+        )
+    finally:
+        await runner.cleanup()
+    assert result == Accepted("wamid.U")
+    assert "traceparent" not in {name.lower() for name in seen}
+    assert seen[MESSAGE_ID_HEADER]
