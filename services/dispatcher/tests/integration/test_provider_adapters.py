@@ -309,11 +309,13 @@ async def test_a_malformed_provider_url_pauses_the_sender(http):
     assert (result.failure, result.code) == (FailureClass.PAUSE_SENDER, "invalid_url")
 
 
-async def test_a_send_carries_the_trace_context_of_its_span(http):
-    """The provider call joins the message's trace through the W3C ``traceparent`` header."""
+@pytest.fixture
+async def header_recorder() -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """A Cloud API stand-in that accepts every send and keeps the last request's headers."""
     seen: dict[str, str] = {}
 
     async def record(request: web.Request) -> web.Response:
+        seen.clear()
         seen.update(request.headers)
         return web.json_response({"messages": [{"id": "wamid.T"}]})
 
@@ -323,41 +325,27 @@ async def test_a_send_carries_the_trace_context_of_its_span(http):
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
-    tracer = TracerProvider().get_tracer("test")
     try:
-        with tracer.start_as_current_span("dispatcher.send") as span:
-            result = await get_provider("cloud", http).send_text(
-                cloud_account(f"http://127.0.0.1:{port}"), text()
-            )
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
     finally:
         await runner.cleanup()
+
+
+async def test_a_send_carries_the_trace_context_of_its_span(http, header_recorder):
+    """The provider call joins the message's trace through the W3C ``traceparent`` header."""
+    base_url, seen = header_recorder
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("dispatcher.send") as span:
+        result = await get_provider("cloud", http).send_text(cloud_account(base_url), text())
     assert result == Accepted("wamid.T")
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert seen["traceparent"].split("-")[1] == trace_id
 
 
-async def test_a_send_outside_any_span_carries_no_trace_context(http):
+async def test_a_send_outside_any_span_carries_no_trace_context(http, header_recorder):
     """Without a span (spans not exported) no ``traceparent`` is invented for the provider."""
-    seen: dict[str, str] = {}
-
-    async def record(request: web.Request) -> web.Response:
-        seen.update(request.headers)
-        return web.json_response({"messages": [{"id": "wamid.U"}]})
-
-    app = web.Application()
-    app.router.add_post("/v21.0/{phone_number_id}/messages", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        result = await get_provider("cloud", http).send_text(
-            cloud_account(f"http://127.0.0.1:{port}"), text()
-        )
-    finally:
-        await runner.cleanup()
-    assert result == Accepted("wamid.U")
-    assert "traceparent" not in {name.lower() for name in seen}
+    base_url, seen = header_recorder
+    result = await get_provider("cloud", http).send_text(cloud_account(base_url), text())
+    assert result == Accepted("wamid.T")
     assert seen[MESSAGE_ID_HEADER]
+    assert "traceparent" not in {name.lower() for name in seen}
