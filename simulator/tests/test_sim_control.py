@@ -52,6 +52,27 @@ async def test_sends_are_filtered_and_limited_to_the_newest(client, clock):
     assert len(to_third) == 1
 
 
+async def test_sends_are_read_in_pages_oldest_first(client, clock):
+    for index in range(5):
+        await client.post(
+            CLOUD_URL, json=cloud_message(to=f"551190000000{index}"), headers=CLOUD_AUTH
+        )
+
+    pages = [
+        (await client.get("/_sim/sends", params={"offset": offset, "count": 2})).json()
+        for offset in (0, 2, 4, 6)
+    ]
+
+    assert [[send["recipient"][-1] for send in page] for page in pages] == [
+        ["0", "1"],
+        ["2", "3"],
+        ["4"],
+        [],
+    ]
+    refused = await client.get("/_sim/sends", params={"offset": -1})
+    assert refused.status_code == 400
+
+
 async def test_config_change_applies_at_once_and_keeps_other_fields(client):
     response = await client.put("/_sim/config", json={"rate_per_second": 1})
 

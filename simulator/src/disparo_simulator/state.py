@@ -67,15 +67,23 @@ class SendLog:
         recipient: str | None = None,
         message_id: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        count: int | None = None,
     ) -> list[AcceptedSend]:
-        """The matching sends, oldest first; with ``limit``, only the newest ``limit`` of them."""
-        matches = [
-            send
-            for send in self._sends
-            if (sender is None or send.sender == sender)
-            and (recipient is None or send.recipient == recipient)
-            and (message_id is None or send.message_id == message_id)
-        ]
+        """The matching sends, oldest first: from the ``offset``-th, at most ``count`` of them
+        (a page), and with ``limit`` only the newest ``limit`` of those."""
+        matches = (
+            self._sends
+            if sender is None and recipient is None and message_id is None
+            else [
+                send
+                for send in self._sends
+                if (sender is None or send.sender == sender)
+                and (recipient is None or send.recipient == recipient)
+                and (message_id is None or send.message_id == message_id)
+            ]
+        )
+        matches = matches[offset : None if count is None else offset + count]
         if limit is not None:
             matches = matches[-limit:] if limit > 0 else []
         return matches

@@ -26,7 +26,7 @@ import nats
 from disparo.bench.analysis import QueueSample, Send
 from disparo.bench.claim_counters import ClaimCounters
 from disparo.bench.cpu import CpuMeter
-from disparo.bench.load import CampaignLoad, publish, urgent_command
+from disparo.bench.load import CampaignLoad, Serialized, publish, urgent_command
 from disparo.bench.reporting_lag import ReportingWatch
 from disparo.bench.servers import BenchServers, bench_servers
 from disparo.bench.stack import (
@@ -243,8 +243,11 @@ class DispatchBench:
             campaign = CampaignLoad(
                 options.messages, options.batch_size, options.max_attempts, uuid.uuid4()
             )
-            commands = list(campaign.commands())
-            campaign_ids = {str(m.message_id) for c in commands for m in c.messages}
+            commands: list[Serialized] = []
+            campaign_ids: set[str] = set()
+            for command in campaign.commands():
+                commands.append(Serialized.of(command))
+                campaign_ids.update(str(m.message_id) for m in command.messages)
             expected = options.messages + options.urgent
 
             self._watch_cpu(servers)
@@ -256,6 +259,7 @@ class DispatchBench:
             )
             for command in commands:
                 await publish(js, servers.stream_prefix, command)
+            commands.clear()  # published: their bytes are not needed again
             publish_seconds = time.monotonic() - self.progress.started
             self.say(f"{options.messages:,} campaign messages published in {publish_seconds:.1f}s")
 
@@ -545,14 +549,12 @@ class DispatchBench:
         """Read the simulator's log and stats and the queue's final states."""
         await asyncio.sleep(0.5)  # let in-flight webhooks and flushes land
         stats = (await simulator.get("/_sim/stats")).json()
-        raw_sends = (await simulator.get("/_sim/sends")).json()
+        sends = await _accepted_sends(simulator)
         permanent = (await simulator.get("/_sim/permanent-failures")).json()["message_ids"]
         rows = await db.fetch(SQL.message_states)
         return {
             "simulator_stats": stats,
-            "sends": [
-                Send(s.get("message_id"), s["sender"], float(s["accepted_at"])) for s in raw_sends
-            ],
+            "sends": sends,
             "permanent_ids": set(permanent),
             "queue_states": {r["message_id"]: r["state"] for r in rows},
             "dead_codes": {
@@ -565,6 +567,24 @@ class DispatchBench:
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },
         }
+
+
+SENDS_PAGE = 100_000
+
+
+async def _accepted_sends(simulator: httpx.AsyncClient) -> list[Send]:
+    """The simulator's send log, a page at a time: five million sends in one answer took the
+    simulator and the bench several gigabytes each, on a machine also running the queue."""
+    sends: list[Send] = []
+    while True:
+        answer = await simulator.get(
+            "/_sim/sends", params={"offset": len(sends), "count": SENDS_PAGE}
+        )
+        answer.raise_for_status()
+        page = answer.json()
+        sends += [Send(s.get("message_id"), s["sender"], float(s["accepted_at"])) for s in page]
+        if len(page) < SENDS_PAGE:
+            return sends
 
 
 def _average_holdings(samples: list[dict[str, int]]) -> dict[str, float]:

@@ -67,10 +67,15 @@ def control_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
         recipient: FromQuery[str | None] = None,
         message_id: FromQuery[str | None] = None,
         limit: Annotated[int | None, QueryParameter(ge=0)] = None,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        count: Annotated[int | None, QueryParameter(ge=0)] = None,
     ) -> list[dict[str, object]]:
-        """Accepted sends, oldest first; ``limit`` keeps the newest ones. Empty filters
-        (``?sender=``) are ignored, as a form would send them."""
-        found = provider.log.find(sender or None, recipient or None, message_id or None, limit)
+        """Accepted sends, oldest first; ``offset`` and ``count`` take a page of them (millions
+        of sends in one answer take gigabytes on both sides), ``limit`` keeps the newest ones.
+        Empty filters (``?sender=``) are ignored, as a form would send them."""
+        found = provider.log.find(
+            sender or None, recipient or None, message_id or None, limit, offset, count
+        )
         return [send.as_json() for send in found]
 
     @get("/_sim/stats")
