@@ -10,7 +10,7 @@ from disparo.bench.analysis import (
     loop_lag_around,
     timeline,
 )
-from disparo.bench.claim_counters import ClaimCounters, read_claim_counters
+from disparo.bench.claim_counters import ClaimCounters, bucket_quantile, read_claim_counters
 
 
 def _sample(at, pending, accepted=0, claims=0, seconds=0.0, claimed=0):
@@ -110,6 +110,29 @@ def test_a_restarted_replica_keeps_what_it_had_counted_before():
         "lag_seconds": 0.0,
         "lag_on_time": 0.0,
     }
+
+
+URGENT_INTAKE = """# HELP disparo_dispatcher_intake_wait_seconds From storage to handler.
+# TYPE disparo_dispatcher_intake_wait_seconds histogram
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="urgent",le="0.1"} 90.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="urgent",le="0.5"} 99.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="urgent",le="1.0"} 100.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="urgent",le="+Inf"} 100.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="requests",le="0.1"} 0.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="requests",le="0.5"} 0.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="requests",le="1.0"} 0.0
+disparo_dispatcher_intake_wait_seconds_bucket{consumer="requests",le="+Inf"} 7.0
+"""
+
+
+def test_the_urgent_intake_quantiles_are_the_bounds_of_the_buckets_holding_them():
+    counters = ClaimCounters()
+    counters.fold("dispatcher-1", URGENT_INTAKE)
+    totals = counters.totals()
+    assert bucket_quantile(totals, "wait", 0.5) == 0.1
+    assert bucket_quantile(totals, "wait", 0.99) == 0.5  # the requests' slow 7 not counted
+    assert bucket_quantile(totals, "wait", 1.0) == 1.0
+    assert bucket_quantile(totals, "handler", 0.99) is None  # nothing observed
 
 
 def test_the_loop_lag_is_split_at_the_intakes_end():

@@ -19,11 +19,16 @@ _WANTED = {
     "disparo_event_loop_lag_seconds_sum": "lag_seconds",
 }
 LATE_BUCKET = ("disparo_event_loop_lag_seconds_bucket", "0.1")  # woke within 0.1 s of asked
+# The urgent consumer's two parts of publish → enqueued, as cumulative buckets ("wait≤0.25")
+URGENT_INTAKE = {
+    "disparo_dispatcher_intake_wait_seconds_bucket": "wait",
+    "disparo_dispatcher_intake_handler_seconds_bucket": "handler",
+}
 
 
 def read_claim_counters(metrics_text: str) -> dict[str, float]:
-    """``claims``, ``claim_seconds``, ``claimed`` and the loop lag's samples (all, their sum,
-    and those within 0.1 s) from one replica's exposition."""
+    """``claims``, ``claim_seconds``, ``claimed``, the loop lag's samples (all, their sum,
+    and those within 0.1 s) and the urgent intake's buckets from one replica's exposition."""
     found = dict.fromkeys([*_WANTED.values(), "lag_on_time"], 0.0)
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
@@ -31,7 +36,23 @@ def read_claim_counters(metrics_text: str) -> dict[str, float]:
                 found[_WANTED[sample.name]] += sample.value
             elif (sample.name, sample.labels.get("le")) == LATE_BUCKET:
                 found["lag_on_time"] += sample.value
+            elif sample.name in URGENT_INTAKE and sample.labels.get("consumer") == "urgent":
+                found[f"{URGENT_INTAKE[sample.name]}≤{sample.labels['le']}"] = sample.value
     return found
+
+
+def bucket_quantile(totals: dict[str, float], part: str, quantile: float) -> float | None:
+    """The upper bound (seconds) of the bucket holding ``quantile`` of an urgent intake
+    ``part`` (``wait`` or ``handler``); None before any observation."""
+    buckets = sorted(
+        (float(key.split("≤")[1]), count)
+        for key, count in totals.items()
+        if key.startswith(f"{part}≤")
+    )
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    wanted = quantile * buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= wanted)
 
 
 @dataclass
@@ -75,5 +96,5 @@ class ClaimCounters:
         summed = dict.fromkeys([*_WANTED.values(), "lag_on_time"], 0.0)
         for figures in self._totals.values():
             for key, value in figures.items():
-                summed[key] += value
+                summed[key] = summed.get(key, 0.0) + value
         return summed

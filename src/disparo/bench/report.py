@@ -58,6 +58,13 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _bound(seconds: float | None) -> str:
+    """A histogram bucket's upper bound in ms ("–" before any observation)."""
+    if seconds is None:
+        return "–"
+    return "past the last bucket" if seconds == float("inf") else f"{seconds * 1000:g} ms"
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -177,6 +184,8 @@ def summarize(evidence: RunEvidence) -> dict:
             "max_ms": _ms(latency.max),
             "publish_to_enqueued_p50_ms": _ms(percentile(list(to_queue.values()), 0.50)),
             "publish_to_enqueued_p99_ms": _ms(percentile(list(to_queue.values()), 0.99)),
+            # its parts from the dispatchers' histograms: the bucket's upper bound, in seconds
+            "intake_buckets_s": evidence.urgent_intake,
             "clock": "publish time and the simulator's accepted_at, same machine clock",
         },
         "intake": {
@@ -384,6 +393,13 @@ def render(summary: dict, console: Console) -> None:
         "  of which publish → enqueued p50 / p99",
         f"{urgent['publish_to_enqueued_p50_ms']} / {urgent['publish_to_enqueued_p99_ms']} ms",
     )
+    buckets = urgent["intake_buckets_s"]
+    if buckets:
+        row(
+            "    stored → handler; handler, p50 / p99 ≤",
+            f"{_bound(buckets['wait_p50_s'])} / {_bound(buckets['wait_p99_s'])}; "
+            f"{_bound(buckets['handler_p50_s'])} / {_bound(buckets['handler_p99_s'])}",
+        )
     row(
         "  urgent sent (+dead) / during backlog",
         f"{urgent['sent']} (+{urgent['dead']}) of {urgent['published']} / "

@@ -24,7 +24,7 @@ import httpx
 import nats
 
 from disparo.bench.analysis import QueueSample, Send
-from disparo.bench.claim_counters import ClaimCounters
+from disparo.bench.claim_counters import ClaimCounters, bucket_quantile
 from disparo.bench.cpu import CpuMeter
 from disparo.bench.load import CampaignLoad, Serialized, publish, urgent_command
 from disparo.bench.reporting_lag import ReportingWatch
@@ -156,6 +156,8 @@ class RunEvidence:
     notes: list[str]
     queue_samples: list[QueueSample] = field(default_factory=list)  # one per poll
     claimed_by_replica: dict[str, float] = field(default_factory=dict)
+    # p50/p99 of the urgent consumer's wait (JetStream → handler) and handler, as bucket bounds
+    urgent_intake: dict[str, float | None] = field(default_factory=dict)
     senders_by_replica: dict[str, float] = field(default_factory=dict)  # leases held, averaged
     reporting: dict = field(default_factory=dict)  # ReportingWatch.summary, with --reporting
     queue_tables: dict = field(default_factory=dict)  # hot table and archive at the end
@@ -313,6 +315,7 @@ class DispatchBench:
                 notes=self.notes,
                 queue_samples=self.queue_samples,
                 claimed_by_replica=self.claim_counters.by_replica(),
+                urgent_intake=_urgent_intake(self.claim_counters.totals()),
                 senders_by_replica=_average_holdings(self.lease_samples),
                 reporting=(
                     self.reporting_watch.summary(cpu_seconds.get("reporting"))
@@ -567,6 +570,14 @@ class DispatchBench:
                 r["message_id"]: r["enqueued_at"] for r in await db.fetch(SQL.urgent_enqueued_at)
             },
         }
+
+
+def _urgent_intake(totals: dict[str, float]) -> dict[str, float | None]:
+    return {
+        f"{part}_p{round(quantile * 100)}_s": bucket_quantile(totals, part, quantile)
+        for part in ("wait", "handler")
+        for quantile in (0.5, 0.99)
+    }
 
 
 SENDS_PAGE = 100_000

@@ -45,6 +45,25 @@ ENQUEUE_TO_SENT = Histogram(
     ["priority"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0),
 )
+# A reply's way into the queue, in two parts: a wait that grows points at the bus or at the
+# handlers pulled before it, a handler that grows points at Postgres.
+INTAKE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+INTAKE_WAIT = Histogram(
+    "disparo_dispatcher_intake_wait_seconds",
+    "From a messages.requested event's storage in JetStream to its handler starting (the pull, "
+    "and the handlers of the pull before), by consumer: urgent (replies) or requests.",
+    ["consumer"],
+    buckets=INTAKE_BUCKETS,
+)
+INTAKE_HANDLER = Histogram(
+    "disparo_dispatcher_intake_handler_seconds",
+    "One messages.requested event persisted, by consumer (requests: with its wait for a turn).",
+    ["consumer"],
+    buckets=INTAKE_BUCKETS,
+)
+for _consumer in ("urgent", "requests"):  # exported (at zero) before the first event
+    INTAKE_WAIT.labels(_consumer)
+    INTAKE_HANDLER.labels(_consumer)
 SENDERS_HELD = Gauge("disparo_dispatcher_senders_held", "Senders this replica holds a lease on.")
 CLAIMED = Counter("disparo_dispatcher_claimed_total", "Messages claimed by this replica.")
 # A claim's cost must not grow with the backlog: its time over the messages it claimed is the

@@ -1,6 +1,8 @@
 """The dispatcher's JetStream subscriptions: parse the event, call its handler, nothing more."""
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -8,6 +10,7 @@ from faststream.nats.annotations import NatsMessage
 
 from disparo_dispatcher import automatic_messages, handlers, privacy
 from disparo_dispatcher.intake_gate import IntakeGate
+from disparo_dispatcher.metrics import INTAKE_HANDLER, INTAKE_WAIT
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
 from disparo_shared.broker import durable_subscriber
@@ -58,9 +61,10 @@ def register_subscribers(
         decoder=_the_message,
     )
     async def on_messages_requested(msg: Any) -> None:  # a NatsMessage (``_the_message``)
-        async with intake.turn():
-            event = requested.model_validate_json(msg.body)
-            await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
+        with _timed_intake("requests", msg):
+            async with intake.turn():
+                event = requested.model_validate_json(msg.body)
+                await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     # Urgent requests (a reply) come on a subject of their own, read by a consumer of their own
     # that never sees a campaign's events: a reply published while a campaign's thousand ~300 kB
@@ -80,8 +84,9 @@ def register_subscribers(
         decoder=_the_message,  # as above: validated from the JSON bytes
     )
     async def on_urgent_requested(msg: Any) -> None:  # a NatsMessage (``_the_message``)
-        event = requested.model_validate_json(msg.body)
-        await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
+        with _timed_intake("urgent", msg):
+            event = requested.model_validate_json(msg.body)
+            await handlers.enqueue_requested(runtime.pool, event, clock(), placement, settings)
 
     @durable_subscriber(
         broker,
@@ -172,6 +177,19 @@ def register_subscribers(
     )
     async def on_conversation_control_changed(event: ConversationControlChanged) -> None:
         await automatic_messages.apply_conversation_control(runtime.pool, event, clock())
+
+
+@contextmanager
+def _timed_intake(consumer: str, msg: NatsMessage) -> Iterator[None]:
+    """Observe how long ``msg`` waited since JetStream stored it, then how long its handler
+    took (the server's clock against ours: clamped at zero)."""
+    stored_at = msg.raw_message.metadata.timestamp.timestamp()
+    INTAKE_WAIT.labels(consumer).observe(max(0.0, time.time() - stored_at))
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        INTAKE_HANDLER.labels(consumer).observe(time.perf_counter() - started)
 
 
 def _the_message(msg: NatsMessage) -> NatsMessage:

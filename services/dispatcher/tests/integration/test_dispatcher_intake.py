@@ -1,12 +1,14 @@
 """Intake of ``messages.requested``: an urgent reply, on ``messages.requested.urgent``, does not
 wait for a campaign's events that are ahead of it in the stream, and the urgent consumer never
-pulls those."""
+pulls those. Each event's wait since JetStream stored it and its handler's time are observed by
+consumer."""
 
 from uuid import uuid4
 
 import asyncpg
 import nats
 from dispatcher_harness import dispatcher, evolution_sender, message, phone, request, simulator
+from prometheus_client import REGISTRY
 
 from disparo_shared.events import subjects
 from disparo_shared.streams import stream_name
@@ -26,6 +28,12 @@ async def _delivered_by_urgent_consumer(nats_settings) -> int:
         await nc.close()
 
 
+def _observed(histogram: str, consumer: str) -> float:
+    """Events observed so far by a dispatcher intake histogram (this process's registry)."""
+    name = f"disparo_dispatcher_intake_{histogram}_seconds_count"
+    return REGISTRY.get_sample_value(name, {"consumer": consumer}) or 0.0
+
+
 async def _state(db, message_id) -> str | None:
     return await db.fetchval(
         "SELECT state FROM dispatcher.all_messages WHERE message_id = $1", message_id
@@ -36,6 +44,15 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
     kernel_settings, db, database_url
 ):
     campaign_id = uuid4()
+    before = {
+        (histogram, consumer): _observed(histogram, consumer)
+        for histogram in ("wait", "handler")
+        for consumer in ("urgent", "requests")
+    }
+
+    def observed_since(histogram: str, consumer: str) -> float:
+        return _observed(histogram, consumer) - before[histogram, consumer]
+
     async with simulator() as sim:
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
             # The campaign's control row, locked by someone else: persisting its events waits
@@ -67,6 +84,9 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
                 assert await _state(db, campaign[0].message_id) is None  # still waiting
                 # the reply alone went through the urgent consumer, none of the campaign's
                 assert await _delivered_by_urgent_consumer(kernel_settings.nats) == 1
+                assert observed_since("wait", "urgent") == 1
+                assert observed_since("handler", "urgent") == 1
+                assert observed_since("handler", "requests") == 0  # none has finished
             finally:
                 await locked.rollback()
                 await holder.close()
@@ -80,5 +100,7 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
 
             await eventually(campaign_sent, timeout=30)
             assert await _delivered_by_urgent_consumer(kernel_settings.nats) == 1
+            assert observed_since("handler", "requests") == 3
+            assert observed_since("wait", "requests") == 3
     assert sim.stats()["duplicates"] == 0
     assert sim.stats()["accepted"] == len(campaign) + 1
