@@ -62,6 +62,7 @@ def durable_subscriber(
     batch_size: int = 50,
     fetch_timeout: float = 1.0,
     decoder: Callable[[NatsMessage], Any] | None = None,
+    max_workers: int = 1,
 ):
     """A pull subscription on an existing stream (``ensure_streams`` declares them).
 
@@ -71,7 +72,9 @@ def durable_subscriber(
     arrives while a pull is waiting is handed over only when the pull ends, so a subscriber
     that must react within a second (the dispatcher's urgent replies) asks for a short one.
     ``decoder`` replaces FastStream's JSON decoding of the body: what it returns is what the
-    handler's one argument receives.
+    handler's one argument receives. With ``max_workers`` above 1 the pull hands each message
+    to one of that many concurrent handlers and pulls again at once, instead of waiting for the
+    whole pull's handlers.
     """
     inbox = reply_inbox_prefix(settings)
     return broker.subscriber(
@@ -80,6 +83,7 @@ def durable_subscriber(
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
         **({"decoder": decoder} if decoder is not None else {}),
+        **({"max_workers": max_workers} if max_workers > 1 else {}),
         # pulled messages come to this inbox; on a closed bus it must be the user's own
         **({"inbox_prefix": f"{inbox}.".encode()} if inbox else {}),
     )

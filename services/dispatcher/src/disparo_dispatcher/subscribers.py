@@ -29,6 +29,8 @@ from disparo_shared.events import (
 )
 from disparo_shared.runtime import Runtime
 
+URGENT_WORKERS = 8  # replies persisted at once; each holds one of the pool's connections
+
 
 def register_subscribers(
     runtime: Runtime,
@@ -72,15 +74,18 @@ def register_subscribers(
     # 300,000-message intake: 153 s from publish to queue when one consumer read every request,
     # 31.7 s from publish to sent when a second consumer of the same subject skipped the
     # campaign's events (it still pulled each one).
-    # A reply must be on its way within a second, so a pull waits at most 0.1 s to fill.
+    # A reply must be on its way within a second, so it is pulled alone: a pull of one returns
+    # as soon as its message arrives, where a pull of 50 held a lone reply until its 0.1 s to
+    # fill ran out, and the next pull waited for every handler of the last. Up to 8 replies
+    # are persisted at once while the next is pulled.
     @durable_subscriber(
         broker,
         nats,
         stream=subjects.STREAM_COMMANDS,
         subject=subjects.MESSAGES_REQUESTED_URGENT,
         durable="dispatcher-urgent-requests",
-        fetch_timeout=0.1,
-        batch_size=50,
+        batch_size=1,
+        max_workers=URGENT_WORKERS,
         decoder=_the_message,  # as above: validated from the JSON bytes
     )
     async def on_urgent_requested(msg: Any) -> None:  # a NatsMessage (``_the_message``)
