@@ -70,7 +70,8 @@ def durable_subscriber(
     handler returns, so a crash mid-handler means redelivery, which the inbox makes harmless.
     ``fetch_timeout`` bounds how long a pull waits for its batch to fill: a lone message that
     arrives while a pull is waiting is handed over only when the pull ends, so a subscriber
-    that must react within a second (the dispatcher's urgent replies) asks for a short one.
+    that must react at once pulls one message at a time (a pull of one returns with its
+    message), or asks for a short one.
     ``decoder`` replaces FastStream's JSON decoding of the body: what it returns is what the
     handler's one argument receives. With ``max_workers`` above 1 the pull hands each message
     to one of that many concurrent handlers and pulls again at once, instead of waiting for the

@@ -584,7 +584,7 @@ SENDS_PAGE = 100_000
 
 
 async def _accepted_sends(simulator: httpx.AsyncClient) -> list[Send]:
-    """The simulator's send log, a page at a time: five million sends in one answer took the
+    """The simulator's send log, a page at a time: five million sends in one answer would take the
     simulator and the bench several gigabytes each, on a machine also running the queue."""
     sends: list[Send] = []
     while True:
