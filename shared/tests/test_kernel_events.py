@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from disparo_shared.events import Event, MessageKind, MessagesRequested, RequestedMessage
+from disparo_shared.events import (
+    Event,
+    MessageKind,
+    MessagesEnqueued,
+    MessagesRequested,
+    RequestedMessage,
+)
 from disparo_shared.events.messages import URGENT_PRIORITY
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 
@@ -117,3 +123,33 @@ def test_priority_is_bounded_to_1_through_10(priority):
             body="oi",
             priority=priority,
         )
+
+
+class DriverUUID(uuid.UUID):
+    pass
+
+
+def test_an_event_serialized_from_its_fields_reads_back_as_the_model_would_build_it():
+    message = {
+        "message_id": DriverUUID(str(uuid.uuid4())),  # as asyncpg returns them
+        "campaign_id": None,
+        "kind": MessageKind.CAMPAIGN,
+        "sender": "sim-01",
+        "not_before": datetime(2026, 12, 5, 14, 30, 0, 123456, tzinfo=UTC),
+    }
+    serialized = MessagesEnqueued.serialized(messages=[message])
+
+    parsed = MessagesEnqueued.model_validate_json(serialized.payload)
+
+    assert parsed.event_id == serialized.event_id
+    assert serialized.publish_subject == MessagesEnqueued.subject
+    assert parsed.occurred_at.tzinfo is not None
+    built = MessagesEnqueued(
+        event_id=parsed.event_id, occurred_at=parsed.occurred_at, messages=[message]
+    )
+    assert parsed == built
+
+
+def test_an_event_that_picks_its_subject_cannot_be_serialized_unvalidated():
+    with pytest.raises(TypeError, match="MessagesRequested"):
+        MessagesRequested.serialized(messages=[])

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate
 from prometheus_client import Counter
 
-from disparo_shared.events.base import Event
+from disparo_shared.events.base import Event, SerializedEvent
 from disparo_shared.logging import get_logger
 from disparo_shared.streams import qualified
 from disparo_shared.telemetry import traceparent_of
@@ -51,7 +51,7 @@ def _trace_headers() -> dict[str, str]:
 
 async def add_events(
     conn: asyncpg.Connection,
-    events: Sequence[Event],
+    events: Sequence[Event | SerializedEvent],
     traced: Mapping[UUID, bytes] | None = None,
 ) -> None:
     """Stage ``events`` in the caller's transaction; they are published after it commits.
@@ -66,16 +66,16 @@ async def add_events(
     shared_headers = json.dumps(headers)  # most events of a batch carry just these
     traced = traced or {}
 
-    def headers_of(event: Event) -> str:
+    def headers_of(event: Event | SerializedEvent) -> str:
         packed = traced.get(event.event_id)
         if packed is None:
             return shared_headers
         return json.dumps({"traceparent": traceparent_of(packed)})
 
     # One statement over arrays, not one INSERT per event: a flush of a thousand sends is one
-    # execution in Postgres. Payloads are serialised by pydantic and stored as that text (the
-    # json codec's json.dumps is far slower); the ordinality keeps the outbox ids, and so the
-    # order the relay publishes in, the order of ``events``.
+    # execution in Postgres. Payloads are serialised by pydantic (or came serialised) and stored
+    # as that text (the json codec's json.dumps is far slower); the ordinality keeps the outbox
+    # ids, and so the order the relay publishes in, the order of ``events``.
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, payload, headers)"
         " SELECT event_id, subject, payload::json, headers::jsonb"
@@ -84,10 +84,16 @@ async def add_events(
         " ORDER BY position",
         [e.event_id for e in events],
         [e.publish_subject for e in events],
-        [e.model_dump_json() for e in events],
+        [_payload(e) for e in events],
         [headers_of(e) for e in events],
     )
     await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
+
+
+def _payload(event: Event | SerializedEvent) -> str:
+    if isinstance(event, SerializedEvent):
+        return event.payload.decode()
+    return event.model_dump_json()
 
 
 class OutboxRelay:

@@ -33,6 +33,7 @@ from disparo_shared.events import (
     MessageSent,
     MessagesRequested,
     RequestedMessage,
+    SerializedEvent,
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.logging import get_logger
@@ -117,7 +118,7 @@ async def enqueue_requested(
             # The span handling this event (a child of the request's, from the event's headers).
             pack_context(trace.get_current_span().get_span_context()),
         )
-        events: list[Event] = [*_enqueued(inserted)]
+        events: list[Event | SerializedEvent] = [*_enqueued(inserted)]
         events += [_not_sent(row) for row in inserted if row["state"] == CANCELLED]
         if len(inserted) < len(rows):
             events += await _key_taken(conn, rows, inserted)
@@ -363,28 +364,26 @@ async def settle_in_doubt_as_sent(
         return row
 
 
-def _enqueued(rows: list[asyncpg.Record]) -> list[MessagesEnqueued]:
+def _enqueued(rows: list[asyncpg.Record]) -> list[SerializedEvent]:
     """One ``message.enqueued`` per ``ENQUEUED_PER_EVENT`` rows (none for none).
 
     An enqueued message is at most ~250 bytes of JSON, so 1,000 make ~250 KB, well under the
     event byte cap; re-queuing a campaign's 5,600 dead messages once made one 1.4 MB event that
-    NATS refused, stalling the outbox behind it.
+    NATS refused, stalling the outbox behind it. Written straight from the rows just inserted:
+    a model validated and dumped again took ~18% of a campaign's intake.
     """
-    # Validated as one document per event: building a model per message costs 1.6x as much.
     return [
-        MessagesEnqueued.model_validate(
-            {
-                "messages": [
-                    {
-                        "message_id": row["message_id"],
-                        "campaign_id": row["campaign_id"],
-                        "kind": row["kind"],
-                        "sender": row["sender_id"],
-                        "not_before": row["due_at"],
-                    }
-                    for row in rows[start : start + ENQUEUED_PER_EVENT]
-                ]
-            }
+        MessagesEnqueued.serialized(
+            messages=[
+                {
+                    "message_id": row["message_id"],
+                    "campaign_id": row["campaign_id"],
+                    "kind": row["kind"],
+                    "sender": row["sender_id"],
+                    "not_before": row["due_at"],
+                }
+                for row in rows[start : start + ENQUEUED_PER_EVENT]
+            ]
         )
         for start in range(0, len(rows), ENQUEUED_PER_EVENT)
     ]

@@ -35,7 +35,13 @@ from disparo_dispatcher.results import Outcome, PendingSettlement, Results
 from disparo_dispatcher.retry_policy import RetrySchedule, judge_rejection
 from disparo_dispatcher.senders import PlacementCache
 from disparo_dispatcher.settings import DispatcherSettings
-from disparo_shared.events import ContactOptedOut, Event, MessageFailed, MessageSent
+from disparo_shared.events import (
+    ContactOptedOut,
+    Event,
+    MessageFailed,
+    MessageSent,
+    SerializedEvent,
+)
 from disparo_shared.logging import get_logger
 from disparo_shared.outbox import add_events
 from disparo_shared.waiting import wait_for_event
@@ -197,11 +203,14 @@ class Recorder:
         with tracer.start_as_current_span("dispatcher.record") as span:
             span.set_attribute("dispatcher.outcomes", len(outcomes))
             async with pool.acquire() as conn, conn.transaction():
-                confirmed_sent, events = await record_sent(conn, batch.sent, batch.accepted, today)
+                confirmed_sent, events, traced = await record_sent(
+                    conn, batch.sent, batch.accepted, today
+                )
                 confirmed_settled, failed = await record_settlements(
                     conn, batch.settled, now, today
                 )
                 events.extend(failed)
+                traced.update(traces_of(failed, [p.message for p in batch.settled]))
                 if batch.paused:
                     await self._pause_senders(conn, batch.paused, now)
                 if batch.opted_out:
@@ -213,8 +222,7 @@ class Recorder:
                     events.extend(
                         await templates.stop_templates(conn, batch.stopped_templates, now)
                     )
-                messages = [o.message for o in outcomes] + [p.message for p in pending]
-                await add_events(conn, events, traces_of(events, messages))
+                await add_events(conn, events, traced)
 
         self._forget(outcomes, pending)
         count_recorded(batch, confirmed_sent, confirmed_settled)
@@ -243,55 +251,55 @@ class Recorder:
             self._results.held.pop(outcome.message.message_id, None)
 
 
-def traces_of(events: list[Event], messages: list[ClaimedMessage]) -> dict[UUID, bytes]:
-    """Each ``message.sent``/``message.failed`` event's trace: its message's (the send's span,
-    or the request's when the send made none), so reporting's handling of it joins that trace."""
+def traces_of(failed: list[MessageFailed], messages: list[ClaimedMessage]) -> dict[UUID, bytes]:
+    """Each ``message.failed`` event's trace: its message's (the send's span, or the request's
+    when the send made none), so reporting's handling of it joins that trace."""
     contexts = {m.message_id: m.trace_context for m in messages if m.trace_context is not None}
-    if not contexts:
-        return {}
-    return {
-        e.event_id: contexts[e.message_id]
-        for e in events
-        if isinstance(e, MessageSent | MessageFailed) and e.message_id in contexts
-    }
+    return {e.event_id: contexts[e.message_id] for e in failed if e.message_id in contexts}
 
 
 async def record_sent(
     conn: asyncpg.Connection, sent: list[SentMessage], accepted: list[Outcome], today: date
-) -> tuple[set[UUID], list[Event]]:
+) -> tuple[set[UUID], list[Event | SerializedEvent], dict[UUID, bytes]]:
     """Mark the accepted sends sent and count them in their recipients' pacing; returns the
-    messages confirmed (still this attempt's) and their ``message.sent`` events."""
+    messages confirmed (still this attempt's), their ``message.sent`` events and each event's
+    trace (its message's: the send's span, or the request's when the send made none).
+
+    The events are written straight from the outcomes (``Event.serialized``): a model per send,
+    validated and dumped again, was ~3% of the replica's CPU while sending."""
     confirmed = await queue.mark_sent(conn, sent)
-    events: list[Event] = []
+    events: list[Event | SerializedEvent] = []
+    traced: dict[UUID, bytes] = {}
     phones, sender_ids, times, campaign_flags = [], [], [], []
     for outcome in accepted:
         m = outcome.message
         if m.message_id not in confirmed:
             continue
-        events.append(
-            MessageSent(
-                message_id=m.message_id,
-                campaign_id=m.campaign_id,
-                contact_id=m.contact_id,
-                conversation_id=m.conversation_id,
-                kind=m.kind,
-                provider_message_id=outcome.result.provider_message_id,
-                sender=outcome.sender_id,
-                attempt=m.attempt,
-                sent_at=outcome.finished_at,
-            )
+        event = MessageSent.serialized(
+            message_id=m.message_id,
+            campaign_id=m.campaign_id,
+            contact_id=m.contact_id,
+            conversation_id=m.conversation_id,
+            kind=m.kind,
+            provider_message_id=outcome.result.provider_message_id,
+            sender=outcome.sender_id,
+            attempt=m.attempt,
+            sent_at=outcome.finished_at,
         )
+        events.append(event)
+        if m.trace_context is not None:
+            traced[event.event_id] = m.trace_context
         phones.append(m.phone)
         sender_ids.append(outcome.sender_id)
         times.append(outcome.finished_at)
         campaign_flags.append(1 if m.kind == CAMPAIGN_KIND else 0)
     await queue.record_recipient_sends(conn, phones, sender_ids, times, campaign_flags, today)
-    return confirmed, events
+    return confirmed, events, traced
 
 
 async def record_settlements(
     conn: asyncpg.Connection, settled: list[PendingSettlement], now: datetime, today: date
-) -> tuple[set[UUID], list[Event]]:
+) -> tuple[set[UUID], list[MessageFailed]]:
     """Settle the put-back and failed attempts and hand back the campaign quota they took;
     returns the messages confirmed and the ``message.failed`` events they publish."""
     confirmed = await queue.settle(conn, [p.settlement for p in settled], now)
@@ -304,7 +312,7 @@ async def record_settlements(
         await conn.execute(
             queue.SQL.refund_campaign_quota, list(refunds), list(refunds.values()), today
         )
-    events: list[Event] = []
+    events: list[MessageFailed] = []
     for p in settled:
         if not p.publish_failure or p.message.message_id not in confirmed:
             continue

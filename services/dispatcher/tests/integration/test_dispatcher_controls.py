@@ -326,6 +326,7 @@ async def test_requeuing_thousands_of_dead_messages_splits_the_enqueued_event(db
     """5,600 dead messages of one campaign once made one 1.4 MB event NATS refused."""
     from disparo_dispatcher.handlers import ENQUEUED_PER_EVENT, requeue_dead_for_campaign
     from disparo_shared.db import create_pool
+    from disparo_shared.events import MessagesEnqueued
     from disparo_shared.events.sizing import MAX_EVENT_BYTES
 
     campaign = uuid4()
@@ -351,6 +352,23 @@ async def test_requeuing_thousands_of_dead_messages_splits_the_enqueued_event(db
     assert len(sizes) == 6 and sum(row["n"] for row in sizes) == 5600
     assert max(row["n"] for row in sizes) == ENQUEUED_PER_EVENT
     assert all(row["size"] <= MAX_EVENT_BYTES for row in sizes)
+    # The events are written straight from the rows: each must read back as the model.
+    payloads = await db.fetch(
+        "SELECT payload::text FROM dispatcher.outbox WHERE subject = 'message.enqueued'"
+    )
+    told = {
+        m.message_id: m
+        for row in payloads
+        for m in MessagesEnqueued.model_validate_json(row["payload"]).messages
+    }
+    queued = await db.fetch(
+        "SELECT message_id, sender_id, due_at FROM dispatcher.messages WHERE state = 'queued'"
+    )
+    assert len(told) == len(queued) == 5600
+    for row in queued:
+        m = told[row["message_id"]]
+        assert (m.campaign_id, m.kind, m.sender) == (campaign, "campaign", row["sender_id"])
+        assert m.not_before == row["due_at"]
 
 
 async def test_a_person_marks_a_held_send_as_gone_out_once_and_it_is_audited(kernel_settings, db):

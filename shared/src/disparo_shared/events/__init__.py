@@ -1,6 +1,6 @@
 """The event catalog of DESIGN.md: frozen pydantic models, one module per context."""
 
-from disparo_shared.events.base import Event, utc_now
+from disparo_shared.events.base import Event, SerializedEvent, utc_now
 from disparo_shared.events.campaigns import (
     CampaignCancelled,
     CampaignCompleted,
@@ -53,6 +53,7 @@ __all__ = [
     "ConversationStage",
     "ConversationStageChanged",
     "Event",
+    "SerializedEvent",
     "MessageCancelled",
     "MessageDelivered",
     "EnqueuedMessage",
