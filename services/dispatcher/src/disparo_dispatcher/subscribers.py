@@ -53,11 +53,14 @@ def register_subscribers(
         # A backlog arrives in full batches at once; a pull that waits up to 1 s for its batch
         # to fill would hold a lone request that long.
         fetch_timeout=0.1,
-        # Events of a pull are handled at once, and a campaign's events hold up to 2,000
-        # messages each; the next pull waits for all of them. The default 50 held ~300 MB of
-        # parsed messages at a million-recipient start; 8 took the CPU sending needed, so
-        # while sending runs ``intake`` lets one through at a time (see ``intake_gate``).
-        batch_size=settings.intake_concurrency,
+        # A campaign's events hold up to 2,000 messages each. Pulled one at a time and handed
+        # to ``intake_concurrency`` workers, so a worker that finishes takes the next event at
+        # once (a pull of two waited for both handlers before pulling again). The default pull
+        # of 50 held ~300 MB of parsed messages at a million-recipient start; 8 at once took
+        # the CPU sending needed, so while sending runs ``intake`` lets one through at a time
+        # (see ``intake_gate``).
+        batch_size=1,
+        max_workers=settings.intake_concurrency,
         # The body validated by pydantic straight from its JSON bytes: FastStream's json.loads
         # then a model built from the dicts took about twice the CPU for a 1,000-message event.
         decoder=_the_message,
