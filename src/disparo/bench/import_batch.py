@@ -15,6 +15,11 @@ busy the machine is; wall and CPU times do. ``--ddl`` then measures again with S
 each batch's transaction first: another index set on the same table, e.g. migration 280 undone::
 
     --ddl "ALTER TABLE contacts ALTER id SET DEFAULT gen_random_uuid()"
+
+``--setup`` is SQL run once after the migrations, before the import, so the import's own CPU
+per row is measured with it, e.g. the name index's pending list made larger::
+
+    --setup "ALTER INDEX contacts_name_unaccented_trgm SET (gin_pending_list_limit = 65536)"
 """
 
 import argparse
@@ -124,7 +129,7 @@ async def _explain_batches(conn: asyncpg.Connection, batches: int, ddl: str) -> 
         print(f"  {label}: {statistics.median(per_row[key]):,.2f}")
 
 
-async def main(contacts: int, batches: int, ddl: str) -> None:
+async def main(contacts: int, batches: int, ddl: str, setup: str) -> None:
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"disparo_importbench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server)
@@ -135,6 +140,8 @@ async def main(contacts: int, batches: int, ddl: str) -> None:
         async with asyncpg.create_pool(
             url, min_size=2, max_size=2, server_settings={"search_path": SPEC.schema}
         ) as pool:
+            if setup:
+                await pool.execute(setup)
             await _import(pool, contacts)
             async with pool.acquire() as conn:
                 await _explain_batches(conn, batches, "")
@@ -150,5 +157,6 @@ if __name__ == "__main__":
     parser.add_argument("--contacts", type=int, default=300_000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--ddl", default="", help="SQL run in each measured batch's transaction")
+    parser.add_argument("--setup", default="", help="SQL run once before the import")
     args = parser.parse_args()
-    asyncio.run(main(args.contacts, args.batches, args.ddl))
+    asyncio.run(main(args.contacts, args.batches, args.ddl, args.setup))
