@@ -266,7 +266,7 @@ async def record_sent(
     trace (its message's: the send's span, or the request's when the send made none).
 
     The events are written straight from the outcomes (``Event.serialized``): a model per send,
-    validated and dumped again, was ~3% of the replica's CPU while sending."""
+    built and dumped, was ~3% of the replica's profile samples while sending."""
     confirmed = await queue.mark_sent(conn, sent)
     events: list[Event | SerializedEvent] = []
     traced: dict[UUID, bytes] = {}

@@ -14,6 +14,7 @@ from dispatcher_harness import (
     states,
 )
 
+from disparo_shared.events import MessageSent
 from disparo_shared.testing.fixtures import eventually
 
 
@@ -34,6 +35,20 @@ async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, d
         "SELECT * FROM dispatcher.all_messages WHERE message_id = $1", msgs[0].message_id
     )
     assert row["attempt"] == 1 and row["provider_message_id"] and row["sender_id"] == "sim-1"
+    # message.sent is written straight from the send (``Event.serialized``): it must read back
+    # as the model, saying what the row says.
+    [told] = [
+        MessageSent.model_validate(e)
+        for e in sent_events
+        if e["message_id"] == str(row["message_id"])
+    ]
+    assert (told.provider_message_id, told.sender, told.attempt) == (
+        row["provider_message_id"],
+        "sim-1",
+        1,
+    )
+    assert (told.kind, told.campaign_id, told.contact_id) == ("campaign", None, None)
+    assert told.sent_at == row["sent_at"]
 
 
 async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_settings, db):
