@@ -62,9 +62,13 @@ DELETE FROM recipients r
 WHERE r.phone IN (
     SELECT phone FROM recipients
     WHERE opted_out_at IS NULL AND (last_sent_at IS NULL OR last_sent_at < $1::timestamptz)
+      -- two probes, one per partial index by phone (waiting; being sent)
       AND NOT EXISTS (
           SELECT 1 FROM messages m
-          WHERE m.phone = recipients.phone AND m.state IN ('queued', 'held', 'sending')
+          WHERE m.phone = recipients.phone AND m.state IN ('queued', 'held')
+      )
+      AND NOT EXISTS (
+          SELECT 1 FROM messages m WHERE m.phone = recipients.phone AND m.state = 'sending'
       )
     LIMIT $2::int
 );
