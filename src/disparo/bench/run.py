@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -243,7 +244,11 @@ class DispatchBench:
             js = nc.jetstream()
 
             campaign = CampaignLoad(
-                options.messages, options.batch_size, options.max_attempts, uuid.uuid4()
+                options.messages,
+                options.batch_size,
+                options.max_attempts,
+                uuid.uuid4(),
+                datetime.now(UTC),
             )
             commands: list[Serialized] = []
             campaign_ids: set[str] = set()
