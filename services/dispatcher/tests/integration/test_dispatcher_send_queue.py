@@ -64,6 +64,10 @@ async def test_repeated_requests_and_redeliveries_send_nothing_twice(kernel_sett
             # The same event again (redelivery), the same message in a new event, and a new
             # message id reusing an idempotency key: none of them adds a row or a send.
             await publish(kernel_settings.nats, event)
+            # Requests are persisted by concurrent workers, in no promised order: a key goes to
+            # whichever request is persisted first, so the reuse is made once the first is in.
+            in_queue = "SELECT count(*) = 2 FROM dispatcher.all_messages"
+            await eventually(lambda: db.fetchval(in_queue))
             taken = message(phone(3), idempotency_key="same-key")
             await request(kernel_settings.nats, first, taken)
             await eventually(lambda: _count_sent(db, 2))
