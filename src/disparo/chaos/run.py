@@ -340,7 +340,11 @@ class ChaosRun:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await conversation
         result.requeued, result.requeue_calls = current.requeued, current.requeue_calls
-        evidence = await self._evidence()
+        # Convergence does not wait for what follows a send (delivered and read webhooks, a
+        # follow-up falling due): a snapshot taken the instant after can catch one such event
+        # on its way through a consumer, which is traffic, not something stuck.
+        settled = result.converged_seconds is not None
+        evidence = await (self._settled_evidence() if settled else self._evidence())
         result.verdicts = check(evidence)
         result.tally = tally(evidence)
         if self._unexpected_exits:
@@ -772,8 +776,9 @@ class ChaosRun:
 
     async def _settled_evidence(self) -> Evidence:
         """The whole run's evidence once every check holds, or as it is once nothing has moved
-        for ``stall_seconds``: after the last round converged, the follow-up job can still send
-        (a doctor who did not answer), and a snapshot taken mid-send would judge that in flight."""
+        for ``stall_seconds``: after a round converged, webhooks still report deliveries and
+        reads and the follow-up job can still send (a doctor who did not answer), and a
+        snapshot taken mid-way would judge that in flight."""
         stall = StallClock(self.options.stall_seconds)
         while True:
             evidence = await self._evidence()
