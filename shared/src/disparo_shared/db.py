@@ -77,6 +77,7 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
         server_settings={
             "search_path": f"{schema},public",
             "application_name": f"disparo-{schema}",
+            "jit": "on" if settings.jit else "off",
             "statement_timeout": str(int(settings.statement_timeout_seconds * 1000)),
             "idle_in_transaction_session_timeout": str(
                 int(settings.idle_in_transaction_timeout_seconds * 1000)

@@ -74,6 +74,13 @@ class DatabaseSettings(BaseSettings):
         description="Postgres idle_in_transaction_session_timeout: a transaction left open "
         "this long (a stuck holder) is ended by the server and its locks released.",
     )
+    jit: bool = Field(
+        False,
+        description="Postgres JIT compilation for the pool's statements. Off: every statement "
+        "here is a short one run again and again, and JIT compiles anew on each run once a "
+        "plan's estimated cost passes jit_above_cost. The send queue's claim crosses it at a "
+        "backlog of ~1.4 million and then spent 40-150 ms a claim compiling.",
+    )
     phone_digest_key: str = Field(
         "",
         validation_alias=AliasChoices("DISPARO_PHONE_DIGEST_KEY", "phone_digest_key"),

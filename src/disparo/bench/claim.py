@@ -112,7 +112,10 @@ async def _measure(database_url: str, sizes: list[int], analyse: bool, say) -> l
     from disparo_shared.queries import load_queries
 
     bench_sql = load_queries(Path(__file__).parent / "sql" / "claim.sql")
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": DISPATCHER.schema})
+    # As the dispatcher's pool runs it (``DatabaseSettings.jit``): without JIT.
+    conn = await asyncpg.connect(
+        database_url, server_settings={"search_path": DISPATCHER.schema, "jit": "off"}
+    )
     try:
         for sender in SENDERS:
             await conn.execute(bench_sql.add_sender, sender)
