@@ -287,8 +287,9 @@ class CampaignsBench:
             httpx.AsyncClient(base_url=api_spec.url, headers=headers) as client,
             contextlib.AsyncExitStack() as stack,
         ):
-            db = await asyncpg.connect(
-                servers.database_url, server_settings={"search_path": DISPATCHER.schema}
+            db = await asyncpg.connect(  # no JIT, as the services: its compiling would count as Postgres CPU
+                servers.database_url,
+                server_settings={"search_path": DISPATCHER.schema, "jit": "off"},
             )
             stack.push_async_callback(db.close)
             memory.take_phase()  # start-up peaks are not the import's

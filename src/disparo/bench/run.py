@@ -235,8 +235,9 @@ class DispatchBench:
                 f"logs in {self.logs.folder}"
             )
 
-            db = await asyncpg.connect(
-                servers.database_url, server_settings={"search_path": DISPATCHER.schema}
+            db = await asyncpg.connect(  # no JIT, as the services: its compiling would count as Postgres CPU
+                servers.database_url,
+                server_settings={"search_path": DISPATCHER.schema, "jit": "off"},
             )
             stack.push_async_callback(db.close)
             nc = await nats.connect(servers.nats_url, connect_timeout=5, max_reconnect_attempts=5)
