@@ -287,7 +287,8 @@ class CampaignsBench:
             httpx.AsyncClient(base_url=api_spec.url, headers=headers) as client,
             contextlib.AsyncExitStack() as stack,
         ):
-            db = await asyncpg.connect(  # no JIT, as the services: its compiling would count as Postgres CPU
+            # No JIT, as the services run: its compiling would count as Postgres CPU.
+            db = await asyncpg.connect(
                 servers.database_url,
                 server_settings={"search_path": DISPATCHER.schema, "jit": "off"},
             )

@@ -235,7 +235,8 @@ class DispatchBench:
                 f"logs in {self.logs.folder}"
             )
 
-            db = await asyncpg.connect(  # no JIT, as the services: its compiling would count as Postgres CPU
+            # No JIT, as the services run: its compiling would count as Postgres CPU.
+            db = await asyncpg.connect(
                 servers.database_url,
                 server_settings={"search_path": DISPATCHER.schema, "jit": "off"},
             )
