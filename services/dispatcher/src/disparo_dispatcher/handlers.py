@@ -118,12 +118,20 @@ async def enqueue_requested(
             # The span handling this event (a child of the request's, from the event's headers).
             pack_context(trace.get_current_span().get_span_context()),
         )
+        if _urgent_queued(rows, inserted, settings.urgent_priority):
+            await queue.announce_urgent(conn)
         events: list[Event | SerializedEvent] = [*_enqueued(inserted)]
         events += [_not_sent(row) for row in inserted if row["state"] == CANCELLED]
         if len(inserted) < len(rows):
             events += await _key_taken(conn, rows, inserted)
         await add_events(conn, events)
         return len(inserted)
+
+
+def _urgent_queued(rows: list[NewMessage], inserted: list[asyncpg.Record], urgent: int) -> bool:
+    """Whether an urgent message is now queued: its claim should not wait for the next tick."""
+    urgent_ids = {m.message_id for m in rows if m.priority >= urgent}
+    return any(r["message_id"] in urgent_ids and r["state"] == queue.QUEUED for r in inserted)
 
 
 async def _reserve_lanes(

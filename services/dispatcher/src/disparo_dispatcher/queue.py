@@ -26,6 +26,10 @@ DEAD = "dead"
 CANCELLED = "cancelled"
 HELD = "held"
 
+# NOTIFY channel of a commit that queued an urgent message (a reply): the replicas' claim loops
+# wake at once instead of at their next ``claim_interval_seconds``. The payload is the schema.
+URGENT_QUEUED_CHANNEL = "disparo_urgent_queued"
+
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
@@ -161,6 +165,11 @@ async def insert_messages(
         [m.template for m in messages],
         trace_context,
     )
+
+
+async def announce_urgent(conn: asyncpg.Connection) -> None:
+    """Wake every replica's claim loop when the caller's transaction commits."""
+    await conn.execute("SELECT pg_notify($1, current_schema())", URGENT_QUEUED_CHANNEL)
 
 
 async def queue_head_rank(conn: asyncpg.Connection, priority: int) -> datetime | None:

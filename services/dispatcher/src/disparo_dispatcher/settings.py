@@ -151,7 +151,10 @@ class DispatcherSettings(BaseSettings):
         "provider call (timeout + typing + 2 s); otherwise it goes back in line unsent.",
     )
     claim_interval_seconds: float = Field(
-        0.05, gt=0, description="Pause between claims when no sender has room."
+        0.2,
+        gt=0,
+        description="Pause between claims; a commit that queues an urgent message wakes the "
+        "claim at once. Shorter claims each take fewer messages for the same fixed cost.",
     )
     claim_lookahead_seconds: float = Field(
         0.5,

@@ -104,3 +104,41 @@ async def test_an_urgent_reply_is_sent_while_the_campaign_events_ahead_of_it_are
             assert observed_since("wait", "requests") == 3
     assert sim.stats()["duplicates"] == 0
     assert sim.stats()["accepted"] == len(campaign) + 1
+
+
+async def test_a_queued_reply_wakes_the_claim_instead_of_waiting_for_its_interval(
+    kernel_settings, db
+):
+    async with simulator() as sim:
+        # Claims an hour apart: the first one ran as the replica started, before it held its
+        # sender; only the commit that queues a reply can bring the next one sooner.
+        async with dispatcher(
+            kernel_settings, [evolution_sender(sim, "sim-1")], claim_interval_seconds=3600.0
+        ):
+
+            async def sender_held():
+                return await db.fetchval(
+                    "SELECT lease_owner IS NOT NULL FROM dispatcher.senders"
+                    " WHERE sender_id = 'sim-1'"
+                )
+
+            await eventually(sender_held)
+            campaign = message(phone(1), priority=3)
+            await request(kernel_settings.nats, campaign)
+
+            async def campaign_queued():
+                return await _state(db, campaign.message_id) == "queued"
+
+            await eventually(campaign_queued)
+            reply = message(phone(2), kind="reply", priority=8)
+            await request(kernel_settings.nats, reply)
+
+            async def both_sent():
+                return {
+                    await _state(db, reply.message_id),
+                    await _state(db, campaign.message_id),
+                } == {"sent"}
+
+            # The reply's claim takes what else is due for the sender as well.
+            await eventually(both_sent, timeout=20)
+    assert sim.stats()["accepted"] == 2
