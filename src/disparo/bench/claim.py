@@ -23,7 +23,7 @@ from rich.table import Table
 from disparo.bench import bench_app
 
 SENDERS = [f"claim-bench-{n:02d}" for n in range(50)]
-ROOM = 80  # messages per sender per claim: a second of an 80/s number, 4,000 in all
+ROOM = 80  # messages per sender per claim by default: a second of an 80/s number, 4,000 in all
 CLAIMS_PER_SIZE = 5
 
 
@@ -32,6 +32,14 @@ def claim(
     sizes: Annotated[
         str, typer.Option(help="Backlog sizes to measure, comma-separated, growing.")
     ] = "10000,1000000",
+    room: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Messages each of the 50 senders claims per statement (the dispatcher claims "
+            "about 0.2 s of a sender's rate: 16 at 80/s).",
+        ),
+    ] = ROOM,
     plans: Annotated[bool, typer.Option(help="Print each size's full plan too.")] = False,
     analyse: Annotated[
         bool,
@@ -47,13 +55,13 @@ def claim(
 ) -> None:
     """Time the claim statement and count its buffers at each backlog size; print them."""
     wanted = sorted({int(size) for size in sizes.split(",") if size.strip()})
-    if not wanted or wanted[0] < len(SENDERS) * ROOM:
+    if not wanted or wanted[0] < len(SENDERS) * room:
         raise typer.BadParameter(
-            f"sizes must be at least {len(SENDERS) * ROOM:,}", param_hint="--sizes"
+            f"sizes must be at least {len(SENDERS) * room:,}", param_hint="--sizes"
         )
     console, err = Console(), Console(stderr=True)
     results = asyncio.run(
-        _run(wanted, analyse, lambda line: err.print(f"[dim]bench │ {line}[/dim]"))
+        _run(wanted, room, analyse, lambda line: err.print(f"[dim]bench │ {line}[/dim]"))
     )
     if as_json:
         import json
@@ -94,17 +102,19 @@ def claim(
             console.print(f"\n[bold]plan at {r['size']:,}[/bold]\n{r['plan']}")
 
 
-async def _run(sizes: list[int], analyse: bool, say) -> list[dict]:
+async def _run(sizes: list[int], room: int, analyse: bool, say) -> list[dict]:
     from disparo.bench.servers import bench_servers
 
     work_dir = Path(tempfile.mkdtemp(prefix="disparo-bench-claim-"))
     async with bench_servers(
         os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL"), work_dir, say
     ) as servers:
-        return await _measure(servers.database_url, sizes, analyse, say)
+        return await _measure(servers.database_url, sizes, room, analyse, say)
 
 
-async def _measure(database_url: str, sizes: list[int], analyse: bool, say) -> list[dict]:
+async def _measure(
+    database_url: str, sizes: list[int], room: int, analyse: bool, say
+) -> list[dict]:
     import asyncpg
 
     from disparo_dispatcher import queue
@@ -120,7 +130,7 @@ async def _measure(database_url: str, sizes: list[int], analyse: bool, say) -> l
         for sender in SENDERS:
             await conn.execute(bench_sql.add_sender, sender)
         now, campaign, loaded, results = datetime.now(UTC), uuid.uuid4(), 0, []
-        args = (SENDERS, [ROOM] * len(SENDERS), now, "claim-bench", now + timedelta(minutes=1))
+        args = (SENDERS, [room] * len(SENDERS), now, "claim-bench", now + timedelta(minutes=1))
         for size in sizes:
             started = time.monotonic()
             await conn.execute(bench_sql.add_queued, loaded + 1, size, now, campaign, SENDERS)
