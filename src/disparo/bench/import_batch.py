@@ -143,6 +143,8 @@ async def main(contacts: int, batches: int, ddl: str, setup: str) -> None:
             if setup:
                 await pool.execute(setup)
             await _import(pool, contacts)
+            if not batches:
+                return
             async with pool.acquire() as conn:
                 await _explain_batches(conn, batches, "")
                 if ddl:
