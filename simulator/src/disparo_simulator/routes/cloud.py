@@ -1,48 +1,43 @@
-"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` and
-``GET /{version}/{waba_id}/message_templates`` (version optional), bearer auth.
+"""Cloud API routes: ``POST /{version}/{phone_number_id}/messages`` (served by
+``routes.sends``) and ``GET /{version}/{waba_id}/message_templates`` (version optional), bearer
+auth.
 """
 
 from typing import Annotated
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from disparo_simulator.dialects import HttpAnswer, cloud
 from disparo_simulator.provider import SimulatedProvider
 from disparo_simulator.routes import MESSAGE_ID_HEADER, to_response
+from disparo_simulator.routes.sends import SendHandler, SendRequest
 
 
-def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
-    async def send_message(phone_number_id: str, request: Request) -> Response[dict[str, object]]:
+def cloud_send(provider: SimulatedProvider) -> SendHandler:
+    """``POST /{version}/{phone_number_id}/messages`` (version optional), served by
+    ``SendRoutes``."""
+
+    async def send_message(request: SendRequest) -> HttpAnswer:
         expected = "Bearer " + provider.config.cloud_access_token
         if request.headers.get("authorization") != expected:
-            return to_response(cloud.unauthorized(provider.ids))
+            return cloud.unauthorized(provider.ids)
         parsed = cloud.parse_message(
-            phone_number_id,
-            await request.body(),
+            request.path_params["phone_number_id"],
+            request.body,
             request.headers.get(MESSAGE_ID_HEADER),
             provider.ids,
         )
         if isinstance(parsed, HttpAnswer):
-            return to_response(parsed)
+            return parsed
         result = await provider.submit(parsed)
-        return to_response(
-            cloud.answer(parsed, result, provider.ids, provider.config.retry_after_seconds)
-        )
+        return cloud.answer(parsed, result, provider.ids, provider.config.retry_after_seconds)
 
-    @post("/{version:str}/{phone_number_id:str}/messages", status_code=200)
-    async def send_versioned(
-        version: FromPath[str], phone_number_id: FromPath[str], request: Request
-    ) -> Response[dict[str, object]]:
-        return await send_message(phone_number_id, request)
+    return send_message
 
-    @post("/{phone_number_id:str}/messages", status_code=200)
-    async def send_unversioned(
-        phone_number_id: FromPath[str], request: Request
-    ) -> Response[dict[str, object]]:
-        return await send_message(phone_number_id, request)
 
+def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
     async def list_templates(
         waba_id: str, request: Request, limit: int, after: str | None
     ) -> Response[dict[str, object]]:
@@ -74,4 +69,4 @@ def cloud_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
     ) -> Response[dict[str, object]]:
         return await list_templates(waba_id, request, limit, after)
 
-    return [send_versioned, send_unversioned, templates_versioned, templates_unversioned]
+    return [templates_versioned, templates_unversioned]

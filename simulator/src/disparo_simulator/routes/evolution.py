@@ -1,5 +1,6 @@
 """Evolution API routes, guarded by the ``apikey`` header: ``POST /message/sendText/{instance}``
-and ``POST /chat/findMessages/{instance}`` (what the instance sent to one chat, from its store)."""
+(served by ``routes.sends``) and ``POST /chat/findMessages/{instance}`` (what the instance sent
+to one chat, from its store)."""
 
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
@@ -9,21 +10,26 @@ from disparo_simulator.dialects import HttpAnswer, evolution
 from disparo_simulator.phones import wa_id
 from disparo_simulator.provider import SimulatedProvider
 from disparo_simulator.routes import MESSAGE_ID_HEADER, to_response
+from disparo_simulator.routes.sends import SendHandler, SendRequest
+
+
+def evolution_send(provider: SimulatedProvider) -> SendHandler:
+    """``POST /message/sendText/{instance}``, served by ``SendRoutes``."""
+
+    async def send_text(request: SendRequest) -> HttpAnswer:
+        if request.headers.get("apikey") != provider.config.evolution_api_key:
+            return evolution.unauthorized()
+        parsed = evolution.parse_send_text(
+            request.path_params["instance"], request.body, request.headers.get(MESSAGE_ID_HEADER)
+        )
+        if isinstance(parsed, HttpAnswer):
+            return parsed
+        return evolution.answer(parsed, await provider.submit(parsed))
+
+    return send_text
 
 
 def evolution_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
-    @post("/message/sendText/{instance:str}", status_code=201)
-    async def send_text(instance: FromPath[str], request: Request) -> Response[dict[str, object]]:
-        if request.headers.get("apikey") != provider.config.evolution_api_key:
-            return to_response(evolution.unauthorized())
-        parsed = evolution.parse_send_text(
-            instance, await request.body(), request.headers.get(MESSAGE_ID_HEADER)
-        )
-        if isinstance(parsed, HttpAnswer):
-            return to_response(parsed)
-        result = await provider.submit(parsed)
-        return to_response(evolution.answer(parsed, result))
-
     @post("/chat/findMessages/{instance:str}", status_code=200)
     async def find_messages(
         instance: FromPath[str], request: Request
@@ -45,4 +51,4 @@ def evolution_routes(provider: SimulatedProvider) -> list[HTTPRouteHandler]:
             sends = [s for s in sends if s.provider_message_id == query.where.key.id]
         return to_response(evolution.found_messages(sends, query.page, query.offset))
 
-    return [send_text, find_messages]
+    return [find_messages]
