@@ -5,7 +5,8 @@ two cores as the system it measures, and Litestar's routing, middleware, request
 objects for each send took more than half of the simulator's CPU (py-spy, 300,000-message run:
 ``HTTPRoute.handle`` 52% of its samples, the simulated provider's own work 9%). A send needs only
 its path, two headers, its body and a JSON answer, so the app (``app.SimulatorApp``) answers
-these three paths through ``SendRoutes`` before Litestar sees them:
+these three paths through ``SendRoutes`` before Litestar sees them (``disparo bench dispatch
+--messages 300000``: the simulator's 0.16 CPU-seconds per 1,000 sends became 0.09):
 
     POST /message/sendText/{instance}               Evolution
     POST /{version}/{phone_number_id}/messages      Cloud API
