@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from disparo_shared.audit import AuditLog
 from disparo_shared.broker import create_broker
 from disparo_shared.bus_rights import BusRights, Consumer
-from disparo_shared.consumer_filters import follow_subscriber_subjects
+from disparo_shared.consumer_filters import broker_answers, follow_subscriber_subjects
 from disparo_shared.db import create_pool
 from disparo_shared.http import create_http_app
 from disparo_shared.kernel_metrics import watch_kernel_metrics
@@ -47,6 +47,9 @@ from disparo_shared.streams import ensure_streams, stream_name
 from disparo_shared.telemetry import configure_tracing
 
 log = get_logger(__name__)
+
+# Each try of the broker's first JetStream lookup (``broker_answers``); tried again for a minute.
+BROKER_PROBE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class Runtime:
                     "so its NATS user may not read them"
                 )
         await follow_subscriber_subjects(self._js, self.broker)
+        await broker_answers(self.broker, BROKER_PROBE_SECONDS)
         await self.broker.start()
         relay = OutboxRelay(
             self._pool,
