@@ -15,7 +15,6 @@ import ssl
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import date
 
-import aiohttp
 import asyncpg
 from opentelemetry import trace
 
@@ -30,6 +29,7 @@ from disparo_dispatcher.providers.base import (
     Rejected,
     SendResult,
 )
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.providers.transport import open_session
 from disparo_dispatcher.providers.typing_indicator import typing_duration_ms
 from disparo_dispatcher.queue import ClaimedMessage
@@ -46,7 +46,7 @@ from disparo_shared.telemetry import context_of, pack_context, tracing_exported
 log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
 
-ProviderFactory = Callable[[str, aiohttp.ClientSession], Provider]
+ProviderFactory = Callable[[str, ConnectionPool], Provider]
 ConfirmAutomatic = Callable[[ClaimedMessage], Awaitable[bool]]
 
 LEASE_MARGIN_SECONDS = 2.0  # connect time and clock slack on top of the provider's read timeout
@@ -145,7 +145,7 @@ class SendDriver:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _http_client(self, rate_per_second: int) -> aiohttp.ClientSession:
+    def _http_client(self, rate_per_second: int) -> ConnectionPool:
         """A session of the sender's own, its pool sized to the sender's rate.
 
         One session per sender rather than one for the process: a slow or stuck provider

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import aiohttp
-
 from disparo_dispatcher import metrics
 from disparo_dispatcher.admission import wait_until
 from disparo_dispatcher.providers.base import Provider
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.queue import ClaimedMessage
 from disparo_dispatcher.rate_limits import SendRateLimiter, daily_cap
 from disparo_dispatcher.recipients import Recipients
@@ -54,7 +53,7 @@ class SenderSlot:
     )  # heap of (-priority, rank_at, seq, message, lease_ends)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
-    http: aiohttp.ClientSession | None = None
+    http: ConnectionPool | None = None
 
     @property
     def sender_id(self) -> str:

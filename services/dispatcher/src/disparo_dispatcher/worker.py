@@ -44,7 +44,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from uuid import uuid4
 
-import aiohttp
 import asyncpg
 
 from disparo_dispatcher import (
@@ -67,6 +66,7 @@ from disparo_dispatcher.operator_gauges import (
     set_operator_gauges,
     set_sender_usage,
 )
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.providers.registry import get_provider
 from disparo_dispatcher.providers.sent_lookup import find_sent
 from disparo_dispatcher.providers.transport import open_session
@@ -185,7 +185,7 @@ class Dispatcher:
         )
         self._recorder = Recorder(settings, placement_cache, self._results, clock=clock, rng=rng)
         self._resolver_passes = 0
-        self._lookup_http: aiohttp.ClientSession | None = None
+        self._lookup_http: ConnectionPool | None = None
 
     def sending(self) -> bool:
         """Whether this replica is sending: a claim found messages within the last second."""

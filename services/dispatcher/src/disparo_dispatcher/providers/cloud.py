@@ -18,8 +18,6 @@ The Cloud API has no typing delay on a send, so ``OutgoingText.typing_ms`` is no
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from disparo_dispatcher.providers import classify
 from disparo_dispatcher.providers.base import (
     Accepted,
@@ -29,6 +27,7 @@ from disparo_dispatcher.providers.base import (
     SenderAccount,
     SendResult,
 )
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
@@ -102,7 +101,7 @@ class CloudProvider:
 
     name = "cloud"
 
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    def __init__(self, http: ConnectionPool) -> None:
         self._http = http
 
     async def send_text(self, account: SenderAccount, message: OutgoingText) -> SendResult:

@@ -24,8 +24,6 @@ Answers (Evolution has no error codes of its own, so codes are made from what it
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from disparo_dispatcher.providers import classify
 from disparo_dispatcher.providers.base import (
     Accepted,
@@ -35,6 +33,7 @@ from disparo_dispatcher.providers.base import (
     SenderAccount,
     SendResult,
 )
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.providers.retry_after import parse_retry_after
 from disparo_dispatcher.providers.transport import (
     MESSAGE_ID_HEADER,
@@ -87,7 +86,7 @@ class EvolutionProvider:
 
     name = "evolution"
 
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    def __init__(self, http: ConnectionPool) -> None:
         self._http = http
 
     async def send_text(self, account: SenderAccount, message: OutgoingText) -> SendResult:

@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
 from disparo_dispatcher.providers.base import Rejected, SenderAccount
+from disparo_dispatcher.providers.connections import ConnectionPool
 from disparo_dispatcher.providers.transport import json_or_empty, post_json
 from disparo_dispatcher.webhooks.evolution import message_body
 from disparo_dispatcher.webhooks.parsing import e164_or_none, unix_time
@@ -52,9 +52,7 @@ def can_look_up(provider: str) -> bool:
     return provider in LOOKUP_PROVIDERS
 
 
-async def find_sent(
-    http: aiohttp.ClientSession, account: SenderAccount, phone: str
-) -> SentHistory | None:
+async def find_sent(http: ConnectionPool, account: SenderAccount, phone: str) -> SentHistory | None:
     """What ``account`` sent to ``phone`` (E.164), or None when the provider did not answer
     usably (down, timed out, an unknown shape): then nothing can be concluded."""
     url = f"{account.base_url.rstrip('/')}/chat/findMessages/{quote(account.address, safe='')}"
