@@ -189,6 +189,10 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
         self.close()
 
+    def live(self) -> bool:
+        """Not closed by either side (a close we have not been told of yet cannot be seen)."""
+        return not self.closed and not self.transport.is_closing()  # type: ignore[union-attr]
+
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -212,7 +216,7 @@ class _Origin:
         now = loop.time()
         while self.idle:
             connection = self.idle.pop()
-            if not connection.closed and now - connection.idle_since < KEEPALIVE_SECONDS:
+            if connection.live() and now - connection.idle_since < KEEPALIVE_SECONDS:
                 return connection
             self._drop(connection)
         if len(self.open) + self.connecting < self.limit:
