@@ -5,6 +5,8 @@ While this replica sends, one event at a time leaves sending its pace (a million
 the 2-core benchmark machine: sending kept 81-89% of its rate during the intake, 76% with two
 at once); while it sends nothing, ``idle_concurrency`` at once fill the queue sooner (a million
 persisted in 60 s with two). Urgent replies never wait here: they have a consumer of their own.
+Resting between events while the queue is ahead of sending was measured and made whole runs
+slower (README, "A million messages").
 """
 
 import asyncio
