@@ -87,6 +87,16 @@ def answering(reply: bytes) -> Answer:
     return answer
 
 
+def answering_after(release: asyncio.Event) -> Answer:
+    """Answer OK to each request once ``release`` is set."""
+
+    async def answer(_: Provider, __: bytes) -> bytes:
+        await release.wait()
+        return OK
+
+    return answer
+
+
 @pytest.fixture
 async def provider() -> AsyncIterator[Provider]:
     async for served in _serve(answering(OK)):
@@ -138,10 +148,7 @@ async def test_a_chunked_answer_is_read_whole_with_its_retry_after():
 
 async def test_calls_beyond_the_limit_wait_for_a_connection_and_all_complete():
     release = asyncio.Event()
-
-    async def held(_: Provider, __: bytes) -> bytes:
-        await release.wait()
-        return OK
+    held = answering_after(release)
 
     async for provider in _serve(held):
         async with ConnectionPool(2, 5.0) as pool:
@@ -158,10 +165,7 @@ async def test_calls_beyond_the_limit_wait_for_a_connection_and_all_complete():
 
 async def test_no_free_connection_in_time_is_not_sent_and_the_call_in_flight_goes_on():
     release = asyncio.Event()
-
-    async def held(_: Provider, __: bytes) -> bytes:
-        await release.wait()
-        return OK
+    held = answering_after(release)
 
     async for provider in _serve(held):
         async with ConnectionPool(1, 0.2) as pool:
@@ -284,10 +288,7 @@ def test_a_url_that_cannot_be_requested_is_an_invalid_target(url):
 
 async def test_a_call_cancelled_while_waiting_for_a_connection_leaves_no_room_taken():
     release = asyncio.Event()
-
-    async def held(_: Provider, __: bytes) -> bytes:
-        await release.wait()
-        return OK
+    held = answering_after(release)
 
     async for provider in _serve(held):
         async with ConnectionPool(1, 5.0) as pool:
