@@ -2,7 +2,9 @@
 says about whether the request left."""
 
 import asyncio
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -144,6 +146,41 @@ async def test_a_chunked_answer_is_read_whole_with_its_retry_after():
             assert (answer.status, answer.body, answer.retry_after) == (429, b'{"error":1}', "7")
             await pool.post(f"{provider.url}/m", JSON, b"{}")
         assert provider.connections == 1
+
+
+async def test_an_answer_ended_by_a_clean_close_is_whole():
+    unframed = b'HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n{"key":{"id":"A1"}}'
+    async for provider in _serve(answering(unframed)):
+        async with ConnectionPool(4, 5.0) as pool:
+            first = await pool.post(f"{provider.url}/m", JSON, b"{}")
+            second = await pool.post(f"{provider.url}/m", JSON, b"{}")
+        whole = (200, b'{"key":{"id":"A1"}}')
+        assert (first.status, first.body) == whole == (second.status, second.body)
+        assert provider.connections == 2
+
+
+async def test_an_answer_cut_short_of_its_length_is_lost_even_on_a_clean_close():
+    short = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 20\r\n\r\n{}"
+    async for provider in _serve(answering(short)):
+        async with ConnectionPool(4, 5.0) as pool:
+            with pytest.raises(AnswerLost):
+                await pool.post(f"{provider.url}/m", JSON, b"{}")
+
+
+async def test_an_unframed_answer_cut_by_a_reset_is_lost():
+    async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b'HTTP/1.0 200 OK\r\n\r\n{"key":')
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # with a zero linger: a reset, not a clean close
+
+    server = await asyncio.start_server(reset_mid_body, "127.0.0.1", 0)
+    async with server, ConnectionPool(4, 5.0) as pool:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(AnswerLost):
+            await pool.post(f"http://127.0.0.1:{port}/m", JSON, b"{}")
 
 
 async def test_calls_beyond_the_limit_wait_for_a_connection_and_all_complete():

@@ -19,8 +19,8 @@ between a plain retry and a send in doubt:
 - ``InvalidTarget``: the URL or a header cannot be sent at all (a misconfigured account).
 
 An answer whose end is marked only by the provider closing the connection (no length, not
-chunked; no HTTP/1.1 server of a provider answers so) counts as lost: httptools cannot tell it
-from one cut short.
+chunked: HTTP/1.0 servers and some proxies answer so) is whole when the connection ends cleanly,
+and lost when it is reset.
 """
 
 import asyncio
@@ -129,6 +129,8 @@ class _Connection(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.size = 0
         self.retry_after: str | None = None
+        self.framed = False  # the answer says where its body ends (a length, or chunked)
+        self.headers_done = False
         self.reusable = False
         self.closed = False
         self.idle_since = 0.0
@@ -149,13 +151,23 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self.headers_done and not self.framed:
+            self._answer()  # a clean close is where an unframed answer ends (RFC 9112, 6.3)
         self._fail(AnswerLost(f"the provider closed the connection ({exc or 'no error'})"))
 
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) == 11 and name.lower() == b"retry-after":
+        size = len(name)  # compared first: most headers are none of these
+        if size == 11 and name.lower() == b"retry-after":
             self.retry_after = value.decode("latin-1")
+        elif size == 14 and name.lower() == b"content-length":
+            self.framed = True
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            self.framed = b"chunked" in value.lower()
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -165,13 +177,15 @@ class _Connection(asyncio.Protocol):
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
-        waiter = self.waiter
-        if waiter is None or waiter.done():
-            return
         self.reusable = self.parser.should_keep_alive()
-        waiter.set_result(
-            Answer(self.parser.get_status_code(), b"".join(self.chunks), self.retry_after)
-        )
+        self._answer()
+
+    def _answer(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(
+                Answer(self.parser.get_status_code(), b"".join(self.chunks), self.retry_after)
+            )
 
     # calls
 
@@ -179,6 +193,8 @@ class _Connection(asyncio.Protocol):
         self.chunks = []
         self.size = 0
         self.retry_after = None
+        self.framed = False
+        self.headers_done = False
         self.reusable = False
         self.waiter = waiter
         self.transport.write(request)  # type: ignore[union-attr]
