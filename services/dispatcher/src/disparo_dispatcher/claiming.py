@@ -32,6 +32,26 @@ log = get_logger(__name__)
 tracer = trace.get_tracer("disparo.dispatcher")
 
 
+def claim_sizes(
+    slots: dict[str, SenderSlot], mono: float, lookahead_seconds: float, batch_max: int
+) -> dict[str, int]:
+    """Messages to claim per active sender whose lease still holds (``mono``, monotonic): what
+    it can send in ``lookahead_seconds`` less what it has buffered, within its daily cap;
+    ``batch_max`` in all, shared in proportion with at least one each. Senders with no room
+    are left out: the claim probes only the senders named."""
+    rooms = {
+        sid: room
+        for sid, slot in slots.items()
+        if slot.state == ACTIVE
+        and mono < slot.lease_deadline
+        and (room := slot.room(lookahead_seconds)) > 0
+    }
+    total = sum(rooms.values())
+    if total > batch_max:
+        rooms = {sid: max(1, room * batch_max // total) for sid, room in rooms.items()}
+    return rooms
+
+
 class Claimer:
     """Fills the buffers of the held senders from the queue."""
 
@@ -150,20 +170,10 @@ class Claimer:
         return last is not None and self._monotonic() - last < seconds
 
     def _rooms(self, mono: float) -> dict[str, int]:
-        """Messages to claim per active sender whose lease still holds, ``claim_batch_max`` in
-        all (shared in proportion, at least one each)."""
         settings = self._settings
-        rooms = {
-            sid: room
-            for sid, slot in self._slots.items()
-            if slot.state == ACTIVE
-            and mono < slot.lease_deadline
-            and (room := slot.room(settings.claim_lookahead_seconds)) > 0
-        }
-        if sum(rooms.values()) > settings.claim_batch_max:
-            scale = settings.claim_batch_max / sum(rooms.values())
-            rooms = {sid: max(1, int(room * scale)) for sid, room in rooms.items()}
-        return rooms
+        return claim_sizes(
+            self._slots, mono, settings.claim_lookahead_seconds, settings.claim_batch_max
+        )
 
     def _admit(
         self, claimed: list[ClaimedMessage], now: datetime, today: date
