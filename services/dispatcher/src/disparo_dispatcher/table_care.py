@@ -16,6 +16,11 @@ with the thresholds of migration 260 (2%), it passes first and this never fires.
 tends the tables at a time (an advisory lock); ``VACUUM (SKIP_LOCKED)`` never waits behind a
 vacuum already running.
 
+The outbox is tended with them: every sent message passes through it as a ``message.sent``
+event, inserted and deleted within a second. Left alone, a million events left 356 MB of dead
+rows behind, and the relay's read of the outbox's head, which walks the dead entries at the
+start of its index, went from 0.7 ms to 5.9 ms a batch, growing with every event since.
+
 Worked example, defaults (50,000 rows, 5%): a campaign of 1,000,000 arrives in an empty queue.
 The table is analysed at about 50,000 rows, then each time it grows by 5% more; once sending,
 it is vacuumed after every ~50,000 finished messages (2-3 dead rows each), i.e. every ~20 s at
@@ -34,7 +39,7 @@ from disparo_shared.logging import get_logger
 from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "table_care.sql")
-HOT_TABLES = ("messages", "recipients")
+HOT_TABLES = ("messages", "recipients", "outbox")
 
 log = get_logger(__name__)
 

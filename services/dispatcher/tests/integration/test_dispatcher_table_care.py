@@ -24,6 +24,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     # As on a server with autovacuum off: nobody but the dispatcher tends the queue.
     await pool.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")
     await pool.execute("ALTER TABLE recipients SET (autovacuum_enabled = false)")
+    await pool.execute("ALTER TABLE outbox SET (autovacuum_enabled = false)")
     yield pool
     await pool.close()
 
@@ -88,6 +89,27 @@ async def test_a_churned_queue_is_vacuumed_by_the_dispatcher(pool, database_url)
     assert await table_care.tend_tables(pool, POLICY) == {"messages": CareAction.VACUUM}
     after = await churn_of(pool, "messages")
     assert after is not None and after.dead == 0 and after.changed_since_analyze == 0
+
+
+async def test_an_outbox_its_relay_has_emptied_is_vacuumed_by_the_dispatcher(pool, database_url):
+    await on_own_connection(
+        database_url,
+        f"""
+        INSERT INTO outbox (event_id, subject, payload, headers)
+        SELECT gen_random_uuid(), 'message.sent', '{{}}', '{{}}' FROM generate_series(1, {ROWS});
+        DELETE FROM outbox;
+        """,
+    )
+
+    async def dead_seen():
+        churn = await churn_of(pool, "outbox")
+        return churn and churn.dead >= ROWS
+
+    await eventually(dead_seen, timeout=30)
+
+    assert await table_care.tend_tables(pool, POLICY) == {"outbox": CareAction.VACUUM}
+    after = await churn_of(pool, "outbox")
+    assert after is not None and after.dead == 0
 
 
 async def test_one_replica_tends_the_tables_at_a_time(pool, database_url):
