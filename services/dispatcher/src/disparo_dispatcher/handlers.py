@@ -67,43 +67,7 @@ async def enqueue_requested(
     unique = list({m.message_id: m for m in event.messages}.values())
     step = timedelta(milliseconds=settings.campaign_rank_step_ms)
     first_ranks = await _reserve_lanes(pool, unique, now, step)
-    window = send_window(settings)
-    exempt = set(settings.quiet_hours_exempt_kinds)
-    position: dict[UUID, int] = defaultdict(int)
-    opening: dict[tuple[datetime, str], datetime] = {}  # a campaign's batch shares a few
-    rows: list[NewMessage] = []
-    for m in unique:
-        time_zone = recipient_time_zone(m.phone, settings.time_zone)
-        due_at = max(m.not_before or now, now)
-        if m.kind not in exempt:
-            key = (due_at, time_zone)
-            if key not in opening:
-                opening[key] = next_send_time(due_at, time_zone, window)
-            due_at = opening[key]
-        rank_at = due_at
-        if m.campaign_id is not None:
-            rank_at = first_ranks[m.campaign_id] + position[m.campaign_id] * step
-            position[m.campaign_id] += 1
-            if due_at > now:  # scheduled or outside the window: keep its lane order, from then
-                rank_at = rank_at + (due_at - now)
-        rows.append(
-            NewMessage(
-                message_id=m.message_id,
-                idempotency_key=m.idempotency_key,
-                contact_id=m.contact_id,
-                phone=m.phone,
-                kind=m.kind.value,
-                body=m.body,
-                priority=m.priority,
-                campaign_id=m.campaign_id,
-                conversation_id=m.conversation_id,
-                max_attempts=m.max_attempts,
-                time_zone=time_zone,
-                due_at=due_at,
-                rank_at=rank_at,
-                template=None if m.template is None else m.template.model_dump_json(),
-            )
-        )
+    rows = ready_rows(unique, now, first_ranks, step, settings)
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, REQUESTS_CONSUMER, event.event_id):
             return 0
@@ -126,6 +90,58 @@ async def enqueue_requested(
             events += await _key_taken(conn, rows, inserted)
         await add_events(conn, events)
         return len(inserted)
+
+
+def ready_rows(
+    messages: list[RequestedMessage],
+    now: datetime,
+    first_ranks: dict[UUID, datetime],
+    step: timedelta,
+    settings: DispatcherSettings,
+) -> list[NewMessage]:
+    """Each message with its zone, due time and place in line (``enqueue_requested``).
+
+    Runs once per message of every campaign, so it keeps to cheap operations: a campaign's
+    next place is read and advanced in one dict, and window openings are shared by the
+    messages due at the same time in the same zone."""
+    window = send_window(settings)
+    exempt = set(settings.quiet_hours_exempt_kinds)
+    next_rank = dict(first_ranks)
+    opening: dict[tuple[datetime, str], datetime] = {}  # a campaign's batch shares a few
+    rows: list[NewMessage] = []
+    for m in messages:
+        time_zone = recipient_time_zone(m.phone, settings.time_zone)
+        due_at = max(m.not_before or now, now)
+        if m.kind not in exempt:
+            key = (due_at, time_zone)
+            if key not in opening:
+                opening[key] = next_send_time(due_at, time_zone, window)
+            due_at = opening[key]
+        rank_at = due_at
+        if m.campaign_id is not None:
+            rank_at = next_rank[m.campaign_id]
+            next_rank[m.campaign_id] = rank_at + step
+            if due_at > now:  # scheduled or outside the window: keep its lane order, from then
+                rank_at = rank_at + (due_at - now)
+        rows.append(
+            NewMessage(
+                message_id=m.message_id,
+                idempotency_key=m.idempotency_key,
+                contact_id=m.contact_id,
+                phone=m.phone,
+                kind=m.kind,  # a StrEnum is its value; ``.value`` is a Python-level property
+                body=m.body,
+                priority=m.priority,
+                campaign_id=m.campaign_id,
+                conversation_id=m.conversation_id,
+                max_attempts=m.max_attempts,
+                time_zone=time_zone,
+                due_at=due_at,
+                rank_at=rank_at,
+                template=None if m.template is None else m.template.model_dump_json(),
+            )
+        )
+    return rows
 
 
 def _urgent_queued(rows: list[NewMessage], inserted: list[asyncpg.Record], urgent: int) -> bool:
