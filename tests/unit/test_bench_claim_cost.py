@@ -55,6 +55,24 @@ def test_claim_cost_is_counted_in_the_backlog_band_each_interval_started_in():
     assert claim_cost_spread(costs) == pytest.approx(2.0)
 
 
+def test_the_spread_can_leave_out_the_bands_below_a_backlog():
+    samples = [
+        _sample(0, 50_000),
+        _sample(1, 20_000, claims=1, seconds=0.4, claimed=4000),  # 100 µs, band 10k–100k
+        _sample(2, 200_000, claims=2, seconds=0.8, claimed=8000),  # 100 µs, band 10k–100k
+        _sample(3, 5_000, claims=3, seconds=1.2, claimed=10_000),  # 200 µs, band 100k–500k
+        _sample(4, 1_000, claims=4, seconds=1.6, claimed=11_000),  # 400 µs, band 0–10k
+    ]
+    costs = claim_cost_by_backlog(samples, min_claimed=1000)
+    assert [(c.low, c.us_per_message) for c in costs] == [
+        (0, pytest.approx(400.0)),
+        (10_000, pytest.approx(100.0)),
+        (100_000, pytest.approx(200.0)),
+    ]
+    assert claim_cost_spread(costs) == pytest.approx(4.0)
+    assert claim_cost_spread(costs, from_backlog=10_000) == pytest.approx(2.0)
+
+
 def test_a_band_with_too_few_claimed_messages_says_nothing():
     samples = [_sample(0, 500), _sample(1, 400, claims=1, seconds=0.1, claimed=10)]
     assert claim_cost_by_backlog(samples, min_claimed=1000) == []

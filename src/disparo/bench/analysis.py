@@ -385,7 +385,8 @@ def claim_cost_by_backlog(
     return costs
 
 
-def claim_cost_spread(costs: Sequence[ClaimCost]) -> float | None:
-    """The dearest band's cost per message over the cheapest's (the goal: at most 1.5)."""
-    values = [cost.us_per_message for cost in costs if cost.us_per_message > 0]
+def claim_cost_spread(costs: Sequence[ClaimCost], from_backlog: int = 0) -> float | None:
+    """The dearest band's cost per message over the cheapest's (the goal: at most 1.5), among
+    the bands from ``from_backlog`` up."""
+    values = [c.us_per_message for c in costs if c.us_per_message > 0 and c.low >= from_backlog]
     return max(values) / min(values) if len(values) >= 2 else None
