@@ -1,7 +1,7 @@
 """Table care against real Postgres with autovacuum off for the queue: the dispatcher analyses
 a bulk-loaded queue and vacuums a churned one itself, one replica at a time."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -59,14 +59,22 @@ async def churn_of(pool: asyncpg.Pool, table: str) -> table_care.TableChurn | No
         return next((c for c in await table_care.read_churn(conn) if c.table == table), None)
 
 
+async def until_counted(
+    pool: asyncpg.Pool, table: str, seen: Callable[[table_care.TableChurn], bool]
+) -> None:
+    """Wait for the statistics to show a change made on another connection."""
+
+    async def counted() -> bool:
+        churn = await churn_of(pool, table)
+        return churn is not None and seen(churn)
+
+    await eventually(counted, timeout=30)
+
+
 async def test_a_bulk_loaded_queue_is_analysed_by_the_dispatcher(pool, database_url):
     await load_queued_messages(database_url, ROWS)
 
-    async def intake_seen():
-        churn = await churn_of(pool, "messages")
-        return churn and churn.changed_since_analyze >= ROWS
-
-    await eventually(intake_seen, timeout=30)
+    await until_counted(pool, "messages", lambda churn: churn.changed_since_analyze >= ROWS)
 
     assert await table_care.tend_tables(pool, POLICY) == {"messages": CareAction.ANALYZE}
     estimated = await pool.fetchval(
@@ -80,11 +88,7 @@ async def test_a_churned_queue_is_vacuumed_by_the_dispatcher(pool, database_url)
     await load_queued_messages(database_url, ROWS)
     await on_own_connection(database_url, "UPDATE messages SET state = 'sent', sent_at = now()")
 
-    async def dead_seen():
-        churn = await churn_of(pool, "messages")
-        return churn and churn.dead >= ROWS
-
-    await eventually(dead_seen, timeout=30)
+    await until_counted(pool, "messages", lambda churn: churn.dead >= ROWS)
 
     assert await table_care.tend_tables(pool, POLICY) == {"messages": CareAction.VACUUM}
     after = await churn_of(pool, "messages")
@@ -101,11 +105,7 @@ async def test_an_outbox_its_relay_has_emptied_is_vacuumed_by_the_dispatcher(poo
         """,
     )
 
-    async def dead_seen():
-        churn = await churn_of(pool, "outbox")
-        return churn and churn.dead >= ROWS
-
-    await eventually(dead_seen, timeout=30)
+    await until_counted(pool, "outbox", lambda churn: churn.dead >= ROWS)
 
     assert await table_care.tend_tables(pool, POLICY) == {"outbox": CareAction.VACUUM}
     after = await churn_of(pool, "outbox")
@@ -115,11 +115,7 @@ async def test_an_outbox_its_relay_has_emptied_is_vacuumed_by_the_dispatcher(poo
 async def test_one_replica_tends_the_tables_at_a_time(pool, database_url):
     await load_queued_messages(database_url, ROWS)
 
-    async def intake_seen():
-        churn = await churn_of(pool, "messages")
-        return churn and churn.changed_since_analyze >= ROWS
-
-    await eventually(intake_seen, timeout=30)
+    await until_counted(pool, "messages", lambda churn: churn.changed_since_analyze >= ROWS)
     other_replica = await asyncpg.connect(
         database_url, server_settings={"search_path": "dispatcher"}
     )
