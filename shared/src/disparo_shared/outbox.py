@@ -96,6 +96,15 @@ def _payload(event: Event | SerializedEvent) -> str:
     return event.model_dump_json()
 
 
+# The relay's first read: the oldest events, locked, with their sizes. It walks the outbox's id
+# index from its start, dead entries included, so it slows as deleted events pile up unvacuumed
+# (``python -m disparo.bench.outbox_churn``).
+LOCK_HEAD = (
+    "SELECT id, pg_column_size(payload) AS size FROM outbox"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+
+
 class OutboxRelay:
     """Publishes one schema's outbox to JetStream until stopped."""
 
@@ -146,11 +155,7 @@ class OutboxRelay:
         async with self._pool.acquire() as conn, conn.transaction():
             # Lock by id first and load payloads only up to a byte budget: a batch of large
             # events (a fan-out chunk is hundreds of KB) must not balloon the relay's memory.
-            locked = await conn.fetch(
-                "SELECT id, pg_column_size(payload) AS size FROM outbox"
-                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch_size,
-            )
+            locked = await conn.fetch(LOCK_HEAD, self._batch_size)
             ids, budget = [], self._batch_max_bytes
             for row in locked:
                 if ids and row["size"] > budget:
