@@ -28,18 +28,16 @@ import json
 import os
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 from itertools import islice
 
 import asyncpg
 import psutil
 
+from disparo.bench.scratch import scratch_database
 from disparo_campaign_api.contacts import bulk_import
 from disparo_campaign_api.contacts.fake import generate_contacts_csv
 from disparo_campaign_api.spec import SPEC
-from disparo_shared.migrations import migrate
-from disparo_shared.testing.fixtures import with_database
 
 BATCH = 5000
 PLAN_FIGURES = {
@@ -130,28 +128,21 @@ async def _explain_batches(conn: asyncpg.Connection, batches: int, ddl: str) -> 
 
 
 async def main(contacts: int, batches: int, ddl: str, setup: str) -> None:
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"disparo_importbench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = with_database(server, name)
-    try:
-        await migrate(url, SPEC.schema, SPEC.migrations)
-        async with asyncpg.create_pool(
+    async with (
+        scratch_database("disparo_importbench", SPEC.schema, SPEC.migrations) as url,
+        asyncpg.create_pool(
             url, min_size=2, max_size=2, server_settings={"search_path": SPEC.schema}
-        ) as pool:
-            if setup:
-                await pool.execute(setup)
-            await _import(pool, contacts)
-            if not batches:
-                return
-            async with pool.acquire() as conn:
-                await _explain_batches(conn, batches, "")
-                if ddl:
-                    await _explain_batches(conn, batches, ddl)
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        ) as pool,
+    ):
+        if setup:
+            await pool.execute(setup)
+        await _import(pool, contacts)
+        if not batches:
+            return
+        async with pool.acquire() as conn:
+            await _explain_batches(conn, batches, "")
+            if ddl:
+                await _explain_batches(conn, batches, ddl)
 
 
 if __name__ == "__main__":

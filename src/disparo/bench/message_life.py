@@ -25,7 +25,7 @@ from pathlib import Path
 
 import asyncpg
 
-from disparo_shared.migrations import migrate
+from disparo.bench.scratch import scratch_database
 from disparo_shared.phone_digests import session_settings
 from disparo_shared.queries import load_queries
 
@@ -112,13 +112,8 @@ async def run_rounds(conn: asyncpg.Connection, tree: Path, rounds: int, per_roun
 
 
 async def main(tree: Path, rounds: int, per_round: int) -> None:
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"disparo_life_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
-        await migrate(url, "dispatcher", tree / DISPATCHER / "migrations")
+    migrations = tree / DISPATCHER / "migrations"
+    async with scratch_database("disparo_life", "dispatcher", migrations) as url:
         conn = await asyncpg.connect(
             url, server_settings={"search_path": "dispatcher", **session_settings("life-bench")}
         )
@@ -133,9 +128,6 @@ async def main(tree: Path, rounds: int, per_round: int) -> None:
             await run_rounds(conn, tree, rounds, per_round)
         finally:
             await conn.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ outbox's size on disk, tables and indexes.
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -24,15 +23,14 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from disparo.bench.scratch import scratch_database
 from disparo_dispatcher import table_care
 from disparo_dispatcher.spec import SPEC
 from disparo_shared.db import create_pool
 from disparo_shared.events import MessageSent
 from disparo_shared.logging import configure_logging
-from disparo_shared.migrations import migrate
 from disparo_shared.outbox import LOCK_HEAD, OutboxRelay, add_events
 from disparo_shared.settings import DatabaseSettings
-from disparo_shared.testing.fixtures import with_database
 
 WRITE_BATCH = 1_000  # the flush's events at a time
 RELAY_BATCH = 500  # OutboxRelay's default
@@ -100,27 +98,16 @@ async def _run(pool: asyncpg.Pool, events: int, tended: bool) -> None:
 
 
 async def main(events: int) -> None:
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    admin = await asyncpg.connect(server)
-    try:
-        for tended in (False, True):
-            name = f"disparo_outboxbench_{uuid.uuid4().hex[:8]}"
-            await admin.execute(f"CREATE DATABASE {name}")
-            url = with_database(server, name)
+    for tended in (False, True):
+        async with scratch_database("disparo_outboxbench", SPEC.schema, SPEC.migrations) as url:
+            pool = await create_pool(
+                DatabaseSettings(url=url, pool_min_size=1, pool_max_size=2), SPEC.schema
+            )
             try:
-                await migrate(url, SPEC.schema, SPEC.migrations)
-                pool = await create_pool(
-                    DatabaseSettings(url=url, pool_min_size=1, pool_max_size=2), SPEC.schema
-                )
-                try:
-                    await pool.execute("ALTER TABLE outbox SET (autovacuum_enabled = false)")
-                    await _run(pool, events, tended)
-                finally:
-                    await pool.close()
+                await pool.execute("ALTER TABLE outbox SET (autovacuum_enabled = false)")
+                await _run(pool, events, tended)
             finally:
-                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+                await pool.close()
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ to a machine shared with other work) and their ratio.
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
+from disparo.bench.scratch import scratch_database
 from disparo_campaign_api.campaigns.fanout import FanoutSettings, fan_out_next_chunk
 from disparo_campaign_api.campaigns.handlers import (
     CreateCampaign,
@@ -31,9 +30,7 @@ from disparo_campaign_api.campaigns.handlers import (
 )
 from disparo_campaign_api.spec import SPEC
 from disparo_shared.db import create_pool
-from disparo_shared.migrations import migrate
 from disparo_shared.settings import DatabaseSettings
-from disparo_shared.testing.fixtures import with_database
 
 TEMPLATE = {
     "name": "plantao_aviso",
@@ -67,13 +64,7 @@ async def _timed_fanout(pool: asyncpg.Pool, cloud_template: dict | None, chunk: 
 
 
 async def main(contacts: int, rounds: int, chunk: int) -> None:
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"disparo_tplbench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = with_database(server, name)
-    try:
-        await migrate(url, SPEC.schema, SPEC.migrations)
+    async with scratch_database("disparo_tplbench", SPEC.schema, SPEC.migrations) as url:
         pool = await create_pool(
             DatabaseSettings(url=url, pool_min_size=1, pool_max_size=2), SPEC.schema
         )
@@ -99,9 +90,6 @@ async def main(contacts: int, rounds: int, chunk: int) -> None:
         print(f"  text only      {text:.3f}s  ({chunk / text:,.0f} recipients/s)")
         print(f"  with template  {templ:.3f}s  ({chunk / templ:,.0f} recipients/s)")
         print(f"  ratio          {templ / text:.2f}")
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 if __name__ == "__main__":
