@@ -25,8 +25,7 @@ from disparo_shared.events.campaigns import CampaignCreated
 # these would turn a provider's long error into a failed webhook or a lost send record.
 PROVIDER_MADE = {
     ("EnqueuedMessage", "sender"),
-    ("MessageSent", "provider_message_id"),
-    ("MessageSent", "sender"),
+    ("SentMessage", "sender"),
     ("MessageFailed", "error_code"),
     ("MessageFailed", "error"),
     ("MessageDelivered", "provider_message_id"),

@@ -12,6 +12,7 @@ from disparo_shared.events import (
     MessageKind,
     MessagesEnqueued,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
 )
 from disparo_shared.events.messages import URGENT_PRIORITY
@@ -153,3 +154,30 @@ def test_an_event_serialized_from_its_fields_reads_back_as_the_model_would_build
 def test_an_event_that_picks_its_subject_cannot_be_serialized_unvalidated():
     with pytest.raises(TypeError, match="MessagesRequested"):
         MessagesRequested.serialized(messages=[])
+
+
+def test_a_message_sent_of_version_1_reads_as_a_batch_of_one():
+    """One send per event, as published before sends were batched, may still be in a stream."""
+    message_id, event_id = uuid.uuid4(), uuid.uuid4()
+    version_1 = {
+        "event_id": str(event_id),
+        "occurred_at": "2026-11-20T12:00:01Z",
+        "schema_version": 1,
+        "message_id": str(message_id),
+        "campaign_id": None,
+        "kind": "campaign",
+        "provider_message_id": "3EB0OLD",
+        "sender": "sim-1",
+        "attempt": 2,
+        "sent_at": "2026-11-20T12:00:00Z",
+    }
+    event = MessagesSent.model_validate_json(json.dumps(version_1))
+    assert (event.event_id, event.schema_version) == (event_id, 1)
+    [sent] = event.messages
+    assert (sent.message_id, sent.provider_message_id, sent.attempt) == (message_id, "3EB0OLD", 2)
+    assert sent.sent_at == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def test_a_message_sent_holds_at_least_one_send():
+    with pytest.raises(ValidationError, match="messages"):
+        MessagesSent(messages=[])

@@ -9,7 +9,13 @@ import nats
 import pytest
 
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageKind, MessageSent, MessagesRequested, RequestedMessage
+from disparo_shared.events import (
+    MessageKind,
+    MessagesRequested,
+    MessagesSent,
+    RequestedMessage,
+    SentMessage,
+)
 from disparo_shared.migrations import migrate
 from disparo_shared.outbox import OutboxRelay, add_events
 from disparo_shared.settings import DatabaseSettings
@@ -33,14 +39,18 @@ class DiesAfterPublishing:
         raise RelayKilled
 
 
-def sent_event() -> MessageSent:
-    return MessageSent(
-        message_id=uuid.uuid4(),
-        kind=MessageKind.CAMPAIGN,
-        provider_message_id=f"wamid.{uuid.uuid4().hex}",
-        sender="sim-1",
-        attempt=1,
-        sent_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+def sent_event() -> MessagesSent:
+    return MessagesSent(
+        messages=[
+            SentMessage(
+                message_id=uuid.uuid4(),
+                kind=MessageKind.CAMPAIGN,
+                provider_message_id=f"wamid.{uuid.uuid4().hex}",
+                sender="sim-1",
+                attempt=1,
+                sent_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+            )
+        ]
     )
 
 

@@ -65,7 +65,8 @@ async def requested_event_of(stack, message_id: str):
 
 async def sent_event_of(stack, message_id: str):
     for msg in await stream_events(stack, "MESSAGES", MESSAGE_SENT):
-        if json.loads(msg.data)["message_id"] == message_id:
+        payload = json.loads(msg.data)
+        if any(m["message_id"] == message_id for m in payload["messages"]):
             return msg
     raise AssertionError(f"no message.sent for {message_id} in the stream")
 

@@ -5,7 +5,8 @@
 
 Creates a scratch database (dropped at the end) with the dispatcher's schema and autovacuum off
 for its outbox, as on a server that runs without it. Events go through the outbox as the
-dispatcher's flush and relay move them: ``add_events`` writes 1,000 ``message.sent`` at a time
+dispatcher's flush and relay move them: ``add_events`` writes 1,000 ``message.sent`` of one
+send each (a reply's flush, the smallest event) at a time
 and ``OutboxRelay.publish_batch`` reads, publishes and deletes them 500 at a time, here to a
 stand-in for JetStream that acks at once (this measures Postgres, not NATS). Runs twice: left
 alone, then tended by the dispatcher's table care (``table_care.tend_tables``, its default
@@ -27,7 +28,7 @@ from disparo.bench.scratch import scratch_database
 from disparo_dispatcher import table_care
 from disparo_dispatcher.spec import SPEC
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageSent
+from disparo_shared.events import MessagesSent
 from disparo_shared.logging import configure_logging
 from disparo_shared.outbox import LOCK_HEAD, OutboxRelay, add_events
 from disparo_shared.settings import DatabaseSettings
@@ -49,16 +50,20 @@ class AckingJetStream:
 def _sent_events(count: int) -> list:
     now = datetime.now(UTC)
     return [
-        MessageSent.serialized(
-            message_id=uuid.uuid4(),
-            campaign_id=None,
-            contact_id=None,
-            conversation_id=None,
-            kind="campaign",
-            provider_message_id=f"BAE5{i:012d}",
-            sender="s1",
-            attempt=1,
-            sent_at=now,
+        MessagesSent.serialized(
+            messages=[
+                {
+                    "message_id": uuid.uuid4(),
+                    "campaign_id": None,
+                    "contact_id": None,
+                    "conversation_id": None,
+                    "kind": "reply",
+                    "provider_message_id": f"BAE5{i:012d}",
+                    "sender": "s1",
+                    "attempt": 1,
+                    "sent_at": now,
+                }
+            ]
         )
         for i in range(count)
     ]

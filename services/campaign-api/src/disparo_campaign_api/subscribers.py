@@ -6,14 +6,17 @@ A registration is ``def register(runtime, settings) -> None`` that decorates a h
 
 from collections.abc import Callable
 
-from disparo_campaign_api.campaigns.outcomes import subscribe_campaign_outcomes
+from disparo_campaign_api.campaigns.outcomes import (
+    SENT_EVENTS_PER_PULL,
+    subscribe_campaign_outcomes,
+)
 from disparo_campaign_api.contacts.inbound_replies import handle_inbound_reply
 from disparo_campaign_api.contacts.optout_words import OptOutPhrases
 from disparo_campaign_api.contacts.outbound_messages import handle_message_sent
 from disparo_campaign_api.contacts.reported_opt_outs import handle_reported_opt_out
 from disparo_campaign_api.settings import CampaignApiSettings
 from disparo_shared.broker import durable_subscriber
-from disparo_shared.events import ContactOptedOut, MessageReceived, MessageSent, subjects
+from disparo_shared.events import ContactOptedOut, MessageReceived, MessagesSent, subjects
 from disparo_shared.runtime import Runtime
 
 Registration = Callable[[Runtime, CampaignApiSettings], None]
@@ -35,7 +38,7 @@ def subscribe_inbound_replies(runtime: Runtime, settings: CampaignApiSettings) -
 
 
 def subscribe_outbound_messages(runtime: Runtime, settings: CampaignApiSettings) -> None:
-    """``message.sent`` → the contact's last outbound and last contact."""
+    """``message.sent``, a batch of sends → each contact's last outbound and last contact."""
 
     @durable_subscriber(
         runtime.broker,
@@ -43,9 +46,9 @@ def subscribe_outbound_messages(runtime: Runtime, settings: CampaignApiSettings)
         stream=subjects.STREAM_MESSAGES,
         subject=subjects.MESSAGE_SENT,
         durable="campaign-api-outbound-messages",
-        batch_size=200,
+        batch_size=SENT_EVENTS_PER_PULL,  # each event a flush of ~1,000 sends: see its comment
     )
-    async def on_message_sent(event: MessageSent) -> None:
+    async def on_message_sent(event: MessagesSent) -> None:
         await handle_message_sent(runtime.pool, event)
 
 

@@ -13,7 +13,9 @@ Used with the kernel's fixtures (``kernel_settings``, ``db``, ``eventually``)::
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import nats
@@ -21,6 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from disparo_campaign_api.app import create_app
 from disparo_campaign_api.settings import CampaignApiSettings
+from disparo_shared.events import MessageKind, SentMessage
 from disparo_shared.http import API_KEY_HEADER
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.streams import qualified
@@ -96,3 +99,26 @@ async def publish_event(kernel_settings: KernelSettings, event: Any) -> None:
         )
     finally:
         await nc.close()
+
+
+def sent_message(
+    message_id: UUID | str,
+    sent_at: datetime,
+    *,
+    campaign_id: UUID | str | None = None,
+    contact_id: UUID | str | None = None,
+    conversation_id: UUID | str | None = None,
+) -> SentMessage:
+    """One item of a ``MessagesSent`` batch; the provider's details, which campaign-api does not
+    read, are filled in."""
+    return SentMessage(
+        message_id=message_id,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        kind=MessageKind.CAMPAIGN if campaign_id else MessageKind.REPLY,
+        provider_message_id=f"wamid.{message_id}",
+        sender="sender-1",
+        attempt=1,
+        sent_at=sent_at,
+    )

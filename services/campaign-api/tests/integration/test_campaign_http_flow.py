@@ -2,8 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
-from disparo_campaign_api.testing import AUTH, api_client, observe, outbox_is_empty, publish_event
-from disparo_shared.events import MessageFailed, MessageSent, subjects
+from disparo_campaign_api.testing import (
+    AUTH,
+    api_client,
+    observe,
+    outbox_is_empty,
+    publish_event,
+    sent_message,
+)
+from disparo_shared.events import MessageFailed, MessagesSent, subjects
 from disparo_shared.testing.fixtures import eventually
 
 ABC = {"field": "region", "op": "eq", "value": "ABC"}
@@ -132,17 +139,17 @@ async def test_campaign_from_create_to_completed(kernel_settings, db):
         assert len({m["message_id"] for m in messages}) == 25
         assert len({m["not_before"] for m in messages}) == 3  # 10 + 10 + 5 over three days
 
-        for m in messages[:-1]:
+        sent_at = datetime.now(UTC)
+        for flush in (messages[:10], messages[10:-1]):  # as two flushes of the dispatcher
             await publish_event(
                 kernel_settings,
-                MessageSent(
-                    message_id=m["message_id"],
-                    campaign_id=cid,
-                    kind="campaign",
-                    provider_message_id="p",
-                    sender="s",
-                    attempt=1,
-                    sent_at=datetime.now(UTC),
+                MessagesSent(
+                    messages=[
+                        sent_message(
+                            m["message_id"], sent_at, campaign_id=cid, contact_id=m["contact_id"]
+                        )
+                        for m in flush
+                    ]
                 ),
             )
         await publish_event(

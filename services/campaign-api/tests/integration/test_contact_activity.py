@@ -1,26 +1,24 @@
 """message.received and message.sent move a contact's last inbound, last outbound and last
 contact (ours or theirs), which segments filter on, against real Postgres and NATS."""
 
+import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from disparo_campaign_api.testing import AUTH, api_client, publish_event
-from disparo_shared.events import MessageKind, MessageReceived, MessageSent
+from disparo_campaign_api.contacts.bulk_import import CsvContacts, import_contacts, parse_stream
+from disparo_campaign_api.contacts.outbound_messages import handle_message_sent
+from disparo_campaign_api.spec import SPEC
+from disparo_campaign_api.testing import AUTH, api_client, publish_event, sent_message
+from disparo_shared.db import create_pool
+from disparo_shared.events import MessageReceived, MessagesSent
 from disparo_shared.testing.fixtures import eventually
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
 
-def _sent(contact_id: UUID | None, at: datetime) -> MessageSent:
-    return MessageSent(
-        message_id=uuid4(),
-        contact_id=contact_id,
-        kind=MessageKind.CAMPAIGN,
-        provider_message_id=f"wamid.{uuid4().hex}",
-        sender="sender-1",
-        attempt=1,
-        sent_at=at,
-    )
+def _sent(contact_id: UUID | None, at: datetime) -> MessagesSent:
+    return MessagesSent(messages=[sent_message(uuid4(), at, contact_id=contact_id)])
 
 
 def _received(phone: str, at: datetime) -> MessageReceived:
@@ -77,9 +75,14 @@ async def test_last_contact_is_ours_or_theirs_and_each_direction_is_kept(kernel_
             0,  # our messages are not engagement
         )
 
-        # a late event never moves an instant back
-        await publish_event(kernel_settings, _sent(UUID(bruno["id"]), T0 - timedelta(days=3)))
-        await publish_event(kernel_settings, _sent(UUID(ana["id"]), T0 + timedelta(hours=5)))
+        # one batch: a late send never moves an instant back, a later one in it still moves
+        late_and_new = MessagesSent(
+            messages=[
+                sent_message(uuid4(), T0 - timedelta(days=3), contact_id=bruno["id"]),
+                sent_message(uuid4(), T0 + timedelta(hours=5), contact_id=ana["id"]),
+            ]
+        )
+        await publish_event(kernel_settings, late_and_new)
 
         async def ana_written_again():
             return (await _times(db, ana["id"]))[1] == T0 + timedelta(hours=5)
@@ -125,3 +128,84 @@ async def test_inactive_30d_leaves_out_a_doctor_written_to_yesterday_and_a_new_o
             "/v1/segments/preview", headers=AUTH, json={"segment_id": "predefined:new_7d"}
         )
         assert new.json()["count"] == 1  # 'never, new'
+
+
+async def test_a_batch_moves_each_contact_to_its_latest_send_once(kernel_settings, db):
+    ana, bruno, carla = await db.fetch(
+        "INSERT INTO campaign_api.contacts (phone, last_inbound_at, last_contact_at,"
+        " last_outbound_at) VALUES ('+5511900000001', $1, $1, NULL),"
+        " ('+5511900000002', NULL, $2, $2), ('+5511900000003', NULL, NULL, NULL)"
+        " RETURNING id",
+        T0 + timedelta(hours=3),  # Ana replied after two of the sends below
+        T0 + timedelta(hours=2),  # Bruno was written to after the send below
+    )
+    batch = MessagesSent(
+        messages=[
+            sent_message(uuid4(), T0 + timedelta(hours=1), contact_id=ana["id"]),
+            sent_message(uuid4(), T0 + timedelta(hours=4), contact_id=ana["id"]),
+            sent_message(uuid4(), T0 + timedelta(hours=1), contact_id=bruno["id"]),
+            sent_message(uuid4(), T0 + timedelta(hours=2), contact_id=ana["id"]),
+            sent_message(uuid4(), T0, contact_id=carla["id"]),
+            sent_message(uuid4(), T0 + timedelta(days=1)),  # a phone with no contact
+        ]
+    )
+
+    async def rows() -> list[tuple]:
+        found = await db.fetch(
+            "SELECT xmin::text, last_inbound_at, last_outbound_at, last_contact_at"
+            " FROM campaign_api.contacts ORDER BY phone"
+        )
+        return [tuple(r) for r in found]
+
+    pool = await create_pool(kernel_settings.database, SPEC.schema)
+    try:
+        untouched_bruno = (await rows())[1]
+        await handle_message_sent(pool, batch)
+        applied = await rows()
+        await handle_message_sent(pool, batch)  # redelivered
+        assert await rows() == applied  # not even rewritten (xmin)
+    finally:
+        await pool.close()
+    four, three = T0 + timedelta(hours=4), T0 + timedelta(hours=3)
+    assert applied[0][1:] == (three, four, four)
+    assert applied[1] == untouched_bruno
+    assert applied[2][1:] == (None, T0, T0)
+
+
+async def test_sent_batches_and_an_import_of_the_same_doctors_never_deadlock(kernel_settings, db):
+    """The import locks contacts in phone order; a batch of sends must too, or the two, each
+    holding some of the other's rows, deadlock (and one of them fails)."""
+    phones = [f"+55119{n:08d}" for n in range(1, 3001)]
+    ids = [
+        r["id"]
+        for r in await db.fetch(
+            "INSERT INTO campaign_api.contacts (phone) SELECT unnest($1::text[]) RETURNING id",
+            phones,
+        )
+    ]
+    rng = random.Random(7)
+    pool = await create_pool(kernel_settings.database, SPEC.schema)
+
+    async def renaming(round_: int):
+        yield b"phone,name\n" + "".join(f"{p},Dra. {round_}\n" for p in phones).encode()
+
+    try:
+        for round_ in range(10):
+            at = T0 + timedelta(minutes=round_)
+            sends = [
+                MessagesSent(messages=[sent_message(uuid4(), at, contact_id=c) for c in chosen])
+                for chosen in (rng.sample(ids, 1000) for _ in range(3))
+            ]
+            imported, *_ = await asyncio.gather(
+                import_contacts(
+                    pool,
+                    parse_stream(renaming(round_), CsvContacts(10_000)),
+                    batch_size=3000,
+                    max_listed_errors=10,
+                    at=at,
+                ),
+                *(handle_message_sent(pool, event) for event in sends),
+            )
+            assert imported.updated == 3000
+    finally:
+        await pool.close()

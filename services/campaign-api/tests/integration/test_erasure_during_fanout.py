@@ -16,8 +16,9 @@ from disparo_campaign_api.campaigns.fanout import FanoutSettings, fan_out_next_c
 from disparo_campaign_api.campaigns.handlers import CreateCampaign, create_campaign, start_campaign
 from disparo_campaign_api.campaigns.outcomes import handle_message_failed, handle_message_sent
 from disparo_campaign_api.contacts.privacy import erase_contact
+from disparo_campaign_api.testing import sent_message
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageFailed, MessageKind, MessageSent
+from disparo_shared.events import MessageFailed, MessagesSent
 from disparo_shared.settings import DatabaseSettings
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=ZoneInfo("America/Sao_Paulo"))
@@ -112,16 +113,6 @@ async def test_a_doctor_erased_during_fanout_is_skipped_and_the_campaign_complet
             )
         else:
             await handle_message_sent(
-                pool,
-                MessageSent(
-                    message_id=mid,
-                    campaign_id=cid,
-                    kind=MessageKind.CAMPAIGN,
-                    provider_message_id="p",
-                    sender="s",
-                    attempt=1,
-                    sent_at=NOW,
-                ),
-                NOW,
+                pool, MessagesSent(messages=[sent_message(mid, NOW, campaign_id=cid)]), NOW
             )
     assert await pool.fetchval("SELECT state FROM campaigns WHERE id = $1", cid) == "completed"

@@ -3,7 +3,7 @@
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -22,12 +22,14 @@ from disparo_campaign_api.campaigns.message_ids import campaign_message_id
 from disparo_campaign_api.campaigns.outcomes import handle_message_failed, handle_message_sent
 from disparo_campaign_api.campaigns.scheduler import scheduler_tick, start_due_campaigns
 from disparo_campaign_api.campaigns.templates import DEFAULT_FALLBACKS, load_template
+from disparo_campaign_api.contacts import outbound_messages
+from disparo_campaign_api.testing import sent_message
 from disparo_shared.db import create_pool
 from disparo_shared.events import (
     MessageFailed,
     MessageKind,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     campaign_conversation_id,
 )
 from disparo_shared.settings import DatabaseSettings
@@ -265,15 +267,7 @@ async def test_completed_once_every_message_is_final(pool):
     ids = [UUID(m["message_id"]) for m in await requested_messages(pool)]
 
     def sent(mid):
-        return MessageSent(
-            message_id=mid,
-            campaign_id=cid,
-            kind=MessageKind.CAMPAIGN,
-            provider_message_id="p",
-            sender="s",
-            attempt=1,
-            sent_at=NOW,
-        )
+        return MessagesSent(messages=[sent_message(mid, NOW, campaign_id=cid)])
 
     def failed(mid, final):
         return MessageFailed(
@@ -300,6 +294,66 @@ async def test_completed_once_every_message_is_final(pool):
     assert dict(
         await pool.fetch("SELECT status, count(*) FROM campaign_recipients GROUP BY 1")
     ) == {"sent": 2, "failed": 1}
+
+
+async def test_a_batch_of_sends_is_applied_in_full_and_only_once(pool):
+    """One ``message.sent`` is a flush of the dispatcher: here the sends of two campaigns to the
+    same two doctors, each doctor twice, the later send first. Every recipient is marked, both
+    campaigns complete, each doctor keeps the later send; redelivered, the event changes nothing.
+    """
+    await add_contacts(pool, 2)
+    first, second = await create(pool), await create(pool)
+    await run(pool, start_campaign, first, NOW)
+    await run(pool, start_campaign, second, NOW)
+    await drain_fanout(pool, FanoutSettings())
+    requested = sorted(
+        await requested_messages(pool), key=lambda m: m["campaign_id"] != str(second)
+    )
+    sent_at = {str(first): NOW, str(second): NOW + timedelta(minutes=5)}
+    sends = [
+        sent_message(
+            m["message_id"],
+            sent_at[m["campaign_id"]],
+            campaign_id=m["campaign_id"],
+            contact_id=m["contact_id"],
+            conversation_id=m["conversation_id"],
+        )
+        for m in requested
+    ]
+    assert len({(s.campaign_id, s.contact_id, s.conversation_id) for s in sends}) == 4
+    no_campaign = sent_message(uuid4(), NOW + timedelta(hours=1))  # a reply to an unknown phone
+    event = MessagesSent(messages=[*sends, sends[0], no_campaign])
+
+    async def state() -> tuple:
+        recipients = await pool.fetch(
+            "SELECT campaign_id, seq, status, finished_at FROM campaign_recipients ORDER BY 1, 2"
+        )
+        campaigns = await pool.fetch(
+            "SELECT id, state, completed_at, updated_at FROM campaigns ORDER BY id"
+        )
+        completions = await pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE subject = 'campaign.completed'"
+        )
+        contacts = await pool.fetch(
+            "SELECT id, xmin::text, last_outbound_at, last_contact_at FROM contacts ORDER BY id"
+        )
+        return recipients, campaigns, completions, contacts
+
+    await handle_message_sent(pool, event, NOW)
+    await outbound_messages.handle_message_sent(pool, event)
+    recipients, campaigns, completions, contacts = await state()
+    assert [(r["status"], r["finished_at"]) for r in recipients] == [("sent", NOW)] * 4
+    assert [c["state"] for c in campaigns] == ["completed", "completed"]
+    assert completions == 2
+    latest = NOW + timedelta(minutes=5)
+    assert [(c["last_outbound_at"], c["last_contact_at"]) for c in contacts] == [
+        (latest, latest)
+    ] * 2
+
+    later = NOW + timedelta(hours=2)
+    await handle_message_sent(pool, event, later)  # redelivered
+    await outbound_messages.handle_message_sent(pool, event)
+    assert await state() == (recipients, campaigns, completions, contacts)
 
 
 async def test_sweep_completes_an_empty_audience_campaign(pool):
@@ -354,14 +408,6 @@ async def test_outcomes_of_ids_issued_before_time_ordering_still_complete_the_ca
     high = ((prefix >> 12) << 16) | (8 << 12) | (prefix & 0xFFF)
     for seq in (1, 2):
         legacy_id = UUID(int=(high << 64) | (0b10 << 62) | seq)
-        event = MessageSent(
-            message_id=legacy_id,
-            campaign_id=cid,
-            kind=MessageKind.CAMPAIGN,
-            provider_message_id="p",
-            sender="s",
-            attempt=1,
-            sent_at=NOW,
-        )
+        event = MessagesSent(messages=[sent_message(legacy_id, NOW, campaign_id=cid)])
         await handle_message_sent(pool, event, NOW)
     assert await pool.fetchval("SELECT state FROM campaigns") == "completed"

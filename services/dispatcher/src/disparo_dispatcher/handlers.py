@@ -30,9 +30,10 @@ from disparo_shared.events import (
     Event,
     MessageFailed,
     MessagesEnqueued,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
+    SentMessage,
     SerializedEvent,
 )
 from disparo_shared.inbox import first_delivery
@@ -371,16 +372,20 @@ async def settle_in_doubt_as_sent(
         await add_events(
             conn,
             [
-                MessageSent(
-                    message_id=row["message_id"],
-                    campaign_id=row["campaign_id"],
-                    contact_id=row["contact_id"],
-                    conversation_id=row["conversation_id"],
-                    kind=row["kind"],
-                    provider_message_id=provider_message_id or "",
-                    sender=row["sender_id"],
-                    attempt=row["attempt"],
-                    sent_at=row["sent_at"],
+                MessagesSent(
+                    messages=[
+                        SentMessage(
+                            message_id=row["message_id"],
+                            campaign_id=row["campaign_id"],
+                            contact_id=row["contact_id"],
+                            conversation_id=row["conversation_id"],
+                            kind=row["kind"],
+                            provider_message_id=provider_message_id or "",
+                            sender=row["sender_id"],
+                            attempt=row["attempt"],
+                            sent_at=row["sent_at"],
+                        )
+                    ]
                 )
             ],
         )

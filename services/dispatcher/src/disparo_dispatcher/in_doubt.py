@@ -66,7 +66,7 @@ from disparo_dispatcher.providers.sent_lookup import SentHistory, can_look_up
 from disparo_dispatcher.queue import QUEUED
 from disparo_dispatcher.quiet_hours import zone
 from disparo_dispatcher.senders import MissingCredential, resolve_credential
-from disparo_shared.events import Event, MessageFailed, MessageSent
+from disparo_shared.events import Event, MessageFailed, MessagesSent, SentMessage
 from disparo_shared.outbox import add_events
 from disparo_shared.queries import load_queries
 
@@ -186,7 +186,7 @@ async def resolve_in_doubt(
         matched = match_echoes(doubtful, echoes, rules.skew, owned)
         by_id = {row["message_id"]: row for row in rows}
         sent_ids = await _settle_sent(conn, [by_id[i] for i in matched], matched, now, rules)
-        await add_events(conn, [_sent_event(by_id[i], matched[i]) for i in sorted(sent_ids)])
+        await add_events(conn, _sent_events([(by_id[i], matched[i]) for i in sorted(sent_ids)]))
         await record_settlements(conn, [(by_id[i], "echoed") for i in sent_ids], now)
     metrics.IN_DOUBT_SETTLED.labels("sent").inc(len(sent_ids))
     last = rows[-1]
@@ -323,7 +323,7 @@ async def _settle_verdicts(
         still = {row["message_id"] for row in locked}
         found = {i: echo for i, echo in found.items() if i in still}
         sent_ids = await _settle_sent(conn, [by_id[i] for i in found], found, now, rules)
-        events: list[Event] = [_sent_event(by_id[i], found[i]) for i in sorted(sent_ids)]
+        events: list[Event] = _sent_events([(by_id[i], found[i]) for i in sorted(sent_ids)])
         back = sorted(i for i in resend if i in still)
         given_up = (
             await conn.fetch(SQL.give_up_in_doubt, back, [by_id[i]["attempt"] for i in back], now)
@@ -443,18 +443,29 @@ def _paced_at(provider_at: datetime, in_doubt_since: datetime | None) -> datetim
     return max(provider_at, latest)
 
 
-def _sent_event(row: asyncpg.Record, echo: RecordedEcho) -> MessageSent:
-    return MessageSent(
-        message_id=row["message_id"],
-        campaign_id=row["campaign_id"],
-        contact_id=row["contact_id"],
-        conversation_id=row["conversation_id"],
-        kind=row["kind"],
-        provider_message_id=echo.provider_message_id,
-        sender=row["sender_id"],
-        attempt=row["attempt"],
-        sent_at=echo.at,
-    )
+def _sent_events(settled: list[tuple[asyncpg.Record, RecordedEcho]]) -> list[MessagesSent]:
+    """One ``message.sent`` for the sends a page proved (none for none); a page is at most
+    ``RESOLVE_BATCH`` messages, well within one event."""
+    if not settled:
+        return []
+    return [
+        MessagesSent(
+            messages=[
+                SentMessage(
+                    message_id=row["message_id"],
+                    campaign_id=row["campaign_id"],
+                    contact_id=row["contact_id"],
+                    conversation_id=row["conversation_id"],
+                    kind=row["kind"],
+                    provider_message_id=echo.provider_message_id,
+                    sender=row["sender_id"],
+                    attempt=row["attempt"],
+                    sent_at=echo.at,
+                )
+                for row, echo in settled
+            ]
+        )
+    ]
 
 
 def _held_event(row: asyncpg.Record) -> MessageFailed:

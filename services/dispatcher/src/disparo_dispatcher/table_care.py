@@ -16,8 +16,9 @@ with the thresholds of migration 260 (2%), it passes first and this never fires.
 tends the tables at a time (an advisory lock); ``VACUUM (SKIP_LOCKED)`` never waits behind a
 vacuum already running.
 
-The outbox is tended with them: every sent message passes through it as a ``message.sent``
-event, inserted and deleted within a second. Left alone, a million events left it at 511 MB,
+The outbox is tended with them: every event the dispatcher publishes is inserted and deleted
+within a second. A flush's sends are one ``message.sent`` now, but replies flushed one at a time,
+failures and statuses still pass one by one. Left alone, a million events left it at 511 MB,
 and the relay's read of its head, which walks the dead entries at the start of its index, went
 from 1.0 to 2.9 ms, growing with every event since; tended, 26 MB and 0.6–0.8 ms
 (``python -m disparo.bench.outbox_churn``).

@@ -204,19 +204,29 @@ async def outbox_subjects(db: asyncpg.Connection) -> list[str]:
 
 
 @asynccontextmanager
-async def collect(nats_settings: NatsSettings, subject: str) -> AsyncIterator[list[dict]]:
-    """Collect the payloads published on ``subject`` (core NATS) while the block runs."""
+async def collect(
+    nats_settings: NatsSettings, subject: str, items: str | None = None
+) -> AsyncIterator[list[dict]]:
+    """Collect the payloads published on ``subject`` (core NATS) while the block runs; with
+    ``items``, the entries of each payload's list of that name instead."""
     nc = await nats.connect(nats_settings.url)
     received: list[dict] = []
 
     async def on_message(msg) -> None:
-        received.append(json.loads(msg.data))
+        payload = json.loads(msg.data)
+        received.extend(payload[items] if items else [payload])
 
     await nc.subscribe(qualified(nats_settings.stream_prefix, subject), cb=on_message)
     try:
         yield received
     finally:
         await nc.close()
+
+
+def collect_sent(nats_settings: NatsSettings):
+    """Collect the sends told on ``message.sent`` while the block runs, one dict per send (an
+    event carries a flush's sends)."""
+    return collect(nats_settings, "message.sent", items="messages")
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from dispatcher_harness import (
-    collect,
+    collect_sent,
     dispatcher,
     evolution_sender,
     message,
@@ -376,7 +376,7 @@ async def test_a_person_marks_a_held_send_as_gone_out_once_and_it_is_audited(ker
     held, waiting = message(phone(1), not_before=later), message(phone(2), not_before=later)
     async with simulator() as sim:
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]) as client:
-            async with collect(kernel_settings.nats, "message.sent") as told:
+            async with collect_sent(kernel_settings.nats) as told:
                 await request(kernel_settings.nats, held, waiting)
                 await eventually(lambda: _at_least(db, "queued", 2))
                 # As the resolver leaves a campaign send nothing could settle: held for a person.

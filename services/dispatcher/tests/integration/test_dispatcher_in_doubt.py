@@ -29,7 +29,7 @@ from dispatcher_harness import (
     FAST,
     Simulator,
     cloud_sender,
-    collect,
+    collect_sent,
     doctors_wrote,
     evolution_sender,
     message,
@@ -155,7 +155,7 @@ async def test_a_dead_replicas_send_that_reached_the_provider_is_settled_by_its_
     try:
         async with (
             simulator_posting_to(sock) as sim,
-            collect(kernel_settings.nats, "message.sent") as sent_events,
+            collect_sent(kernel_settings.nats) as sent_events,
         ):
             seed = seed_for(sim, dialect)
             # The ghost replica: holds the sender, claims both messages, sends only the first.

@@ -217,7 +217,8 @@ async def test_an_echo_in_the_window_settles_the_message_as_sent_and_tells_it(po
     assert row["sent_at"] == sent_at
     [(subject, payload)] = await outbox(pool)
     assert subject == "message.sent"
-    assert (payload["provider_message_id"], payload["attempt"], payload["sender"]) == (
+    [told] = payload["messages"]
+    assert (told["provider_message_id"], told["attempt"], told["sender"]) == (
         "3EB0A",
         1,
         "s1",
@@ -338,7 +339,8 @@ async def test_a_person_settles_a_held_doubt_as_sent_told_and_kept(pool):
     assert (shown["state"], shown["provider_message_id"]) == ("sent", "3EB0P")
     assert shown["sent_at"] == NOW + LEASE  # the latest moment it may have gone
     subject, payload = (await outbox(pool))[-1]
-    assert (subject, payload["provider_message_id"], payload["kind"]) == (
+    [told] = payload["messages"]
+    assert (subject, told["provider_message_id"], told["kind"]) == (
         "message.sent",
         "3EB0P",
         "campaign",

@@ -4,6 +4,7 @@ import asyncio
 
 from dispatcher_harness import (
     collect,
+    collect_sent,
     dispatcher,
     evolution_sender,
     message,
@@ -14,12 +15,12 @@ from dispatcher_harness import (
     states,
 )
 
-from disparo_shared.events import MessageSent
+from disparo_shared.events import SentMessage
 from disparo_shared.testing.fixtures import eventually
 
 
 async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, db):
-    async with simulator() as sim, collect(kernel_settings.nats, "message.sent") as sent_events:
+    async with simulator() as sim, collect_sent(kernel_settings.nats) as sent_events:
         async with dispatcher(kernel_settings, [evolution_sender(sim, "sim-1")]):
             msgs = [message(phone(i)) for i in range(5)]
             await request(kernel_settings.nats, *msgs)
@@ -35,10 +36,10 @@ async def test_requested_messages_are_persisted_and_sent_once(kernel_settings, d
         "SELECT * FROM dispatcher.all_messages WHERE message_id = $1", msgs[0].message_id
     )
     assert row["attempt"] == 1 and row["provider_message_id"] and row["sender_id"] == "sim-1"
-    # message.sent is written straight from the send (``Event.serialized``): it must read back
-    # as the model, saying what the row says.
+    # message.sent is written straight from the sends (``Event.serialized``): each send must
+    # read back as the model, saying what its row says.
     [told] = [
-        MessageSent.model_validate(e)
+        SentMessage.model_validate(e)
         for e in sent_events
         if e["message_id"] == str(row["message_id"])
     ]

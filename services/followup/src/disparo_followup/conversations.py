@@ -28,8 +28,8 @@ from disparo_shared.events import (
     MessageCancelled,
     MessageKind,
     MessageReceived,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
 )
 from disparo_shared.inbox import first_delivery
 from disparo_shared.phones import InvalidPhone, normalize_phone
@@ -69,25 +69,36 @@ async def on_messages_requested(conn: asyncpg.Connection, event: MessagesRequest
     )
 
 
-async def on_message_sent(conn: asyncpg.Connection, event: MessageSent) -> None:
-    """Only messages sent in a conversation move its cadence."""
-    if event.conversation_id is not None:
+async def on_messages_sent(conn: asyncpg.Connection, event: MessagesSent) -> None:
+    """Apply one dispatcher flush of sends in three statements, however many sends it holds.
+
+    Only messages sent in a conversation move its cadence and join its timeline; of those, the
+    follow-ups we requested are marked sent.
+    """
+    sent = [m for m in event.messages if m.conversation_id is not None]
+    if not sent:
+        return
+    await conn.execute(
+        SQL.record_outbound,
+        [m.conversation_id for m in sent],
+        [m.contact_id for m in sent],
+        [m.campaign_id for m in sent],
+        [m.sent_at for m in sent],
+    )
+    followups = [m for m in sent if m.kind == MessageKind.FOLLOWUP]
+    if followups:
         await conn.execute(
-            SQL.record_outbound,
-            event.conversation_id,
-            event.contact_id,
-            event.sent_at,
-            event.campaign_id,
+            SQL.record_followups_sent,
+            [m.message_id for m in followups],
+            [m.sent_at for m in followups],
         )
-        if event.kind == MessageKind.FOLLOWUP:
-            await conn.execute(SQL.record_followup_sent, event.message_id, event.sent_at)
-        await conn.execute(
-            SQL.record_outbound_entry,
-            event.conversation_id,
-            str(event.message_id),
-            event.kind.value,
-            event.sent_at,
-        )
+    await conn.execute(
+        SQL.record_outbound_entries,
+        [m.conversation_id for m in sent],
+        [m.message_id for m in sent],
+        [m.kind.value for m in sent],
+        [m.sent_at for m in sent],
+    )
 
 
 async def on_message_received(conn: asyncpg.Connection, event: MessageReceived) -> None:
@@ -148,7 +159,7 @@ async def on_erasure(conn: asyncpg.Connection, event: ContactErased) -> None:
 
 HANDLERS: dict[type[Event], Callable[[asyncpg.Connection, Event], Awaitable[None]]] = {
     MessagesRequested: on_messages_requested,
-    MessageSent: on_message_sent,
+    MessagesSent: on_messages_sent,
     MessageCancelled: on_message_cancelled,
     MessageReceived: on_message_received,
     ConversationStageChanged: on_stage_changed,

@@ -12,9 +12,10 @@ from nats.js import JetStreamContext
 from disparo_shared.events import (
     Event,
     MessageKind,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
+    SentMessage,
     campaign_conversation_id,
 )
 from disparo_shared.events.subjects import STREAM_COMMANDS
@@ -67,16 +68,20 @@ async def open_campaign_conversation(
         )
     )
     await publish(
-        MessageSent(
-            message_id=message_id,
-            campaign_id=campaign_id,
-            contact_id=contact_id,
-            conversation_id=conversation_id,
-            kind=MessageKind.CAMPAIGN,
-            provider_message_id="wamid.1",
-            sender="sender-1",
-            attempt=1,
-            sent_at=sent_at,
+        MessagesSent(
+            messages=[
+                SentMessage(
+                    message_id=message_id,
+                    campaign_id=campaign_id,
+                    contact_id=contact_id,
+                    conversation_id=conversation_id,
+                    kind=MessageKind.CAMPAIGN,
+                    provider_message_id="wamid.1",
+                    sender="sender-1",
+                    attempt=1,
+                    sent_at=sent_at,
+                )
+            ]
         )
     )
 

@@ -23,9 +23,10 @@ from disparo_shared.events import (
     ConversationStageChanged,
     MessageKind,
     MessageReceived,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
+    SentMessage,
     campaign_conversation_id,
     subjects,
 )
@@ -48,15 +49,19 @@ def stage_changed(conversation_id: UUID, phone: str, **overrides) -> Conversatio
     return ConversationStageChanged(**{**fields, **overrides})
 
 
-def sent_in(conversation_id: UUID, at: datetime) -> MessageSent:
-    return MessageSent(
-        message_id=uuid4(),
-        conversation_id=conversation_id,
-        kind=MessageKind.FIRST_CONTACT,
-        provider_message_id="wamid.x",
-        sender="sender-1",
-        attempt=1,
-        sent_at=at,
+def sent_in(conversation_id: UUID, at: datetime) -> MessagesSent:
+    return MessagesSent(
+        messages=[
+            SentMessage(
+                message_id=uuid4(),
+                conversation_id=conversation_id,
+                kind=MessageKind.FIRST_CONTACT,
+                provider_message_id="wamid.x",
+                sender="sender-1",
+                attempt=1,
+                sent_at=at,
+            )
+        ],
         occurred_at=at,
     )
 

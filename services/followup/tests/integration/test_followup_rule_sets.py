@@ -13,7 +13,8 @@ from disparo_shared.events import (
     MessageCancelled,
     MessageKind,
     MessageReceived,
-    MessageSent,
+    MessagesSent,
+    SentMessage,
 )
 from disparo_shared.testing.fixtures import eventually
 
@@ -126,15 +127,19 @@ async def test_the_loop_report_counts_followups_sent_and_cancelled_by_reason(
         for r in await db.fetch("SELECT conversation_id, message_id FROM followup.followups")
     }
     await publish(
-        MessageSent(
-            message_id=rows[first],
-            campaign_id=campaign_id,
-            conversation_id=first,
-            kind=MessageKind.FOLLOWUP,
-            provider_message_id="wamid.f1",
-            sender="sender-1",
-            attempt=1,
-            sent_at=T0 + timedelta(seconds=3),
+        MessagesSent(
+            messages=[
+                SentMessage(
+                    message_id=rows[first],
+                    campaign_id=campaign_id,
+                    conversation_id=first,
+                    kind=MessageKind.FOLLOWUP,
+                    provider_message_id="wamid.f1",
+                    sender="sender-1",
+                    attempt=1,
+                    sent_at=T0 + timedelta(seconds=3),
+                )
+            ]
         )
     )
     await publish(

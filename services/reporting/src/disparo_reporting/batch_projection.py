@@ -1,7 +1,8 @@
 """Projects a batch of events in one transaction, with a few set-based statements per batch.
 
-The live subscribers pull up to ``batch_size`` events at a time; one by one, each event cost a
-transaction, an inbox insert, two or three statements and a lock: about 240 events/s. A batch
+The live subscribers pull up to ``batch_size`` events at a time, applied in batches of up to
+``batch_max_messages`` messages (``subscribers``); one by one, each event cost a transaction, an
+inbox insert, two or three statements and a lock: about 240 events/s. A batch
 records all its event ids in the inbox with one statement (a duplicate, within the batch or
 seen before, is applied once), takes its doctors' attribution locks once, and writes the
 facts, history entries and replies of its message events with one statement each
@@ -20,7 +21,8 @@ facts, history entries and replies of its message events with one statement each
 Attribution locks (``attribution_locks``): the batch takes at once, in key order, the locks of
 every doctor it names (requests, replies) or whose phone is already known for its sends, so a
 batch never holds one lock while it waits for a lower one. A send whose phone a request told
-while the batch was being written takes its lock after its row, as one send alone does.
+while the batch was being written takes its lock after its row (``reattribute_sends``), as in
+an event projected alone.
 """
 
 from collections.abc import Callable, Sequence
@@ -32,16 +34,23 @@ import asyncpg
 from disparo_reporting import privacy
 from disparo_reporting.attribution_locks import doctor_lock_key, lock_doctors
 from disparo_reporting.message_facts import add_history, apply_facts, known_phones, record_replies
-from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
+from disparo_reporting.metrics import (
+    EVENTS_DUPLICATE,
+    EVENTS_PROJECTED,
+    MESSAGES_PROJECTED,
+    PROJECTION_LAG,
+)
 from disparo_reporting.projections import (
     CONSUMER,
     HANDLERS,
     MESSAGE_EVENTS,
-    SQL,
+    carried_messages,
     describe,
     event_phones,
+    reattribute_sends,
+    sent_message_ids,
 )
-from disparo_shared.events import Event, MessageSent, utc_now
+from disparo_shared.events import Event, utc_now
 from disparo_shared.inbox import first_deliveries
 
 
@@ -89,7 +98,7 @@ async def _lock_doctors_of(
     """Take, in key order, the locks of the doctors ``events`` name (``phones_of``, event by
     event) and of their sends' known phones; returns the keys held."""
     phones = [phone for named in phones_of for phone in named]
-    sends = [e.message_id for e in events if isinstance(e, MessageSent)]
+    sends = [message_id for event in events for message_id in sent_message_ids(event)]
     phones += await known_phones(conn, sends)
     await lock_doctors(conn, phones)
     return {doctor_lock_key(phone) for phone in phones}
@@ -108,14 +117,8 @@ async def _apply_message_run(
         replies += event_replies
     phones = await apply_facts(conn, facts)
     await add_history(conn, history)
-    sends = {e.message_id for e in run if isinstance(e, MessageSent)}
-    answering = {mid: phone for mid, phone in phones.items() if mid in sends and phone}
-    if answering:
-        late = [phone for phone in answering.values() if doctor_lock_key(phone) not in held]
-        if late:  # told by a request that committed after the batch read its phones
-            await lock_doctors(conn, late)
-            held.update(doctor_lock_key(phone) for phone in late)
-        await conn.execute(SQL.reattribute_replies, sorted(answering), reply_window)
+    sends = [message_id for event in run for message_id in sent_message_ids(event)]
+    await reattribute_sends(conn, sends, phones, held, reply_window)
     await record_replies(conn, replies, reply_window)
 
 
@@ -126,7 +129,10 @@ def _count(
     of the batch's last new event."""
     fresh_ids = {id(e) for e in fresh}
     for event in events:
-        counter = EVENTS_PROJECTED if id(event) in fresh_ids else EVENTS_DUPLICATE
-        counter.labels(type(event).__name__).inc()
+        if id(event) in fresh_ids:
+            EVENTS_PROJECTED.labels(type(event).__name__).inc()
+            MESSAGES_PROJECTED.labels(type(event).__name__).inc(carried_messages(event))
+        else:
+            EVENTS_DUPLICATE.labels(type(event).__name__).inc()
     if live and fresh:
         PROJECTION_LAG.set(max(0.0, (now() - fresh[-1].occurred_at).total_seconds()))

@@ -3,10 +3,12 @@
 A pull subscriber fetches up to ``batch_size`` events at once and runs one handler per event,
 all at the same time, each acknowledging its event when it returns. Each handler hands its event
 to the ``EventBatcher`` and waits: once no more events have arrived for one turn of the event
-loop (every handler of the pull has had its turn by then), or ``max_size`` are waiting, the
-batch is applied in one call and every handler learns the outcome together. So a pull of 500
-events is one transaction, while each event keeps its own handler, trace span and ack, and is
-acknowledged only after the batch that holds it committed.
+loop (every handler of the pull has had its turn by then), or the waiting events weigh
+``max_size`` (``size_of``: one each unless told), the batch is applied in one call and every
+handler learns the outcome together. So a pull of 500 events is one transaction, while each
+event keeps its own handler, trace span and ack, and is acknowledged only after the batch that
+holds it committed. A pull cut into several batches has them applied one after another, in
+order, as consecutive pulls are: a subscription never holds two transactions at once.
 """
 
 import asyncio
@@ -26,22 +28,40 @@ class BatchFailed(Exception):
 
 
 class EventBatcher(Generic[T]):
-    """Joins concurrent ``submit`` calls into calls of ``apply_batch`` (items in arrival order)."""
+    """Joins concurrent ``submit`` calls into calls of ``apply_batch`` (items in arrival order),
+    one call at a time.
 
-    def __init__(self, apply_batch: Callable[[Sequence[T]], Awaitable[object]], max_size: int):
+    With ``max_size=5000`` and ``size_of`` an event's messages, a pull of 500 receipts (one
+    message each) is one batch, and a pull of 20 sent batches of 1,000 is four batches of five.
+    An item that alone weighs more is a batch of its own.
+    """
+
+    def __init__(
+        self,
+        apply_batch: Callable[[Sequence[T]], Awaitable[object]],
+        max_size: int,
+        size_of: Callable[[T], int] = lambda _: 1,
+    ):
         self._apply_batch = apply_batch
         self._max_size = max_size
+        self._size_of = size_of
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._waiting_size = 0
         self._seen_at_last_turn = 0
         self._turn_scheduled = False
         self._running: set[asyncio.Task[None]] = set()
+        self._last_batch: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> None:
         """Return once the batch holding ``item`` committed; raise ``BatchFailed`` if it did not."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        size = self._size_of(item)
+        if self._waiting_size + size > self._max_size:
+            self._flush()  # the waiting ones go without it, under the cap
         self._waiting.append((item, done))
-        if len(self._waiting) >= self._max_size:
+        self._waiting_size += size
+        if self._waiting_size >= self._max_size:
             self._flush()
         elif not self._turn_scheduled:
             self._turn_scheduled = True
@@ -62,12 +82,17 @@ class EventBatcher(Generic[T]):
         if not self._waiting:
             return
         batch, self._waiting = self._waiting, []
-        self._seen_at_last_turn = 0
-        task = asyncio.create_task(self._apply(batch))
+        self._waiting_size = self._seen_at_last_turn = 0
+        task = asyncio.create_task(self._apply(batch, after=self._last_batch))
+        self._last_batch = task
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _apply(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+    async def _apply(
+        self, batch: list[tuple[T, asyncio.Future[None]]], after: asyncio.Task[None] | None
+    ) -> None:
+        if after is not None:
+            await asyncio.wait({after})  # its outcome is its own handlers' concern
         BATCH_SIZE.observe(len(batch))
         try:
             await self._apply_batch([item for item, _ in batch])

@@ -7,6 +7,13 @@ EVENTS_PROJECTED = Counter(
     "Events applied to the projections, by event type.",
     ["event_type"],
 )
+MESSAGES_PROJECTED = Counter(
+    "disparo_reporting_messages_projected_total",
+    "Messages the applied events spoke of, by event type: a batch event (requested, enqueued, "
+    "sent) counts its messages, any other event one; sent messages per second, for instance, "
+    "where events_projected_total counts the dispatcher's flushes.",
+    ["event_type"],
+)
 EVENTS_DUPLICATE = Counter(
     "disparo_reporting_events_duplicate_total",
     "Events skipped because the inbox had already seen them, by event type.",

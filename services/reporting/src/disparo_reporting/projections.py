@@ -6,7 +6,7 @@ retrying < sent < delivered < read < dead, each timestamp keeps its first value,
 created by whichever event comes first (a ``sent`` before its ``enqueued`` creates it as sent).
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -15,16 +15,22 @@ from uuid import UUID
 import asyncpg
 
 from disparo_reporting import privacy
-from disparo_reporting.attribution_locks import lock_doctors
+from disparo_reporting.attribution_locks import doctor_lock_key, lock_doctors
 from disparo_reporting.message_facts import (
     HistoryEntry,
     InboundReply,
     MessageFact,
     add_history,
     apply_facts,
+    known_phones,
     record_replies,
 )
-from disparo_reporting.metrics import EVENTS_DUPLICATE, EVENTS_PROJECTED, PROJECTION_LAG
+from disparo_reporting.metrics import (
+    EVENTS_DUPLICATE,
+    EVENTS_PROJECTED,
+    MESSAGES_PROJECTED,
+    PROJECTION_LAG,
+)
 from disparo_shared.events import (
     CampaignCancelled,
     CampaignCompleted,
@@ -44,8 +50,8 @@ from disparo_shared.events import (
     MessageRead,
     MessageReceived,
     MessagesEnqueued,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     utc_now,
 )
 from disparo_shared.events.campaigns import CampaignEvent
@@ -62,7 +68,7 @@ SQL = load_queries(Path(__file__).parent / "sql" / "projections.sql")
 MESSAGE_EVENTS: tuple[type[Event], ...] = (
     MessagesEnqueued,
     MessageCancelled,
-    MessageSent,
+    MessagesSent,
     MessageFailed,
     MessageDelivered,
     MessageRead,
@@ -152,19 +158,33 @@ def describe(event: Event) -> tuple[list[MessageFact], list[HistoryEntry], list[
             ],
             [],
         )
-    if isinstance(event, MessageSent):
-        fact = MessageFact(
-            message_id=event.message_id,
-            state="sent",
-            campaign_id=event.campaign_id,
-            conversation_id=event.conversation_id,
-            kind=event.kind.value,
-            sender=event.sender,
-            attempts=event.attempt,
-            sent_at=event.sent_at,
+    if isinstance(event, MessagesSent):
+        return (
+            [
+                MessageFact(
+                    message_id=m.message_id,
+                    state="sent",
+                    campaign_id=m.campaign_id,
+                    conversation_id=m.conversation_id,
+                    kind=m.kind.value,
+                    sender=m.sender,
+                    attempts=m.attempt,
+                    sent_at=m.sent_at,
+                )
+                for m in event.messages
+            ],
+            [
+                HistoryEntry(
+                    m.message_id,
+                    event.event_id,
+                    "sent",
+                    m.sent_at,
+                    f"attempt {m.attempt} via {m.sender}",
+                )
+                for m in event.messages
+            ],
+            [],
         )
-        detail = f"attempt {event.attempt} via {event.sender}"
-        return [fact], [_entry(event, event.message_id, "sent", event.sent_at, detail)], []
     if isinstance(event, MessageFailed):
         error = mask_phone(event.error)
         fact = MessageFact(
@@ -263,25 +283,68 @@ async def on_messages_requested(
 
 
 async def on_message_event(conn: asyncpg.Connection, event: Event, reply_window: timedelta) -> None:
-    """Enqueued, sent, failed, cancelled, delivered, read: facts about the message and its
+    """Enqueued, sent, failed, cancelled, delivered, read: facts about the messages and their
     history; received: the reply, stored with the send it answers.
 
-    A send can take a reply from an earlier message: it re-attributes under the doctor's lock.
-    The event carries no phone; the row has it once the request is projected. The lock comes
-    after the row is written, so the phone read is the committed one: a request still in
-    flight holds the row until it commits. Without a phone yet, the send cannot answer any
-    reply, and the request, when projected, re-attributes with this send in sight (it waits
-    for this row, then reads it). A reply takes its doctor's lock before it is matched.
+    Sends can take replies from earlier messages: they re-attribute under their doctors' locks
+    (``lock_senders``, ``reattribute_sends``). A reply takes its doctor's lock before it is
+    matched.
     """
     facts, history, replies = describe(event)
+    sends = sent_message_ids(event)
+    held = await lock_senders(conn, sends)
     phones = await apply_facts(conn, facts)
     await add_history(conn, history)
-    if isinstance(event, MessageSent) and (phone := phones.get(event.message_id)) is not None:
-        await lock_doctors(conn, [phone])
-        await conn.execute(SQL.reattribute_replies, [event.message_id], reply_window)
+    await reattribute_sends(conn, sends, phones, held, reply_window)
     if replies:
         await lock_doctors(conn, [r.phone for r in replies])
         await record_replies(conn, replies, reply_window)
+
+
+def sent_message_ids(event: Event) -> list[UUID]:
+    """The messages a ``message.sent`` batch reports sent; none for any other event."""
+    return [m.message_id for m in event.messages] if isinstance(event, MessagesSent) else []
+
+
+async def lock_senders(conn: asyncpg.Connection, sends: Sequence[UUID]) -> set[int]:
+    """Take, in key order, the attribution locks of the doctors of ``sends`` whose phones are
+    already known; returns the keys held.
+
+    Before the rows are written, as a request takes its doctors' locks before its rows: a send
+    that wrote its rows first could hold one a request waits on while it waits for that
+    request's lock. ``batch_projection`` takes these with the doctors its other events name,
+    in one call.
+    """
+    phones = await known_phones(conn, sends)
+    await lock_doctors(conn, phones)
+    return {doctor_lock_key(phone) for phone in phones}
+
+
+async def reattribute_sends(
+    conn: asyncpg.Connection,
+    sends: Collection[UUID],
+    phones: dict[UUID, str | None],
+    held: set[int],
+    reply_window: timedelta,
+) -> None:
+    """Re-attribute the replies in the windows of ``sends`` now written (``phones``: each
+    written message's phone, from ``apply_facts``), under their doctors' locks (``held``: the
+    keys already taken, updated).
+
+    The phones read after the write are the committed ones: a request still in flight holds
+    its rows until it commits. One it committed after ``lock_senders`` read the phones is
+    locked here, late; a send still without a phone cannot answer any reply, and its request,
+    when projected, re-attributes with the send in sight (it waits for the send's row).
+    """
+    sent = set(sends)
+    answering = {mid: phone for mid, phone in phones.items() if mid in sent and phone}
+    if not answering:
+        return
+    late = [phone for phone in answering.values() if doctor_lock_key(phone) not in held]
+    if late:
+        await lock_doctors(conn, late)
+        held.update(doctor_lock_key(phone) for phone in late)
+    await conn.execute(SQL.reattribute_replies, sorted(answering), reply_window)
 
 
 _CAMPAIGN_STATUS: dict[type[Event], str] = {
@@ -364,6 +427,14 @@ def event_phones(event: Event) -> list[str]:
     return [canonical_phone(phone)] if phone else []
 
 
+def carried_messages(event: Event) -> int:
+    """How many messages an event speaks of: a batch (requested, enqueued, sent) its list's
+    length, up to 5,000; any other event one. What a projection's work grows with."""
+    if isinstance(event, MessagesRequested | MessagesEnqueued | MessagesSent):
+        return len(event.messages)
+    return 1
+
+
 async def project(
     pool: asyncpg.Pool,
     event: Event,
@@ -386,6 +457,7 @@ async def project(
         if phones:
             await privacy.forget_late(conn, phones, [event.occurred_at] * len(phones))
     EVENTS_PROJECTED.labels(event_type).inc()
+    MESSAGES_PROJECTED.labels(event_type).inc(carried_messages(event))
     if live:
         PROJECTION_LAG.set(max(0.0, (now() - event.occurred_at).total_seconds()))
     return True

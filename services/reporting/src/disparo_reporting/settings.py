@@ -48,7 +48,14 @@ class ReportingSettings(BaseSettings):
         ge=1,
         le=1000,
         description="Events one pull of a subscription brings at most, projected together in "
-        "one transaction; 1 projects them one by one.",
+        "one transaction (or a few, ``batch_max_messages``); 1 projects them one by one.",
+    )
+    batch_max_messages: int = Field(
+        5000,
+        ge=1,
+        description="Messages one transaction projects at most: a pull's events are applied in "
+        "batches that stop at this many (a sent, enqueued or requested event counts its "
+        "messages, up to 5,000; a receipt, one).",
     )
     batch_wait_seconds: float = Field(
         0.2,

@@ -2,7 +2,8 @@
 
 One subscriber per stream (two on ``COMMANDS``, one per request subject): the wildcard subject
 says which event a message carries, so the handler picks the model by subject. Each pull brings
-up to ``batch_size`` events, projected together in one transaction (``event_batches``,
+up to ``batch_size`` events, projected together in one transaction, or in a few one after
+another when they speak of more than ``batch_max_messages`` messages (``event_batches``,
 ``batch_projection``); each event is acknowledged once its batch committed. When a batch fails,
 each of its events is projected alone, so the one that fails (a poison event, a bug) goes its
 own way: redelivered with backoff and dropped after ``max_deliveries`` (a rebuild restores it),
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from disparo_reporting.batch_projection import project_batch
 from disparo_reporting.event_batches import BatchFailed, EventBatcher
-from disparo_reporting.projections import parse_event, project
+from disparo_reporting.projections import carried_messages, parse_event, project
 from disparo_reporting.settings import ReportingSettings
 from disparo_shared.broker import durable_subscriber
 from disparo_shared.events import Event, subjects
@@ -77,7 +78,14 @@ def _handler(runtime: Runtime, settings: ReportingSettings):
     async def apply_batch(events: Sequence[Event]) -> None:
         await project_batch(runtime.pool, events, reply_window)
 
-    batcher = EventBatcher(apply_batch, max_size=settings.batch_size)
+    # A pull of 500 events was sized for one message per event, as receipts and failures still
+    # are; but a sent, enqueued or requested event carries up to 5,000 (a sent one ~1,000), so
+    # a pull of them would be hundreds of thousands of rows holding every doctor's lock in one
+    # transaction. The pull keeps its size, for the receipts; its transactions are cut by
+    # messages, one after another.
+    batcher = EventBatcher(
+        apply_batch, max_size=settings.batch_max_messages, size_of=carried_messages
+    )
 
     async def handle(msg: Any) -> None:  # a NatsMessage (``_the_message``), left uncast
         subject = msg.raw_message.subject.removeprefix(nats_settings.stream_prefix)

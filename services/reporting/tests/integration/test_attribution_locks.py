@@ -7,10 +7,11 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from test_reporting_api import T0, requested, sent
+from test_reporting_api import T0, requested, sent, sent_message
 
 from disparo_reporting.attribution_locks import LOCK_SPACE, doctor_lock_keys, lock_doctors
 from disparo_reporting.projections import project
+from disparo_shared.events import MessagesSent
 from disparo_shared.phone_digests import session_settings
 from disparo_shared.settings import DatabaseSettings
 
@@ -47,6 +48,21 @@ async def test_a_send_waits_only_for_its_own_doctor(pool: asyncpg.Pool) -> None:
         with pytest.raises(asyncpg.LockNotAvailableError):
             await project(pool, sent(message_a, T0 + timedelta(minutes=1)), WINDOW)
     assert await project(pool, sent(message_a, T0 + timedelta(minutes=1)), WINDOW)
+
+
+async def test_a_flush_of_sends_waits_for_each_of_its_doctors(pool: asyncpg.Pool) -> None:
+    message_a, message_b = uuid4(), uuid4()
+    await project(pool, requested(message_a, DOCTOR_A), WINDOW)
+    await project(pool, requested(message_b, DOCTOR_B), WINDOW)
+    at = T0 + timedelta(minutes=1)
+    flush = MessagesSent(
+        messages=[sent_message(message_b, at), sent_message(message_a, at)], occurred_at=at
+    )
+    async with pool.acquire() as holder, holder.transaction():
+        await lock_doctors(holder, [DOCTOR_A])  # doctor A's reply, being projected
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await project(pool, flush, WINDOW)
+    assert await project(pool, flush, WINDOW)
 
 
 async def test_a_request_batch_takes_its_doctors_locks_in_order(pool: asyncpg.Pool) -> None:

@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
-from test_reporting_api import T0, sent, with_report_keys
+from test_reporting_api import T0, requested, sent, sent_message, with_report_keys
 
 from disparo_reporting.app import create_app
 from disparo_reporting.batch_projection import project_batch
@@ -32,7 +32,9 @@ from disparo_shared.events import (
     MessageReceived,
     MessagesEnqueued,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
+    SentMessage,
     subjects,
 )
 from disparo_shared.events.subjects import DEAD_LETTER_PREFIX
@@ -64,6 +66,14 @@ def delivered(message_id: UUID, at) -> MessageDelivered:
     return MessageDelivered(message_id=message_id, provider_message_id="wamid.x", at=at)
 
 
+def poisoned_send(message_id: UUID) -> MessagesSent:
+    """A send Postgres refuses: a NUL in a text."""
+    return MessagesSent(
+        messages=[sent_message(message_id, T0 + MINUTE, sender="sender-\x00")],
+        occurred_at=T0 + MINUTE,
+    )
+
+
 async def test_a_duplicate_in_a_batch_is_projected_once(pool: asyncpg.Pool) -> None:
     message_id = uuid4()
     first_send = sent(message_id, T0 + MINUTE)
@@ -87,9 +97,8 @@ async def test_a_duplicate_in_a_batch_is_projected_once(pool: asyncpg.Pool) -> N
 async def test_a_batch_that_fails_leaves_nothing_behind(pool: asyncpg.Pool) -> None:
     """All or nothing: the subscriber can then project each event alone."""
     good, bad = uuid4(), uuid4()
-    poison = sent(bad, T0 + MINUTE).model_copy(update={"sender": "sender-\x00"})
     with pytest.raises(asyncpg.PostgresError):
-        await project_batch(pool, [sent(good, T0 + MINUTE), poison], WINDOW)
+        await project_batch(pool, [sent(good, T0 + MINUTE), poisoned_send(bad)], WINDOW)
     assert await pool.fetchval("SELECT count(*) FROM messages") == 0
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
 
@@ -104,7 +113,7 @@ async def test_a_poison_event_in_a_pull_fails_alone_and_the_others_are_projected
     js = nc.jetstream()
     await ensure_streams(js, kernel_settings.nats)  # publish before the service pulls
     good = [uuid4() for _ in range(5)]
-    poison = sent(uuid4(), T0 + MINUTE).model_copy(update={"sender": "sender-\x00"})
+    poison = poisoned_send(uuid4())
     events: list[Event] = [sent(m, T0 + MINUTE) for m in good[:3]]
     events += [poison, *(sent(m, T0 + MINUTE) for m in good[3:])]
     for event in events:
@@ -141,13 +150,122 @@ async def test_a_poison_event_in_a_pull_fails_alone_and_the_others_are_projected
 
             await eventually(all_good_projected, timeout=20)
             letter = await eventually(dead_letter, timeout=20)
-            missing = await client.get(f"/v1/messages/{poison.message_id}")
+            missing = await client.get(f"/v1/messages/{poison.messages[0].message_id}")
     finally:
         await nc.close()
     assert json.loads(letter.data)["event_id"] == str(poison.event_id)
     assert missing.status_code == 404
     # the five good events and the poison came in one pull: that batch failed as a whole
     assert REGISTRY.get_sample_value("disparo_reporting_batch_fallbacks_total") >= fallbacks + 1
+
+
+# --- one flush of sends, many messages ---------------------------------------------------
+
+
+async def project_alone(pool: asyncpg.Pool, event: Event) -> bool:
+    return await project(pool, event, WINDOW)
+
+
+async def project_in_a_batch(pool: asyncpg.Pool, event: Event) -> bool:
+    return await project_batch(pool, [event], WINDOW) == 1
+
+
+SENDS_HISTORY = "SELECT message_id, status, at, detail FROM message_history ORDER BY 1, 2, 3"
+
+
+@pytest.mark.parametrize("projector", [project_alone, project_in_a_batch])
+async def test_every_send_of_a_flush_is_projected_once(pool: asyncpg.Pool, projector) -> None:
+    """One ``message.sent`` for three messages of two campaigns, to two doctors, in three
+    conversations, doctor X sent to twice at different times. Each message gets its own
+    campaign, conversation, time, attempt and history; each doctor's earlier replies go to the
+    latest send before them; the same event again changes nothing; and the rows are those the
+    three sends leave projected one at a time, in another order."""
+    campaign_a, campaign_b = uuid4(), uuid4()
+    doctor_x, doctor_y = "+5511987650101", "+5511987650102"
+    x_in_a, y_in_a, x_in_b = uuid4(), uuid4(), uuid4()
+    conversation = {message_id: uuid4() for message_id in (x_in_a, y_in_a, x_in_b)}
+    items = [  # the first item alone would leave two of the three unsent
+        sent_message(x_in_b, T0 + 5 * MINUTE, campaign_b, conversation_id=conversation[x_in_b]),
+        sent_message(x_in_a, T0 + MINUTE, campaign_a, conversation_id=conversation[x_in_a]),
+        sent_message(
+            y_in_a,
+            T0 + 2 * MINUTE,
+            campaign_a,
+            attempt=2,
+            conversation_id=conversation[y_in_a],
+            sender="sender-2",
+        ),
+    ]
+    flush = MessagesSent(messages=items, occurred_at=T0 + 6 * MINUTE)
+
+    def reply(phone: str, at) -> MessageReceived:
+        return MessageReceived(
+            phone=phone,
+            sender="sender-1",
+            body="Tenho interesse",
+            provider_message_id=f"in.{uuid4().hex[:8]}",
+            at=at,
+            occurred_at=at,
+        )
+
+    replies = {  # in before the sends: the flush must re-attribute them
+        reply(doctor_x, T0 + 3 * MINUTE): x_in_a,
+        reply(doctor_x, T0 + 10 * MINUTE): x_in_b,  # the later of doctor X's two sends
+        reply(doctor_y, T0 + 4 * MINUTE): y_in_a,
+    }
+    before_the_sends: list[Event] = [
+        requested(x_in_a, doctor_x, campaign_a),
+        requested(y_in_a, doctor_y, campaign_a),
+        requested(x_in_b, doctor_x, campaign_b),
+        *replies,
+    ]
+    for event in before_the_sends:
+        assert await project(pool, event, WINDOW)
+
+    assert await projector(pool, flush)
+
+    rows = {
+        row["message_id"]: row
+        for row in await pool.fetch(
+            "SELECT message_id, campaign_id, conversation_id, state, sent_at, attempts, sender"
+            " FROM messages"
+        )
+    }
+    for item in items:
+        row = rows[item.message_id]
+        assert (row["state"], row["sent_at"], row["attempts"], row["sender"]) == (
+            "sent",
+            item.sent_at,
+            item.attempt,
+            item.sender,
+        )
+        assert (row["campaign_id"], row["conversation_id"]) == (
+            item.campaign_id,
+            conversation[item.message_id],
+        )
+    history = [tuple(row) for row in await pool.fetch(SENDS_HISTORY)]
+    assert [h for h in history if h[1] == "sent"] == sorted(
+        (m.message_id, "sent", m.sent_at, f"attempt {m.attempt} via {m.sender}") for m in items
+    )
+    attributed = {
+        row["event_id"]: row["message_id"]
+        for row in await pool.fetch("SELECT event_id, message_id FROM replies")
+    }
+    assert attributed == {r.event_id: message_id for r, message_id in replies.items()}
+
+    projected = await snapshot(pool)
+    assert not await projector(pool, flush)
+    assert await snapshot(pool) == projected
+
+    await forget_everything(pool)
+    for event in before_the_sends:
+        await project(pool, event, WINDOW)
+    for item in reversed(items):
+        await project(pool, MessagesSent(messages=[item], occurred_at=item.sent_at), WINDOW)
+    one_at_a_time = await snapshot(pool)
+    for table in ("messages", "replies", "campaigns"):
+        assert one_at_a_time[table] == projected[table], table
+    assert [tuple(row) for row in await pool.fetch(SENDS_HISTORY)] == history
 
 
 # --- any stream, any split: the same rows -------------------------------------------------
@@ -172,9 +290,9 @@ async def forget_everything(pool: asyncpg.Pool) -> None:
 
 
 def mixed_stream(rng: random.Random) -> list[Event]:
-    """A campaign's events for a few doctors, in a random order, some more than once: requests
-    and enqueues in batches, sends after failed attempts, dead and cancelled messages, statuses,
-    and replies that fall before, between and after the sends."""
+    """A campaign's events for a few doctors, in a random order, some more than once: requests,
+    enqueues and sends in batches, sends after failed attempts, dead and cancelled messages,
+    statuses, and replies that fall before, between and after the sends."""
     campaign_id = uuid4()
     doctors = [f"+55119876500{i}" for i in range(3)]
     messages = [(uuid4(), rng.choice(doctors)) for _ in range(6)]
@@ -214,6 +332,7 @@ def mixed_stream(rng: random.Random) -> list[Event]:
                 ],
             )
         )
+    sends: list[SentMessage] = []
     for message_id, _ in messages:
         at = T0 + rng.randint(20, 240) * MINUTE
         attempt = 1
@@ -256,7 +375,7 @@ def mixed_stream(rng: random.Random) -> list[Event]:
                 )
             )
         else:
-            events.append(sent(message_id, at, campaign_id, attempt=attempt))
+            sends.append(sent_message(message_id, at, campaign_id, attempt=attempt))
             if rng.random() < 0.7:
                 events.append(delivered(message_id, at + MINUTE))
                 if rng.random() < 0.6:
@@ -265,6 +384,10 @@ def mixed_stream(rng: random.Random) -> list[Event]:
                             message_id=message_id, provider_message_id="wamid.x", at=at + 2 * MINUTE
                         )
                     )
+    while sends:  # the dispatcher reports its sends a flush at a time
+        size = rng.randint(1, 3)
+        flush, sends = sends[:size], sends[size:]
+        events.append(MessagesSent(messages=flush, occurred_at=max(m.sent_at for m in flush)))
     for _ in range(rng.randint(2, 6)):
         at = T0 + rng.randint(0, 300) * MINUTE + timedelta(seconds=rng.randint(0, 59))
         events.append(

@@ -7,7 +7,15 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from litestar.testing import AsyncTestClient
-from test_reporting_api import T0, Publish, client, publish, sent, wait_for_json  # noqa: F401 (fixtures)
+from test_reporting_api import (  # noqa: F401 (fixtures)
+    T0,
+    Publish,
+    client,
+    publish,
+    sent,
+    sent_message,
+    wait_for_json,
+)
 
 from disparo_shared.events import (
     CampaignStarted,
@@ -18,8 +26,8 @@ from disparo_shared.events import (
     MessageCancelled,
     MessageKind,
     MessageReceived,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     RequestedMessage,
     campaign_conversation_id,
 )
@@ -59,17 +67,10 @@ async def test_the_report_breaks_followups_down_by_attempt_answer_and_stop(
         await publish(MessagesRequested(messages=batch, occurred_at=at))
 
     async def went_out(m: RequestedMessage, at) -> None:
-        event = sent(m.message_id, at, campaign_id)
-        await publish(
-            MessageSent(
-                **{
-                    **event.model_dump(),
-                    "kind": m.kind,
-                    "conversation_id": m.conversation_id,
-                    "event_id": uuid4(),
-                }
-            )
+        item = sent_message(
+            m.message_id, at, campaign_id, kind=m.kind, conversation_id=m.conversation_id
         )
+        await publish(MessagesSent(messages=[item], occurred_at=at))
 
     async def reply(i: int, body: str, at) -> None:
         await publish(

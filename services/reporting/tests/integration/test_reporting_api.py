@@ -29,10 +29,11 @@ from disparo_shared.events import (
     MessageRead,
     MessageReceived,
     MessagesEnqueued,
-    MessageSent,
     MessagesRequested,
+    MessagesSent,
     RecipientSnapshot,
     RequestedMessage,
+    SentMessage,
     subjects,
 )
 from disparo_shared.runtime import KernelSettings
@@ -127,18 +128,33 @@ def requested(
 MINUTE = timedelta(minutes=1)
 
 
-def sent(
-    message_id: UUID, at: datetime, campaign_id: UUID | None = None, attempt: int = 1
-) -> MessageSent:
-    return MessageSent(
+def sent_message(
+    message_id: UUID,
+    at: datetime,
+    campaign_id: UUID | None = None,
+    attempt: int = 1,
+    kind: MessageKind = MessageKind.CAMPAIGN,
+    conversation_id: UUID | None = None,
+    sender: str = "sender-1",
+) -> SentMessage:
+    return SentMessage(
         message_id=message_id,
         campaign_id=campaign_id,
-        kind=MessageKind.CAMPAIGN,
+        conversation_id=conversation_id,
+        kind=kind,
         provider_message_id=f"wamid.{message_id.hex[:8]}",
-        sender="sender-1",
+        sender=sender,
         attempt=attempt,
         sent_at=at,
-        occurred_at=at,
+    )
+
+
+def sent(
+    message_id: UUID, at: datetime, campaign_id: UUID | None = None, attempt: int = 1
+) -> MessagesSent:
+    """The dispatcher's report of one flush that sent this one message."""
+    return MessagesSent(
+        messages=[sent_message(message_id, at, campaign_id, attempt)], occurred_at=at
     )
 
 
@@ -556,7 +572,8 @@ async def test_metrics_count_projected_events(client: AsyncTestClient, publish: 
     await publish(sent(message_id, T0))
     await wait_for_json(client, f"/v1/messages/{message_id}", lambda b: b["state"] == "sent")
     metrics = (await client.get("/metrics")).text
-    assert 'disparo_reporting_events_projected_total{event_type="MessageSent"}' in metrics
+    assert 'disparo_reporting_events_projected_total{event_type="MessagesSent"}' in metrics
+    assert 'disparo_reporting_messages_projected_total{event_type="MessagesSent"}' in metrics
     assert "disparo_reporting_projection_lag_seconds" in metrics
 
 
@@ -702,13 +719,12 @@ async def test_an_answer_sent_after_the_reply_arrived_never_takes_the_reply(
                     )
                 ],
             ),
-            MessageSent(
-                message_id=answer_id,
-                kind=MessageKind.REPLY,
-                provider_message_id=f"wamid.out{number}",
-                sender="sender-1",
-                attempt=1,
-                sent_at=sent_at + timedelta(seconds=2.3),
+            MessagesSent(
+                messages=[
+                    sent_message(
+                        answer_id, sent_at + timedelta(seconds=2.3), kind=MessageKind.REPLY
+                    )
+                ],
                 occurred_at=sent_at + timedelta(seconds=2.3),
             ),
         ]

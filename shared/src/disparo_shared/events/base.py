@@ -8,6 +8,8 @@ from uuid import UUID, uuid4
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+ENVELOPE_FIELDS = ("event_id", "occurred_at", "schema_version")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

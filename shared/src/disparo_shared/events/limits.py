@@ -14,4 +14,5 @@ KEY = 300  # idempotency keys: "client:" plus the API's 255, or "campaign:<uuid>
 NAME = 1000  # a person's or a campaign's name, a specialty, a region, who acted
 REASON = 2000  # why someone opted out, took over, cancelled
 CODE = 200  # machine words: reasons, rule names, time zones
+PROVIDER_ID = 256  # the id a provider gives a message (Cloud's "wamid.…" is ~60 characters)
 INBOUND_BODY = 65536  # the longest text WhatsApp lets a person send

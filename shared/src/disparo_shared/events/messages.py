@@ -2,12 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disparo_shared.events import limits, subjects
-from disparo_shared.events.base import Event
+from disparo_shared.events.base import ENVELOPE_FIELDS, Event
 
 # A cap on every batch event's list (the byte cap is enforced by splitting, ``sizing.py``).
 MAX_MESSAGES_PER_EVENT = 5000
@@ -139,17 +140,44 @@ class MessagesEnqueued(Event):
     messages: list[EnqueuedMessage] = Field(max_length=MAX_MESSAGES_PER_EVENT)
 
 
-class MessageSent(Event):
-    subject = subjects.MESSAGE_SENT
+class SentMessage(BaseModel):
+    """One message the provider took: which, to whom in which campaign and conversation, the
+    provider's id for it, through which number, and when."""
+
+    model_config = ConfigDict(frozen=True)
+
     message_id: UUID
     campaign_id: UUID | None = None
     contact_id: UUID | None = None
     conversation_id: UUID | None = None
     kind: MessageKind
-    provider_message_id: str
+    provider_message_id: str = Field(max_length=limits.PROVIDER_ID)
     sender: str
     attempt: int
     sent_at: datetime
+
+
+class MessagesSent(Event):
+    """The messages one flush of the dispatcher recorded as sent.
+
+    One event per flush, like ``message.enqueued`` per intake batch: a million sends are about a
+    thousand events, not a million, and each reader applies a batch in one transaction. Version
+    1 carried one message at the top level; such an event, still in a stream at an upgrade, is
+    read as a batch of one, so none is lost.
+    """
+
+    subject = subjects.MESSAGE_SENT
+    schema_version: int = 2
+    messages: list[SentMessage] = Field(min_length=1, max_length=MAX_MESSAGES_PER_EVENT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_message_of_version_1(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "messages" not in data and "message_id" in data:
+            envelope = {k: data[k] for k in ENVELOPE_FIELDS if k in data}
+            item = {k: v for k, v in data.items() if k not in ENVELOPE_FIELDS}
+            return {**envelope, "messages": [item]}
+        return data
 
 
 class MessageFailed(Event):

@@ -8,6 +8,7 @@ people, or a person and the scheduler on another replica — serialise on the ro
 finds the campaign running and changes nothing.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -593,6 +594,26 @@ async def record_outcome(
     if seq is None:
         return False  # not a message of this campaign's fan-out
     return await conn.fetchval(SQL.record_outcome, campaign_id, seq, status, now) is not None
+
+
+async def record_outcomes(
+    conn: asyncpg.Connection,
+    messages: Iterable[tuple[UUID, UUID]],
+    status: Literal["sent", "failed"],
+    now: datetime,
+) -> list[UUID]:
+    """Mark many campaign messages, given as (campaign id, message id), final in one
+    statement; the campaigns where this changed anything, in id order (none on redelivery)."""
+    campaign_ids, seqs = [], []
+    for campaign_id, message_id in messages:
+        seq = recipient_seq(campaign_id, message_id)
+        if seq is not None:  # else not a message of this campaign's fan-out
+            campaign_ids.append(campaign_id)
+            seqs.append(seq)
+    if not seqs:
+        return []
+    rows = await conn.fetch(SQL.record_outcomes, campaign_ids, seqs, status, now)
+    return [row["campaign_id"] for row in rows]
 
 
 async def complete_if_finished(conn: asyncpg.Connection, campaign_id: UUID, now: datetime) -> bool:

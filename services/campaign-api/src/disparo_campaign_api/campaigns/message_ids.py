@@ -18,8 +18,9 @@ Why this layout:
   reporting's primary keys take a campaign's million inserts on the rightmost leaves of one
   range, and a campaign started later sorts after it, instead of one random leaf per insert
   (which, at millions of rows, reads and dirties a different page for nearly every row).
-- **Invertible.** An outcome event (``message.sent`` / ``message.failed``) carries the campaign
-  and the message id; ``recipient_seq`` gives the recipient row's key without a lookup.
+- **Invertible.** An outcome (each item of a ``message.sent`` batch, or a ``message.failed``)
+  carries the campaign and the message id; ``recipient_seq`` gives the recipient row's key
+  without a lookup.
 
 Two campaigns started in the same millisecond would need the same 42-bit tag to share ids (1 in
 4 × 10¹²). Ids other requesters make are random (version 4, or version 7 with random bits: the

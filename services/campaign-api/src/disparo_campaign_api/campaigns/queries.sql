@@ -242,6 +242,18 @@ UPDATE campaign_recipients SET status = $3::text, finished_at = $4::timestamptz
 WHERE campaign_id = $1::uuid AND seq = $2::bigint AND status NOT IN ('sent', 'failed', 'skipped')
 RETURNING campaign_id;
 
+-- name: record_outcomes
+-- Many campaign messages reached the same final state (a batch of message.sent), each once: the
+-- rule of record_outcome over arrays of campaign and seq (a pair named twice is one row, as IN
+-- reads the pairs as a set). The campaigns where any row changed, in id order.
+WITH changed AS (
+    UPDATE campaign_recipients SET status = $3::text, finished_at = $4::timestamptz
+    WHERE (campaign_id, seq) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))
+      AND status NOT IN ('sent', 'failed', 'skipped')
+    RETURNING campaign_id
+)
+SELECT DISTINCT campaign_id FROM changed ORDER BY campaign_id;
+
 -- name: complete_if_finished
 -- Completed when fan-out is done and no recipient is pending; the state check makes it once.
 UPDATE campaigns

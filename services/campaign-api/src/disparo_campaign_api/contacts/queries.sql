@@ -126,12 +126,28 @@ ON CONFLICT (phone) DO UPDATE SET interactions = contacts.interactions + 1,
     updated_at = now()
 RETURNING id;
 
--- name: record_outbound_message
--- A message of ours reached the provider: last outbound and last contact move forward. The
--- condition makes a redelivered or late event write nothing.
-UPDATE contacts SET last_outbound_at = $2::timestamptz,
-    last_contact_at = GREATEST(last_contact_at, $2::timestamptz)
-WHERE id = $1::uuid AND (last_outbound_at IS NULL OR last_outbound_at < $2::timestamptz);
+-- name: record_outbound_messages
+-- Messages of ours reached the provider ($1 contacts, $2 their sent_at; a contact may come
+-- several times): each contact's last outbound and last contact move forward to its latest send
+-- of the batch, as applying the sends one by one in any order would. The condition makes a
+-- redelivered or late event write nothing. Rows are locked in phone order, as the bulk import
+-- locks them, so a batch and an import (or two batches) naming the same doctors never deadlock.
+WITH latest AS (
+    SELECT contact_id, max(sent_at) AS sent_at
+    FROM unnest($1::uuid[], $2::timestamptz[]) AS m (contact_id, sent_at)
+    GROUP BY contact_id
+),
+behind AS (
+    SELECT c.id, l.sent_at
+    FROM contacts AS c JOIN latest AS l ON l.contact_id = c.id
+    WHERE c.last_outbound_at IS NULL OR c.last_outbound_at < l.sent_at
+    ORDER BY c.phone
+    FOR UPDATE OF c
+)
+UPDATE contacts AS c SET last_outbound_at = b.sent_at,
+    last_contact_at = GREATEST(c.last_contact_at, b.sent_at)
+FROM behind AS b
+WHERE c.id = b.id;
 
 -- name: upsert_contacts_batch
 -- The bulk import's one statement per batch (phones unique within the batch). One probe of the

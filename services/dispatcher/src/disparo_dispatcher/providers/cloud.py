@@ -35,6 +35,7 @@ from disparo_dispatcher.providers.transport import (
     body_summary,
     json_or_empty,
     post_json,
+    provider_id_or_none,
 )
 from disparo_shared.phones import whatsapp_id
 
@@ -61,8 +62,8 @@ def classify_response(response: ProviderAnswer) -> SendResult:
     if 200 <= status < 300:
         messages = body.get("messages")
         first = messages[0] if isinstance(messages, list) and messages else None
-        provider_id = first.get("id") if isinstance(first, dict) else None
-        if isinstance(provider_id, str) and provider_id:
+        provider_id = provider_id_or_none(first.get("id") if isinstance(first, dict) else None)
+        if provider_id is not None:
             return Accepted(provider_id)
         return Rejected(
             FailureClass.TRANSIENT,

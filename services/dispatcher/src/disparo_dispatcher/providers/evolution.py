@@ -41,6 +41,7 @@ from disparo_dispatcher.providers.transport import (
     body_summary,
     json_or_empty,
     post_json,
+    provider_id_or_none,
 )
 from disparo_shared.phones import whatsapp_id
 
@@ -62,8 +63,8 @@ def classify_response(response: ProviderAnswer) -> SendResult:
     status = response.status
     if 200 <= status < 300:
         key = body.get("key")
-        provider_id = key.get("id") if isinstance(key, dict) else None
-        if isinstance(provider_id, str) and provider_id:
+        provider_id = provider_id_or_none(key.get("id") if isinstance(key, dict) else None)
+        if provider_id is not None:
             return Accepted(provider_id)
         # Accepted without an id: it was probably sent, but we cannot follow its statuses.
         return Rejected(

@@ -28,7 +28,7 @@ import orjson
 from disparo_dispatcher.echo_matching import RecordedEcho, body_digest
 from disparo_dispatcher.providers.base import Rejected, SenderAccount
 from disparo_dispatcher.providers.connections import ConnectionPool
-from disparo_dispatcher.providers.transport import json_or_empty, post_json
+from disparo_dispatcher.providers.transport import json_or_empty, post_json, provider_id_or_none
 from disparo_dispatcher.webhooks.evolution import message_body
 from disparo_dispatcher.webhooks.parsing import e164_or_none, unix_time
 from disparo_shared.phones import whatsapp_id
@@ -90,8 +90,8 @@ def _sent(record: dict[str, Any], address: str, fallback: datetime) -> RecordedE
     key = record.get("key")
     if not isinstance(key, dict) or key.get("fromMe") is not True:
         return None
-    provider_message_id = key.get("id")
-    if not isinstance(provider_message_id, str) or not provider_message_id:
+    provider_message_id = provider_id_or_none(key.get("id"))
+    if provider_message_id is None:
         return None
     jid = str(key.get("remoteJid") or "")
     return RecordedEcho(

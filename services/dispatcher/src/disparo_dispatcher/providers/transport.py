@@ -49,6 +49,7 @@ from disparo_dispatcher.providers.connections import (
     InvalidTarget,
     NotSent,
 )
+from disparo_shared.events import limits
 
 MESSAGE_ID_HEADER = "X-Disparo-Message-Id"
 CONNECT_ERROR = "connect_error"
@@ -113,6 +114,15 @@ def json_or_empty(answer: ProviderAnswer) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def provider_id_or_none(value: object) -> str | None:
+    """A provider's id for a message when it is one we can keep: a non-empty text of at most
+    ``limits.PROVIDER_ID`` characters. A longer one would make the batched ``message.sent``
+    that carries it unreadable to every reader, so such an answer counts as one without an id."""
+    if isinstance(value, str) and 0 < len(value) <= limits.PROVIDER_ID:
+        return value
+    return None
 
 
 def body_summary(answer: ProviderAnswer) -> str:

@@ -1,9 +1,22 @@
 -- Writes of the conversation state; each is safe to repeat and to receive out of order.
 
 -- name: record_outbound
--- Our message went out in a conversation: its latest outbound time only moves forward.
+-- Our messages went out in conversations (parallel arrays of conversation, contact, campaign
+-- and send time; one statement per message.sent batch): each conversation's latest outbound
+-- time only moves forward. A batch may name a conversation several times, and an upsert may
+-- touch a row only once, so each conversation comes once: its latest send, and the contact and
+-- campaign of its earliest send that names them (they fill only what the row does not know).
 INSERT INTO conversations AS c (conversation_id, contact_id, campaign_id, last_outbound_at)
-VALUES ($1::uuid, $2::uuid, $4::uuid, $3::timestamptz)
+SELECT conversation_id,
+       (array_agg(contact_id ORDER BY sent_at, contact_id)
+            FILTER (WHERE contact_id IS NOT NULL))[1],
+       (array_agg(campaign_id ORDER BY sent_at, campaign_id)
+            FILTER (WHERE campaign_id IS NOT NULL))[1],
+       max(sent_at)
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])
+     AS m (conversation_id, contact_id, campaign_id, sent_at)
+GROUP BY conversation_id
+ORDER BY conversation_id  -- one lock order, so two batches touching the same rows never deadlock
 ON CONFLICT (conversation_id) DO UPDATE SET
     contact_id = coalesce(c.contact_id, excluded.contact_id),
     campaign_id = coalesce(c.campaign_id, excluded.campaign_id),
@@ -36,10 +49,16 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     opened_at = least(c.opened_at, excluded.opened_at),
     updated_at = now();
 
--- name: record_outbound_entry
--- Our message in the conversation's timeline.
+-- name: record_outbound_entries
+-- Our messages in their conversations' timelines (parallel arrays of conversation, message id,
+-- kind and send time), keyed by message id so a redelivery adds nothing; a message a batch
+-- names twice enters once, at its earliest send.
 INSERT INTO conversation_messages (conversation_id, entry_key, direction, kind, at)
-VALUES ($1::uuid, $2::text, 'out', $3::text, $4::timestamptz)
+SELECT DISTINCT ON (conversation_id, message_id)
+       conversation_id, message_id::text, 'out', kind, sent_at
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])
+     AS m (conversation_id, message_id, kind, sent_at)
+ORDER BY conversation_id, message_id, sent_at
 ON CONFLICT DO NOTHING;
 
 -- name: record_inbound_entries
@@ -98,9 +117,16 @@ FROM conversations c
 LEFT JOIN phones p ON p.phone = c.phone
 WHERE c.conversation_id = $1::uuid;
 
--- name: record_followup_sent
--- A follow-up we requested went out (first send time kept).
-UPDATE followups SET sent_at = coalesce(sent_at, $2::timestamptz) WHERE message_id = $1::uuid;
+-- name: record_followups_sent
+-- Follow-ups we requested went out (parallel arrays of message id and send time): the first
+-- send time is kept, the earliest when a batch names a follow-up twice.
+UPDATE followups f SET sent_at = s.sent_at
+FROM (
+    SELECT message_id, min(sent_at) AS sent_at
+    FROM unnest($1::uuid[], $2::timestamptz[]) AS m (message_id, sent_at)
+    GROUP BY message_id
+) s
+WHERE f.message_id = s.message_id AND f.sent_at IS NULL;
 
 -- name: record_followup_cancelled
 -- A follow-up we requested was cancelled by the dispatcher, and why.
