@@ -14,6 +14,7 @@ from disparo_dispatcher.providers.classify import (
 )
 from disparo_dispatcher.providers.retry_after import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from disparo_dispatcher.providers.transport import ProviderAnswer
+from disparo_shared.events import limits
 
 F = FailureClass
 
@@ -138,6 +139,22 @@ def test_cloud_html_error_page_is_classified_by_status():
 
 def test_accepted_without_an_id_is_retried_not_trusted():
     result = cloud.classify_response(answer(200, json={"messages": []}))
+    assert isinstance(result, Rejected)
+    assert (result.failure, result.code) == (F.TRANSIENT, "malformed_response")
+
+
+@pytest.mark.parametrize(
+    "classify, accepted",
+    [
+        (cloud.classify_response, lambda key: {"messages": [{"id": key}]}),
+        (evolution.classify_response, lambda key: {"key": {"id": key}}),
+    ],
+)
+def test_an_id_too_long_to_tell_counts_as_no_id(classify, accepted):
+    # It would make the message.sent batch that carries it unreadable to every reader.
+    longest = "w" * limits.PROVIDER_ID
+    assert classify(answer(200, json=accepted(longest))) == Accepted(longest)
+    result = classify(answer(200, json=accepted(longest + "w")))
     assert isinstance(result, Rejected)
     assert (result.failure, result.code) == (F.TRANSIENT, "malformed_response")
 
