@@ -508,7 +508,8 @@ def _render_reporting(reporting: dict, console: Console) -> None:
         f"{reporting['events_per_second'] or 0:,.0f} events/s until it had every send; "
         f"largest lag {reporting['lag_max_sends']:,} sends; "
         + (f"caught up {catch_up:.1f}s after the last send; " if catch_up is not None else "")
-        + f"CPU-s per 1,000 events {reporting['cpu_seconds_per_1000_events']}"
+        + f"CPU-s per 1,000 events {reporting['cpu_seconds_per_1000_events']}, "
+        f"per 1,000 sends {reporting['cpu_seconds_per_1000_sends']}"
     )
     table = Table(title="reporting by sample", title_justify="left")
     for name in ("t (s)", "sends accepted", "sends projected", "lag", "events"):

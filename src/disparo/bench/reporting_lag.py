@@ -89,6 +89,12 @@ class ReportingWatch:
                 if cpu_seconds is not None and last.events
                 else None
             ),
+            # An event may carry many sends (``message.sent`` is a flush's): per send compares.
+            "cpu_seconds_per_1000_sends": (
+                round(cpu_seconds * 1000 / last.projected_sent, 3)
+                if cpu_seconds is not None and last.projected_sent
+                else None
+            ),
             "by_sample": [
                 {
                     "at": round(s.at, 1),
