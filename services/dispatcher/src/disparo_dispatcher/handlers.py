@@ -33,7 +33,6 @@ from disparo_shared.events import (
     MessagesRequested,
     MessagesSent,
     RequestedMessage,
-    SentMessage,
     SerializedEvent,
 )
 from disparo_shared.inbox import first_delivery
@@ -373,19 +372,7 @@ async def settle_in_doubt_as_sent(
             conn,
             [
                 MessagesSent(
-                    messages=[
-                        SentMessage(
-                            message_id=row["message_id"],
-                            campaign_id=row["campaign_id"],
-                            contact_id=row["contact_id"],
-                            conversation_id=row["conversation_id"],
-                            kind=row["kind"],
-                            provider_message_id=provider_message_id or "",
-                            sender=row["sender_id"],
-                            attempt=row["attempt"],
-                            sent_at=row["sent_at"],
-                        )
-                    ]
+                    messages=[in_doubt.sent_message(row, provider_message_id or "", row["sent_at"])]
                 )
             ],
         )

@@ -450,22 +450,24 @@ def _sent_events(settled: list[tuple[asyncpg.Record, RecordedEcho]]) -> list[Mes
         return []
     return [
         MessagesSent(
-            messages=[
-                SentMessage(
-                    message_id=row["message_id"],
-                    campaign_id=row["campaign_id"],
-                    contact_id=row["contact_id"],
-                    conversation_id=row["conversation_id"],
-                    kind=row["kind"],
-                    provider_message_id=echo.provider_message_id,
-                    sender=row["sender_id"],
-                    attempt=row["attempt"],
-                    sent_at=echo.at,
-                )
-                for row, echo in settled
-            ]
+            messages=[sent_message(row, echo.provider_message_id, echo.at) for row, echo in settled]
         )
     ]
+
+
+def sent_message(row: asyncpg.Record, provider_message_id: str, sent_at: datetime) -> SentMessage:
+    """A doubtful send, settled as gone out, as ``message.sent`` tells it."""
+    return SentMessage(
+        message_id=row["message_id"],
+        campaign_id=row["campaign_id"],
+        contact_id=row["contact_id"],
+        conversation_id=row["conversation_id"],
+        kind=row["kind"],
+        provider_message_id=provider_message_id,
+        sender=row["sender_id"],
+        attempt=row["attempt"],
+        sent_at=sent_at,
+    )
 
 
 def _held_event(row: asyncpg.Record) -> MessageFailed:
