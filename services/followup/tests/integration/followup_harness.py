@@ -4,6 +4,7 @@ the events that flow, and the messages requested on the stream."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from litestar.testing import AsyncTestClient
@@ -68,20 +69,13 @@ async def open_campaign_conversation(
         )
     )
     await publish(
-        MessagesSent(
-            messages=[
-                SentMessage(
-                    message_id=message_id,
-                    campaign_id=campaign_id,
-                    contact_id=contact_id,
-                    conversation_id=conversation_id,
-                    kind=MessageKind.CAMPAIGN,
-                    provider_message_id="wamid.1",
-                    sender="sender-1",
-                    attempt=1,
-                    sent_at=sent_at,
-                )
-            ]
+        one_sent(
+            message_id,
+            conversation_id,
+            MessageKind.CAMPAIGN,
+            sent_at,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
         )
     )
 
@@ -94,6 +88,31 @@ async def open_campaign_conversation(
 
     await eventually(known)
     return conversation_id
+
+
+def one_sent(
+    message_id: UUID,
+    conversation_id: UUID,
+    kind: MessageKind,
+    sent_at: datetime,
+    *,
+    campaign_id: UUID | None = None,
+    contact_id: UUID | None = None,
+    **event_fields: Any,
+) -> MessagesSent:
+    """A ``message.sent`` of one send (a flush of one), the provider's details filled in."""
+    send = SentMessage(
+        message_id=message_id,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        kind=kind,
+        provider_message_id=f"wamid.{message_id.hex[:8]}",
+        sender="sender-1",
+        attempt=1,
+        sent_at=sent_at,
+    )
+    return MessagesSent(messages=[send], **event_fields)
 
 
 async def requested_followups(js: JetStreamContext, prefix: str) -> list[dict]:

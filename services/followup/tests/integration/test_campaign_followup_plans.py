@@ -3,14 +3,14 @@
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from followup_harness import T0, Clock, Publish, open_campaign_conversation
+from followup_harness import T0, Clock, Publish, one_sent, open_campaign_conversation
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 from test_followup_job import requested_followups
 
 from disparo_followup.rule_sets import parse_rules, save_rule_set
 from disparo_shared.db import create_pool
-from disparo_shared.events import CampaignStarted, MessageKind, MessagesSent, SentMessage
+from disparo_shared.events import CampaignStarted, MessageKind
 from disparo_shared.followup_plans import FollowupPlan
 from disparo_shared.runtime import KernelSettings
 from disparo_shared.settings import DatabaseSettings
@@ -75,19 +75,12 @@ async def test_a_campaign_plan_sets_delay_cap_and_texts_of_its_conversations(
 
     # it goes out; the plan's cap is 1, so nothing more for it, ever
     await publish(
-        MessagesSent(
-            messages=[
-                SentMessage(
-                    message_id=UUID(followup["message_id"]),
-                    campaign_id=campaign_id,
-                    conversation_id=planned,
-                    kind=MessageKind.FOLLOWUP,
-                    provider_message_id="wamid.f1",
-                    sender="sender-1",
-                    attempt=1,
-                    sent_at=clock.now + timedelta(minutes=1),
-                )
-            ]
+        one_sent(
+            UUID(followup["message_id"]),
+            planned,
+            MessageKind.FOLLOWUP,
+            clock.now + timedelta(minutes=1),
+            campaign_id=campaign_id,
         )
     )
 

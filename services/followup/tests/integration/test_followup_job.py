@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
-from followup_harness import T0, Clock, Publish, requested_followups
+from followup_harness import T0, Clock, Publish, one_sent, requested_followups
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
@@ -26,7 +26,6 @@ from disparo_shared.events import (
     MessagesRequested,
     MessagesSent,
     RequestedMessage,
-    SentMessage,
     campaign_conversation_id,
     subjects,
 )
@@ -50,20 +49,7 @@ def stage_changed(conversation_id: UUID, phone: str, **overrides) -> Conversatio
 
 
 def sent_in(conversation_id: UUID, at: datetime) -> MessagesSent:
-    return MessagesSent(
-        messages=[
-            SentMessage(
-                message_id=uuid4(),
-                conversation_id=conversation_id,
-                kind=MessageKind.FIRST_CONTACT,
-                provider_message_id="wamid.x",
-                sender="sender-1",
-                attempt=1,
-                sent_at=at,
-            )
-        ],
-        occurred_at=at,
-    )
+    return one_sent(uuid4(), conversation_id, MessageKind.FIRST_CONTACT, at, occurred_at=at)
 
 
 async def conversation(client: AsyncTestClient, conversation_id: UUID, predicate) -> dict:

@@ -4,7 +4,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import asyncpg
-from followup_harness import T0, Clock, Publish, open_campaign_conversation
+from followup_harness import T0, Clock, Publish, one_sent, open_campaign_conversation
 from litestar.testing import AsyncTestClient
 
 from disparo_followup.texts import DEFAULT_TEXTS
@@ -13,8 +13,6 @@ from disparo_shared.events import (
     MessageCancelled,
     MessageKind,
     MessageReceived,
-    MessagesSent,
-    SentMessage,
 )
 from disparo_shared.testing.fixtures import eventually
 
@@ -127,19 +125,12 @@ async def test_the_loop_report_counts_followups_sent_and_cancelled_by_reason(
         for r in await db.fetch("SELECT conversation_id, message_id FROM followup.followups")
     }
     await publish(
-        MessagesSent(
-            messages=[
-                SentMessage(
-                    message_id=rows[first],
-                    campaign_id=campaign_id,
-                    conversation_id=first,
-                    kind=MessageKind.FOLLOWUP,
-                    provider_message_id="wamid.f1",
-                    sender="sender-1",
-                    attempt=1,
-                    sent_at=T0 + timedelta(seconds=3),
-                )
-            ]
+        one_sent(
+            rows[first],
+            first,
+            MessageKind.FOLLOWUP,
+            T0 + timedelta(seconds=3),
+            campaign_id=campaign_id,
         )
     )
     await publish(
