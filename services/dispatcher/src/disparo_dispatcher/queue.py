@@ -129,21 +129,10 @@ async def insert_messages(
 ) -> list[asyncpg.Record]:
     """Insert new messages (known ids and keys are skipped); returns the rows inserted.
 
-    Each message's idempotency key is taken first (``take_idempotency_keys``); only those whose
-    key was free are inserted. ``trace_context`` is the request's (packed), the same for every
-    message of it: one parameter per batch, not one per message.
+    One statement takes each message's idempotency key and inserts only those whose key was
+    free. ``trace_context`` is the request's (packed), the same for every message of it: one
+    parameter per batch, not one per message.
     """
-    if not messages:
-        return []
-    free = {
-        row["message_id"]
-        for row in await conn.fetch(
-            SQL.take_idempotency_keys,
-            [m.idempotency_key for m in messages],
-            [m.message_id for m in messages],
-        )
-    }
-    messages = [m for m in messages if m.message_id in free]
     if not messages:
         return []
     return await conn.fetch(

@@ -151,6 +151,30 @@ async def test_an_enqueue_racing_a_move_of_the_same_message_adds_nothing(pool):
     assert await pool.fetchval("SELECT count(*) FROM all_messages") == 1
 
 
+async def test_one_request_naming_a_key_twice_keeps_one_message(pool):
+    """The keys are taken in the statement that inserts the messages: of two messages of one
+    request sharing a key, one is inserted and one is turned away, never both."""
+
+    def keyed(key: str) -> queue.NewMessage:
+        return queue.NewMessage(
+            message_id=uuid4(), idempotency_key=key, contact_id=None, phone=PHONE,
+            kind="campaign", body="Olá, Dra.!", priority=5, campaign_id=None,
+            conversation_id=None, max_attempts=1, time_zone="America/Sao_Paulo", due_at=NOW,
+            rank_at=NOW,
+        )  # fmt: skip
+
+    twins = [keyed("twin-key"), keyed("twin-key"), keyed("single-key")]
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await queue.insert_messages(conn, twins, NOW, NOW, ["s1"], [1])
+    kept = {r["message_id"] for r in inserted}
+    assert len(kept) == 2 and twins[2].message_id in kept
+    assert len(kept & {twins[0].message_id, twins[1].message_id}) == 1
+    keys = await pool.fetch("SELECT idempotency_key, message_id FROM message_keys")
+    assert {(r["idempotency_key"], r["message_id"]) for r in keys} == {
+        (m.idempotency_key, m.message_id) for m in twins if m.message_id in kept
+    }
+
+
 async def test_a_redelivered_request_for_an_archived_message_is_not_sent_again(kernel_settings, db):
     overrides = dict(archive_after_seconds=0, archive_interval_seconds=0.05)
     async with (

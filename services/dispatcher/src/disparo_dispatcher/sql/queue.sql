@@ -9,7 +9,11 @@
 -- none, their phone when requested before the erasure) lands cancelled (``contact_erased``)
 -- with neither phone nor text, and makes no recipient row.
 -- Every message of one request shares its trace context ($19, packed; NULL when untraced).
--- Only messages whose idempotency key this transaction just took (``take_idempotency_keys``).
+-- Each message's idempotency key is taken first (``keyed``): only messages whose key was free
+-- go on. A key is kept in ``message_keys`` as long as its message is kept, in ``messages`` or
+-- ``messages_archive``, and the archiver never touches it: a message redelivered while (or
+-- after) it is moved finds its key taken and is skipped. A concurrent intake of the same key
+-- waits for the other transaction, then skips it.
 WITH requested AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
@@ -17,6 +21,12 @@ WITH requested AS (
                 $12::timestamptz[], $13::timestamptz[], $18::text[])
          AS i(message_id, idempotency_key, contact_id, phone, kind, body, priority, campaign_id,
               conversation_id, max_attempts, time_zone, due_at, rank_at, template)
+),
+keyed AS (
+    INSERT INTO message_keys (idempotency_key, message_id)
+    SELECT idempotency_key, message_id FROM requested
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING message_id
 ),
 input AS (
     SELECT r.*,
@@ -28,6 +38,7 @@ input AS (
                       AND e.erased_at >= $14::timestamptz)
            END AS erased
     FROM requested r
+    JOIN keyed k ON k.message_id = r.message_id
 ),
 new_recipients AS (
     INSERT INTO recipients (phone, sender_id)
@@ -73,17 +84,6 @@ SELECT message_id, idempotency_key, contact_id,
 FROM placed
 ON CONFLICT DO NOTHING
 RETURNING message_id, campaign_id, contact_id, kind, sender_id, due_at, state, last_error_code;
-
--- name: take_idempotency_keys
--- Take each message's idempotency key ($1 keys, $2 message ids) before it is enqueued; returns
--- the ids whose key was free. A key is kept in ``message_keys`` as long as its message is kept,
--- in ``messages`` or ``messages_archive``, and the archiver never touches it: a message
--- redelivered while (or after) it is moved finds its key taken and is skipped. A concurrent
--- intake of the same key waits for this transaction, then skips it.
-INSERT INTO message_keys (idempotency_key, message_id)
-SELECT * FROM unnest($1::text[], $2::uuid[])
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING message_id;
 
 -- name: existing_message_ids
 -- Which of these message ids are already kept, archived or not (a redelivered request, not a
