@@ -48,3 +48,23 @@ async def test_senders_take_new_contacts_in_proportion_to_their_weight(pool):
 async def test_a_single_sender_takes_everyone_and_no_sender_gives_none(pool):
     assert set(await draws(pool, ["+5511987654321", "+5521987654321"], ["only"], [5])) == {"only"}
     assert await pool.fetchval(DRAW, "+5511987654321", [], []) is None
+
+
+async def test_the_draw_is_the_first_sender_whose_running_total_exceeds_it(pool):
+    """The definition, spelled out in SQL: the draw is the phone's hash modulo the total."""
+    phones = [f"+55319{n:08d}" for n in range(5_000)]
+    ids = [f"s{n}" for n in range(1, 12)]
+    cumulative = [sum(3 + n % 5 for n in range(k)) for k in range(1, 12)]  # uneven weights
+    expected = await pool.fetch(
+        """
+        SELECT (SELECT ($2::text[])[i] FROM generate_subscripts($3::bigint[], 1) i
+                WHERE ($3::bigint[])[i] > ((hashtextextended(p, 0) % $4) + $4) % $4
+                ORDER BY i LIMIT 1) AS sender
+        FROM unnest($1::text[]) p
+        """,
+        phones,
+        ids,
+        cumulative,
+        cumulative[-1],
+    )
+    assert await draws(pool, phones, ids, cumulative) == [r["sender"] for r in expected]
