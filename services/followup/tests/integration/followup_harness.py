@@ -90,6 +90,29 @@ async def open_campaign_conversation(
     return conversation_id
 
 
+def sent(
+    conversation_id: UUID | None,
+    kind: MessageKind,
+    at: datetime,
+    campaign_id: UUID | None = None,
+    contact_id: UUID | None = None,
+    message_id: UUID | None = None,
+) -> SentMessage:
+    """One send as ``message.sent`` tells it, the provider's details filled in."""
+    message_id = message_id or uuid4()
+    return SentMessage(
+        message_id=message_id,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        kind=kind,
+        provider_message_id=f"wamid.{message_id.hex}",
+        sender="sender-1",
+        attempt=1,
+        sent_at=at,
+    )
+
+
 def one_sent(
     message_id: UUID,
     conversation_id: UUID,
@@ -100,18 +123,8 @@ def one_sent(
     contact_id: UUID | None = None,
     **event_fields: Any,
 ) -> MessagesSent:
-    """A ``message.sent`` of one send (a flush of one), the provider's details filled in."""
-    send = SentMessage(
-        message_id=message_id,
-        campaign_id=campaign_id,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        kind=kind,
-        provider_message_id=f"wamid.{message_id.hex[:8]}",
-        sender="sender-1",
-        attempt=1,
-        sent_at=sent_at,
-    )
+    """A ``message.sent`` of one send (a flush of one)."""
+    send = sent(conversation_id, kind, sent_at, campaign_id, contact_id, message_id)
     return MessagesSent(messages=[send], **event_fields)
 
 

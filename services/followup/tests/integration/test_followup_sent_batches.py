@@ -2,37 +2,17 @@
 as it would one by one, and a redelivery of the batch changes nothing."""
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
+from followup_harness import sent
 
 from disparo_followup.conversations import apply, on_messages_sent
 from disparo_shared.db import create_pool
-from disparo_shared.events import MessageKind, MessagesSent, SentMessage, campaign_conversation_id
+from disparo_shared.events import MessageKind, MessagesSent, campaign_conversation_id
 from disparo_shared.settings import DatabaseSettings
 
 T0 = datetime(2026, 5, 4, 13, 0, tzinfo=UTC)
-
-
-def sent(
-    conversation_id: UUID | None,
-    kind: MessageKind,
-    at: datetime,
-    campaign_id: UUID | None = None,
-    contact_id: UUID | None = None,
-    message_id: UUID | None = None,
-) -> SentMessage:
-    return SentMessage(
-        message_id=message_id or uuid4(),
-        campaign_id=campaign_id,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        kind=kind,
-        provider_message_id=f"wamid.{uuid4().hex}",
-        sender="sender-1",
-        attempt=1,
-        sent_at=at,
-    )
 
 
 async def followup_state(db: asyncpg.Connection) -> tuple[list, list, list]:
