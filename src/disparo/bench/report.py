@@ -413,7 +413,10 @@ def render(summary: dict, console: Console) -> None:
         checks["every_urgent_finished"],
     )
     for group, cpu in summary["cpu"].items():
-        row(f"CPU s per 1,000 msgs: {group}", f"{cpu['per_1000_messages']:.3f} ({cpu['seconds']}s)")
+        # "postgres: dispatcher" (``run._postgres_split``) is listed under "postgres"
+        _, split, client = group.partition("postgres: ")
+        label = f"  of which {client}" if split else f"CPU s per 1,000 msgs: {group}"
+        row(label, f"{cpu['per_1000_messages']:.3f} ({cpu['seconds']}s)")
     row("accepted at the simulator", f"{outcome['accepted']:,} of {outcome['requested']:,}")
     row(
         "sent twice (simulator)",

@@ -28,6 +28,7 @@ from disparo.bench.analysis import QueueSample, Send
 from disparo.bench.claim_counters import ClaimCounters, bucket_quantile
 from disparo.bench.cpu import CpuMeter
 from disparo.bench.load import CampaignLoad, Serialized, publish, urgent_command
+from disparo.bench.pg_clients import PostgresReading, postgres_cpu_by_client, read_postgres
 from disparo.bench.reporting_lag import ReportingWatch
 from disparo.bench.servers import BenchServers, bench_servers
 from disparo.bench.stack import (
@@ -174,6 +175,7 @@ class DispatchBench:
         self.say = say
         self.progress = Progress()
         self.meter = CpuMeter()
+        self._postgres_before: PostgresReading | None = None
         self.work_dir = Path(tempfile.mkdtemp(prefix="disparo-bench-"))
         self.logs = LogFiles(self.work_dir / "logs")
         self.deadline = time.monotonic() + options.timeout_seconds
@@ -294,7 +296,7 @@ class DispatchBench:
                     "largest simulator webhook backlog seen: "
                     f"{self.progress.webhook_backlog_max:,} events"
                 )
-            cpu_seconds = self.meter.finish()
+            cpu_seconds = {**self.meter.finish(), **self._postgres_split(servers)}
             ingest_seconds = (
                 self.progress.ingested_at - self.progress.started
                 if self.progress.ingested_at is not None
@@ -346,6 +348,8 @@ class DispatchBench:
         for process in self.reporting:
             self.meter.watch("reporting", process.pid)
         self.meter.watch("postgres", servers.postgres_pid)
+        if servers.postgres_pid is not None:
+            self._postgres_before = read_postgres(servers.postgres_pid, self._postgres_clients())
         self.meter.watch("nats", servers.nats_pid)
         self.meter.watch("benchmark", os.getpid(), tree=False)
         if not servers.embedded:
@@ -353,6 +357,25 @@ class DispatchBench:
                 "Postgres/NATS come from DATABASE_URL/NATS_URL: their CPU (when visible) "
                 "includes every other client of those servers."
             )
+
+    def _postgres_clients(self) -> dict[str, int]:
+        """Each process that holds Postgres connections, under a name of its own."""
+        clients = {f"dispatcher {i}": process.pid for i, process in enumerate(self.dispatchers)}
+        clients |= {f"reporting {i}": process.pid for i, process in enumerate(self.reporting)}
+        return {**clients, "benchmark": os.getpid()}
+
+    def _postgres_split(self, servers: BenchServers) -> dict[str, float]:
+        """Postgres CPU by the client it served (``postgres: dispatcher``…): the benchmark's own
+        counts are not the queue's cost. ``postgres: other`` is autovacuum, the WAL writer,
+        checkpoints, and backends that ended during the run (those of a killed replica)."""
+        if servers.postgres_pid is None or self._postgres_before is None:
+            return {}
+        after = read_postgres(servers.postgres_pid, self._postgres_clients())
+        spent: dict[str, float] = {}
+        for client, seconds in postgres_cpu_by_client(self._postgres_before, after).items():
+            group = f"postgres: {client.split(' ')[0]}"
+            spent[group] = spent.get(group, 0.0) + seconds
+        return spent
 
     def _stop_processes(self) -> None:
         self._stopping = True

@@ -264,9 +264,7 @@ def admin_router(
         if reading is None:
             now = clock()
             async with runtime.pool.acquire() as conn:
-                reading = QueueReading(
-                    now, await queue.queue_depth(conn), await queue.oldest_due_age(conn, now)
-                )
+                reading = QueueReading.from_rows(now, await queue.queue_reading(conn, now))
         by_state: dict[str, dict[str, int]] = {}
         for row in reading.depth:
             by_state.setdefault(row["state"], {})[str(row["priority"])] = row["messages"]

@@ -28,6 +28,7 @@ Worked example, defaults (60 s, every 5 s, batches of 5,000): at 2,500 msg/s the
 the backlog plus the last minute's dead and cancelled rows, not the ~150,000 sent ones.
 """
 
+import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from disparo_shared.queries import load_queries
 
 SQL = load_queries(Path(__file__).parent / "sql" / "archive.sql")
 ARCHIVE_TABLES = ("messages_archive", "message_keys")
+# Changed rows half the live ones: the table has doubled since its last analyse (``tend_archive``).
+APPENDED_ANALYZE_FRACTION = 0.5
 
 
 async def archive_batch(pool: asyncpg.Pool, finished_before: datetime, batch_size: int) -> int:
@@ -77,8 +80,14 @@ async def prune_archive(pool: asyncpg.Pool, cutoff: datetime, batch_size: int) -
 
 
 async def tend_archive(pool: asyncpg.Pool, policy: table_care.CarePolicy) -> None:
-    """Vacuum or analyse the archive and the keys table when autovacuum has not."""
-    await table_care.tend_tables(pool, policy, tables=ARCHIVE_TABLES, turn="archive")
+    """Vacuum or analyse the archive and the keys table when autovacuum has not.
+
+    Both are only appended to (until retention) and read by index, so they are analysed each
+    time they double (migration 320 asks the same of autovacuum): at the hot tables' 5% the
+    archive's analyses, each reading up to 30,000 of its pages, took 6.5 s of Postgres in a
+    million-message run."""
+    appended = dataclasses.replace(policy, analyze_fraction=APPENDED_ANALYZE_FRACTION)
+    await table_care.tend_tables(pool, appended, tables=ARCHIVE_TABLES, turn="archive")
 
 
 async def wait_turn(conn: asyncpg.Connection) -> None:

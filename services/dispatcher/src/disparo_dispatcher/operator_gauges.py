@@ -35,6 +35,20 @@ class QueueReading:
     depth: Sequence[Mapping]  # state, priority, messages
     oldest_due: Sequence[Mapping]  # priority, age_seconds (at read_at)
 
+    @classmethod
+    def from_rows(cls, read_at: datetime, rows: Iterable[Mapping]) -> "QueueReading":
+        """The reading of ``queue.queue_reading``'s rows: the depth as they are, and per
+        priority the oldest of its groups' ages (queued messages may be counted under a state
+        of their own, such as a doubt held for a person)."""
+        depth, oldest = [], {}
+        for row in rows:
+            priority, age = row["priority"], row["oldest_due_age_seconds"]
+            depth.append({"state": row["state"], "priority": priority, "messages": row["messages"]})
+            if age is not None:
+                oldest[priority] = max(age, oldest.get(priority, age))
+        ages = [{"priority": p, "age_seconds": age} for p, age in oldest.items()]
+        return cls(read_at, depth, ages)
+
 
 def dead_reason(code: str) -> str:
     """The failure class behind a dead message's last code, a bounded label.

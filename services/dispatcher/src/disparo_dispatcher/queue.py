@@ -378,12 +378,10 @@ async def count_sent_since(
     return {row["sender_id"]: row["sent"] for row in rows}
 
 
-async def queue_depth(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(SQL.queue_depth)
-
-
-async def oldest_due_age(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(SQL.oldest_due_age, now)
+async def queue_reading(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Pending and dead messages by state and priority, each group with the age of its oldest
+    queued message that fell due (None when it has none): ``QueueReading.from_rows`` reads it."""
+    return await conn.fetch(SQL.queue_reading, now)
 
 
 async def dead_by_code(conn: asyncpg.Connection) -> list[asyncpg.Record]:

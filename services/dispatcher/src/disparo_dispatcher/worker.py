@@ -323,19 +323,18 @@ class Dispatcher:
     async def _refresh_gauges(self, pool: asyncpg.Pool) -> None:
         now = self._clock()
         async with pool.acquire() as conn:
-            rows = await queue.queue_depth(conn)
-            ages = await queue.oldest_due_age(conn, now)
+            reading = QueueReading.from_rows(now, await queue.queue_reading(conn, now))
             dead = await queue.dead_by_code(conn)
             sender_rows = await queue.sender_states(conn)
             cloud_numbers = await queue.cloud_number_ratings(
                 conn, self.settings.default_messaging_tier
             )
             tier_use = await tiers.sender_health(conn, now, self.settings.default_messaging_tier)
-        self.queue_reading = QueueReading(now, rows, ages)
+        self.queue_reading = reading
         metrics.QUEUE_DEPTH.clear()
-        for row in rows:
+        for row in reading.depth:
             metrics.QUEUE_DEPTH.labels(row["state"], str(row["priority"])).set(row["messages"])
-        set_operator_gauges(ages, dead, sender_rows)
+        set_operator_gauges(reading.oldest_due, dead, sender_rows)
         set_cloud_number_gauges(cloud_numbers)
         set_sender_usage(
             [(s.sender_id, s.sent_today, s.cap_today) for s in self.slots.values()], tier_use

@@ -24,6 +24,7 @@ from dispatcher_harness import (
 
 from disparo_dispatcher import archive, queue
 from disparo_dispatcher.handlers import KEY_TAKEN, requeue_dead_for_campaign, requeue_dead_message
+from disparo_dispatcher.operator_gauges import QueueReading
 from disparo_dispatcher.privacy import forget_contact, prune_expired
 from disparo_shared.db import create_pool
 from disparo_shared.events import ContactErased, MessagesRequested
@@ -288,12 +289,28 @@ async def test_retention_blanks_then_deletes_archived_messages_and_their_keys(po
     assert keys == {old, old_dead, recent}
 
 
+async def test_one_reading_counts_the_backlog_and_ages_the_oldest_message_due(pool):
+    await _message(pool, "queued", None)  # due an hour ago
+    waiting_for_a_limit = await _message(pool, "queued", None)
+    await pool.execute(
+        "UPDATE messages SET due_at = $2 WHERE message_id = $1",
+        waiting_for_a_limit,
+        NOW + timedelta(minutes=5),
+    )
+    await _message(pool, "sending", None)  # due an hour ago too, but on its way
+    await _message(pool, "dead", NOW)
+    reading = QueueReading.from_rows(NOW, await queue.queue_reading(pool, NOW))
+    depth = {(r["state"], r["priority"]): r["messages"] for r in reading.depth}
+    assert depth == {("queued", 5): 2, ("sending", 5): 1, ("dead", 5): 1}
+    assert reading.oldest_due == [{"priority": 5, "age_seconds": 3600.0}]
+
+
 async def test_the_dead_letters_gauge_counts_the_archived_ones(pool):
     await _message(pool, "dead", NOW - timedelta(hours=1))
     await _message(pool, "dead", NOW)
     await archive.archive_finished(pool, NOW, SETTLE, batch_size=10)
-    depth = {(r["state"], r["priority"]): r["messages"] for r in await queue.queue_depth(pool)}
-    assert depth == {("dead", 5): 2}
+    reading = QueueReading.from_rows(NOW, await queue.queue_reading(pool, NOW))
+    assert reading.depth == [{"state": "dead", "priority": 5, "messages": 2}]
     assert [dict(r) for r in await queue.dead_by_code(pool)] == [{"code": "unknown", "messages": 2}]
 
 

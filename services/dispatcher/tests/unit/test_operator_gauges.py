@@ -1,8 +1,15 @@
 """The operator gauges: bounded reasons for dead messages, and values replaced on each read."""
 
+from datetime import UTC, datetime
+
 from prometheus_client import REGISTRY
 
-from disparo_dispatcher.operator_gauges import dead_reason, set_operator_gauges, set_sender_usage
+from disparo_dispatcher.operator_gauges import (
+    QueueReading,
+    dead_reason,
+    set_operator_gauges,
+    set_sender_usage,
+)
 
 
 def sample(name: str, labels: dict[str, str]) -> float | None:
@@ -84,3 +91,25 @@ def test_cloud_numbers_report_quality_as_a_rating_and_their_portfolios_tier() ->
     assert sample(rating, {"sender": "c2"}) == 0
     assert sample(tier, {"sender": "c2", "tier": "TIER_2K"}) is None  # the old tier's series
     assert sample(tier, {"sender": "c2", "tier": "TIER_10K"}) == 10000
+
+
+def test_a_reading_ages_each_priority_by_the_oldest_of_its_groups() -> None:
+    rows = [
+        {"state": "queued", "priority": 5, "messages": 7, "oldest_due_age_seconds": 40.0},
+        {"state": "in_doubt_held", "priority": 5, "messages": 1, "oldest_due_age_seconds": 90.0},
+        {"state": "sending", "priority": 5, "messages": 3, "oldest_due_age_seconds": None},
+        {"state": "queued", "priority": 10, "messages": 1, "oldest_due_age_seconds": 0.5},
+        {"state": "dead", "priority": 1, "messages": 2, "oldest_due_age_seconds": None},
+    ]
+    reading = QueueReading.from_rows(datetime(2026, 12, 6, tzinfo=UTC), rows)
+    assert [(r["state"], r["priority"], r["messages"]) for r in reading.depth] == [
+        ("queued", 5, 7),
+        ("in_doubt_held", 5, 1),
+        ("sending", 5, 3),
+        ("queued", 10, 1),
+        ("dead", 1, 2),
+    ]
+    assert reading.oldest_due == [
+        {"priority": 5, "age_seconds": 90.0},
+        {"priority": 10, "age_seconds": 0.5},
+    ]
