@@ -37,9 +37,8 @@ class QueueReading:
 
     @classmethod
     def from_rows(cls, read_at: datetime, rows: Iterable[Mapping]) -> "QueueReading":
-        """The reading of ``queue.queue_reading``'s rows: the depth as they are, and per
-        priority the oldest of its groups' ages (queued messages may be counted under a state
-        of their own, such as a doubt held for a person)."""
+        """The reading of ``queue.queue_reading``'s rows, which count and age each state and
+        priority apart: the depth as they are, and per priority the greatest of its ages."""
         depth, oldest = [], {}
         for row in rows:
             priority, age = row["priority"], row["oldest_due_age_seconds"]
