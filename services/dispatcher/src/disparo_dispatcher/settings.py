@@ -269,8 +269,11 @@ class DispatcherSettings(BaseSettings):
     metrics_refresh_seconds: float = Field(
         5.0, gt=0, description="Queue-depth gauge refresh period."
     )
+    # A check reads the statistics collector only. At 10 s a fresh campaign's first ~100,000
+    # rows were claimed on statistics of an empty table: 76–104 µs a claimed message in the first
+    # 10 s of a run against 59–64 at 2 s (``disparo bench dispatch --messages 200000``).
     table_care_interval_seconds: float = Field(
-        10.0,
+        2.0,
         ge=0,
         description="How often the queue's hot tables are checked for a vacuum or analyse that "
         "autovacuum has not done (table_care.py); 0 turns the check off.",
