@@ -24,11 +24,22 @@ def _is_empty_fetch_restart(record: logging.LogRecord) -> bool:
     return isinstance(exc, TimeoutError) and "raised an exception" in record.getMessage()
 
 
+def _is_supervisor_chatter(record: logging.LogRecord) -> bool:
+    # The same supervisor says "callback for Task-N is being executed..." at INFO each time a
+    # subscriber task ends, failed or not: a line every few seconds per service that tells an
+    # operator nothing (a failure is logged on its own, as above).
+    return record.levelno <= logging.INFO and record.getMessage().endswith(" is being executed...")
+
+
+def _is_noise(record: logging.LogRecord) -> bool:
+    return _is_empty_fetch_restart(record) or _is_supervisor_chatter(record)
+
+
 START_LOOKUP_SECONDS = 30.0
 
 # FastStream's log lines go through our logging chain (masking included), minus that noise.
 BROKER_LOGGER = logging.getLogger("disparo.broker")
-BROKER_LOGGER.addFilter(lambda record: not _is_empty_fetch_restart(record))
+BROKER_LOGGER.addFilter(lambda record: not _is_noise(record))
 
 
 def create_broker(
