@@ -5,7 +5,6 @@ be flushed yet, and a message to the same phone may still wait in a sender's buf
 flight: admission must count both, or two messages to one phone could go out back to back.
 """
 
-from collections import Counter
 from datetime import datetime
 
 
@@ -14,21 +13,25 @@ class Recipients:
 
     def __init__(self) -> None:
         self._answered_at: dict[str, datetime] = {}
-        self._claimed: Counter[str] = Counter()  # claimed here, not yet answered or handed back
+        # Claimed here, not yet answered or handed back; a plain dict, read a few times a send
+        # (a Counter's missing key and deletion are Python-level calls).
+        self._claimed: dict[str, int] = {}
 
     def last_send(self, phone: str, now: datetime) -> datetime | None:
         """A message to this phone still waiting or in flight here counts as sent just now:
         the next one waits a full spacing after that one's answer."""
-        return now if self._claimed[phone] else self._answered_at.get(phone)
+        return now if phone in self._claimed else self._answered_at.get(phone)
 
     def claimed(self, phone: str) -> None:
-        self._claimed[phone] += 1
+        self._claimed[phone] = self._claimed.get(phone, 0) + 1
 
     def released(self, phone: str) -> None:
         """A claimed message to ``phone`` was handed back without a send."""
-        self._claimed[phone] -= 1
-        if self._claimed[phone] <= 0:
-            del self._claimed[phone]
+        left = self._claimed.get(phone, 0) - 1
+        if left > 0:
+            self._claimed[phone] = left
+        else:
+            self._claimed.pop(phone, None)
 
     def answered(self, phone: str, at: datetime) -> None:
         # Moved to the end, so the answers stay in the order they came (see ``forget_before``).

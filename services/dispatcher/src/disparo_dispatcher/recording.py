@@ -15,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 from opentelemetry import trace
+from prometheus_client import Histogram
 
 from disparo_dispatcher import metrics, queue, senders, templates
 from disparo_dispatcher.admission import CAMPAIGN_KIND
@@ -375,11 +376,18 @@ async def record_opt_outs(
 def count_recorded(batch: Batch, confirmed_sent: set[UUID], confirmed_settled: set[UUID]) -> None:
     """Metrics of a written batch: sends by sender and answer, latency, doubts entered."""
     by_sender: dict[str, int] = defaultdict(int)
+    # One histogram child per priority in the batch: ``labels()`` per send cost a third as much
+    # as the observation itself.
+    latency_by_priority: dict[int, Histogram] = {}
     for outcome in batch.accepted:
-        if outcome.message.message_id in confirmed_sent:
+        message = outcome.message
+        if message.message_id in confirmed_sent:
             by_sender[outcome.sender_id] += 1
-            latency = (outcome.finished_at - outcome.message.enqueued_at).total_seconds()
-            metrics.ENQUEUE_TO_SENT.labels(str(outcome.message.priority)).observe(max(0.0, latency))
+            latency = latency_by_priority.get(message.priority)
+            if latency is None:
+                latency = metrics.ENQUEUE_TO_SENT.labels(str(message.priority))
+                latency_by_priority[message.priority] = latency
+            latency.observe(max(0.0, (outcome.finished_at - message.enqueued_at).total_seconds()))
     for sender_id, sent in by_sender.items():
         metrics.SENDS.labels(sender_id, "accepted").inc(sent)
     for outcome in batch.rejected.values():

@@ -59,3 +59,18 @@ def test_a_message_still_held_counts_as_sent_now():
     assert recipients.last_send("+5511900000001", T0 + timedelta(seconds=3)) == T0 + timedelta(
         seconds=3
     )
+
+
+def test_a_phone_counts_as_held_until_its_last_claimed_message_is_answered_or_handed_back():
+    recipients = Recipients()
+    phone = "+5511900000001"
+    answered(recipients, phone, T0)
+    recipients.claimed(phone)
+    recipients.claimed(phone)
+    now = T0 + timedelta(seconds=3)
+
+    recipients.released(phone)
+    assert recipients.last_send(phone, now) == now  # one of the two still waits here
+
+    recipients.answered(phone, T0 + timedelta(seconds=2))
+    assert recipients.last_send(phone, now) == T0 + timedelta(seconds=2)
