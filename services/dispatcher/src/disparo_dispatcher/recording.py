@@ -376,8 +376,8 @@ async def record_opt_outs(
 def count_recorded(batch: Batch, confirmed_sent: set[UUID], confirmed_settled: set[UUID]) -> None:
     """Metrics of a written batch: sends by sender and answer, latency, doubts entered."""
     by_sender: dict[str, int] = defaultdict(int)
-    # One histogram child per priority in the batch: ``labels()`` per send cost a third as much
-    # as the observation itself.
+    # One histogram child per priority in the batch: ``labels()`` per send cost about as much as
+    # the observation itself.
     latency_by_priority: dict[int, Histogram] = {}
     for outcome in batch.accepted:
         message = outcome.message
