@@ -2,9 +2,10 @@
 
 import nats
 import pytest
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from disparo_shared.events.subjects import STREAM_SUBJECTS
-from disparo_shared.streams import ensure_streams, qualified, stream_name
+from disparo_shared.streams import ensure_streams, qualified, stream_name, until_answered
 
 
 @pytest.fixture
@@ -44,3 +45,28 @@ async def test_a_repeated_msg_id_is_stored_once(js, nats_settings):
 
     assert second.duplicate is True
     assert second.seq == first.seq
+
+
+async def test_a_request_is_asked_again_while_jetstream_is_temporarily_unavailable():
+    answers = [ServiceUnavailableError(code=503, description="temporarily unavailable"), "info"]
+
+    async def request():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await until_answered(request) == "info"
+    assert answers == []
+
+
+async def test_a_refused_request_is_not_asked_again():
+    calls = []
+
+    async def request():
+        calls.append(1)
+        raise BadRequestError(code=400, err_code=10005, description="no suitable peers")
+
+    with pytest.raises(BadRequestError):
+        await until_answered(request)
+    assert len(calls) == 1

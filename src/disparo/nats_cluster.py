@@ -7,8 +7,10 @@ its peers. ``urls`` is what a service is given (all three, comma-separated).
 """
 
 import asyncio
+import json
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ class ClusterNode:
     store: Path
     port: int = field(default_factory=free_port)
     route_port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)  # HTTP: /jsz says who is in the meta group
     process: subprocess.Popen | None = None
 
     @property
@@ -70,6 +73,8 @@ class ClusterNode:
                 f"nats://{HOST}:{self.route_port}",
                 "--routes",
                 ",".join(routes),
+                "-m",
+                str(self.monitor_port),
                 "-l",
                 str(log),
             ],
@@ -116,15 +121,21 @@ class NatsCluster:
         node.start([f"nats://{HOST}:{peer.route_port}" for peer in peers])
 
     async def start(self) -> str:
-        """All three nodes, once JetStream answers (a meta leader is elected); their URLs."""
+        """All three nodes, once JetStream answers and every node is in the meta group; their
+        URLs."""
         for node in self.nodes:
             self.start_node(node)
         await self.wait_ready()
         return self.urls
 
     async def wait_ready(self, within_seconds: float = READY_TIMEOUT_SECONDS) -> None:
+        """Until JetStream answers and the meta leader counts every other node as current.
+
+        Two nodes elect a meta leader and answer on their own; a stream of three replicas created
+        before the third has joined finds no peers to place on (on a loaded machine, seen once in
+        a full test run)."""
         deadline = time.monotonic() + within_seconds
-        while not await jetstream_answers(self.urls):
+        while not (await jetstream_answers(self.urls) and await meta_group_whole(self.nodes)):
             dead = [n.name for n in self.nodes if n.process is not None and not n.running]
             if time.monotonic() > deadline:
                 raise EmbeddedServerError(
@@ -151,6 +162,27 @@ async def jetstream_answers(urls: str) -> bool:
         return False
     finally:
         await nc.close()
+
+
+async def meta_group_whole(nodes: list[ClusterNode]) -> bool:
+    """Whether one node leads the meta group and sees every other node as a current peer (its
+    monitoring endpoint's ``/jsz``)."""
+    for node in nodes:
+        try:
+            meta = (await asyncio.to_thread(_jsz, node))["meta_cluster"]
+        except (OSError, ValueError, KeyError):
+            continue  # not up yet, or down: another node may lead
+        if meta.get("leader") != node.name:
+            continue
+        peers = meta.get("replicas") or []
+        return len(peers) == len(nodes) - 1 and all(peer.get("current") for peer in peers)
+    return False
+
+
+def _jsz(node: ClusterNode) -> dict:
+    url = f"http://{HOST}:{node.monitor_port}/jsz"
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        return json.load(answer)
 
 
 async def stream_leader(urls: str, stream: str) -> str | None:

@@ -46,9 +46,15 @@ def _chaos(env: dict[str, str], *arguments: str) -> tuple[dict, subprocess.Compl
 
 
 def _why_it_died(stderr: str) -> str:
-    """The command's tracebacks (a chained one starts at its first), else its last lines."""
+    """The command's tracebacks: the start of the first (a chained one starts at its first)
+    and the end of the last, which names the exception that ended the run; else its last lines."""
     start = stderr.find("Traceback")
-    return stderr[start : start + 12000] if start >= 0 else stderr[-3000:]
+    if start < 0:
+        return stderr[-3000:]
+    tracebacks = stderr[start:]
+    if len(tracebacks) <= 12000:
+        return tracebacks
+    return tracebacks[:6000] + "\n[…]\n" + tracebacks[-6000:]
 
 
 def _every_round_held(summary: dict, result: subprocess.CompletedProcess, sent: int) -> None:

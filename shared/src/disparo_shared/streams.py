@@ -8,7 +8,7 @@ from typing import TypeVar
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from disparo_shared.events.subjects import STREAM_SUBJECTS
 from disparo_shared.settings import NatsSettings
@@ -63,13 +63,14 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
 async def until_answered(
     request: Callable[..., Awaitable[T]], *arguments: object, **options: object
 ) -> T:
-    """A JetStream API request, asked again every 0.5 s for up to a minute while it times out
-    (a cluster electing a leader); for every request a service makes at start."""
+    """A JetStream API request, asked again every 0.5 s for up to a minute while it times out or
+    JetStream says it is temporarily unavailable (503: a cluster electing a leader); for every
+    request a service makes at start."""
     deadline = asyncio.get_running_loop().time() + ELECTION_SECONDS
     while True:
         try:
             return await request(*arguments, **options)
-        except NatsTimeoutError:
+        except (NatsTimeoutError, ServiceUnavailableError):
             if asyncio.get_running_loop().time() >= deadline:
                 raise
             await asyncio.sleep(0.5)
